@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# deps.sh: install what building and testing ordering needs on Debian 12.
+# Run as root.  Safe to run again.
+set -euo pipefail
+
+packages=(
+	build-essential
+	postgresql-15
+	postgresql-server-dev-15
+	postgresql-15-pgtap
+	libpq-dev
+	libipc-run-perl
+	clang
+	libclang-rt-14-dev
+	iproute2
+	rsync
+	procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "deps: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Debian's package starts a default cluster on port 5432; ordering does not
+# use it, and it is left alone.
+export PATH="/usr/lib/postgresql/15/bin:$PATH"
+pg_config --version

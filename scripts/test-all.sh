@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# test-all.sh: every test of ordering, from a fresh Debian 12 machine.
+#
+#   1. install packages, build (-Werror) and install the extension (root)
+#   2. as the postgres user, in a copy of the tree:
+#      - the Raft core: unit tests + simulator, then again under
+#        AddressSanitizer/UBSan, then the decoder fuzzer for a short while
+#      - pg_regress and the multi-server TAP tests (make installcheck)
+#      - pgTAP tests against a temporary server
+#
+# Environment: FUZZ_SECONDS (default 30), SKIP_RAFT=1, SKIP_ASAN=1,
+# SKIP_FUZZ=1 to leave parts out while developing.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+export PATH="/usr/lib/postgresql/15/bin:$PATH"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "test-all.sh: run as root (it installs packages and the extension," >&2
+	echo "and runs the tests as the postgres user)" >&2
+	exit 1
+fi
+
+bash "$here/scripts/deps.sh"
+bash "$here/scripts/build.sh"
+
+work="$(mktemp -d /tmp/ordering-test.XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+rsync -a --exclude .git --exclude 'test/raft/build*' "$here/" "$work/src/"
+chown -R postgres:postgres "$work"
+
+as_postgres() {
+	su postgres -s /bin/bash -c "cd '$work/src' && export PATH='$PATH' && $*"
+}
+
+status=0
+run() {
+	echo "=== $*"
+	if ! as_postgres "$@"; then
+		echo "=== FAILED: $*"
+		status=1
+	fi
+}
+
+if [ "${SKIP_RAFT:-0}" != 1 ]; then
+	run make -s raft-check
+	[ "${SKIP_ASAN:-0}" = 1 ] || run make -s raft-check-asan
+	[ "${SKIP_FUZZ:-0}" = 1 ] || run make -s raft-fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
+fi
+
+run bash scripts/pg-tests.sh
+
+if [ $status -ne 0 ]; then
+	echo "test-all.sh: some tests FAILED"
+	exit 1
+fi
+echo "test-all.sh: all tests passed"

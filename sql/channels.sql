@@ -1,0 +1,146 @@
+--
+-- channels: create_channel writes a genesis block that anyone can verify
+-- with plain SQL; every bad input is refused with its SQLSTATE and changes
+-- nothing; drop_channel, list_channels, verify_chain, the status view.
+--
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS ordering;
+RESET client_min_messages;
+
+-- error_of(statement): the SQLSTATE, message and detail of its error.
+CREATE FUNCTION pg_temp.error_of(statement text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+	state text;
+	message text;
+	detail text;
+BEGIN
+	EXECUTE statement;
+	RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE,
+		message = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
+	RETURN state || ': ' || message || coalesce(' (' || nullif(detail, '') || ')', '');
+END
+$$;
+
+SELECT ordering.create_channel('genesis-ch',
+	'{"n1": "host=localhost port=5432 dbname=contrib_regression",
+	  "n3": "host=10.0.0.3 dbname=contrib_regression",
+	  "n2": "host=10.0.0.2 dbname=contrib_regression"}',
+	'{"max_message_count": 10, "batch_timeout": 50}');
+
+-- Defaults are filled in; raft ids follow the node names' order.
+SELECT channel, config FROM ordering.channels WHERE channel = 'genesis-ch';
+SELECT node, raft_id, is_learner, conninfo FROM ordering.consenters
+WHERE channel = 'genesis-ch' ORDER BY raft_id;
+SELECT term, vote, commit_index, applied_index, snapshot_index
+FROM ordering.raft_state WHERE channel = 'genesis-ch';
+
+-- Block 0 is the genesis configuration block.
+SELECT number, tx_count, is_config, raft_index, raft_term,
+	   previous_hash = '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea AS zero_previous_hash
+FROM ordering.blocks WHERE channel = 'genesis-ch';
+SELECT convert_from(config, 'UTF8')::jsonb AS genesis_document
+FROM ordering.blocks WHERE channel = 'genesis-ch' AND number = 0;
+-- Its bytes are jsonb's canonical text.
+SELECT convert_from(config, 'UTF8') = (convert_from(config, 'UTF8')::jsonb)::text AS canonical
+FROM ordering.blocks WHERE channel = 'genesis-ch' AND number = 0;
+
+-- The design card's verification, in plain SQL.
+SELECT b.number,
+	   b.data_hash = sha256(sha256(b.config)) AS data_hash_ok,
+	   b.hash = sha256(int8send(b.number) || b.previous_hash || b.data_hash) AS hash_ok
+FROM ordering.blocks b WHERE b.channel = 'genesis-ch';
+SELECT * FROM ordering.verify_chain('genesis-ch');
+
+-- Bad inputs: each refused with its SQLSTATE.
+SELECT pg_temp.error_of(statement) FROM (VALUES
+	($$SELECT ordering.create_channel('genesis-ch', '{"n1": "dbname=x"}')$$),
+	($$SELECT ordering.create_channel(NULL, '{"n1": "dbname=x"}')$$),
+	($$SELECT ordering.create_channel('a1', NULL)$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', NULL)$$),
+	($$SELECT ordering.create_channel('Upper', '{"n1": "dbname=x"}')$$),
+	($$SELECT ordering.create_channel('', '{"n1": "dbname=x"}')$$),
+	($$SELECT ordering.create_channel('1abc', '{"n1": "dbname=x"}')$$),
+	($$SELECT ordering.create_channel('a_b', '{"n1": "dbname=x"}')$$),
+	($$SELECT ordering.create_channel(repeat('a', 64), '{"n1": "dbname=x"}')$$),
+	($$SELECT ordering.create_channel('a1', '[]')$$),
+	($$SELECT ordering.create_channel('a1', '"n1"')$$),
+	($$SELECT ordering.create_channel('a1', '{}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": 5}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x", "-n2": "dbname=x"}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n2": "dbname=x"}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "host"}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "nosuchoption=1"}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=''x"}')$$),
+	($$SELECT ordering.create_channel('a1', jsonb_build_object('n1', repeat('x', 2000)))$$),
+	($$SELECT ordering.create_channel('a1',
+		(SELECT jsonb_object_agg('n' || i, 'dbname=x') FROM generate_series(1, 33) i))$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '[1]')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"max_messages": 1}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"max_message_count": "10"}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"max_message_count": 1.5}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"max_message_count": null}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"max_message_count": 0}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"batch_timeout": 99999999999999999999}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"absolute_max_bytes": 67108865}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"absolute_max_bytes": 100, "preferred_max_bytes": 200}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"snapshot_interval_bytes": 1023}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"election_tick": 2, "heartbeat_tick": 2}')$$)
+) AS bad(statement);
+
+-- An error shows what to do about it.
+SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"max_messages": 1}');
+SELECT ordering.create_channel('a1', '{"n2": "dbname=x"}');
+
+-- None of that changed anything.
+SELECT count(*) AS channels FROM ordering.channels WHERE channel <> 'genesis-ch';
+SELECT count(*) AS blocks FROM ordering.blocks WHERE channel <> 'genesis-ch';
+
+-- All or nothing, in the caller's transaction.
+BEGIN;
+SELECT ordering.create_channel('rolled-back', '{"n1": "dbname=x"}');
+SELECT count(*) FROM ordering.blocks WHERE channel = 'rolled-back';
+ROLLBACK;
+SELECT count(*) AS rolled_back FROM ordering.channels WHERE channel = 'rolled-back';
+
+-- list_channels
+SELECT ordering.create_channel('second.ch-2', '{"n1": "dbname=x", "n10": "dbname=y", "n9": "dbname=z"}');
+SELECT channel, membership, consenters, last_block FROM ordering.list_channels()
+WHERE channel IN ('genesis-ch', 'second.ch-2');
+
+-- Tampering is detected (inside a transaction that is rolled back).
+BEGIN;
+UPDATE ordering.blocks SET config = convert_to(replace(convert_from(config, 'UTF8'), '"max_message_count": 10', '"max_message_count": 99'), 'UTF8')
+WHERE channel = 'genesis-ch' AND number = 0;
+SELECT * FROM ordering.verify_chain('genesis-ch');
+ROLLBACK;
+BEGIN;
+UPDATE ordering.blocks SET previous_hash = sha256('x') WHERE channel = 'genesis-ch' AND number = 0;
+SELECT * FROM ordering.verify_chain('genesis-ch');
+ROLLBACK;
+BEGIN;
+UPDATE ordering.blocks SET hash = sha256('x') WHERE channel = 'genesis-ch' AND number = 0;
+SELECT * FROM ordering.verify_chain('genesis-ch');
+ROLLBACK;
+SELECT * FROM ordering.verify_chain('genesis-ch');
+SELECT pg_temp.error_of($$SELECT * FROM ordering.verify_chain('no-such-channel')$$);
+SELECT pg_temp.error_of($$SELECT * FROM ordering.verify_chain(NULL)$$);
+
+-- The status view: one row per channel of this node.
+\d ordering.status
+\d ordering.peers
+SELECT channel, node FROM ordering.status
+WHERE channel IN ('genesis-ch', 'second.ch-2') ORDER BY channel;
+
+-- drop_channel removes every row; the name can be used again.
+SELECT ordering.drop_channel('second.ch-2');
+SELECT count(*) FROM ordering.consenters WHERE channel = 'second.ch-2';
+SELECT pg_temp.error_of($$SELECT ordering.drop_channel('second.ch-2')$$);
+SELECT pg_temp.error_of($$SELECT ordering.drop_channel(NULL)$$);
+SELECT ordering.create_channel('second.ch-2', '{"n1": "dbname=x"}');
+SELECT ordering.drop_channel('second.ch-2');
+SELECT ordering.drop_channel('genesis-ch');
+SELECT count(*) AS channels_left FROM ordering.channels
+WHERE channel IN ('genesis-ch', 'second.ch-2');

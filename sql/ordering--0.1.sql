@@ -1,0 +1,351 @@
+/* ordering--0.1.sql: the ordering extension's schema, roles and functions. */
+
+\echo Use "CREATE EXTENSION ordering" to load this file. \quit
+
+/*
+ * Roles are cluster-wide: create them once, whichever database installs the
+ * extension first.
+ */
+DO $roles$
+DECLARE
+	r text;
+BEGIN
+	FOREACH r IN ARRAY ARRAY['ordering_admin', 'ordering_writer',
+							 'ordering_reader', 'ordering_peer']
+	LOOP
+		IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
+			EXECUTE format('CREATE ROLE %I NOLOGIN', r);
+		END IF;
+	END LOOP;
+END
+$roles$;
+
+-- Channels this node knows, with the settings in effect (defaults filled in).
+CREATE TABLE ordering.channels (
+	channel text PRIMARY KEY
+		CHECK (channel ~ '^[a-z][a-z0-9.-]{0,62}$'),
+	config jsonb NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- The consenter set of each channel as of its last applied entry.
+CREATE TABLE ordering.consenters (
+	channel text NOT NULL REFERENCES ordering.channels ON DELETE CASCADE,
+	node text NOT NULL CHECK (node ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$'),
+	raft_id bigint NOT NULL CHECK (raft_id > 0),
+	conninfo text NOT NULL,
+	is_learner boolean NOT NULL DEFAULT false,
+	PRIMARY KEY (channel, node),
+	UNIQUE (channel, raft_id)
+);
+
+-- Raft's durable state per channel, and the latest snapshot.
+CREATE TABLE ordering.raft_state (
+	channel text PRIMARY KEY REFERENCES ordering.channels ON DELETE CASCADE,
+	term bigint NOT NULL DEFAULT 0,
+	vote bigint NOT NULL DEFAULT 0,
+	commit_index bigint NOT NULL DEFAULT 0,
+	applied_index bigint NOT NULL DEFAULT 0,
+	snapshot_index bigint NOT NULL DEFAULT 0,
+	snapshot_term bigint NOT NULL DEFAULT 0,
+	snapshot_data bytea,
+	log_bytes_since_snapshot bigint NOT NULL DEFAULT 0
+);
+
+-- The Raft log: entries after the snapshot.  kind 0 = normal, 1 = conf change.
+CREATE TABLE ordering.log (
+	channel text NOT NULL REFERENCES ordering.channels ON DELETE CASCADE,
+	index bigint NOT NULL CHECK (index > 0),
+	term bigint NOT NULL CHECK (term > 0),
+	kind smallint NOT NULL,
+	data bytea NOT NULL,
+	PRIMARY KEY (channel, index)
+);
+
+-- The hash chain (design §3).  config holds the configuration document of
+-- a configuration block (its single item), NULL for a normal block.
+CREATE TABLE ordering.blocks (
+	channel text NOT NULL REFERENCES ordering.channels ON DELETE CASCADE,
+	number bigint NOT NULL CHECK (number >= 0),
+	previous_hash bytea NOT NULL CHECK (length(previous_hash) = 32),
+	data_hash bytea NOT NULL CHECK (length(data_hash) = 32),
+	hash bytea NOT NULL CHECK (length(hash) = 32),
+	tx_count int NOT NULL CHECK (tx_count >= 0),
+	is_config boolean NOT NULL,
+	config bytea,
+	raft_index bigint NOT NULL,
+	raft_term bigint NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (channel, number),
+	CHECK (is_config = (config IS NOT NULL))
+);
+
+CREATE TABLE ordering.transactions (
+	channel text NOT NULL,
+	block_number bigint NOT NULL,
+	position int NOT NULL CHECK (position >= 0),
+	tx_id text NOT NULL,
+	payload bytea NOT NULL,
+	PRIMARY KEY (channel, block_number, position),
+	UNIQUE (channel, tx_id),
+	FOREIGN KEY (channel, block_number)
+		REFERENCES ordering.blocks (channel, number) ON DELETE CASCADE
+);
+
+-- @FUNCTIONS@ (views, functions and grants follow)
+
+-- sql: begin
+/*
+ * Privileges (least privilege; nothing for PUBLIC):
+ *   ordering_reader  read the chain, status and peers; wait_for_block,
+ *                    verify_chain, list_channels
+ *   ordering_writer  submit_tx, submit_tx_async, submit_txs
+ *   ordering_admin   channels and consenters; is a reader and a writer;
+ *                    may read the Raft log and state
+ *   ordering_peer    deliver() only (transport, below)
+ * Functions that write the tables run as the extension's owner (SECURITY
+ * DEFINER, with a fixed search_path); EXECUTE is what grants the right.
+ */
+DO $grants$
+BEGIN
+	IF NOT pg_has_role('ordering_admin', 'ordering_reader', 'MEMBER') THEN
+		GRANT ordering_reader TO ordering_admin;
+	END IF;
+	IF NOT pg_has_role('ordering_admin', 'ordering_writer', 'MEMBER') THEN
+		GRANT ordering_writer TO ordering_admin;
+	END IF;
+END
+$grants$;
+
+REVOKE ALL ON SCHEMA ordering FROM PUBLIC;
+GRANT USAGE ON SCHEMA ordering
+	TO ordering_admin, ordering_writer, ordering_reader, ordering_peer;
+REVOKE ALL ON ALL TABLES IN SCHEMA ordering FROM PUBLIC;
+GRANT SELECT ON ordering.channels, ordering.consenters, ordering.blocks,
+	ordering.transactions TO ordering_reader;
+GRANT SELECT ON ordering.log, ordering.raft_state TO ordering_admin;
+
+-- Channels ------------------------------------------------------------------
+
+CREATE FUNCTION ordering.create_channel(channel text, consenters jsonb,
+										config jsonb DEFAULT '{}')
+RETURNS text
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'ordering_create_channel';
+COMMENT ON FUNCTION ordering.create_channel(text, jsonb, jsonb) IS
+	'create a channel with its consenters {"node": "conninfo"} and settings; writes the genesis block';
+
+CREATE FUNCTION ordering.drop_channel(channel text)
+RETURNS void
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'ordering_drop_channel';
+COMMENT ON FUNCTION ordering.drop_channel(text) IS
+	'remove every row of a channel on this node (the name may be used again)';
+
+CREATE FUNCTION ordering.update_channel_config(channel text, config jsonb)
+RETURNS bigint
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'ordering_update_channel_config';
+COMMENT ON FUNCTION ordering.update_channel_config(text, jsonb) IS
+	'change some settings of a channel through Raft; returns the configuration block';
+
+CREATE FUNCTION ordering.add_consenter(channel text, node text, conninfo text)
+RETURNS bigint
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'ordering_add_consenter';
+COMMENT ON FUNCTION ordering.add_consenter(text, text, text) IS
+	'add a node to a channel (as a learner first); returns the configuration block';
+
+CREATE FUNCTION ordering.remove_consenter(channel text, node text)
+RETURNS bigint
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'ordering_remove_consenter';
+COMMENT ON FUNCTION ordering.remove_consenter(text, text) IS
+	'remove a node from a channel; returns the configuration block';
+
+CREATE FUNCTION ordering.transfer_leadership(channel text, node text)
+RETURNS void
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'ordering_transfer_leadership';
+COMMENT ON FUNCTION ordering.transfer_leadership(text, text) IS
+	'ask the channel''s leader to hand leadership to node';
+
+-- Submitting ----------------------------------------------------------------
+
+CREATE FUNCTION ordering.submit_tx(channel text, payload bytea,
+								   id text DEFAULT NULL)
+RETURNS TABLE (tx_id text, block_number bigint, "position" int)
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'ordering_submit_tx';
+COMMENT ON FUNCTION ordering.submit_tx(text, bytea, text) IS
+	'order a transaction; returns once it is in a committed block on this node';
+
+CREATE FUNCTION ordering.submit_tx_async(channel text, payload bytea,
+										 id text DEFAULT NULL)
+RETURNS text
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'ordering_submit_tx_async';
+COMMENT ON FUNCTION ordering.submit_tx_async(text, bytea, text) IS
+	'enqueue a transaction for ordering and return its id at once';
+
+CREATE FUNCTION ordering.submit_txs(channel text, payloads bytea[])
+RETURNS TABLE (tx_id text, block_number bigint, "position" int)
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'ordering_submit_txs';
+COMMENT ON FUNCTION ordering.submit_txs(text, bytea[]) IS
+	'order many transactions, in order; returns once all are in committed blocks';
+
+-- Reading -------------------------------------------------------------------
+
+CREATE FUNCTION ordering.wait_for_block(channel text, number bigint,
+										timeout_ms int DEFAULT NULL)
+RETURNS boolean
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'ordering_wait_for_block';
+COMMENT ON FUNCTION ordering.wait_for_block(text, bigint, int) IS
+	'wait until block number exists (true) or timeout_ms passed (false); NULL waits without limit';
+
+CREATE FUNCTION ordering.verify_chain(channel text)
+RETURNS TABLE (ok boolean, blocks bigint, first_bad_block bigint,
+			   detail text)
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'ordering_verify_chain';
+COMMENT ON FUNCTION ordering.verify_chain(text) IS
+	'recompute every hash of a channel''s chain; ok, or the first bad block and why';
+
+CREATE FUNCTION ordering.channel_status()
+RETURNS TABLE (channel text, node text, membership text, role text,
+			   term bigint, leader text, commit_index bigint,
+			   applied_index bigint, snapshot_index bigint,
+			   last_block bigint, is_leader boolean, leader_changes bigint,
+			   proposal_failures bigint, committed_block_number bigint,
+			   data_persist_count bigint, data_persist_avg_ms float8,
+			   updated_at timestamptz, last_error text)
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'ordering_channel_status';
+COMMENT ON FUNCTION ordering.channel_status() IS
+	'the worker''s view of each channel it runs (see ordering.status)';
+
+CREATE FUNCTION ordering.peer_status()
+RETURNS TABLE (channel text, node text, raft_id bigint, is_learner boolean,
+			   match_index bigint, next_index bigint, state text,
+			   recent_active boolean, inflight int,
+			   last_contact timestamptz)
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'ordering_peer_status';
+COMMENT ON FUNCTION ordering.peer_status() IS
+	'replication progress of each peer, on the leader (see ordering.peers)';
+
+-- One row per channel of this node; the worker's columns are NULL until it
+-- runs the channel.
+CREATE VIEW ordering.status AS
+SELECT c.channel,
+	   coalesce(s.node, current_setting('ordering.node_name')) AS node,
+	   s.membership, s.role, s.term, s.leader, s.commit_index,
+	   s.applied_index, s.snapshot_index, s.last_block, s.is_leader,
+	   s.leader_changes, s.proposal_failures, s.committed_block_number,
+	   s.data_persist_count, s.data_persist_avg_ms, s.updated_at,
+	   s.last_error
+FROM ordering.channels c
+LEFT JOIN ordering.channel_status() s ON s.channel = c.channel;
+COMMENT ON VIEW ordering.status IS
+	'one row per channel on this node: Raft role, term, leader, indexes, last block, metrics';
+
+CREATE VIEW ordering.peers AS
+SELECT * FROM ordering.peer_status();
+COMMENT ON VIEW ordering.peers IS
+	'on a channel''s leader: one row per peer with its replication progress';
+
+CREATE FUNCTION ordering.list_channels()
+RETURNS TABLE (channel text, membership text, consenters text[],
+			   last_block bigint)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT c.channel,
+		   coalesce((SELECT s.membership FROM ordering.channel_status() s
+					 WHERE s.channel = c.channel),
+					(SELECT CASE WHEN k.is_learner THEN 'learner'
+								 ELSE 'consenter' END
+					 FROM ordering.consenters k
+					 WHERE k.channel = c.channel
+					   AND k.node = current_setting('ordering.node_name')),
+					'none'),
+		   ARRAY(SELECT k.node FROM ordering.consenters k
+				 WHERE k.channel = c.channel ORDER BY k.raft_id),
+		   (SELECT max(b.number) FROM ordering.blocks b
+			WHERE b.channel = c.channel)
+	FROM ordering.channels c
+	ORDER BY c.channel
+$$;
+COMMENT ON FUNCTION ordering.list_channels() IS
+	'the channels of this node: membership, consenters (by raft id), last block';
+
+-- Grants --------------------------------------------------------------------
+
+REVOKE ALL ON FUNCTION
+	ordering.create_channel(text, jsonb, jsonb),
+	ordering.drop_channel(text),
+	ordering.update_channel_config(text, jsonb),
+	ordering.add_consenter(text, text, text),
+	ordering.remove_consenter(text, text),
+	ordering.transfer_leadership(text, text),
+	ordering.submit_tx(text, bytea, text),
+	ordering.submit_tx_async(text, bytea, text),
+	ordering.submit_txs(text, bytea[]),
+	ordering.wait_for_block(text, bigint, int),
+	ordering.verify_chain(text),
+	ordering.channel_status(),
+	ordering.peer_status(),
+	ordering.list_channels()
+FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION
+	ordering.create_channel(text, jsonb, jsonb),
+	ordering.drop_channel(text),
+	ordering.update_channel_config(text, jsonb),
+	ordering.add_consenter(text, text, text),
+	ordering.remove_consenter(text, text),
+	ordering.transfer_leadership(text, text)
+TO ordering_admin;
+
+GRANT EXECUTE ON FUNCTION
+	ordering.submit_tx(text, bytea, text),
+	ordering.submit_tx_async(text, bytea, text),
+	ordering.submit_txs(text, bytea[])
+TO ordering_writer;
+
+GRANT EXECUTE ON FUNCTION
+	ordering.wait_for_block(text, bigint, int),
+	ordering.verify_chain(text),
+	ordering.channel_status(),
+	ordering.peer_status(),
+	ordering.list_channels()
+TO ordering_reader;
+GRANT SELECT ON ordering.status, ordering.peers TO ordering_reader;
+-- sql: end
+
+-- transport: begin
+-- ordering.deliver(): how a peer's worker hands this node's worker a batch
+-- of Raft messages (an envelope, see src/envelope.h).  Only members of
+-- ordering_peer may call it; it never waits and returns nothing.
+CREATE FUNCTION ordering.deliver(from_node text, messages bytea)
+RETURNS void
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+AS 'MODULE_PATHNAME', 'ordering_deliver';
+
+COMMENT ON FUNCTION ordering.deliver(text, bytea) IS
+	'transport: receive an envelope of messages from a peer node (role ordering_peer)';
+
+REVOKE ALL ON FUNCTION ordering.deliver(text, bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ordering.deliver(text, bytea) TO ordering_peer;
+-- transport: end

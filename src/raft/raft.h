@@ -1,0 +1,384 @@
+/*-------------------------------------------------------------------------
+ *
+ * raft.h
+ *	  Public API of the pure Raft core: a deterministic state machine in the
+ *	  style of etcd's raft.
+ *
+ * The core does no I/O, reads no clock and draws randomness only from the
+ * seed it is given.  The host drives it:
+ *
+ *		raft_tick()            on every timer tick
+ *		raft_step()            for every message received from a peer
+ *		raft_propose*()        for new data
+ *		raft_ready_get()       then, in this order:
+ *		  1. persist ready.snapshot, ready.entries and ready.hard_state
+ *		  2. send ready.messages (only now: they may depend on step 1)
+ *		  3. apply ready.committed in order
+ *		raft_advance()         acknowledges the ready
+ *
+ * Everything a ready points at belongs to the core and stays valid until
+ * raft_advance().  The core never calls the host except through the read
+ * side of raft_storage.
+ *
+ * Memory: the core allocates with malloc/free.  Every function that can
+ * fail returns an int error code (RAFT_OK or a negative RAFT_ERR_*).
+ *
+ * Configuration changes take effect when the host applies them: at
+ * raft_advance() the core applies every RAFT_ENTRY_CONF_CHANGE entry it
+ * handed out in ready.committed to its own configuration; the host applies
+ * the same change to its own records while applying the entry.
+ *
+ * This header includes only the C standard library: no PostgreSQL.
+ *
+ * src/raft/raft.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RAFT_H
+#define RAFT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Distinct names for the three kinds of number Raft is made of. */
+typedef uint64_t raft_id;		/* node id; RAFT_NONE (0) means nobody */
+typedef uint64_t raft_term;
+typedef uint64_t raft_index;
+
+#define RAFT_NONE ((raft_id) 0)
+
+/* Bounds: everything the core holds or decodes is bounded. */
+#define RAFT_MAX_MEMBERS 32		/* voters + learners of one group */
+#define RAFT_WIRE_VERSION 1
+#define RAFT_WIRE_MAX_BYTES (64u * 1024u * 1024u)	/* one encoded message */
+#define RAFT_WIRE_MAX_ENTRIES 65536 /* entries in one message */
+
+/*
+ * Error codes.  raft_strerror() names them.
+ */
+enum
+{
+	RAFT_OK = 0,
+	RAFT_ERR_NOMEM = -1,		/* malloc failed */
+	RAFT_ERR_COMPACTED = -2,	/* storage: index is below the first index */
+	RAFT_ERR_UNAVAILABLE = -3,	/* storage: index is beyond the last index */
+	RAFT_ERR_PROPOSAL_DROPPED = -4, /* not leader, no leader, or transfer in
+									 * progress */
+	RAFT_ERR_CONF_CHANGE_PENDING = -5,	/* another change is not yet applied,
+										 * or no entry of the leader's term
+										 * has committed yet */
+	RAFT_ERR_INVALID = -6,		/* bad argument (unknown node, bad change) */
+	RAFT_ERR_MALFORMED = -7,	/* decoder: truncated or inconsistent input */
+	RAFT_ERR_TOO_LARGE = -8,	/* decoder/encoder: over a RAFT_WIRE_* bound */
+	RAFT_ERR_VERSION = -9,		/* decoder: unknown wire version */
+	RAFT_ERR_STORAGE = -10,		/* host storage callback failed */
+	RAFT_ERR_SNAPSHOT_OUT_OF_DATE = -11 /* storage: snapshot older than
+										 * current */
+};
+
+extern const char *raft_strerror(int err);
+
+typedef enum raft_role
+{
+	RAFT_FOLLOWER = 0,
+	RAFT_PRECANDIDATE = 1,
+	RAFT_CANDIDATE = 2,
+	RAFT_LEADER = 3
+} raft_role;
+
+extern const char *raft_role_name(raft_role role);
+
+typedef enum raft_entry_type
+{
+	RAFT_ENTRY_NORMAL = 0,		/* host data (may be empty: the no-op a new
+								 * leader appends) */
+	RAFT_ENTRY_CONF_CHANGE = 1	/* data is an encoded raft_conf_change */
+} raft_entry_type;
+
+typedef struct raft_entry
+{
+	raft_term	term;
+	raft_index	index;
+	uint8_t		type;			/* raft_entry_type */
+	uint32_t	size;			/* bytes of data */
+	uint8_t    *data;			/* NULL when size == 0 */
+} raft_entry;
+
+/* Who takes part in a group: voters count toward quorum, learners do not. */
+typedef struct raft_config
+{
+	uint32_t	n_voters;
+	raft_id		voters[RAFT_MAX_MEMBERS];
+	uint32_t	n_learners;
+	raft_id		learners[RAFT_MAX_MEMBERS];
+} raft_config;
+
+typedef enum raft_conf_change_type
+{
+	RAFT_CONF_ADD_VOTER = 0,	/* add a voter, or promote a learner */
+	RAFT_CONF_ADD_LEARNER = 1,	/* add a learner (or demote a voter) */
+	RAFT_CONF_REMOVE = 2		/* remove a voter or learner */
+} raft_conf_change_type;
+
+typedef struct raft_conf_change
+{
+	uint8_t		type;			/* raft_conf_change_type */
+	raft_id		node;
+	uint32_t	context_size;	/* host data carried with the change */
+	const uint8_t *context;
+} raft_conf_change;
+
+/* Durable state: persisted before any message that depends on it is sent. */
+typedef struct raft_hard_state
+{
+	raft_term	term;
+	raft_id		vote;
+	raft_index	commit;
+} raft_hard_state;
+
+typedef struct raft_snapshot_meta
+{
+	raft_index	index;			/* last index the snapshot covers */
+	raft_term	term;			/* term of that entry */
+	raft_config config;			/* configuration in effect at index */
+} raft_snapshot_meta;
+
+/* A snapshot: Raft metadata plus host-defined data the core never reads. */
+typedef struct raft_snapshot
+{
+	raft_snapshot_meta meta;
+	uint32_t	data_size;
+	uint8_t    *data;
+} raft_snapshot;
+
+typedef enum raft_message_type
+{
+	RAFT_MSG_HUP = 0,			/* local: start an election */
+	RAFT_MSG_BEAT = 1,			/* local: leader sends heartbeats */
+	RAFT_MSG_PROP = 2,			/* local: proposal */
+	RAFT_MSG_APP = 3,			/* AppendEntries */
+	RAFT_MSG_APP_RESP = 4,
+	RAFT_MSG_VOTE = 5,			/* RequestVote */
+	RAFT_MSG_VOTE_RESP = 6,
+	RAFT_MSG_PREVOTE = 7,
+	RAFT_MSG_PREVOTE_RESP = 8,
+	RAFT_MSG_HEARTBEAT = 9,
+	RAFT_MSG_HEARTBEAT_RESP = 10,
+	RAFT_MSG_SNAP = 11,			/* InstallSnapshot */
+	RAFT_MSG_TIMEOUT_NOW = 12,	/* leader transfer: campaign at once */
+	RAFT_MSG_TRANSFER_LEADER = 13,	/* local (or forwarded to the leader) */
+	RAFT_MSG_UNREACHABLE = 14,	/* local: host could not reach a peer */
+	RAFT_MSG_SNAP_STATUS = 15,	/* local: snapshot to a peer failed
+								 * (reject) */
+	RAFT_MSG_TYPE_COUNT = 16
+} raft_message_type;
+
+/*
+ * One message.  Field meaning by type (after the Raft paper's figures):
+ *	APP:        index/log_term = prevLogIndex/prevLogTerm, entries, commit
+ *	APP_RESP:   index = last index matched (or, if reject, the rejected
+ *	            index), reject, reject_hint/log_term = conflict hint
+ *	VOTE, PREVOTE: index/log_term = candidate's last log index/term;
+ *	            context = 1 when campaigning for a leader transfer
+ *	*_RESP:     reject = vote not granted
+ *	HEARTBEAT:  commit = min(leader commit, follower match)
+ *	SNAP:       snapshot
+ */
+typedef struct raft_message
+{
+	uint8_t		type;			/* raft_message_type */
+	raft_id		from;
+	raft_id		to;
+	raft_term	term;			/* sender's term; 0 for local messages */
+	raft_term	log_term;
+	raft_index	index;
+	raft_index	commit;
+	bool		reject;
+	raft_index	reject_hint;
+	uint64_t	context;
+	uint32_t	n_entries;
+	raft_entry *entries;
+	raft_snapshot *snapshot;	/* only for RAFT_MSG_SNAP */
+} raft_message;
+
+/*
+ * Read side of the host's stable storage.  The core never writes storage:
+ * the host persists what a ready hands it, then updates the storage it
+ * exposes here.  Pointers returned through these callbacks may be used only
+ * until the host next changes its storage; the core copies what it keeps.
+ */
+typedef struct raft_storage
+{
+	void	   *ud;
+
+	/* Term of entry i; RAFT_ERR_COMPACTED / RAFT_ERR_UNAVAILABLE. The term
+	 * of first_index - 1 (the snapshot's index) must be answered. */
+	int			(*term) (void *ud, raft_index i, raft_term *term);
+
+	/* Entries [lo, hi), at least one if any, stopping before max_bytes of
+	 * data would be exceeded. */
+	int			(*entries) (void *ud, raft_index lo, raft_index hi,
+							uint64_t max_bytes,
+							const raft_entry **entries, uint32_t *n);
+
+	raft_index	(*first_index) (void *ud);	/* snapshot index + 1 */
+	raft_index	(*last_index) (void *ud);	/* snapshot index if the log is
+											 * empty */
+
+	/* The latest snapshot (index 0 when there is none). */
+	int			(*snapshot) (void *ud, const raft_snapshot **snapshot);
+} raft_storage;
+
+typedef struct raft_options
+{
+	raft_id		id;
+	raft_storage storage;
+	raft_hard_state hard_state; /* as persisted; zeros for a new node */
+	raft_config config;			/* configuration in effect at 'applied' */
+	raft_index	applied;		/* last index the host has applied */
+	uint64_t	seed;			/* the only source of randomness */
+	uint32_t	election_tick;	/* default 10: election timeout is random
+								 * in [election_tick, 2 * election_tick) */
+	uint32_t	heartbeat_tick; /* default 1 */
+	uint64_t	max_size_per_msg;	/* bytes of entries per APP; default 1 MiB */
+	uint32_t	max_inflight_msgs;	/* APPs in flight per peer; default 256 */
+	uint64_t	max_committed_size_per_ready;	/* default 16 MiB */
+	bool		disable_pre_vote;	/* tests only: PreVote is on by default */
+	bool		disable_check_quorum;	/* tests only: CheckQuorum is on by
+										 * default */
+} raft_options;
+
+/* Per-peer replication progress, as the leader sees it. */
+typedef enum raft_progress_state
+{
+	RAFT_PROGRESS_PROBE = 0,
+	RAFT_PROGRESS_REPLICATE = 1,
+	RAFT_PROGRESS_SNAPSHOT = 2
+} raft_progress_state;
+
+typedef struct raft_progress_status
+{
+	raft_id		id;
+	bool		is_learner;
+	raft_index	match;
+	raft_index	next;
+	uint8_t		state;			/* raft_progress_state */
+	bool		recent_active;
+	uint32_t	inflight;
+	raft_index	pending_snapshot;
+} raft_progress_status;
+
+typedef struct raft_status
+{
+	raft_id		id;
+	raft_role	role;
+	raft_id		leader;
+	raft_hard_state hard_state;
+	raft_index	applied;
+	raft_index	first_index;
+	raft_index	last_index;
+	raft_id		lead_transferee;
+	raft_config config;
+	uint32_t	n_progress;		/* filled on the leader only */
+	raft_progress_status progress[RAFT_MAX_MEMBERS * 2];
+} raft_status;
+
+typedef struct raft_ready
+{
+	/* Soft state: always filled; soft_state_changed tells if it moved. */
+	bool		soft_state_changed;
+	raft_role	role;
+	raft_id		leader;
+
+	bool		has_hard_state; /* persist hard_state */
+	raft_hard_state hard_state;
+
+	bool		has_snapshot;	/* persist/install before entries */
+	raft_snapshot snapshot;
+
+	/* Append to stable storage, replacing any entries from entries[0].index. */
+	uint32_t	n_entries;
+	raft_entry *entries;
+
+	/* Apply in order, after persisting the above. */
+	uint32_t	n_committed;
+	raft_entry *committed;
+
+	/* Send after persisting the above. */
+	uint32_t	n_messages;
+	raft_message *messages;
+} raft_ready;
+
+typedef struct raft_node raft_node;
+
+extern int	raft_node_create(const raft_options *options, raft_node **node);
+extern void raft_node_destroy(raft_node *node);
+
+extern void raft_tick(raft_node *node);
+extern int	raft_step(raft_node *node, const raft_message *msg);
+extern int	raft_campaign(raft_node *node);
+extern int	raft_propose(raft_node *node, const uint8_t *data, uint32_t size);
+extern int	raft_propose_conf_change(raft_node *node,
+									 const raft_conf_change *change);
+extern int	raft_transfer_leader(raft_node *node, raft_id to);
+extern void raft_report_unreachable(raft_node *node, raft_id peer);
+extern void raft_report_snapshot(raft_node *node, raft_id peer, bool failed);
+
+extern bool raft_has_ready(const raft_node *node);
+extern int	raft_ready_get(raft_node *node, raft_ready *ready);
+extern void raft_advance(raft_node *node, const raft_ready *ready);
+
+extern void raft_get_status(const raft_node *node, raft_status *status);
+
+/* Configuration helpers (pure). */
+extern bool raft_config_is_voter(const raft_config *config, raft_id id);
+extern bool raft_config_is_learner(const raft_config *config, raft_id id);
+extern int	raft_config_apply(raft_config *config,
+							  const raft_conf_change *change);
+
+/* Wire format: codec.c.  See src/raft/README.md for the layout. */
+extern size_t raft_message_encoded_size(const raft_message *msg);
+extern int	raft_message_encode(const raft_message *msg, uint8_t *buf,
+								size_t capacity, size_t *written);
+/* Allocates entries/snapshot; release with raft_message_free(). */
+extern int	raft_message_decode(const uint8_t *buf, size_t len,
+								raft_message *msg);
+extern void raft_message_free(raft_message *msg);
+
+extern size_t raft_conf_change_encoded_size(const raft_conf_change *change);
+extern int	raft_conf_change_encode(const raft_conf_change *change,
+									uint8_t *buf, size_t capacity,
+									size_t *written);
+/* Zero-copy: change->context points into buf. */
+extern int	raft_conf_change_decode(const uint8_t *buf, size_t len,
+									raft_conf_change *change);
+
+/*
+ * An in-memory raft_storage, like etcd's MemoryStorage: the simulator keeps
+ * its "disk" in one, and the PostgreSQL worker mirrors its log table into
+ * one so the core never waits on SQL.
+ */
+typedef struct raft_memory_storage raft_memory_storage;
+
+extern raft_memory_storage *raft_memory_storage_create(void);
+extern void raft_memory_storage_destroy(raft_memory_storage *ms);
+extern raft_storage raft_memory_storage_view(raft_memory_storage *ms);
+/* Appends entries, truncating any conflicting suffix first. */
+extern int	raft_memory_storage_append(raft_memory_storage *ms,
+									   const raft_entry *entries, uint32_t n);
+/* Replaces everything with the snapshot (a follower installing one). */
+extern int	raft_memory_storage_apply_snapshot(raft_memory_storage *ms,
+											   const raft_snapshot *snapshot);
+/* Records a snapshot at index (<= last index) and drops entries <= index. */
+extern int	raft_memory_storage_create_snapshot(raft_memory_storage *ms,
+												raft_index index,
+												const raft_config *config,
+												const uint8_t *data,
+												uint32_t data_size);
+/* Drops entries < index without changing the snapshot. */
+extern int	raft_memory_storage_compact(raft_memory_storage *ms,
+										raft_index index);
+extern uint64_t raft_memory_storage_size_bytes(const raft_memory_storage *ms);
+
+#endif							/* RAFT_H */

@@ -1,0 +1,355 @@
+/*-------------------------------------------------------------------------
+ *
+ * sql_channel.c
+ *	  SQL entry points that create, drop and change channels:
+ *	  create_channel, drop_channel, update_channel_config, add_consenter,
+ *	  remove_consenter, transfer_leadership.
+ *
+ * create_channel and drop_channel work in the caller's transaction (all or
+ * nothing) and make the worker reload at commit.  The other entry points
+ * go through the Raft log: they check what the backend can check, then
+ * hand an admin request to the worker and wait for the configuration
+ * block it writes (see sql_admin.c).
+ *
+ * Every check runs before anything changes, and each bad input gets the
+ * SQLSTATE of notes/pg_contract.md.
+ *
+ * src/sql_channel.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type_d.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "blocks.h"
+#include "raft.h"
+#include "sql_admin.h"
+#include "sql_catalog.h"
+#include "validate.h"
+
+PG_FUNCTION_INFO_V1(ordering_create_channel);
+PG_FUNCTION_INFO_V1(ordering_drop_channel);
+PG_FUNCTION_INFO_V1(ordering_update_channel_config);
+PG_FUNCTION_INFO_V1(ordering_add_consenter);
+PG_FUNCTION_INFO_V1(ordering_remove_consenter);
+PG_FUNCTION_INFO_V1(ordering_transfer_leadership);
+
+static bytea *
+bytea_from_bytes(const void *data, Size len)
+{
+	bytea	   *result = palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(result, VARHDRSZ + len);
+	memcpy(VARDATA(result), data, len);
+	return result;
+}
+
+static void
+check_consenters_include_this_node(const char *channel,
+								   const OrderingConsenter *consenters,
+								   int n_consenters)
+{
+	for (int i = 0; i < n_consenters; i++)
+	{
+		if (strcmp(consenters[i].node, ordering_node_name) == 0)
+			return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("consenters of channel \"%s\" must include this node \"%s\"",
+					channel, ordering_node_name),
+			 errhint("A channel is created on one of its consenters; this node's name is ordering.node_name.")));
+}
+
+static void
+check_channel_is_new(const char *channel)
+{
+	if (OrderingChannelExists(channel))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("channel \"%s\" already exists", channel)));
+	if (OrderingChannelCount() >= ordering_max_channels)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("too many channels"),
+				 errdetail("This node serves at most %d channels (ordering.max_channels).",
+						   ordering_max_channels)));
+}
+
+static void
+insert_channel_rows(const char *channel, Jsonb *settings,
+					const OrderingConsenter *consenters, int n_consenters)
+{
+	Oid			channel_types[2] = {TEXTOID, JSONBOID};
+	Datum		channel_values[2] = {CStringGetTextDatum(channel),
+	JsonbPGetDatum(settings)};
+	Oid			consenter_types[4] = {TEXTOID, TEXTOID, INT8OID, TEXTOID};
+
+	OrderingSpiExecute("INSERT INTO ordering.channels (channel, config)"
+					   " VALUES ($1, $2)",
+					   2, channel_types, channel_values, SPI_OK_INSERT);
+	for (int i = 0; i < n_consenters; i++)
+	{
+		Datum		values[4] = {CStringGetTextDatum(channel),
+			CStringGetTextDatum(consenters[i].node),
+			Int64GetDatum((int64) consenters[i].raft_id),
+		CStringGetTextDatum(consenters[i].conninfo)};
+
+		OrderingSpiExecute("INSERT INTO ordering.consenters"
+						   " (channel, node, raft_id, conninfo, is_learner)"
+						   " VALUES ($1, $2, $3, $4, false)",
+						   4, consenter_types, values, SPI_OK_INSERT);
+	}
+	OrderingSpiExecute("INSERT INTO ordering.raft_state (channel) VALUES ($1)",
+					   1, channel_types, channel_values, SPI_OK_INSERT);
+}
+
+/* The genesis configuration document: every consenter a voter. */
+static char *
+genesis_document(const char *channel, Jsonb *settings,
+				 const OrderingConsenter *consenters, int n_consenters)
+{
+	const char **nodes = palloc(sizeof(char *) * n_consenters);
+	const char **conninfos = palloc(sizeof(char *) * n_consenters);
+	uint64	   *raft_ids = palloc(sizeof(uint64) * n_consenters);
+	bool	   *is_learner = palloc(sizeof(bool) * n_consenters);
+
+	for (int i = 0; i < n_consenters; i++)
+	{
+		nodes[i] = consenters[i].node;
+		conninfos[i] = consenters[i].conninfo;
+		raft_ids[i] = consenters[i].raft_id;
+		is_learner[i] = false;
+	}
+	return OrderingConfigDocument(channel,
+								  OrderingConsentersDocument(n_consenters,
+															 nodes, raft_ids,
+															 conninfos,
+															 is_learner),
+								  settings, "genesis");
+}
+
+/* Block 0: the configuration document as its one item, raft index 0. */
+static void
+insert_genesis_block(const char *channel, const char *document)
+{
+	Size		document_len = strlen(document);
+	uint8		previous_hash[ORDERING_HASH_LEN] = {0};
+	uint8		data_hash[ORDERING_HASH_LEN];
+	uint8		hash[ORDERING_HASH_LEN];
+	OrderingDataHasher hasher;
+	Oid			types[5] = {TEXTOID, BYTEAOID, BYTEAOID, BYTEAOID, BYTEAOID};
+	Datum		values[5];
+
+	OrderingDataHashBegin(&hasher);
+	OrderingDataHashAdd(&hasher, document, document_len);
+	OrderingDataHashEnd(&hasher, data_hash);
+	OrderingBlockHash(0, previous_hash, data_hash, hash);
+
+	values[0] = CStringGetTextDatum(channel);
+	values[1] = PointerGetDatum(bytea_from_bytes(previous_hash,
+												 ORDERING_HASH_LEN));
+	values[2] = PointerGetDatum(bytea_from_bytes(data_hash, ORDERING_HASH_LEN));
+	values[3] = PointerGetDatum(bytea_from_bytes(hash, ORDERING_HASH_LEN));
+	values[4] = PointerGetDatum(bytea_from_bytes(document, document_len));
+	OrderingSpiExecute("INSERT INTO ordering.blocks"
+					   " (channel, number, previous_hash, data_hash, hash,"
+					   "  tx_count, is_config, config, raft_index, raft_term)"
+					   " VALUES ($1, 0, $2, $3, $4, 0, true, $5, 0, 0)",
+					   5, types, values, SPI_OK_INSERT);
+}
+
+/*
+ * ordering.create_channel(channel text, consenters jsonb, config jsonb)
+ * RETURNS text
+ */
+Datum
+ordering_create_channel(PG_FUNCTION_ARGS)
+{
+	char	   *channel = OrderingTextArg(fcinfo, 0, "channel");
+	OrderingConsenter *consenters;
+	int			n_consenters;
+	OrderingSettings settings;
+	Jsonb	   *settings_jsonb;
+
+	OrderingRequireArg(fcinfo, 1, "consenters");
+	OrderingRequireArg(fcinfo, 2, "config");
+	OrderingCheckChannelName(channel);
+	consenters = OrderingParseConsenters(PG_GETARG_JSONB_P(1), &n_consenters);
+	check_consenters_include_this_node(channel, consenters, n_consenters);
+	OrderingSettingsDefaults(&settings);
+	OrderingSettingsApply(&settings, PG_GETARG_JSONB_P(2));
+	settings_jsonb = OrderingSettingsToJsonb(&settings);
+	OrderingRequireSharedMemory();
+	OrderingRequireWorkerDatabase();
+
+	SPI_connect();
+	check_channel_is_new(channel);
+	insert_channel_rows(channel, settings_jsonb, consenters, n_consenters);
+	insert_genesis_block(channel,
+						 genesis_document(channel, settings_jsonb,
+										  consenters, n_consenters));
+	SPI_finish();
+
+	OrderingReloadChannelsAtCommit();
+	PG_RETURN_TEXT_P(cstring_to_text(channel));
+}
+
+/*
+ * ordering.drop_channel(channel text) RETURNS void: removes every row of
+ * the channel on this node; the name can be used again.
+ */
+Datum
+ordering_drop_channel(PG_FUNCTION_ARGS)
+{
+	char	   *channel = OrderingTextArg(fcinfo, 0, "channel");
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(channel)};
+
+	SPI_connect();
+	OrderingSpiExecute("DELETE FROM ordering.channels WHERE channel = $1",
+					   1, types, values, SPI_OK_DELETE);
+	if (SPI_processed == 0)
+		OrderingReportUnknownChannel(channel);
+	SPI_finish();
+
+	OrderingReloadChannelsAtCommit();
+	PG_RETURN_VOID();
+}
+
+/*
+ * ordering.update_channel_config(channel text, config jsonb) RETURNS bigint:
+ * the given settings overlay the current ones; the worker orders the full
+ * new settings and returns the configuration block.
+ */
+Datum
+ordering_update_channel_config(PG_FUNCTION_ARGS)
+{
+	char	   *channel = OrderingTextArg(fcinfo, 0, "channel");
+	OrderingSettings settings;
+	char	   *settings_text;
+
+	OrderingRequireArg(fcinfo, 1, "config");
+	SPI_connect();
+	OrderingChannelSettings(channel, &settings);
+	SPI_finish();
+
+	OrderingSettingsApply(&settings, PG_GETARG_JSONB_P(1));
+	settings_text = JsonbToCString(NULL,
+								   &OrderingSettingsToJsonb(&settings)->root,
+								   0);
+	if (strlen(settings_text) >= ORDERING_ADMIN_ARG_MAX)
+		elog(ERROR, "settings document of %zu bytes is too long",
+			 strlen(settings_text));
+
+	PG_RETURN_INT64(OrderingAdminCall(ORDERING_ADMIN_UPDATE_CONFIG, channel,
+									  "", settings_text));
+}
+
+/*
+ * ordering.add_consenter(channel text, node text, conninfo text)
+ * RETURNS bigint
+ */
+Datum
+ordering_add_consenter(PG_FUNCTION_ARGS)
+{
+	char	   *channel = OrderingTextArg(fcinfo, 0, "channel");
+	char	   *node = OrderingTextArg(fcinfo, 1, "node");
+	char	   *conninfo = OrderingTextArg(fcinfo, 2, "conninfo");
+	bool		is_learner;
+	int			n_consenters;
+
+	OrderingCheckNodeName(node);
+	OrderingCheckConninfo(node, conninfo);
+
+	SPI_connect();
+	if (!OrderingChannelExists(channel))
+		OrderingReportUnknownChannel(channel);
+	if (OrderingFindConsenter(channel, node, &is_learner))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("node \"%s\" is already a consenter of channel \"%s\"",
+						node, channel)));
+	n_consenters = OrderingConsenterCount(channel, false);
+	SPI_finish();
+
+	if (n_consenters >= RAFT_MAX_MEMBERS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("channel \"%s\" already has the most consenters allowed (%d)",
+						channel, RAFT_MAX_MEMBERS)));
+
+	PG_RETURN_INT64(OrderingAdminCall(ORDERING_ADMIN_ADD_CONSENTER, channel,
+									  node, conninfo));
+}
+
+/*
+ * Looks the consenter up (SPI connected): errors 42704 when the channel or
+ * the node is unknown.  Returns whether it is a learner.
+ */
+static bool
+require_consenter(const char *channel, const char *node)
+{
+	bool		is_learner = false;
+
+	if (!OrderingChannelExists(channel))
+		OrderingReportUnknownChannel(channel);
+	if (!OrderingFindConsenter(channel, node, &is_learner))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("node \"%s\" is not a consenter of channel \"%s\"",
+						node, channel)));
+	return is_learner;
+}
+
+/* ordering.remove_consenter(channel text, node text) RETURNS bigint */
+Datum
+ordering_remove_consenter(PG_FUNCTION_ARGS)
+{
+	char	   *channel = OrderingTextArg(fcinfo, 0, "channel");
+	char	   *node = OrderingTextArg(fcinfo, 1, "node");
+	bool		is_learner;
+	int			n_voters;
+
+	SPI_connect();
+	is_learner = require_consenter(channel, node);
+	n_voters = OrderingConsenterCount(channel, true);
+	SPI_finish();
+
+	if (!is_learner && n_voters <= 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot remove \"%s\", the last voting consenter of channel \"%s\"",
+						node, channel),
+				 errhint("Use ordering.drop_channel() to remove the channel from this node.")));
+
+	PG_RETURN_INT64(OrderingAdminCall(ORDERING_ADMIN_REMOVE_CONSENTER, channel,
+									  node, ""));
+}
+
+/* ordering.transfer_leadership(channel text, node text) RETURNS void */
+Datum
+ordering_transfer_leadership(PG_FUNCTION_ARGS)
+{
+	char	   *channel = OrderingTextArg(fcinfo, 0, "channel");
+	char	   *node = OrderingTextArg(fcinfo, 1, "node");
+	bool		is_learner;
+
+	SPI_connect();
+	is_learner = require_consenter(channel, node);
+	SPI_finish();
+
+	if (is_learner)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("node \"%s\" is a learner of channel \"%s\" and cannot lead it",
+						node, channel)));
+
+	(void) OrderingAdminCall(ORDERING_ADMIN_TRANSFER_LEADER, channel, node, "");
+	PG_RETURN_VOID();
+}

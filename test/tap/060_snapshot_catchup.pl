@@ -1,0 +1,128 @@
+# 060_snapshot_catchup.pl: a follower catches up through a snapshot.
+#
+# Fabric's example: a follower stops at about block 100; the leader goes on
+# to about block 196 with a small snapshot_interval_bytes, so the log entries
+# the follower misses are compacted away on the leader.  When the follower
+# restarts it receives the leader's snapshot, pulls the blocks it misses with
+# SQL from a peer, verifies them, and continues with normal replication.
+# Afterwards all chains are identical and verified.
+use strict;
+use warnings;
+
+use FindBin;
+use lib $FindBin::RealBin;
+
+use JSON::PP;
+use OrderingCluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $oc = OrderingCluster->new(nodes => 3);
+my @names = $oc->names;
+my $ch = 'snap';
+# One transaction per block, so block numbers follow the submissions; a
+# snapshot every ~5 kB of log, i.e. every ~15-20 blocks of 200-byte payloads.
+$oc->create_channel($ch, \@names,
+	{ batch_timeout => 50, max_message_count => 1, snapshot_interval_bytes => 5000 });
+
+my $leader = $oc->wait_for_leader($ch, \@names);
+ok(defined $leader, 'leader elected') or die 'no leader';
+my ($lagger, $other) = $oc->followers($leader, \@names);
+
+my @acked;
+my $seq = 0;
+
+# Submit batches of 10 on $on until the leader's last block is >= $target.
+sub fill_to
+{
+	my ($on, $target) = @_;
+	while (1)
+	{
+		my $last = $oc->last_block($leader, $ch);
+		die "leader does not answer" unless defined $last;
+		return 1 if $last >= $target;
+		my $n = $target - $last < 10 ? $target - $last : 10;
+		my @payloads = map { sprintf('snapshot test %06d ', ++$seq) . ('x' x 180) } 1 .. $n;
+		my $r = $oc->submit_many($on, $ch, \@payloads);
+		if (!$r->{ok})
+		{
+			fail("submit_txs of $n payloads on $on");
+			diag("$r->{sqlstate}: $r->{message}");
+			return 0;
+		}
+		push @acked, @{ $r->{rows} };
+	}
+}
+
+sub raft_state
+{
+	my ($on) = @_;
+	my $out = $oc->safe_query($on,
+		"SELECT row_to_json(x) FROM (SELECT r.term, r.commit_index, r.applied_index, r.snapshot_index, r.snapshot_term, convert_from(r.snapshot_data, 'UTF8') AS snapshot_data, (SELECT min(index) FROM ordering.log l WHERE l.channel = r.channel) AS first_log_index, (SELECT max(index) FROM ordering.log l WHERE l.channel = r.channel) AS last_log_index FROM ordering.raft_state r WHERE r.channel = '$ch') x");
+	return decode_json($out);
+}
+
+# --- up to block ~100 with everybody
+ok(fill_to($leader, 100), 'ordered up to block 100') or die;
+ok($oc->wait_for_block($ch, \@names, 100), 'every node has block 100');
+my $lag_block = $oc->last_block($lagger, $ch);
+my $lag_state = raft_state($lagger);
+my $lag_index = (sort { $b <=> $a } grep { defined }
+	  ($lag_state->{last_log_index}, $lag_state->{snapshot_index}, $lag_state->{applied_index}))[0];
+note("follower $lagger stops at block $lag_block, raft index $lag_index");
+
+$oc->stop_node($lagger, 'fast');
+
+# --- the others go on to ~196
+ok(fill_to($leader, 196), 'the leader goes on to block 196 without the stopped follower');
+ok($oc->wait_for_block($ch, [ $leader, $other ], 196), "$leader and $other have block 196");
+
+my $ls;
+ok( $oc->wait_until("the leader's snapshot covers the stopped follower's last index", 60,
+		sub { $ls = raft_state($leader); return $ls->{snapshot_index} > $lag_index; }),
+	"the leader's snapshot_index ($ls->{snapshot_index}) > the stopped follower's last index ($lag_index)");
+ok(!defined $ls->{first_log_index} || $ls->{first_log_index} > $ls->{snapshot_index},
+	'the leader deleted the log entries its snapshot covers (first log index '
+	  . ($ls->{first_log_index} // 'none') . ')');
+ok(!defined $ls->{first_log_index} || $ls->{first_log_index} > $lag_index + 1,
+	'the entries the stopped follower needs are no longer in the leader\'s log');
+
+# The snapshot's data names a block of the chain and its hash.
+my $sd = eval { decode_json($ls->{snapshot_data} // '') };
+ok($sd && defined $sd->{last_block}, 'the snapshot records the last block')
+  or diag("snapshot_data: " . ($ls->{snapshot_data} // 'NULL'));
+if ($sd && defined $sd->{last_block})
+{
+	cmp_ok($sd->{last_block}, '>', $lag_block, 'the snapshot is past the stopped follower\'s last block');
+	is($sd->{last_hash},
+		$oc->safe_query($leader,
+			"SELECT encode(hash, 'hex') FROM ordering.blocks WHERE channel = '$ch' AND number = $sd->{last_block}"),
+		'the snapshot\'s last_hash is the hash of that block');
+}
+my $leader_snapshot_index = $ls->{snapshot_index};
+
+# --- the follower restarts and catches up through the snapshot
+$oc->start_node($lagger);
+ok(defined $oc->wait_for_same_head($ch, \@names, 120),
+	"$lagger catches up with the others");
+my $fs = raft_state($lagger);
+cmp_ok($fs->{snapshot_index}, '>=', $leader_snapshot_index,
+	"$lagger installed a snapshot at least as recent as the leader's ($leader_snapshot_index)");
+is($oc->safe_query($lagger,
+	"SELECT count(*) FROM generate_series(0, (SELECT max(number) FROM ordering.blocks WHERE channel = '$ch')) g(n) WHERE NOT EXISTS (SELECT 1 FROM ordering.blocks b WHERE b.channel = '$ch' AND b.number = g.n)"),
+	'0', "$lagger has every block, the pulled ones (" . ($lag_block + 1) . '..) included');
+is($oc->safe_query($lagger,
+	"SELECT count(*) FROM ordering.blocks b WHERE channel = '$ch' AND number > $lag_block AND NOT is_config AND NOT EXISTS (SELECT 1 FROM ordering.transactions t WHERE t.channel = b.channel AND t.block_number = b.number)"),
+	'0', "$lagger has the transactions of the pulled blocks");
+$oc->assert_chains_identical_and_verified(\@names, $ch);
+
+# --- and then it follows by normal replication (and can submit)
+my $last = $oc->last_block($leader, $ch);
+ok(fill_to($lagger, $last + 5), "submitting on $lagger after the catch-up");
+$oc->assert_chains_identical_and_verified(\@names, $ch);
+$oc->assert_acknowledged_present(\@names, $ch, \@acked);
+my $st = $oc->status($lagger, $ch);
+ok(($st->{snapshot_index} // 0) > 0, "ordering.status of $lagger shows its snapshot index")
+  if $st && exists $st->{snapshot_index};
+
+done_testing();

@@ -1,0 +1,1094 @@
+
+=pod
+
+=head1 NAME
+
+OrderingCluster - a group of real PostgreSQL servers running the ordering
+extension, for the multi-server TAP tests
+
+=head1 SYNOPSIS
+
+  use lib 'test/tap';       # the Makefile's PROVE_FLAGS does this
+  use OrderingCluster;
+
+  my $oc = OrderingCluster->new(nodes => 3);          # n1, n2, n3, started
+  $oc->create_channel('ch1', [qw(n1 n2 n3)], { batch_timeout => 50 });
+  my $leader = $oc->wait_for_leader('ch1', [qw(n1 n2 n3)]);
+  my $r = $oc->submit('n2', 'ch1', 'hello', 'tx-1');   # {ok, tx_id, ...}
+  $oc->assert_chains_identical_and_verified([qw(n1 n2 n3)], 'ch1');
+  $oc->assert_acknowledged_present([qw(n1 n2 n3)], 'ch1', [$r]);
+
+=head1 DESCRIPTION
+
+Each node is a L<PostgreSQL::Test::Cluster> with
+
+  shared_preload_libraries = 'ordering'
+  ordering.node_name = 'nI'
+  ordering.database = 'postgres'
+  ordering.tick_interval = 50
+  listen_addresses = '127.0.0.1'
+
+and C<CREATE EXTENSION ordering> in database postgres.  The test's own psql
+calls use PostgreSQL::Test::Cluster's Unix socket; the workers reach each
+other over TCP on 127.0.0.1 with the conninfo in the consenters document
+(trust authentication, as initdb -A trust sets up).
+
+Nodes are named by their ordering.node_name ('n1'...).  Every method that
+takes a node accepts the name or the PostgreSQL::Test::Cluster object.
+
+Every wait is bounded (a deadline, polling every 100 ms); nothing waits for a
+fixed time.  Waits return false on timeout and print what they saw last.
+
+=cut
+
+package OrderingCluster;
+
+use strict;
+use warnings;
+
+use Carp;
+use File::Temp ();
+use IPC::Run;
+use JSON::PP;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+
+# Default bound of every wait, in seconds (PG_TEST_TIMEOUT_DEFAULT is 180 in
+# PostgreSQL's own tests; ours are shorter so that a broken build fails fast,
+# but can be raised with ORDERING_TEST_TIMEOUT on a slow machine).
+our $DEFAULT_TIMEOUT = $ENV{ORDERING_TEST_TIMEOUT} // 60;
+
+my $json = JSON::PP->new->canonical(1)->allow_nonref(1);
+
+=pod
+
+=head2 OrderingCluster->new(nodes => N, prefix => 'x', start => 1, conf => '...')
+
+Creates nodes n1..nN (the PostgreSQL::Test::Cluster names are
+"${prefix}n1"... so that one test file can build several clusters), starts
+them (unless start => 0) and creates the extension on each (unless
+create_extension => 0).  conf is appended to every node's postgresql.conf;
+so is $ENV{ORDERING_TAP_EXTRA_CONF}.
+
+=cut
+
+sub new
+{
+	my ($class, %p) = @_;
+	my $self = bless {
+		prefix => $p{prefix} // '',
+		conf => $p{conf} // '',
+		nodes => [],       # names in creation order
+		node => {},        # name => PostgreSQL::Test::Cluster
+		tmp => File::Temp->newdir('ordering_tap_XXXX', TMPDIR => 1),
+		loads => [],
+		create_extension => $p{create_extension} // 1,
+	}, $class;
+	my $n = $p{nodes} // 3;
+	for my $i (1 .. $n)
+	{
+		$self->add_node("n$i", start => $p{start} // 1);
+	}
+	return $self;
+}
+
+=pod
+
+=head2 $oc->add_node($name, start => 1)
+
+Creates (and by default starts, and creates the extension on) one more node.
+
+=cut
+
+sub add_node
+{
+	my ($self, $name, %p) = @_;
+	croak "node $name exists" if $self->{node}{$name};
+	my $node = PostgreSQL::Test::Cluster->new($self->{prefix} . $name);
+	$node->init;
+	my $extra = $ENV{ORDERING_TAP_EXTRA_CONF} // '';
+	$node->append_conf('postgresql.conf', <<"CONF");
+# ordering (OrderingCluster.pm)
+shared_preload_libraries = 'ordering'
+ordering.node_name = '$name'
+ordering.database = 'postgres'
+ordering.tick_interval = 50
+listen_addresses = '127.0.0.1'
+# PostgreSQL::Test::Cluster logs every statement; the transport's deliver()
+# calls would drown the log.
+log_statement = 'none'
+log_min_messages = 'info'
+max_connections = 120
+$self->{conf}
+$extra
+CONF
+	$node->{ordering_name} = $name;
+	$self->{node}{$name} = $node;
+	push @{ $self->{nodes} }, $name;
+	if ($p{start} // 1)
+	{
+		$node->start;
+		$node->safe_psql('postgres', 'CREATE EXTENSION ordering')
+		  if $self->{create_extension};
+	}
+	return $node;
+}
+
+=pod
+
+=head2 Accessors
+
+node($name) - the PostgreSQL::Test::Cluster; names() - every node name;
+name_of($node) - the ordering name of a node; is_up($name) - whether this
+helper believes the server runs.
+
+=cut
+
+sub node
+{
+	my ($self, $n) = @_;
+	return $n if ref $n;
+	my $node = $self->{node}{$n};
+	croak "no node named $n" unless $node;
+	return $node;
+}
+
+sub name_of
+{
+	my ($self, $n) = @_;
+	return ref $n ? $n->{ordering_name} : $n;
+}
+
+sub names { return @{ $_[0]->{nodes} }; }
+
+sub is_up
+{
+	my ($self, $n) = @_;
+	return defined $self->node($n)->{_pid};
+}
+
+sub up_names
+{
+	my ($self) = @_;
+	return grep { $self->is_up($_) } $self->names;
+}
+
+=pod
+
+=head2 $oc->conninfo($name)
+
+The conninfo the other workers use to reach this node (TCP on 127.0.0.1).
+
+=cut
+
+sub conninfo
+{
+	my ($self, $n) = @_;
+	my $node = $self->node($n);
+	my $user = getpwuid($<) // 'postgres';
+	return sprintf('host=127.0.0.1 port=%d dbname=postgres user=%s',
+		$node->port, $user);
+}
+
+=pod
+
+=head2 $oc->consenters_json(@names)
+
+The consenters document of create_channel: {"n1": "host=... port=...", ...}.
+
+=cut
+
+sub consenters_json
+{
+	my ($self, @names) = @_;
+	my %doc = map { ($self->name_of($_) => $self->conninfo($_)) } @names;
+	return $json->encode(\%doc);
+}
+
+# SQL literal quoting.
+sub lit
+{
+	my ($s) = @_;
+	return 'NULL' unless defined $s;
+	$s =~ s/'/''/g;
+	return "'$s'";
+}
+
+sub bytea_literal
+{
+	my ($bytes) = @_;
+	return "'\\x" . unpack('H*', $bytes) . "'::bytea";
+}
+
+=pod
+
+=head2 Running SQL
+
+query($node, $sql, %opts) returns a hashref {ok, stdout, stderr, sqlstate,
+message} and never dies (a node that is down gives ok => 0).  psql runs with
+VERBOSITY=verbose so that the SQLSTATE of an error is in its message.
+opts: timeout (seconds, default the module's), set => {guc => value}.
+
+safe_query($node, $sql) returns stdout or dies.
+
+=cut
+
+sub query
+{
+	my ($self, $n, $sql, %opts) = @_;
+	my $node = $self->node($n);
+	my $set = '';
+	if ($opts{set})
+	{
+		for my $k (sort keys %{ $opts{set} })
+		{
+			$set .= "SET $k = " . lit($opts{set}{$k}) . ";\n";
+		}
+	}
+	my ($out, $err, $timed_out) = ('', '', 0);
+	my $ret = eval {
+		$node->psql(
+			'postgres', $set . $sql,
+			stdout => \$out,
+			stderr => \$err,
+			timeout => $opts{timeout} // $DEFAULT_TIMEOUT,
+			timed_out => \$timed_out,
+			extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+	};
+	if ($@)
+	{
+		return { ok => 0, stdout => '', stderr => "$@", sqlstate => '',
+			message => "psql failed: $@" };
+	}
+	my $r = { ok => (!$timed_out && defined $ret && $ret == 0) ? 1 : 0,
+		stdout => $out, stderr => $err, timed_out => $timed_out };
+	if (!$r->{ok})
+	{
+		if ($err =~ /(?:ERROR|FATAL):\s+([0-9A-Z]{5}):\s*([^\n]*)/)
+		{
+			$r->{sqlstate} = $1;
+			$r->{message} = $2;
+		}
+		else
+		{
+			$r->{sqlstate} = '';
+			$r->{message} = $timed_out ? 'psql timed out' : $err;
+		}
+		($r->{hint}) = $err =~ /HINT:\s+([^\n]*)/;
+	}
+	return $r;
+}
+
+sub safe_query
+{
+	my ($self, $n, $sql, %opts) = @_;
+	my $r = $self->query($n, $sql, %opts);
+	croak sprintf("query on %s failed: %s\n%s", $self->name_of($n),
+		$r->{stderr}, $sql)
+	  unless $r->{ok};
+	return $r->{stdout};
+}
+
+=pod
+
+=head2 $oc->wait_until($description, $timeout, sub { ... })
+
+Calls the sub every 100 ms until it returns true or the deadline passes;
+returns the sub's last value (false on timeout, after a diag).
+
+=cut
+
+sub wait_until
+{
+	my ($self, $desc, $timeout, $cond) = @_;
+	$timeout //= $DEFAULT_TIMEOUT;
+	my $deadline = time + $timeout;
+	while (1)
+	{
+		my $v = $cond->();
+		return $v if $v;
+		if (time > $deadline)
+		{
+			diag("timed out after ${timeout}s waiting for: $desc");
+			return $v;
+		}
+		usleep(100_000);
+	}
+}
+
+=pod
+
+=head2 Channels
+
+create_channel($channel, \@names, \%config) calls ordering.create_channel on
+the first node of the list, then waits until every other consenter has the
+channel (the worker of each joins when it hears from the others).  Returns
+the stdout of create_channel (the channel name).  Dies on failure.
+
+=cut
+
+sub create_channel
+{
+	my ($self, $channel, $names, $config, %opts) = @_;
+	$config //= {};
+	my @names = map { $self->name_of($_) } @$names;
+	my $sql = sprintf('SELECT ordering.create_channel(%s, %s::jsonb, %s::jsonb)',
+		lit($channel), lit($self->consenters_json(@names)),
+		lit($json->encode($config)));
+	my $out = $self->safe_query($names[0], $sql);
+	my $ok = $self->wait_for_channel($channel, \@names, $opts{timeout});
+	croak "channel $channel did not appear on every consenter" unless $ok;
+	return $out;
+}
+
+=pod
+
+wait_for_channel($channel, \@names, $timeout): every node has the channel in
+ordering.channels and a row in ordering.status.
+
+=cut
+
+sub wait_for_channel
+{
+	my ($self, $channel, $names, $timeout) = @_;
+	my %seen;
+	return $self->wait_until(
+		"channel $channel on " . join(',', map { $self->name_of($_) } @$names),
+		$timeout,
+		sub {
+			for my $n (@$names)
+			{
+				next if $seen{ $self->name_of($n) };
+				my $r = $self->query($n,
+					"SELECT count(*) FROM ordering.channels WHERE channel = "
+					  . lit($channel)
+					  . " AND EXISTS (SELECT 1 FROM ordering.status WHERE channel = "
+					  . lit($channel) . ")");
+				return 0 unless $r->{ok} && $r->{stdout} eq '1';
+				$seen{ $self->name_of($n) } = 1;
+			}
+			return 1;
+		});
+}
+
+=pod
+
+=head2 Status and leaders
+
+status($node, $channel) returns the node's ordering.status row as a hashref
+(undef when the node does not answer or has no row).
+
+wait_for_leader($channel, \@names, $timeout) waits until every listed node
+answers, all name the same leader, that leader is one of them and reports
+is_leader itself; returns the leader's name (and in list context also the
+term), undef on timeout.  Pass only the nodes that are up.
+
+=cut
+
+sub status
+{
+	my ($self, $n, $channel) = @_;
+	my $r = $self->query($n,
+		"SELECT row_to_json(s) FROM ordering.status s WHERE channel = "
+		  . lit($channel),
+		timeout => 20);
+	return undef unless $r->{ok} && $r->{stdout} ne '';
+	my $row = eval { $json->decode((split /\n/, $r->{stdout})[0]) };
+	return undef unless $row;
+	# leader may be a node name or a raft id: normalize to the name.
+	if (defined $row->{leader} && $row->{leader} =~ /^\d+$/)
+	{
+		my $name = $self->query($n,
+			"SELECT node FROM ordering.consenters WHERE channel = "
+			  . lit($channel)
+			  . " AND raft_id = $row->{leader}");
+		$row->{leader} = $name->{stdout}
+		  if $name->{ok} && $name->{stdout} ne '';
+		$row->{leader} = undef if $row->{leader} eq '0';
+	}
+	$row->{is_leader} = ($row->{is_leader} && $row->{is_leader} ne 'f') ? 1 : 0
+	  if exists $row->{is_leader};
+	return $row;
+}
+
+sub _status_line
+{
+	my ($st) = @_;
+	return 'no answer' unless $st;
+	return join(' ',
+		map { "$_=" . ($st->{$_} // 'NULL') }
+		  grep { exists $st->{$_} }
+		  qw(role term leader is_leader commit_index applied_index last_block last_error));
+}
+
+sub wait_for_leader
+{
+	my ($self, $channel, $names, $timeout) = @_;
+	my @names = map { $self->name_of($_) } @$names;
+	my ($leader, $term, %last);
+	my $ok = $self->wait_until(
+		"a leader of $channel agreed by " . join(',', @names),
+		$timeout,
+		sub {
+			%last = ();
+			for my $n (@names)
+			{
+				$last{$n} = $self->status($n, $channel);
+			}
+			for my $n (@names)
+			{
+				return 0 unless $last{$n} && defined $last{$n}{leader}
+				  && $last{$n}{leader} ne '';
+			}
+			my %leaders = map { ($last{$_}{leader} => 1) } @names;
+			return 0 unless keys %leaders == 1;
+			my ($l) = keys %leaders;
+			return 0 unless $last{$l} && $last{$l}{is_leader};
+			$leader = $l;
+			$term = $last{$l}{term};
+			return 1;
+		});
+	if (!$ok)
+	{
+		diag("  $_: " . _status_line($last{$_})) for @names;
+		return;
+	}
+	return wantarray ? ($leader, $term) : $leader;
+}
+
+=pod
+
+leader_node($channel, \@names) - the PostgreSQL::Test::Cluster of the
+agreed leader (waits like wait_for_leader), or undef.
+
+=cut
+
+sub leader_node
+{
+	my ($self, $channel, $names, $timeout) = @_;
+	$names //= [ $self->up_names ];
+	my $l = $self->wait_for_leader($channel, $names, $timeout);
+	return defined $l ? $self->node($l) : undef;
+}
+
+=pod
+
+followers($channel, $leader, \@names) - the listed names other than the
+leader.
+
+=cut
+
+sub followers
+{
+	my ($self, $leader, $names) = @_;
+	return grep { $_ ne $leader } map { $self->name_of($_) } @$names;
+}
+
+=pod
+
+=head2 Submitting
+
+submit($node, $channel, $payload, $id, %opts) calls ordering.submit_tx with
+the payload's bytes and the id (undef: the default id); returns a hashref:
+{ok => 1, tx_id, block_number, position} or {ok => 0, sqlstate, message,
+hint}.  opts: submit_timeout (ms: SET ordering.submit_timeout first),
+timeout (seconds for psql).
+
+submit_many($node, $channel, \@payloads, %opts) calls ordering.submit_txs;
+returns {ok => 1, rows => [{tx_id, block_number, position}, ...]} or an
+error as above.
+
+=cut
+
+sub _parse_rows
+{
+	my ($stdout) = @_;
+	my @rows;
+	for my $line (split /\n/, $stdout)
+	{
+		next if $line eq '';
+		my ($tx_id, $block, $pos) = split /\|/, $line;
+		push @rows, { tx_id => $tx_id, block_number => $block, position => $pos };
+	}
+	return @rows;
+}
+
+sub submit
+{
+	my ($self, $n, $channel, $payload, $id, %opts) = @_;
+	my $sql = sprintf(
+		'SELECT tx_id, block_number, position FROM ordering.submit_tx(%s, %s%s)',
+		lit($channel), bytea_literal($payload),
+		defined $id ? ', ' . lit($id) : '');
+	my %set;
+	$set{'ordering.submit_timeout'} = $opts{submit_timeout}
+	  if defined $opts{submit_timeout};
+	my $r = $self->query($n, $sql, set => \%set, timeout => $opts{timeout});
+	return $r unless $r->{ok};
+	my @rows = _parse_rows($r->{stdout});
+	return { ok => 0, sqlstate => '', message => "submit_tx returned "
+		  . scalar(@rows) . " rows: $r->{stdout}" }
+	  unless @rows == 1;
+	return { ok => 1, %{ $rows[0] } };
+}
+
+sub submit_many
+{
+	my ($self, $n, $channel, $payloads, %opts) = @_;
+	my $sql = sprintf(
+		'SELECT tx_id, block_number, position FROM ordering.submit_txs(%s, ARRAY[%s]::bytea[])',
+		lit($channel), join(', ', map { bytea_literal($_) } @$payloads));
+	my %set;
+	$set{'ordering.submit_timeout'} = $opts{submit_timeout}
+	  if defined $opts{submit_timeout};
+	my $r = $self->query($n, $sql, set => \%set, timeout => $opts{timeout});
+	return $r unless $r->{ok};
+	my @rows = _parse_rows($r->{stdout});
+	return { ok => 0, sqlstate => '', message => "submit_txs returned "
+		  . scalar(@rows) . " rows for " . scalar(@$payloads) . " payloads" }
+	  unless @rows == @$payloads;
+	return { ok => 1, rows => \@rows };
+}
+
+=pod
+
+=head2 Admin calls
+
+admin($channel, \@names, $sql, %opts) runs $sql (e.g. "SELECT
+ordering.add_consenter('ch1', 'n4', '...')") on the current leader among
+@names, retrying on another node while the answer is "not the leader"
+(SQLSTATE 55000 with "leader" in the message) until the deadline; returns the
+query hashref of the last attempt, with {node} = where it ran.
+
+=cut
+
+sub admin
+{
+	my ($self, $channel, $names, $sql, %opts) = @_;
+	my $deadline = time + ($opts{timeout} // $DEFAULT_TIMEOUT);
+	my $r;
+	while (1)
+	{
+		my $leader = $self->wait_for_leader($channel, $names,
+			$opts{timeout} // $DEFAULT_TIMEOUT);
+		return { ok => 0, sqlstate => '', message => 'no leader' }
+		  unless defined $leader;
+		my %set;
+		$set{'ordering.submit_timeout'} = $opts{submit_timeout}
+		  if defined $opts{submit_timeout};
+		$r = $self->query($leader, $sql, set => \%set);
+		$r->{node} = $leader;
+		return $r if $r->{ok};
+		return $r
+		  unless ($r->{sqlstate} // '') eq '55000'
+		  && ($r->{message} // '') =~ /not the leader/i
+		  && time < $deadline;
+		usleep(200_000);
+	}
+}
+
+=pod
+
+=head2 Processes
+
+stop_node($name, $mode) (default 'immediate'), start_node($name),
+kill9_node($name): SIGKILL to the postmaster and every process it started
+(the worker and backends too, as when a machine dies), then waits until they
+are gone.
+
+=cut
+
+sub stop_node
+{
+	my ($self, $n, $mode) = @_;
+	$self->node($n)->stop($mode // 'immediate');
+	return;
+}
+
+sub start_node
+{
+	my ($self, $n) = @_;
+	$self->node($n)->start;
+	return;
+}
+
+sub _children_of
+{
+	my ($pid) = @_;
+	my @kids;
+	opendir(my $dh, '/proc') or return ();
+	for my $p (grep { /^\d+$/ } readdir $dh)
+	{
+		open(my $fh, '<', "/proc/$p/stat") or next;
+		my $stat = <$fh>;
+		close $fh;
+		next unless defined $stat;
+		# pid (comm) state ppid ...: comm may hold spaces and parentheses
+		if ($stat =~ /\)\s+\S+\s+(\d+)/ && $1 == $pid)
+		{
+			push @kids, $p;
+		}
+	}
+	closedir $dh;
+	return @kids;
+}
+
+sub kill9_node
+{
+	my ($self, $n) = @_;
+	my $node = $self->node($n);
+	my $pid = $node->{_pid};
+	croak "node " . $self->name_of($n) . " is not running" unless defined $pid;
+	my @kids = _children_of($pid);
+	$node->kill9;
+	kill 'KILL', @kids if @kids;
+	my @all = ($pid, @kids);
+	$self->wait_until('processes of ' . $self->name_of($n) . ' gone', 30,
+		sub { return !grep { kill(0, $_) } @all; });
+	return;
+}
+
+=pod
+
+=head2 Chains
+
+chain_of($node, $channel) - arrayref of [number, hex hash], in order.
+last_block($node, $channel) - the highest block number (undef if the node
+does not answer, -1 if it has none).
+wait_for_block($channel, \@names, $number, $timeout) - every node has a block
+>= $number.
+
+=cut
+
+sub chain_of
+{
+	my ($self, $n, $channel) = @_;
+	my $out = $self->safe_query($n,
+		"SELECT number, encode(hash, 'hex') FROM ordering.blocks WHERE channel = "
+		  . lit($channel)
+		  . " ORDER BY number");
+	return [ map { [ split /\|/ ] } grep { $_ ne '' } split /\n/, $out ];
+}
+
+sub last_block
+{
+	my ($self, $n, $channel) = @_;
+	my $r = $self->query($n,
+		"SELECT coalesce(max(number), -1) FROM ordering.blocks WHERE channel = "
+		  . lit($channel),
+		timeout => 20);
+	return $r->{ok} ? $r->{stdout} : undef;
+}
+
+sub wait_for_block
+{
+	my ($self, $channel, $names, $number, $timeout) = @_;
+	my %last;
+	my $ok = $self->wait_until(
+		"block $number of $channel on "
+		  . join(',', map { $self->name_of($_) } @$names),
+		$timeout,
+		sub {
+			for my $n (@$names)
+			{
+				my $b = $self->last_block($n, $channel);
+				$last{ $self->name_of($n) } = $b;
+				return 0 unless defined $b && $b >= $number;
+			}
+			return 1;
+		});
+	diag("  last blocks: "
+		  . join(', ', map { "$_=" . ($last{$_} // 'no answer') } sort keys %last))
+	  unless $ok;
+	return $ok;
+}
+
+=pod
+
+wait_for_same_head($channel, \@names, $timeout): every node has the same
+highest block number and hash; returns that number, or undef.
+
+=cut
+
+sub _head
+{
+	my ($self, $n, $channel) = @_;
+	my $r = $self->query($n,
+		"SELECT number || ':' || encode(hash, 'hex') FROM ordering.blocks WHERE channel = "
+		  . lit($channel)
+		  . " ORDER BY number DESC LIMIT 1",
+		timeout => 20);
+	return $r->{ok} ? $r->{stdout} : undef;
+}
+
+sub wait_for_same_head
+{
+	my ($self, $channel, $names, $timeout) = @_;
+	my %head;
+	my $ok = $self->wait_until(
+		"the same last block of $channel on "
+		  . join(',', map { $self->name_of($_) } @$names),
+		$timeout,
+		sub {
+			%head = ();
+			for my $n (@$names)
+			{
+				$head{ $self->name_of($n) } = $self->_head($n, $channel);
+				return 0 unless defined $head{ $self->name_of($n) }
+				  && $head{ $self->name_of($n) } ne '';
+			}
+			my %distinct = map { ($_ => 1) } values %head;
+			return keys %distinct == 1;
+		});
+	if (!$ok)
+	{
+		diag("  heads: "
+			  . join(', ', map { "$_=" . ($head{$_} // 'no answer') } sort keys %head));
+		return undef;
+	}
+	my ($v) = values %head;
+	return (split /:/, $v)[0];
+}
+
+=pod
+
+=head2 Assertions
+
+verify_chain_sql($channel) - one SQL query, returning one text value: ''
+when the channel's chain on the node verifies per design §3, else one line per
+bad block.  Checks: numbers 0..N without gaps; block 0 is a configuration
+block whose previous_hash is 32 zero bytes; previous_hash(N) = hash(N-1);
+data_hash = sha256(sha256(config)) of a configuration block (no
+transactions), = sha256(string_agg(sha256(payload) ORDER BY position)) of a
+normal block, whose positions are 0..tx_count-1 and which is not empty;
+hash = sha256(int8send(number) || previous_hash || data_hash).
+
+=cut
+
+sub verify_chain_sql
+{
+	my ($channel) = @_;
+	my $ch = lit($channel);
+	return <<"SQL";
+WITH b AS (
+	SELECT number, previous_hash, data_hash, hash, tx_count, is_config, config,
+	       coalesce(lag(number) OVER (ORDER BY number) + 1, 0) AS expected_number,
+	       lag(hash) OVER (ORDER BY number) AS prev_hash
+	FROM ordering.blocks WHERE channel = $ch
+), t AS (
+	SELECT block_number, count(*) AS n, min(position) AS minpos,
+	       max(position) AS maxpos,
+	       sha256(string_agg(sha256(payload), ''::bytea ORDER BY position)) AS dh
+	FROM ordering.transactions WHERE channel = $ch GROUP BY block_number
+), checks AS (
+	SELECT b.number,
+	  CASE WHEN b.number <> b.expected_number
+	       THEN 'blocks ' || b.expected_number || '..' || (b.number - 1) || ' are missing' END AS c1,
+	  CASE WHEN b.number = 0 AND b.previous_hash <> decode(repeat('00', 32), 'hex')
+	       THEN 'previous_hash of block 0 is not 32 zero bytes'
+	       WHEN b.number > 0 AND b.previous_hash IS DISTINCT FROM b.prev_hash
+	       THEN 'previous_hash is not the hash of the previous block' END AS c2,
+	  CASE WHEN b.number = 0 AND NOT b.is_config
+	       THEN 'block 0 is not a configuration block' END AS c3,
+	  CASE WHEN b.is_config AND b.data_hash IS DISTINCT FROM sha256(sha256(b.config))
+	       THEN 'data_hash is not sha256(sha256(config))'
+	       WHEN b.is_config AND (b.tx_count <> 0 OR t.n IS NOT NULL)
+	       THEN 'configuration block with transactions'
+	       WHEN NOT b.is_config AND t.n IS NULL
+	       THEN 'normal block without transactions'
+	       WHEN NOT b.is_config AND b.data_hash IS DISTINCT FROM t.dh
+	       THEN 'data_hash does not match its transactions'
+	       WHEN NOT b.is_config AND b.tx_count <> t.n
+	       THEN 'tx_count ' || b.tx_count || ' but ' || t.n || ' transactions'
+	       WHEN NOT b.is_config AND (t.minpos <> 0 OR t.maxpos <> t.n - 1)
+	       THEN 'positions are not 0..n-1' END AS c4,
+	  CASE WHEN b.hash IS DISTINCT FROM sha256(int8send(b.number) || b.previous_hash || b.data_hash)
+	       THEN 'hash is not sha256(number || previous_hash || data_hash)' END AS c5
+	FROM b LEFT JOIN t ON t.block_number = b.number
+)
+SELECT coalesce(string_agg('block ' || number || ': ' || concat_ws('; ', c1, c2, c3, c4, c5),
+                           E'\\n' ORDER BY number), '')
+FROM checks
+WHERE c1 IS NOT NULL OR c2 IS NOT NULL OR c3 IS NOT NULL OR c4 IS NOT NULL OR c5 IS NOT NULL
+SQL
+}
+
+=pod
+
+assert_chains_identical_and_verified(\@names, $channel, %opts): waits until
+every node has the same last block (opts timeout), then asserts (several
+Test::More tests) that each node's chain verifies in plain SQL, that
+ordering.verify_chain agrees where it exists, and that all nodes hold the
+same blocks (number, hash) and the same transactions (block, position, tx_id,
+payload).  Returns true when every assertion passed.
+
+=cut
+
+sub assert_chains_identical_and_verified
+{
+	my ($self, $names, $channel, %opts) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my @names = map { $self->name_of($_) } @$names;
+	my $all = 1;
+	my $cut = sub { my $t = shift // ''; return length $t > 3000 ? substr($t, 0, 3000) . "\n..." : $t; };
+	my $head = $self->wait_for_same_head($channel, \@names, $opts{timeout});
+	ok(defined $head,
+		"$channel: " . join(',', @names) . " reach the same last block"
+		  . (defined $head ? " ($head)" : '')) or $all = 0;
+
+	my ($ref_blocks, $ref_txs, $ref_name);
+	for my $n (@names)
+	{
+		my $bad = $self->query($n, verify_chain_sql($channel));
+		ok($bad->{ok} && $bad->{stdout} eq '',
+			"$channel: chain on $n verifies")
+		  or do { $all = 0; diag($cut->($bad->{ok} ? $bad->{stdout} : $bad->{stderr})) };
+
+		my $vc = $self->query($n,
+			"SELECT to_regproc('ordering.verify_chain') IS NOT NULL");
+		if ($vc->{ok} && $vc->{stdout} eq 't')
+		{
+			my $r = $self->query($n,
+				"SELECT ok::text || '|' || coalesce(first_bad_block::text, '') || '|' || coalesce(detail, '') FROM ordering.verify_chain("
+				  . lit($channel) . ")");
+			ok($r->{ok} && $r->{stdout} =~ /^true\|/,
+				"$channel: ordering.verify_chain on $n says ok")
+			  or do { $all = 0; diag($r->{ok} ? $r->{stdout} : $r->{stderr}) };
+		}
+
+		my $blocks = $self->query($n,
+			"SELECT count(*) || ' blocks, ' || md5(coalesce(string_agg(number || ':' || encode(hash, 'hex'), ',' ORDER BY number), '')) FROM ordering.blocks WHERE channel = "
+			  . lit($channel));
+		my $txs = $self->query($n,
+			"SELECT count(*) || ' txs, ' || md5(coalesce(string_agg(block_number || ':' || position || ':' || tx_id || ':' || encode(sha256(payload), 'hex'), ',' ORDER BY block_number, position), '')) FROM ordering.transactions WHERE channel = "
+			  . lit($channel));
+		if (!defined $ref_name)
+		{
+			$ref_name = $n;
+			$ref_blocks = $blocks->{stdout};
+			$ref_txs = $txs->{stdout};
+			ok($blocks->{ok} && $txs->{ok},
+				"$channel: read chain of $n ($ref_blocks, $ref_txs)") or $all = 0;
+			next;
+		}
+		is($blocks->{stdout}, $ref_blocks,
+			"$channel: blocks on $n identical to $ref_name") or $all = 0;
+		is($txs->{stdout}, $ref_txs,
+			"$channel: transactions on $n identical to $ref_name") or $all = 0;
+	}
+	return $all;
+}
+
+=pod
+
+assert_acknowledged_present(\@names, $channel, \@acked, %opts): @acked holds
+tx ids, or hashrefs {tx_id, block_number, position} as submit() returns.
+Waits (bounded) until every node has each of them, then asserts per node
+that each appears exactly once, at the acknowledged block and position when
+known.
+
+=cut
+
+sub _array_literal
+{
+	my (@v) = @_;
+	return 'ARRAY[' . join(',', map { lit($_) } @v) . ']';
+}
+
+sub assert_acknowledged_present
+{
+	my ($self, $names, $channel, $acked, %opts) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my @acked = map { ref $_ ? $_ : { tx_id => $_ } } @$acked;
+	my @ids = map { $_->{tx_id} } @acked;
+	my @blocks = map { $_->{block_number} // '' } @acked;
+	my @positions = map { $_->{position} // '' } @acked;
+	my $sql =
+	    "SELECT coalesce(string_agg(a.id || ' x' || count_of || coalesce(' at ' || places, ''), ', '), '')\n"
+	  . "FROM (SELECT a.id, a.b, a.p, count(t.tx_id) AS count_of,\n"
+	  . "             string_agg(t.block_number || '/' || t.position, ' ') AS places,\n"
+	  . "             bool_and(a.b = '' OR (t.block_number::text = a.b AND t.position::text = a.p)) AS same_place\n"
+	  . "      FROM unnest("
+	  . _array_literal(@ids) . "::text[], "
+	  . _array_literal(@blocks) . "::text[], "
+	  . _array_literal(@positions)
+	  . "::text[]) AS a(id, b, p)\n"
+	  . "      LEFT JOIN ordering.transactions t ON t.channel = "
+	  . lit($channel)
+	  . " AND t.tx_id = a.id\n"
+	  . "      GROUP BY a.id, a.b, a.p) a\n"
+	  . "WHERE count_of <> 1 OR NOT coalesce(same_place, false)";
+	my $all = 1;
+	for my $n (map { $self->name_of($_) } @$names)
+	{
+		my $last;
+		$self->wait_until("acknowledged transactions on $n", $opts{timeout},
+			sub {
+				$last = $self->query($n, $sql);
+				return $last->{ok} && $last->{stdout} eq '';
+			});
+		my $bad = $last->{ok} ? $last->{stdout} : $last->{stderr};
+		$bad = substr($bad, 0, 2000) . '...' if length $bad > 2000;
+		ok($last->{ok} && $last->{stdout} eq '',
+			"$channel: " . scalar(@ids) . " acknowledged transactions on $n, each exactly once where acknowledged")
+		  or do { $all = 0; diag("missing, duplicated or moved: $bad") };
+	}
+	return $all;
+}
+
+=pod
+
+config_changes($node, $channel) - the "change" of every configuration block,
+in block order, as [number, change].
+
+=cut
+
+sub config_changes
+{
+	my ($self, $n, $channel) = @_;
+	my $out = $self->safe_query($n,
+		"SELECT number, convert_from(config, 'UTF8')::jsonb ->> 'change' FROM ordering.blocks WHERE channel = "
+		  . lit($channel)
+		  . " AND is_config ORDER BY number");
+	return [ map { [ split /\|/, $_, 2 ] } grep { $_ ne '' } split /\n/, $out ];
+}
+
+=pod
+
+=head2 Load
+
+start_load($node, $channel, %opts) starts a shell loop submitting
+transactions one at a time with psql (ids "$prefix-1", "$prefix-2", ...,
+payload "payload $id"), each with SET ordering.submit_timeout =
+opts{submit_timeout} (default 5000 ms).  Every acknowledged transaction is
+appended to a file as it is acknowledged.  Returns a handle for
+load_acked($h) (the acknowledged so far, as hashrefs like submit's) and
+stop_load($h) (stops after the call in flight; returns the acknowledged).
+
+=cut
+
+my $load_script = <<'SH';
+connstr="$1"; channel="$2"; prefix="$3"; dir="$4"; timeout_ms="$5"
+i=0
+while [ ! -e "$dir/stop" ]; do
+	i=$((i + 1))
+	id="$prefix-$i"
+	echo "$id" >> "$dir/attempted"
+	if out=$(psql -XAtq -v ON_ERROR_STOP=1 -d "$connstr" \
+		-c "SET ordering.submit_timeout = $timeout_ms" \
+		-c "SELECT tx_id || '|' || block_number || '|' || position FROM ordering.submit_tx('$channel', convert_to('payload $id', 'UTF8'), '$id')" \
+		2>> "$dir/errors"); then
+		[ -n "$out" ] && echo "$out" >> "$dir/acked"
+	fi
+done
+SH
+
+sub start_load
+{
+	my ($self, $n, $channel, %opts) = @_;
+	my $node = $self->node($n);
+	my $prefix = $opts{prefix} // ('load-' . $self->name_of($n));
+	my $dir = File::Temp->newdir("load_${prefix}_XXXX", DIR => $self->{tmp}->dirname);
+	my $timer = IPC::Run::timeout(24 * 3600);
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'bash', '-c', $load_script, 'load', $node->connstr('postgres'),
+		  $channel, $prefix, $dir->dirname, $opts{submit_timeout} // 5000 ],
+		'<', \undef, '>', \$out, '2>', \$err, $timer);
+	my $load = { h => $h, dir => $dir, timer => $timer, node => $self->name_of($n),
+		prefix => $prefix, out => \$out, err => \$err };
+	push @{ $self->{loads} }, $load;
+	return $load;
+}
+
+sub _read_lines
+{
+	my ($file) = @_;
+	open(my $fh, '<', $file) or return ();
+	my @l = grep { $_ ne '' } map { chomp; $_ } <$fh>;
+	close $fh;
+	return @l;
+}
+
+sub load_acked
+{
+	my ($self, $load) = @_;
+	# The last line may be half written: keep complete records only.
+	return map {
+		my ($tx_id, $b, $p) = split /\|/;
+		+{ tx_id => $tx_id, block_number => $b, position => $p }
+	} grep { /^[^|]+\|\d+\|\d+$/ } _read_lines($load->{dir}->dirname . '/acked');
+}
+
+sub load_errors
+{
+	my ($self, $load) = @_;
+	return _read_lines($load->{dir}->dirname . '/errors');
+}
+
+sub load_attempted
+{
+	my ($self, $load) = @_;
+	return _read_lines($load->{dir}->dirname . '/attempted');
+}
+
+sub stop_load
+{
+	my ($self, $load, $timeout) = @_;
+	return $self->load_acked($load) if $load->{stopped};
+	open(my $fh, '>', $load->{dir}->dirname . '/stop') or die $!;
+	close $fh;
+	$load->{timer}->start($timeout // 60);
+	eval { $load->{h}->finish; 1 } or do
+	{
+		diag("load on $load->{node} did not stop in time: killing it");
+		$load->{h}->kill_kill;
+	};
+	$load->{stopped} = 1;
+	@{ $self->{loads} } = grep { $_ != $load } @{ $self->{loads} };
+	return $self->load_acked($load);
+}
+
+=pod
+
+wait_for_acked($load_or_loads, $count, $timeout): waits until the loads
+together have acknowledged at least $count transactions.
+
+=cut
+
+sub wait_for_acked
+{
+	my ($self, $loads, $count, $timeout) = @_;
+	$loads = [$loads] unless ref $loads eq 'ARRAY';
+	my $n = 0;
+	my $ok = $self->wait_until("$count acknowledged transactions", $timeout,
+		sub {
+			$n = 0;
+			$n += scalar($self->load_acked($_)) for @$loads;
+			return $n >= $count;
+		});
+	if (!$ok)
+	{
+		for my $l (@$loads)
+		{
+			my @e = $self->load_errors($l);
+			diag("load on $l->{node}: " . scalar($self->load_acked($l))
+				  . " acknowledged; last errors: " . join(' | ', @e[ -3 .. -1 ]))
+			  if @e >= 3;
+		}
+	}
+	return $ok;
+}
+
+sub DESTROY
+{
+	my ($self) = @_;
+	for my $l (@{ $self->{loads} // [] })
+	{
+		eval { $l->{h}->kill_kill };
+	}
+}
+
+1;
