@@ -26,8 +26,8 @@ $$;
 
 SELECT ordering.create_channel('genesis-ch',
 	'{"n1": "host=localhost port=5432 dbname=contrib_regression",
-	  "n3": "host=10.0.0.3 dbname=contrib_regression",
-	  "n2": "host=10.0.0.2 dbname=contrib_regression"}',
+	  "n3": "host=127.0.0.1 port=3 dbname=contrib_regression",
+	  "n2": "host=127.0.0.1 port=2 dbname=contrib_regression"}',
 	'{"max_message_count": 10, "batch_timeout": 50}');
 
 -- Defaults are filled in; raft ids follow the node names' order.

@@ -71,8 +71,8 @@ CREATE ROLE regress_ordering_nobody;
 -- An admin creates and drops channels.
 SET ROLE regress_ordering_admin;
 SELECT ordering.create_channel('privileges-ch', '{"n1": "dbname=contrib_regression"}');
-SELECT count(*) AS log_rows FROM ordering.log WHERE channel = 'privileges-ch';
-SELECT term FROM ordering.raft_state WHERE channel = 'privileges-ch';
+SELECT count(*) >= 0 AS reads_log FROM ordering.log WHERE channel = 'privileges-ch';
+SELECT count(*) AS raft_state_rows FROM ordering.raft_state WHERE channel = 'privileges-ch';
 RESET ROLE;
 
 -- Each role tries each kind of call.

@@ -65,6 +65,7 @@ typedef struct InflightId
 
 static void channel_route(Channel *ch, CutterTx *tx, TimestampTz now);
 static void channel_reroute_held(Channel *ch, TimestampTz now);
+static char *conf_change_context_json(const char *node, const char *conninfo);
 
 /* ----------------------------------------------------------------
  * Membership
@@ -220,6 +221,8 @@ ChannelLoad(Channel *ch)
 	bool		found;
 	int			rc;
 
+	/* A new node starts as a follower: pending work waits for a leader. */
+	channel_hold_pending(ch);
 	channel_drop_raft(ch);
 	MemoryContextReset(ch->cxt);
 	ch->settings_json = NULL;
@@ -543,6 +546,45 @@ channel_sweep_inflight(Channel *ch, TimestampTz now)
  * ----------------------------------------------------------------
  */
 
+/*
+ * Leader: a learner whose log has caught up with the commit index becomes
+ * a voter ("promote n4").  One change at a time: the core refuses while
+ * another is pending, and we simply try again on a later tick.
+ */
+static void
+channel_maybe_promote(Channel *ch)
+{
+	raft_status *status;
+
+	if (!channel_is_leader(ch) || ch->config.n_learners == 0)
+		return;
+	status = palloc(sizeof(raft_status));
+	raft_get_status(ch->raft, status);
+	for (uint32 i = 0; i < status->n_progress; i++)
+	{
+		const raft_progress_status *p = &status->progress[i];
+		const ChannelMember *m = ChannelMemberById(ch, p->id);
+		raft_conf_change cc;
+		char	   *context;
+		int			rc;
+
+		if (!p->is_learner || m == NULL || p->match < status->hard_state.commit)
+			continue;
+		memset(&cc, 0, sizeof(cc));
+		cc.type = RAFT_CONF_ADD_VOTER;
+		cc.node = p->id;
+		context = conf_change_context_json(m->node, m->conninfo);
+		cc.context = (const uint8_t *) context;
+		cc.context_size = strlen(context);
+		rc = raft_propose_conf_change(ch->raft, &cc);
+		if (rc == RAFT_OK)
+			elog(LOG, "channel \"%s\": promoting learner %s to voter",
+				 ch->name, m->node);
+		break;
+	}
+	pfree(status);
+}
+
 void
 ChannelTick(Channel *ch, TimestampTz now)
 {
@@ -557,6 +599,7 @@ ChannelTick(Channel *ch, TimestampTz now)
 			channel_reroute_held(ch, now);
 		if (now - ch->last_sweep_at >= INFLIGHT_SWEEP_MS * (int64) 1000)
 			channel_sweep_inflight(ch, now);
+		channel_maybe_promote(ch);
 	}
 	if (channel_is_leader(ch) && CutterTimedOut(&ch->cutter, now))
 		channel_propose_batch(ch, CutterCut(&ch->cutter));
@@ -569,6 +612,8 @@ ChannelNextTimeoutMs(const Channel *ch, TimestampTz now)
 
 	if (ch->raft == NULL)
 		return Max(TimestampDifferenceMilliseconds(now, ch->retry_at), 0);
+	if (raft_has_ready(ch->raft) || ch->forward_count > 0)
+		return 0;
 	timeout = TimestampDifferenceMilliseconds(now, ch->next_tick_at);
 	if (channel_is_leader(ch))
 	{
@@ -705,12 +750,13 @@ conf_change_context_json(const char *node, const char *conninfo)
 }
 
 static raft_id
-channel_new_raft_id(const Channel *ch)
+channel_new_raft_id(Channel *ch)
 {
-	raft_id		max_id = 0;
+	raft_id		max_id;
 
-	for (int i = 0; i < ch->n_members; i++)
-		max_id = Max(max_id, ch->members[i].id);
+	StorageBegin();
+	max_id = StorageMaxRaftIdEver(ch);
+	StorageCommit();
 	return max_id + 1;
 }
 
@@ -876,9 +922,12 @@ channel_soft_state(Channel *ch, raft_role role, raft_id leader,
 	channel_reroute_held(ch, now);
 }
 
-/* Applies one committed entry; returns the block it wrote or -1. */
+/*
+ * Applies one committed entry; returns the block it wrote or -1.  Sets
+ * *rebuild when the Raft node must be recreated from the tables.
+ */
 static int64
-channel_apply_entry(Channel *ch, const raft_entry *entry)
+channel_apply_entry(Channel *ch, const raft_entry *entry, bool *rebuild)
 {
 	int64		block = -1;
 
@@ -901,7 +950,16 @@ channel_apply_entry(Channel *ch, const raft_entry *entry)
 					break;
 				}
 			case ENTRY_SETTINGS:
-				block = StorageApplySettings(ch, entry);
+				{
+					int			election_tick = ch->settings.election_tick;
+					int			heartbeat_tick = ch->settings.heartbeat_tick;
+
+					block = StorageApplySettings(ch, entry);
+					/* The core takes its timing at creation: rebuild it. */
+					if (ch->settings.election_tick != election_tick ||
+						ch->settings.heartbeat_tick != heartbeat_tick)
+						*rebuild = true;
+				}
 				CutterConfigure(&ch->cutter, ch->settings.max_message_count,
 								ch->settings.preferred_max_bytes,
 								ch->settings.absolute_max_bytes,
@@ -963,11 +1021,11 @@ channel_send_messages(Channel *ch, const raft_ready *rd, List **unreachable)
 }
 
 /*
- * Handles one ready of the channel.  Returns true if blocks were applied
- * (the caller wakes submitters).
+ * Handles one ready of the channel.  Returns false if there was none; sets
+ * *wrote_blocks if blocks were applied (submitters have been woken).
  */
 bool
-ChannelProcessReady(Channel *ch)
+ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 {
 	raft_ready	rd;
 	int			rc;
@@ -979,6 +1037,7 @@ ChannelProcessReady(Channel *ch)
 	raft_storage view;
 	raft_index	last_index;
 	int64	   *entry_blocks = NULL;
+	bool		rebuild = false;
 
 	if (ch->raft == NULL || !raft_has_ready(ch->raft))
 		return false;
@@ -1010,7 +1069,11 @@ ChannelProcessReady(Channel *ch)
 
 		StorageBegin();
 		if (rd.has_snapshot)
+		{
 			StoragePersistSnapshot(ch, &rd.snapshot);
+			/* Members and settings change with it: reread them. */
+			rebuild = true;
+		}
 		StoragePersistEntries(ch, rd.entries, rd.n_entries, last_index);
 		if (rd.has_hard_state)
 			StoragePersistHardState(ch, &rd.hard_state);
@@ -1019,7 +1082,8 @@ ChannelProcessReady(Channel *ch)
 			entry_blocks[i] = -1;
 			if (rd.committed[i].index <= ch->applied_index)
 				continue;
-			entry_blocks[i] = channel_apply_entry(ch, &rd.committed[i]);
+			entry_blocks[i] = channel_apply_entry(ch, &rd.committed[i],
+												  &rebuild);
 			if (entry_blocks[i] >= 0)
 				wrote_blocks = true;
 		}
@@ -1097,9 +1161,15 @@ ChannelProcessReady(Channel *ch)
 			raft_report_unreachable(ch->raft, report->to);
 	}
 
+	/* Everything is durable and acknowledged: safe to start over. */
+	if (rebuild)
+		ChannelLoad(ch);
+
 	ch->status_dirty = true;
 	ch->backoff_ms = CHANNEL_BACKOFF_MIN_MS;
-	return wrote_blocks;
+	if (wrote_blocks)
+		*wrote_blocks_out = true;
+	return true;
 }
 
 /* ----------------------------------------------------------------

@@ -145,7 +145,7 @@ extern void ChannelReceive(Channel *ch, const char *from_node, int kind,
 extern void ChannelTakeAdminRequest(Channel *ch, int slot,
 									const OrderingAdminRequest *request);
 extern void ChannelFlush(Channel *ch, TimestampTz now);
-extern bool ChannelProcessReady(Channel *ch);
+extern bool ChannelProcessReady(Channel *ch, bool *wrote_blocks);
 extern long ChannelNextTimeoutMs(const Channel *ch, TimestampTz now);
 extern void ChannelPublishStatus(Channel *ch);
 extern void ChannelClearStatus(int status_slot);

@@ -147,20 +147,17 @@ OrderingSubmitEnqueue(const char *channel, const char *tx_id,
 	Size		channel_len = strlen(channel);
 	Size		tx_id_len = strlen(tx_id);
 	Size		header_len = channel_len + 1 + tx_id_len + 1;
-	char	   *header;
-	bool		pushed;
+	char		header[ORDERING_NAME_MAX + ORDERING_TX_ID_MAX];
 
 	Assert(ordering_shared != NULL);
 	Assert(channel_len > 0 && channel_len < ORDERING_NAME_MAX);
 	Assert(tx_id_len > 0 && tx_id_len < ORDERING_TX_ID_MAX);
+	Assert(header_len <= sizeof(header));
 
-	header = palloc(header_len);
 	memcpy(header, channel, channel_len + 1);
 	memcpy(header + channel_len + 1, tx_id, tx_id_len + 1);
-	pushed = OrderingRingPush(ordering_shared->submit_ring, header, header_len,
-							  payload, payload_len);
-	pfree(header);
-	return pushed;
+	return OrderingRingPush(ordering_shared->submit_ring, header, header_len,
+							payload, payload_len);
 }
 
 bool

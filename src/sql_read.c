@@ -302,12 +302,12 @@ typedef struct ChainCheck
 } ChainCheck;
 
 static void
-chain_bad(ChainCheck *check, const char *detail)
+chain_bad(ChainCheck *check, int64 number, const char *detail)
 {
 	if (check->bad)
 		return;
 	check->bad = true;
-	check->first_bad_block = check->number;
+	check->first_bad_block = number;
 	check->detail = MemoryContextStrdup(check->block_context, detail);
 }
 
@@ -342,23 +342,28 @@ chain_finish_block(ChainCheck *check)
 
 	OrderingDataHashEnd(&check->hasher, data_hash);
 	if (check->number != check->expected_number)
-		chain_bad(check, psprintf("block " INT64_FORMAT " is missing",
-								  check->expected_number));
+		chain_bad(check, check->expected_number,
+				  psprintf("block " INT64_FORMAT " is missing",
+						   check->expected_number));
 	else if (!hash_matches(check->stored_previous_hash, check->previous_hash))
-		chain_bad(check, psprintf("previous_hash of block " INT64_FORMAT " is not the hash of the block before it",
-								  check->number));
+		chain_bad(check, check->number,
+				  psprintf("previous_hash of block " INT64_FORMAT " is not the hash of the block before it",
+						   check->number));
 	else if (check->items_seen != (check->is_config ? 1 : check->tx_count) ||
 			 (check->is_config && check->tx_count != 0))
-		chain_bad(check, psprintf("tx_count of block " INT64_FORMAT " is %d but it holds %d items",
-								  check->number, check->tx_count,
-								  check->items_seen));
+		chain_bad(check, check->number,
+				  psprintf("tx_count of block " INT64_FORMAT " is %d, not %d",
+						   check->number, check->tx_count,
+						   check->items_seen));
 	else if (!hash_matches(check->stored_data_hash, data_hash))
-		chain_bad(check, psprintf("data_hash of block " INT64_FORMAT " does not match its contents",
-								  check->number));
+		chain_bad(check, check->number,
+				  psprintf("data_hash of block " INT64_FORMAT " does not match its contents",
+						   check->number));
 	OrderingBlockHash(check->number, check->previous_hash, data_hash, hash);
 	if (!check->bad && !hash_matches(check->stored_hash, hash))
-		chain_bad(check, psprintf("hash of block " INT64_FORMAT " does not match its header",
-								  check->number));
+		chain_bad(check, check->number,
+				  psprintf("hash of block " INT64_FORMAT " does not match its header",
+						   check->number));
 	check->blocks++;
 	check->expected_number = check->number + 1;
 	/* Chain on the stored hash, so one bad block is reported once. */
@@ -396,6 +401,7 @@ chain_check_row(ChainCheck *check, HeapTuple tuple, TupleDesc desc,
 	bool		isnull;
 	int64		number = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
 	Datum		item;
+	bytea	   *item_bytes;
 	Datum		position;
 	bool		position_isnull;
 
@@ -413,10 +419,12 @@ chain_check_row(ChainCheck *check, HeapTuple tuple, TupleDesc desc,
 		return;
 	if (!check->is_config && !position_isnull &&
 		DatumGetInt32(position) != check->items_seen)
-		chain_bad(check, psprintf("transaction positions of block " INT64_FORMAT " are not 0, 1, 2, ...",
-								  check->number));
-	OrderingDataHashAdd(&check->hasher, VARDATA_ANY(DatumGetByteaPP(item)),
-						VARSIZE_ANY_EXHDR(DatumGetByteaPP(item)));
+		chain_bad(check, check->number,
+				  psprintf("transaction positions of block " INT64_FORMAT " are not 0, 1, 2, ...",
+						   check->number));
+	item_bytes = DatumGetByteaPP(item);
+	OrderingDataHashAdd(&check->hasher, VARDATA_ANY(item_bytes),
+						VARSIZE_ANY_EXHDR(item_bytes));
 	check->items_seen++;
 }
 
@@ -487,7 +495,7 @@ ordering_verify_chain(PG_FUNCTION_ARGS)
 	SPI_finish();
 
 	if (check.blocks == 0)
-		chain_bad(&check, "the channel has no blocks");
+		chain_bad(&check, 0, "the channel has no blocks");
 
 	InitMaterializedSRF(fcinfo, 0);
 	values[0] = BoolGetDatum(!check.bad);

@@ -327,13 +327,17 @@ submit_items(const char *channel, SubmitItem *items, int n_items, bool wait)
 	OrderingChannelSettings(channel, &settings);
 	for (int i = 0; i < n_items; i++)
 		check_payload(channel, &settings, &items[i]);
-	OrderingRequireWorker();
 
+	/* What is already in a block is answered even without a worker. */
 	places = create_places(items, n_items);
 	lookup_places(channel, items, n_items, places);
-	enqueue_unordered(channel, items, n_items, places, deadline);
-	if (wait)
-		wait_until_ordered(channel, items, n_items, places, deadline);
+	if (count_unordered(items, n_items) > 0)
+	{
+		OrderingRequireWorker();
+		enqueue_unordered(channel, items, n_items, places, deadline);
+		if (wait)
+			wait_until_ordered(channel, items, n_items, places, deadline);
+	}
 	SPI_finish();
 }
 

@@ -425,6 +425,41 @@ load_last_block(Channel *ch, Datum name)
 	memcpy(ch->last_hash, VARDATA_ANY(hash), ORDERING_HASH_LEN);
 }
 
+/*
+ * A snapshot may be ahead of the blocks this node has (until they are
+ * pulled from a peer): the chain continues from the snapshot's last block.
+ */
+static void
+chain_head_from_snapshot(Channel *ch, const uint8 *data, uint32 size)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		value = PointerGetDatum(cstring_to_text_with_len((const char *) data,
+																 size));
+	bool		isnull;
+	int64		last_block;
+	bytea	   *hash;
+
+	storage_query("SELECT ($1::jsonb->>'last_block')::bigint,"
+				  " decode($1::jsonb->>'last_hash', 'hex')",
+				  1, types, &value, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		return;
+	SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return;
+	last_block = get_int64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	hash = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
+										 SPI_tuptable->tupdesc, 2, &isnull));
+	if (last_block <= ch->last_block || isnull ||
+		VARSIZE_ANY_EXHDR(hash) != ORDERING_HASH_LEN)
+		return;
+	ereport(WARNING,
+			(errmsg("channel \"%s\": blocks " INT64_FORMAT " to " INT64_FORMAT " are covered by a snapshot and must be pulled from a peer",
+					ch->name, ch->last_block + 1, last_block)));
+	ch->last_block = last_block;
+	memcpy(ch->last_hash, VARDATA_ANY(hash), ORDERING_HASH_LEN);
+}
+
 static void
 load_raft_state(Channel *ch, Datum name, StorageRaftState *state)
 {
@@ -547,6 +582,9 @@ StorageLoadChannel(Channel *ch, StorageRaftState *state)
 	load_consenters(ch, name);
 	load_raft_state(ch, name, state);
 	load_last_block(ch, name);
+	if (state->snapshot.data_size > 0)
+		chain_head_from_snapshot(ch, state->snapshot.data,
+								 state->snapshot.data_size);
 
 	if (state->snapshot.meta.index > 0)
 	{
@@ -661,28 +699,7 @@ StoragePersistSnapshot(Channel *ch, const raft_snapshot *snapshot)
 	storage_query("UPDATE ordering.channels"
 				  " SET config = $2::jsonb->'config'->'config'"
 				  " WHERE channel = $1", 2, types, values, SPI_OK_UPDATE);
-	storage_query("SELECT ($2::jsonb->>'last_block')::bigint,"
-				  " decode($2::jsonb->>'last_hash', 'hex')",
-				  2, types, values, SPI_OK_SELECT);
-	if (SPI_processed == 1)
-	{
-		bool		isnull;
-		int64		last_block = get_int64(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 1);
-		bytea	   *hash = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
-														 SPI_tuptable->tupdesc,
-														 2, &isnull));
-
-		if (last_block > ch->last_block)
-		{
-			ereport(WARNING,
-					(errmsg("channel \"%s\": blocks " INT64_FORMAT " to " INT64_FORMAT " are covered by a snapshot and must be pulled from a peer",
-							ch->name, ch->last_block + 1, last_block)));
-			ch->last_block = last_block;
-			if (!isnull && VARSIZE_ANY_EXHDR(hash) == ORDERING_HASH_LEN)
-				memcpy(ch->last_hash, VARDATA_ANY(hash), ORDERING_HASH_LEN);
-		}
-	}
+	chain_head_from_snapshot(ch, snapshot->data, snapshot->data_size);
 
 	ch->snapshot_index = snapshot->meta.index;
 	ch->snapshot_term = snapshot->meta.term;
@@ -918,6 +935,33 @@ StorageMergeSettings(const char *current, const char *update)
 											  SPI_tuptable->tupdesc, 1));
 	StorageParseSettings(merged, &settings);
 	return merged;
+}
+
+/*
+ * The largest raft id the channel has ever used: ids are never reused, so
+ * that a removed node's late messages cannot pass for a new node's.
+ */
+raft_id
+StorageMaxRaftIdEver(Channel *ch)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	bool		isnull;
+	Datum		d;
+	raft_id		max_id = 0;
+
+	values[0] = CStringGetTextDatum(ch->name);
+	storage_query("SELECT max((c.value->>'id')::bigint)"
+				  " FROM ordering.blocks b,"
+				  " jsonb_each(convert_from(b.config, 'UTF8')::jsonb->'consenters') c"
+				  " WHERE b.channel = $1 AND b.is_config",
+				  1, types, values, SPI_OK_SELECT);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+		max_id = (raft_id) DatumGetInt64(d);
+	for (int i = 0; i < ch->n_members; i++)
+		max_id = Max(max_id, ch->members[i].id);
+	return max_id;
 }
 
 /* Context of a conf change: {"node": "n4", "conninfo": "..."}. */

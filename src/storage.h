@@ -65,6 +65,9 @@ extern void StorageSaveApplied(Channel *ch);
  */
 extern StringInfo StorageMaybeSnapshot(Channel *ch);
 
+/* The largest raft id in any configuration of the channel. */
+extern raft_id StorageMaxRaftIdEver(Channel *ch);
+
 /* current || update, validated; allocated in StorageBegin's context. */
 extern char *StorageMergeSettings(const char *current, const char *update);
 

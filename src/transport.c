@@ -483,8 +483,9 @@ transport_peer_call_result(TransportPeer *peer, PGresult *result)
 	else
 		code = ERRCODE_CONNECTION_FAILURE;
 
-	if (!transport_peer_new_failure(peer, "ordering.deliver() failed on",
-									detail))
+	/* One report per SQLSTATE: messages may differ in sizes or names. */
+	if (!transport_peer_new_failure(peer, "ordering.deliver() failed with",
+									sqlstate != NULL ? sqlstate : detail))
 		return;
 
 	ereport(WARNING,

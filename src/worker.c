@@ -207,11 +207,7 @@ step_ready(Channel *ch, void *arg)
 
 	for (int i = 0; i < WORKER_MAX_READIES_PER_CHANNEL; i++)
 	{
-		if (!ChannelIsLive(ch))
-			break;
-		if (ChannelProcessReady(ch))
-			*wrote_blocks = true;
-		else
+		if (!ChannelIsLive(ch) || !ChannelProcessReady(ch, wrote_blocks))
 			break;
 	}
 }
@@ -283,13 +279,16 @@ worker_remove_channel(Channel *ch)
 	ChannelDestroy(ch);
 }
 
+static bool extension_exists;
+
 static void
 step_list_channels(Channel *unused, void *arg)
 {
 	List	  **names = arg;
 
 	StorageBegin();
-	if (StorageExtensionExists())
+	extension_exists = StorageExtensionExists();
+	if (extension_exists)
 		*names = StorageChannelNames();
 	else
 		*names = NIL;
@@ -298,8 +297,9 @@ step_list_channels(Channel *unused, void *arg)
 
 /*
  * Rereads ordering.channels: creates runtimes for new channels, drops
- * those of channels that are gone.  Returns false if the extension (or
- * the reading) failed, so that nothing is dropped on a transient error.
+ * those of channels that are gone (all of them if the extension was
+ * dropped).  Returns true if the channels were read and the extension
+ * exists; nothing is dropped when reading fails.
  */
 static bool
 worker_reload_channels(void)
@@ -334,7 +334,7 @@ worker_reload_channels(void)
 	for (int i = 0; i < ordering_max_channels; i++)
 		if (channels[i] != NULL && !channels[i]->seen)
 			worker_remove_channel(channels[i]);
-	return true;
+	return extension_exists;
 }
 
 /* ----------------------------------------------------------------

@@ -28,10 +28,10 @@ raft_switch_to_config(raft_node *node, const raft_config *config)
 {
 	int			rc;
 
-	rc = raft_tracker_set_config(&node->tracker, config,
-								 raft_log_last_index(&node->log));
-	if (rc != RAFT_OK || node->role != RAFT_LEADER)
-		return rc;
+	raft_tracker_set_config(&node->tracker, config,
+							raft_log_last_index(&node->log));
+	if (node->role != RAFT_LEADER)
+		return RAFT_OK;
 
 	if (!raft_config_is_voter(config, node->id))
 	{
@@ -96,10 +96,11 @@ raft_has_unapplied_conf_changes(const raft_node *node)
 		uint32_t	n;
 		bool		found = false;
 
+		/* If we cannot tell (no memory), do not campaign. */
 		if (raft_log_slice(&node->log, lo, hi,
 						   node->max_committed_size_per_ready,
 						   &entries, &n) != RAFT_OK)
-			return false;
+			return true;
 		assert(n > 0);
 		for (uint32_t i = 0; i < n; i++)
 			found = found || entries[i].type == RAFT_ENTRY_CONF_CHANGE;

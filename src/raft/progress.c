@@ -16,23 +16,14 @@
 
 /* ---- inflights -------------------------------------------------------- */
 
-int
-raft_inflights_init(raft_inflights *in, uint32_t capacity)
-{
-	assert(capacity > 0);
-	memset(in, 0, sizeof(*in));
-	in->buffer = malloc((size_t) capacity * sizeof(raft_index));
-	if (in->buffer == NULL)
-		return RAFT_ERR_NOMEM;
-	in->capacity = capacity;
-	return RAFT_OK;
-}
-
 void
-raft_inflights_destroy(raft_inflights *in)
+raft_inflights_init(raft_inflights *in, raft_index *buffer, uint32_t capacity)
 {
-	free(in->buffer);
-	memset(in, 0, sizeof(*in));
+	assert(buffer != NULL && capacity > 0);
+	in->buffer = buffer;
+	in->start = 0;
+	in->count = 0;
+	in->capacity = capacity;
 }
 
 bool
@@ -220,20 +211,24 @@ raft_progress_is_paused(const raft_progress *pr)
 
 /* ---- the tracker ------------------------------------------------------ */
 
-void
+int
 raft_tracker_init(raft_tracker *tracker, uint32_t max_inflight)
 {
 	assert(max_inflight > 0);
 	memset(tracker, 0, sizeof(*tracker));
 	tracker->max_inflight = max_inflight;
+	tracker->pool = malloc((size_t) RAFT_MAX_MEMBERS * max_inflight *
+						   sizeof(raft_index));
+	if (tracker->pool == NULL)
+		return RAFT_ERR_NOMEM;
+	return RAFT_OK;
 }
 
 void
 raft_tracker_destroy(raft_tracker *tracker)
 {
-	for (uint32_t i = 0; i < tracker->n_progress; i++)
-		raft_inflights_destroy(&tracker->progress[i].inflights);
-	tracker->n_progress = 0;
+	free(tracker->pool);
+	memset(tracker, 0, sizeof(*tracker));
 }
 
 raft_progress *
@@ -253,13 +248,28 @@ raft_tracker_get_const(const raft_tracker *tracker, raft_id id)
 	return raft_tracker_get((raft_tracker *) tracker, id);
 }
 
+static uint32_t
+take_slot(raft_tracker *tracker)
+{
+	for (uint32_t slot = 0; slot < RAFT_MAX_MEMBERS; slot++)
+	{
+		if (!tracker->slot_used[slot])
+		{
+			tracker->slot_used[slot] = true;
+			return slot;
+		}
+	}
+	assert(!"no free inflight slot: more than RAFT_MAX_MEMBERS members");
+	return 0;
+}
+
 /*
  * Switches to config, keeping the progress of members that stay.  A new
  * member starts probing at last_index + 1 and counts as recently active,
  * so that check-quorum does not depose the leader before it had a chance
- * to hear from it.  On failure the tracker is unchanged.
+ * to hear from it.  Never fails: buffers come from the pool.
  */
-int
+void
 raft_tracker_set_config(raft_tracker *tracker, const raft_config *config,
 						raft_index last_index)
 {
@@ -269,6 +279,7 @@ raft_tracker_set_config(raft_tracker *tracker, const raft_config *config,
 	uint32_t	total = config->n_voters + config->n_learners;
 
 	assert(raft_config_is_valid(config));
+	assert(total <= RAFT_MAX_MEMBERS);
 	for (uint32_t i = 0; i < total; i++)
 	{
 		bool		learner = i >= config->n_voters;
@@ -285,31 +296,32 @@ raft_tracker_set_config(raft_tracker *tracker, const raft_config *config,
 		{
 			memset(&next[n], 0, sizeof(next[n]));
 			next[n].id = id;
-			if (raft_inflights_init(&next[n].inflights,
-									tracker->max_inflight) != RAFT_OK)
-			{
-				for (uint32_t j = 0; j < n; j++)
-				{
-					if (raft_tracker_get(tracker, next[j].id) == NULL)
-						raft_inflights_destroy(&next[j].inflights);
-				}
-				return RAFT_ERR_NOMEM;
-			}
+			next[n].slot = UINT32_MAX;	/* assigned below */
 			raft_progress_reset(&next[n], last_index);
 			next[n].recent_active = true;
 		}
 		next[n].is_learner = learner;
 		n++;
 	}
+	/* Free the slots of members that left, then give new ones theirs. */
 	for (uint32_t i = 0; i < tracker->n_progress; i++)
 	{
 		if (!kept[i])
-			raft_inflights_destroy(&tracker->progress[i].inflights);
+			tracker->slot_used[tracker->progress[i].slot] = false;
+	}
+	for (uint32_t i = 0; i < n; i++)
+	{
+		if (next[i].slot != UINT32_MAX)
+			continue;
+		next[i].slot = take_slot(tracker);
+		raft_inflights_init(&next[i].inflights,
+							tracker->pool + (size_t) next[i].slot *
+							tracker->max_inflight,
+							tracker->max_inflight);
 	}
 	memcpy(tracker->progress, next, (size_t) n * sizeof(raft_progress));
 	tracker->n_progress = n;
 	tracker->config = *config;
-	return RAFT_OK;
 }
 
 /* The largest index matched by a quorum of voters (learners don't count). */

@@ -48,21 +48,29 @@ typedef struct raft_progress
 
 	bool		recent_active;	/* heard from since the last check-quorum */
 	bool		msg_app_flow_paused;	/* probe sent, or window full */
-	raft_inflights inflights;
+	raft_inflights inflights;	/* buffer: the tracker's pool slot */
+	uint32_t	slot;			/* which pool slot */
 
 	uint8_t		vote;			/* raft_vote_mark, in the current election */
 } raft_progress;
 
+/*
+ * The inflight buffers of all members come from one pool allocated with
+ * the tracker, so that a configuration change never allocates (and so
+ * cannot fail half-way while the host has already applied it).
+ */
 typedef struct raft_tracker
 {
 	raft_config config;
 	uint32_t	max_inflight;
+	raft_index *pool;			/* RAFT_MAX_MEMBERS * max_inflight */
+	bool		slot_used[RAFT_MAX_MEMBERS];
 	uint32_t	n_progress;
 	raft_progress progress[RAFT_MAX_MEMBERS];	/* one per voter/learner */
 } raft_tracker;
 
-extern int	raft_inflights_init(raft_inflights *in, uint32_t capacity);
-extern void raft_inflights_destroy(raft_inflights *in);
+extern void raft_inflights_init(raft_inflights *in, raft_index *buffer,
+								uint32_t capacity);
 extern bool raft_inflights_full(const raft_inflights *in);
 extern void raft_inflights_add(raft_inflights *in, raft_index index);
 extern void raft_inflights_free_le(raft_inflights *in, raft_index index);
@@ -79,9 +87,9 @@ extern bool raft_progress_maybe_decr_to(raft_progress *pr, raft_index rejected,
 extern void raft_progress_sent_entries(raft_progress *pr, uint32_t n_entries);
 extern bool raft_progress_is_paused(const raft_progress *pr);
 
-extern void raft_tracker_init(raft_tracker *tracker, uint32_t max_inflight);
+extern int	raft_tracker_init(raft_tracker *tracker, uint32_t max_inflight);
 extern void raft_tracker_destroy(raft_tracker *tracker);
-extern int	raft_tracker_set_config(raft_tracker *tracker,
+extern void raft_tracker_set_config(raft_tracker *tracker,
 									const raft_config *config,
 									raft_index last_index);
 extern raft_progress *raft_tracker_get(raft_tracker *tracker, raft_id id);

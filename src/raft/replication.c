@@ -251,14 +251,13 @@ handle_append_rejection(raft_node *node, raft_progress *pr,
 static int
 send_window(raft_node *node, raft_progress *pr)
 {
-	uint32_t	bound = node->tracker.max_inflight + 2;
 	bool		sent = true;
 	int			rc = RAFT_OK;
 
+	/* Each append fills a window slot or pauses the peer: bounded. */
 	for (uint32_t i = 0; sent && rc == RAFT_OK; i++)
 	{
-		assert(i < bound);
-		(void) bound;
+		assert(i <= node->tracker.max_inflight + 1);
 		rc = raft_send_append(node, pr->id, false, &sent);
 	}
 	return rc;
@@ -273,6 +272,9 @@ raft_handle_append_response(raft_node *node, raft_progress *pr,
 	pr->recent_active = true;
 	if (msg->reject)
 		return handle_append_rejection(node, pr, msg);
+	/* Nobody can have matched entries we do not have: a bogus answer. */
+	if (msg->index > raft_log_last_index(&node->log))
+		return RAFT_ERR_INVALID;
 
 	if (!raft_progress_maybe_update(pr, msg->index) &&
 		!(pr->match == msg->index && pr->state == RAFT_PROGRESS_PROBE))
@@ -290,6 +292,10 @@ raft_handle_append_response(raft_node *node, raft_progress *pr,
 				raft_progress_become_probe(pr);
 				raft_progress_become_replicate(pr);
 			}
+			/* Installed, but we compacted further meanwhile: probe, which
+			 * sends the newer snapshot. */
+			else if (pr->match >= pr->pending_snapshot)
+				raft_progress_become_probe(pr);
 			break;
 		case RAFT_PROGRESS_REPLICATE:
 			raft_inflights_free_le(&pr->inflights, msg->index);
@@ -402,9 +408,15 @@ restore(raft_node *node, const raft_snapshot *snapshot, bool *restored)
 	assert(node->role == RAFT_FOLLOWER);
 	if (meta->index <= node->log.committed)
 		return RAFT_OK;
-	/* Defense: a snapshot of a group we are not in is not for us. */
-	if (!raft_config_is_member(&meta->config, node->id))
-		return RAFT_OK;
+
+	/*
+	 * Unlike etcd, a snapshot whose configuration does not list us is
+	 * installed too: a node joining the group catches up from the
+	 * leader's latest snapshot even when that predates its addition, then
+	 * learns the addition from the log (test/raft/FINDINGS.md, 1).  The
+	 * snapshot is committed state sent by the leader of our term, so this
+	 * is safe; until we apply our addition we are not promotable.
+	 */
 	/* We have the entry: the snapshot only tells us it is committed. */
 	if (raft_log_match_term(&node->log, meta->index, meta->term))
 	{

@@ -1421,7 +1421,7 @@ parse_options(sim_options *o, int argc, char **argv)
 	o->transfer_rate = 0.001;
 	o->snapshot_rate = 0.004;
 	o->fault_fraction = 0.7;
-	o->liveness_steps = 50000;
+	o->liveness_steps = 200000;
 	o->pre_vote = true;
 	o->check_quorum = true;
 	o->snapshot_on_conf = true;

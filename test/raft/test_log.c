@@ -209,8 +209,9 @@ static void
 test_inflights(void)
 {
 	raft_inflights in;
+	raft_index	buffer[3];
 
-	raft_inflights_init(&in, 3);
+	raft_inflights_init(&in, buffer, 3);
 	raft_inflights_add(&in, 5);
 	raft_inflights_add(&in, 7);
 	ok(!raft_inflights_full(&in), "2 of 3: not full");
@@ -223,16 +224,16 @@ test_inflights(void)
 	is_u64(in.count, 1, "ack 10 frees 7 and 9");
 	raft_inflights_free_le(&in, 100);
 	is_u64(in.count, 0, "ack all");
-	raft_inflights_destroy(&in);
 }
 
 static void
 test_progress(void)
 {
 	raft_progress pr;
+	raft_index	buffer[2];
 
 	memset(&pr, 0, sizeof(pr));
-	raft_inflights_init(&pr.inflights, 2);
+	raft_inflights_init(&pr.inflights, buffer, 2);
 	raft_progress_reset(&pr, 10);
 	ok(pr.state == RAFT_PROGRESS_PROBE && pr.next == 11 && pr.match == 0,
 	   "reset: probe from last + 1");
@@ -258,7 +259,6 @@ test_progress(void)
 	ok(raft_progress_is_paused(&pr), "snapshot: paused");
 	raft_progress_become_probe(&pr);
 	is_u64(pr.next, 21, "probe after the pending snapshot");
-	raft_inflights_destroy(&pr.inflights);
 }
 
 static void

@@ -152,6 +152,61 @@ test_report_snapshot_failed(void)
 	net_destroy(&nw);
 }
 
+/* A lost snapshot reported as unreachable is retried by probing. */
+static void
+test_unreachable_during_snapshot(void)
+{
+	net			nw;
+	snap_watch	w = {.drop = true};
+
+	lagging_follower(&nw);
+	net_heal(&nw);
+	nw.filter = watch_snap;
+	nw.filter_ud = &w;
+	heartbeat_rounds(&nw, 3);
+	is_u64(progress_of(&nw, 1, 3).state, RAFT_PROGRESS_SNAPSHOT,
+		   "snapshot lost: peer 3 in snapshot state");
+	raft_report_unreachable(net_raft(&nw, 1), 3);
+	is_u64(progress_of(&nw, 1, 3).state, RAFT_PROGRESS_PROBE,
+		   "unreachable: probe again");
+	w.drop = false;
+	heartbeat_rounds(&nw, 5);
+	is_u64(w.sent, 2, "probing finds the gap and resends the snapshot");
+	is_u64(nw.nodes[3].applied, 11, "installed");
+	net_destroy(&nw);
+}
+
+/*
+ * A node joining after the leader's last snapshot installs it even though
+ * its configuration does not list the joiner, then learns its own
+ * addition from the log.
+ */
+static void
+test_joiner_installs_older_snapshot(void)
+{
+	net			nw;
+	snap_watch	w = {0};
+	raft_conf_change change = {.type = RAFT_CONF_ADD_LEARNER, .node = 4};
+	raft_config empty;
+
+	memset(&empty, 0, sizeof(empty));
+	lagging_follower(&nw);
+	net_heal(&nw);
+	heartbeat_rounds(&nw, 3);
+	net_add(&nw, 4, &empty);
+	nw.filter = watch_snap;
+	nw.filter_ud = &w;
+	is_u64(raft_propose_conf_change(net_raft(&nw, 1), &change), RAFT_OK,
+		   "add learner 4 after the snapshot at 10");
+	heartbeat_rounds(&nw, 5);
+	ok(w.sent >= 1 && w.index == 10, "joiner gets the snapshot at 10");
+	is_u64(nw.nodes[4].applied, net_status(&nw, 1).last_index,
+		   "joiner installed it and applied the rest");
+	ok(raft_config_is_learner(&nw.nodes[4].config, 4),
+	   "and learned its own addition from the log");
+	net_destroy(&nw);
+}
+
 static raft_message
 snap_message(raft_id from, raft_id to, raft_term term, raft_snapshot *snap)
 {
@@ -271,6 +326,8 @@ main(void)
 {
 	test_send_and_restore();
 	test_report_snapshot_failed();
+	test_unreachable_during_snapshot();
+	test_joiner_installs_older_snapshot();
 	test_stale_snapshot_ignored();
 	test_snapshot_of_known_entry();
 	test_restart_follower_from_snapshot();

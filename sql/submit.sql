@@ -1,0 +1,223 @@
+--
+-- submit: transactions go into blocks in order, once per id; bad
+-- submissions are refused before anything is enqueued; the chain verifies
+-- in plain SQL and verify_chain finds tampering.
+--
+-- max_message_count = 1 makes every transaction its own block, so block
+-- numbers are deterministic.
+--
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS ordering;
+RESET client_min_messages;
+
+CREATE FUNCTION pg_temp.error_of(statement text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+	state text;
+	message text;
+BEGIN
+	EXECUTE statement;
+	RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
+	RETURN state || ': ' || message;
+END
+$$;
+
+-- wait_for_leader(channel): until this node leads the channel (at most 30 s).
+CREATE FUNCTION pg_temp.wait_for_leader(channel_name text) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1..300 LOOP
+		IF EXISTS (SELECT 1 FROM ordering.status s
+				   WHERE s.channel = channel_name AND s.is_leader) THEN
+			RETURN 'leader';
+		END IF;
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+	RETURN 'no leader';
+END
+$$;
+
+SELECT ordering.create_channel('submit-ch', '{"n1": "dbname=contrib_regression"}',
+	'{"max_message_count": 1, "batch_timeout": 20}');
+SELECT ordering.create_channel('small-ch', '{"n1": "dbname=contrib_regression"}',
+	'{"max_message_count": 1, "batch_timeout": 20, "absolute_max_bytes": 8, "preferred_max_bytes": 8}');
+SELECT pg_temp.wait_for_leader('submit-ch'), pg_temp.wait_for_leader('small-ch');
+
+-- The default id is the SHA-256 of the payload, in hex.
+SELECT * FROM ordering.submit_tx('submit-ch', 'hello');
+SELECT encode(sha256('hello'), 'hex') AS expected_tx_id;
+SELECT * FROM ordering.submit_tx('submit-ch', 'payload two', 'tx-2');
+
+-- An id is ordered once: resubmitting returns where it already is.
+SELECT * FROM ordering.submit_tx('submit-ch', 'another payload', 'tx-2');
+SELECT * FROM ordering.submit_tx('submit-ch', 'hello');
+
+-- Many at once, in order.
+SELECT * FROM ordering.submit_txs('submit-ch', ARRAY['a', 'b', 'c']::bytea[]);
+SELECT * FROM ordering.submit_txs('submit-ch', ARRAY[]::bytea[]);
+-- A repeated payload is one transaction.
+SELECT * FROM ordering.submit_txs('submit-ch', ARRAY['d', 'a', 'd']::bytea[]);
+
+-- Asynchronous: the id at once, the block later.
+SELECT ordering.submit_tx_async('submit-ch', 'async payload', 'tx-async');
+SELECT ordering.wait_for_block('submit-ch', 7, 10000);
+SELECT block_number, position FROM ordering.transactions
+WHERE channel = 'submit-ch' AND tx_id = 'tx-async';
+SELECT ordering.wait_for_block('submit-ch', 1000, 100) AS far_future_block;
+SELECT ordering.wait_for_block('submit-ch', 0) AS genesis_block;
+
+-- Submitting is not transactional: a rollback does not take it back.
+BEGIN;
+SELECT ordering.submit_tx_async('submit-ch', 'rolled back', 'tx-rollback');
+ROLLBACK;
+SELECT * FROM ordering.submit_tx('submit-ch', 'resubmitted', 'tx-rollback');
+SELECT convert_from(payload, 'UTF8') FROM ordering.transactions
+WHERE channel = 'submit-ch' AND tx_id = 'tx-rollback';
+
+-- What the chain holds.
+SELECT b.number, b.tx_count, b.is_config, t.position, t.tx_id,
+	   convert_from(t.payload, 'UTF8') AS payload
+FROM ordering.blocks b
+LEFT JOIN ordering.transactions t
+	ON t.channel = b.channel AND t.block_number = b.number
+WHERE b.channel = 'submit-ch'
+ORDER BY b.number, t.position;
+
+-- Bad submissions.
+SELECT pg_temp.error_of(statement) FROM (VALUES
+	($$SELECT ordering.submit_tx('no-such-channel', 'x')$$),
+	($$SELECT ordering.submit_tx('Not A Channel', 'x')$$),
+	($$SELECT ordering.submit_tx(NULL, 'x')$$),
+	($$SELECT ordering.submit_tx('submit-ch', NULL)$$),
+	($$SELECT ordering.submit_tx('small-ch', '123456789')$$),
+	($$SELECT ordering.submit_tx('submit-ch', 'x', '')$$),
+	($$SELECT ordering.submit_tx('submit-ch', 'x', repeat('i', 256))$$),
+	($$SELECT ordering.submit_tx_async('no-such-channel', 'x')$$),
+	($$SELECT ordering.submit_tx_async('submit-ch', NULL)$$),
+	($$SELECT ordering.submit_tx_async('small-ch', '123456789')$$),
+	($$SELECT ordering.submit_tx_async('submit-ch', 'x', '')$$),
+	($$SELECT ordering.submit_txs('no-such-channel', ARRAY['x']::bytea[])$$),
+	($$SELECT ordering.submit_txs('submit-ch', NULL)$$),
+	($$SELECT ordering.submit_txs('submit-ch', ARRAY['x', NULL]::bytea[])$$),
+	($$SELECT ordering.submit_txs('small-ch', ARRAY['fits', '123456789']::bytea[])$$),
+	($$SELECT ordering.wait_for_block('no-such-channel', 0)$$),
+	($$SELECT ordering.wait_for_block('submit-ch', -1)$$),
+	($$SELECT ordering.wait_for_block('submit-ch', NULL)$$),
+	($$SELECT ordering.wait_for_block('submit-ch', 1000, -5)$$)
+) AS bad(statement);
+
+-- The oversized error says what the limit is.
+SELECT ordering.submit_tx('small-ch', '123456789');
+
+-- Nothing of a refused batch was enqueued: a later transaction is ordered
+-- first, and 'fits' never shows up.
+SELECT * FROM ordering.submit_tx('small-ch', 'later');
+SELECT count(*) AS refused_batch_ordered FROM ordering.transactions
+WHERE channel = 'small-ch' AND payload = 'fits';
+
+-- Waiting needs a fresh snapshot per check: READ COMMITTED only.
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT pg_temp.error_of($$SELECT ordering.submit_tx('submit-ch', 'rr')$$);
+SELECT pg_temp.error_of($$SELECT ordering.submit_txs('submit-ch', ARRAY['rr']::bytea[])$$);
+SELECT pg_temp.error_of($$SELECT ordering.wait_for_block('submit-ch', 1000, 10)$$);
+SELECT ordering.wait_for_block('submit-ch', 1, 10) AS existing_block;
+SELECT ordering.submit_tx_async('submit-ch', 'rr async', 'tx-rr-async');
+COMMIT;
+SELECT * FROM ordering.submit_tx('submit-ch', 'ignored', 'tx-rr-async');
+
+-- The whole chain, verified with plain SQL (design card §3).
+WITH checked AS (
+	SELECT b.number, b.previous_hash, b.data_hash, b.hash,
+		   CASE WHEN b.is_config THEN sha256(sha256(b.config))
+				ELSE sha256(coalesce((SELECT string_agg(sha256(t.payload), ''::bytea
+														ORDER BY t.position)
+									  FROM ordering.transactions t
+									  WHERE t.channel = b.channel
+										AND t.block_number = b.number),
+									 ''::bytea))
+		   END AS computed_data_hash,
+		   coalesce(lag(b.hash) OVER (ORDER BY b.number),
+					'\x0000000000000000000000000000000000000000000000000000000000000000'::bytea)
+		   AS computed_previous_hash,
+		   b.number = row_number() OVER (ORDER BY b.number) - 1 AS numbered_in_order
+	FROM ordering.blocks b
+	WHERE b.channel = 'submit-ch'
+)
+SELECT count(*) AS blocks,
+	   bool_and(numbered_in_order) AS no_gaps,
+	   bool_and(previous_hash = computed_previous_hash) AS links_ok,
+	   bool_and(data_hash = computed_data_hash) AS data_hashes_ok,
+	   bool_and(hash = sha256(int8send(number) || previous_hash || data_hash)) AS hashes_ok
+FROM checked;
+SELECT * FROM ordering.verify_chain('submit-ch');
+
+-- verify_chain finds tampering (rolled back each time).
+BEGIN;
+UPDATE ordering.transactions SET payload = 'B' WHERE channel = 'submit-ch' AND tx_id = encode(sha256('b'), 'hex');
+SELECT * FROM ordering.verify_chain('submit-ch');
+ROLLBACK;
+BEGIN;
+UPDATE ordering.blocks SET tx_count = 2 WHERE channel = 'submit-ch' AND number = 3;
+SELECT * FROM ordering.verify_chain('submit-ch');
+ROLLBACK;
+BEGIN;
+DELETE FROM ordering.blocks WHERE channel = 'submit-ch' AND number = 2;
+SELECT * FROM ordering.verify_chain('submit-ch');
+ROLLBACK;
+BEGIN;
+UPDATE ordering.transactions SET position = 1 WHERE channel = 'submit-ch' AND block_number = 1;
+SELECT * FROM ordering.verify_chain('submit-ch');
+ROLLBACK;
+BEGIN;
+-- A whole block rewritten consistently still breaks the link to the next.
+UPDATE ordering.transactions SET payload = 'X' WHERE channel = 'submit-ch' AND block_number = 3;
+UPDATE ordering.blocks SET data_hash = sha256(sha256('X')) WHERE channel = 'submit-ch' AND number = 3;
+UPDATE ordering.blocks SET hash = sha256(int8send(number) || previous_hash || data_hash) WHERE channel = 'submit-ch' AND number = 3;
+SELECT * FROM ordering.verify_chain('submit-ch');
+ROLLBACK;
+SELECT * FROM ordering.verify_chain('submit-ch');
+
+-- Many transactions through the small submission queue (256kB in
+-- test/regress.conf): it wraps around and fills up; order is kept.
+SELECT ordering.create_channel('bulk-ch', '{"n1": "dbname=contrib_regression"}',
+	'{"max_message_count": 500, "batch_timeout": 50}');
+SELECT pg_temp.wait_for_leader('bulk-ch');
+SELECT count(*) AS submitted, count(DISTINCT tx_id) AS distinct_ids,
+	   count(DISTINCT block_number) > 1 AS several_blocks
+FROM ordering.submit_txs('bulk-ch',
+	ARRAY(SELECT convert_to(lpad(i::text, 200, 'x'), 'UTF8') FROM generate_series(1, 3000) i));
+SELECT bool_and(place = ltrim(convert_from(payload, 'UTF8'), 'x')::int) AS in_submission_order,
+	   count(*) AS transactions
+FROM (SELECT payload, row_number() OVER (ORDER BY block_number, position) AS place
+	  FROM ordering.transactions WHERE channel = 'bulk-ch') t;
+SELECT ok, blocks > 1 AS several_blocks FROM ordering.verify_chain('bulk-ch');
+-- A transaction larger than the whole queue can never be taken.
+SELECT ordering.submit_tx('bulk-ch', convert_to(repeat('y', 300000), 'UTF8'));
+SELECT ordering.drop_channel('bulk-ch');
+
+-- Without a quorum nothing is ordered: submit_tx gives up after
+-- ordering.submit_timeout, and says resubmitting is safe.
+SELECT ordering.create_channel('no-quorum-ch', '{"n1": "dbname=contrib_regression",
+	"n2": "host=127.0.0.1 port=1 dbname=contrib_regression connect_timeout=1",
+	"n3": "host=127.0.0.1 port=1 dbname=contrib_regression connect_timeout=1"}');
+SET ordering.submit_timeout = '300ms';
+SELECT * FROM ordering.submit_tx('no-quorum-ch', 'stuck', 'tx-stuck');
+SELECT * FROM ordering.submit_txs('no-quorum-ch', ARRAY['s1', 's2']::bytea[]);
+RESET ordering.submit_timeout;
+-- Reads keep working.
+SELECT * FROM ordering.verify_chain('no-quorum-ch');
+SELECT ordering.drop_channel('no-quorum-ch');
+
+-- This node leads both channels; the view shows it.
+SELECT channel, node, membership, role, leader, is_leader,
+	   term >= 1 AS has_term, commit_index >= applied_index AS indexes_ordered,
+	   last_block = (SELECT max(number) FROM ordering.blocks b
+					 WHERE b.channel = s.channel) AS last_block_current,
+	   last_error
+FROM ordering.status s
+WHERE channel IN ('submit-ch', 'small-ch') ORDER BY channel;
+
+SELECT ordering.drop_channel('submit-ch');
+SELECT ordering.drop_channel('small-ch');

@@ -1,0 +1,123 @@
+-- 03_submit: the whole flow on one server with its worker: transactions
+-- are ordered into blocks in order and once per id, configuration updates
+-- are blocks, roles are enforced, and the chain verifies.  Needs a running
+-- worker in this database (ordering.database); the channel is committed,
+-- so the test drops it at the end.
+\set ECHO none
+\set QUIET 1
+\pset format unaligned
+\pset tuples_only true
+\pset pager off
+\set ON_ERROR_STOP true
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pgtap;
+CREATE EXTENSION IF NOT EXISTS ordering;
+
+DO $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM ordering.channels WHERE channel = 'pgtap-submit') THEN
+		PERFORM ordering.drop_channel('pgtap-submit');
+	END IF;
+END
+$$;
+SELECT diag('created channel ' || ordering.create_channel('pgtap-submit',
+	jsonb_build_object(current_setting('ordering.node_name'), 'dbname=' || current_database()),
+	'{"max_message_count": 1, "batch_timeout": 20}'));
+
+-- Until this node leads the channel (at most 30 s).
+DO $$
+BEGIN
+	FOR i IN 1..300 LOOP
+		EXIT WHEN EXISTS (SELECT 1 FROM ordering.status
+						  WHERE channel = 'pgtap-submit' AND is_leader);
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+END
+$$;
+
+SELECT plan(24);
+
+SELECT results_eq($$SELECT role, is_leader FROM ordering.status WHERE channel = 'pgtap-submit'$$,
+				  $$VALUES ('leader', true)$$, 'this node leads its one-node channel');
+
+SELECT results_eq($$SELECT * FROM ordering.submit_tx('pgtap-submit', 'one')$$,
+				  $$VALUES (encode(sha256('one'), 'hex'), 1::bigint, 0)$$,
+				  'submit_tx: block 1, position 0, id = sha256 of the payload');
+SELECT results_eq($$SELECT * FROM ordering.submit_tx('pgtap-submit', 'two', 'id-two')$$,
+				  $$VALUES ('id-two', 2::bigint, 0)$$,
+				  'submit_tx with an id');
+SELECT results_eq($$SELECT * FROM ordering.submit_tx('pgtap-submit', 'not two', 'id-two')$$,
+				  $$VALUES ('id-two', 2::bigint, 0)$$,
+				  'resubmitting an id returns its place');
+SELECT is((SELECT payload FROM ordering.transactions WHERE channel = 'pgtap-submit' AND tx_id = 'id-two'),
+		  'two'::bytea, '... and the first payload stays');
+SELECT results_eq($$SELECT block_number, position FROM ordering.submit_txs('pgtap-submit', ARRAY['p3', 'p4', 'p5']::bytea[])$$,
+				  $$VALUES (3::bigint, 0), (4::bigint, 0), (5::bigint, 0)$$,
+				  'submit_txs orders the payloads in order');
+SELECT is(ordering.submit_tx_async('pgtap-submit', 'six', 'id-six'), 'id-six',
+		  'submit_tx_async returns the id at once');
+SELECT ok(ordering.wait_for_block('pgtap-submit', 6, 10000), 'wait_for_block sees block 6');
+SELECT is((SELECT tx_id FROM ordering.transactions WHERE channel = 'pgtap-submit' AND block_number = 6),
+		  'id-six', '... which holds the asynchronous transaction');
+SELECT ok(NOT ordering.wait_for_block('pgtap-submit', 100, 50), 'wait_for_block times out with false');
+
+-- A settings update is a configuration block and takes effect.
+SELECT is(ordering.update_channel_config('pgtap-submit', '{"max_message_count": 10, "batch_timeout": 300}'),
+		  7::bigint, 'update_channel_config returns the configuration block');
+SELECT results_eq($$SELECT is_config, tx_count, convert_from(config, 'UTF8')::jsonb->>'change'
+				   FROM ordering.blocks WHERE channel = 'pgtap-submit' AND number = 7$$,
+				  $$VALUES (true, 0, 'update_config')$$, 'block 7 is the update');
+SELECT is((SELECT (config->>'max_message_count')::int FROM ordering.channels WHERE channel = 'pgtap-submit'),
+		  10, 'the channel has the new settings');
+SELECT ok((SELECT count(DISTINCT block_number) < 4
+		   FROM ordering.submit_txs('pgtap-submit', ARRAY['b1', 'b2', 'b3', 'b4']::bytea[])),
+		  'with max_message_count 10 four transactions share blocks');
+SELECT is_empty($$
+	SELECT block_number FROM ordering.transactions WHERE channel = 'pgtap-submit'
+	GROUP BY block_number
+	HAVING min(position) <> 0 OR max(position) <> count(*) - 1
+		OR count(DISTINCT position) <> count(*)
+$$, 'positions in each block are 0..n-1');
+
+-- Roles.
+CREATE ROLE pgtap_ordering_reader IN ROLE ordering_reader;
+CREATE ROLE pgtap_ordering_writer IN ROLE ordering_writer;
+SET ROLE pgtap_ordering_reader;
+SELECT throws_ok($$SELECT ordering.submit_tx('pgtap-submit', 'reader')$$, '42501', NULL,
+				 'a role without ordering_writer cannot submit');
+SELECT throws_ok($$SELECT ordering.submit_tx_async('pgtap-submit', 'reader')$$, '42501', NULL,
+				 '... not even asynchronously');
+SELECT ok((SELECT ok FROM ordering.verify_chain('pgtap-submit')), 'a reader verifies the chain');
+SET ROLE pgtap_ordering_writer;
+SELECT results_eq($$SELECT tx_id FROM ordering.submit_tx('pgtap-submit', 'writer', 'id-writer')$$,
+				  $$VALUES ('id-writer')$$, 'a writer submits');
+SELECT throws_ok($$SELECT count(*) FROM ordering.blocks$$, '42501', NULL,
+				 'a writer alone cannot read the blocks');
+SELECT throws_ok($$SELECT ordering.update_channel_config('pgtap-submit', '{}')$$, '42501', NULL,
+				 'a writer cannot change settings');
+RESET ROLE;
+DROP ROLE pgtap_ordering_reader;
+DROP ROLE pgtap_ordering_writer;
+
+-- The chain, verified both ways.
+SELECT results_eq($$SELECT ok, first_bad_block FROM ordering.verify_chain('pgtap-submit')$$,
+				  $$VALUES (true, NULL::bigint)$$, 'verify_chain: ok');
+SELECT is_empty($$
+	SELECT b.number FROM ordering.blocks b
+	WHERE b.channel = 'pgtap-submit'
+	  AND (b.hash <> sha256(int8send(b.number) || b.previous_hash || b.data_hash)
+		   OR b.previous_hash <> coalesce((SELECT p.hash FROM ordering.blocks p
+										   WHERE p.channel = b.channel AND p.number = b.number - 1),
+										  '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea)
+		   OR b.data_hash <> CASE WHEN b.is_config THEN sha256(sha256(b.config))
+								  ELSE sha256((SELECT string_agg(sha256(t.payload), ''::bytea ORDER BY t.position)
+											   FROM ordering.transactions t
+											   WHERE t.channel = b.channel AND t.block_number = b.number))
+							 END)
+$$, 'every block verifies with plain SQL');
+SELECT is((SELECT last_block FROM ordering.status WHERE channel = 'pgtap-submit'),
+		  (SELECT max(number) FROM ordering.blocks WHERE channel = 'pgtap-submit'),
+		  'ordering.status shows the last block');
+
+SELECT * FROM finish();
+SELECT diag('dropped channel pgtap-submit') FROM ordering.drop_channel('pgtap-submit');

@@ -1,0 +1,106 @@
+
+# Copyright: the ordering extension's authors.
+#
+# 002_worker_restart.pl: the ordering worker comes back after it dies, and
+# does not hold up a shutdown.
+#
+#  - SIGTERM to the worker: it exits, and the postmaster starts it again
+#    after bgw_restart_time; ordering resumes.
+#  - SIGKILL to the worker: the postmaster treats it as a crash, restarts
+#    every process and recovers; the chain is intact and ordering resumes.
+#  - SIGTERM to the postmaster (smart shutdown) with the worker idle: the
+#    server stops promptly.
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time);
+
+my $port = ($ENV{ORDERING_TEST_PORT_BASE} // 55421) + 1;
+
+my $node = PostgreSQL::Test::Cluster->new('n1', port => $port);
+$node->init;
+$node->append_conf(
+	'postgresql.conf', qq{
+shared_preload_libraries = 'ordering'
+ordering.node_name = 'n1'
+restart_after_crash = on
+});
+$node->start;
+
+$node->safe_psql('postgres', 'CREATE EXTENSION ordering');
+my $conninfo = 'host=' . $node->host . ' port=' . $node->port . ' dbname=postgres';
+$node->safe_psql('postgres',
+	qq{SELECT ordering.create_channel('ch1', '{"n1": "$conninfo"}', '{"batch_timeout": 10}')});
+
+my $worker_pid_sql =
+  "SELECT pid FROM pg_stat_activity WHERE backend_type = 'ordering worker'";
+
+sub wait_leader
+{
+	my ($what) = @_;
+	ok( $node->poll_query_until(
+			'postgres',
+			"SELECT role = 'leader' FROM ordering.status WHERE channel = 'ch1'"),
+		"leader $what");
+}
+
+sub submit
+{
+	my ($id) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT block_number > 0 FROM ordering.submit_tx('ch1', convert_to('$id', 'UTF8'), '$id')"
+	);
+}
+
+wait_leader('at start');
+is(submit('a1'), 't', 'submit works at start');
+
+# SIGTERM: the worker exits on its own and the postmaster restarts it.
+my $pid = $node->safe_psql('postgres', $worker_pid_sql);
+like($pid, qr/^\d+$/, 'worker is running');
+kill 'TERM', $pid;
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'ordering worker' AND pid <> $pid"
+	),
+	'worker restarted after SIGTERM');
+wait_leader('after the worker restarted');
+is(submit('a2'), 't', 'submit works after SIGTERM restart');
+
+# SIGKILL: crash and recovery of the whole server.
+$pid = $node->safe_psql('postgres', $worker_pid_sql);
+kill 'KILL', $pid;
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'ordering worker' AND pid <> $pid"
+	),
+	'worker back after SIGKILL (crash restart)');
+wait_leader('after crash recovery');
+is(submit('a3'), 't', 'submit works after crash recovery');
+is( $node->safe_psql('postgres',
+		"SELECT count(*) FROM ordering.transactions WHERE tx_id IN ('a1', 'a2', 'a3')"),
+	'3',
+	'all acknowledged transactions survived');
+is( $node->safe_psql('postgres',
+		"SELECT ok FROM ordering.verify_chain('ch1')"),
+	't', 'chain verifies');
+
+# Smart shutdown (SIGTERM to the postmaster) must not wait on the worker.
+my $start = time;
+$node->stop('smart');
+my $elapsed = time - $start;
+cmp_ok($elapsed, '<', 10, sprintf('smart shutdown took %.1f s', $elapsed));
+
+# Fast shutdown while submissions are waiting does not hang either.
+$node->start;
+wait_leader('after start');
+$start = time;
+$node->stop('fast');
+$elapsed = time - $start;
+cmp_ok($elapsed, '<', 10, sprintf('fast shutdown took %.1f s', $elapsed));
+
+done_testing();
