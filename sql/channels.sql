@@ -41,7 +41,7 @@ FROM ordering.raft_state WHERE channel = 'genesis-ch';
 SELECT number, tx_count, is_config, raft_index, raft_term,
 	   previous_hash = '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea AS zero_previous_hash
 FROM ordering.blocks WHERE channel = 'genesis-ch';
-SELECT convert_from(config, 'UTF8')::jsonb AS genesis_document
+SELECT jsonb_pretty(convert_from(config, 'UTF8')::jsonb) AS genesis_document
 FROM ordering.blocks WHERE channel = 'genesis-ch' AND number = 0;
 -- Its bytes are jsonb's canonical text.
 SELECT convert_from(config, 'UTF8') = (convert_from(config, 'UTF8')::jsonb)::text AS canonical

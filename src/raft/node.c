@@ -163,6 +163,7 @@ raft_node_create(const raft_options *options, raft_node **out)
 	raft_become_follower(node, node->term, RAFT_NONE);
 	node->prev_role = node->role;
 	node->prev_leader = node->leader;
+	raft_assert_invariants(node);
 	*out = node;
 	return RAFT_OK;
 }
@@ -187,6 +188,7 @@ raft_tick(raft_node *node)
 		raft_tick_heartbeat(node);
 	else
 		raft_tick_election(node);
+	raft_assert_invariants(node);
 }
 
 int
@@ -199,7 +201,9 @@ raft_step(raft_node *node, const raft_message *msg)
 	rc = validate_peer_message(node, msg);
 	if (rc != RAFT_OK)
 		return rc;
-	return raft_step_internal(node, msg);
+	rc = raft_step_internal(node, msg);
+	raft_assert_invariants(node);
+	return rc;
 }
 
 static raft_message
@@ -217,8 +221,11 @@ int
 raft_campaign(raft_node *node)
 {
 	raft_message msg = local_message(RAFT_MSG_HUP, node->id);
+	int			rc;
 
-	return raft_step_internal(node, &msg);
+	rc = raft_step_internal(node, &msg);
+	raft_assert_invariants(node);
+	return rc;
 }
 
 static int
@@ -227,6 +234,7 @@ propose_entry(raft_node *node, uint8_t type, const uint8_t *data,
 {
 	raft_message msg = local_message(RAFT_MSG_PROP, node->id);
 	raft_entry	entry;
+	int			rc;
 
 	if (size > RAFT_MAX_PROPOSAL_BYTES)
 		return RAFT_ERR_TOO_LARGE;
@@ -238,7 +246,9 @@ propose_entry(raft_node *node, uint8_t type, const uint8_t *data,
 	entry.data = (uint8_t *) data;	/* read only: the log copies it */
 	msg.n_entries = 1;
 	msg.entries = &entry;
-	return raft_step_internal(node, &msg);
+	rc = raft_step_internal(node, &msg);
+	raft_assert_invariants(node);
+	return rc;
 }
 
 int
@@ -293,6 +303,7 @@ int
 raft_transfer_leader(raft_node *node, raft_id to)
 {
 	raft_message msg = local_message(RAFT_MSG_TRANSFER_LEADER, to);
+	int			rc;
 
 	assert(node != NULL);
 	if (to == RAFT_NONE)
@@ -300,7 +311,9 @@ raft_transfer_leader(raft_node *node, raft_id to)
 	if (node->role == RAFT_LEADER &&
 		!raft_config_is_member(&node->tracker.config, to))
 		return RAFT_ERR_INVALID;
-	return raft_step_internal(node, &msg);
+	rc = raft_step_internal(node, &msg);
+	raft_assert_invariants(node);
+	return rc;
 }
 
 void
@@ -310,6 +323,7 @@ raft_report_unreachable(raft_node *node, raft_id peer)
 
 	assert(node != NULL);
 	(void) raft_step_internal(node, &msg);
+	raft_assert_invariants(node);
 }
 
 void
@@ -320,4 +334,5 @@ raft_report_snapshot(raft_node *node, raft_id peer, bool failed)
 	assert(node != NULL);
 	msg.reject = failed;
 	(void) raft_step_internal(node, &msg);
+	raft_assert_invariants(node);
 }

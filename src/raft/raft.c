@@ -342,3 +342,53 @@ raft_step_internal(raft_node *node, const raft_message *msg)
 	assert(!"unknown role");
 	return RAFT_ERR_INVALID;
 }
+
+/*
+ * The invariants every public entry point leaves behind, checked densely
+ * in assert-enabled builds (the simulator runs them after every event).
+ */
+void
+raft_assert_invariants(const raft_node *node)
+{
+#ifndef NDEBUG
+	const raft_log *log = &node->log;
+	raft_index	last = raft_log_last_index(log);
+
+	assert(log->applied <= log->committed);
+	assert(log->committed <= last);
+	assert(log->committed + 1 >= raft_log_first_index(log));
+	assert(node->vote == RAFT_NONE || node->term > 0);
+	switch (node->role)
+	{
+		case RAFT_LEADER:
+			assert(node->leader == node->id);
+			assert(!log->unstable.has_snapshot);
+			assert(node->pending_conf_index <= last);
+			for (uint32_t i = 0; i < node->tracker.n_progress; i++)
+			{
+				const raft_progress *pr = &node->tracker.progress[i];
+
+				assert(pr->match < pr->next);
+				assert(pr->id == node->id || pr->next <= last + 1);
+				assert(pr->inflights.count <= pr->inflights.capacity);
+			}
+			break;
+		case RAFT_CANDIDATE:
+			assert(node->vote == node->id);
+			/* fall through */
+		case RAFT_PRECANDIDATE:
+			assert(node->leader == RAFT_NONE);
+			assert(node->lead_transferee == RAFT_NONE);
+			break;
+		case RAFT_FOLLOWER:
+			assert(node->lead_transferee == RAFT_NONE);
+			break;
+	}
+	assert(node->tracker.n_progress ==
+		   node->tracker.config.n_voters + node->tracker.config.n_learners);
+	assert(node->randomized_election_timeout >= node->election_tick &&
+		   node->randomized_election_timeout < 2 * node->election_tick);
+#else
+	(void) node;
+#endif
+}

@@ -131,6 +131,7 @@ extern bool raft_config_is_valid(const raft_config *config);
 extern int	raft_step_internal(raft_node *node, const raft_message *msg);
 extern int	raft_send(raft_node *node, raft_message *msg);
 extern void raft_message_queue_clear(raft_message_queue *queue);
+extern void raft_assert_invariants(const raft_node *node);
 
 /* role.c: transitions and ticks */
 extern void raft_become_follower(raft_node *node, raft_term term,

@@ -181,6 +181,7 @@ raft_advance(raft_node *node, const raft_ready *ready)
 	raft_release_ready(node);
 	if (node->role == RAFT_LEADER)
 		(void) raft_self_ack(node);
+	raft_assert_invariants(node);
 }
 
 void

@@ -394,6 +394,43 @@ net_free(sim *s)
 }
 
 /*
+ * Raft's rule that state is persisted before any message that depends on it
+ * (Figure 2: "updated on stable storage before responding to RPCs"): the
+ * sender's term, a granted vote, and the entries an APP_RESP acknowledges
+ * must be on the node's disk when the message leaves.  (One ready may hold
+ * messages of several terms: those of earlier terms are covered by the
+ * later term persisted.)
+ */
+static void
+check_durable_before_send(sim *s, const sim_node *n, const raft_message *m)
+{
+	sim_entry	acked;
+
+	if (m->type != RAFT_MSG_PREVOTE && m->type != RAFT_MSG_PREVOTE_RESP &&
+		m->term > n->hard_state.term)
+		sim_fail(s, "node %" PRIu64 " sends %s of term %" PRIu64
+				 " with term %" PRIu64 " persisted", n->id,
+				 message_names[m->type], m->term, n->hard_state.term);
+	/*
+	 * A grant or an ack of an earlier term is covered by the later term on
+	 * disk: after a crash the node can never act in that term again.
+	 */
+	if (m->term < n->hard_state.term)
+		return;
+	if (m->type == RAFT_MSG_VOTE_RESP && !m->reject &&
+		n->hard_state.vote != m->to)
+		sim_fail(s, "node %" PRIu64 " grants its vote to %" PRIu64
+				 " in term %" PRIu64 " but persisted term %" PRIu64
+				 " vote %" PRIu64, n->id, m->to, m->term,
+				 n->hard_state.term, n->hard_state.vote);
+	if (m->type == RAFT_MSG_APP_RESP && !m->reject &&
+		m->index > n->snap_index && !sim_log_lookup(n, m->index, &acked))
+		sim_fail(s, "node %" PRIu64 " acknowledges entry %" PRIu64
+				 " that it has not persisted (last %" PRIu64 ")", n->id,
+				 m->index, (uint64_t) (n->snap_index + n->log_len));
+}
+
+/*
  * Sends one message of a ready: encoded, then dropped, duplicated or
  * queued.  Returns whether the transport "got it out", which a host learns
  * from its connection: false on a dead link.
@@ -419,6 +456,7 @@ net_send(sim *s, sim_node *n, const raft_message *m)
 		m->type != RAFT_MSG_TRANSFER_LEADER)
 		sim_fail(s, "node %" PRIu64 " sends %s with term 0", n->id,
 				 message_names[m->type % RAFT_MSG_TYPE_COUNT]);
+	check_durable_before_send(s, n, m);
 	if (need > sizeof(stack))
 	{
 		bytes = malloc(need);
