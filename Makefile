@@ -29,13 +29,13 @@ PROVE_FLAGS = -I $(srcdir)/test/tap
 
 # PGXS tracks no header dependencies: rebuild every object when any header
 # changes (the tree is small).
-HEADERS = $(wildcard $(srcdir)/src/*.h $(srcdir)/src/raft/*.h)
+ORDERING_HEADERS = $(wildcard $(srcdir)/src/*.h $(srcdir)/src/raft/*.h)
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-$(OBJS): $(HEADERS)
+$(OBJS): $(ORDERING_HEADERS)
 
 .PHONY: installcheck-regress-only installcheck-tap-only
 

@@ -124,7 +124,22 @@ for n in $NODES; do
 done
 log "cluster up in $work"
 
-psql_on n1 -c "SELECT ordering.create_channel('$CHANNEL', '$consenters'::jsonb, '$CHANNEL_CONFIG'::jsonb)" >/dev/null
+create_sql="SELECT ordering.create_channel('$CHANNEL', '$consenters'::jsonb, '$CHANNEL_CONFIG'::jsonb)"
+psql_on n1 -c "$create_sql" >/dev/null
+has_channel_everywhere() {
+	for n in $NODES; do
+		[ "$(psql_on "$n" -c "SELECT count(*) FROM ordering.channels WHERE channel = '$CHANNEL'")" = 1 ] || return 1
+	done
+}
+# The other consenters join when they hear from n1; if this build does not
+# do that (yet), create the same channel (the same genesis block) on each.
+if ! wait_for "$CHANNEL on every node" "${BENCH_JOIN_WAIT:-15}" has_channel_everywhere; then
+	log "the other nodes did not join by themselves: creating $CHANNEL on each"
+	for n in $NODES; do
+		[ "$(psql_on "$n" -c "SELECT count(*) FROM ordering.channels WHERE channel = '$CHANNEL'")" = 1 ] ||
+			psql_on "$n" -c "$create_sql" >/dev/null
+	done
+fi
 
 leader_is_agreed() {
 	local l="" x

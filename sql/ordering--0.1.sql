@@ -349,3 +349,18 @@ COMMENT ON FUNCTION ordering.deliver(text, bytea) IS
 REVOKE ALL ON FUNCTION ordering.deliver(text, bytea) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ordering.deliver(text, bytea) TO ordering_peer;
 -- transport: end
+
+-- worker: begin
+-- ordering.join_channel(): the explicit way for this node to join a channel
+-- it is a consenter of (see src/join.c); usually the worker joins by itself
+-- when it hears from the other consenters.
+CREATE FUNCTION ordering.join_channel(channel text, peer_conninfo text)
+RETURNS text
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'ordering_join_channel';
+COMMENT ON FUNCTION ordering.join_channel(text, text) IS
+	'create a channel this node is a consenter of from block 0 of a peer that has it';
+REVOKE ALL ON FUNCTION ordering.join_channel(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ordering.join_channel(text, text) TO ordering_admin;
+-- worker: end

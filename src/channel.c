@@ -66,6 +66,19 @@ typedef struct InflightId
 static void channel_route(Channel *ch, CutterTx *tx, TimestampTz now);
 static void channel_reroute_held(Channel *ch, TimestampTz now);
 static char *conf_change_context_json(const char *node, const char *conninfo);
+static const ChannelMember *channel_peer_by_node(const Channel *ch,
+												 const char *node);
+static void channel_request_join(Channel *ch, const char *only_node,
+								 TimestampTz now);
+static void channel_push_genesis(Channel *ch, TimestampTz now);
+static void channel_send_genesis(Channel *ch, const char *node,
+								 const char *conninfo);
+
+/* Joining: how often a silent member gets GENESIS, a JOIN_REQUEST repeats. */
+#define CHANNEL_GENESIS_INTERVAL_MS 2000
+#define CHANNEL_JOIN_REQUEST_INTERVAL_MS 1000
+/* A member silent this long may have lost the channel (or never had it). */
+#define CHANNEL_SILENT_MS 10000
 
 /* ----------------------------------------------------------------
  * Membership
@@ -90,10 +103,37 @@ ChannelMemberByNode(const Channel *ch, const char *node)
 	return NULL;
 }
 
+/* A member, or else an entry of the address book a joiner was given. */
+const ChannelMember *
+ChannelPeerById(const Channel *ch, raft_id id)
+{
+	const ChannelMember *m = ChannelMemberById(ch, id);
+
+	if (m != NULL || id == RAFT_NONE)
+		return m;
+	for (int i = 0; i < ch->n_book; i++)
+		if (ch->book[i].id == id)
+			return &ch->book[i];
+	return NULL;
+}
+
+static const ChannelMember *
+channel_peer_by_node(const Channel *ch, const char *node)
+{
+	const ChannelMember *m = ChannelMemberByNode(ch, node);
+
+	if (m != NULL)
+		return m;
+	for (int i = 0; i < ch->n_book; i++)
+		if (strcmp(ch->book[i].node, node) == 0)
+			return &ch->book[i];
+	return NULL;
+}
+
 static const char *
 channel_leader_name(const Channel *ch)
 {
-	const ChannelMember *m = ChannelMemberById(ch, ch->leader);
+	const ChannelMember *m = ChannelPeerById(ch, ch->leader);
 
 	return m != NULL ? m->node : "";
 }
@@ -237,6 +277,13 @@ ChannelLoad(Channel *ch)
 
 	StorageBegin();
 	found = StorageLoadChannel(ch, &state);
+	if (found && ch->genesis_doc == NULL)
+	{
+		char	   *doc = StorageGenesisDocument(ch);
+
+		if (doc != NULL)
+			ch->genesis_doc = MemoryContextStrdup(ch->top_cxt, doc);
+	}
 	StorageCommit();
 	state.snapshot.data = NULL; /* freed with the transaction; copied */
 	state.snapshot.data_size = 0;
@@ -255,10 +302,27 @@ ChannelLoad(Channel *ch)
 					ch->settings.batch_timeout_ms);
 	ch->status_dirty = true;
 
+	/* A joiner added after genesis: its id is in the address book. */
+	if (ch->self_id == RAFT_NONE && !ch->removed)
+	{
+		const ChannelMember *me = channel_peer_by_node(ch, ordering_node_name);
+
+		if (me != NULL)
+			ch->self_id = me->id;
+	}
+	if (ch->removed)
+		ch->self_id = RAFT_NONE;
+
 	if (ch->self_id == RAFT_NONE)
 	{
-		/* Not (or no longer) a consenter: nothing to run; look again later. */
+		/*
+		 * Not (or no longer) a consenter: nothing to run.  Unless removed,
+		 * ask the members for the address book (after a restart a joiner
+		 * lost it), and look again later.
+		 */
 		channel_drop_raft(ch);
+		if (!ch->removed)
+			channel_request_join(ch, NULL, GetCurrentTimestamp());
 		ch->retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 												   CHANNEL_BACKOFF_MAX_MS);
 		return;
@@ -468,7 +532,7 @@ channel_route(Channel *ch, CutterTx *tx, TimestampTz now)
 		}
 	}
 	else if (ch->raft != NULL && ch->leader != RAFT_NONE &&
-			 ChannelMemberById(ch, ch->leader) != NULL)
+			 ChannelPeerById(ch, ch->leader) != NULL)
 		channel_forward(ch, tx);
 	else
 		channel_hold(ch, tx);
@@ -508,7 +572,7 @@ ChannelFlush(Channel *ch, TimestampTz now)
 	if (ch->forward_count == 0)
 		return;
 	EntryBatchFinish(&ch->forward_buf, ch->forward_count);
-	leader = ChannelMemberById(ch, ch->leader);
+	leader = ChannelPeerById(ch, ch->leader);
 	if (leader == NULL ||
 		!TransportSend(leader->node, leader->conninfo, ch->name,
 					   ORDERING_RECORD_FORWARD_TX, ch->forward_buf.data,
@@ -600,6 +664,7 @@ ChannelTick(Channel *ch, TimestampTz now)
 		if (now - ch->last_sweep_at >= INFLIGHT_SWEEP_MS * (int64) 1000)
 			channel_sweep_inflight(ch, now);
 		channel_maybe_promote(ch);
+		channel_push_genesis(ch, now);
 	}
 	if (channel_is_leader(ch) && CutterTimedOut(&ch->cutter, now))
 		channel_propose_batch(ch, CutterCut(&ch->cutter));
@@ -630,6 +695,189 @@ ChannelNextTimeoutMs(const Channel *ch, TimestampTz now)
  * ----------------------------------------------------------------
  */
 
+/* ----------------------------------------------------------------
+ * Joining
+ * ----------------------------------------------------------------
+ */
+
+bool
+ChannelBookHasSelf(int n_book, const ChannelMember *book)
+{
+	for (int i = 0; i < n_book; i++)
+		if (strcmp(book[i].node, ordering_node_name) == 0)
+			return true;
+	return false;
+}
+
+/* Keeps a copy of the consenters a GENESIS record named. */
+void
+ChannelSetAddressBook(Channel *ch, int n_book, const ChannelMember *book)
+{
+	for (int i = 0; i < ch->n_book; i++)
+		pfree(ch->book[i].conninfo);
+	ch->n_book = 0;
+	for (int i = 0; i < n_book && i < RAFT_MAX_MEMBERS; i++)
+	{
+		ch->book[i] = book[i];
+		ch->book[i].conninfo = MemoryContextStrdup(ch->top_cxt,
+												   book[i].conninfo);
+		ch->n_book++;
+	}
+}
+
+static void
+channel_note_heard(Channel *ch, raft_id id, TimestampTz now)
+{
+	for (int i = 0; i < ch->n_heard; i++)
+		if (ch->heard[i] == id)
+		{
+			ch->heard_at[i] = now;
+			return;
+		}
+	if (ch->n_heard < lengthof(ch->heard))
+	{
+		ch->heard[ch->n_heard] = id;
+		ch->heard_at[ch->n_heard] = now;
+		ch->n_heard++;
+	}
+}
+
+/* Heard from id on this channel within CHANNEL_SILENT_MS? */
+static bool
+channel_heard_from(const Channel *ch, raft_id id, TimestampTz now)
+{
+	for (int i = 0; i < ch->n_heard; i++)
+		if (ch->heard[i] == id)
+			return now - ch->heard_at[i] < CHANNEL_SILENT_MS * (int64) 1000;
+	return false;
+}
+
+/*
+ * GENESIS: {"genesis": "<block 0's document>", "consenters": {current
+ * consenters}}; the receiver creates the channel from the document and
+ * keeps the consenters as its address book.
+ */
+static void
+channel_send_genesis(Channel *ch, const char *node, const char *conninfo)
+{
+	StringInfoData buf;
+
+	if (ch->genesis_doc == NULL)
+		return;
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"genesis\": ");
+	escape_json(&buf, ch->genesis_doc);
+	appendStringInfoString(&buf, ", \"consenters\": {");
+	for (int i = 0; i < ch->n_members; i++)
+	{
+		const ChannelMember *m = &ch->members[i];
+
+		if (i > 0)
+			appendStringInfoString(&buf, ", ");
+		escape_json(&buf, m->node);
+		appendStringInfo(&buf, ": {\"id\": " UINT64_FORMAT ", \"conninfo\": ",
+						 (uint64) m->id);
+		escape_json(&buf, m->conninfo);
+		appendStringInfo(&buf, ", \"learner\": %s}",
+						 m->is_learner ? "true" : "false");
+	}
+	appendStringInfoString(&buf, "}}");
+	(void) TransportSend(node, conninfo, ch->name, ORDERING_RECORD_GENESIS,
+						 buf.data, buf.len);
+	pfree(buf.data);
+}
+
+/*
+ * Asks for the channel's genesis and address book: from only_node if
+ * given, else from every member (at most once a second).
+ */
+static void
+channel_request_join(Channel *ch, const char *only_node, TimestampTz now)
+{
+	if (now < ch->next_join_request_at)
+		return;
+	ch->next_join_request_at =
+		TimestampTzPlusMilliseconds(now, CHANNEL_JOIN_REQUEST_INTERVAL_MS);
+	for (int i = 0; i < ch->n_members; i++)
+	{
+		const ChannelMember *m = &ch->members[i];
+
+		if (strcmp(m->node, ordering_node_name) == 0 ||
+			(only_node != NULL && strcmp(m->node, only_node) != 0))
+			continue;
+		(void) TransportSend(m->node, m->conninfo, ch->name,
+							 ORDERING_RECORD_JOIN_REQUEST, NULL, 0);
+	}
+}
+
+/*
+ * A node that may have to bring the others in (the leader, or anybody
+ * while there is none, e.g. right after create_channel) pushes GENESIS to
+ * the members it has not heard from on this channel lately: they may not
+ * have the channel (new, or dropped) and may not even know our conninfo
+ * to ask.  A node that has the channel ignores it.
+ */
+static void
+channel_push_genesis(Channel *ch, TimestampTz now)
+{
+	if (now < ch->next_genesis_at ||
+		(ch->leader != RAFT_NONE && !channel_is_leader(ch)))
+		return;
+	ch->next_genesis_at = TimestampTzPlusMilliseconds(now,
+													  CHANNEL_GENESIS_INTERVAL_MS);
+	for (int i = 0; i < ch->n_members; i++)
+	{
+		const ChannelMember *m = &ch->members[i];
+
+		if (m->id == ch->self_id || channel_heard_from(ch, m->id, now))
+			continue;
+		channel_send_genesis(ch, m->node, m->conninfo);
+	}
+}
+
+/* Takes a GENESIS record for this existing channel. */
+static void
+channel_receive_genesis(Channel *ch, const char *from_node, const char *data,
+						Size len)
+{
+	ChannelMember *book = palloc0(sizeof(ChannelMember) * RAFT_MAX_MEMBERS);
+	int			n_book = 0;
+
+	StorageBegin();
+	(void) StorageParseGenesisRecord(data, len, &n_book, book,
+									 CurrentMemoryContext);
+	StorageCommit();
+
+	if (!ChannelBookHasSelf(n_book, book))
+	{
+		/*
+		 * Our leader tells us its configuration no longer has us: we were
+		 * removed but will never get the entry that says so.  Stop.
+		 */
+		if (ch->raft != NULL && ch->leader != RAFT_NONE &&
+			strcmp(channel_leader_name(ch), from_node) == 0)
+		{
+			elog(LOG, "channel \"%s\": node %s says this node is no longer a consenter",
+				 ch->name, from_node);
+			ch->removed = true;
+			ChannelLoad(ch);
+		}
+		return;
+	}
+	ch->removed = false;
+	ChannelSetAddressBook(ch, n_book, book);
+	/*
+	 * Only a node waiting for its address book starts over now; a broken
+	 * channel keeps its backoff.
+	 */
+	if (ch->raft == NULL && ch->self_id == RAFT_NONE)
+	{
+		elog(LOG, "channel \"%s\": joining with the consenters known to node %s",
+			 ch->name, from_node);
+		ChannelLoad(ch);
+	}
+}
+
 void
 ChannelReceive(Channel *ch, const char *from_node, int kind,
 			   const char *data, Size len, TimestampTz now)
@@ -642,7 +890,12 @@ ChannelReceive(Channel *ch, const char *from_node, int kind,
 				int			rc;
 
 				if (ch->raft == NULL)
+				{
+					/* Somebody runs the channel with us: ask to join. */
+					if (!ch->removed)
+						channel_request_join(ch, from_node, now);
 					return;
+				}
 				rc = raft_message_decode((const uint8_t *) data, len, &msg);
 				if (rc != RAFT_OK)
 				{
@@ -652,6 +905,7 @@ ChannelReceive(Channel *ch, const char *from_node, int kind,
 				}
 				if (msg.to == ch->self_id)
 				{
+					channel_note_heard(ch, msg.from, now);
 					rc = raft_step(ch->raft, &msg);
 					if (rc != RAFT_OK)
 						elog(DEBUG1, "channel \"%s\": step of a message from \"%s\": %s",
@@ -671,8 +925,19 @@ ChannelReceive(Channel *ch, const char *from_node, int kind,
 								  txs[i].payload_len, now);
 				break;
 			}
+		case ORDERING_RECORD_JOIN_REQUEST:
+			{
+				const ChannelMember *m = ChannelMemberByNode(ch, from_node);
+
+				/* Only consenters (voters or learners) get the channel. */
+				if (m != NULL && ch->raft != NULL && m->id != ch->self_id)
+					channel_send_genesis(ch, m->node, m->conninfo);
+				break;
+			}
+		case ORDERING_RECORD_GENESIS:
+			channel_receive_genesis(ch, from_node, data, len);
+			break;
 		default:
-			/* Joins, genesis and routed admin requests come later. */
 			elog(DEBUG1, "channel \"%s\": ignored a record of kind %d from node \"%s\"",
 				 ch->name, kind, from_node);
 			break;
@@ -761,6 +1026,62 @@ channel_new_raft_id(Channel *ch)
 }
 
 /*
+ * Leader: why a membership change cannot be proposed now, or NULL.  One
+ * change at a time: a learner not yet promoted is still part of the last
+ * change (the core refuses a second unapplied change itself); only its
+ * own removal is allowed, for a learner that never catches up.  A removal
+ * must leave a quorum of voters that were recently active (the leader
+ * counts itself), or the channel would stop.
+ */
+static char *
+channel_check_membership_change(Channel *ch, int kind,
+								const ChannelMember *target)
+{
+	raft_status *status;
+	int			remaining = 0;
+	int			active = 0;
+
+	for (int i = 0; i < ch->n_members; i++)
+		if (ch->members[i].is_learner &&
+			!(kind == ORDERING_ADMIN_REMOVE_CONSENTER &&
+			  target->id == ch->members[i].id))
+			return psprintf("a membership change is already in progress on channel %s: node %s is a learner not yet promoted",
+							ch->name, ch->members[i].node);
+	if (kind != ORDERING_ADMIN_REMOVE_CONSENTER)
+		return NULL;
+
+	status = palloc(sizeof(raft_status));
+	raft_get_status(ch->raft, status);
+	for (uint32 v = 0; v < status->config.n_voters; v++)
+	{
+		raft_id		id = status->config.voters[v];
+
+		if (id == target->id)
+			continue;
+		remaining++;
+		if (id == ch->self_id)
+		{
+			active++;
+			continue;
+		}
+		for (uint32 i = 0; i < status->n_progress; i++)
+			if (status->progress[i].id == id && status->progress[i].recent_active)
+			{
+				active++;
+				break;
+			}
+	}
+	pfree(status);
+	if (remaining == 0)
+		return psprintf("cannot remove node %s: it is the last voter of channel %s",
+						target->node, ch->name);
+	if (active < remaining / 2 + 1)
+		return psprintf("cannot remove node %s: only %d of the %d remaining voters of channel %s are active, fewer than a quorum",
+						target->node, active, remaining, ch->name);
+	return NULL;
+}
+
+/*
  * Takes an admin request (its slot is WORKING) and proposes it, or answers
  * it at once when it cannot be proposed here.
  */
@@ -802,6 +1123,19 @@ ChannelTakeAdminRequest(Channel *ch, int slot,
 			ChannelAnswerAdmin(slot, req->ticket, ERRCODE_DUPLICATE_OBJECT,
 							   psprintf("node %s is already a consenter of channel %s",
 										req->node, ch->name), -1);
+			return;
+		}
+	}
+	if (req->kind == ORDERING_ADMIN_ADD_CONSENTER ||
+		req->kind == ORDERING_ADMIN_REMOVE_CONSENTER)
+	{
+		char	   *refusal = channel_check_membership_change(ch, req->kind, m);
+
+		if (refusal != NULL)
+		{
+			ChannelAnswerAdmin(slot, req->ticket,
+							   ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+							   refusal, -1);
 			return;
 		}
 	}
@@ -875,7 +1209,8 @@ ChannelTakeAdminRequest(Channel *ch, int slot,
 		ChannelAnswerAdmin(slot, req->ticket,
 						   ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 						   rc == RAFT_ERR_CONF_CHANGE_PENDING ?
-						   "a membership change is already in progress" :
+						   psprintf("a membership change is already in progress on channel %s",
+									ch->name) :
 						   psprintf("could not propose the change: %s",
 									raft_strerror(rc)), -1);
 		return;
@@ -903,7 +1238,7 @@ channel_soft_state(Channel *ch, raft_role role, raft_id leader,
 
 	if (leader != ch->leader)
 	{
-		const ChannelMember *m = ChannelMemberById(ch, leader);
+		const ChannelMember *m = ChannelPeerById(ch, leader);
 
 		ch->leader_changes++;
 		if (leader != RAFT_NONE)
@@ -932,7 +1267,39 @@ channel_apply_entry(Channel *ch, const raft_entry *entry, bool *rebuild)
 	int64		block = -1;
 
 	if (entry->type == RAFT_ENTRY_CONF_CHANGE)
+	{
+		raft_conf_change cc;
+		const ChannelMember *m = NULL;
+		char	   *gone_node = NULL;
+		char	   *gone_conninfo = NULL;
+
+		if (raft_conf_change_decode(entry->data, entry->size, &cc) == RAFT_OK &&
+			cc.type == RAFT_CONF_REMOVE)
+			m = ChannelMemberById(ch, cc.node);
+		if (m != NULL)
+		{
+			gone_node = pstrdup(m->node);
+			gone_conninfo = pstrdup(m->conninfo);
+		}
 		block = StorageApplyConfChange(ch, entry);
+		if (m != NULL && cc.node == ch->self_id)
+		{
+			/* This node is out: stop running Raft once the ready is done. */
+			elog(LOG, "channel \"%s\": this node was removed from the consenters",
+				 ch->name);
+			ch->removed = true;
+			ChannelSetAddressBook(ch, 0, NULL);
+			*rebuild = true;
+		}
+		else if (m != NULL && channel_is_leader(ch))
+		{
+			/*
+			 * The removed node may never learn that the entry committed:
+			 * tell it (a GENESIS without it), so it stops too.
+			 */
+			channel_send_genesis(ch, gone_node, gone_conninfo);
+		}
+	}
 	else
 	{
 		switch (EntryKindOf(entry->data, entry->size))
@@ -983,7 +1350,7 @@ channel_send_messages(Channel *ch, const raft_ready *rd, List **unreachable)
 	for (uint32 i = 0; i < rd->n_messages; i++)
 	{
 		const raft_message *msg = &rd->messages[i];
-		const ChannelMember *to = ChannelMemberById(ch, msg->to);
+		const ChannelMember *to = ChannelPeerById(ch, msg->to);
 		size_t		size = raft_message_encoded_size(msg);
 		size_t		written;
 		uint8	   *buf;
@@ -1067,6 +1434,7 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 		if (rd.n_committed > 0)
 			entry_blocks = palloc(sizeof(int64) * rd.n_committed);
 
+		ch->ready_leader = rd.leader;
 		StorageBegin();
 		if (rd.has_snapshot)
 		{
@@ -1201,8 +1569,11 @@ ChannelPublishStatus(Channel *ch)
 	else
 		memset(&rs, 0, sizeof(rs));
 	if (ch->self_id != RAFT_NONE)
-		membership = raft_config_is_learner(&ch->config, ch->self_id) ?
-			"learner" : "consenter";
+	{
+		/* A joiner whose log has not reached its own addition: a learner. */
+		membership = raft_config_is_voter(&ch->config, ch->self_id) ?
+			"consenter" : "learner";
+	}
 
 	LWLockAcquire(&ordering_shared->lock, LW_EXCLUSIVE);
 	st->in_use = true;

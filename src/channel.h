@@ -99,6 +99,29 @@ typedef struct Channel
 	StringInfoData forward_buf;
 	uint32		forward_count;
 
+	/*
+	 * Joining: the consenters as the node that sent us GENESIS knew them
+	 * (conninfo in top_cxt).  A node added after genesis finds its own raft
+	 * id here until its log reaches the change that added it.  Kept in
+	 * memory only: after a restart, a JOIN_REQUEST fetches it again.
+	 */
+	int			n_book;
+	ChannelMember book[RAFT_MAX_MEMBERS];
+	TimestampTz next_join_request_at;
+
+	/* Raft ids heard from on this channel, and when: silent ones get GENESIS. */
+	int			n_heard;
+	raft_id		heard[RAFT_MAX_MEMBERS * 2];
+	TimestampTz heard_at[RAFT_MAX_MEMBERS * 2];
+	TimestampTz next_genesis_at;
+	char	   *genesis_doc;	/* block 0's item, in top_cxt; NULL: unread */
+
+	/* The leader named by the ready being persisted (catch-up asks it first). */
+	raft_id		ready_leader;
+
+	/* An applied change removed this node: stop once the ready is done. */
+	bool		removed;
+
 	ChannelAdminWait admin_waits[CHANNEL_MAX_ADMIN_WAITS];
 	int			n_admin_waits;
 
@@ -152,10 +175,16 @@ extern void ChannelClearStatus(int status_slot);
 extern void ChannelFailAdminWaits(Channel *ch, int sqlstate,
 								  const char *message);
 
-/* Membership lookups. */
+/* Membership lookups; ChannelPeerById also looks in the address book. */
 extern const ChannelMember *ChannelMemberById(const Channel *ch, raft_id id);
+extern const ChannelMember *ChannelPeerById(const Channel *ch, raft_id id);
 extern const ChannelMember *ChannelMemberByNode(const Channel *ch,
 												const char *node);
+
+/* Joining (channel.c): the address book from a GENESIS record. */
+extern void ChannelSetAddressBook(Channel *ch, int n_book,
+								  const ChannelMember *book);
+extern bool ChannelBookHasSelf(int n_book, const ChannelMember *book);
 
 /* Answers an admin slot (worker side); broadcasts admin_cv. */
 extern void ChannelAnswerAdmin(int slot, uint64 ticket, int sqlstate,

@@ -10,7 +10,7 @@
  *	uint8	version			ORDERING_ENVELOPE_VERSION
  *	uint8	from_len		1 .. NAMEDATALEN - 1
  *	char	from[from_len]	sending node's name (no NUL bytes)
- *	uint32	count			number of records, 1 .. ORDERING_ENVELOPE_MAX_RECORDS
+ *	uint32	count			1 .. ORDERING_ENVELOPE_MAX_RECORDS records
  *	count times:
  *		uint8	channel_len		1 .. NAMEDATALEN - 1
  *		char	channel[channel_len]

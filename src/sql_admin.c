@@ -29,6 +29,7 @@
 #include "pgstat.h"
 #include "utils/elog.h"
 
+#include "leader_call.h"
 #include "sql_admin.h"
 
 #define ORDERING_WAIT_SLICE_MS 1000
@@ -283,9 +284,18 @@ OrderingAdminCall(OrderingAdminKind kind, const char *channel,
 	OrderingRequireWorker();
 	Assert(strlen(arg) < ORDERING_ADMIN_ARG_MAX);
 
+	/* On a follower, the leader does it (leader_call.c). */
+	if (OrderingAdminRouteToLeader(kind, channel, node, arg, &block))
+		return block;
+
 	index = admin_slot_claim(kind, channel, node, arg, &ticket);
 	OrderingWakeWorker();
 	block = admin_wait_or_abandon(index, ticket, channel, &sqlstate, message);
+	/* Leadership moved while we asked: ask the new leader. */
+	if (sqlstate == ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE &&
+		strstr(message, "is not the leader") != NULL &&
+		OrderingAdminRouteToLeader(kind, channel, node, arg, &block))
+		return block;
 	if (sqlstate != 0)
 		ereport(ERROR,
 				(errcode(sqlstate),

@@ -27,6 +27,7 @@
 #include "utils/jsonb.h"
 
 #include "blocks.h"
+#include "join.h"
 #include "raft.h"
 #include "sql_admin.h"
 #include "sql_catalog.h"
@@ -38,16 +39,6 @@ PG_FUNCTION_INFO_V1(ordering_update_channel_config);
 PG_FUNCTION_INFO_V1(ordering_add_consenter);
 PG_FUNCTION_INFO_V1(ordering_remove_consenter);
 PG_FUNCTION_INFO_V1(ordering_transfer_leadership);
-
-static bytea *
-bytea_from_bytes(const void *data, Size len)
-{
-	bytea	   *result = palloc(VARHDRSZ + len);
-
-	SET_VARSIZE(result, VARHDRSZ + len);
-	memcpy(VARDATA(result), data, len);
-	return result;
-}
 
 static void
 check_consenters_include_this_node(const char *channel,
@@ -81,34 +72,6 @@ check_channel_is_new(const char *channel)
 						   ordering_max_channels)));
 }
 
-static void
-insert_channel_rows(const char *channel, Jsonb *settings,
-					const OrderingConsenter *consenters, int n_consenters)
-{
-	Oid			channel_types[2] = {TEXTOID, JSONBOID};
-	Datum		channel_values[2] = {CStringGetTextDatum(channel),
-	JsonbPGetDatum(settings)};
-	Oid			consenter_types[4] = {TEXTOID, TEXTOID, INT8OID, TEXTOID};
-
-	OrderingSpiExecute("INSERT INTO ordering.channels (channel, config)"
-					   " VALUES ($1, $2)",
-					   2, channel_types, channel_values, SPI_OK_INSERT);
-	for (int i = 0; i < n_consenters; i++)
-	{
-		Datum		values[4] = {CStringGetTextDatum(channel),
-			CStringGetTextDatum(consenters[i].node),
-			Int64GetDatum((int64) consenters[i].raft_id),
-		CStringGetTextDatum(consenters[i].conninfo)};
-
-		OrderingSpiExecute("INSERT INTO ordering.consenters"
-						   " (channel, node, raft_id, conninfo, is_learner)"
-						   " VALUES ($1, $2, $3, $4, false)",
-						   4, consenter_types, values, SPI_OK_INSERT);
-	}
-	OrderingSpiExecute("INSERT INTO ordering.raft_state (channel) VALUES ($1)",
-					   1, channel_types, channel_values, SPI_OK_INSERT);
-}
-
 /* The genesis configuration document: every consenter a voter. */
 static char *
 genesis_document(const char *channel, Jsonb *settings,
@@ -132,36 +95,6 @@ genesis_document(const char *channel, Jsonb *settings,
 															 conninfos,
 															 is_learner),
 								  settings, "genesis");
-}
-
-/* Block 0: the configuration document as its one item, raft index 0. */
-static void
-insert_genesis_block(const char *channel, const char *document)
-{
-	Size		document_len = strlen(document);
-	uint8		previous_hash[ORDERING_HASH_LEN] = {0};
-	uint8		data_hash[ORDERING_HASH_LEN];
-	uint8		hash[ORDERING_HASH_LEN];
-	OrderingDataHasher hasher;
-	Oid			types[5] = {TEXTOID, BYTEAOID, BYTEAOID, BYTEAOID, BYTEAOID};
-	Datum		values[5];
-
-	OrderingDataHashBegin(&hasher);
-	OrderingDataHashAdd(&hasher, document, document_len);
-	OrderingDataHashEnd(&hasher, data_hash);
-	OrderingBlockHash(0, previous_hash, data_hash, hash);
-
-	values[0] = CStringGetTextDatum(channel);
-	values[1] = PointerGetDatum(bytea_from_bytes(previous_hash,
-												 ORDERING_HASH_LEN));
-	values[2] = PointerGetDatum(bytea_from_bytes(data_hash, ORDERING_HASH_LEN));
-	values[3] = PointerGetDatum(bytea_from_bytes(hash, ORDERING_HASH_LEN));
-	values[4] = PointerGetDatum(bytea_from_bytes(document, document_len));
-	OrderingSpiExecute("INSERT INTO ordering.blocks"
-					   " (channel, number, previous_hash, data_hash, hash,"
-					   "  tx_count, is_config, config, raft_index, raft_term)"
-					   " VALUES ($1, 0, $2, $3, $4, 0, true, $5, 0, 0)",
-					   5, types, values, SPI_OK_INSERT);
 }
 
 /*
@@ -190,10 +123,10 @@ ordering_create_channel(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	check_channel_is_new(channel);
-	insert_channel_rows(channel, settings_jsonb, consenters, n_consenters);
-	insert_genesis_block(channel,
-						 genesis_document(channel, settings_jsonb,
-										  consenters, n_consenters));
+	/* The same code path as a joining node's (join.c): identical block 0. */
+	OrderingInstallGenesis(channel,
+						   genesis_document(channel, settings_jsonb,
+											consenters, n_consenters));
 	SPI_finish();
 
 	OrderingReloadChannelsAtCommit();

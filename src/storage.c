@@ -31,6 +31,7 @@
 #include "utils/snapmgr.h"
 
 #include "blocks.h"
+#include "catchup.h"
 #include "entry.h"
 #include "storage.h"
 
@@ -450,14 +451,27 @@ chain_head_from_snapshot(Channel *ch, const uint8 *data, uint32 size)
 	last_block = get_int64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	hash = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
 										 SPI_tuptable->tupdesc, 2, &isnull));
-	if (last_block <= ch->last_block || isnull ||
-		VARSIZE_ANY_EXHDR(hash) != ORDERING_HASH_LEN)
-		return;
-	ereport(WARNING,
-			(errmsg("channel \"%s\": blocks " INT64_FORMAT " to " INT64_FORMAT " are covered by a snapshot and must be pulled from a peer",
-					ch->name, ch->last_block + 1, last_block)));
-	ch->last_block = last_block;
-	memcpy(ch->last_hash, VARDATA_ANY(hash), ORDERING_HASH_LEN);
+	if (isnull || VARSIZE_ANY_EXHDR(hash) != ORDERING_HASH_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("snapshot of channel \"%s\" has no valid last_hash",
+						ch->name)));
+
+	/*
+	 * The blocks a snapshot covers are pulled (catchup.c) in the transaction
+	 * that installs it, so the chain always reaches the snapshot's block.
+	 */
+	if (last_block > ch->last_block)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("channel \"%s\": blocks " INT64_FORMAT " to " INT64_FORMAT " covered by the snapshot are missing",
+						ch->name, ch->last_block + 1, last_block)));
+	if (last_block == ch->last_block &&
+		memcmp(ch->last_hash, VARDATA_ANY(hash), ORDERING_HASH_LEN) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("channel \"%s\": block " INT64_FORMAT " differs from the snapshot's",
+						ch->name, last_block)));
 }
 
 static void
@@ -659,16 +673,18 @@ StoragePersistHardState(Channel *ch, const raft_hard_state *hs)
 }
 
 /*
- * A follower installs the leader's snapshot: the log is replaced, the
- * consenters and settings become the snapshot's, and the chain continues
- * from the snapshot's last block.  Pulling the blocks the snapshot covers
- * from a peer is the catch-up's job (not done here).
+ * A follower installs the leader's snapshot: first the blocks it covers are
+ * pulled from a peer and verified (catchup.c), then the log is replaced and
+ * the consenters and settings become the snapshot's, all in the caller's
+ * transaction: on any failure nothing of it stays.
  */
 void
 StoragePersistSnapshot(Channel *ch, const raft_snapshot *snapshot)
 {
 	Oid			types[5] = {TEXTOID, INT8OID, INT8OID, BYTEAOID, TEXTOID};
 	Datum		values[5];
+
+	CatchupPullBlocks(ch, snapshot);
 
 	values[0] = CStringGetTextDatum(ch->name);
 	values[1] = Int64GetDatum((int64) snapshot->meta.index);
@@ -935,6 +951,64 @@ StorageMergeSettings(const char *current, const char *update)
 											  SPI_tuptable->tupdesc, 1));
 	StorageParseSettings(merged, &settings);
 	return merged;
+}
+
+char *
+StorageGenesisDocument(Channel *ch)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(ch->name)};
+	bool		isnull;
+	Datum		d;
+
+	storage_query("SELECT convert_from(config, 'UTF8') FROM ordering.blocks"
+				  " WHERE channel = $1 AND number = 0 AND is_config",
+				  1, types, values, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		return NULL;
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return NULL;
+	return MemoryContextStrdup(storage_caller_cxt, TextDatumGetCString(d));
+}
+
+char *
+StorageParseGenesisRecord(const char *data, Size len, int *n_book,
+						  ChannelMember *book, MemoryContext cxt)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		value = PointerGetDatum(cstring_to_text_with_len(data, len));
+	bool		isnull;
+	Datum		d;
+	char	   *genesis;
+
+	storage_query("SELECT $1::jsonb->>'genesis'", 1, types, &value,
+				  SPI_OK_SELECT);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("GENESIS record without a genesis document")));
+	genesis = MemoryContextStrdup(storage_caller_cxt, TextDatumGetCString(d));
+
+	storage_query("SELECT key, (value->>'id')::bigint, value->>'conninfo',"
+				  " coalesce((value->>'learner')::boolean, false)"
+				  " FROM jsonb_each($1::jsonb->'consenters') ORDER BY 2",
+				  1, types, &value, SPI_OK_SELECT);
+	*n_book = 0;
+	for (uint64 i = 0; i < SPI_processed && i < RAFT_MAX_MEMBERS; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		ChannelMember *m = &book[(*n_book)++];
+		char	   *conninfo = SPI_getvalue(tuple, desc, 3);
+
+		strlcpy(m->node, SPI_getvalue(tuple, desc, 1), sizeof(m->node));
+		m->id = (raft_id) get_int64(tuple, desc, 2);
+		m->conninfo = MemoryContextStrdup(cxt, conninfo ? conninfo : "");
+		m->is_learner = DatumGetBool(SPI_getbinval(tuple, desc, 4, &isnull));
+	}
+	return genesis;
 }
 
 /*

@@ -65,6 +65,18 @@ extern void StorageSaveApplied(Channel *ch);
  */
 extern StringInfo StorageMaybeSnapshot(Channel *ch);
 
+/* Block 0's configuration document (palloc'd), or NULL. */
+extern char *StorageGenesisDocument(Channel *ch);
+
+/*
+ * Parses a GENESIS record {"genesis": "<document>", "consenters": {...}}:
+ * returns the document and fills book (conninfo palloc'd in cxt).  ERROR
+ * on a malformed record.
+ */
+extern char *StorageParseGenesisRecord(const char *data, Size len,
+									   int *n_book, ChannelMember *book,
+									   MemoryContext cxt);
+
 /* The largest raft id in any configuration of the channel. */
 extern raft_id StorageMaxRaftIdEver(Channel *ch);
 

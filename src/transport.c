@@ -23,9 +23,12 @@
  * peer_buffer_size); when the peer is READY every queued record, up to
  * ORDERING_ENVELOPE_TARGET_BYTES, goes into one envelope and one call.
  * Records queued while a call is in flight wait for the next call.  A call
- * that fails remotely drops its envelope; a connection that fails drops the
- * call and the queue.  Raft retries whatever was lost, so nothing here ever
- * retries a message or blocks.
+ * that fails remotely drops its envelope, and the next call waits for the
+ * backoff delay; a connection that fails drops the call and the queue.
+ * Raft retries whatever was lost, so nothing here ever retries a message
+ * or blocks.  A call or connection attempt that makes no progress for
+ * TRANSPORT_CALL_TIMEOUT_MS / TRANSPORT_CONNECT_TIMEOUT_MS fails, so a
+ * peer that hangs or is partitioned away (no RST) is noticed.
  *
  * Failures are logged once per change of what went wrong, not once per
  * message: a peer that is down for an hour costs a few log lines.
@@ -65,7 +68,7 @@
 #include "transport.h"
 
 /* A connection attempt that has not succeeded after this long fails. */
-#define TRANSPORT_CONNECT_TIMEOUT_MS 10000
+#define TRANSPORT_CONNECT_TIMEOUT_MS 5000
 
 /* A call that makes no progress (no socket event) for this long fails. */
 #define TRANSPORT_CALL_TIMEOUT_MS 5000
@@ -488,7 +491,13 @@ transport_peer_call_result(TransportPeer *peer, PGresult *result)
 									sqlstate != NULL ? sqlstate : detail))
 		return;
 
-	ereport(WARNING,
+	/*
+	 * A peer shutting down or restarting (class 57, operator intervention;
+	 * class 08, connection exception) is news, not a misconfiguration.
+	 */
+	ereport(sqlstate != NULL &&
+			(strncmp(sqlstate, "57", 2) == 0 || strncmp(sqlstate, "08", 2) == 0) ?
+			LOG : WARNING,
 			(errcode(code),
 			 errmsg("ordering.deliver() failed on ordering node \"%s\"; its messages are dropped until it succeeds",
 					peer->node),
@@ -642,7 +651,8 @@ transport_peer_send(TransportPeer *peer, TimestampTz now)
 
 		/* The first record goes whatever its size; the rest must fit. */
 		if (count > 0 &&
-			envelope.len + record->envelope_bytes > ORDERING_ENVELOPE_TARGET_BYTES)
+			envelope.len + record->envelope_bytes >
+			ORDERING_ENVELOPE_TARGET_BYTES)
 			break;
 
 		EnvelopeAddRecord(&envelope, record->channel, record->kind,
@@ -810,6 +820,43 @@ transport_peer_lookup(const char *node, bool create)
 	return peer;
 }
 
+/*
+ * The latest conninfo given for a node wins.  A working connection is kept
+ * and the new conninfo is used from the next connection on; one that is not
+ * working (connecting, or its calls fail) is closed and the next attempt,
+ * with the new conninfo, comes as soon as the current backoff delay allows.
+ * Neither the delay nor the failure last logged is reset, so that two
+ * channels spelling the same node's conninfo differently can make it
+ * neither reconnect on every message nor log on every message.
+ */
+static void
+transport_peer_set_conninfo(TransportPeer *peer, const char *conninfo)
+{
+	bool		working;
+
+	working = (peer->state == TRANSPORT_PEER_READY ||
+			   peer->state == TRANSPORT_PEER_BUSY) &&
+		peer->last_error[0] == '\0';
+
+	if (peer->conninfo != NULL)
+	{
+		pfree(peer->conninfo);
+		ereport(DEBUG1,
+				(errmsg_internal("conninfo of ordering node \"%s\" changed%s",
+								 peer->node,
+								 working ? "; keeping the working connection" : "")));
+	}
+	peer->conninfo = MemoryContextStrdup(transport_context, conninfo);
+	if (working || peer->state == TRANSPORT_PEER_IDLE ||
+		peer->state == TRANSPORT_PEER_BACKOFF)
+		return;
+
+	/* BACKOFF ends at retry_at, which is in the past unless calls failed. */
+	transport_peer_disconnect(peer);
+	peer->state = TRANSPORT_PEER_BACKOFF;
+	transport_peer_check_wait(peer);
+}
+
 void
 TransportInit(void)
 {
@@ -879,25 +926,9 @@ TransportSend(const char *node, const char *conninfo, const char *channel,
 	if (peer == NULL)
 		return false;
 
-	/* The latest conninfo wins; a change starts over with a new connection. */
 	if (conninfo != NULL &&
 		(peer->conninfo == NULL || strcmp(peer->conninfo, conninfo) != 0))
-	{
-		if (peer->conninfo != NULL)
-		{
-			pfree(peer->conninfo);
-			ereport(DEBUG1,
-					(errmsg_internal("conninfo of ordering node \"%s\" changed",
-									 peer->node)));
-		}
-		peer->conninfo = MemoryContextStrdup(transport_context, conninfo);
-		transport_peer_disconnect(peer);
-		peer->state = TRANSPORT_PEER_IDLE;
-		peer->backoff_ms = 0;
-		peer->retry_at = 0;
-		peer->last_error[0] = '\0';
-		transport_peer_check_wait(peer);
-	}
+		transport_peer_set_conninfo(peer, conninfo);
 
 	envelope_bytes = EnvelopeRecordSize(channel, len);
 	limit_bytes = (Size) ordering_peer_buffer_kb * 1024;
@@ -907,7 +938,8 @@ TransportSend(const char *node, const char *conninfo, const char *channel,
 	 * larger than the buffer still gets through; otherwise the buffer bounds
 	 * the queue.
 	 */
-	if (envelope_bytes > ORDERING_ENVELOPE_MAX_BYTES - ORDERING_ENVELOPE_HEADER_MAX ||
+	if (envelope_bytes >
+		ORDERING_ENVELOPE_MAX_BYTES - ORDERING_ENVELOPE_HEADER_MAX ||
 		(peer->queued_records > 0 &&
 		 peer->queued_bytes + envelope_bytes > limit_bytes))
 	{
@@ -1133,7 +1165,19 @@ transport_receive_one(const char *data, Size len,
 
 	peer = transport_peer_lookup(from_node, true);
 	if (peer != NULL)
+	{
 		peer->last_contact = GetCurrentTimestamp();
+
+		/*
+		 * (worker, issue 4) It talks to us, so it is up again: reconnect
+		 * now rather than after the rest of the backoff.
+		 */
+		if (peer->state == TRANSPORT_PEER_BACKOFF)
+		{
+			peer->retry_at = peer->last_contact;
+			peer->backoff_ms = 0;
+		}
+	}
 
 	/* The callback may send or forget peers: hold no peer pointer now. */
 	while (EnvelopeNext(&reader, &record, &error))

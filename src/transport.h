@@ -38,7 +38,11 @@ typedef enum OrderingRecordKind
 
 #define ORDERING_RECORD_KIND_MAX 5
 
-/* Called for each record received, by TransportReceive. */
+/*
+ * Called for each record received, by TransportReceive.  from_node,
+ * channel and data point into the envelope being read: valid only during
+ * the call.  The callback may call TransportSend and TransportForgetPeer.
+ */
 typedef void (*TransportRecordCallback) (void *arg, const char *from_node,
 										 const char *channel, int kind,
 										 const char *data, Size len);
@@ -49,8 +53,11 @@ extern void TransportShutdown(void);
 
 /*
  * Queue one record for node, whose connection string is conninfo (the
- * latest one given for a node wins; a change reconnects).  Returns false
- * when the record was dropped because the peer's queue is full.
+ * latest one given for a node wins; a change closes a connection that does
+ * not work and reconnects, within the backoff delay; a working connection
+ * is kept and the next one uses the new conninfo).  Returns false when the
+ * record was dropped because the peer's queue is full.  The record is
+ * copied.
  */
 extern bool TransportSend(const char *node, const char *conninfo,
 						  const char *channel, int kind,

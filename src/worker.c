@@ -39,6 +39,7 @@
 #include "utils/memutils.h"
 
 #include "channel.h"
+#include "join.h"
 #include "ordering.h"
 #include "shmem.h"
 #include "storage.h"
@@ -235,7 +236,7 @@ worker_find_channel(const char *name)
 }
 
 static void
-worker_add_channel(const char *name)
+worker_add_channel(const char *name, int n_book, const ChannelMember *book)
 {
 	int			free_slot = -1;
 	Channel    *ch;
@@ -263,6 +264,8 @@ worker_add_channel(const char *name)
 	strlcpy(key, name, sizeof(key));
 	entry = hash_search(channels_by_name, key, HASH_ENTER, NULL);
 	entry->channel = ch;
+	if (n_book > 0)
+		ChannelSetAddressBook(ch, n_book, book);
 	worker_guard(ch, step_load, NULL, true);
 	ChannelPublishStatus(ch);
 }
@@ -295,6 +298,66 @@ step_list_channels(Channel *unused, void *arg)
 	StorageCommit();
 }
 
+/* Peer nodes some channel needed at the last reload pass (worker_cxt). */
+static List *needed_peers = NIL;
+
+static bool
+worker_name_in(List *names, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, names)
+		if (strcmp((const char *) lfirst(lc), name) == 0)
+			return true;
+	return false;
+}
+
+static void
+worker_need_peer(List **names, const char *node)
+{
+	if (strcmp(node, ordering_node_name) != 0 && !worker_name_in(*names, node))
+		*names = lappend(*names, pstrdup(node));
+}
+
+/*
+ * Closes the connection of every peer that no channel needs any more
+ * (removed from all its channels, or its channels dropped).
+ */
+static void
+worker_forget_unneeded_peers(void)
+{
+	MemoryContext old = MemoryContextSwitchTo(worker_cxt);
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	for (int i = 0; i < ordering_max_channels; i++)
+	{
+		Channel    *ch = channels[i];
+
+		/* A node removed from a channel talks to nobody about it. */
+		if (ch == NULL || ch->removed)
+			continue;
+		for (int m = 0; m < ch->n_members; m++)
+			worker_need_peer(&names, ch->members[m].node);
+		for (int m = 0; m < ch->n_book; m++)
+			worker_need_peer(&names, ch->book[m].node);
+	}
+	foreach(lc, needed_peers)
+	{
+		const char *node = lfirst(lc);
+
+		if (!worker_name_in(names, node))
+		{
+			elog(LOG, "no channel needs ordering node \"%s\" any more; closing its connection",
+				 node);
+			TransportForgetPeer(node);
+		}
+	}
+	list_free_deep(needed_peers);
+	needed_peers = names;
+	MemoryContextSwitchTo(old);
+}
+
 /*
  * Rereads ordering.channels: creates runtimes for new channels, drops
  * those of channels that are gone (all of them if the extension was
@@ -325,7 +388,7 @@ worker_reload_channels(void)
 
 		if (ch == NULL)
 		{
-			worker_add_channel(name);
+			worker_add_channel(name, 0, NULL);
 			ch = worker_find_channel(name);
 		}
 		if (ch != NULL)
@@ -334,6 +397,7 @@ worker_reload_channels(void)
 	for (int i = 0; i < ordering_max_channels; i++)
 		if (channels[i] != NULL && !channels[i]->seen)
 			worker_remove_channel(channels[i]);
+	worker_forget_unneeded_peers();
 	return extension_exists;
 }
 
@@ -408,6 +472,117 @@ step_receive(Channel *ch, void *arg)
 	ChannelReceive(ch, a->from_node, a->kind, a->data, a->len, a->now);
 }
 
+/* ----------------------------------------------------------------
+ * Joining channels this node does not have yet
+ * ----------------------------------------------------------------
+ */
+
+/* Channels we asked to join, and when: at most one request a second. */
+typedef struct JoinAsked
+{
+	char		channel[ORDERING_NAME_MAX]; /* hash key */
+	TimestampTz asked_at;
+} JoinAsked;
+
+#define WORKER_JOIN_REQUEST_INTERVAL_MS 1000
+#define WORKER_JOIN_ASKED_MAX 1024
+
+static HTAB *join_asked;
+
+/*
+ * A peer runs a channel with us that we do not have: ask it for the
+ * genesis.  The transport may not know the peer's conninfo yet (we have
+ * no channel naming it); then the request waits in its queue, and the
+ * peer's GENESIS push brings us in instead.
+ */
+static void
+worker_request_join(const char *from_node, const char *channel,
+					TimestampTz now)
+{
+	JoinAsked  *entry;
+	char		key[ORDERING_NAME_MAX];
+	bool		found;
+
+	if (join_asked == NULL || hash_get_num_entries(join_asked) >= WORKER_JOIN_ASKED_MAX)
+	{
+		HASHCTL		ctl;
+
+		if (join_asked != NULL)
+			hash_destroy(join_asked);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = ORDERING_NAME_MAX;
+		ctl.entrysize = sizeof(JoinAsked);
+		ctl.hcxt = worker_cxt;
+		join_asked = hash_create("ordering join requests", 64, &ctl,
+								 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+	strlcpy(key, channel, sizeof(key));
+	entry = hash_search(join_asked, key, HASH_ENTER, &found);
+	if (found && now < TimestampTzPlusMilliseconds(entry->asked_at,
+												   WORKER_JOIN_REQUEST_INTERVAL_MS))
+		return;
+	entry->asked_at = now;
+	(void) TransportSend(from_node, NULL, channel,
+						 ORDERING_RECORD_JOIN_REQUEST, NULL, 0);
+}
+
+typedef struct GenesisArg
+{
+	const char *from_node;
+	const char *channel;
+	const char *data;
+	Size		len;
+	int			n_book;
+	ChannelMember *book;
+	bool		created;
+} GenesisArg;
+
+/* Creates the channel from a GENESIS record, if it names this node. */
+static void
+step_join(Channel *unused, void *arg)
+{
+	GenesisArg *a = arg;
+	char	   *genesis;
+
+	StorageBegin();
+	if (!StorageExtensionExists())
+	{
+		StorageCommit();
+		return;
+	}
+	genesis = StorageParseGenesisRecord(a->data, a->len, &a->n_book, a->book,
+										CurrentMemoryContext);
+	if (ChannelBookHasSelf(a->n_book, a->book))
+	{
+		OrderingInstallGenesis(a->channel, genesis);
+		a->created = true;
+	}
+	StorageCommit();
+}
+
+static void
+worker_join_channel(const char *from_node, const char *channel,
+					const char *data, Size len)
+{
+	GenesisArg	a;
+	Channel		dummy;
+
+	memset(&a, 0, sizeof(a));
+	a.from_node = from_node;
+	a.channel = channel;
+	a.data = data;
+	a.len = len;
+	a.book = palloc0(sizeof(ChannelMember) * RAFT_MAX_MEMBERS);
+	memset(&dummy, 0, sizeof(dummy));
+	strlcpy(dummy.name, channel, sizeof(dummy.name));
+	if (worker_guard(&dummy, step_join, &a, false) != NULL || !a.created)
+		return;
+	ereport(LOG,
+			(errmsg("joined channel \"%s\" with its genesis from node \"%s\"",
+					channel, from_node)));
+	worker_add_channel(channel, a.n_book, a.book);
+}
+
 static void
 worker_on_record(void *arg, const char *from_node, const char *channel,
 				 int kind, const char *data, Size len)
@@ -417,9 +592,14 @@ worker_on_record(void *arg, const char *from_node, const char *channel,
 
 	if (ch == NULL)
 	{
-		/* A channel this node does not serve (yet): joining comes later. */
-		elog(DEBUG1, "record of kind %d for unknown channel \"%s\" from node \"%s\" ignored",
-			 kind, channel, from_node);
+		/* A channel this node does not serve (yet): join it. */
+		if (kind == ORDERING_RECORD_RAFT)
+			worker_request_join(from_node, channel, *(TimestampTz *) arg);
+		else if (kind == ORDERING_RECORD_GENESIS)
+			worker_join_channel(from_node, channel, data, len);
+		else
+			elog(DEBUG1, "record of kind %d for unknown channel \"%s\" from node \"%s\" ignored",
+				 kind, channel, from_node);
 		return;
 	}
 	a.from_node = from_node;

@@ -329,21 +329,25 @@ raft_memory_storage_create_snapshot(raft_memory_storage *ms, raft_index index,
 }
 
 /*
- * Drops entries < index without changing the snapshot; entry index becomes
- * the dummy, so first_index becomes index + 1 and term(index) stays known
- * (etcd's Compact).  Compacting past the snapshot leaves peers that are
- * further behind unable to catch up: hosts should not.
+ * Drops entries < index without changing the snapshot: first_index
+ * becomes index, and entry index - 1 stays as the dummy so that its term
+ * is still answered.  Compacting past the snapshot leaves peers that are
+ * further behind unable to catch up: hosts should compact only what a
+ * snapshot covers (raft_memory_storage_create_snapshot already does).
  */
 int
 raft_memory_storage_compact(raft_memory_storage *ms, raft_index index)
 {
-	if (ms == NULL)
+	if (ms == NULL || index == 0)
 		return RAFT_ERR_INVALID;
-	if (index <= ms_offset(ms))
+	if (index < ms_offset(ms) + 1)
 		return RAFT_ERR_COMPACTED;
-	if (index > ms_last(ms))
+	if (index > ms_last(ms) + 1)
 		return RAFT_ERR_UNAVAILABLE;
-	ms_compact_to(ms, (uint32_t) (index - ms_offset(ms)));
+	if (index == ms_offset(ms) + 1)
+		return RAFT_OK;			/* nothing below index left */
+	ms_compact_to(ms, (uint32_t) (index - 1 - ms_offset(ms)));
+	assert(ms_offset(ms) + 1 == index);
 	return RAFT_OK;
 }
 

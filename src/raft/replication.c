@@ -286,16 +286,17 @@ raft_handle_append_response(raft_node *node, raft_progress *pr,
 			raft_progress_become_replicate(pr);
 			break;
 		case RAFT_PROGRESS_SNAPSHOT:
-			/* Caught up past our first index: replicate from the log. */
 			if (pr->match + 1 >= raft_log_first_index(&node->log))
 			{
+				/* Caught up past our first index: replicate from the log. */
 				raft_progress_become_probe(pr);
 				raft_progress_become_replicate(pr);
 			}
-			/* Installed, but we compacted further meanwhile: probe, which
-			 * sends the newer snapshot. */
 			else if (pr->match >= pr->pending_snapshot)
+			{
+				/* Installed, but we compacted further: send the newer one. */
 				raft_progress_become_probe(pr);
+			}
 			break;
 		case RAFT_PROGRESS_REPLICATE:
 			raft_inflights_free_le(&pr->inflights, msg->index);
@@ -309,8 +310,10 @@ raft_handle_append_response(raft_node *node, raft_progress *pr,
 	{
 		bool		sent;
 
-		/* The peer may lack our commit index: tell it now, not at the
-		 * next heartbeat. */
+		/*
+		 * The peer may lack our commit index: tell it now, not at the
+		 * next heartbeat.
+		 */
 		rc = raft_send_append(node, pr->id, true, &sent);
 	}
 	if (rc == RAFT_OK)

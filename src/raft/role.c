@@ -151,7 +151,8 @@ raft_tick_election(raft_node *node)
 	raft_message hup;
 
 	assert(node->role != RAFT_LEADER);
-	node->election_elapsed++;
+	if (node->election_elapsed < UINT32_MAX)	/* a learner ticks forever */
+		node->election_elapsed++;
 	if (!raft_promotable(node) || !raft_past_election_timeout(node))
 		return;
 	node->election_elapsed = 0;

@@ -16,7 +16,9 @@
  * at a time, as raft.h asks:
  *		1. persist the snapshot (and install it in the state machine), the
  *		   entries, and the hard state;
- *		2. encode every message (src/raft/codec.c) onto the network;
+ *		2. encode every message (src/raft/codec.c) onto the network; the
+ *		   sender of a SNAP hears raft_report_snapshot() when it arrives or
+ *		   is lost, and raft_report_unreachable() for a cut link;
  *		3. apply the committed entries: hash them into the state machine,
  *		   apply conf changes to the configuration;
  *		raft_advance().
@@ -361,13 +363,13 @@ link_up(const sim *s, raft_id from, raft_id to)
 	return !s->blocked[from][to];
 }
 
-static void
+static bool
 net_push(sim *s, const raft_message *m, const uint8_t *bytes, size_t size)
 {
 	sim_msg    *msg;
 
 	if (s->net_len == SIM_NET_CAPACITY)
-		return;					/* a full queue drops, like a full socket */
+		return false;			/* a full queue drops, like a full socket */
 	msg = malloc(sizeof(*msg) + size);
 	if (msg == NULL)
 		abort();
@@ -383,6 +385,7 @@ net_push(sim *s, const raft_message *m, const uint8_t *bytes, size_t size)
 	msg->bytes = (uint8_t *) (msg + 1);
 	memcpy(msg->bytes, bytes, size);
 	s->net[s->net_len++] = msg;
+	return true;
 }
 
 static void
@@ -430,12 +433,18 @@ check_durable_before_send(sim *s, const sim_node *n, const raft_message *m)
 				 m->index, (uint64_t) (n->snap_index + n->log_len));
 }
 
+typedef enum send_result
+{
+	SEND_QUEUED,				/* on the network (it may still be lost) */
+	SEND_CUT,					/* the link is down: the transport knows */
+	SEND_DROPPED				/* lost silently */
+} send_result;
+
 /*
  * Sends one message of a ready: encoded, then dropped, duplicated or
- * queued.  Returns whether the transport "got it out", which a host learns
- * from its connection: false on a dead link.
+ * queued.
  */
-static bool
+static send_result
 net_send(sim *s, sim_node *n, const raft_message *m)
 {
 	uint8_t		stack[4096];
@@ -443,14 +452,14 @@ net_send(sim *s, sim_node *n, const raft_message *m)
 	size_t		need = raft_message_encoded_size(m);
 	size_t		size = 0;
 	int			err;
-	bool		sent = true;
+	send_result result = SEND_DROPPED;
 
 	if (m->from != n->id || m->to == RAFT_NONE || m->to == n->id)
 	{
 		sim_fail(s, "node %" PRIu64 " sends %s from %" PRIu64 " to %" PRIu64,
 				 n->id, message_names[m->type % RAFT_MSG_TYPE_COUNT],
 				 m->from, m->to);
-		return false;
+		return SEND_DROPPED;
 	}
 	if (m->term == 0 && m->type != RAFT_MSG_PROP &&
 		m->type != RAFT_MSG_TRANSFER_LEADER)
@@ -470,20 +479,20 @@ net_send(sim *s, sim_node *n, const raft_message *m)
 	else if (!link_up(s, m->from, m->to))
 	{
 		trace_message(s, "cut", m);
-		sent = false;
+		result = SEND_CUT;
 	}
 	else if (rng_chance(s, s->calm ? 0.0 : s->options->drop))
 		trace_message(s, "drop", m);
-	else
+	else if (net_push(s, m, bytes, size))
 	{
 		trace_message(s, "send", m);
-		net_push(s, m, bytes, size);
+		result = SEND_QUEUED;
 		if (!s->calm && rng_chance(s, s->options->dup))
-			net_push(s, m, bytes, size);
+			(void) net_push(s, m, bytes, size);
 	}
 	if (bytes != stack)
 		free(bytes);
-	return sent;
+	return result;
 }
 
 /* ------------------------------------------------------------------------
@@ -647,14 +656,13 @@ event_host(sim *s, sim_node *n)
 {
 	raft_ready	rd;
 	crash_point crash = CRASH_NONE;
-	raft_id		snap_to[64];
-	bool		snap_failed[64];
+	raft_id		snap_failed_to[64];
 	raft_id		unreachable[64];
 	uint32_t	n_snap = 0;
 	uint32_t	n_unreachable = 0;
-	raft_term	term;
 	int			err;
 
+	/* Crashes strike mid-ready too, at four times the step rate. */
 	if (!s->calm && rng_chance(s, s->options->crash_rate * 4))
 		crash = (crash_point) (1 + rng_below(s, 4));
 	err = raft_ready_get(n->rn, &rd);
@@ -675,15 +683,13 @@ event_host(sim *s, sim_node *n)
 	host_persist(s, n, &rd);
 	if (s->failed)
 		return;
-	term = n->hard_state.term;
 	sim_check_status(s, n);
 	if (n->role == RAFT_LEADER)
 	{
 		raft_status st;
 
 		raft_get_status(n->rn, &st);
-		term = st.hard_state.term;
-		sim_check_leader_completeness(s, n, term);
+		sim_check_leader_completeness(s, n, st.hard_state.term);
 	}
 	if (crash == CRASH_BEFORE_SEND || s->failed)
 		goto crashed;
@@ -692,14 +698,13 @@ event_host(sim *s, sim_node *n)
 	for (uint32_t i = 0; i < rd.n_messages && !s->failed; i++)
 	{
 		const raft_message *m = &rd.messages[i];
-		bool		sent = net_send(s, n, m);
+		send_result sent = net_send(s, n, m);
 
-		if (m->type == RAFT_MSG_SNAP && n_snap < 64)
-		{
-			snap_to[n_snap] = m->to;
-			snap_failed[n_snap++] = !sent;
-		}
-		if (!sent && n_unreachable < 64)
+		/* A snapshot that left is reported when it arrives (or is lost);
+		 * one that never left, now. */
+		if (m->type == RAFT_MSG_SNAP && sent != SEND_QUEUED && n_snap < 64)
+			snap_failed_to[n_snap++] = m->to;
+		if (sent == SEND_CUT && n_unreachable < 64)
 			unreachable[n_unreachable++] = m->to;
 	}
 	if (crash == CRASH_BEFORE_APPLY || s->failed)
@@ -714,11 +719,15 @@ event_host(sim *s, sim_node *n)
 	}
 	if (s->failed)
 		return;
+	if (rd.n_committed > 0)
+		sim_trace(s, "node %" PRIu64 " applies [%" PRIu64 ", %" PRIu64 "]",
+				  n->id, rd.committed[0].index,
+				  rd.committed[rd.n_committed - 1].index);
 	raft_advance(n->rn, &rd);
 
 	/* What the transport learned while sending. */
 	for (uint32_t i = 0; i < n_snap; i++)
-		raft_report_snapshot(n->rn, snap_to[i], snap_failed[i]);
+		raft_report_snapshot(n->rn, snap_failed_to[i], true);
 	for (uint32_t i = 0; i < n_unreachable; i++)
 		raft_report_unreachable(n->rn, unreachable[i]);
 	host_after_advance(s, n);
@@ -807,6 +816,26 @@ net_pick(sim *s)
 	return oldest;
 }
 
+/*
+ * Like etcd's transport, the sender learns that a snapshot arrived (or
+ * could not be delivered) only when the stream to the receiver ends.
+ */
+static void
+report_snapshot_arrival(sim *s, const sim_msg *msg, bool failed)
+{
+	sim_node   *from;
+
+	if (msg->type != RAFT_MSG_SNAP || msg->from > SIM_MAX_NODES)
+		return;
+	from = &s->nodes[msg->from];
+	if (!from->alive)
+		return;
+	raft_report_snapshot(from->rn, msg->to, failed);
+	sim_trace(s, "report snapshot %" PRIu64 "->%" PRIu64 " %s", msg->from,
+			  msg->to, failed ? "failed" : "done");
+	sim_check_status(s, from);
+}
+
 static sim_node *
 event_deliver(sim *s, int at)
 {
@@ -827,6 +856,7 @@ event_deliver(sim *s, int at)
 	if (to == NULL || !to->alive || !link_up(s, msg->from, msg->to))
 	{
 		trace_message(s, "lost", &m);
+		report_snapshot_arrival(s, msg, true);
 		raft_message_free(&m);
 		free(msg);
 		return NULL;
@@ -834,6 +864,7 @@ event_deliver(sim *s, int at)
 	trace_message(s, "deliver", &m);
 	err = raft_step(to->rn, &m);
 	check_result(s, "raft_step", to->id, err);
+	report_snapshot_arrival(s, msg, false);
 	raft_message_free(&m);
 	free(msg);
 	s->delivered++;

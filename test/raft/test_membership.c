@@ -95,6 +95,19 @@ test_learner(void)
 	ok(net_status(&nw, 1).role != RAFT_LEADER,
 	   "voter + learner cannot win an election");
 	is_u64(net_count(&nw, RAFT_MSG_PREVOTE, 1, 4), 0, "no request to the learner");
+	{
+		raft_message grant;
+
+		memset(&grant, 0, sizeof(grant));
+		grant.type = RAFT_MSG_PREVOTE_RESP;
+		grant.from = 4;
+		grant.to = 1;
+		grant.term = net_status(&nw, 1).hard_state.term + 1;
+		raft_campaign(net_raft(&nw, 1));
+		raft_step(net_raft(&nw, 1), &grant);
+		is_u64(net_status(&nw, 1).role, RAFT_PRECANDIDATE,
+			   "a learner's grant does not count");
+	}
 	net_destroy(&nw);
 }
 

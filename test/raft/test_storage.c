@@ -146,12 +146,18 @@ test_snapshot_and_compact(void)
 	is_u64(raft_memory_storage_create_snapshot(ms, 9, &config, NULL, 0),
 		   RAFT_ERR_UNAVAILABLE, "snapshot beyond the log refused");
 
-	is_u64(raft_memory_storage_compact(ms, 4), RAFT_OK, "compact to 4");
-	is_u64(st.first_index(st.ud), 5, "first index 5");
+	is_u64(raft_memory_storage_compact(ms, 4), RAFT_OK,
+		   "compact to 4: nothing below 4 left, no-op");
+	is_u64(st.first_index(st.ud), 4, "first index still 4");
+	is_u64(raft_memory_storage_compact(ms, 5), RAFT_OK, "compact to 5");
+	is_u64(st.first_index(st.ud), 5, "first index 5: entries < 5 dropped");
 	is_u64(term_at(&st, 4, &rc), 2, "term of 4 still answered");
+	is_u64(rc, RAFT_OK, "without error");
+	ok(st.entries(st.ud, 5, 6, UINT64_MAX, &got, &n) == RAFT_OK && n == 1 &&
+	   got[0].data[0] == 'e', "entry 5 kept with its data");
 	is_u64(raft_memory_storage_compact(ms, 4), RAFT_ERR_COMPACTED,
-		   "compacting again: compacted");
-	is_u64(raft_memory_storage_compact(ms, 6), RAFT_ERR_UNAVAILABLE,
+		   "compacting below the first index: compacted");
+	is_u64(raft_memory_storage_compact(ms, 7), RAFT_ERR_UNAVAILABLE,
 		   "compacting beyond the log: unavailable");
 
 	/* Appends below the first index skip what is compacted. */

@@ -46,8 +46,7 @@ for my $f (@followers)
 ok($oc->wait_for_acked(\@loads, 20), 'load is ordered before the crash')
   or die 'the load never got going';
 
-$oc->kill9_node($leader);
-my $killed_at = time;
+my $killed_at = $oc->kill9_node($leader);
 my $acked_at_kill = acked_count(\@loads);
 note("killed leader $leader with $acked_at_kill transactions acknowledged");
 

@@ -108,9 +108,13 @@ ok(defined $oc->wait_for_same_head($ch, \@names, 120),
 my $fs = raft_state($lagger);
 cmp_ok($fs->{snapshot_index}, '>=', $leader_snapshot_index,
 	"$lagger installed a snapshot at least as recent as the leader's ($leader_snapshot_index)");
-is($oc->safe_query($lagger,
-	"SELECT count(*) FROM generate_series(0, (SELECT max(number) FROM ordering.blocks WHERE channel = '$ch')) g(n) WHERE NOT EXISTS (SELECT 1 FROM ordering.blocks b WHERE b.channel = '$ch' AND b.number = g.n)"),
-	'0', "$lagger has every block, the pulled ones (" . ($lag_block + 1) . '..) included');
+my $missing;
+$oc->wait_until("$lagger has no gap in its chain", 60, sub {
+	$missing = $oc->safe_query($lagger,
+		"SELECT count(*) FROM generate_series(0, (SELECT max(number) FROM ordering.blocks WHERE channel = '$ch')) g(n) WHERE NOT EXISTS (SELECT 1 FROM ordering.blocks b WHERE b.channel = '$ch' AND b.number = g.n)");
+	return $missing eq '0';
+});
+is($missing, '0', "$lagger has every block, the pulled ones (" . ($lag_block + 1) . '..) included');
 is($oc->safe_query($lagger,
 	"SELECT count(*) FROM ordering.blocks b WHERE channel = '$ch' AND number > $lag_block AND NOT is_config AND NOT EXISTS (SELECT 1 FROM ordering.transactions t WHERE t.channel = b.channel AND t.block_number = b.number)"),
 	'0', "$lagger has the transactions of the pulled blocks");

@@ -325,7 +325,9 @@ sub wait_until
 create_channel($channel, \@names, \%config) calls ordering.create_channel on
 the first node of the list, then waits until every other consenter has the
 channel (the worker of each joins when it hears from the others).  Returns
-the stdout of create_channel (the channel name).  Dies on failure.
+the stdout of create_channel (the channel name).  Dies on failure.  With
+on_all => 1 (or $ENV{ORDERING_TAP_CREATE_ON_ALL}) it calls create_channel on
+every consenter instead (each writes the same genesis block).
 
 =cut
 
@@ -338,6 +340,12 @@ sub create_channel
 		lit($channel), lit($self->consenters_json(@names)),
 		lit($json->encode($config)));
 	my $out = $self->safe_query($names[0], $sql);
+	# Until the other consenters join by themselves, ORDERING_TAP_CREATE_ON_ALL=1
+	# creates the channel (the same genesis block) on each of them.
+	if ($opts{on_all} // $ENV{ORDERING_TAP_CREATE_ON_ALL})
+	{
+		$self->safe_query($_, $sql) for @names[ 1 .. $#names ];
+	}
 	my $ok = $self->wait_for_channel($channel, \@names, $opts{timeout});
 	croak "channel $channel did not appear on every consenter" unless $ok;
 	return $out;
@@ -596,7 +604,7 @@ sub admin
 stop_node($name, $mode) (default 'immediate'), start_node($name),
 kill9_node($name): SIGKILL to the postmaster and every process it started
 (the worker and backends too, as when a machine dies), then waits until they
-are gone.
+are gone; returns the time of the kill.
 
 =cut
 
@@ -635,6 +643,18 @@ sub _children_of
 	return @kids;
 }
 
+# A process exists and is not a zombie (the killed postmaster's children are
+# reparented to PID 1, which may not reap them promptly).
+sub _alive
+{
+	my ($pid) = @_;
+	open(my $fh, '<', "/proc/$pid/stat") or return kill(0, $pid);
+	my $stat = <$fh>;
+	close $fh;
+	return 0 unless defined $stat;
+	return $stat =~ /\)\s+Z/ ? 0 : 1;
+}
+
 sub kill9_node
 {
 	my ($self, $n) = @_;
@@ -644,10 +664,11 @@ sub kill9_node
 	my @kids = _children_of($pid);
 	$node->kill9;
 	kill 'KILL', @kids if @kids;
+	my $killed_at = time;
 	my @all = ($pid, @kids);
 	$self->wait_until('processes of ' . $self->name_of($n) . ' gone', 30,
-		sub { return !grep { kill(0, $_) } @all; });
-	return;
+		sub { return !grep { _alive($_) } @all; });
+	return $killed_at;
 }
 
 =pod

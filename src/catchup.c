@@ -1,0 +1,559 @@
+/*-------------------------------------------------------------------------
+ *
+ * catchup.c
+ *	  Pulling the blocks a received snapshot covers from a peer.
+ *
+ * Fabric's follower that receives a snapshot at block 180 while it has
+ * block 100 pulls blocks 101..180 from another orderer before it goes on
+ * with Raft.  Here, the worker installing a snapshot connects to the
+ * leader (or, failing that, another consenter) with libpq and reads
+ * ordering.blocks and ordering.transactions page by page with plain
+ * SELECTs.  Every block is checked before it is inserted: its number
+ * follows, its previous_hash is our last block's hash, its data_hash is
+ * recomputed from its items and its hash from the three (design §3); the
+ * last one must be the snapshot's last_hash.  All of it happens in the
+ * transaction that installs the snapshot, so a failure leaves nothing
+ * behind: the channel is rebuilt from its tables and the leader sends the
+ * snapshot again later.  Each peer is tried in its own subtransaction.
+ *
+ * This runs inside the worker's event loop and blocks it.  That is
+ * acceptable because it is bounded (connect, statement and overall
+ * deadlines below; the peer's session gets statement_timeout too), it
+ * happens only when a node is far behind (it cannot take part in the
+ * channel before it has the blocks anyway), and the waits are on the latch
+ * and socket, so SIGTERM and postmaster death are still honoured.  Other
+ * channels of this node pause meanwhile; a long pause can cost them their
+ * leadership, which Raft tolerates.
+ *
+ * src/catchup.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type_d.h"
+#include "commands/async.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+
+#include "blocks.h"
+#include "catchup.h"
+#include "remote.h"
+
+/* Bounds of one pull. */
+#define CATCHUP_PAGE_BLOCKS 64
+#define CATCHUP_CONNECT_TIMEOUT_MS 5000
+#define CATCHUP_STATEMENT_TIMEOUT_MS 15000
+#define CATCHUP_TOTAL_TIMEOUT_MS 60000
+#define CATCHUP_MAX_PEERS (RAFT_MAX_MEMBERS * 2)
+
+typedef struct CatchupPeer
+{
+	char		node[ORDERING_NAME_MAX];
+	char	   *conninfo;
+} CatchupPeer;
+
+typedef struct CatchupTarget
+{
+	int64		last_block;
+	uint8		last_hash[ORDERING_HASH_LEN];
+} CatchupTarget;
+
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes hex text into a palloc'd buffer; ERROR on bad input. */
+static uint8 *
+catchup_unhex(const char *hex, Size *len)
+{
+	Size		hex_len = strlen(hex);
+	uint8	   *out;
+
+	if (hex_len % 2 != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("peer sent malformed hex data")));
+	out = palloc(hex_len / 2 + 1);
+	for (Size i = 0; i < hex_len / 2; i++)
+	{
+		int			hi = hex_value(hex[2 * i]);
+		int			lo = hex_value(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("peer sent malformed hex data")));
+		out[i] = (uint8) ((hi << 4) | lo);
+	}
+	*len = hex_len / 2;
+	return out;
+}
+
+static void
+catchup_hash_field(const char *hex, uint8 out[ORDERING_HASH_LEN])
+{
+	Size		len;
+	uint8	   *bytes = catchup_unhex(hex, &len);
+
+	if (len != ORDERING_HASH_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("peer sent a hash of %zu bytes", len)));
+	memcpy(out, bytes, ORDERING_HASH_LEN);
+	pfree(bytes);
+}
+
+static bytea *
+catchup_bytea(const void *data, Size len)
+{
+	bytea	   *result = palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(result, VARHDRSZ + len);
+	if (len > 0)
+		memcpy(VARDATA(result), data, len);
+	return result;
+}
+
+/* The snapshot's last block and hash, and the consenters it names. */
+static void
+catchup_read_snapshot(Channel *ch, const raft_snapshot *snapshot,
+					  CatchupTarget *target, CatchupPeer *peers, int *n_peers)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		value = PointerGetDatum(cstring_to_text_with_len((const char *) snapshot->data,
+																 snapshot->data_size));
+	bool		isnull;
+	int			rc;
+
+	rc = SPI_execute_with_args("SELECT ($1::jsonb->>'last_block')::bigint,"
+							   " $1::jsonb->>'last_hash'",
+							   1, types, &value, NULL, true, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the snapshot of channel \"%s\"", ch->name);
+	target->last_block = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+													 SPI_tuptable->tupdesc, 1,
+													 &isnull));
+	if (isnull || SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("snapshot of channel \"%s\" lacks last_block or last_hash",
+						ch->name)));
+	catchup_hash_field(SPI_getvalue(SPI_tuptable->vals[0],
+									SPI_tuptable->tupdesc, 2),
+					   target->last_hash);
+
+	rc = SPI_execute_with_args("SELECT key, value->>'conninfo'"
+							   " FROM jsonb_each($1::jsonb->'config'->'consenters')"
+							   " ORDER BY key",
+							   1, types, &value, NULL, true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read the consenters of a snapshot");
+	for (uint64 i = 0; i < SPI_processed && *n_peers < CATCHUP_MAX_PEERS; i++)
+	{
+		char	   *node = SPI_getvalue(SPI_tuptable->vals[i],
+										SPI_tuptable->tupdesc, 1);
+		char	   *conninfo = SPI_getvalue(SPI_tuptable->vals[i],
+											SPI_tuptable->tupdesc, 2);
+		bool		known = false;
+
+		if (conninfo == NULL || strcmp(node, ordering_node_name) == 0)
+			continue;
+		for (int j = 0; j < *n_peers; j++)
+			known |= strcmp(peers[j].node, node) == 0;
+		if (known)
+			continue;
+		strlcpy(peers[*n_peers].node, node, ORDERING_NAME_MAX);
+		peers[*n_peers].conninfo = pstrdup(conninfo);
+		(*n_peers)++;
+	}
+}
+
+static void
+catchup_add_peer(CatchupPeer *peers, int *n_peers, const ChannelMember *m)
+{
+	if (m == NULL || strcmp(m->node, ordering_node_name) == 0 ||
+		*n_peers >= CATCHUP_MAX_PEERS)
+		return;
+	for (int j = 0; j < *n_peers; j++)
+		if (strcmp(peers[j].node, m->node) == 0)
+			return;
+	strlcpy(peers[*n_peers].node, m->node, ORDERING_NAME_MAX);
+	peers[*n_peers].conninfo = pstrdup(m->conninfo);
+	(*n_peers)++;
+}
+
+static void
+catchup_insert_block(Channel *ch, int64 number, const uint8 *previous_hash,
+					 const uint8 *data_hash, const uint8 *hash, int tx_count,
+					 const uint8 *config, Size config_len,
+					 int64 raft_index, int64 raft_term)
+{
+	Oid			types[10] = {TEXTOID, INT8OID, BYTEAOID, BYTEAOID, BYTEAOID,
+	INT4OID, BOOLOID, BYTEAOID, INT8OID, INT8OID};
+	Datum		values[10];
+	char		nulls[10];
+	int			rc;
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(ch->name);
+	values[1] = Int64GetDatum(number);
+	values[2] = PointerGetDatum(catchup_bytea(previous_hash, ORDERING_HASH_LEN));
+	values[3] = PointerGetDatum(catchup_bytea(data_hash, ORDERING_HASH_LEN));
+	values[4] = PointerGetDatum(catchup_bytea(hash, ORDERING_HASH_LEN));
+	values[5] = Int32GetDatum(tx_count);
+	values[6] = BoolGetDatum(config != NULL);
+	if (config != NULL)
+		values[7] = PointerGetDatum(catchup_bytea(config, config_len));
+	else
+	{
+		values[7] = (Datum) 0;
+		nulls[7] = 'n';
+	}
+	values[8] = Int64GetDatum(raft_index);
+	values[9] = Int64GetDatum(raft_term);
+	rc = SPI_execute_with_args("INSERT INTO ordering.blocks (channel, number,"
+							   " previous_hash, data_hash, hash, tx_count,"
+							   " is_config, config, raft_index, raft_term)"
+							   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+							   10, types, values, nulls, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not insert pulled block " INT64_FORMAT, number);
+	Async_Notify("ordering_blocks", psprintf("%s:" INT64_FORMAT, ch->name, number));
+}
+
+static void
+catchup_insert_tx(Channel *ch, int64 number, int position, const char *tx_id,
+				  const uint8 *payload, Size payload_len)
+{
+	Oid			types[5] = {TEXTOID, INT8OID, INT4OID, TEXTOID, BYTEAOID};
+	Datum		values[5];
+	int			rc;
+
+	values[0] = CStringGetTextDatum(ch->name);
+	values[1] = Int64GetDatum(number);
+	values[2] = Int32GetDatum(position);
+	values[3] = CStringGetTextDatum(tx_id);
+	values[4] = PointerGetDatum(catchup_bytea(payload, payload_len));
+	rc = SPI_execute_with_args("INSERT INTO ordering.transactions"
+							   " (channel, block_number, position, tx_id, payload)"
+							   " VALUES ($1, $2, $3, $4, $5)",
+							   5, types, values, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not insert a pulled transaction");
+}
+
+/*
+ * Pulls, verifies and inserts blocks first..last from one page of results
+ * (blocks and their transactions, both ordered).  Advances ch's chain head.
+ */
+static void
+catchup_apply_page(Channel *ch, const char *peer, PGresult *blocks,
+				   PGresult *txs)
+{
+	int			n_blocks = PQntuples(blocks);
+	int			n_txs = PQntuples(txs);
+	int			t = 0;
+
+	for (int b = 0; b < n_blocks; b++)
+	{
+		int64		number = strtoi64(PQgetvalue(blocks, b, 0), NULL, 10);
+		uint8		previous_hash[ORDERING_HASH_LEN];
+		uint8		data_hash[ORDERING_HASH_LEN];
+		uint8		hash[ORDERING_HASH_LEN];
+		uint8		computed[ORDERING_HASH_LEN];
+		int			tx_count = atoi(PQgetvalue(blocks, b, 4));
+		bool		is_config = strcmp(PQgetvalue(blocks, b, 5), "t") == 0;
+		int64		raft_index = strtoi64(PQgetvalue(blocks, b, 7), NULL, 10);
+		int64		raft_term = strtoi64(PQgetvalue(blocks, b, 8), NULL, 10);
+		OrderingDataHasher hasher;
+		uint8	   *config = NULL;
+		Size		config_len = 0;
+		int			first_tx = t;
+		int			position = 0;
+
+		catchup_hash_field(PQgetvalue(blocks, b, 1), previous_hash);
+		catchup_hash_field(PQgetvalue(blocks, b, 2), data_hash);
+		catchup_hash_field(PQgetvalue(blocks, b, 3), hash);
+
+		if (number != ch->last_block + 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("node %s sent block " INT64_FORMAT " where block " INT64_FORMAT " was expected",
+							peer, number, ch->last_block + 1)));
+		if (memcmp(previous_hash, ch->last_hash, ORDERING_HASH_LEN) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("block " INT64_FORMAT " from node %s does not link to block " INT64_FORMAT " of this node",
+							number, peer, ch->last_block)));
+
+		OrderingDataHashBegin(&hasher);
+		if (is_config)
+		{
+			if (PQgetisnull(blocks, b, 6) || tx_count != 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("configuration block " INT64_FORMAT " from node %s is malformed",
+								number, peer)));
+			config = catchup_unhex(PQgetvalue(blocks, b, 6), &config_len);
+			OrderingDataHashAdd(&hasher, config, config_len);
+		}
+		else
+		{
+			while (t < n_txs &&
+				   strtoi64(PQgetvalue(txs, t, 0), NULL, 10) == number)
+			{
+				Size		len;
+				uint8	   *payload = catchup_unhex(PQgetvalue(txs, t, 3), &len);
+
+				if (atoi(PQgetvalue(txs, t, 1)) != position)
+					ereport(ERROR,
+							(errcode(ERRCODE_DATA_CORRUPTED),
+							 errmsg("block " INT64_FORMAT " from node %s has a gap in its positions",
+									number, peer)));
+				OrderingDataHashAdd(&hasher, payload, len);
+				pfree(payload);
+				position++;
+				t++;
+			}
+			if (position == 0 || position != tx_count)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("block " INT64_FORMAT " from node %s has %d transactions, tx_count %d",
+								number, peer, position, tx_count)));
+		}
+		OrderingDataHashEnd(&hasher, computed);
+		if (memcmp(computed, data_hash, ORDERING_HASH_LEN) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("data_hash of block " INT64_FORMAT " from node %s does not match its items",
+							number, peer)));
+		OrderingBlockHash(number, previous_hash, data_hash, computed);
+		if (memcmp(computed, hash, ORDERING_HASH_LEN) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("hash of block " INT64_FORMAT " from node %s is wrong",
+							number, peer)));
+
+		/* Verified: insert it, then its transactions. */
+		catchup_insert_block(ch, number, previous_hash, data_hash, hash,
+							 tx_count, config, config_len, raft_index,
+							 raft_term);
+		for (int i = first_tx; i < t; i++)
+		{
+			Size		len;
+			uint8	   *payload = catchup_unhex(PQgetvalue(txs, i, 3), &len);
+
+			catchup_insert_tx(ch, number, i - first_tx, PQgetvalue(txs, i, 2),
+							  payload, len);
+			pfree(payload);
+		}
+		ch->last_block = number;
+		memcpy(ch->last_hash, hash, ORDERING_HASH_LEN);
+	}
+	if (t != n_txs)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("node %s sent transactions of blocks it did not send", peer)));
+}
+
+/* Pulls, verifies and inserts one page of blocks from the peer. */
+static pg_noinline void
+catchup_one_page(Channel *ch, PGconn *conn, const CatchupPeer *peer,
+				 const CatchupTarget *target, const TimestampTz *overall_deadline)
+{
+	int64		first = ch->last_block + 1;
+	int64		last = Min(target->last_block, first + CATCHUP_PAGE_BLOCKS - 1);
+	char		first_text[32];
+	char		last_text[32];
+	const char *params[3] = {ch->name, first_text, last_text};
+	TimestampTz deadline;
+	PGresult   *blocks;
+	PGresult   *volatile txs = NULL;
+
+	snprintf(first_text, sizeof(first_text), INT64_FORMAT, first);
+	snprintf(last_text, sizeof(last_text), INT64_FORMAT, last);
+	deadline = Min(*overall_deadline,
+				   TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+											   CATCHUP_STATEMENT_TIMEOUT_MS));
+	blocks = OrderingRemoteExec(conn, peer->node,
+								"SELECT number, encode(previous_hash, 'hex'),"
+								" encode(data_hash, 'hex'), encode(hash, 'hex'),"
+								" tx_count, is_config, encode(config, 'hex'),"
+								" raft_index, raft_term FROM ordering.blocks"
+								" WHERE channel = $1 AND number BETWEEN $2 AND $3"
+								" ORDER BY number",
+								3, params, deadline);
+	PG_TRY();
+	{
+		txs = OrderingRemoteExec(conn, peer->node,
+								 "SELECT block_number, position, tx_id,"
+								 " encode(payload, 'hex')"
+								 " FROM ordering.transactions"
+								 " WHERE channel = $1"
+								 " AND block_number BETWEEN $2 AND $3"
+								 " ORDER BY block_number, position",
+								 3, params, deadline);
+		if (PQntuples(blocks) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_NO_DATA_FOUND),
+					 errmsg("node %s does not have block " INT64_FORMAT " of channel \"%s\"",
+							peer->node, first, ch->name)));
+		catchup_apply_page(ch, peer->node, blocks, txs);
+	}
+	PG_FINALLY();
+	{
+		PQclear(blocks);
+		PQclear(txs);
+	}
+	PG_END_TRY();
+}
+
+/* Pulls up to target from one peer; ERROR on any failure. */
+static pg_noinline void
+catchup_from_peer(Channel *ch, const CatchupPeer *peer,
+				  const CatchupTarget *target, TimestampTz deadline_arg)
+{
+	volatile TimestampTz overall_deadline = deadline_arg;
+	PGconn	   *volatile conn = NULL;
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	MemoryContext page_cxt;
+
+	page_cxt = AllocSetContextCreate(CurrentMemoryContext, "ordering catchup page",
+									 ALLOCSET_DEFAULT_SIZES);
+	PG_TRY();
+	{
+		conn = OrderingRemoteConnect(peer->conninfo, "ordering catchup",
+									 CATCHUP_STATEMENT_TIMEOUT_MS,
+									 Min(overall_deadline,
+										 TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+																	 CATCHUP_CONNECT_TIMEOUT_MS)));
+		while (ch->last_block < target->last_block)
+		{
+			TimestampTz page_deadline = overall_deadline;
+
+			CHECK_FOR_INTERRUPTS();
+			MemoryContextSwitchTo(page_cxt);
+			catchup_one_page(ch, conn, peer, target, &page_deadline);
+			MemoryContextSwitchTo(caller_cxt);
+			MemoryContextReset(page_cxt);
+		}
+		if (memcmp(ch->last_hash, target->last_hash, ORDERING_HASH_LEN) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("block " INT64_FORMAT " from node %s is not the snapshot's",
+							target->last_block, peer->node)));
+	}
+	PG_FINALLY();
+	{
+		MemoryContextSwitchTo(caller_cxt);
+		OrderingRemoteDisconnect(conn);
+		MemoryContextDelete(page_cxt);
+	}
+	PG_END_TRY();
+}
+
+/* One peer in a subtransaction; true when it provided the blocks. */
+static bool
+catchup_try_peer(Channel *ch, const CatchupPeer *peer,
+				 const CatchupTarget *target, TimestampTz deadline,
+				 char **last_error)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	int64		start_block = ch->last_block;
+	uint8		start_hash[ORDERING_HASH_LEN];
+	volatile bool done = false;
+
+	memcpy(start_hash, ch->last_hash, ORDERING_HASH_LEN);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		catchup_from_peer(ch, peer, target, deadline);
+		ReleaseCurrentSubTransaction();
+		done = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		*last_error = edata->message;
+		ereport(LOG,
+				(errmsg("channel \"%s\": could not pull blocks from node %s: %s",
+						ch->name, peer->node, edata->message)));
+		ch->last_block = start_block;
+		memcpy(ch->last_hash, start_hash, ORDERING_HASH_LEN);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return done;
+}
+
+void
+CatchupPullBlocks(Channel *ch, const raft_snapshot *snapshot)
+{
+	CatchupTarget target;
+	CatchupPeer *peers = palloc0(sizeof(CatchupPeer) * CATCHUP_MAX_PEERS);
+	int			n_peers = 0;
+	int64		start_block = ch->last_block;
+	TimestampTz deadline;
+	char	   *last_error = NULL;
+
+	if (snapshot->data_size == 0)
+		return;
+
+	/* The leader first: it has every block; then the other consenters. */
+	catchup_add_peer(peers, &n_peers, ChannelPeerById(ch, ch->ready_leader));
+	catchup_add_peer(peers, &n_peers, ChannelPeerById(ch, ch->leader));
+	catchup_read_snapshot(ch, snapshot, &target, peers, &n_peers);
+	for (int i = 0; i < ch->n_members; i++)
+		catchup_add_peer(peers, &n_peers, &ch->members[i]);
+
+	if (target.last_block <= ch->last_block)
+		return;					/* nothing to pull; the caller checks the hash */
+
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+										   CATCHUP_TOTAL_TIMEOUT_MS);
+	ereport(LOG,
+			(errmsg("channel \"%s\": pulling blocks " INT64_FORMAT " to " INT64_FORMAT " covered by a snapshot",
+					ch->name, ch->last_block + 1, target.last_block)));
+
+	/* Waiting on the latch below may eat a wakeup: the loop looks again. */
+	SetLatch(MyLatch);
+	for (int i = 0; i < n_peers && GetCurrentTimestamp() < deadline; i++)
+	{
+		if (catchup_try_peer(ch, &peers[i], &target, deadline, &last_error))
+		{
+			ereport(LOG,
+					(errmsg("channel \"%s\": pulled blocks " INT64_FORMAT " to " INT64_FORMAT " from node %s",
+							ch->name, start_block + 1, target.last_block,
+							peers[i].node)));
+			SetLatch(MyLatch);
+			return;
+		}
+	}
+	SetLatch(MyLatch);
+	ereport(ERROR,
+			(errcode(ERRCODE_CONNECTION_FAILURE),
+			 errmsg("channel \"%s\": could not pull blocks " INT64_FORMAT " to " INT64_FORMAT " from any peer",
+					ch->name, start_block + 1, target.last_block),
+			 last_error ? errdetail_internal("%s", last_error) : 0));
+}
