@@ -12,6 +12,12 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 export PATH="/usr/lib/postgresql/15/bin:$PATH"
+# Run under a subreaper so that servers killed with SIGKILL are reaped
+# (see scripts/reaper.pl).
+if [ -z "${ORDERING_UNDER_REAPER:-}" ]; then
+	export ORDERING_UNDER_REAPER=1
+	exec perl "$here/scripts/reaper.pl" bash "$0" "$@"
+fi
 DEMO_DIR="${DEMO_DIR:-/tmp/ordering-demo}"
 nodes=(n1 n2 n3)
 declare -A port=([n1]=55501 [n2]=55502 [n3]=55503)

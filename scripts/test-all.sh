@@ -13,6 +13,12 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 export PATH="/usr/lib/postgresql/15/bin:$PATH"
+# Run under a subreaper so that servers killed with SIGKILL are reaped
+# (see scripts/reaper.pl).
+if [ -z "${ORDERING_UNDER_REAPER:-}" ]; then
+	export ORDERING_UNDER_REAPER=1
+	exec perl "$here/scripts/reaper.pl" bash "$0" "$@"
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "test-all.sh: run as root (it installs packages and the extension," >&2

@@ -63,6 +63,24 @@ typedef struct InflightId
 	TimestampTz added_at;
 } InflightId;
 
+/*
+ * A transaction submitted on this node, kept until it is applied (or its
+ * submitter has surely given up), so that it can be routed again when the
+ * leader changes: a leader that crashed may have lost it.  Apply-time
+ * dedupe keeps "at most once" whatever is routed twice.
+ */
+typedef struct PendingTx
+{
+	char		tx_id[ORDERING_TX_ID_MAX];	/* hash key */
+	char	   *payload;		/* in the channel's top_cxt */
+	uint32		payload_len;
+	TimestampTz added_at;
+} PendingTx;
+
+/* Bounds of the pending map: memory, and age past ordering.submit_timeout. */
+#define PENDING_MAX_BYTES (64 * 1024 * 1024)
+#define PENDING_GRACE_MS 5000
+
 static void channel_route(Channel *ch, CutterTx *tx, TimestampTz now);
 static void channel_reroute_held(Channel *ch, TimestampTz now);
 static char *conf_change_context_json(const char *node, const char *conninfo);
@@ -172,6 +190,9 @@ ChannelCreate(const char *name, int status_slot, MemoryContext parent)
 	ctl.hcxt = top_cxt;
 	ch->inflight_ids = hash_create("ordering inflight ids", 1024, &ctl,
 								   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	ctl.entrysize = sizeof(PendingTx);
+	ch->pending = hash_create("ordering pending transactions", 1024, &ctl,
+							  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 
 	ch->forward_buf.data = NULL;
 	ch->role = RAFT_FOLLOWER;
@@ -555,10 +576,86 @@ channel_reroute_held(Channel *ch, TimestampTz now)
 	list_free(held);
 }
 
+static void
+channel_remember_pending(Channel *ch, const char *tx_id, const char *payload,
+						 uint32 payload_len, TimestampTz now)
+{
+	char		key[ORDERING_TX_ID_MAX];
+	PendingTx  *p;
+	bool		found;
+
+	if (ch->pending_bytes + payload_len > PENDING_MAX_BYTES)
+		return;					/* routed once only; the submitter may retry */
+	strlcpy(key, tx_id, sizeof(key));
+	p = hash_search(ch->pending, key, HASH_ENTER, &found);
+	if (found)
+		return;
+	p->payload = MemoryContextAlloc(ch->top_cxt, Max(payload_len, 1));
+	memcpy(p->payload, payload, payload_len);
+	p->payload_len = payload_len;
+	p->added_at = now;
+	ch->pending_bytes += payload_len;
+}
+
+static void
+channel_forget_pending(Channel *ch, const char *tx_id)
+{
+	char		key[ORDERING_TX_ID_MAX];
+	PendingTx  *p;
+
+	strlcpy(key, tx_id, sizeof(key));
+	p = hash_search(ch->pending, key, HASH_FIND, NULL);
+	if (p == NULL)
+		return;
+	ch->pending_bytes -= p->payload_len;
+	pfree(p->payload);
+	hash_search(ch->pending, key, HASH_REMOVE, NULL);
+}
+
+/* A new leader is known: route every pending transaction again. */
+static void
+channel_reroute_pending(Channel *ch, TimestampTz now)
+{
+	HASH_SEQ_STATUS seq;
+	PendingTx  *p;
+	List	   *txs = NIL;
+	ListCell   *lc;
+
+	/* Collect first: routing may propose, which must not see a scan. */
+	hash_seq_init(&seq, ch->pending);
+	while ((p = hash_seq_search(&seq)) != NULL)
+		txs = lappend(txs, CutterTxMake(&ch->cutter, p->tx_id, p->payload,
+										p->payload_len));
+	foreach(lc, txs)
+		channel_route(ch, (CutterTx *) lfirst(lc), now);
+	list_free(txs);
+}
+
+/* Drops pending transactions whose submitters have given up long ago. */
+static void
+channel_sweep_pending(Channel *ch, TimestampTz now)
+{
+	HASH_SEQ_STATUS seq;
+	PendingTx  *p;
+	TimestampTz cutoff = TimestampTzPlusMilliseconds(now,
+													 -(ordering_submit_timeout_ms + PENDING_GRACE_MS));
+
+	hash_seq_init(&seq, ch->pending);
+	while ((p = hash_seq_search(&seq)) != NULL)
+		if (p->added_at < cutoff)
+		{
+			ch->pending_bytes -= p->payload_len;
+			pfree(p->payload);
+			hash_search(ch->pending, p->tx_id, HASH_REMOVE, NULL);
+		}
+}
+
+/* A transaction submitted on this node (the submit ring). */
 void
 ChannelSubmit(Channel *ch, const char *tx_id, const char *payload,
 			  uint32 payload_len, TimestampTz now)
 {
+	channel_remember_pending(ch, tx_id, payload, payload_len, now);
 	channel_route(ch, CutterTxMake(&ch->cutter, tx_id, payload, payload_len),
 				  now);
 }
@@ -662,7 +759,10 @@ ChannelTick(Channel *ch, TimestampTz now)
 		if (ch->held != NIL)
 			channel_reroute_held(ch, now);
 		if (now - ch->last_sweep_at >= INFLIGHT_SWEEP_MS * (int64) 1000)
+		{
 			channel_sweep_inflight(ch, now);
+			channel_sweep_pending(ch, now);
+		}
 		channel_maybe_promote(ch);
 		channel_push_genesis(ch, now);
 	}
@@ -842,10 +942,10 @@ channel_receive_genesis(Channel *ch, const char *from_node, const char *data,
 {
 	ChannelMember *book = palloc0(sizeof(ChannelMember) * RAFT_MAX_MEMBERS);
 	int			n_book = 0;
+	MemoryContext cxt = CurrentMemoryContext;	/* outlives the transaction */
 
 	StorageBegin();
-	(void) StorageParseGenesisRecord(data, len, &n_book, book,
-									 CurrentMemoryContext);
+	(void) StorageParseGenesisRecord(data, len, &n_book, book, cxt);
 	StorageCommit();
 
 	if (!ChannelBookHasSelf(n_book, book))
@@ -920,9 +1020,12 @@ ChannelReceive(Channel *ch, const char *from_node, int kind,
 				EntryTx    *txs;
 
 				txs = EntryBatchDecode((const uint8 *) data, len, &n_txs);
+				/* The forwarding node keeps them pending, not us. */
 				for (uint32 i = 0; i < n_txs; i++)
-					ChannelSubmit(ch, txs[i].tx_id, txs[i].payload,
-								  txs[i].payload_len, now);
+					channel_route(ch, CutterTxMake(&ch->cutter, txs[i].tx_id,
+												   txs[i].payload,
+												   txs[i].payload_len),
+								  now);
 				break;
 			}
 		case ORDERING_RECORD_JOIN_REQUEST:
@@ -1235,6 +1338,7 @@ channel_soft_state(Channel *ch, raft_role role, raft_id leader,
 				   TimestampTz now)
 {
 	bool		was_leader = channel_is_leader(ch);
+	bool		new_leader = (leader != ch->leader && leader != RAFT_NONE);
 
 	if (leader != ch->leader)
 	{
@@ -1255,6 +1359,9 @@ channel_soft_state(Channel *ch, raft_role role, raft_id leader,
 	if (!was_leader && channel_is_leader(ch))
 		channel_clear_inflight(ch);
 	channel_reroute_held(ch, now);
+	/* The old leader may have lost what we sent it. */
+	if (new_leader)
+		channel_reroute_pending(ch, now);
 }
 
 /*
@@ -1313,7 +1420,10 @@ channel_apply_entry(Channel *ch, const raft_entry *entry, bool *rebuild)
 
 					block = StorageApplyBatch(ch, entry, &ids);
 					foreach(lc, ids)
+					{
 						channel_forget_inflight(ch, (const char *) lfirst(lc));
+						channel_forget_pending(ch, (const char *) lfirst(lc));
+					}
 					break;
 				}
 			case ENTRY_SETTINGS:

@@ -95,6 +95,9 @@ typedef struct Channel
 	/* No leader known: transactions held until one is (bounded). */
 	List	   *held;			/* CutterTx * */
 	int64		held_bytes;
+	/* Submitted here, not yet applied: routed again on a leader change. */
+	HTAB	   *pending;
+	int64		pending_bytes;
 	/* Follower: transactions to forward to the leader this iteration. */
 	StringInfoData forward_buf;
 	uint32		forward_count;

@@ -543,6 +543,7 @@ step_join(Channel *unused, void *arg)
 {
 	GenesisArg *a = arg;
 	char	   *genesis;
+	MemoryContext cxt = CurrentMemoryContext;	/* outlives the transaction */
 
 	StorageBegin();
 	if (!StorageExtensionExists())
@@ -551,7 +552,7 @@ step_join(Channel *unused, void *arg)
 		return;
 	}
 	genesis = StorageParseGenesisRecord(a->data, a->len, &a->n_book, a->book,
-										CurrentMemoryContext);
+										cxt);
 	if (ChannelBookHasSelf(a->n_book, a->book))
 	{
 		OrderingInstallGenesis(a->channel, genesis);

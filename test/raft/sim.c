@@ -21,9 +21,16 @@
  *		   is lost, and raft_report_unreachable() for a cut link;
  *		3. apply the committed entries: hash them into the state machine,
  *		   apply conf changes to the configuration;
- *		raft_advance().
+ *		raft_advance(); a snapshot every snapshot_interval entries.
  * A crash may strike between any two of these, or between two applied
  * entries: what was not done is lost, with the node's volatile state.
+ * With --interleave each host event does one of these stages, and other
+ * events may reach the node in between.
+ *
+ * Bootstrap (--bootstrap, drawn per seed by default): "genesis", like the
+ * worker, starts every node at applied 0 with the genesis configuration;
+ * "snapshot" gives founders a snapshot at index 1 and joiners an empty
+ * configuration.
  *
  * Steps.  Each step fires exactly one event, chosen like this:
  *	 1. At step = fault_fraction * steps the fault phase ends: partitions
@@ -35,7 +42,7 @@
  *			crash, restart, partition, conf change, transfer   (fault phase)
  *			proposal, snapshot                                  (always)
  *	 3. Otherwise one routine event, by weight among those possible:
- *			host (4): process one ready of a random node that has one
+ *			host (4): one ready (or ready stage) of a node that has one
  *			deliver (4): one due message (the oldest, or any with reorder)
  *			tick (1): one random running node
  *	After steps, the liveness phase runs calm steps until a marker
@@ -263,7 +270,7 @@ node_start(sim *s, sim_node *n)
 	o.heartbeat_tick = 1;
 	o.max_size_per_msg = s->max_msg_bytes;
 	o.max_inflight_msgs = s->max_inflight;
-	o.max_committed_size_per_ready = 4096;
+	o.max_committed_size_per_ready = s->max_committed_bytes;
 	o.disable_pre_vote = !s->options->pre_vote;
 	o.disable_check_quorum = !s->options->check_quorum;
 	err = raft_node_create(&o, &n->rn);
@@ -291,17 +298,23 @@ node_stop(sim *s, sim_node *n, const char *why)
 	raft_node_destroy(n->rn);
 	n->rn = NULL;
 	n->alive = false;
+	n->stage = 0;				/* a ready in progress is lost */
 	sim_trace(s, "%s node %" PRIu64, why, n->id);
 }
 
 /*
- * A brand-new node: an empty disk.  Founders get the bootstrap snapshot at
- * index 1 holding the initial configuration, so that a node that joins
- * later, with an empty configuration, learns the configuration from a
- * snapshot rather than by replaying conf changes from an empty one.
+ * A brand-new node: an empty disk.  Two ways to bootstrap a group, drawn
+ * per seed (--bootstrap):
+ *	snapshot  founders start from a snapshot at index 1 (term 1) holding
+ *	          the initial configuration; a joiner starts with an empty
+ *	          configuration and is caught up by a snapshot.
+ *	genesis   like the PostgreSQL worker: every node, founder or joiner,
+ *	          starts at applied 0 with the genesis configuration and an
+ *	          empty log; a joiner replays the log from index 1, or takes a
+ *	          snapshot when the leader has compacted it.
  */
 static sim_node *
-node_create(sim *s, raft_id id, const raft_config *bootstrap)
+node_create(sim *s, raft_id id, bool founder)
 {
 	sim_node   *n = &s->nodes[id];
 
@@ -312,7 +325,13 @@ node_create(sim *s, raft_id id, const raft_config *bootstrap)
 	n->ms = raft_memory_storage_create();
 	if (n->ms == NULL)
 		abort();
-	if (bootstrap != NULL)
+	if (s->genesis)
+	{
+		n->config = s->initial_config;
+		n->was_member = founder;
+		sim_log_reset(s, n, 0, 0, 0);
+	}
+	else if (founder)
 	{
 		raft_snapshot snap;
 		uint8_t		data[SNAP_HEADER_BYTES];
@@ -320,7 +339,7 @@ node_create(sim *s, raft_id id, const raft_config *bootstrap)
 		memset(&snap, 0, sizeof(snap));
 		snap.meta.index = 1;
 		snap.meta.term = 1;
-		snap.meta.config = *bootstrap;
+		snap.meta.config = s->initial_config;
 		put_u64(data, SNAP_MAGIC);
 		put_u64(data + 8, 1);
 		put_u64(data + 16, s->hist[1].chain);
@@ -330,7 +349,7 @@ node_create(sim *s, raft_id id, const raft_config *bootstrap)
 			sim_fail(s, "bootstrap snapshot of node %" PRIu64 " refused", id);
 		n->hard_state.term = 1;
 		n->hard_state.commit = 1;
-		n->config = *bootstrap;
+		n->config = s->initial_config;
 		n->applied = 1;
 		n->applied_chain = s->hist[1].chain;
 		n->was_member = true;
@@ -618,18 +637,24 @@ static void
 host_after_advance(sim *s, sim_node *n)
 {
 	raft_status st;
+	bool		comparable;
 	bool		member = raft_config_is_voter(&n->config, n->id) ||
 		raft_config_is_learner(&n->config, n->id);
 
 	if (member)
 		n->was_member = true;
 	raft_get_status(n->rn, &st);
-	if (!config_same(&st.config, &n->config))
+	/*
+	 * Interleaved, the core may already hold a snapshot that the next
+	 * ready hands over: compare only when nothing is pending.
+	 */
+	comparable = !s->options->interleave || !raft_has_ready(n->rn);
+	if (comparable && !config_same(&st.config, &n->config))
 		sim_fail(s, "node %" PRIu64 ": core config (%u voters, %u learners)"
 				 " differs from the applied one (%u, %u)", n->id,
 				 st.config.n_voters, st.config.n_learners,
 				 n->config.n_voters, n->config.n_learners);
-	if (st.applied != n->applied)
+	else if (comparable && st.applied != n->applied)
 		sim_fail(s, "node %" PRIu64 ": core says applied %" PRIu64
 				 ", host applied %" PRIu64, n->id, st.applied, n->applied);
 	if (n->was_member && !member)
@@ -639,11 +664,10 @@ host_after_advance(sim *s, sim_node *n)
 		return;
 	}
 	/*
-	 * Like the real host's snapshot interval, this bounds the log.  And a
-	 * snapshot right after a conf change is applied: the core (like etcd)
-	 * refuses a snapshot whose configuration does not hold it, so a joiner
-	 * behind the leader's log can only catch up from a snapshot taken after
-	 * its addition (FINDINGS.md).  --no-snapshot-on-conf turns this off.
+	 * Like the worker's snapshot interval, this bounds the log.  With
+	 * --snapshot-on-conf the host also snapshots right after applying a
+	 * conf change (needed while the core refused snapshots that do not
+	 * list the receiver: FINDINGS.md, 1).
 	 */
 	if (n->applied - n->snap_index >= s->snapshot_interval ||
 		(s->options->snapshot_on_conf && n->conf_applied))
@@ -651,36 +675,11 @@ host_after_advance(sim *s, sim_node *n)
 	n->conf_applied = false;
 }
 
+/* Stage 1 of a ready: persist, then check the leader's log. */
 static void
-event_host(sim *s, sim_node *n)
+host_stage_persist(sim *s, sim_node *n, const raft_ready *rd)
 {
-	raft_ready	rd;
-	crash_point crash = CRASH_NONE;
-	raft_id		snap_failed_to[64];
-	raft_id		unreachable[64];
-	uint32_t	n_snap = 0;
-	uint32_t	n_unreachable = 0;
-	int			err;
-
-	/* Crashes strike mid-ready too, at four times the step rate. */
-	if (!s->calm && rng_chance(s, s->options->crash_rate * 4))
-		crash = (crash_point) (1 + rng_below(s, 4));
-	err = raft_ready_get(n->rn, &rd);
-	if (err != RAFT_OK)
-	{
-		sim_fail(s, "node %" PRIu64 ": raft_ready_get returned %d", n->id,
-				 err);
-		return;
-	}
-	sim_trace(s, "host node %" PRIu64 ": ready (hs=%d snap=%d entries=%u "
-			  "committed=%u messages=%u)%s", n->id, rd.has_hard_state,
-			  rd.has_snapshot, rd.n_entries, rd.n_committed, rd.n_messages,
-			  crash != CRASH_NONE ? " - will crash" : "");
-	if (crash == CRASH_BEFORE_PERSIST)
-		goto crashed;
-
-	/* 1. Persist. */
-	host_persist(s, n, &rd);
+	host_persist(s, n, rd);
 	if (s->failed)
 		return;
 	sim_check_status(s, n);
@@ -691,54 +690,142 @@ event_host(sim *s, sim_node *n)
 		raft_get_status(n->rn, &st);
 		sim_check_leader_completeness(s, n, st.hard_state.term);
 	}
-	if (crash == CRASH_BEFORE_SEND || s->failed)
-		goto crashed;
+}
 
-	/* 2. Send. */
-	for (uint32_t i = 0; i < rd.n_messages && !s->failed; i++)
+/* Stage 2: send; what the transport learns is reported after advance. */
+static void
+host_stage_send(sim *s, sim_node *n, const raft_ready *rd)
+{
+	n->n_snap_failed = 0;
+	n->n_unreachable = 0;
+	for (uint32_t i = 0; i < rd->n_messages && !s->failed; i++)
 	{
-		const raft_message *m = &rd.messages[i];
+		const raft_message *m = &rd->messages[i];
 		send_result sent = net_send(s, n, m);
 
 		/* A snapshot that left is reported when it arrives (or is lost);
 		 * one that never left, now. */
-		if (m->type == RAFT_MSG_SNAP && sent != SEND_QUEUED && n_snap < 64)
-			snap_failed_to[n_snap++] = m->to;
-		if (sent == SEND_CUT && n_unreachable < 64)
-			unreachable[n_unreachable++] = m->to;
+		if (m->type == RAFT_MSG_SNAP && sent != SEND_QUEUED &&
+			n->n_snap_failed < SIM_MAX_REPORTS)
+			n->snap_failed_to[n->n_snap_failed++] = m->to;
+		if (sent == SEND_CUT && n->n_unreachable < SIM_MAX_REPORTS)
+			n->unreachable[n->n_unreachable++] = m->to;
 	}
-	if (crash == CRASH_BEFORE_APPLY || s->failed)
-		goto crashed;
+}
 
-	/* 3. Apply. */
-	for (uint32_t i = 0; i < rd.n_committed && !s->failed; i++)
+/* Stage 3: apply, advance, report.  Returns false if it crashed midway. */
+static bool
+host_stage_apply(sim *s, sim_node *n, raft_ready *rd, bool crash_midway)
+{
+	for (uint32_t i = 0; i < rd->n_committed && !s->failed; i++)
 	{
-		if (crash == CRASH_MID_APPLY && rng_chance(s, 0.5))
-			goto crashed;
-		host_apply_entry(s, n, &rd.committed[i]);
+		if (crash_midway && rng_chance(s, 0.5))
+			return false;
+		host_apply_entry(s, n, &rd->committed[i]);
 	}
 	if (s->failed)
-		return;
-	if (rd.n_committed > 0)
+		return true;
+	if (rd->n_committed > 0)
 		sim_trace(s, "node %" PRIu64 " applies [%" PRIu64 ", %" PRIu64 "]",
-				  n->id, rd.committed[0].index,
-				  rd.committed[rd.n_committed - 1].index);
-	raft_advance(n->rn, &rd);
-
-	/* What the transport learned while sending. */
-	for (uint32_t i = 0; i < n_snap; i++)
-		raft_report_snapshot(n->rn, snap_failed_to[i], true);
-	for (uint32_t i = 0; i < n_unreachable; i++)
-		raft_report_unreachable(n->rn, unreachable[i]);
+				  n->id, rd->committed[0].index,
+				  rd->committed[rd->n_committed - 1].index);
+	raft_advance(n->rn, rd);
+	n->stage = 0;
+	for (uint32_t i = 0; i < n->n_snap_failed; i++)
+		raft_report_snapshot(n->rn, n->snap_failed_to[i], true);
+	for (uint32_t i = 0; i < n->n_unreachable; i++)
+		raft_report_unreachable(n->rn, n->unreachable[i]);
 	host_after_advance(s, n);
-	return;
+	return true;
+}
 
-crashed:
-	if (n->alive)
+static bool
+host_take_ready(sim *s, sim_node *n)
+{
+	int			err = raft_ready_get(n->rn, &n->ready);
+	const raft_ready *rd = &n->ready;
+
+	if (err != RAFT_OK)
 	{
-		s->crashes++;
-		node_stop(s, n, "crash (mid-ready):");
+		sim_fail(s, "node %" PRIu64 ": raft_ready_get returned %d", n->id,
+				 err);
+		return false;
 	}
+	n->stage = 1;
+	sim_trace(s, "host node %" PRIu64 ": ready (hs=%d snap=%d entries=%u "
+			  "committed=%u messages=%u)", n->id, rd->has_hard_state,
+			  rd->has_snapshot, rd->n_entries, rd->n_committed,
+			  rd->n_messages);
+	return true;
+}
+
+static void
+host_crash(sim *s, sim_node *n)
+{
+	if (!n->alive)
+		return;
+	s->crashes++;
+	n->stage = 0;
+	node_stop(s, n, "crash (mid-ready):");
+}
+
+/*
+ * One host event.  By default a whole ready, like the worker, with a crash
+ * now and then before persisting, before sending, before applying or
+ * between two applied entries.  With --interleave, one stage of a ready
+ * (take, persist, send, apply + advance) per event, other events on the
+ * node in between, as etcd allows.
+ */
+static void
+event_host(sim *s, sim_node *n)
+{
+	crash_point crash = CRASH_NONE;
+
+	if (s->options->interleave)
+	{
+		switch (n->stage)
+		{
+			case 0:
+				(void) host_take_ready(s, n);
+				return;
+			case 1:
+				host_stage_persist(s, n, &n->ready);
+				n->stage = 2;
+				return;
+			case 2:
+				host_stage_send(s, n, &n->ready);
+				n->stage = 3;
+				return;
+			default:
+				(void) host_stage_apply(s, n, &n->ready, false);
+				return;
+		}
+	}
+
+	/* Crashes strike mid-ready too, at four times the step rate. */
+	if (!s->calm && rng_chance(s, s->options->crash_rate * 4))
+		crash = (crash_point) (1 + rng_below(s, 4));
+	if (!host_take_ready(s, n))
+		return;
+	if (crash == CRASH_BEFORE_PERSIST)
+	{
+		host_crash(s, n);
+		return;
+	}
+	host_stage_persist(s, n, &n->ready);
+	if (s->failed || crash == CRASH_BEFORE_SEND)
+	{
+		host_crash(s, n);
+		return;
+	}
+	host_stage_send(s, n, &n->ready);
+	if (s->failed || crash == CRASH_BEFORE_APPLY)
+	{
+		host_crash(s, n);
+		return;
+	}
+	if (!host_stage_apply(s, n, &n->ready, crash == CRASH_MID_APPLY))
+		host_crash(s, n);
 }
 
 /* ------------------------------------------------------------------------
@@ -1068,7 +1155,7 @@ event_conf_change(sim *s)
 		if (fresh != RAFT_NONE)
 		{
 			s->next_id++;
-			(void) node_create(s, fresh, NULL);
+			(void) node_create(s, fresh, false);
 		}
 	}
 	return n;
@@ -1100,7 +1187,7 @@ host_snapshot(sim *s, sim_node *n)
 	uint32_t	size;
 	int			err;
 
-	if (n->applied <= n->snap_index)
+	if (n->applied <= n->snap_index || n->stage != 0)
 		return;
 	size = SNAP_HEADER_BYTES + (uint32_t) rng_below(s, 33);
 	put_u64(data, SNAP_MAGIC);
@@ -1163,7 +1250,8 @@ routine_event(sim *s)
 	uint64_t	r;
 
 	for (raft_id id = 1; id <= SIM_MAX_NODES; id++)
-		if (s->nodes[id].alive && raft_has_ready(s->nodes[id].rn))
+		if (s->nodes[id].alive &&
+			(s->nodes[id].stage > 0 || raft_has_ready(s->nodes[id].rn)))
 			with_ready[n_ready++] = id;
 	w_host = n_ready > 0 ? 4 : 0;
 	w_deliver = msg_at >= 0 ? 4 : 0;
@@ -1305,8 +1393,8 @@ run_seed(const sim_options *o, uint64_t seed, char *summary, size_t cap)
 {
 	sim		   *s = calloc(1, sizeof(sim));
 	seed_result result;
-	raft_config bootstrap;
 	uint64_t	x = seed;
+	bool		coin;
 	uint64_t	fault_end;
 	uint64_t	tail = 0;
 	uint64_t	last_marker = 0;
@@ -1323,26 +1411,33 @@ run_seed(const sim_options *o, uint64_t seed, char *summary, size_t cap)
 	/* Small batches: a catch-up takes many APPs (1 byte: one entry each). */
 	s->max_msg_bytes = rng_chance(s, 0.3) ? 1 : 64 + rng_below(s, 2048);
 	s->max_inflight = 1 + (uint32_t) rng_below(s, 16);
+	s->max_committed_bytes = rng_chance(s, 0.3) ? 1 : 64 + rng_below(s, 8192);
 	s->n_nodes_initial = o->nodes != 0 ? o->nodes :
 		(uint32_t) (3 + 2 * (seed % 3));
 	sim_check_init(s);
 
-	/* Index 1: the bootstrap snapshot every founder starts from. */
+	/* Snapshot bootstrap: index 1 is history before anything runs. */
+	coin = rng_chance(s, 0.5);	/* drawn always: modes share the stream */
+	s->genesis = o->bootstrap == BOOTSTRAP_GENESIS ||
+		(o->bootstrap == BOOTSTRAP_MIXED && coin);
 	s->hist_cap = 1024;
 	s->hist = calloc(s->hist_cap, sizeof(sim_entry));
 	if (s->hist == NULL)
 		abort();
-	s->hist[1].term = 1;
-	s->hist[1].committed_by = 1;
-	s->hist[1].chain = sim_chain_next(0, &boot_entry);
-	s->hist_len = 1;
+	if (!s->genesis)
+	{
+		s->hist[1].term = 1;
+		s->hist[1].committed_by = 1;
+		s->hist[1].chain = sim_chain_next(0, &boot_entry);
+		s->hist_len = 1;
+	}
 
-	memset(&bootstrap, 0, sizeof(bootstrap));
+	memset(&s->initial_config, 0, sizeof(s->initial_config));
 	for (uint32_t i = 0; i < s->n_nodes_initial; i++)
-		bootstrap.voters[bootstrap.n_voters++] = i + 1;
+		s->initial_config.voters[s->initial_config.n_voters++] = i + 1;
 	s->next_id = s->n_nodes_initial + 1;
 	for (raft_id id = 1; id <= s->n_nodes_initial && !s->failed; id++)
-		(void) node_create(s, id, &bootstrap);
+		(void) node_create(s, id, true);
 
 	fault_end = (uint64_t) ((double) o->steps * o->fault_fraction);
 	for (s->step = 0; s->step < o->steps && !s->failed; s->step++)
@@ -1420,7 +1515,8 @@ usage(const char *argv0)
 			"  [--restart-rate P] [--propose-rate P] [--conf-rate P]\n"
 			"  [--transfer-rate P] [--snapshot-rate P] [--fault-fraction F]\n"
 			"  [--liveness-steps N] [--no-pre-vote] [--no-check-quorum]\n"
-			"  [--no-snapshot-on-conf]\n"
+			"  [--snapshot-on-conf] [--bootstrap snapshot|genesis|mixed]\n"
+			"  [--interleave]\n"
 			"  [--seconds S] [--verbose] [--quiet]\n"
 			"A..B may be open-ended (A..) with --seconds.  Rates are per step,\n"
 			"drop/dup/delay per message.  Output is TAP.\n", argv0);
@@ -1493,7 +1589,9 @@ parse_options(sim_options *o, int argc, char **argv)
 	o->liveness_steps = 200000;
 	o->pre_vote = true;
 	o->check_quorum = true;
-	o->snapshot_on_conf = true;
+	o->snapshot_on_conf = false;
+	o->bootstrap = BOOTSTRAP_MIXED;
+	o->interleave = false;
 
 	for (int i = 1; i < argc; i++)
 	{
@@ -1549,6 +1647,23 @@ parse_options(sim_options *o, int argc, char **argv)
 			o->check_quorum = false;
 		else if (strcmp(a, "--no-snapshot-on-conf") == 0)
 			o->snapshot_on_conf = false;
+		else if (strcmp(a, "--snapshot-on-conf") == 0)
+			o->snapshot_on_conf = true;
+		else if (strcmp(a, "--interleave") == 0)
+			o->interleave = true;
+		else if (strcmp(a, "--bootstrap") == 0)
+		{
+			const char *b = VALUE();
+
+			if (strcmp(b, "snapshot") == 0)
+				o->bootstrap = BOOTSTRAP_SNAPSHOT;
+			else if (strcmp(b, "genesis") == 0)
+				o->bootstrap = BOOTSTRAP_GENESIS;
+			else if (strcmp(b, "mixed") == 0)
+				o->bootstrap = BOOTSTRAP_MIXED;
+			else
+				usage(argv[0]);
+		}
 		else if (strcmp(a, "--verbose") == 0)
 			o->verbose = true;
 		else if (strcmp(a, "--quiet") == 0)
@@ -1573,15 +1688,19 @@ format_replay(const sim_options *o, const char *argv0)
 			 "--max-delay %u %s --partition-rate %g --crash-rate %g "
 			 "--restart-rate %g --propose-rate %g --conf-rate %g "
 			 "--transfer-rate %g --snapshot-rate %g --fault-fraction %g "
-			 "--liveness-steps %" PRIu64 "%s%s%s",
+			 "--liveness-steps %" PRIu64 " --bootstrap %s%s%s%s%s",
 			 argv0, o->steps, o->nodes ? " --nodes " : "", o->nodes,
 			 o->drop, o->dup, o->delay, o->max_delay,
 			 o->reorder ? "--reorder" : "--no-reorder", o->partition_rate,
 			 o->crash_rate, o->restart_rate, o->propose_rate, o->conf_rate,
 			 o->transfer_rate, o->snapshot_rate, o->fault_fraction,
-			 o->liveness_steps, o->pre_vote ? "" : " --no-pre-vote",
+			 o->liveness_steps,
+			 o->bootstrap == BOOTSTRAP_SNAPSHOT ? "snapshot" :
+			 o->bootstrap == BOOTSTRAP_GENESIS ? "genesis" : "mixed",
+			 o->pre_vote ? "" : " --no-pre-vote",
 			 o->check_quorum ? "" : " --no-check-quorum",
-			 o->snapshot_on_conf ? "" : " --no-snapshot-on-conf");
+			 o->snapshot_on_conf ? " --snapshot-on-conf" : "",
+			 o->interleave ? " --interleave" : "");
 }
 
 /* An assert in the core aborts the run: name the seed on the way out. */

@@ -25,6 +25,15 @@
 #define SIM_MIN_VOTERS 3		/* membership changes keep this many */
 #define SIM_NET_CAPACITY 4096	/* messages in flight; more are dropped */
 #define SIM_FAIL_BYTES 1024
+#define SIM_MAX_REPORTS 64		/* transport reports kept per ready */
+
+typedef enum sim_bootstrap
+{
+	BOOTSTRAP_MIXED = 0,		/* drawn per seed */
+	BOOTSTRAP_SNAPSHOT,			/* founders share a snapshot at index 1 */
+	BOOTSTRAP_GENESIS			/* everyone starts at 0 with the genesis
+								 * configuration, like the worker */
+} sim_bootstrap;
 
 /* Command-line knobs: one run of seeds. */
 typedef struct sim_options
@@ -51,6 +60,8 @@ typedef struct sim_options
 	bool		pre_vote;
 	bool		check_quorum;
 	bool		snapshot_on_conf;	/* host snapshots after a conf change */
+	sim_bootstrap bootstrap;
+	bool		interleave;		/* one ready stage per host event */
 	bool		verbose;
 	bool		quiet;			/* print only failures and a summary */
 } sim_options;
@@ -96,6 +107,14 @@ typedef struct sim_node
 	raft_term	leader_term;	/* term of the leader-completeness cursor */
 	raft_index	leader_checked; /* committed entries verified up to here */
 	raft_role	role;
+
+	/* The ready in progress (stage 1..3; 0: none). */
+	int			stage;
+	raft_ready	ready;
+	raft_id		snap_failed_to[SIM_MAX_REPORTS];
+	uint32_t	n_snap_failed;
+	raft_id		unreachable[SIM_MAX_REPORTS];
+	uint32_t	n_unreachable;
 } sim_node;
 
 typedef struct sim_msg
@@ -128,9 +147,12 @@ typedef struct sim
 	bool		calm;			/* fault phase over */
 	uint32_t	n_nodes_initial;
 	uint32_t	next_id;
+	bool		genesis;		/* BOOTSTRAP_GENESIS for this seed */
+	raft_config initial_config;
 	uint64_t	snapshot_interval;	/* entries applied between snapshots */
 	uint64_t	max_msg_bytes;	/* raft_options.max_size_per_msg */
 	uint32_t	max_inflight;	/* raft_options.max_inflight_msgs */
+	uint64_t	max_committed_bytes;	/* max_committed_size_per_ready */
 
 	sim_node	nodes[SIM_MAX_NODES + 1];	/* by id; [0] unused */
 

@@ -41,7 +41,7 @@ my @loads;
 for my $f (@followers)
 {
 	push @loads, $oc->start_load($f, $ch, prefix => "a-$f-$_", submit_timeout => 5000)
-	  for 1 .. 2;
+	  for 1 .. 3;
 }
 ok($oc->wait_for_acked(\@loads, 20), 'load is ordered before the crash')
   or die 'the load never got going';
@@ -59,7 +59,7 @@ isnt($new_leader, $leader, 'the new leader is not the killed node');
 
 # Ordering goes on under the same load.
 my $acked_at_election = acked_count(\@loads);
-ok($oc->wait_for_acked(\@loads, $acked_at_election + 20, 60),
+ok($oc->wait_for_acked(\@loads, $acked_at_election + 30, 60),
 	'transactions keep being acknowledged after the failover');
 
 my @acked = map { $oc->stop_load($_) } @loads;

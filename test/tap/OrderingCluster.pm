@@ -643,16 +643,13 @@ sub _children_of
 	return @kids;
 }
 
-# A process exists and is not a zombie (the killed postmaster's children are
-# reparented to PID 1, which may not reap them promptly).
+# A process exists (zombies included: PostgreSQL's postmaster.pid check,
+# kill(pid, 0), sees a killed postmaster that PID 1 has not reaped yet as
+# running, and a restart would fail).
 sub _alive
 {
 	my ($pid) = @_;
-	open(my $fh, '<', "/proc/$pid/stat") or return kill(0, $pid);
-	my $stat = <$fh>;
-	close $fh;
-	return 0 unless defined $stat;
-	return $stat =~ /\)\s+Z/ ? 0 : 1;
+	return kill(0, $pid);
 }
 
 sub kill9_node
@@ -666,7 +663,7 @@ sub kill9_node
 	kill 'KILL', @kids if @kids;
 	my $killed_at = time;
 	my @all = ($pid, @kids);
-	$self->wait_until('processes of ' . $self->name_of($n) . ' gone', 30,
+	$self->wait_until('processes of ' . $self->name_of($n) . ' gone', 60,
 		sub { return !grep { _alive($_) } @all; });
 	return $killed_at;
 }
