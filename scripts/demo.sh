@@ -116,9 +116,12 @@ show "$survivor" "SELECT * FROM ordering.submit_tx('demo', convert_to('after the
 show "$survivor" "SELECT channel, node, role, term, leader, last_block FROM ordering.status"
 
 echo "== restarting $old: it catches up"
-# postmaster was killed; its children exit when they notice
-wait_for 30 "the old postmaster's children to exit" bash -c "! pgrep -f -- '-D $DEMO_DIR/$old' >/dev/null"
-as_pg "pg_ctl -D $DEMO_DIR/$old -l $DEMO_DIR/$old.log -w start" >/dev/null
+# The killed postmaster's children exit when they notice it is gone; until
+# they have, the new server refuses to start over their shared memory.
+gone() { ! kill -0 "$pid" 2>/dev/null; }
+wait_for 30 "the killed postmaster to be gone" gone
+start_old() { as_pg "pg_ctl -D $DEMO_DIR/$old -l $DEMO_DIR/$old.log -w start"; }
+wait_for 30 "$old to start again" start_old
 last=$(sql "$survivor" -At -c "SELECT max(number) FROM ordering.blocks WHERE channel = 'demo'")
 caught_up() { [ "$(sql "$old" -At -c "SELECT coalesce(max(number), -1) FROM ordering.blocks WHERE channel = 'demo'")" -ge "$last" ]; }
 wait_for 60 "$old to catch up" caught_up
