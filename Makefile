@@ -25,7 +25,6 @@ REGRESS = $(patsubst sql/%.sql,%,$(filter-out sql/ordering--%,$(wildcard sql/*.s
 REGRESS_OPTS = --use-existing
 TAP_TESTS = 1
 PROVE_TESTS = test/tap/*.pl
-PROVE_FLAGS = -I $(srcdir)/test/tap
 
 # PGXS tracks no header dependencies: rebuild every object when any header
 # changes (the tree is small).

@@ -222,6 +222,10 @@ for size in $SIZES; do
 			sub="$([ "$mode" = batch ] && echo "submit_txs x$BATCH" || echo "submit_tx")"
 			echo "| $label | $sub | $c | $tps_ordered | $tps_calls | $p50 | $p99 | $((failed + aborted)) |" >> "$results"
 			log "$tag: $tps_ordered ordered tx/s (table: $table_rate/s over $(awk -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.1f", t1 - t0 }') s), p50 $p50 ms, p99 $p99 ms, $calls calls"
+			if [ $((failed + aborted)) -gt 0 ]; then
+				log "$tag: errors, e.g.:"
+				grep -h -m3 'ERROR\|error' "$work/$tag.out" >&2 || true
+			fi
 			if [ "$calls" -eq 0 ]; then
 				log "no call completed; pgbench said:"; tail -20 "$work/$tag.out" >&2
 			fi

@@ -30,6 +30,8 @@
 # taken throughout, never two leaders in one term.
 #
 # Environment: SEED (default: from the clock; printed), ROUNDS (6),
+# SNAPSHOT_INTERVAL_BYTES (the channel's snapshot_interval_bytes; default:
+# the channel default, so no snapshot is taken in a normal run),
 # PGBIN (/usr/lib/postgresql/15/bin), MAX_RUNTIME (seconds, 480: a watchdog
 # ends the run), ORDF_LOG_DIR (copy the server logs there at the end),
 # ORDF_EXTRA_CONF (appended to every postgresql.conf).
@@ -252,7 +254,9 @@ check "every node reaches every other node over the bridge" all_reach
 consenters="{$(for n in "${NODES[@]}"; do
 	printf '"%s": "hostaddr=%s port=5432 dbname=postgres user=postgres connect_timeout=2",' "$n" "$(addr $n)"
 done | sed 's/,$//')}"
-sql n1 "SELECT ordering.create_channel('$CH', '$consenters'::jsonb, '{\"batch_timeout\": 50}'::jsonb)" > /dev/null \
+chconf='{"batch_timeout": 50'"${SNAPSHOT_INTERVAL_BYTES:+, \"snapshot_interval_bytes\": $SNAPSHOT_INTERVAL_BYTES}"'}'
+diag "channel $CH: consenters n1..n3, config $chconf"
+sql n1 "SELECT ordering.create_channel('$CH', '$consenters'::jsonb, '$chconf'::jsonb)" > /dev/null \
 	|| bail "create_channel: $(cat "$TMP/psql.err")"
 
 has_channel() {
@@ -432,6 +436,27 @@ is "$S_TERM/$S_ROLE" "$TM/follower" "the rejoined node $L follows in the cluster
 submit_ok "$L" "b-rejoined-1"
 check "identical chains after a submit on the rejoined node" wait_same_chain 30 "${NODES[@]}"
 
+# ================================================================ b2
+# An idle follower is isolated: nothing is committed meanwhile, so its log
+# stays as up to date as the leader's and only pre-vote keeps it from
+# raising its term and deposing the leader when it comes back.
+echo "# --- b2. an idle follower (up-to-date log) is isolated, then rejoins"
+wait_leader 30 "${NODES[@]}" || fail "a leader before scenario b2"
+M="$LEADER" TM="$TERM"
+read -r F G <<< "$(others "$M")"
+isolate "$F"
+diag "isolated idle follower $F; leader $M term $TM [$(elapsed)]"
+check "the leader $M keeps its role and term $TM while $F is away (3 s)" observe 3 leader_is "$M" "$TM"
+status "$F"
+is "$S_TERM" "$TM" "pre-vote: the idle isolated follower $F did not raise its term"
+check "the idle isolated follower $F is not leader" test "$S_ROLE" != leader
+rejoin "$F"
+check "$F reaches the others again" wait_until 20 "$F reaches the others" all_reach
+check "pre-vote: $F does not disrupt $M after rejoining (3 s)" observe 3 leader_is "$M" "$TM"
+if wait_leader 30 "${NODES[@]}"; then
+	is "$LEADER/$TERM" "$M/$TM" "leader and term unchanged after the idle follower $F rejoins"
+else fail "all three agree on a leader after $F rejoins"; fi
+
 # ================================================================ c
 echo "# --- c. a follower is isolated while submits go on"
 wait_leader 30 "${NODES[@]}" || fail "a leader before scenario c"
@@ -544,6 +569,9 @@ if same_chain "${NODES[@]}"; then pass "every node has the same chain ($(digest 
 else fail "every node has the same chain"; diag "  chains: $DIGESTS"; fi
 n_tx="$(sql n1 "SELECT count(*) || ' transactions in ' || count(DISTINCT block_number) || ' blocks' FROM ordering.transactions WHERE channel = '$CH'")"
 diag "n1: $n_tx; $(sort -u "$TMP/attempted" | wc -l) ids attempted, $n_acked acknowledged"
+for n in "${NODES[@]}"; do
+	diag "$n: $(sql "$n" "SELECT 'role ' || role || ', term ' || term || ', commit ' || commit_index || ', applied ' || applied_index || ', snapshot ' || snapshot_index || ', leader changes ' || leader_changes || ', proposal failures ' || proposal_failures FROM ordering.status WHERE channel = '$CH'")"
+done
 
 # never two leaders in one term, in any status sample of the whole run
 two_leaders="$(awk '$3 == "leader" { if (($4 in who) && who[$4] != $2) print "term " $4 ": " who[$4] " and " $2; who[$4] = $2 }' "$TMP/monitor.log" | sort -u)"
