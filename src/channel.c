@@ -51,6 +51,8 @@
 /* Ids in flight older than this are forgotten (a safety net). */
 #define INFLIGHT_MAX_AGE_MS (5 * 60 * 1000)
 #define INFLIGHT_SWEEP_MS (10 * 1000)
+/* A follower's catch-up pull is bounded at 60 s (catchup.c); then some. */
+#define CHANNEL_SNAPSHOT_ACK_TIMEOUT_MS (90 * 1000)
 
 /* Byte limits the core is given (raft.h defaults). */
 #define CHANNEL_MAX_SIZE_PER_MSG (1024 * 1024)
@@ -83,6 +85,8 @@ typedef struct PendingTx
 
 static void channel_route(Channel *ch, CutterTx *tx, TimestampTz now);
 static void channel_reroute_held(Channel *ch, TimestampTz now);
+static void channel_note_snapshot_sent(Channel *ch, raft_id to);
+static void channel_expire_snapshot_sends(Channel *ch, TimestampTz now);
 static char *conf_change_context_json(const char *node, const char *conninfo);
 static const ChannelMember *channel_peer_by_node(const Channel *ch,
 												 const char *node);
@@ -280,6 +284,7 @@ ChannelLoad(Channel *ch)
 	StorageRaftState state;
 	raft_options options;
 	bool		found;
+	raft_id		own_id_before = RAFT_NONE;
 	int			rc;
 
 	/* A new node starts as a follower: pending work waits for a leader. */
@@ -305,6 +310,8 @@ ChannelLoad(Channel *ch)
 		if (doc != NULL)
 			ch->genesis_doc = MemoryContextStrdup(ch->top_cxt, doc);
 	}
+	if (found && ch->self_id == RAFT_NONE)
+		own_id_before = StorageMaxOwnRaftId(ch);
 	StorageCommit();
 	state.snapshot.data = NULL; /* freed with the transaction; copied */
 	state.snapshot.data_size = 0;
@@ -323,12 +330,16 @@ ChannelLoad(Channel *ch)
 					ch->settings.batch_timeout_ms);
 	ch->status_dirty = true;
 
-	/* A joiner added after genesis: its id is in the address book. */
+	/*
+	 * A joiner added after genesis: its id is in the address book.  An id
+	 * this node had before and no longer has was removed: such a book is
+	 * stale (a lagging peer's), and a re-added node gets a new id.
+	 */
 	if (ch->self_id == RAFT_NONE && !ch->removed)
 	{
 		const ChannelMember *me = channel_peer_by_node(ch, ordering_node_name);
 
-		if (me != NULL)
+		if (me != NULL && me->id > own_id_before)
 			ch->self_id = me->id;
 	}
 	if (ch->removed)
@@ -765,6 +776,7 @@ ChannelTick(Channel *ch, TimestampTz now)
 		}
 		channel_maybe_promote(ch);
 		channel_push_genesis(ch, now);
+		channel_expire_snapshot_sends(ch, now);
 	}
 	if (channel_is_leader(ch) && CutterTimedOut(&ch->cutter, now))
 		channel_propose_batch(ch, CutterCut(&ch->cutter));
@@ -1454,6 +1466,63 @@ channel_apply_entry(Channel *ch, const raft_entry *entry, bool *rebuild)
 	return block;
 }
 
+/* Remembers a snapshot sent to a peer (see Channel.snapshot_sends). */
+static void
+channel_note_snapshot_sent(Channel *ch, raft_id to)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int			i;
+
+	for (i = 0; i < ch->n_snapshot_sends; i++)
+		if (ch->snapshot_sends[i].to == to)
+			break;
+	if (i == ch->n_snapshot_sends)
+	{
+		if (ch->n_snapshot_sends >= RAFT_MAX_MEMBERS)
+			return;
+		ch->n_snapshot_sends++;
+	}
+	ch->snapshot_sends[i].to = to;
+	ch->snapshot_sends[i].sent_at = now;
+}
+
+/*
+ * Forgets snapshots whose peer has left the snapshot state, and reports as
+ * failed those unanswered for too long.
+ */
+static void
+channel_expire_snapshot_sends(Channel *ch, TimestampTz now)
+{
+	raft_status *status;
+	int			kept = 0;
+
+	if (ch->n_snapshot_sends == 0)
+		return;
+	status = palloc(sizeof(raft_status));
+	raft_get_status(ch->raft, status);
+	for (int i = 0; i < ch->n_snapshot_sends; i++)
+	{
+		raft_id		to = ch->snapshot_sends[i].to;
+		bool		waiting = false;
+
+		for (uint32 p = 0; p < status->n_progress; p++)
+			if (status->progress[p].id == to &&
+				status->progress[p].state == RAFT_PROGRESS_SNAPSHOT)
+				waiting = true;
+		if (!waiting)
+			continue;
+		if (now - ch->snapshot_sends[i].sent_at >=
+			CHANNEL_SNAPSHOT_ACK_TIMEOUT_MS * (int64) 1000)
+		{
+			raft_report_snapshot(ch->raft, to, true);
+			continue;
+		}
+		ch->snapshot_sends[kept++] = ch->snapshot_sends[i];
+	}
+	ch->n_snapshot_sends = kept;
+	pfree(status);
+}
+
 static void
 channel_send_messages(Channel *ch, const raft_ready *rd, List **unreachable)
 {
@@ -1483,7 +1552,9 @@ channel_send_messages(Channel *ch, const raft_ready *rd, List **unreachable)
 		sent = TransportSend(to->node, to->conninfo, ch->name,
 							 ORDERING_RECORD_RAFT, buf, written);
 		pfree(buf);
-		if (!sent || msg->type == RAFT_MSG_SNAP)
+		if (sent && msg->type == RAFT_MSG_SNAP)
+			channel_note_snapshot_sent(ch, msg->to);
+		else if (!sent)
 		{
 			/* Reported after raft_advance: the ready belongs to the core. */
 			raft_message *report = palloc0(sizeof(raft_message));
@@ -1602,7 +1673,15 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 		if (ch->n_admin_waits > 0)
 			channel_answer_applied(ch, &rd.committed[i], entry_blocks[i]);
 	if (wrote_blocks)
+	{
+		/*
+		 * perf: publish the new last block before waking the submitters:
+		 * they look in the table only when it moved (sql_submit.c).
+		 */
+		ch->status_dirty = true;
+		ChannelPublishStatus(ch);
 		ConditionVariableBroadcast(&ordering_shared->applied_cv);
+	}
 	{
 		bool		soft_changed = rd.soft_state_changed ||
 			rd.leader != ch->leader || rd.role != ch->role;

@@ -128,6 +128,21 @@ typedef struct Channel
 	ChannelAdminWait admin_waits[CHANNEL_MAX_ADMIN_WAITS];
 	int			n_admin_waits;
 
+	/*
+	 * Leader: snapshots sent and not yet acknowledged.  Success is never
+	 * reported at send time (the leader would probe at once, find the log
+	 * compacted and send the snapshot again: test/raft/FINDINGS.md §3); the
+	 * follower's answer after installing moves its progress on.  A snapshot
+	 * still unanswered after CHANNEL_SNAPSHOT_ACK_TIMEOUT_MS is reported as
+	 * failed, so that a follower whose install failed gets another one.
+	 */
+	struct
+	{
+		raft_id		to;
+		TimestampTz sent_at;
+	}			snapshot_sends[RAFT_MAX_MEMBERS];
+	int			n_snapshot_sends;
+
 	/* Timing. */
 	TimestampTz next_tick_at;
 	TimestampTz retry_at;		/* broken: rebuild after this */

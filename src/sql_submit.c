@@ -9,10 +9,12 @@
  * worker routes it to the channel's leader.  Submitting is not
  * transactional: like nextval(), a rollback of the caller does not undo it.
  *
- * Waiting means polling ordering.transactions for the tx_id with a fresh
+ * Waiting means probing ordering.transactions for the tx_id with a fresh
  * snapshot each time, sleeping on applied_cv in between (the worker
- * broadcasts it after each commit that wrote blocks).  That only works in
- * READ COMMITTED: a transaction snapshot would never show the new block.
+ * broadcasts it after each commit that wrote blocks, having published the
+ * channel's last block; a waiter probes again only when that moved).  That
+ * only works in READ COMMITTED: a transaction snapshot would never show
+ * the new block.
  * A transaction id is ordered at most once per channel, so an id already
  * in a block answers at once with its place.
  *
@@ -112,68 +114,111 @@ check_payload(const char *channel, const OrderingSettings *settings,
 						 ordering_submit_queue_kb)));
 }
 
-/* Reads the places of every item not yet known (SPI connected). */
+/*
+ * The probe of one transaction id: a plan kept for the backend's lifetime
+ * (no parse or plan per check).  Equality on both columns of the unique
+ * index (channel, tx_id), so even a generic plan is a single index probe,
+ * whatever the table's size or statistics.
+ */
+static SPIPlanPtr place_plan = NULL;
+
+static SPIPlanPtr
+get_place_plan(void)
+{
+	if (place_plan == NULL)
+	{
+		Oid			types[2] = {TEXTOID, TEXTOID};
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare("SELECT block_number, position"
+						   " FROM ordering.transactions"
+						   " WHERE channel = $1 AND tx_id = $2",
+						   2, types);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s",
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		place_plan = plan;
+	}
+	return place_plan;
+}
+
+/*
+ * Reads the places of every item not yet known (SPI connected), one index
+ * probe per distinct id still missing.
+ */
 static void
 lookup_places(const char *channel, SubmitItem *items, int n_items,
 			  HTAB *places)
 {
-	Oid			types[2] = {TEXTOID, TEXTARRAYOID};
+	SPIPlanPtr	plan = get_place_plan();
 	Datum		values[2];
 	MemoryContext caller_context = CurrentMemoryContext;
-	Datum	   *missing = palloc(sizeof(Datum) * n_items);
-	int			n_missing = 0;
-
-	for (int i = 0; i < n_items; i++)
-	{
-		if (!items[i].ordered)
-			missing[n_missing++] = CStringGetTextDatum(items[i].tx_id);
-	}
-	if (n_missing == 0)
-		return;
 
 	values[0] = CStringGetTextDatum(channel);
-	values[1] = PointerGetDatum(construct_array(missing, n_missing, TEXTOID,
-												-1, false, TYPALIGN_INT));
-	OrderingSpiExecute("SELECT tx_id, block_number, position"
-					   " FROM ordering.transactions"
-					   " WHERE channel = $1 AND tx_id = ANY ($2)",
-					   2, types, values, SPI_OK_SELECT);
-	/* SPI returns in its procedure context; stay in the caller's. */
-	MemoryContextSwitchTo(caller_context);
-
-	for (uint64 row = 0; row < SPI_processed; row++)
-	{
-		HeapTuple	tuple = SPI_tuptable->vals[row];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		char		tx_id[ORDERING_TX_ID_MAX];
-		PlaceEntry *entry;
-
-		text_to_cstring_buffer(DatumGetTextPP(SPI_getbinval(tuple, desc, 1,
-															&isnull)),
-							   tx_id, sizeof(tx_id));
-		entry = hash_search(places, tx_id, HASH_FIND, NULL);
-
-		if (entry == NULL)
-			continue;
-		entry->ordered = true;
-		entry->block_number = DatumGetInt64(SPI_getbinval(tuple, desc, 2,
-														  &isnull));
-		entry->position = DatumGetInt32(SPI_getbinval(tuple, desc, 3,
-													  &isnull));
-	}
-
 	for (int i = 0; i < n_items; i++)
 	{
-		PlaceEntry *entry = hash_search(places, items[i].tx_id, HASH_FIND,
-										NULL);
+		PlaceEntry *entry;
+		int			ret;
 
+		if (items[i].ordered)
+			continue;
+		entry = hash_search(places, items[i].tx_id, HASH_FIND, NULL);
 		Assert(entry != NULL);
+		if (!entry->ordered)
+		{
+			values[1] = CStringGetTextDatum(items[i].tx_id);
+			ret = SPI_execute_plan(plan, values, NULL, false, 1);
+			/* SPI returns in its procedure context; stay in the caller's. */
+			MemoryContextSwitchTo(caller_context);
+			if (ret != SPI_OK_SELECT)
+				elog(ERROR, "SPI_execute_plan failed (%s) looking up transaction %s",
+					 SPI_result_code_string(ret), items[i].tx_id);
+			if (SPI_processed > 0)
+			{
+				HeapTuple	tuple = SPI_tuptable->vals[0];
+				TupleDesc	desc = SPI_tuptable->tupdesc;
+				bool		isnull;
+
+				entry->ordered = true;
+				entry->block_number =
+					DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+				entry->position =
+					DatumGetInt32(SPI_getbinval(tuple, desc, 2, &isnull));
+			}
+			SPI_freetuptable(SPI_tuptable);
+			pfree(DatumGetPointer(values[1]));
+		}
+		/* Repeats of an id share its place. */
 		items[i].ordered = entry->ordered;
 		items[i].block_number = entry->block_number;
 		items[i].position = entry->position;
 	}
-	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * The last block the worker has applied on the channel, as it publishes it
+ * (before it wakes the waiters), or -1 when it publishes nothing for it.
+ */
+static int64
+published_last_block(const char *channel)
+{
+	int64		last_block = -1;
+
+	LWLockAcquire(&ordering_shared->lock, LW_SHARED);
+	for (int i = 0; i < ordering_shared->max_channels; i++)
+	{
+		OrderingChannelStatus *st = &ordering_shared->status[i];
+
+		if (st->in_use && strcmp(st->channel, channel) == 0)
+		{
+			last_block = st->last_block;
+			break;
+		}
+	}
+	LWLockRelease(&ordering_shared->lock);
+	return last_block;
 }
 
 static int
@@ -245,7 +290,17 @@ enqueue_unordered(const char *channel, SubmitItem *items, int n_items,
 	OrderingWakeWorker();
 }
 
-/* Polls until every item is ordered; errors 57014 at the deadline. */
+/*
+ * Waits until every item is ordered; errors 57014 at the deadline.
+ *
+ * The worker wakes every waiter after each commit that wrote blocks, having
+ * published the channel's last block first.  A waiter looks in the table
+ * only when that number moved since its last look (or a slice of
+ * SUBMIT_WAIT_SLICE_MS passed without a wake-up, in case blocks arrived
+ * another way, e.g. a snapshot catch-up): 64 waiters no longer run 64
+ * queries for every block.  The number is read before the look, so a block
+ * committed after it is always followed by a wake-up and a new look.
+ */
 static void
 wait_until_ordered(const char *channel, SubmitItem *items, int n_items,
 				   HTAB *places, TimestampTz deadline)
@@ -253,17 +308,25 @@ wait_until_ordered(const char *channel, SubmitItem *items, int n_items,
 	MemoryContext poll_context = AllocSetContextCreate(CurrentMemoryContext,
 													   "ordering submit poll",
 													   ALLOCSET_DEFAULT_SIZES);
+	int64		looked_at_block = PG_INT64_MIN;
+	bool		timed_out = false;
 
 	ConditionVariablePrepareToSleep(&ordering_shared->applied_cv);
 	for (;;)
 	{
-		MemoryContext caller_context = MemoryContextSwitchTo(poll_context);
+		int64		last_block = published_last_block(channel);
 		int			n_unordered;
 		long		sleep_ms;
 
-		lookup_places(channel, items, n_items, places);
-		MemoryContextSwitchTo(caller_context);
-		MemoryContextReset(poll_context);
+		if (last_block != looked_at_block || last_block < 0 || timed_out)
+		{
+			MemoryContext caller_context = MemoryContextSwitchTo(poll_context);
+
+			looked_at_block = last_block;
+			lookup_places(channel, items, n_items, places);
+			MemoryContextSwitchTo(caller_context);
+			MemoryContextReset(poll_context);
+		}
 		n_unordered = count_unordered(items, n_items);
 		if (n_unordered == 0)
 			break;
@@ -282,8 +345,8 @@ wait_until_ordered(const char *channel, SubmitItem *items, int n_items,
 					 errmsg("%d of %d transactions were not ordered within %d ms",
 							n_unordered, n_items, ordering_submit_timeout_ms),
 					 errhint("They may still be ordered; resubmitting the same payloads is safe.")));
-		(void) ConditionVariableTimedSleep(&ordering_shared->applied_cv,
-										   sleep_ms, PG_WAIT_EXTENSION);
+		timed_out = ConditionVariableTimedSleep(&ordering_shared->applied_cv,
+												sleep_ms, PG_WAIT_EXTENSION);
 	}
 	ConditionVariableCancelSleep();
 }

@@ -124,8 +124,19 @@ storage_plan(StoragePlanId id)
 	{
 		SPIPlanPtr	plan;
 
-		plan = SPI_prepare(plan_defs[id].sql, plan_defs[id].nargs,
-						   (Oid *) plan_defs[id].argtypes);
+		/*
+		 * perf: the dedupe probe is planned for each call.  A generic plan
+		 * made while the table was empty scanned every transaction of the
+		 * channel (channel = $1 as the only index condition, tx_id as a
+		 * filter) and was never replanned: applying got O(chain) slower.
+		 */
+		if (id == PLAN_TX_EXISTING)
+			plan = SPI_prepare_cursor(plan_defs[id].sql, plan_defs[id].nargs,
+									  (Oid *) plan_defs[id].argtypes,
+									  CURSOR_OPT_CUSTOM_PLAN);
+		else
+			plan = SPI_prepare(plan_defs[id].sql, plan_defs[id].nargs,
+							   (Oid *) plan_defs[id].argtypes);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
 				 plan_defs[id].sql, SPI_result_code_string(SPI_result));
@@ -1009,6 +1020,28 @@ StorageParseGenesisRecord(const char *data, Size len, int *n_book,
 		m->is_learner = DatumGetBool(SPI_getbinval(tuple, desc, 4, &isnull));
 	}
 	return genesis;
+}
+
+/*
+ * The largest raft id this node has had in any configuration block of the
+ * channel here (0 if none).  A node that is not a consenter now but had
+ * that id was removed: an address book naming it with that id is stale.
+ */
+raft_id
+StorageMaxOwnRaftId(Channel *ch)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	bool		isnull;
+	Datum		d;
+
+	values[0] = CStringGetTextDatum(ch->name);
+	values[1] = CStringGetTextDatum(ordering_node_name);
+	storage_query("SELECT max((convert_from(config, 'UTF8')::jsonb->'consenters'->$2->>'id')::bigint)"
+				  " FROM ordering.blocks WHERE channel = $1 AND is_config",
+				  2, types, values, SPI_OK_SELECT);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? RAFT_NONE : (raft_id) DatumGetInt64(d);
 }
 
 /*

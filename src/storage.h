@@ -77,6 +77,9 @@ extern char *StorageParseGenesisRecord(const char *data, Size len,
 									   int *n_book, ChannelMember *book,
 									   MemoryContext cxt);
 
+/* The largest raft id this node had in a configuration block, or 0. */
+extern raft_id StorageMaxOwnRaftId(Channel *ch);
+
 /* The largest raft id in any configuration of the channel. */
 extern raft_id StorageMaxRaftIdEver(Channel *ch);
 

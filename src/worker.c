@@ -885,6 +885,13 @@ OrderingWorkerMain(Datum main_arg)
 		pgstat_report_activity(STATE_IDLE, NULL);
 
 		Assert(!IsTransactionState());
+		/*
+		 * perf: flush our table statistics (rate-limited inside), as
+		 * PostgresMain does before going idle.  Without it autovacuum never
+		 * saw the worker's inserts and deletes: ordering.* tables were never
+		 * analyzed or vacuumed (deleted log rows piled up).
+		 */
+		(void) pgstat_report_stat(false);
 		worker_wait(timeout_ms);
 	}
 }

@@ -42,7 +42,9 @@ SEED="${SEED:-$(( $(date +%s) % 1000000 ))}"
 ROUNDS="${ROUNDS:-6}"
 PGBIN="${PGBIN:-/usr/lib/postgresql/15/bin}"
 MAX_RUNTIME="${MAX_RUNTIME:-480}"
-CH=faults
+CH=faults            # scenarios a-d; "the channel" of the helpers below
+CH_MAIN=$CH
+CH_SNAP=faults-snap  # scenario e: snapshots every 1024 bytes
 NODES=(n1 n2 n3)
 NET=10.213.0
 RANDOM=$SEED
@@ -54,7 +56,7 @@ diag() { local l; while IFS= read -r l; do echo "# $l"; done <<< "$*"; }
 pass() { T=$((T + 1)); echo "ok $T - $1"; }
 fail() { T=$((T + 1)); FAILED=$((FAILED + 1)); echo "not ok $T - $1"; }
 # check DESC COMMAND...: ok when the command succeeds
-check() { local d="$1"; shift; if "$@"; then pass "$d"; else fail "$d"; fi; }
+check() { local d="$1"; shift; if "$@"; then pass "$d"; else fail "$d"; return 1; fi; }
 # is GOT EXPECTED DESC
 is() {
 	if [ "$1" == "$2" ]; then pass "$3"; else
@@ -160,8 +162,7 @@ TMP="$(mktemp -d /tmp/ordf.XXXXXX)"
 chmod 755 "$TMP"
 cd "$TMP" || bail "cd $TMP"
 mkdir -p "$TMP/load"
-: > "$TMP/acked"
-: > "$TMP/attempted"
+for f in acked attempted; do : > "$TMP/$f.$CH_MAIN"; : > "$TMP/$f.$CH_SNAP"; done
 : > "$TMP/monitor.log"
 
 # ---------------------------------------------------------------- network
@@ -257,7 +258,9 @@ done | sed 's/,$//')}"
 chconf='{"batch_timeout": 50'"${SNAPSHOT_INTERVAL_BYTES:+, \"snapshot_interval_bytes\": $SNAPSHOT_INTERVAL_BYTES}"'}'
 diag "channel $CH: consenters n1..n3, config $chconf"
 sql n1 "SELECT ordering.create_channel('$CH', '$consenters'::jsonb, '$chconf'::jsonb)" > /dev/null \
-	|| bail "create_channel: $(cat "$TMP/psql.err")"
+	|| bail "create_channel $CH: $(cat "$TMP/psql.err")"
+sql n1 "SELECT ordering.create_channel('$CH_SNAP', '$consenters'::jsonb, '{\"batch_timeout\": 50, \"snapshot_interval_bytes\": 1024}'::jsonb)" > /dev/null \
+	|| bail "create_channel $CH_SNAP: $(cat "$TMP/psql.err")"
 
 has_channel() {
 	local n
@@ -265,7 +268,10 @@ has_channel() {
 		[ "$(sql "$n" "SELECT count(*) FROM ordering.status WHERE channel = '$CH' AND role IS NOT NULL")" = 1 ] || return 1
 	done
 }
+# with_ch CHANNEL COMMAND...: runs the command with $CH set to CHANNEL
+with_ch() { local saved="$CH" rc; CH="$1"; shift; "$@"; rc=$?; CH="$saved"; return $rc; }
 check "channel $CH is on every node" wait_until 60 "channel on n1..n3" has_channel "${NODES[@]}"
+check "channel $CH_SNAP is on every node" with_ch "$CH_SNAP" wait_until 60 "channel on n1..n3" has_channel "${NODES[@]}"
 
 # ---------------------------------------------------------------- status
 # status NODE: sets S_ROLE S_TERM S_LEADER S_LAST (empty when no answer)
@@ -274,7 +280,7 @@ status() {
 	line="$(sql "$1" "SELECT coalesce(role, '') || '|' || coalesce(term::text, '') || '|' || coalesce(leader, '') || '|' || coalesce(last_block::text, '') FROM ordering.status WHERE channel = '$CH'")"
 	IFS='|' read -r S_ROLE S_TERM S_LEADER S_LAST <<< "$line"
 	S_ROLE="${S_ROLE:-}" S_TERM="${S_TERM:-}" S_LEADER="${S_LEADER:-}" S_LAST="${S_LAST:-}"
-	echo "$(now_ms) $1 ${S_ROLE:-?} ${S_TERM:-?} ${S_LEADER:--}" >> "$TMP/monitor.log"
+	echo "$(now_ms) $1 ${S_ROLE:-?} ${S_TERM:-?} ${S_LEADER:--} $CH" >> "$TMP/monitor.log"
 	[ -n "$line" ]
 }
 # agreed NODES...: every listed node names the same leader, which is one of
@@ -347,7 +353,7 @@ monitor() {
 # the id as attempted, and as acknowledged when it was.
 submit() {
 	local n="$1" id="$2" tmo="${3:-20000}"
-	echo "$id" >> "$TMP/attempted"
+	echo "$id" >> "$TMP/attempted.$CH"
 	SUB_OUT="$(PSQL_TIMEOUT=$(( tmo / 1000 + 20 )) psql_n "$n" \
 		-c "SET ordering.submit_timeout = $tmo" \
 		-c "SELECT tx_id || '|' || block_number || '|' || position FROM ordering.submit_tx('$CH', convert_to('payload $id', 'UTF8'), '$id')" \
@@ -356,7 +362,7 @@ submit() {
 	SUB_STATE="$(grep -o -m1 -E '(ERROR|FATAL): +[0-9A-Z]{5}' "$TMP/submit.err" | grep -o -E '[0-9A-Z]{5}$')"
 	SUB_ERR="$(tr '\n' ' ' < "$TMP/submit.err")"
 	if [ $SUB_RC -eq 0 ] && [[ "$SUB_OUT" =~ ^"$id"\|[0-9]+\|[0-9]+$ ]]; then
-		echo "$SUB_OUT" >> "$TMP/acked"
+		echo "$SUB_OUT" >> "$TMP/acked.$CH"
 		return 0
 	fi
 	return 1
@@ -481,6 +487,63 @@ if wait_leader 30 "${NODES[@]}"; then
 	is "$LEADER/$TERM" "$M/$TM" "leader and term unchanged after $F rejoins"
 else fail "all three agree on a leader after $F rejoins"; fi
 
+# ================================================================ e
+# Fabric's example: a follower misses so much that the leader's log no longer
+# has it (snapshots every 1024 bytes delete the covered entries); on rejoin it
+# gets a snapshot, pulls the missing blocks from a peer and verifies them.
+CH="$CH_SNAP"
+echo "# --- e. channel $CH: a follower misses enough to need a snapshot"
+# submit_batch NODE PREFIX COUNT PAD: COUNT sequential submit_tx in one call,
+# ids PREFIX-1.., payload 'payload <id>|' plus PAD x's
+submit_batch() {
+	local n="$1" prefix="$2" count="$3" pad="$4" g out rc
+	for g in $(seq 1 "$count"); do echo "$prefix-$g" >> "$TMP/attempted.$CH"; done
+	out="$(PSQL_TIMEOUT=60 psql_n "$n" -c "SET ordering.submit_timeout = 20000" \
+		-c "SELECT s.tx_id || '|' || s.block_number || '|' || s.position FROM generate_series(1, $count) g, LATERAL ordering.submit_tx('$CH', convert_to('payload $prefix-' || g || '|' || repeat('x', $pad), 'UTF8'), '$prefix-' || g) s ORDER BY g" \
+		2> "$TMP/submit.err")"
+	rc=$?
+	if [ $rc -eq 0 ] && [ "$(grep -cE "^$prefix-[0-9]+\|[0-9]+\|[0-9]+$" <<< "$out")" -eq "$count" ]; then
+		echo "$out" >> "$TMP/acked.$CH"
+		pass "$CH: $count transactions $prefix-* submitted on $n acknowledged"
+	else
+		fail "$CH: $count transactions $prefix-* submitted on $n acknowledged"
+		diag "  rc=$rc $(tr '\n' ' ' < "$TMP/submit.err")"
+	fi
+}
+# progress NODE: "applied_index snapshot_index" of $CH on NODE
+progress() { sql "$1" "SELECT applied_index || ' ' || snapshot_index FROM ordering.status WHERE channel = '$CH'"; }
+if wait_leader 30 "${NODES[@]}"; then
+	pass "$CH: all three agree on leader $LEADER (term $TERM)"
+	M="$LEADER"
+	read -r F G <<< "$(others "$M")"
+	submit_batch "$G" e-before 3 10
+	check "$CH: identical chains before the partition" wait_same_chain 30 "${NODES[@]}"
+	isolate "$F"
+	diag "isolated follower $F of $CH; leader $M; $F at applied/snapshot $(progress "$F") [$(elapsed)]"
+	submit_batch "$M" e-away-a 15 1000
+	# The appends for these are queued for $F by the leader's transport; they
+	# are dropped when its next connection attempt fails (backoff <= 5 s, then
+	# connect_timeout 2 s).  Otherwise, delivered after the heal, they would
+	# catch $F up without a snapshot.
+	wait_leader 10 "$M" "$G" > /dev/null; TM="$TERM"
+	check "$CH: the leader $M keeps its role and term while $F is away (8 s)" observe 8 leader_is "$M" "$TM"
+	submit_batch "$G" e-away-b 15 1000
+	read -r f_applied f_snap <<< "$(progress "$F")"
+	read -r m_applied m_snap <<< "$(progress "$M")"
+	diag "leader $M at applied $m_applied snapshot $m_snap; $F at applied $f_applied snapshot $f_snap"
+	check "$CH: the leader's snapshot index ($m_snap) is past $F's applied index ($f_applied): $F needs a snapshot" \
+		test "${m_snap:-0}" -gt "${f_applied:-0}"
+	rejoin "$F"
+	diag "rejoined $F [$(elapsed)]"
+	check "$CH: $F catches up through the snapshot (identical chains)" wait_same_chain 60 "${NODES[@]}"
+	diag "$F now at applied/snapshot $(progress "$F"); its log says: $(grep -h "$CH\": pull" "$TMP/$F/server.log" | sed 's/^.*LOG: *//' | tr '\n' ' ')"
+	submit_batch "$F" e-after 3 10
+	check "$CH: identical chains after a submit on $F" wait_same_chain 30 "${NODES[@]}"
+else
+	fail "$CH: a leader agreed by all three"
+fi
+CH="$CH_MAIN"
+
 # ================================================================ d
 echo "# --- d. $ROUNDS random partitions under load (SEED=$SEED)"
 SUB_NODES=(n1 n2)
@@ -534,8 +597,8 @@ check "the background submitters stop" wait_until 40 "submitters stop" submitter
 for pid in "${SUBMITTERS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null; done
 SUBMITTERS=()
 for s in "${SUB_NODES[@]}"; do
-	grep -E '^[^|]+\|[0-9]+\|[0-9]+$' "$TMP/load/$s/acked" >> "$TMP/acked"
-	cat "$TMP/load/$s/attempted" >> "$TMP/attempted"
+	grep -E '^[^|]+\|[0-9]+\|[0-9]+$' "$TMP/load/$s/acked" >> "$TMP/acked.$CH"
+	cat "$TMP/load/$s/attempted" >> "$TMP/attempted.$CH"
 	diag "submitter on $s: $(wc -l < "$TMP/load/$s/attempted") attempted, $(grep -cE '^[^|]+\|[0-9]+\|[0-9]+$' "$TMP/load/$s/acked") acknowledged, $(wc -l < "$TMP/load/$s/errors" 2>/dev/null || echo 0) failed"
 	[ -s "$TMP/load/$s/errors" ] && diag "  e.g. $(grep -m1 57014 "$TMP/load/$s/errors" || head -1 "$TMP/load/$s/errors")"
 done
@@ -554,27 +617,32 @@ if wait_until 90 "identical and stable chains" stable_chain; then
 else fail "quiescence: identical chains on every node, unchanged for 3 s"; diag "  chains: $DIGESTS"; fi
 
 # ================================================================ final
-echo "# --- final checks on every node"
-n_acked=$(sort -u "$TMP/acked" | wc -l)
-for n in "${NODES[@]}"; do
-	bad="$(psql_n "$n" -v ch="$CH" -f "$HERE/verify_chain.sql" 2>&1)"
-	is "$bad" "" "chain on $n verifies in plain SQL (design §3)"
-	vc="$(sql "$n" "SELECT ok::text || '|' || blocks || '|' || coalesce(first_bad_block::text, '') || '|' || coalesce(detail, '') FROM ordering.verify_chain('$CH')")"
-	check "ordering.verify_chain on $n says ok ($vc)" test "${vc%%|*}" = true
-	problems="$( { sort -u "$TMP/acked"; echo '\.'; sort -u "$TMP/attempted"; echo '\.'; } |
-		psql_n "$n" -v ch="$CH" -f "$HERE/check_txs.sql" 2>&1)"
-	is "$problems" "" "$n: all $n_acked acknowledged transactions present exactly once where acknowledged; no tx_id twice; nothing unsubmitted"
-done
-if same_chain "${NODES[@]}"; then pass "every node has the same chain ($(digest n1))"
-else fail "every node has the same chain"; diag "  chains: $DIGESTS"; fi
-n_tx="$(sql n1 "SELECT count(*) || ' transactions in ' || count(DISTINCT block_number) || ' blocks' FROM ordering.transactions WHERE channel = '$CH'")"
-diag "n1: $n_tx; $(sort -u "$TMP/attempted" | wc -l) ids attempted, $n_acked acknowledged"
-for n in "${NODES[@]}"; do
-	diag "$n: $(sql "$n" "SELECT 'role ' || role || ', term ' || term || ', commit ' || commit_index || ', applied ' || applied_index || ', snapshot ' || snapshot_index || ', leader changes ' || leader_changes || ', proposal failures ' || proposal_failures FROM ordering.status WHERE channel = '$CH'")"
-done
+final_checks() { # on channel $CH
+	local n bad vc problems n_acked n_tx
+	echo "# --- final checks of channel $CH on every node"
+	n_acked=$(sort -u "$TMP/acked.$CH" | wc -l)
+	for n in "${NODES[@]}"; do
+		bad="$(psql_n "$n" -v ch="$CH" -f "$HERE/verify_chain.sql" 2>&1)"
+		is "$bad" "" "$CH: chain on $n verifies in plain SQL (design §3)"
+		vc="$(sql "$n" "SELECT ok::text || '|' || blocks || '|' || coalesce(first_bad_block::text, '') || '|' || coalesce(detail, '') FROM ordering.verify_chain('$CH')")"
+		check "$CH: ordering.verify_chain on $n says ok ($vc)" test "${vc%%|*}" = true
+		problems="$( { sort -u "$TMP/acked.$CH"; echo '\.'; sort -u "$TMP/attempted.$CH"; echo '\.'; } |
+			psql_n "$n" -v ch="$CH" -f "$HERE/check_txs.sql" 2>&1)"
+		is "$problems" "" "$CH: on $n all $n_acked acknowledged transactions present exactly once where acknowledged; no tx_id twice; nothing unsubmitted"
+	done
+	if same_chain "${NODES[@]}"; then pass "$CH: every node has the same chain (blocks:md5:last $(digest n1))"
+	else fail "$CH: every node has the same chain"; diag "  chains: $DIGESTS"; fi
+	n_tx="$(sql n1 "SELECT count(*) || ' transactions in ' || count(DISTINCT block_number) || ' blocks' FROM ordering.transactions WHERE channel = '$CH'")"
+	diag "$CH on n1: $n_tx; $(sort -u "$TMP/attempted.$CH" | wc -l) ids attempted, $n_acked acknowledged"
+	for n in "${NODES[@]}"; do
+		diag "$CH on $n: $(sql "$n" "SELECT 'role ' || role || ', term ' || term || ', commit ' || commit_index || ', applied ' || applied_index || ', snapshot ' || snapshot_index || ', leader changes ' || leader_changes || ', proposal failures ' || proposal_failures FROM ordering.status WHERE channel = '$CH'")"
+	done
+}
+with_ch "$CH_MAIN" final_checks
+with_ch "$CH_SNAP" final_checks
 
 # never two leaders in one term, in any status sample of the whole run
-two_leaders="$(awk '$3 == "leader" { if (($4 in who) && who[$4] != $2) print "term " $4 ": " who[$4] " and " $2; who[$4] = $2 }' "$TMP/monitor.log" | sort -u)"
+two_leaders="$(awk '$3 == "leader" { k = $6 " term " $4; if ((k in who) && who[k] != $2) print k ": " who[k] " and " $2; who[k] = $2 }' "$TMP/monitor.log" | sort -u)"
 is "$two_leaders" "" "never two leaders in the same term ($(wc -l < "$TMP/monitor.log") status samples)"
 
 echo "1..$T"
