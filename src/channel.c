@@ -87,6 +87,8 @@ static void channel_route(Channel *ch, CutterTx *tx, TimestampTz now);
 static void channel_reroute_held(Channel *ch, TimestampTz now);
 static void channel_note_snapshot_sent(Channel *ch, raft_id to);
 static void channel_expire_snapshot_sends(Channel *ch, TimestampTz now);
+static bool channel_start_handoff(Channel *ch, int slot, uint64 ticket);
+static void channel_finish_handoff(Channel *ch, TimestampTz now);
 static char *conf_change_context_json(const char *node, const char *conninfo);
 static const ChannelMember *channel_peer_by_node(const Channel *ch,
 												 const char *node);
@@ -777,6 +779,7 @@ ChannelTick(Channel *ch, TimestampTz now)
 		channel_maybe_promote(ch);
 		channel_push_genesis(ch, now);
 		channel_expire_snapshot_sends(ch, now);
+		channel_finish_handoff(ch, now);
 	}
 	if (channel_is_leader(ch) && CutterTimedOut(&ch->cutter, now))
 		channel_propose_batch(ch, CutterCut(&ch->cutter));
@@ -1091,6 +1094,10 @@ ChannelFailAdminWaits(Channel *ch, int sqlstate, const char *message)
 		ChannelAnswerAdmin(ch->admin_waits[i].slot, ch->admin_waits[i].ticket,
 						   sqlstate, message, -1);
 	ch->n_admin_waits = 0;
+	if (ch->handoff_pending)
+		ChannelAnswerAdmin(ch->handoff_slot, ch->handoff_ticket,
+						   sqlstate, message, -1);
+	ch->handoff_pending = false;
 }
 
 /* Answers the admin request (if any) waiting for entry. */
@@ -1262,6 +1269,10 @@ ChannelTakeAdminRequest(Channel *ch, int slot,
 		return;
 	}
 
+	if (req->kind == ORDERING_ADMIN_REMOVE_CONSENTER &&
+		m->id == ch->self_id && channel_start_handoff(ch, slot, req->ticket))
+		return;
+
 	switch (req->kind)
 	{
 		case ORDERING_ADMIN_UPDATE_CONFIG:
@@ -1345,6 +1356,87 @@ ChannelTakeAdminRequest(Channel *ch, int slot,
  * ----------------------------------------------------------------
  */
 
+/*
+ * Leader removing itself: hand leadership to the voter with the longest
+ * matching log first, so that the channel is not left without a leader
+ * for an election timeout.  Returns false when there is nobody to hand it
+ * to (or the core refuses); the caller then proposes the removal itself,
+ * and the leader steps down once it applies.
+ */
+static bool
+channel_start_handoff(Channel *ch, int slot, uint64 ticket)
+{
+	raft_status *status;
+	raft_id		target = RAFT_NONE;
+	raft_index	best_match = 0;
+
+	if (ch->handoff_pending)
+	{
+		ChannelAnswerAdmin(slot, ticket, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						   psprintf("a membership change is already in progress on channel %s",
+									ch->name), -1);
+		return true;
+	}
+	status = palloc(sizeof(raft_status));
+	raft_get_status(ch->raft, status);
+	for (uint32 i = 0; i < status->n_progress; i++)
+	{
+		const raft_progress_status *p = &status->progress[i];
+
+		if (p->id == ch->self_id || p->is_learner || !p->recent_active)
+			continue;
+		if (target == RAFT_NONE || p->match > best_match)
+		{
+			target = p->id;
+			best_match = p->match;
+		}
+	}
+	pfree(status);
+	if (target == RAFT_NONE || raft_transfer_leader(ch->raft, target) != RAFT_OK)
+		return false;
+	elog(LOG, "channel \"%s\": handing leadership to raft id " UINT64_FORMAT " before removing this node",
+		 ch->name, (uint64) target);
+	ch->handoff_pending = true;
+	ch->handoff_slot = slot;
+	ch->handoff_ticket = ticket;
+	ch->handoff_started_at = GetCurrentTimestamp();
+	return true;
+}
+
+/*
+ * Ends a pending handoff: once another node leads, the request is answered
+ * "not the leader" (status published first, so that the backend finds the
+ * new leader); if leadership has not moved within two election timeouts,
+ * the request fails and may be retried.
+ */
+static void
+channel_finish_handoff(Channel *ch, TimestampTz now)
+{
+	int64		limit_ms = 2 * (int64) ch->settings.election_tick *
+		ordering_tick_interval_ms;
+
+	if (!ch->handoff_pending)
+		return;
+	if (ch->leader != RAFT_NONE && ch->leader != ch->self_id)
+	{
+		ChannelPublishStatus(ch);
+		ChannelAnswerAdmin(ch->handoff_slot, ch->handoff_ticket,
+						   ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						   psprintf("node %s is not the leader of channel %s; the leader is %s",
+									ordering_node_name, ch->name,
+									channel_leader_name(ch)), -1);
+		ch->handoff_pending = false;
+	}
+	else if (now - ch->handoff_started_at >= limit_ms * 1000)
+	{
+		ChannelAnswerAdmin(ch->handoff_slot, ch->handoff_ticket,
+						   ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						   psprintf("could not hand leadership of channel %s to another voter before removing node %s; try again",
+									ch->name, ordering_node_name), -1);
+		ch->handoff_pending = false;
+	}
+}
+
 static void
 channel_soft_state(Channel *ch, raft_role role, raft_id leader,
 				   TimestampTz now)
@@ -1374,6 +1466,7 @@ channel_soft_state(Channel *ch, raft_role role, raft_id leader,
 	/* The old leader may have lost what we sent it. */
 	if (new_leader)
 		channel_reroute_pending(ch, now);
+	channel_finish_handoff(ch, now);
 }
 
 /*

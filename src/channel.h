@@ -143,6 +143,16 @@ typedef struct Channel
 	}			snapshot_sends[RAFT_MAX_MEMBERS];
 	int			n_snapshot_sends;
 
+	/*
+	 * Leader asked to remove itself: it first hands leadership to the most
+	 * caught-up voter, then answers the request "not the leader", which
+	 * makes the backend carry the removal to the new leader (sql_admin.c).
+	 */
+	bool		handoff_pending;
+	int			handoff_slot;
+	uint64		handoff_ticket;
+	TimestampTz handoff_started_at;
+
 	/* Timing. */
 	TimestampTz next_tick_at;
 	TimestampTz retry_at;		/* broken: rebuild after this */

@@ -185,6 +185,8 @@ check_config_documents(\@members, "after removing $follower");
 
 # --- remove the leader
 my $old_leader = $leader;
+my $old_term = $oc->safe_query($old_leader,
+	"SELECT term FROM ordering.status WHERE channel = '$ch'");
 $r = $oc->admin($ch, \@members, "SELECT ordering.remove_consenter('$ch', '$old_leader')");
 ok($r->{ok}, "remove_consenter of the leader $old_leader") or diag("$r->{sqlstate}: $r->{message}");
 push @expected_changes, "remove_consenter $old_leader";
@@ -192,6 +194,21 @@ push @expected_changes, "remove_consenter $old_leader";
 $leader = $oc->wait_for_leader($ch, \@members, 60);
 ok(defined $leader, 'leadership moves to a remaining member') or die 'no new leader';
 isnt($leader, $old_leader, "the new leader ($leader) is not the removed one");
+# The leader hands leadership off first: the removal is then proposed by
+# the next leader, in a later term, and the channel is never leaderless
+# for an election timeout.
+my $removal_term;
+$oc->wait_until(
+	"the removal block on $leader",
+	30,
+	sub {
+		$removal_term = $oc->safe_query($leader,
+			"SELECT raft_term FROM ordering.blocks WHERE channel = '$ch' AND is_config"
+			  . " AND convert_from(config, 'UTF8')::jsonb->>'change' = 'remove_consenter $old_leader'");
+		return $removal_term ne '';
+	});
+cmp_ok($removal_term, '>', $old_term,
+	"the removal of $old_leader was proposed after it handed leadership off");
 ok(wait_consenter_state($old_leader, 'absent', \@members, 60),
 	"$old_leader is gone from ordering.consenters on every member");
 submit_ok($_, "after removing the leader $old_leader") for @members;
