@@ -49,7 +49,11 @@ CREATE TABLE ordering.raft_state (
 	snapshot_index bigint NOT NULL DEFAULT 0,
 	snapshot_term bigint NOT NULL DEFAULT 0,
 	snapshot_data bytea,
-	log_bytes_since_snapshot bigint NOT NULL DEFAULT 0
+	log_bytes_since_snapshot bigint NOT NULL DEFAULT 0,
+	-- This node was removed from the channel's consenters (it may have
+	-- learned so from the leader rather than from its own log): it keeps
+	-- its rows but runs no Raft for the channel.
+	removed boolean NOT NULL DEFAULT false
 );
 
 -- The Raft log: entries after the snapshot.  kind 0 = normal, 1 = conf change.

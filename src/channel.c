@@ -974,12 +974,20 @@ channel_receive_genesis(Channel *ch, const char *from_node, const char *data,
 		{
 			elog(LOG, "channel \"%s\": node %s says this node is no longer a consenter",
 				 ch->name, from_node);
-			ch->removed = true;
+			StorageBegin();
+			StorageSetRemoved(ch, true);
+			StorageCommit();
 			ChannelLoad(ch);
 		}
 		return;
 	}
-	ch->removed = false;
+	if (ch->removed)
+	{
+		/* Added again. */
+		StorageBegin();
+		StorageSetRemoved(ch, false);
+		StorageCommit();
+	}
 	ChannelSetAddressBook(ch, n_book, book);
 	/*
 	 * Only a node waiting for its address book starts over now; a broken
@@ -1499,7 +1507,7 @@ channel_apply_entry(Channel *ch, const raft_entry *entry, bool *rebuild)
 			/* This node is out: stop running Raft once the ready is done. */
 			elog(LOG, "channel \"%s\": this node was removed from the consenters",
 				 ch->name);
-			ch->removed = true;
+			StorageSetRemoved(ch, true);
 			ChannelSetAddressBook(ch, 0, NULL);
 			*rebuild = true;
 		}

@@ -496,7 +496,7 @@ load_raft_state(Channel *ch, Datum name, StorageRaftState *state)
 
 	storage_query("SELECT term, vote, commit_index, applied_index,"
 				  " snapshot_index, snapshot_term, snapshot_data,"
-				  " log_bytes_since_snapshot"
+				  " log_bytes_since_snapshot, removed"
 				  " FROM ordering.raft_state WHERE channel = $1",
 				  1, types, &name, SPI_OK_SELECT);
 	if (SPI_processed != 1)
@@ -515,6 +515,7 @@ load_raft_state(Channel *ch, Datum name, StorageRaftState *state)
 	ch->snapshot_term = get_int64(tuple, desc, 6);
 	snapshot_data = SPI_getbinval(tuple, desc, 7, &isnull);
 	ch->log_bytes_since_snapshot = get_int64(tuple, desc, 8);
+	ch->removed = DatumGetBool(SPI_getbinval(tuple, desc, 9, &isnull));
 
 	state->snapshot.meta.index = ch->snapshot_index;
 	state->snapshot.meta.term = ch->snapshot_term;
@@ -532,6 +533,22 @@ load_raft_state(Channel *ch, Datum name, StorageRaftState *state)
 	if (state->hard_state.commit < state->applied)
 		state->hard_state.commit = state->applied;
 	ch->applied_index = state->applied;
+}
+
+/*
+ * Records whether this node was removed from the channel (see
+ * ordering.raft_state.removed), so that a restart does not run Raft for a
+ * channel the node is no longer in.  Needs a transaction (StorageBegin).
+ */
+void
+StorageSetRemoved(Channel *ch, bool removed)
+{
+	Oid			types[2] = {TEXTOID, BOOLOID};
+	Datum		values[2] = {CStringGetTextDatum(ch->name), BoolGetDatum(removed)};
+
+	storage_query("UPDATE ordering.raft_state SET removed = $2 WHERE channel = $1",
+				  2, types, values, SPI_OK_UPDATE);
+	ch->removed = removed;
 }
 
 /* Mirrors ordering.log (after the snapshot) into the memory storage. */

@@ -44,6 +44,7 @@ extern List *StorageChannelNames(void);
  * false if the channel no longer exists.
  */
 extern bool StorageLoadChannel(Channel *ch, StorageRaftState *state);
+extern void StorageSetRemoved(Channel *ch, bool removed);
 
 /* Persisting a ready (before any of its messages leave). */
 extern void StoragePersistSnapshot(Channel *ch, const raft_snapshot *snapshot);

@@ -183,6 +183,22 @@ $oc->assert_chains_identical_and_verified(\@members, $ch);
 check_changes(\@members, "after removing $follower");
 check_config_documents(\@members, "after removing $follower");
 
+# A removed node keeps its rows but runs no Raft for the channel, also after
+# a restart (it may have learned of its removal from the leader only).
+my $membership_of = sub {
+	return $oc->safe_query($follower,
+		"SELECT coalesce(membership, '') FROM ordering.status WHERE channel = '$ch'");
+};
+ok($oc->wait_until("$follower shows membership none", 30,
+		sub { $membership_of->() eq 'none' }),
+	"$follower shows membership none");
+$oc->stop_node($follower, 'fast');
+$oc->start_node($follower);
+ok($oc->wait_until("$follower reloads the channel", 30,
+		sub { $membership_of->() ne '' }),
+	"$follower reloads the channel after a restart");
+is($membership_of->(), 'none', "$follower is still out of the channel after a restart");
+
 # --- remove the leader
 my $old_leader = $leader;
 my $old_term = $oc->safe_query($old_leader,
