@@ -96,6 +96,11 @@ CREATE TABLE ordering.transactions (
 		REFERENCES ordering.blocks (channel, number) ON DELETE CASCADE
 );
 
+-- Payloads are usually already compressed or random (hashes, signatures):
+-- trying pglz on every row costs CPU and saves nothing.
+ALTER TABLE ordering.log ALTER COLUMN data SET STORAGE EXTERNAL;
+ALTER TABLE ordering.transactions ALTER COLUMN payload SET STORAGE EXTERNAL;
+
 -- @FUNCTIONS@ (views, functions and grants follow)
 
 -- sql: begin
