@@ -77,11 +77,20 @@ typedef struct PendingTx
 	char	   *payload;		/* in the channel's top_cxt */
 	uint32		payload_len;
 	TimestampTz added_at;
+	TimestampTz routed_at;		/* last time it was routed */
 } PendingTx;
 
 /* Bounds of the pending map: memory, and age past ordering.submit_timeout. */
 #define PENDING_MAX_BYTES (64 * 1024 * 1024)
 #define PENDING_GRACE_MS 5000
+
+/*
+ * A pending transaction not applied this long after it was last routed is
+ * routed again, even without a leader change: the envelope that forwarded
+ * it may have been dropped (a full queue, a broken connection).  The
+ * leader's inflight ids and apply-time dedupe keep it ordered at most once.
+ */
+#define PENDING_REROUTE_MS 2000
 
 static void channel_route(Channel *ch, CutterTx *tx, TimestampTz now);
 static void channel_reroute_held(Channel *ch, TimestampTz now);
@@ -607,6 +616,7 @@ channel_remember_pending(Channel *ch, const char *tx_id, const char *payload,
 	memcpy(p->payload, payload, payload_len);
 	p->payload_len = payload_len;
 	p->added_at = now;
+	p->routed_at = now;
 	ch->pending_bytes += payload_len;
 }
 
@@ -625,20 +635,29 @@ channel_forget_pending(Channel *ch, const char *tx_id)
 	hash_search(ch->pending, key, HASH_REMOVE, NULL);
 }
 
-/* A new leader is known: route every pending transaction again. */
+/*
+ * Routes pending transactions again: all of them when a new leader is
+ * known (older_than_ms 0), else those routed longer ago than older_than_ms.
+ */
 static void
-channel_reroute_pending(Channel *ch, TimestampTz now)
+channel_reroute_pending(Channel *ch, TimestampTz now, int older_than_ms)
 {
 	HASH_SEQ_STATUS seq;
 	PendingTx  *p;
 	List	   *txs = NIL;
 	ListCell   *lc;
+	TimestampTz cutoff = TimestampTzPlusMilliseconds(now, -older_than_ms);
 
 	/* Collect first: routing may propose, which must not see a scan. */
 	hash_seq_init(&seq, ch->pending);
 	while ((p = hash_seq_search(&seq)) != NULL)
+	{
+		if (older_than_ms > 0 && p->routed_at > cutoff)
+			continue;
+		p->routed_at = now;
 		txs = lappend(txs, CutterTxMake(&ch->cutter, p->tx_id, p->payload,
 										p->payload_len));
+	}
 	foreach(lc, txs)
 		channel_route(ch, (CutterTx *) lfirst(lc), now);
 	list_free(txs);
@@ -775,6 +794,12 @@ ChannelTick(Channel *ch, TimestampTz now)
 		{
 			channel_sweep_inflight(ch, now);
 			channel_sweep_pending(ch, now);
+		}
+		if (now - ch->last_reroute_at >= 1000 * (int64) 1000 &&
+			ch->leader != RAFT_NONE)
+		{
+			channel_reroute_pending(ch, now, PENDING_REROUTE_MS);
+			ch->last_reroute_at = now;
 		}
 		channel_maybe_promote(ch);
 		channel_push_genesis(ch, now);
@@ -1473,7 +1498,7 @@ channel_soft_state(Channel *ch, raft_role role, raft_id leader,
 	channel_reroute_held(ch, now);
 	/* The old leader may have lost what we sent it. */
 	if (new_leader)
-		channel_reroute_pending(ch, now);
+		channel_reroute_pending(ch, now, 0);
 	channel_finish_handoff(ch, now);
 }
 

@@ -158,6 +158,7 @@ typedef struct Channel
 	TimestampTz retry_at;		/* broken: rebuild after this */
 	int			backoff_ms;
 	TimestampTz last_sweep_at;	/* of stale inflight_ids */
+	TimestampTz last_reroute_at;	/* of pending transactions */
 
 	/* Status counters (ordering.status). */
 	bool		status_dirty;
