@@ -7,9 +7,10 @@
 #        AddressSanitizer/UBSan, then the decoder fuzzer for a short while
 #      - pg_regress and the multi-server TAP tests (make installcheck)
 #      - pgTAP tests against a temporary server
+#   3. as root: network partitions between servers in network namespaces
 #
 # Environment: FUZZ_SECONDS (default 30), SKIP_RAFT=1, SKIP_ASAN=1,
-# SKIP_FUZZ=1 to leave parts out while developing.
+# SKIP_FUZZ=1, SKIP_FAULTS=1 to leave parts out while developing.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 export PATH="/usr/lib/postgresql/15/bin:$PATH"
@@ -54,6 +55,16 @@ if [ "${SKIP_RAFT:-0}" != 1 ]; then
 fi
 
 run bash scripts/pg-tests.sh
+
+# Layer 4: real network partitions between servers in network namespaces.
+# It needs root (ip netns); it runs the servers as postgres itself.
+if [ "${SKIP_FAULTS:-0}" != 1 ]; then
+	echo "=== test/faults/partition.sh"
+	if ! bash "$work/src/test/faults/partition.sh"; then
+		echo "=== FAILED: test/faults/partition.sh"
+		status=1
+	fi
+fi
 
 if [ $status -ne 0 ]; then
 	echo "test-all.sh: some tests FAILED"

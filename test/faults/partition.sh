@@ -21,15 +21,22 @@
 #      the isolated node fails with SQLSTATE 57014, reads there keep working
 #   b. heal: the old leader catches up without disrupting the leader (same
 #      leader and term before and after)
+#   b2. an idle follower (log up to date) is isolated and rejoins: only
+#      pre-vote keeps it from raising its term; leader and term unchanged
 #   c. a follower is isolated while submits go on; heal; it catches up
+#   e. (second channel faults-snap, snapshot_interval_bytes 1024) a follower
+#      is isolated until the leader's log no longer has what it misses; on
+#      rejoin it installs a snapshot, pulls the blocks and catches up
 #   d. ROUNDS random partitions (seeded by SEED) under two background
 #      submitters on different nodes; heal; quiescence
-# Then on every node: identical chains, verified in plain SQL (design §3),
+# Then on every node, for both channels: identical chains, verified in
+# plain SQL (design §3),
 # every acknowledged transaction exactly once where it was acknowledged,
 # no tx_id twice, nothing that was not submitted; and, from status samples
 # taken throughout, never two leaders in one term.
 #
 # Environment: SEED (default: from the clock; printed), ROUNDS (6),
+# HOLD_MAX (5: each random partition lasts 2..HOLD_MAX seconds),
 # SNAPSHOT_INTERVAL_BYTES (the channel's snapshot_interval_bytes; default:
 # the channel default, so no snapshot is taken in a normal run),
 # PGBIN (/usr/lib/postgresql/15/bin), MAX_RUNTIME (seconds, 480: a watchdog
@@ -40,6 +47,7 @@ set -u -o pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SEED="${SEED:-$(( $(date +%s) % 1000000 ))}"
 ROUNDS="${ROUNDS:-6}"
+HOLD_MAX="${HOLD_MAX:-5}"   # scenario d: partitions last 2..HOLD_MAX s
 PGBIN="${PGBIN:-/usr/lib/postgresql/15/bin}"
 MAX_RUNTIME="${MAX_RUNTIME:-480}"
 CH=faults            # scenarios a-d; "the channel" of the helpers below
@@ -92,6 +100,11 @@ done
 id postgres > /dev/null 2>&1 || bail "no postgres user"
 sharedir="$("$PGBIN/pg_config" --sharedir 2>/dev/null || echo /usr/share/postgresql/15)"
 [ -f "$sharedir/extension/ordering.control" ] || bail "extension ordering not installed (make install)"
+# one run at a time: the namespace names are fixed
+command -v flock > /dev/null || bail "flock not found"
+lockdir=/run/lock; [ -d "$lockdir" ] && [ -w "$lockdir" ] || lockdir=/tmp
+exec 9> "$lockdir/ordf-partition.lock"
+flock -n 9 || bail "another partition.sh is running (lock held)"
 for ns in ordf-br "${NODES[@]/#/ordf-}"; do
 	if ip netns list | grep -qw "^$ns"; then
 		if [ -n "$(ip netns pids "$ns" 2>/dev/null)" ]; then
@@ -107,6 +120,7 @@ addr() { echo "$NET.${1#n}"; }
 # ---------------------------------------------------------------- cleanup
 TMP=""
 WATCHDOG=""
+OWN_NS=0    # set once we create the namespaces: cleanup removes only ours
 SUBMITTERS=()
 cleanup() {
 	local rc=$? n pid
@@ -141,6 +155,7 @@ cleanup() {
 		fi
 	fi
 	for ns in "${NODES[@]/#/ordf-}" ordf-br; do
+		[ $OWN_NS -eq 1 ] || break
 		ip netns list | grep -qw "^$ns" || continue
 		# anything of ours still in the namespace (a server that did not stop)
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
@@ -153,7 +168,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "Bail out! interrupted (or MAX_RUNTIME=${MAX_RUNTIME}s exceeded)"; exit 1' INT TERM
 
-setsid bash -c "sleep $MAX_RUNTIME; kill -TERM $$" > /dev/null 2>&1 &
+# (polls, so that it ends with us even if we are SIGKILLed)
+setsid bash -c "for _ in \$(seq $MAX_RUNTIME); do sleep 1; kill -0 $$ || exit 0; done; kill -TERM $$" \
+	> /dev/null 2>&1 &
 WATCHDOG=$!
 
 echo "# partition.sh: SEED=$SEED ROUNDS=$ROUNDS (rerun: SEED=$SEED ROUNDS=$ROUNDS $0)"
@@ -167,6 +184,7 @@ for f in acked attempted; do : > "$TMP/$f.$CH_MAIN"; : > "$TMP/$f.$CH_SNAP"; don
 
 # ---------------------------------------------------------------- network
 net() { ip "$@" || bail "ip $* failed"; }
+OWN_NS=1
 net netns add ordf-br
 net -n ordf-br link set lo up
 net -n ordf-br link add br0 type bridge
@@ -527,6 +545,7 @@ if wait_leader 30 "${NODES[@]}"; then
 	# catch $F up without a snapshot.
 	wait_leader 10 "$M" "$G" > /dev/null; TM="$TERM"
 	check "$CH: the leader $M keeps its role and term while $F is away (8 s)" observe 8 leader_is "$M" "$TM"
+	diag "the leader's view of $F (ordering.peers): $(sql "$M" "SELECT 'state ' || state || ', match ' || match_index || ', next ' || next_index || ', recent_active ' || recent_active || ', inflight ' || inflight FROM ordering.peers WHERE channel = '$CH' AND node = '$F'")"
 	submit_batch "$G" e-away-b 15 1000
 	read -r f_applied f_snap <<< "$(progress "$F")"
 	read -r m_applied m_snap <<< "$(progress "$M")"
@@ -536,7 +555,9 @@ if wait_leader 30 "${NODES[@]}"; then
 	rejoin "$F"
 	diag "rejoined $F [$(elapsed)]"
 	check "$CH: $F catches up through the snapshot (identical chains)" wait_same_chain 60 "${NODES[@]}"
-	diag "$F now at applied/snapshot $(progress "$F"); its log says: $(grep -h "$CH\": pull" "$TMP/$F/server.log" | sed 's/^.*LOG: *//' | tr '\n' ' ')"
+	diag "$F now at applied/snapshot $(progress "$F")"
+	pulled="$(grep -h "channel \"$CH\": pulled blocks" "$TMP/$F/server.log" | sed 's/^.*LOG: *//' | tr '\n' ' ')"
+	check "$CH: $F installed a snapshot and pulled the blocks it covers (server log: ${pulled:-nothing})" test -n "$pulled"
 	submit_batch "$F" e-after 3 10
 	check "$CH: identical chains after a submit on $F" wait_same_chain 30 "${NODES[@]}"
 else
@@ -549,7 +570,7 @@ echo "# --- d. $ROUNDS random partitions under load (SEED=$SEED)"
 SUB_NODES=(n1 n2)
 # on different nodes, chosen by the seed
 case $(( RANDOM % 3 )) in 0) SUB_NODES=(n1 n2) ;; 1) SUB_NODES=(n2 n3) ;; 2) SUB_NODES=(n3 n1) ;; esac
-load_deadline=$(( $(date +%s) + 240 ))
+load_deadline=$(( $(date +%s) + 120 + ROUNDS * (HOLD_MAX + 7) ))
 for s in "${SUB_NODES[@]}"; do
 	d="$TMP/load/$s"; mkdir -p "$d"; : > "$d/acked"; : > "$d/attempted"
 	setsid bash "$HERE/submitter.sh" "$s" "$(addr $s)" "$CH" "d-$s" "$d" 5000 "$load_deadline" 3000 \
@@ -576,7 +597,7 @@ for r in $(seq 1 "$ROUNDS"); do
 	3) isolate "$a"; isolate "$b"; desc="isolate $a and $b (no quorum anywhere)" ;;
 	4) oneway "$a" "$b"; desc="one-way: $a -> $b dropped" ;;
 	esac
-	hold=$(( 2 + RANDOM % 4 )); rest=$(( 1 + RANDOM % 3 ))
+	hold=$(( 2 + RANDOM % (HOLD_MAX - 1) )); rest=$(( 1 + RANDOM % 3 ))
 	before=$(acked_count)
 	diag "round $r: $desc for ${hold}s, then heal for ${rest}s [$(elapsed), acked $before]"
 	monitor "$hold"
