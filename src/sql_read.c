@@ -205,24 +205,65 @@ block_exists(const char *channel, int64 number)
 	return exists;
 }
 
-/* Sleeps on applied_cv until the block exists; false at the deadline. */
+/*
+ * The channel's last block as the worker publishes it (before it wakes the
+ * waiters on applied_cv), or -1 when it publishes nothing for it.
+ */
+static int64
+published_last_block(const char *channel)
+{
+	int64		last_block = -1;
+
+	LWLockAcquire(&ordering_shared->lock, LW_SHARED);
+	for (int i = 0; i < ordering_shared->max_channels; i++)
+	{
+		OrderingChannelStatus *st = &ordering_shared->status[i];
+
+		if (st->in_use && strcmp(st->channel, channel) == 0)
+		{
+			last_block = st->last_block;
+			break;
+		}
+	}
+	LWLockRelease(&ordering_shared->lock);
+	return last_block;
+}
+
+/*
+ * Sleeps on applied_cv until the block exists; false at the deadline.
+ * Every block wakes every waiter: look in the table only when the
+ * published last block moved (read before looking, so no block is missed),
+ * or after a whole slice without a wake-up (blocks installed by a snapshot
+ * catch-up wake nobody).
+ */
 static bool
 wait_for_block(const char *channel, int64 number, bool has_deadline,
 			   TimestampTz deadline)
 {
-	bool		exists;
+	bool		exists = false;
+	int64		looked_at_block = PG_INT64_MIN;
+	bool		timed_out = false;
 
 	ConditionVariablePrepareToSleep(&ordering_shared->applied_cv);
-	while (!(exists = block_exists(channel, number)))
+	for (;;)
 	{
-		long		sleep_ms = has_deadline ?
+		int64		last_block = published_last_block(channel);
+		long		sleep_ms;
+
+		if (last_block != looked_at_block || last_block < 0 || timed_out)
+		{
+			looked_at_block = last_block;
+			if ((exists = block_exists(channel, number)))
+				break;
+		}
+		sleep_ms = has_deadline ?
 			OrderingRemainingMs(deadline, WAIT_SLICE_MS) : WAIT_SLICE_MS;
 
 		CHECK_FOR_INTERRUPTS();
 		if (sleep_ms <= 0)
 			break;
-		(void) ConditionVariableTimedSleep(&ordering_shared->applied_cv,
-										   sleep_ms, PG_WAIT_EXTENSION);
+		timed_out = ConditionVariableTimedSleep(&ordering_shared->applied_cv,
+												sleep_ms, PG_WAIT_EXTENSION);
 	}
 	ConditionVariableCancelSleep();
 	return exists;

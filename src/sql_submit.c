@@ -145,12 +145,15 @@ get_place_plan(void)
 }
 
 /*
- * Reads the places of every item not yet known (SPI connected), one index
- * probe per distinct id still missing.
+ * Reads the places of the items not yet known (SPI connected), one index
+ * probe per distinct id still missing.  With stop_at_missing, stops at the
+ * first id not ordered yet: a waiter needs them all, so probing the others
+ * before that one is there would be wasted (submit_txs of 10 payloads would
+ * run 10 probes on every block instead of 1).
  */
 static void
 lookup_places(const char *channel, SubmitItem *items, int n_items,
-			  HTAB *places)
+			  HTAB *places, bool stop_at_missing)
 {
 	SPIPlanPtr	plan = get_place_plan();
 	Datum		values[2];
@@ -194,6 +197,8 @@ lookup_places(const char *channel, SubmitItem *items, int n_items,
 		items[i].ordered = entry->ordered;
 		items[i].block_number = entry->block_number;
 		items[i].position = entry->position;
+		if (!entry->ordered && stop_at_missing)
+			break;
 	}
 }
 
@@ -323,7 +328,7 @@ wait_until_ordered(const char *channel, SubmitItem *items, int n_items,
 			MemoryContext caller_context = MemoryContextSwitchTo(poll_context);
 
 			looked_at_block = last_block;
-			lookup_places(channel, items, n_items, places);
+			lookup_places(channel, items, n_items, places, true);
 			MemoryContextSwitchTo(caller_context);
 			MemoryContextReset(poll_context);
 		}
@@ -393,7 +398,7 @@ submit_items(const char *channel, SubmitItem *items, int n_items, bool wait)
 
 	/* What is already in a block is answered even without a worker. */
 	places = create_places(items, n_items);
-	lookup_places(channel, items, n_items, places);
+	lookup_places(channel, items, n_items, places, false);
 	if (count_unordered(items, n_items) > 0)
 	{
 		OrderingRequireWorker();

@@ -86,9 +86,17 @@ static const StoragePlanDef plan_defs[PLAN_COUNT] = {
 		" log_bytes_since_snapshot = $3 WHERE channel = $1",
 		3, {TEXTOID, INT8OID, INT8OID}
 	},
+	/*
+	 * One probe of the unique (channel, tx_id) index per id: the LATERAL
+	 * ... LIMIT 1 leaves the planner no plan but a nested loop of index
+	 * probes.  "tx_id = ANY ($2)" let it scan the whole channel with a
+	 * filter whenever the table looked small (never analyzed, or a generic
+	 * plan made while it was empty): O(chain) per block.
+	 */
 	[PLAN_TX_EXISTING] = {
-		"SELECT tx_id FROM ordering.transactions"
-		" WHERE channel = $1 AND tx_id = ANY ($2)",
+		"SELECT u.tx_id FROM unnest($2::text[]) AS u(tx_id),"
+		" LATERAL (SELECT 1 FROM ordering.transactions t"
+		" WHERE t.channel = $1 AND t.tx_id = u.tx_id LIMIT 1) AS found",
 		2, {TEXTOID, TEXTARRAYOID}
 	},
 	[PLAN_BLOCK_INSERT] = {
@@ -125,10 +133,9 @@ storage_plan(StoragePlanId id)
 		SPIPlanPtr	plan;
 
 		/*
-		 * perf: the dedupe probe is planned for each call.  A generic plan
-		 * made while the table was empty scanned every transaction of the
-		 * channel (channel = $1 as the only index condition, tx_id as a
-		 * filter) and was never replanned: applying got O(chain) slower.
+		 * perf: the dedupe probe is planned for each call (with the number
+		 * of ids and the table's current size), never a generic plan made
+		 * while the table was empty.
 		 */
 		if (id == PLAN_TX_EXISTING)
 			plan = SPI_prepare_cursor(plan_defs[id].sql, plan_defs[id].nargs,
