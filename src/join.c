@@ -123,6 +123,33 @@ OrderingInstallGenesis(const char *channel, const char *document)
 }
 
 /*
+ * Block 0's configuration document of a local channel, or NULL.  Not
+ * inlined: its locals must not live in the caller's setjmp frame.
+ */
+static pg_noinline char *
+join_local_genesis(const char *channel)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(channel)};
+	MemoryContext cxt = CurrentMemoryContext;
+	char	   *document = NULL;
+
+	if (SPI_execute_with_args("SELECT convert_from(config, 'UTF8')"
+							  " FROM ordering.blocks"
+							  " WHERE channel = $1 AND number = 0",
+							  1, types, values, NULL, true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+	{
+		char	   *value = SPI_getvalue(SPI_tuptable->vals[0],
+										 SPI_tuptable->tupdesc, 1);
+
+		if (value != NULL)
+			document = MemoryContextStrdup(cxt, value);
+	}
+	return document;
+}
+
+/*
  * ordering.join_channel(channel text, peer_conninfo text) RETURNS text:
  * fetches block 0 of the channel from a node that has it and creates the
  * channel here.  This node must be a consenter there (add_consenter first);
@@ -135,7 +162,8 @@ ordering_join_channel(PG_FUNCTION_ARGS)
 	char	   *peer_conninfo = OrderingTextArg(fcinfo, 1, "peer_conninfo");
 	TimestampTz deadline;
 	PGconn	   *volatile conn = NULL;
-	char	   *document = NULL;
+	char	   *volatile document = NULL;	/* set inside PG_TRY */
+	char	   *local_document;
 	bool		member = false;
 
 	OrderingCheckChannelName(channel);
@@ -143,11 +171,13 @@ ordering_join_channel(PG_FUNCTION_ARGS)
 	OrderingRequireSharedMemory();
 	OrderingRequireWorkerDatabase();
 
+	/*
+	 * The worker may have joined by itself already (a member pushed the
+	 * genesis): then joining again is a no-op, as long as it is the same
+	 * channel, i.e. the same block 0.
+	 */
 	SPI_connect();
-	if (OrderingChannelExists(channel))
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("channel \"%s\" already exists", channel)));
+	local_document = join_local_genesis(channel);
 	SPI_finish();
 
 	deadline = OrderingSubmitDeadline();
@@ -188,6 +218,17 @@ ordering_join_channel(PG_FUNCTION_ARGS)
 				 errmsg("node \"%s\" is not a consenter of channel \"%s\" on the peer",
 						ordering_node_name, channel),
 				 errhint("Call ordering.add_consenter on a member of the channel first.")));
+	if (local_document != NULL)
+	{
+		if (strcmp(local_document, document) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("channel \"%s\" already exists with a different genesis block",
+							channel)));
+		ereport(NOTICE,
+				(errmsg("channel \"%s\" is already joined", channel)));
+		PG_RETURN_TEXT_P(cstring_to_text(channel));
+	}
 
 	SPI_connect();
 	OrderingInstallGenesis(channel, document);
