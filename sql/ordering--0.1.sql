@@ -96,6 +96,10 @@ CREATE TABLE ordering.transactions (
 		REFERENCES ordering.blocks (channel, number) ON DELETE CASCADE
 );
 
+-- The worker looks up a channel's latest configuration block (snapshots,
+-- settings): without this, that walks back over every block since it.
+CREATE INDEX blocks_config ON ordering.blocks (channel, number) WHERE is_config;
+
 -- Payloads are usually already compressed or random (hashes, signatures):
 -- trying pglz on every row costs CPU and saves nothing.
 ALTER TABLE ordering.log ALTER COLUMN data SET STORAGE EXTERNAL;
