@@ -1743,6 +1743,7 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 
 		ch->ready_leader = rd.leader;
 		StorageBegin();
+		StorageLockChannel(ch);
 		if (rd.has_snapshot)
 		{
 			StoragePersistSnapshot(ch, &rd.snapshot);

@@ -187,3 +187,29 @@ OrderingSubmitDequeue(StringInfo buf, const char **channel,
 	*payload_len = end - (tx_id_end + 1);
 	return true;
 }
+
+/*
+ * The channel's last block as the worker publishes it, or -1 when it
+ * publishes nothing for it.  The worker publishes before it wakes the
+ * waiters on applied_cv, so a waiter that reads this before looking in the
+ * table misses no block.
+ */
+int64
+OrderingPublishedLastBlock(const char *channel)
+{
+	int64		last_block = -1;
+
+	LWLockAcquire(&ordering_shared->lock, LW_SHARED);
+	for (int i = 0; i < ordering_shared->max_channels; i++)
+	{
+		OrderingChannelStatus *st = &ordering_shared->status[i];
+
+		if (st->in_use && strcmp(st->channel, channel) == 0)
+		{
+			last_block = st->last_block;
+			break;
+		}
+	}
+	LWLockRelease(&ordering_shared->lock);
+	return last_block;
+}

@@ -172,4 +172,7 @@ extern bool OrderingSubmitDequeue(StringInfo buf, const char **channel,
 								  const char **tx_id, const char **payload,
 								  Size *payload_len);
 
+/* Backends: the channel's last block as the worker publishes it, or -1. */
+extern int64 OrderingPublishedLastBlock(const char *channel);
+
 #endif							/* ORDERING_SHMEM_H */

@@ -206,30 +206,6 @@ block_exists(const char *channel, int64 number)
 }
 
 /*
- * The channel's last block as the worker publishes it (before it wakes the
- * waiters on applied_cv), or -1 when it publishes nothing for it.
- */
-static int64
-published_last_block(const char *channel)
-{
-	int64		last_block = -1;
-
-	LWLockAcquire(&ordering_shared->lock, LW_SHARED);
-	for (int i = 0; i < ordering_shared->max_channels; i++)
-	{
-		OrderingChannelStatus *st = &ordering_shared->status[i];
-
-		if (st->in_use && strcmp(st->channel, channel) == 0)
-		{
-			last_block = st->last_block;
-			break;
-		}
-	}
-	LWLockRelease(&ordering_shared->lock);
-	return last_block;
-}
-
-/*
  * Sleeps on applied_cv until the block exists; false at the deadline.
  * Every block wakes every waiter: look in the table only when the
  * published last block moved (read before looking, so no block is missed),
@@ -247,7 +223,7 @@ wait_for_block(const char *channel, int64 number, bool has_deadline,
 	ConditionVariablePrepareToSleep(&ordering_shared->applied_cv);
 	for (;;)
 	{
-		int64		last_block = published_last_block(channel);
+		int64		last_block = OrderingPublishedLastBlock(channel);
 		long		sleep_ms;
 
 		if (last_block != looked_at_block || last_block < 0 || timed_out)

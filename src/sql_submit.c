@@ -202,30 +202,6 @@ lookup_places(const char *channel, SubmitItem *items, int n_items,
 	}
 }
 
-/*
- * The last block the worker has applied on the channel, as it publishes it
- * (before it wakes the waiters), or -1 when it publishes nothing for it.
- */
-static int64
-published_last_block(const char *channel)
-{
-	int64		last_block = -1;
-
-	LWLockAcquire(&ordering_shared->lock, LW_SHARED);
-	for (int i = 0; i < ordering_shared->max_channels; i++)
-	{
-		OrderingChannelStatus *st = &ordering_shared->status[i];
-
-		if (st->in_use && strcmp(st->channel, channel) == 0)
-		{
-			last_block = st->last_block;
-			break;
-		}
-	}
-	LWLockRelease(&ordering_shared->lock);
-	return last_block;
-}
-
 static int
 count_unordered(const SubmitItem *items, int n_items)
 {
@@ -319,7 +295,7 @@ wait_until_ordered(const char *channel, SubmitItem *items, int n_items,
 	ConditionVariablePrepareToSleep(&ordering_shared->applied_cv);
 	for (;;)
 	{
-		int64		last_block = published_last_block(channel);
+		int64		last_block = OrderingPublishedLastBlock(channel);
 		int			n_unordered;
 		long		sleep_ms;
 

@@ -48,6 +48,7 @@ typedef enum StoragePlanId
 	PLAN_LOG_INSERT,
 	PLAN_LOG_DELETE_THROUGH,
 	PLAN_HARD_STATE,
+	PLAN_LOCK_CHANNEL,
 	PLAN_APPLIED,
 	PLAN_TX_EXISTING,
 	PLAN_BLOCK_INSERT,
@@ -80,6 +81,17 @@ static const StoragePlanDef plan_defs[PLAN_COUNT] = {
 		"UPDATE ordering.raft_state SET term = $2, vote = $3,"
 		" commit_index = $4 WHERE channel = $1",
 		4, {TEXTOID, INT8OID, INT8OID, INT8OID}
+	},
+	/*
+	 * Taken first in a ready's transaction.  drop_channel deletes the
+	 * channels row, then (cascading) raft_state, log and blocks; the worker
+	 * updates raft_state and inserts rows whose foreign keys lock the
+	 * channels row.  Locking the channels row first puts both in one order:
+	 * without it they deadlocked.
+	 */
+	[PLAN_LOCK_CHANNEL] = {
+		"SELECT 1 FROM ordering.channels WHERE channel = $1 FOR KEY SHARE",
+		1, {TEXTOID}
 	},
 	[PLAN_APPLIED] = {
 		"UPDATE ordering.raft_state SET applied_index = $2,"
@@ -693,6 +705,19 @@ StoragePersistEntries(Channel *ch, const raft_entry *entries,
 		pfree(DatumGetPointer(values[4]));
 		ch->log_bytes_since_snapshot += entries[i].size;
 	}
+}
+
+void
+StorageLockChannel(Channel *ch)
+{
+	Datum		values[1];
+
+	values[0] = CStringGetTextDatum(ch->name);
+	storage_exec(PLAN_LOCK_CHANNEL, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("channel \"%s\" was dropped", ch->name)));
 }
 
 void

@@ -47,6 +47,8 @@ extern bool StorageLoadChannel(Channel *ch, StorageRaftState *state);
 extern void StorageSetRemoved(Channel *ch, bool removed);
 
 /* Persisting a ready (before any of its messages leave). */
+/* First in a ready's transaction: lock order with drop_channel. */
+extern void StorageLockChannel(Channel *ch);
 extern void StoragePersistSnapshot(Channel *ch, const raft_snapshot *snapshot);
 extern void StoragePersistEntries(Channel *ch, const raft_entry *entries,
 								  uint32 n_entries, raft_index last_index);
