@@ -2,9 +2,11 @@
 # demo.sh: from a fresh Debian 12 machine, a three-node ordering cluster on
 # this machine, showing it at work.
 #
-#   sudo scripts/demo.sh          install, build, start n1..n3, demo
-#   sudo scripts/demo.sh stop     stop the three servers
-#   sudo scripts/demo.sh clean    stop them and delete $DEMO_DIR
+#   bash scripts/demo.sh          install, build, start n1..n3, demo
+#   bash scripts/demo.sh stop     stop the three servers
+#   bash scripts/demo.sh clean    stop them and delete $DEMO_DIR
+#
+# Run as root.
 #
 # The servers run as the postgres user under $DEMO_DIR (default
 # /tmp/ordering-demo), on 127.0.0.1 ports 55501..55503, with trust
@@ -130,6 +132,6 @@ show "$old" "SELECT number, tx_count, encode(hash, 'hex') AS hash FROM ordering.
 cat <<DONE
 
 The cluster is still running: psql -h 127.0.0.1 -p 55501 -d postgres (n1),
-55502 (n2), 55503 (n3).  Stop it with:  sudo $0 stop
-Stop it and delete its data with:      sudo $0 clean
+55502 (n2), 55503 (n3).  Stop it with:  bash $0 stop
+Stop it and delete its data with:      bash $0 clean
 DONE
