@@ -436,7 +436,7 @@ n_blocks="$(sql "$L" "SELECT count(*) FROM ordering.blocks WHERE channel = '$CH'
 check "reads work on the isolated node $L ($n_blocks blocks)" test -n "$n_blocks" -a "${n_blocks:-0}" -gt 0
 n_init="$(sql "$L" "SELECT count(*) FROM ordering.transactions WHERE channel = '$CH' AND tx_id LIKE 'init-%'")"
 is "$n_init" 3 "the isolated node $L reads its committed transactions"
-bad="$(psql_n "$L" -v ch="$CH" -f "$HERE/verify_chain.sql" 2>&1)"
+bad="$(psql_n "$L" -v ch="$CH" -f "$HERE/../verify_chain.sql" 2>&1)"
 is "$bad" "" "the isolated node's chain still verifies"
 status "$L"
 is "$S_TERM" "$TL" "pre-vote: the isolated node $L did not raise its term while isolated"
@@ -643,7 +643,7 @@ final_checks() { # on channel $CH
 	echo "# --- final checks of channel $CH on every node"
 	n_acked=$(sort -u "$TMP/acked.$CH" | wc -l)
 	for n in "${NODES[@]}"; do
-		bad="$(psql_n "$n" -v ch="$CH" -f "$HERE/verify_chain.sql" 2>&1)"
+		bad="$(psql_n "$n" -v ch="$CH" -f "$HERE/../verify_chain.sql" 2>&1)"
 		is "$bad" "" "$CH: chain on $n verifies in plain SQL (design §3)"
 		vc="$(sql "$n" "SELECT ok::text || '|' || blocks || '|' || coalesce(first_bad_block::text, '') || '|' || coalesce(detail, '') FROM ordering.verify_chain('$CH')")"
 		check "$CH: ordering.verify_chain on $n says ok ($vc)" test "${vc%%|*}" = true

@@ -47,6 +47,8 @@ use strict;
 use warnings;
 
 use Carp;
+use File::Basename ();
+use File::Spec;
 use File::Temp ();
 use IPC::Run;
 use JSON::PP;
@@ -788,49 +790,14 @@ hash = sha256(int8send(number) || previous_hash || data_hash).
 sub verify_chain_sql
 {
 	my ($channel) = @_;
+	my $file = File::Spec->catfile(File::Basename::dirname(__FILE__),
+		'..', 'verify_chain.sql');
+	my $sql = PostgreSQL::Test::Utils::slurp_file($file);
+	$sql =~ s/^--.*\n//mg;    # its comments
+	$sql =~ s/;\s*\z//;       # one statement, for psql -c
 	my $ch = lit($channel);
-	return <<"SQL";
-WITH b AS (
-	SELECT number, previous_hash, data_hash, hash, tx_count, is_config, config,
-	       coalesce(lag(number) OVER (ORDER BY number) + 1, 0) AS expected_number,
-	       lag(hash) OVER (ORDER BY number) AS prev_hash
-	FROM ordering.blocks WHERE channel = $ch
-), t AS (
-	SELECT block_number, count(*) AS n, min(position) AS minpos,
-	       max(position) AS maxpos,
-	       sha256(string_agg(sha256(payload), ''::bytea ORDER BY position)) AS dh
-	FROM ordering.transactions WHERE channel = $ch GROUP BY block_number
-), checks AS (
-	SELECT b.number,
-	  CASE WHEN b.number <> b.expected_number
-	       THEN 'blocks ' || b.expected_number || '..' || (b.number - 1) || ' are missing' END AS c1,
-	  CASE WHEN b.number = 0 AND b.previous_hash <> decode(repeat('00', 32), 'hex')
-	       THEN 'previous_hash of block 0 is not 32 zero bytes'
-	       WHEN b.number > 0 AND b.previous_hash IS DISTINCT FROM b.prev_hash
-	       THEN 'previous_hash is not the hash of the previous block' END AS c2,
-	  CASE WHEN b.number = 0 AND NOT b.is_config
-	       THEN 'block 0 is not a configuration block' END AS c3,
-	  CASE WHEN b.is_config AND b.data_hash IS DISTINCT FROM sha256(sha256(b.config))
-	       THEN 'data_hash is not sha256(sha256(config))'
-	       WHEN b.is_config AND (b.tx_count <> 0 OR t.n IS NOT NULL)
-	       THEN 'configuration block with transactions'
-	       WHEN NOT b.is_config AND t.n IS NULL
-	       THEN 'normal block without transactions'
-	       WHEN NOT b.is_config AND b.data_hash IS DISTINCT FROM t.dh
-	       THEN 'data_hash does not match its transactions'
-	       WHEN NOT b.is_config AND b.tx_count <> t.n
-	       THEN 'tx_count ' || b.tx_count || ' but ' || t.n || ' transactions'
-	       WHEN NOT b.is_config AND (t.minpos <> 0 OR t.maxpos <> t.n - 1)
-	       THEN 'positions are not 0..n-1' END AS c4,
-	  CASE WHEN b.hash IS DISTINCT FROM sha256(int8send(b.number) || b.previous_hash || b.data_hash)
-	       THEN 'hash is not sha256(number || previous_hash || data_hash)' END AS c5
-	FROM b LEFT JOIN t ON t.block_number = b.number
-)
-SELECT coalesce(string_agg('block ' || number || ': ' || concat_ws('; ', c1, c2, c3, c4, c5),
-                           E'\\n' ORDER BY number), '')
-FROM checks
-WHERE c1 IS NOT NULL OR c2 IS NOT NULL OR c3 IS NOT NULL OR c4 IS NOT NULL OR c5 IS NOT NULL
-SQL
+	$sql =~ s/:'ch'/$ch/g;
+	return $sql;
 }
 
 =pod

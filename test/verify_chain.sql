@@ -1,9 +1,9 @@
 -- verify_chain.sql: checks one channel's chain on this node in plain SQL,
--- per design §3 (the same checks as verify_chain_sql in
--- test/tap/OrderingCluster.pm).  Prints nothing when the chain verifies,
--- else one line per bad block.
+-- per design §3: the one check the multi-server TAP tests
+-- (test/tap/OrderingCluster.pm) and the fault tests (test/faults/) share.
+-- Prints nothing when the chain verifies, else one line per bad block.
 --
---   psql -X -At -v ch=CHANNEL -f test/faults/verify_chain.sql
+--   psql -X -At -v ch=CHANNEL -f test/verify_chain.sql
 --
 -- Checks: numbers 0..N without gaps; block 0 is a configuration block whose
 -- previous_hash is 32 zero bytes; previous_hash(N) = hash(N-1);
