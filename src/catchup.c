@@ -43,6 +43,7 @@
 #include "blocks.h"
 #include "catchup.h"
 #include "remote.h"
+#include "storage.h"
 
 /* Bounds of one pull. */
 #define CATCHUP_PAGE_BLOCKS 64
@@ -114,17 +115,6 @@ catchup_hash_field(const char *hex, uint8 out[ORDERING_HASH_LEN])
 				 errmsg("peer sent a hash of %zu bytes", len)));
 	memcpy(out, bytes, ORDERING_HASH_LEN);
 	pfree(bytes);
-}
-
-static bytea *
-catchup_bytea(const void *data, Size len)
-{
-	bytea	   *result = palloc(VARHDRSZ + len);
-
-	SET_VARSIZE(result, VARHDRSZ + len);
-	if (len > 0)
-		memcpy(VARDATA(result), data, len);
-	return result;
 }
 
 /* The snapshot's last block and hash, and the consenters it names. */
@@ -210,13 +200,13 @@ catchup_insert_block(Channel *ch, int64 number, const uint8 *previous_hash,
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(ch->name);
 	values[1] = Int64GetDatum(number);
-	values[2] = PointerGetDatum(catchup_bytea(previous_hash, ORDERING_HASH_LEN));
-	values[3] = PointerGetDatum(catchup_bytea(data_hash, ORDERING_HASH_LEN));
-	values[4] = PointerGetDatum(catchup_bytea(hash, ORDERING_HASH_LEN));
+	values[2] = PointerGetDatum(StorageBytea(previous_hash, ORDERING_HASH_LEN));
+	values[3] = PointerGetDatum(StorageBytea(data_hash, ORDERING_HASH_LEN));
+	values[4] = PointerGetDatum(StorageBytea(hash, ORDERING_HASH_LEN));
 	values[5] = Int32GetDatum(tx_count);
 	values[6] = BoolGetDatum(config != NULL);
 	if (config != NULL)
-		values[7] = PointerGetDatum(catchup_bytea(config, config_len));
+		values[7] = PointerGetDatum(StorageBytea(config, config_len));
 	else
 	{
 		values[7] = (Datum) 0;
@@ -246,7 +236,7 @@ catchup_insert_tx(Channel *ch, int64 number, int position, const char *tx_id,
 	values[1] = Int64GetDatum(number);
 	values[2] = Int32GetDatum(position);
 	values[3] = CStringGetTextDatum(tx_id);
-	values[4] = PointerGetDatum(catchup_bytea(payload, payload_len));
+	values[4] = PointerGetDatum(StorageBytea(payload, payload_len));
 	rc = SPI_execute_with_args("INSERT INTO ordering.transactions"
 							   " (channel, block_number, position, tx_id, payload)"
 							   " VALUES ($1, $2, $3, $4, $5)",

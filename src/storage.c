@@ -191,8 +191,8 @@ storage_query(const char *sql, int nargs, Oid *types, Datum *values,
 		elog(ERROR, "\"%s\" failed: %s", sql, SPI_result_code_string(ret));
 }
 
-static bytea *
-bytes_to_bytea(const void *data, Size len)
+bytea *
+StorageBytea(const void *data, Size len)
 {
 	bytea	   *result = palloc(VARHDRSZ + len);
 
@@ -699,7 +699,7 @@ StoragePersistEntries(Channel *ch, const raft_entry *entries,
 		values[1] = Int64GetDatum((int64) entries[i].index);
 		values[2] = Int64GetDatum((int64) entries[i].term);
 		values[3] = Int16GetDatum((int16) entries[i].type);
-		values[4] = PointerGetDatum(bytes_to_bytea(entries[i].data,
+		values[4] = PointerGetDatum(StorageBytea(entries[i].data,
 												   entries[i].size));
 		storage_exec(PLAN_LOG_INSERT, values, NULL, SPI_OK_INSERT);
 		pfree(DatumGetPointer(values[4]));
@@ -749,7 +749,7 @@ StoragePersistSnapshot(Channel *ch, const raft_snapshot *snapshot)
 	values[0] = CStringGetTextDatum(ch->name);
 	values[1] = Int64GetDatum((int64) snapshot->meta.index);
 	values[2] = Int64GetDatum((int64) snapshot->meta.term);
-	values[3] = PointerGetDatum(bytes_to_bytea(snapshot->data,
+	values[3] = PointerGetDatum(StorageBytea(snapshot->data,
 											   snapshot->data_size));
 	storage_query("UPDATE ordering.raft_state SET snapshot_index = $2,"
 				  " snapshot_term = $3, snapshot_data = $4,"
@@ -814,13 +814,13 @@ write_block(Channel *ch, const uint8 data_hash[ORDERING_HASH_LEN],
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(ch->name);
 	values[1] = Int64GetDatum(number);
-	values[2] = PointerGetDatum(bytes_to_bytea(ch->last_hash, ORDERING_HASH_LEN));
-	values[3] = PointerGetDatum(bytes_to_bytea(data_hash, ORDERING_HASH_LEN));
-	values[4] = PointerGetDatum(bytes_to_bytea(hash, ORDERING_HASH_LEN));
+	values[2] = PointerGetDatum(StorageBytea(ch->last_hash, ORDERING_HASH_LEN));
+	values[3] = PointerGetDatum(StorageBytea(data_hash, ORDERING_HASH_LEN));
+	values[4] = PointerGetDatum(StorageBytea(hash, ORDERING_HASH_LEN));
 	values[5] = Int32GetDatum(tx_count);
 	values[6] = BoolGetDatum(config_doc != NULL);
 	if (config_doc != NULL)
-		values[7] = PointerGetDatum(bytes_to_bytea(config_doc,
+		values[7] = PointerGetDatum(StorageBytea(config_doc,
 												   strlen(config_doc)));
 	else
 	{
@@ -904,7 +904,7 @@ StorageApplyBatch(Channel *ch, const raft_entry *entry, List **applied_ids)
 			continue;			/* ordered before, or repeated in the batch */
 		keep_ids[n_keep] = id_datums[i];
 		keep_payloads[n_keep] =
-			PointerGetDatum(bytes_to_bytea(txs[i].payload, txs[i].payload_len));
+			PointerGetDatum(StorageBytea(txs[i].payload, txs[i].payload_len));
 		OrderingDataHashAdd(&hasher, txs[i].payload, txs[i].payload_len);
 		n_keep++;
 	}
@@ -1308,7 +1308,7 @@ StorageMaybeSnapshot(Channel *ch)
 
 	values[1] = Int64GetDatum((int64) ch->applied_index);
 	values[2] = Int64GetDatum((int64) ch->applied_term);
-	values[3] = PointerGetDatum(bytes_to_bytea(data->data, data->len));
+	values[3] = PointerGetDatum(StorageBytea(data->data, data->len));
 	storage_query("UPDATE ordering.raft_state SET snapshot_index = $2,"
 				  " snapshot_term = $3, snapshot_data = $4,"
 				  " log_bytes_since_snapshot = 0 WHERE channel = $1",

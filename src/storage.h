@@ -45,6 +45,8 @@ extern List *StorageChannelNames(void);
  */
 extern bool StorageLoadChannel(Channel *ch, StorageRaftState *state);
 extern void StorageSetRemoved(Channel *ch, bool removed);
+/* A palloc'd bytea holding a copy of len bytes (an SPI parameter). */
+extern bytea *StorageBytea(const void *data, Size len);
 
 /* Persisting a ready (before any of its messages leave). */
 /* First in a ready's transaction: lock order with drop_channel. */
