@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # deps.sh: install what building and testing ordering needs on Debian 12.
-# Run as root.  Safe to run again.
+# Run as root.  Safe to run again.  Packages are installed without their
+# recommendations: a program the tests run must come from a package listed
+# here or one of its dependencies (scripts/check-tools.sh checks it).
 set -euo pipefail
 
 packages=(
@@ -8,6 +10,7 @@ packages=(
 	postgresql-15
 	postgresql-server-dev-15
 	postgresql-15-pgtap
+	libtap-parser-sourcehandler-pgtap-perl
 	libpq-dev
 	libipc-run-perl
 	clang
@@ -16,6 +19,13 @@ packages=(
 	rsync
 	procps
 )
+
+# deps.sh --list: print the packages, one a line (scripts/check-tools.sh
+# checks every program the tests run against them).
+if [ "${1:-}" = --list ]; then
+	printf '%s\n' "${packages[@]}"
+	exit 0
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -28,6 +28,17 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 bash "$here/scripts/deps.sh"
+# Every program the tests run comes from a package deps.sh installs; and the
+# check itself catches a package left out (pg_prove once was).
+bash "$here/scripts/check-tools.sh"
+selftest="$(mktemp)"
+grep -v '^\s*libtap-parser-sourcehandler-pgtap-perl$' "$here/scripts/deps.sh" >"$selftest"
+found=$(DEPS_SH="$selftest" bash "$here/scripts/check-tools.sh" pg_prove 2>&1 || true)
+rm -f "$selftest"
+if ! grep -q 'add libtap-parser-sourcehandler-pgtap-perl' <<<"$found"; then
+	echo "test-all.sh: check-tools.sh did not notice a missing package: $found" >&2
+	exit 1
+fi
 bash "$here/scripts/build.sh"
 
 work="$(mktemp -d /tmp/ordering-test.XXXXXX)"
