@@ -25,7 +25,7 @@
 # allowed to run PostgreSQL.  The extension must be installed (make install).
 set -euo pipefail
 
-export PATH="/usr/lib/postgresql/15/bin:$PATH"
+export PATH="${PGBIN:-/usr/lib/postgresql/15/bin}:$PATH"
 
 if [ "$(id -u)" -eq 0 ]; then
 	self="$(readlink -f "$0")"

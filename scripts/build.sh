@@ -3,6 +3,6 @@
 # PostgreSQL 15 installation.  Run as root from anywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="/usr/lib/postgresql/15/bin:$PATH"
+export PATH="${PGBIN:-/usr/lib/postgresql/15/bin}:$PATH"
 make -s -j"$(nproc)"
 make -s install

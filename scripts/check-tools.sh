@@ -10,13 +10,13 @@
 # covered by deps.sh, with the package to add.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-export PATH="/usr/lib/postgresql/15/bin:$PATH"
+export PATH="${PGBIN:-/usr/lib/postgresql/15/bin}:$PATH"
 pgxs="$(dirname "$(pg_config --pgxs 2>/dev/null || echo /nonexistent/x)")"
 
 # What test-all.sh, pg-tests.sh, the TAP tests, the fault tests and the
 # Raft core's tests call.  Keep in step with them.
 tools=(
-	make gcc clang rsync su runuser setsid timeout ip perl prove
+	make gcc clang rsync su runuser setsid timeout flock ip perl prove
 	pg_config initdb pg_ctl postgres psql createdb pg_isready pg_dump
 	pg_restore pg_basebackup pg_prove "$pgxs/../test/regress/pg_regress"
 )

@@ -13,7 +13,7 @@
 # authentication on loopback: a demo, not a secure setup (see the README).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-export PATH="/usr/lib/postgresql/15/bin:$PATH"
+export PATH="${PGBIN:-/usr/lib/postgresql/15/bin}:$PATH"
 # Run under a subreaper so that servers killed with SIGKILL are reaped
 # (see scripts/reaper.pl).
 if [ -z "${ORDERING_UNDER_REAPER:-}" ]; then

@@ -40,5 +40,5 @@ fi
 
 # Debian's package starts a default cluster on port 5432; ordering does not
 # use it, and it is left alone.
-export PATH="/usr/lib/postgresql/15/bin:$PATH"
+export PATH="${PGBIN:-/usr/lib/postgresql/15/bin}:$PATH"
 pg_config --version

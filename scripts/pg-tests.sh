@@ -4,7 +4,7 @@
 # one-node server, then the multi-server TAP tests (which start their own
 # servers).  Run from the top of a tree the current user can write.
 set -euo pipefail
-export PATH="/usr/lib/postgresql/15/bin:$PATH"
+export PATH="${PGBIN:-/usr/lib/postgresql/15/bin}:$PATH"
 top="$(pwd)"
 port="${ORDERING_TEST_PORT:-55400}"
 data="$(mktemp -d /tmp/ordering-regress.XXXXXX)"

@@ -10,10 +10,12 @@
 #   3. as root: network partitions between servers in network namespaces
 #
 # Environment: FUZZ_SECONDS (default 30), SKIP_RAFT=1, SKIP_ASAN=1,
-# SKIP_FUZZ=1, SKIP_FAULTS=1 to leave parts out while developing.
+# SKIP_FUZZ=1, SKIP_FAULTS=1 to leave parts out while developing; PGBIN (the
+# PostgreSQL 15 bin directory, /usr/lib/postgresql/15/bin) and
+# ORDERING_TEST_PORT (55400) to run beside another copy.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-export PATH="/usr/lib/postgresql/15/bin:$PATH"
+export PATH="${PGBIN:-/usr/lib/postgresql/15/bin}:$PATH"
 # Run under a subreaper so that servers killed with SIGKILL are reaped
 # (see scripts/reaper.pl).
 if [ -z "${ORDERING_UNDER_REAPER:-}" ]; then
@@ -71,7 +73,8 @@ run bash scripts/pg-tests.sh
 # It needs root (ip netns); it runs the servers as postgres itself.
 if [ "${SKIP_FAULTS:-0}" != 1 ]; then
 	echo "=== test/faults/partition.sh"
-	if ! bash "$work/src/test/faults/partition.sh"; then
+	# One run at a time per machine: the namespaces and addresses are fixed.
+	if ! flock /tmp/ordering-faults.lock bash "$work/src/test/faults/partition.sh"; then
 		echo "=== FAILED: test/faults/partition.sh"
 		status=1
 	fi
