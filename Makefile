@@ -10,9 +10,13 @@ EXTENSION = ordering
 DATA = $(wildcard sql/ordering--*.sql)
 PGFILEDESC = "ordering - a Raft ordering service inside PostgreSQL"
 
-OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c) $(wildcard src/raft/*.c)))
+# One folder per layer (README.md, "Layout"); the Raft core builds here too.
+LAYERS = common store worker sql raft
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c) \
+	$(foreach layer,$(LAYERS),$(wildcard src/$(layer)/*.c))))
 
-PG_CPPFLAGS = -I$(srcdir)/src -I$(srcdir)/src/raft -I$(libpq_srcdir)
+# Includes name their layer: #include "store/chain.h", "raft/raft.h".
+PG_CPPFLAGS = -I$(srcdir)/src -I$(libpq_srcdir)
 # Warnings are errors; the few -Wextra checks PostgreSQL's own headers trip
 # are turned off rather than the whole class.
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-sign-compare \
@@ -28,7 +32,8 @@ PROVE_TESTS = test/tap/*.pl
 
 # PGXS tracks no header dependencies: rebuild every object when any header
 # changes (the tree is small).
-ORDERING_HEADERS = $(wildcard $(srcdir)/src/*.h $(srcdir)/src/raft/*.h)
+ORDERING_HEADERS = $(wildcard $(srcdir)/src/*.h \
+	$(foreach layer,$(LAYERS),$(srcdir)/src/$(layer)/*.h))
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

@@ -1,0 +1,68 @@
+/*-------------------------------------------------------------------------
+ *
+ * blocks.h
+ *	  The hash chain: how a block's hashes are computed (design card §3).
+ *
+ *	  previous_hash(0) = 32 zero bytes; previous_hash(N) = hash(N-1)
+ *	  data_hash = sha256(sha256(item_1) || ... || sha256(item_n))
+ *	  hash      = sha256(int8send(number) || previous_hash || data_hash)
+ *
+ * Items are the transaction payloads of a normal block, or the one
+ * configuration document of a configuration block.
+ *
+ * src/common/blocks.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ORDERING_BLOCKS_H
+#define ORDERING_BLOCKS_H
+
+#include "utils/jsonb.h"
+
+#define ORDERING_HASH_LEN 32
+
+/* Incremental data_hash over a block's items, in order. */
+typedef struct OrderingDataHasher
+{
+	void	   *ctx;			/* pg_cryptohash_ctx of the outer hash */
+	int			n_items;
+} OrderingDataHasher;
+
+extern void OrderingDataHashBegin(OrderingDataHasher *hasher);
+extern void OrderingDataHashAdd(OrderingDataHasher *hasher,
+								const void *item, Size len);
+extern void OrderingDataHashEnd(OrderingDataHasher *hasher,
+								uint8 data_hash[ORDERING_HASH_LEN]);
+
+extern void OrderingBlockHash(int64 number,
+							  const uint8 previous_hash[ORDERING_HASH_LEN],
+							  const uint8 data_hash[ORDERING_HASH_LEN],
+							  uint8 hash[ORDERING_HASH_LEN]);
+
+extern void OrderingSha256(const void *data, Size len,
+						   uint8 out[ORDERING_HASH_LEN]);
+
+/*
+ * The configuration document, the single item of a configuration block
+ * (added by the sql engineer; see notes/pg_contract.md):
+ *
+ *	{"channel": "ch1",
+ *	 "consenters": {"n1": {"id": 1, "conninfo": "...", "learner": false}},
+ *	 "config": {...every setting...},
+ *	 "change": "genesis" | "update_config" | "add_consenter n4" | ...}
+ *
+ * returned as jsonb's canonical text (palloc'd, NUL-terminated); its bytes
+ * are what the block hashes and what ordering.blocks.config stores.
+ * consenters is built with OrderingConsentersDocument from the consenter
+ * rows (arrays of n_consenters entries); config is the complete settings
+ * object as stored in ordering.channels.config.
+ */
+extern Jsonb *OrderingConsentersDocument(int n_consenters,
+										 const char *const *nodes,
+										 const uint64 *raft_ids,
+										 const char *const *conninfos,
+										 const bool *is_learner);
+extern char *OrderingConfigDocument(const char *channel, Jsonb *consenters,
+									Jsonb *config, const char *change);
+
+#endif							/* ORDERING_BLOCKS_H */

@@ -1,0 +1,170 @@
+/*-------------------------------------------------------------------------
+ *
+ * entry.c
+ *	  Encode and decode the data of the worker's Raft log entries.
+ *
+ * Every node applies the same entries, so decoding must be strict: a
+ * malformed entry is an error, never a guess.  Every length is checked
+ * against the bytes that remain before it is used.
+ *
+ * src/common/entry.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "port/pg_bswap.h"
+
+#include "common/entry.h"
+#include "common/gucs.h"
+#include "common/limits.h"
+
+/* Bytes of the tag and the count in front of a batch. */
+#define BATCH_HEADER_LEN (1 + sizeof(uint32))
+
+EntryKind
+EntryKindOf(const uint8 *data, Size len)
+{
+	if (len == 0)
+		return ENTRY_NOOP;
+	switch (data[0])
+	{
+		case ENTRY_TAG_BATCH:
+			return ENTRY_BATCH;
+		case ENTRY_TAG_SETTINGS:
+			return ENTRY_SETTINGS;
+		default:
+			return ENTRY_UNKNOWN;
+	}
+}
+
+void
+EntryBatchBegin(StringInfo buf)
+{
+	uint32		zero = 0;
+
+	resetStringInfo(buf);
+	appendStringInfoChar(buf, ENTRY_TAG_BATCH);
+	appendBinaryStringInfo(buf, (const char *) &zero, sizeof(zero));
+}
+
+Size
+EntryBatchTxSize(Size id_len, Size payload_len)
+{
+	return sizeof(uint16) + id_len + sizeof(uint32) + payload_len;
+}
+
+void
+EntryBatchAdd(StringInfo buf, const char *tx_id, const char *payload,
+			  uint32 payload_len)
+{
+	Size		id_len = strlen(tx_id);
+	uint16		id_len_be;
+	uint32		payload_len_be;
+
+	Assert(buf->len >= BATCH_HEADER_LEN && buf->data[0] == ENTRY_TAG_BATCH);
+	Assert(id_len > 0 && id_len < ORDERING_TX_ID_MAX);
+
+	id_len_be = pg_hton16((uint16) id_len);
+	payload_len_be = pg_hton32(payload_len);
+	appendBinaryStringInfo(buf, (const char *) &id_len_be, sizeof(id_len_be));
+	appendBinaryStringInfo(buf, tx_id, id_len);
+	appendBinaryStringInfo(buf, (const char *) &payload_len_be,
+						   sizeof(payload_len_be));
+	if (payload_len > 0)
+		appendBinaryStringInfo(buf, payload, payload_len);
+}
+
+void
+EntryBatchFinish(StringInfo buf, uint32 n_txs)
+{
+	uint32		n_be = pg_hton32(n_txs);
+
+	Assert(buf->len >= BATCH_HEADER_LEN && buf->data[0] == ENTRY_TAG_BATCH);
+	memcpy(buf->data + 1, &n_be, sizeof(n_be));
+}
+
+static void
+batch_malformed(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("malformed batch entry: %s", what)));
+}
+
+EntryTx *
+EntryBatchDecode(const uint8 *data, Size len, uint32 *n_txs)
+{
+	Size		pos = BATCH_HEADER_LEN;
+	uint32		n;
+	EntryTx    *txs;
+
+	if (len < BATCH_HEADER_LEN || data[0] != ENTRY_TAG_BATCH)
+		batch_malformed("missing header");
+	memcpy(&n, data + 1, sizeof(n));
+	n = pg_ntoh32(n);
+
+	/* Each transaction takes at least 7 bytes: refuse an absurd count. */
+	if (n > (len - BATCH_HEADER_LEN) / (sizeof(uint16) + 1 + sizeof(uint32)))
+		batch_malformed("count exceeds the data");
+
+	txs = palloc(sizeof(EntryTx) * Max(n, 1));
+	for (uint32 i = 0; i < n; i++)
+	{
+		uint16		id_len;
+		uint32		payload_len;
+
+		if (len - pos < sizeof(uint16))
+			batch_malformed("truncated id length");
+		memcpy(&id_len, data + pos, sizeof(id_len));
+		id_len = pg_ntoh16(id_len);
+		pos += sizeof(uint16);
+		if (id_len == 0 || id_len >= ORDERING_TX_ID_MAX)
+			batch_malformed("bad id length");
+		if (len - pos < id_len)
+			batch_malformed("truncated id");
+		if (memchr(data + pos, '\0', id_len) != NULL)
+			batch_malformed("id contains a zero byte");
+		txs[i].tx_id = pnstrdup((const char *) data + pos, id_len);
+		pos += id_len;
+
+		if (len - pos < sizeof(uint32))
+			batch_malformed("truncated payload length");
+		memcpy(&payload_len, data + pos, sizeof(payload_len));
+		payload_len = pg_ntoh32(payload_len);
+		pos += sizeof(uint32);
+		if (len - pos < payload_len)
+			batch_malformed("truncated payload");
+		txs[i].payload = palloc(Max(payload_len, 1));
+		memcpy(txs[i].payload, data + pos, payload_len);
+		txs[i].payload_len = payload_len;
+		pos += payload_len;
+	}
+	if (pos != len)
+		batch_malformed("trailing bytes");
+
+	*n_txs = n;
+	return txs;
+}
+
+void
+EntrySettingsEncode(StringInfo buf, const char *settings_json)
+{
+	resetStringInfo(buf);
+	appendStringInfoChar(buf, ENTRY_TAG_SETTINGS);
+	appendStringInfoString(buf, settings_json);
+}
+
+char *
+EntrySettingsDecode(const uint8 *data, Size len)
+{
+	if (len < 2 || data[0] != ENTRY_TAG_SETTINGS)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("malformed settings entry")));
+	if (memchr(data + 1, '\0', len - 1) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("malformed settings entry: zero byte")));
+	return pnstrdup((const char *) data + 1, len - 1);
+}

@@ -1,0 +1,27 @@
+/*-------------------------------------------------------------------------
+ *
+ * limits.h
+ *	  Fixed bounds shared by every part of the PostgreSQL side of the
+ *	  ordering extension.
+ *
+ * src/common/limits.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ORDERING_LIMITS_H
+#define ORDERING_LIMITS_H
+
+/* Names are PostgreSQL identifiers' length: channel and node names fit. */
+#define ORDERING_NAME_MAX NAMEDATALEN
+
+/* Bounds of shared structures. */
+#define ORDERING_MAX_PEERS 32	/* = RAFT_MAX_MEMBERS */
+#define ORDERING_MAX_ADMIN_REQUESTS 16
+#define ORDERING_ADMIN_ARG_MAX 4096
+#define ORDERING_ERROR_MESSAGE_MAX 256
+#define ORDERING_TX_ID_MAX 256	/* bytes of a transaction id */
+
+/* Bytes of a consenter's connection string. */
+#define ORDERING_CONNINFO_MAX 1024
+
+#endif							/* ORDERING_LIMITS_H */

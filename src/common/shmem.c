@@ -1,0 +1,216 @@
+/*-------------------------------------------------------------------------
+ *
+ * shmem.c
+ *	  The ordering extension's shared memory segment: OrderingShared with
+ *	  its status slots, followed by the submit ring and the inbox ring.
+ *
+ * Layout of the one segment (named "ordering"):
+ *
+ *	OrderingShared (status[ordering.max_channels])
+ *	submit ring    (ordering.submit_queue_size kB)
+ *	inbox ring     (ordering.inbox_size kB)
+ *
+ * Every lock in it belongs to the LWLock tranche "ordering", so waits on
+ * them show up under that name in pg_stat_activity.  The sizes come from
+ * PGC_POSTMASTER settings, so every process computes the same layout.
+ *
+ * src/common/shmem.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+
+#include "common/shmem.h"
+#include "common/gucs.h"
+
+#define ORDERING_SHMEM_NAME "ordering"
+#define ORDERING_TRANCHE_NAME "ordering"
+
+OrderingShared *ordering_shared = NULL;
+
+static Size
+shared_struct_size(void)
+{
+	return MAXALIGN(add_size(offsetof(OrderingShared, status),
+							 mul_size(ordering_max_channels,
+									  sizeof(OrderingChannelStatus))));
+}
+
+static Size
+submit_ring_capacity(void)
+{
+	return mul_size(ordering_submit_queue_kb, 1024);
+}
+
+static Size
+inbox_ring_capacity(void)
+{
+	return mul_size(ordering_inbox_kb, 1024);
+}
+
+static Size
+ordering_shmem_size(void)
+{
+	Size		size = shared_struct_size();
+
+	size = add_size(size,
+					MAXALIGN(OrderingRingShmemSize(submit_ring_capacity())));
+	size = add_size(size,
+					MAXALIGN(OrderingRingShmemSize(inbox_ring_capacity())));
+	return size;
+}
+
+/*
+ * Called from the shmem_request_hook (PostgreSQL 15): reserve the segment
+ * and one lock of the named tranche, whose id every embedded lock reuses.
+ */
+void
+OrderingShmemRequest(void)
+{
+	RequestAddinShmemSpace(ordering_shmem_size());
+	RequestNamedLWLockTranche(ORDERING_TRANCHE_NAME, 1);
+}
+
+static void
+ordering_shared_init(OrderingShared *shared, int tranche_id)
+{
+	char	   *cursor;
+
+	memset(shared, 0, shared_struct_size());
+	LWLockInitialize(&shared->lock, tranche_id);
+	shared->worker_pid = 0;
+	shared->worker_latch = NULL;
+	shared->worker_ready = false;
+	shared->worker_generation = 0;
+	pg_atomic_init_u32(&shared->reload_channels, 0);
+	shared->next_ticket = 1;
+	ConditionVariableInit(&shared->applied_cv);
+	ConditionVariableInit(&shared->queue_cv);
+	ConditionVariableInit(&shared->admin_cv);
+	for (int i = 0; i < ORDERING_MAX_ADMIN_REQUESTS; i++)
+		shared->admin[i].state = ORDERING_ADMIN_FREE;
+	shared->max_channels = ordering_max_channels;
+	for (int i = 0; i < ordering_max_channels; i++)
+		shared->status[i].in_use = false;
+
+	cursor = (char *) shared + shared_struct_size();
+	shared->submit_ring = (OrderingRing *) cursor;
+	OrderingRingInit(shared->submit_ring, submit_ring_capacity(), tranche_id);
+	cursor += MAXALIGN(OrderingRingShmemSize(submit_ring_capacity()));
+	shared->inbox_ring = (OrderingRing *) cursor;
+	OrderingRingInit(shared->inbox_ring, inbox_ring_capacity(), tranche_id);
+}
+
+/* Called from the shmem_startup_hook: attach, initializing on first use. */
+void
+OrderingShmemInit(void)
+{
+	OrderingShared *shared;
+	bool		found;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	shared = ShmemInitStruct(ORDERING_SHMEM_NAME, ordering_shmem_size(),
+							 &found);
+	if (!found)
+	{
+		LWLockPadded *named = GetNamedLWLockTranche(ORDERING_TRANCHE_NAME);
+
+		ordering_shared_init(shared, named[0].lock.tranche);
+	}
+	LWLockRelease(AddinShmemInitLock);
+	ordering_shared = shared;
+}
+
+/* Sets the worker's latch; a no-op when no worker runs. */
+void
+OrderingWakeWorker(void)
+{
+	if (ordering_shared == NULL)
+		return;
+	LWLockAcquire(&ordering_shared->lock, LW_SHARED);
+	if (ordering_shared->worker_latch != NULL)
+		SetLatch(ordering_shared->worker_latch);
+	LWLockRelease(&ordering_shared->lock);
+}
+
+/*
+ * Submit ring record: "channel\0tx_id\0" then the payload; the payload's
+ * length is what remains of the record.
+ */
+bool
+OrderingSubmitEnqueue(const char *channel, const char *tx_id,
+					  const char *payload, Size payload_len)
+{
+	Size		channel_len = strlen(channel);
+	Size		tx_id_len = strlen(tx_id);
+	Size		header_len = channel_len + 1 + tx_id_len + 1;
+	char		header[ORDERING_NAME_MAX + ORDERING_TX_ID_MAX];
+
+	Assert(ordering_shared != NULL);
+	Assert(channel_len > 0 && channel_len < ORDERING_NAME_MAX);
+	Assert(tx_id_len > 0 && tx_id_len < ORDERING_TX_ID_MAX);
+	Assert(header_len <= sizeof(header));
+
+	memcpy(header, channel, channel_len + 1);
+	memcpy(header + channel_len + 1, tx_id, tx_id_len + 1);
+	return OrderingRingPush(ordering_shared->submit_ring, header, header_len,
+							payload, payload_len);
+}
+
+bool
+OrderingSubmitDequeue(StringInfo buf, const char **channel,
+					  const char **tx_id, const char **payload,
+					  Size *payload_len)
+{
+	const char *end;
+	const char *channel_end;
+	const char *tx_id_end;
+
+	Assert(ordering_shared != NULL);
+	if (!OrderingRingPop(ordering_shared->submit_ring, buf))
+		return false;
+
+	end = buf->data + buf->len;
+	channel_end = memchr(buf->data, '\0', buf->len);
+	if (channel_end == NULL)
+		elog(ERROR, "malformed submit record: no channel terminator");
+	tx_id_end = memchr(channel_end + 1, '\0', end - (channel_end + 1));
+	if (tx_id_end == NULL)
+		elog(ERROR, "malformed submit record: no transaction id terminator");
+
+	*channel = buf->data;
+	*tx_id = channel_end + 1;
+	*payload = tx_id_end + 1;
+	*payload_len = end - (tx_id_end + 1);
+	return true;
+}
+
+/*
+ * The channel's last block as the worker publishes it, or -1 when it
+ * publishes nothing for it.  The worker publishes before it wakes the
+ * waiters on applied_cv, so a waiter that reads this before looking in the
+ * table misses no block.
+ */
+int64
+OrderingPublishedLastBlock(const char *channel)
+{
+	int64		last_block = -1;
+
+	LWLockAcquire(&ordering_shared->lock, LW_SHARED);
+	for (int i = 0; i < ordering_shared->max_channels; i++)
+	{
+		OrderingChannelStatus *st = &ordering_shared->status[i];
+
+		if (st->in_use && strcmp(st->channel, channel) == 0)
+		{
+			last_block = st->last_block;
+			break;
+		}
+	}
+	LWLockRelease(&ordering_shared->lock);
+	return last_block;
+}

@@ -1,0 +1,117 @@
+/*-------------------------------------------------------------------------
+ *
+ * backend.c
+ *	  What every SQL function needs of the ordering worker: is it loaded
+ *	  and running in this database, ask it to reload channels at commit,
+ *	  and how long to wait for it.
+ *
+ * Reloads are requested at commit, so the worker finds committed rows.
+ *
+ * src/sql/backend.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/dbcommands.h"
+#include "miscadmin.h"
+
+#include "common/gucs.h"
+#include "common/shmem.h"
+#include "sql/backend.h"
+
+static bool reload_requested = false;
+static bool reload_callback_registered = false;
+
+void
+OrderingRequireSharedMemory(void)
+{
+	if (ordering_shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("ordering is not loaded by shared_preload_libraries"),
+				 errhint("Add ordering to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+void
+OrderingRequireWorkerDatabase(void)
+{
+	char	   *database = get_database_name(MyDatabaseId);
+
+	if (database == NULL || strcmp(database, ordering_database) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the ordering worker works in database \"%s\", not in this one",
+						ordering_database),
+				 errhint("Connect to database \"%s\", or set ordering.database.",
+						 ordering_database)));
+}
+
+void
+OrderingRequireWorker(void)
+{
+	bool		running;
+
+	OrderingRequireSharedMemory();
+	OrderingRequireWorkerDatabase();
+
+	LWLockAcquire(&ordering_shared->lock, LW_SHARED);
+	running = ordering_shared->worker_pid != 0 && ordering_shared->worker_ready;
+	LWLockRelease(&ordering_shared->lock);
+
+	if (!running)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("ordering worker is not running"),
+				 errhint("Check the server log; the worker restarts on its own after a failure.")));
+}
+
+static void
+reload_at_commit_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+			if (reload_requested && ordering_shared != NULL)
+			{
+				pg_atomic_write_u32(&ordering_shared->reload_channels, 1);
+				OrderingWakeWorker();
+			}
+			reload_requested = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			reload_requested = false;
+			break;
+		default:
+			break;
+	}
+}
+
+void
+OrderingReloadChannelsAtCommit(void)
+{
+	if (!reload_callback_registered)
+	{
+		RegisterXactCallback(reload_at_commit_callback, NULL);
+		reload_callback_registered = true;
+	}
+	reload_requested = true;
+}
+
+TimestampTz
+OrderingSubmitDeadline(void)
+{
+	return TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+									   ordering_submit_timeout_ms);
+}
+
+long
+OrderingRemainingMs(TimestampTz deadline, long cap_ms)
+{
+	long		remaining_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+															   deadline);
+
+	return Min(remaining_ms, cap_ms);
+}

@@ -1,0 +1,29 @@
+/*-------------------------------------------------------------------------
+ *
+ * backend.h
+ *	  What every SQL function needs of the ordering worker.
+ *
+ * src/sql/backend.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ORDERING_SQL_BACKEND_H
+#define ORDERING_SQL_BACKEND_H
+
+#include "utils/timestamp.h"
+
+/* Errors 55000 unless ordering is preloaded and this is its database. */
+extern void OrderingRequireSharedMemory(void);
+extern void OrderingRequireWorkerDatabase(void);
+/* Both of the above, and the worker runs and is ready. */
+extern void OrderingRequireWorker(void);
+
+/* When the current transaction commits, make the worker reread channels. */
+extern void OrderingReloadChannelsAtCommit(void);
+
+/* now + ordering.submit_timeout. */
+extern TimestampTz OrderingSubmitDeadline(void);
+/* Milliseconds left until deadline, at most cap_ms; 0 when it passed. */
+extern long OrderingRemainingMs(TimestampTz deadline, long cap_ms);
+
+#endif							/* ORDERING_SQL_BACKEND_H */

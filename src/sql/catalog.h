@@ -1,0 +1,43 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.h
+ *	  What the SQL functions read from and write to the ordering tables,
+ *	  through SPI.
+ *
+ * Every function here expects SPI to be connected by its caller, and
+ * returns values allocated in the caller's SPI procedure context.
+ *
+ * src/sql/catalog.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ORDERING_SQL_CATALOG_H
+#define ORDERING_SQL_CATALOG_H
+
+#include "sql/validate.h"
+#include "common/names.h"
+#include "common/conninfo.h"
+#include "common/channel_settings.h"
+
+/* Runs one statement with positional arguments ($1...); errors on failure. */
+extern int	OrderingSpiExecute(const char *sql, int nargs, Oid *types,
+							   Datum *values, int expected_result);
+
+/*
+ * Reads a channel's settings.  Errors 42704 ("channel ... does not exist")
+ * when there is no such channel.
+ */
+extern void OrderingChannelSettings(const char *channel,
+									OrderingSettings *settings);
+extern bool OrderingChannelExists(const char *channel);
+extern int	OrderingChannelCount(void);
+
+/* A consenter of a channel: found? and whether it is a learner. */
+extern bool OrderingFindConsenter(const char *channel, const char *node,
+								  bool *is_learner);
+extern int	OrderingConsenterCount(const char *channel, bool voters_only);
+
+/* Errors 42704 with the contract's message. */
+extern void OrderingReportUnknownChannel(const char *channel) pg_attribute_noreturn();
+
+#endif							/* ORDERING_SQL_CATALOG_H */

@@ -1,0 +1,119 @@
+/*-------------------------------------------------------------------------
+ *
+ * deliver.c
+ *	  ordering.deliver(from_node text, messages bytea): the receiving end of
+ *	  the transport between ordering workers (design §4).
+ *
+ * A peer's worker calls this function over an ordinary libpq connection.
+ * It runs in a regular backend: it checks that the caller has the
+ * privileges of role ordering_peer, checks the envelope's structure, copies
+ * it into the inbox ring in shared memory, wakes the local worker and
+ * returns.  It never waits: when the inbox is full the envelope is dropped
+ * (and counted by the ring) and the call still succeeds, because Raft
+ * retries lost messages.  Only malformed input is an error, so that a
+ * misconfigured sender learns about it.
+ *
+ * src/sql/deliver.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+
+#include "common/envelope.h"
+#include "common/shmem.h"
+#include "common/gucs.h"
+
+PG_FUNCTION_INFO_V1(ordering_deliver);
+
+/*
+ * Bytes an inbox record takes: the sender's name, its NUL terminator, the
+ * envelope, and the ring's uint32 length prefix.
+ */
+static Size
+deliver_record_size(const char *from_node, Size envelope_len)
+{
+	return sizeof(uint32) + strlen(from_node) + 1 + envelope_len;
+}
+
+Datum
+ordering_deliver(PG_FUNCTION_ARGS)
+{
+	Oid			peer_role = get_role_oid("ordering_peer", false);
+	char	   *from_node;
+	bytea	   *messages;
+	const char *data;
+	Size		len;
+	char		envelope_from[NAMEDATALEN];
+	uint32		count;
+	const char *error;
+	OrderingRing *inbox;
+
+	if (!has_privs_of_role(GetUserId(), peer_role))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to deliver ordering messages"),
+				 errdetail("Only roles with privileges of role \"%s\" may call %s.",
+						   "ordering_peer", "ordering.deliver()")));
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("arguments of ordering.deliver() must not be null")));
+
+	if (ordering_shared == NULL || ordering_shared->inbox_ring == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("ordering is not loaded"),
+				 errhint("Add \"ordering\" to shared_preload_libraries and restart the server.")));
+	inbox = ordering_shared->inbox_ring;
+
+	from_node = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	messages = PG_GETARG_BYTEA_PP(1);
+	data = VARDATA_ANY(messages);
+	len = VARSIZE_ANY_EXHDR(messages);
+
+	if (strlen(from_node) == 0 || strlen(from_node) >= NAMEDATALEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid node name \"%s\"", from_node)));
+
+	/* A record the inbox could never hold would be refused forever. */
+	if (deliver_record_size(from_node, len) > inbox->capacity)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("ordering envelope of %zu bytes is too large for the inbox",
+						len),
+				 errdetail("The inbox of this node holds %zu bytes.",
+						   inbox->capacity),
+				 errhint("Raise \"ordering.inbox_size\" on node \"%s\".",
+						 ordering_node_name)));
+
+	if (!EnvelopeValidate(data, len, envelope_from, &count, &error))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("malformed ordering envelope from node \"%s\": %s",
+						from_node, error)));
+
+	if (strcmp(envelope_from, from_node) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ordering envelope is from node \"%s\", not \"%s\"",
+						envelope_from, from_node)));
+
+	/*
+	 * The worker finds the sender's name first, then the envelope.  Wake it
+	 * either way: a full inbox is one it has to drain.
+	 */
+	if (!OrderingRingPush(inbox, from_node, strlen(from_node) + 1, data, len))
+		ereport(DEBUG1,
+				(errmsg_internal("ordering inbox full: dropped %u records from node \"%s\"",
+								 count, from_node)));
+	OrderingWakeWorker();
+
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,130 @@
+/*-------------------------------------------------------------------------
+ *
+ * join.c
+ *	  Creating a channel from its genesis document, and
+ *	  ordering.join_channel(channel, peer_conninfo).
+ *
+ * create_channel builds the genesis document and calls
+ * OrderingInstallGenesis; a node that joins gets the same document's bytes
+ * from a peer (a GENESIS record to the worker, or join_channel's SELECT)
+ * and calls the same function.  The document's bytes are stored as they
+ * are, so block 0 (and its hash) is identical everywhere.  The joining
+ * node starts with the genesis consenters and Raft state zero; the Raft
+ * log (or a snapshot) brings it up to date.
+ *
+ * join_channel runs in a backend and may block on the peer, bounded by
+ * ordering.submit_timeout.
+ *
+ * src/sql/join.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type_d.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+
+#include "common/blocks.h"
+#include "store/genesis.h"
+#include "common/gucs.h"
+#include "common/limits.h"
+#include "common/remote.h"
+#include "sql/backend.h"
+#include "sql/catalog.h"
+#include "sql/validate.h"
+#include "common/names.h"
+#include "common/conninfo.h"
+#include "common/channel_settings.h"
+
+PG_FUNCTION_INFO_V1(ordering_join_channel);
+
+/*
+ * ordering.join_channel(channel text, peer_conninfo text) RETURNS text:
+ * fetches block 0 of the channel from a node that has it and creates the
+ * channel here.  This node must be a consenter there (add_consenter first);
+ * its worker then catches up through Raft.
+ */
+Datum
+ordering_join_channel(PG_FUNCTION_ARGS)
+{
+	char	   *channel = OrderingTextArg(fcinfo, 0, "channel");
+	char	   *peer_conninfo = OrderingTextArg(fcinfo, 1, "peer_conninfo");
+	TimestampTz deadline;
+	PGconn	   *volatile conn = NULL;
+	char	   *volatile document = NULL;	/* set inside PG_TRY */
+	char	   *local_document;
+	bool		member = false;
+	MemoryContext caller_cxt = CurrentMemoryContext;
+
+	OrderingCheckChannelName(channel);
+	OrderingCheckConninfo("peer", peer_conninfo);
+	OrderingRequireSharedMemory();
+	OrderingRequireWorkerDatabase();
+
+	/*
+	 * The worker may have joined by itself already (a member pushed the
+	 * genesis): then joining again is a no-op, as long as it is the same
+	 * channel, i.e. the same block 0.
+	 */
+	SPI_connect();
+	local_document = StoreGenesisDocument(channel, caller_cxt);
+	SPI_finish();
+
+	deadline = OrderingSubmitDeadline();
+	PG_TRY();
+	{
+		const char *params[2] = {channel, ordering_node_name};
+		PGresult   *res;
+
+		conn = OrderingRemoteConnect(peer_conninfo, "ordering join_channel",
+									 ordering_submit_timeout_ms, deadline);
+		res = OrderingRemoteExec(conn, "peer",
+								 "SELECT convert_from(b.config, 'UTF8'),"
+								 " EXISTS (SELECT 1 FROM ordering.consenters c"
+								 "  WHERE c.channel = b.channel AND c.node = $2)"
+								 " FROM ordering.blocks b"
+								 " WHERE b.channel = $1 AND b.number = 0",
+								 2, params, deadline);
+		if (PQntuples(res) == 1)
+		{
+			document = pstrdup(PQgetvalue(res, 0, 0));
+			member = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+		}
+		PQclear(res);
+	}
+	PG_FINALLY();
+	{
+		OrderingRemoteDisconnect(conn);
+	}
+	PG_END_TRY();
+
+	if (document == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("channel \"%s\" does not exist on the peer", channel)));
+	if (!member)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("node \"%s\" is not a consenter of channel \"%s\" on the peer",
+						ordering_node_name, channel),
+				 errhint("Call ordering.add_consenter on a member of the channel first.")));
+	if (local_document != NULL)
+	{
+		if (strcmp(local_document, document) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("channel \"%s\" already exists with a different genesis block",
+							channel)));
+		ereport(NOTICE,
+				(errmsg("channel \"%s\" is already joined", channel)));
+		PG_RETURN_TEXT_P(cstring_to_text(channel));
+	}
+
+	SPI_connect();
+	StoreInstallGenesis(channel, document);
+	SPI_finish();
+	OrderingReloadChannelsAtCommit();
+	PG_RETURN_TEXT_P(cstring_to_text(channel));
+}

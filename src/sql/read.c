@@ -1,0 +1,530 @@
+/*-------------------------------------------------------------------------
+ *
+ * read.c
+ *	  Reading what the worker publishes and what the chain holds:
+ *	  the rows behind ordering.status and ordering.peers, wait_for_block,
+ *	  verify_chain.
+ *
+ * Status is copied out of shared memory under a shared lock and turned
+ * into rows afterwards, so the lock is never held while allocating.
+ * verify_chain recomputes every hash of design card §3 in one pass over a
+ * cursor of the blocks joined with their transactions, so its memory does
+ * not grow with the chain.
+ *
+ * src/sql/read.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type_d.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/builtins.h"
+
+#include "common/blocks.h"
+#include "raft/raft.h"
+#include "common/shmem.h"
+#include "sql/backend.h"
+#include "sql/catalog.h"
+#include "sql/validate.h"
+#include "common/names.h"
+#include "common/conninfo.h"
+#include "common/channel_settings.h"
+#include "common/gucs.h"
+
+PG_FUNCTION_INFO_V1(ordering_channel_status);
+PG_FUNCTION_INFO_V1(ordering_peer_status);
+PG_FUNCTION_INFO_V1(ordering_wait_for_block);
+PG_FUNCTION_INFO_V1(ordering_verify_chain);
+
+#define STATUS_COLUMNS 18
+#define PEER_COLUMNS 10
+#define WAIT_SLICE_MS 1000
+#define VERIFY_FETCH_ROWS 1000
+
+/* Copies the in-use status slots; *n_slots is how many. */
+static OrderingChannelStatus *
+copy_status_slots(int *n_slots)
+{
+	OrderingChannelStatus *copy;
+	int			n = 0;
+
+	OrderingRequireSharedMemory();
+	copy = palloc(sizeof(OrderingChannelStatus) *
+				  Max(ordering_shared->max_channels, 1));
+	LWLockAcquire(&ordering_shared->lock, LW_SHARED);
+	for (int i = 0; i < ordering_shared->max_channels; i++)
+	{
+		if (ordering_shared->status[i].in_use)
+			copy[n++] = ordering_shared->status[i];
+	}
+	LWLockRelease(&ordering_shared->lock);
+	*n_slots = n;
+	return copy;
+}
+
+static Datum
+text_or_null(const char *string, bool *isnull)
+{
+	*isnull = string[0] == '\0';
+	return *isnull ? (Datum) 0 : CStringGetTextDatum(string);
+}
+
+static Datum
+timestamp_or_null(TimestampTz timestamp, bool *isnull)
+{
+	*isnull = timestamp == 0;
+	return TimestampTzGetDatum(timestamp);
+}
+
+static void
+put_status_row(ReturnSetInfo *rsinfo, const OrderingChannelStatus *status)
+{
+	Datum		values[STATUS_COLUMNS];
+	bool		nulls[STATUS_COLUMNS] = {0};
+	int			column = 0;
+
+	values[column++] = CStringGetTextDatum(status->channel);
+	values[column++] = CStringGetTextDatum(ordering_node_name);
+	values[column] = text_or_null(status->membership, &nulls[column]);
+	column++;
+	values[column] = text_or_null(status->role, &nulls[column]);
+	column++;
+	values[column++] = Int64GetDatum((int64) status->term);
+	values[column] = text_or_null(status->leader, &nulls[column]);
+	column++;
+	values[column++] = Int64GetDatum((int64) status->commit_index);
+	values[column++] = Int64GetDatum((int64) status->applied_index);
+	values[column++] = Int64GetDatum((int64) status->snapshot_index);
+	values[column++] = Int64GetDatum(status->last_block);
+	values[column++] = BoolGetDatum(strcmp(status->role, "leader") == 0);
+	values[column++] = Int64GetDatum(status->leader_changes);
+	values[column++] = Int64GetDatum(status->proposal_failures);
+	values[column++] = Int64GetDatum(status->committed_block_number);
+	values[column++] = Int64GetDatum(status->data_persist_count);
+	nulls[column] = status->data_persist_count == 0;
+	values[column++] = Float8GetDatum(status->data_persist_count == 0 ? 0 :
+									  status->data_persist_total_ms /
+									  status->data_persist_count);
+	values[column] = timestamp_or_null(status->updated_at, &nulls[column]);
+	column++;
+	values[column] = text_or_null(status->last_error, &nulls[column]);
+	column++;
+	Assert(column == STATUS_COLUMNS);
+
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/* ordering.channel_status(): one row per channel the worker runs. */
+Datum
+ordering_channel_status(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			n_slots;
+	OrderingChannelStatus *slots = copy_status_slots(&n_slots);
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < n_slots; i++)
+		put_status_row(rsinfo, &slots[i]);
+	return (Datum) 0;
+}
+
+static const char *
+progress_state_name(int state)
+{
+	switch (state)
+	{
+		case RAFT_PROGRESS_PROBE:
+			return "probe";
+		case RAFT_PROGRESS_REPLICATE:
+			return "replicate";
+		case RAFT_PROGRESS_SNAPSHOT:
+			return "snapshot";
+	}
+	return "unknown";
+}
+
+static void
+put_peer_row(ReturnSetInfo *rsinfo, const char *channel,
+			 const OrderingPeerStatus *peer)
+{
+	Datum		values[PEER_COLUMNS];
+	bool		nulls[PEER_COLUMNS] = {0};
+	int			column = 0;
+
+	values[column++] = CStringGetTextDatum(channel);
+	values[column++] = CStringGetTextDatum(peer->node);
+	values[column++] = Int64GetDatum((int64) peer->raft_id);
+	values[column++] = BoolGetDatum(peer->is_learner);
+	values[column++] = Int64GetDatum((int64) peer->match_index);
+	values[column++] = Int64GetDatum((int64) peer->next_index);
+	values[column++] = CStringGetTextDatum(progress_state_name(peer->progress_state));
+	values[column++] = BoolGetDatum(peer->recent_active);
+	values[column++] = Int32GetDatum((int32) peer->inflight);
+	values[column] = timestamp_or_null(peer->last_contact, &nulls[column]);
+	column++;
+	Assert(column == PEER_COLUMNS);
+
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/* ordering.peer_status(): one row per peer of each channel led here. */
+Datum
+ordering_peer_status(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			n_slots;
+	OrderingChannelStatus *slots = copy_status_slots(&n_slots);
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < n_slots; i++)
+	{
+		int			n_peers = Min(slots[i].n_peers, ORDERING_MAX_PEERS);
+
+		for (int j = 0; j < n_peers; j++)
+			put_peer_row(rsinfo, slots[i].channel, &slots[i].peers[j]);
+	}
+	return (Datum) 0;
+}
+
+/* Whether block number of channel exists, with a fresh snapshot. */
+static bool
+block_exists(const char *channel, int64 number)
+{
+	Oid			types[2] = {TEXTOID, INT8OID};
+	Datum		values[2] = {CStringGetTextDatum(channel),
+	Int64GetDatum(number)};
+	bool		exists;
+
+	OrderingSpiExecute("SELECT 1 FROM ordering.blocks"
+					   " WHERE channel = $1 AND number = $2",
+					   2, types, values, SPI_OK_SELECT);
+	exists = SPI_processed > 0;
+	SPI_freetuptable(SPI_tuptable);
+	return exists;
+}
+
+/*
+ * Sleeps on applied_cv until the block exists; false at the deadline.
+ * Every block wakes every waiter: look in the table only when the
+ * published last block moved (read before looking, so no block is missed),
+ * or after a whole slice without a wake-up (blocks installed by a snapshot
+ * catch-up wake nobody).
+ */
+static bool
+wait_for_block(const char *channel, int64 number, bool has_deadline,
+			   TimestampTz deadline)
+{
+	bool		exists = false;
+	int64		looked_at_block = PG_INT64_MIN;
+	bool		timed_out = false;
+
+	ConditionVariablePrepareToSleep(&ordering_shared->applied_cv);
+	for (;;)
+	{
+		int64		last_block = OrderingPublishedLastBlock(channel);
+		long		sleep_ms;
+
+		if (last_block != looked_at_block || last_block < 0 || timed_out)
+		{
+			looked_at_block = last_block;
+			if ((exists = block_exists(channel, number)))
+				break;
+		}
+		sleep_ms = has_deadline ?
+			OrderingRemainingMs(deadline, WAIT_SLICE_MS) : WAIT_SLICE_MS;
+
+		CHECK_FOR_INTERRUPTS();
+		if (sleep_ms <= 0)
+			break;
+		timed_out = ConditionVariableTimedSleep(&ordering_shared->applied_cv,
+												sleep_ms, PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+	return exists;
+}
+
+/*
+ * ordering.wait_for_block(channel text, number bigint,
+ *						   timeout_ms int DEFAULT NULL) RETURNS boolean
+ *
+ * True once the block exists; false when timeout_ms passed first.  A NULL
+ * timeout waits until the block comes (or statement_timeout, or cancel).
+ */
+Datum
+ordering_wait_for_block(PG_FUNCTION_ARGS)
+{
+	char	   *channel = OrderingTextArg(fcinfo, 0, "channel");
+	int64		number;
+	bool		has_deadline = !PG_ARGISNULL(2);
+	TimestampTz deadline = 0;
+	bool		exists;
+
+	OrderingRequireArg(fcinfo, 1, "number");
+	number = PG_GETARG_INT64(1);
+	if (number < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("block number must not be negative")));
+	if (has_deadline && PG_GETARG_INT32(2) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("timeout_ms must not be negative")));
+	if (has_deadline)
+		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+											   PG_GETARG_INT32(2));
+
+	SPI_connect();
+	if (!OrderingChannelExists(channel))
+		OrderingReportUnknownChannel(channel);
+	exists = block_exists(channel, number);
+	if (!exists && IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("wait_for_block cannot wait in a REPEATABLE READ or SERIALIZABLE transaction"),
+				 errhint("Use READ COMMITTED.")));
+	if (!exists)
+	{
+		OrderingRequireSharedMemory();
+		exists = wait_for_block(channel, number, has_deadline, deadline);
+	}
+	SPI_finish();
+	PG_RETURN_BOOL(exists);
+}
+
+/*
+ * verify_chain's running state: the block being checked, and the first
+ * problem found.
+ */
+typedef struct ChainCheck
+{
+	int64		blocks;			/* blocks seen */
+	int64		expected_number;
+	uint8		previous_hash[ORDERING_HASH_LEN];	/* hash of the last block */
+	/* the current block */
+	int64		number;
+	bool		is_config;
+	int32		tx_count;
+	int32		items_seen;
+	uint8		stored_previous_hash[ORDERING_HASH_LEN];
+	uint8		stored_data_hash[ORDERING_HASH_LEN];
+	uint8		stored_hash[ORDERING_HASH_LEN];
+	OrderingDataHasher hasher;
+	MemoryContext block_context;	/* lives across rows: hasher, detail */
+	/* result */
+	bool		bad;
+	int64		first_bad_block;
+	char	   *detail;
+} ChainCheck;
+
+static void
+chain_bad(ChainCheck *check, int64 number, const char *detail)
+{
+	if (check->bad)
+		return;
+	check->bad = true;
+	check->first_bad_block = number;
+	check->detail = MemoryContextStrdup(check->block_context, detail);
+}
+
+static bool
+hash_matches(const uint8 stored[ORDERING_HASH_LEN],
+			 const uint8 computed[ORDERING_HASH_LEN])
+{
+	return memcmp(stored, computed, ORDERING_HASH_LEN) == 0;
+}
+
+/* Copies a stored hash column; the table's CHECK makes it 32 bytes. */
+static void
+read_hash_column(HeapTuple tuple, TupleDesc desc, int column,
+				 uint8 hash[ORDERING_HASH_LEN])
+{
+	bool		isnull;
+	bytea	   *stored = DatumGetByteaPP(SPI_getbinval(tuple, desc, column,
+													   &isnull));
+
+	Assert(!isnull);
+	memset(hash, 0, ORDERING_HASH_LEN);
+	memcpy(hash, VARDATA_ANY(stored),
+		   Min(VARSIZE_ANY_EXHDR(stored), ORDERING_HASH_LEN));
+}
+
+/* Ends the current block: compare what was computed with what is stored. */
+static void
+chain_finish_block(ChainCheck *check)
+{
+	uint8		data_hash[ORDERING_HASH_LEN];
+	uint8		hash[ORDERING_HASH_LEN];
+
+	OrderingDataHashEnd(&check->hasher, data_hash);
+	if (check->number != check->expected_number)
+		chain_bad(check, check->expected_number,
+				  psprintf("block " INT64_FORMAT " is missing",
+						   check->expected_number));
+	else if (!hash_matches(check->stored_previous_hash, check->previous_hash))
+		chain_bad(check, check->number,
+				  psprintf("previous_hash of block " INT64_FORMAT " is not the hash of the block before it",
+						   check->number));
+	else if (check->items_seen != (check->is_config ? 1 : check->tx_count) ||
+			 (check->is_config && check->tx_count != 0))
+		chain_bad(check, check->number,
+				  psprintf("tx_count of block " INT64_FORMAT " is %d, not %d",
+						   check->number, check->tx_count,
+						   check->items_seen));
+	else if (!hash_matches(check->stored_data_hash, data_hash))
+		chain_bad(check, check->number,
+				  psprintf("data_hash of block " INT64_FORMAT " does not match its contents",
+						   check->number));
+	OrderingBlockHash(check->number, check->previous_hash, data_hash, hash);
+	if (!check->bad && !hash_matches(check->stored_hash, hash))
+		chain_bad(check, check->number,
+				  psprintf("hash of block " INT64_FORMAT " does not match its header",
+						   check->number));
+	check->blocks++;
+	check->expected_number = check->number + 1;
+	/* Chain on the stored hash, so one bad block is reported once. */
+	memcpy(check->previous_hash, check->stored_hash, ORDERING_HASH_LEN);
+}
+
+static void
+chain_start_block(ChainCheck *check, HeapTuple tuple, TupleDesc desc)
+{
+	bool		isnull;
+	MemoryContext row_context;
+
+	check->number = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+	read_hash_column(tuple, desc, 2, check->stored_previous_hash);
+	read_hash_column(tuple, desc, 3, check->stored_data_hash);
+	read_hash_column(tuple, desc, 4, check->stored_hash);
+	check->tx_count = DatumGetInt32(SPI_getbinval(tuple, desc, 5, &isnull));
+	check->is_config = DatumGetBool(SPI_getbinval(tuple, desc, 6, &isnull));
+	check->items_seen = 0;
+	row_context = MemoryContextSwitchTo(check->block_context);
+	OrderingDataHashBegin(&check->hasher);
+	MemoryContextSwitchTo(row_context);
+}
+
+/*
+ * One row of the cursor: number, previous_hash, data_hash, hash, tx_count,
+ * is_config, item, position.  A block's rows are consecutive; item is the
+ * configuration document, a transaction payload, or NULL for a block with
+ * no transactions.
+ */
+static void
+chain_check_row(ChainCheck *check, HeapTuple tuple, TupleDesc desc,
+				bool *in_block)
+{
+	bool		isnull;
+	int64		number = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+	Datum		item;
+	bytea	   *item_bytes;
+	Datum		position;
+	bool		position_isnull;
+
+	if (!*in_block || number != check->number)
+	{
+		if (*in_block)
+			chain_finish_block(check);
+		chain_start_block(check, tuple, desc);
+		*in_block = true;
+	}
+
+	item = SPI_getbinval(tuple, desc, 7, &isnull);
+	position = SPI_getbinval(tuple, desc, 8, &position_isnull);
+	if (isnull)
+		return;
+	if (!check->is_config && !position_isnull &&
+		DatumGetInt32(position) != check->items_seen)
+		chain_bad(check, check->number,
+				  psprintf("transaction positions of block " INT64_FORMAT " are not 0, 1, 2, ...",
+						   check->number));
+	item_bytes = DatumGetByteaPP(item);
+	OrderingDataHashAdd(&check->hasher, VARDATA_ANY(item_bytes),
+						VARSIZE_ANY_EXHDR(item_bytes));
+	check->items_seen++;
+}
+
+static void
+chain_check_all(const char *channel, ChainCheck *check)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(channel)};
+	Portal		portal;
+	bool		in_block = false;
+	MemoryContext row_context = AllocSetContextCreate(CurrentMemoryContext,
+													  "ordering verify row",
+													  ALLOCSET_DEFAULT_SIZES);
+
+	portal = SPI_cursor_open_with_args(NULL,
+									   "SELECT b.number, b.previous_hash, b.data_hash, b.hash,"
+									   "       b.tx_count, b.is_config,"
+									   "       CASE WHEN b.is_config THEN b.config ELSE t.payload END,"
+									   "       t.position"
+									   " FROM ordering.blocks b"
+									   " LEFT JOIN ordering.transactions t"
+									   "   ON NOT b.is_config AND t.channel = b.channel"
+									   "  AND t.block_number = b.number"
+									   " WHERE b.channel = $1"
+									   " ORDER BY b.number, t.position",
+									   1, types, values, NULL, true, 0);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, VERIFY_FETCH_ROWS);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 row = 0; row < SPI_processed; row++)
+		{
+			MemoryContext fetch_context = MemoryContextSwitchTo(row_context);
+
+			chain_check_row(check, SPI_tuptable->vals[row],
+							SPI_tuptable->tupdesc, &in_block);
+			MemoryContextSwitchTo(fetch_context);
+			MemoryContextReset(row_context);
+		}
+		SPI_freetuptable(SPI_tuptable);
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (in_block)
+		chain_finish_block(check);
+	SPI_cursor_close(portal);
+}
+
+/*
+ * ordering.verify_chain(channel text)
+ * RETURNS TABLE (ok boolean, blocks bigint, first_bad_block bigint,
+ *				  detail text)
+ */
+Datum
+ordering_verify_chain(PG_FUNCTION_ARGS)
+{
+	char	   *channel = OrderingTextArg(fcinfo, 0, "channel");
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ChainCheck	check = {0};
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+
+	check.block_context = CurrentMemoryContext;
+	SPI_connect();
+	if (!OrderingChannelExists(channel))
+		OrderingReportUnknownChannel(channel);
+	chain_check_all(channel, &check);
+	SPI_finish();
+
+	if (check.blocks == 0)
+		chain_bad(&check, 0, "the channel has no blocks");
+
+	InitMaterializedSRF(fcinfo, 0);
+	values[0] = BoolGetDatum(!check.bad);
+	values[1] = Int64GetDatum(check.blocks);
+	values[2] = Int64GetDatum(check.first_bad_block);
+	nulls[2] = !check.bad || check.blocks == 0;
+	values[3] = check.bad ? CStringGetTextDatum(check.detail) : (Datum) 0;
+	nulls[3] = !check.bad;
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
+}

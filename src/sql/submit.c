@@ -1,0 +1,502 @@
+/*-------------------------------------------------------------------------
+ *
+ * submit.c
+ *	  submit_tx, submit_tx_async and submit_txs: hand transactions to the
+ *	  ordering worker and (except async) wait until they are in a block.
+ *
+ * A submission is checked in the backend (channel exists, payload size,
+ * transaction id), then pushed into the submit ring in shared memory; the
+ * worker routes it to the channel's leader.  Submitting is not
+ * transactional: like nextval(), a rollback of the caller does not undo it.
+ *
+ * Waiting means probing ordering.transactions for the tx_id with a fresh
+ * snapshot each time, sleeping on applied_cv in between (the worker
+ * broadcasts it after each commit that wrote blocks, having published the
+ * channel's last block; a waiter probes again only when that moved).  That
+ * only works in READ COMMITTED: a transaction snapshot would never show
+ * the new block.
+ * A transaction id is ordered at most once per channel, so an id already
+ * in a block answers at once with its place.
+ *
+ * src/sql/submit.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type_d.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+
+#include "common/blocks.h"
+#include "common/shmem.h"
+#include "sql/backend.h"
+#include "sql/catalog.h"
+#include "sql/validate.h"
+#include "common/names.h"
+#include "common/conninfo.h"
+#include "common/channel_settings.h"
+#include "common/gucs.h"
+
+PG_FUNCTION_INFO_V1(ordering_submit_tx);
+PG_FUNCTION_INFO_V1(ordering_submit_tx_async);
+PG_FUNCTION_INFO_V1(ordering_submit_txs);
+
+#define SUBMIT_WAIT_SLICE_MS 1000
+#define RING_RECORD_OVERHEAD_BYTES sizeof(uint32)
+
+/* One transaction of a submission and, once known, its place. */
+typedef struct SubmitItem
+{
+	bytea	   *payload;
+	char	   *tx_id;
+	bool		ordered;
+	int64		block_number;
+	int32		position;
+} SubmitItem;
+
+/* tx_id -> place, filled as the transactions show up in blocks. */
+typedef struct PlaceEntry
+{
+	char		tx_id[ORDERING_TX_ID_MAX];	/* hash key */
+	bool		ordered;
+	int64		block_number;
+	int32		position;
+} PlaceEntry;
+
+static char *
+payload_tx_id(bytea *payload)
+{
+	uint8		hash[ORDERING_HASH_LEN];
+	char	   *hex = palloc(ORDERING_HASH_LEN * 2 + 1);
+
+	OrderingSha256(VARDATA_ANY(payload), VARSIZE_ANY_EXHDR(payload), hash);
+	hex[hex_encode((const char *) hash, ORDERING_HASH_LEN, hex)] = '\0';
+	return hex;
+}
+
+static void
+require_read_committed(const char *function)
+{
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s cannot wait for blocks in a REPEATABLE READ or SERIALIZABLE transaction",
+						function),
+				 errhint("Use READ COMMITTED, or ordering.submit_tx_async().")));
+}
+
+/* Errors unless the payload fits the channel's limit and the ring. */
+static void
+check_payload(const char *channel, const OrderingSettings *settings,
+			  const SubmitItem *item)
+{
+	Size		payload_len = VARSIZE_ANY_EXHDR(item->payload);
+	Size		record_len = RING_RECORD_OVERHEAD_BYTES + strlen(channel) + 1 +
+		strlen(item->tx_id) + 1 + payload_len;
+
+	if (payload_len > (Size) settings->absolute_max_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("transaction of %zu bytes exceeds the limit of channel \"%s\"",
+						payload_len, channel),
+				 errdetail("The channel's absolute_max_bytes is " INT64_FORMAT ".",
+						   settings->absolute_max_bytes)));
+	if (record_len > ordering_shared->submit_ring->capacity)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("transaction of %zu bytes does not fit in the submission queue",
+						payload_len),
+				 errhint("Raise ordering.submit_queue_size (now %d kB).",
+						 ordering_submit_queue_kb)));
+}
+
+/*
+ * The probe of one transaction id: a plan kept for the backend's lifetime
+ * (no parse or plan per check).  Equality on both columns of the unique
+ * index (channel, tx_id), so even a generic plan is a single index probe,
+ * whatever the table's size or statistics.
+ */
+static SPIPlanPtr place_plan = NULL;
+
+static SPIPlanPtr
+get_place_plan(void)
+{
+	if (place_plan == NULL)
+	{
+		Oid			types[2] = {TEXTOID, TEXTOID};
+		SPIPlanPtr	plan;
+
+		plan = SPI_prepare("SELECT block_number, position"
+						   " FROM ordering.transactions"
+						   " WHERE channel = $1 AND tx_id = $2",
+						   2, types);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s",
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		place_plan = plan;
+	}
+	return place_plan;
+}
+
+/*
+ * Reads the places of the items not yet known (SPI connected), one index
+ * probe per distinct id still missing.  With stop_at_missing, stops at the
+ * first id not ordered yet: a waiter needs them all, so probing the others
+ * before that one is there would be wasted (submit_txs of 10 payloads would
+ * run 10 probes on every block instead of 1).
+ */
+static void
+lookup_places(const char *channel, SubmitItem *items, int n_items,
+			  HTAB *places, bool stop_at_missing)
+{
+	SPIPlanPtr	plan = get_place_plan();
+	Datum		values[2];
+	MemoryContext caller_context = CurrentMemoryContext;
+
+	values[0] = CStringGetTextDatum(channel);
+	for (int i = 0; i < n_items; i++)
+	{
+		PlaceEntry *entry;
+		int			ret;
+
+		if (items[i].ordered)
+			continue;
+		entry = hash_search(places, items[i].tx_id, HASH_FIND, NULL);
+		Assert(entry != NULL);
+		if (!entry->ordered)
+		{
+			values[1] = CStringGetTextDatum(items[i].tx_id);
+			ret = SPI_execute_plan(plan, values, NULL, false, 1);
+			/* SPI returns in its procedure context; stay in the caller's. */
+			MemoryContextSwitchTo(caller_context);
+			if (ret != SPI_OK_SELECT)
+				elog(ERROR, "SPI_execute_plan failed (%s) looking up transaction %s",
+					 SPI_result_code_string(ret), items[i].tx_id);
+			if (SPI_processed > 0)
+			{
+				HeapTuple	tuple = SPI_tuptable->vals[0];
+				TupleDesc	desc = SPI_tuptable->tupdesc;
+				bool		isnull;
+
+				entry->ordered = true;
+				entry->block_number =
+					DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+				entry->position =
+					DatumGetInt32(SPI_getbinval(tuple, desc, 2, &isnull));
+			}
+			SPI_freetuptable(SPI_tuptable);
+			pfree(DatumGetPointer(values[1]));
+		}
+		/* Repeats of an id share its place. */
+		items[i].ordered = entry->ordered;
+		items[i].block_number = entry->block_number;
+		items[i].position = entry->position;
+		if (!entry->ordered && stop_at_missing)
+			break;
+	}
+}
+
+static int
+count_unordered(const SubmitItem *items, int n_items)
+{
+	int			count = 0;
+
+	for (int i = 0; i < n_items; i++)
+		count += items[i].ordered ? 0 : 1;
+	return count;
+}
+
+/* Pushes one item into the ring, waiting for room until the deadline. */
+static void
+enqueue_item(const char *channel, const SubmitItem *item, TimestampTz deadline)
+{
+	const char *payload = VARDATA_ANY(item->payload);
+	Size		payload_len = VARSIZE_ANY_EXHDR(item->payload);
+
+	if (OrderingSubmitEnqueue(channel, item->tx_id, payload, payload_len))
+		return;
+
+	ConditionVariablePrepareToSleep(&ordering_shared->queue_cv);
+	while (!OrderingSubmitEnqueue(channel, item->tx_id, payload, payload_len))
+	{
+		long		sleep_ms = OrderingRemainingMs(deadline,
+												   SUBMIT_WAIT_SLICE_MS);
+
+		CHECK_FOR_INTERRUPTS();
+		if (sleep_ms <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+					 errmsg("submission queue is full"),
+					 errdetail("The ordering worker did not make room within %d ms.",
+							   ordering_submit_timeout_ms),
+					 errhint("Retry later, or raise ordering.submit_queue_size.")));
+		OrderingWakeWorker();
+		(void) ConditionVariableTimedSleep(&ordering_shared->queue_cv,
+										   sleep_ms, PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+}
+
+/* Enqueues every item not already ordered, each distinct id once. */
+static void
+enqueue_unordered(const char *channel, SubmitItem *items, int n_items,
+				  HTAB *places, TimestampTz deadline)
+{
+	HASHCTL		ctl = {0};
+	HTAB	   *sent;
+
+	ctl.keysize = ORDERING_TX_ID_MAX;
+	ctl.entrysize = ORDERING_TX_ID_MAX;
+	ctl.hcxt = CurrentMemoryContext;
+	sent = hash_create("ordering submitted ids", n_items, &ctl,
+					   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+
+	for (int i = 0; i < n_items; i++)
+	{
+		bool		found;
+
+		if (items[i].ordered)
+			continue;
+		(void) hash_search(sent, items[i].tx_id, HASH_ENTER, &found);
+		if (!found)
+			enqueue_item(channel, &items[i], deadline);
+	}
+	hash_destroy(sent);
+	OrderingWakeWorker();
+}
+
+/*
+ * Waits until every item is ordered; errors 57014 at the deadline.
+ *
+ * The worker wakes every waiter after each commit that wrote blocks, having
+ * published the channel's last block first.  A waiter looks in the table
+ * only when that number moved since its last look (or a slice of
+ * SUBMIT_WAIT_SLICE_MS passed without a wake-up, in case blocks arrived
+ * another way, e.g. a snapshot catch-up): 64 waiters no longer run 64
+ * queries for every block.  The number is read before the look, so a block
+ * committed after it is always followed by a wake-up and a new look.
+ */
+static void
+wait_until_ordered(const char *channel, SubmitItem *items, int n_items,
+				   HTAB *places, TimestampTz deadline)
+{
+	MemoryContext poll_context = AllocSetContextCreate(CurrentMemoryContext,
+													   "ordering submit poll",
+													   ALLOCSET_DEFAULT_SIZES);
+	int64		looked_at_block = PG_INT64_MIN;
+	bool		timed_out = false;
+
+	ConditionVariablePrepareToSleep(&ordering_shared->applied_cv);
+	for (;;)
+	{
+		int64		last_block = OrderingPublishedLastBlock(channel);
+		int			n_unordered;
+		long		sleep_ms;
+
+		if (last_block != looked_at_block || last_block < 0 || timed_out)
+		{
+			MemoryContext caller_context = MemoryContextSwitchTo(poll_context);
+
+			looked_at_block = last_block;
+			lookup_places(channel, items, n_items, places, true);
+			MemoryContextSwitchTo(caller_context);
+			MemoryContextReset(poll_context);
+		}
+		n_unordered = count_unordered(items, n_items);
+		if (n_unordered == 0)
+			break;
+
+		CHECK_FOR_INTERRUPTS();
+		sleep_ms = OrderingRemainingMs(deadline, SUBMIT_WAIT_SLICE_MS);
+		if (sleep_ms <= 0 && n_items == 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("transaction %s was not ordered within %d ms",
+							items[0].tx_id, ordering_submit_timeout_ms),
+					 errhint("It may still be ordered; resubmitting the same id is safe.")));
+		if (sleep_ms <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("%d of %d transactions were not ordered within %d ms",
+							n_unordered, n_items, ordering_submit_timeout_ms),
+					 errhint("They may still be ordered; resubmitting the same payloads is safe.")));
+		timed_out = ConditionVariableTimedSleep(&ordering_shared->applied_cv,
+												sleep_ms, PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+}
+
+static HTAB *
+create_places(SubmitItem *items, int n_items)
+{
+	HASHCTL		ctl = {0};
+	HTAB	   *places;
+
+	ctl.keysize = ORDERING_TX_ID_MAX;
+	ctl.entrysize = sizeof(PlaceEntry);
+	ctl.hcxt = CurrentMemoryContext;
+	places = hash_create("ordering transaction places", Max(n_items, 1), &ctl,
+						 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	for (int i = 0; i < n_items; i++)
+	{
+		bool		found;
+		PlaceEntry *entry = hash_search(places, items[i].tx_id, HASH_ENTER,
+										&found);
+
+		if (!found)
+			entry->ordered = false;
+	}
+	return places;
+}
+
+/*
+ * The whole submission: check every item, then enqueue those not yet
+ * ordered and, if wait, wait for all.  Item places are filled in.
+ */
+static void
+submit_items(const char *channel, SubmitItem *items, int n_items, bool wait)
+{
+	TimestampTz deadline = OrderingSubmitDeadline();
+	OrderingSettings settings;
+	HTAB	   *places;
+
+	OrderingRequireSharedMemory();
+	SPI_connect();
+	OrderingChannelSettings(channel, &settings);
+	for (int i = 0; i < n_items; i++)
+		check_payload(channel, &settings, &items[i]);
+
+	/* What is already in a block is answered even without a worker. */
+	places = create_places(items, n_items);
+	lookup_places(channel, items, n_items, places, false);
+	if (count_unordered(items, n_items) > 0)
+	{
+		OrderingRequireWorker();
+		enqueue_unordered(channel, items, n_items, places, deadline);
+		if (wait)
+			wait_until_ordered(channel, items, n_items, places, deadline);
+	}
+	SPI_finish();
+}
+
+static SubmitItem
+submit_item_from_args(FunctionCallInfo fcinfo)
+{
+	SubmitItem	item = {0};
+
+	OrderingRequireArg(fcinfo, 1, "payload");
+	item.payload = PG_GETARG_BYTEA_PP(1);
+	if (PG_ARGISNULL(2))
+		item.tx_id = payload_tx_id(item.payload);
+	else
+	{
+		item.tx_id = text_to_cstring(PG_GETARG_TEXT_PP(2));
+		OrderingCheckTxId(item.tx_id);
+	}
+	return item;
+}
+
+static void
+return_places(FunctionCallInfo fcinfo, const SubmitItem *items, int n_items)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < n_items; i++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		Assert(items[i].ordered);
+		values[0] = CStringGetTextDatum(items[i].tx_id);
+		values[1] = Int64GetDatum(items[i].block_number);
+		values[2] = Int32GetDatum(items[i].position);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values,
+							 nulls);
+	}
+}
+
+/*
+ * ordering.submit_tx(channel text, payload bytea, id text DEFAULT NULL)
+ * RETURNS TABLE (tx_id text, block_number bigint, position int)
+ */
+Datum
+ordering_submit_tx(PG_FUNCTION_ARGS)
+{
+	char	   *channel = OrderingTextArg(fcinfo, 0, "channel");
+	SubmitItem	item = submit_item_from_args(fcinfo);
+
+	require_read_committed("submit_tx");
+	submit_items(channel, &item, 1, true);
+	return_places(fcinfo, &item, 1);
+	return (Datum) 0;
+}
+
+/*
+ * ordering.submit_tx_async(channel text, payload bytea, id text DEFAULT NULL)
+ * RETURNS text: the transaction id, once enqueued.
+ */
+Datum
+ordering_submit_tx_async(PG_FUNCTION_ARGS)
+{
+	char	   *channel = OrderingTextArg(fcinfo, 0, "channel");
+	SubmitItem	item = submit_item_from_args(fcinfo);
+
+	submit_items(channel, &item, 1, false);
+	PG_RETURN_TEXT_P(cstring_to_text(item.tx_id));
+}
+
+/* Each element of payloads, in order; errors 22004 on a NULL element. */
+static SubmitItem *
+submit_items_from_array(ArrayType *payloads, int *n_items)
+{
+	Datum	   *elements;
+	bool	   *nulls;
+	int			n;
+	SubmitItem *items;
+
+	deconstruct_array(payloads, BYTEAOID, -1, false, TYPALIGN_INT,
+					  &elements, &nulls, &n);
+	items = palloc0(sizeof(SubmitItem) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("payloads must not contain nulls"),
+					 errdetail("Element %d is null.", i + 1)));
+		items[i].payload = DatumGetByteaPP(elements[i]);
+		items[i].tx_id = payload_tx_id(items[i].payload);
+	}
+	*n_items = n;
+	return items;
+}
+
+/*
+ * ordering.submit_txs(channel text, payloads bytea[])
+ * RETURNS TABLE (tx_id text, block_number bigint, position int)
+ */
+Datum
+ordering_submit_txs(PG_FUNCTION_ARGS)
+{
+	char	   *channel = OrderingTextArg(fcinfo, 0, "channel");
+	SubmitItem *items;
+	int			n_items;
+
+	OrderingRequireArg(fcinfo, 1, "payloads");
+	items = submit_items_from_array(PG_GETARG_ARRAYTYPE_P(1), &n_items);
+	require_read_committed("submit_txs");
+	submit_items(channel, items, n_items, true);
+	return_places(fcinfo, items, n_items);
+	return (Datum) 0;
+}

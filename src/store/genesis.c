@@ -1,0 +1,148 @@
+/*-------------------------------------------------------------------------
+ *
+ * genesis.c
+ *	  Genesis documents: creating a channel from its block 0, and the
+ *	  GENESIS records nodes send each other.
+ *
+ * create_channel builds the genesis document and calls
+ * StoreInstallGenesis; a node that joins gets the same document's bytes
+ * from a peer (a GENESIS record to the worker, or join_channel's SELECT)
+ * and calls the same function.  The document's bytes are stored as they
+ * are, so block 0 (and its hash) is identical everywhere.  The joining
+ * node starts with the genesis consenters and Raft state zero; the Raft
+ * log (or a snapshot) brings it up to date.
+ *
+ * src/store/genesis.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+
+#include "common/blocks.h"
+#include "store/chain.h"
+#include "store/genesis.h"
+#include "store/spi.h"
+
+void
+StoreInstallGenesis(const char *channel, const char *document)
+{
+	Size		len = strlen(document);
+	StoreBlockRow row;
+	OrderingDataHasher hasher;
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	bool		isnull;
+	bool		ok;
+
+	/* A document from a peer: it must be what create_channel writes. */
+	values[0] = CStringGetTextDatum(channel);
+	values[1] = CStringGetTextDatum(document);
+	StoreQuery("SELECT $2::jsonb::text = $2"
+			  " AND ($2::jsonb->>'channel') IS NOT DISTINCT FROM $1"
+			  " AND ($2::jsonb->>'change') IS NOT DISTINCT FROM 'genesis'"
+			  " AND jsonb_typeof($2::jsonb->'consenters') = 'object'"
+			  " AND jsonb_typeof($2::jsonb->'config') = 'object'",
+			  2, types, values, SPI_OK_SELECT);
+	ok = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+									SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull || !ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid genesis document for channel \"%s\"", channel)));
+
+	StoreQuery("SELECT 1 FROM ordering.channels WHERE channel = $1",
+			  1, types, values, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("channel \"%s\" already exists", channel)));
+
+	StoreQuery("INSERT INTO ordering.channels (channel, config)"
+			  " SELECT $1, $2::jsonb->'config'",
+			  2, types, values, SPI_OK_INSERT);
+	StoreQuery("INSERT INTO ordering.consenters"
+			  " (channel, node, raft_id, conninfo, is_learner)"
+			  " SELECT $1, key, (value->>'id')::bigint, value->>'conninfo',"
+			  " coalesce((value->>'learner')::boolean, false)"
+			  " FROM jsonb_each($2::jsonb->'consenters')",
+			  2, types, values, SPI_OK_INSERT);
+	StoreQuery("INSERT INTO ordering.raft_state (channel) VALUES ($1)",
+			  1, types, values, SPI_OK_INSERT);
+
+	/* Block 0: the document as its one item, raft index 0. */
+	memset(&row, 0, sizeof(row));
+	OrderingDataHashBegin(&hasher);
+	OrderingDataHashAdd(&hasher, document, len);
+	OrderingDataHashEnd(&hasher, row.data_hash);
+	OrderingBlockHash(0, row.previous_hash, row.data_hash, row.hash);
+	row.config = (const uint8 *) document;
+	row.config_len = len;
+	StoreInsertBlock(channel, &row, false);
+}
+
+/* Block 0's configuration document (in cxt), or NULL. */
+char *
+StoreGenesisDocument(const char *channel, MemoryContext cxt)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(channel)};
+	bool		isnull;
+	Datum		d;
+
+	StoreQuery("SELECT convert_from(config, 'UTF8') FROM ordering.blocks"
+				  " WHERE channel = $1 AND number = 0 AND is_config",
+				  1, types, values, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		return NULL;
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return NULL;
+	return MemoryContextStrdup(cxt, TextDatumGetCString(d));
+}
+
+/*
+ * GENESIS: {"genesis": "<block 0's document>", "consenters": {current
+ * consenters}}, sent by a member to a node that may lack the channel.
+ */
+char *
+StoreParseGenesisRecord(const char *data, Size len, int *n_book,
+						  ChannelMember *book, MemoryContext cxt)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		value = PointerGetDatum(cstring_to_text_with_len(data, len));
+	bool		isnull;
+	Datum		d;
+	char	   *genesis;
+
+	StoreQuery("SELECT $1::jsonb->>'genesis'", 1, types, &value,
+				  SPI_OK_SELECT);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("GENESIS record without a genesis document")));
+	genesis = MemoryContextStrdup(cxt, TextDatumGetCString(d));
+
+	StoreQuery("SELECT key, (value->>'id')::bigint, value->>'conninfo',"
+				  " coalesce((value->>'learner')::boolean, false)"
+				  " FROM jsonb_each($1::jsonb->'consenters') ORDER BY 2",
+				  1, types, &value, SPI_OK_SELECT);
+	*n_book = 0;
+	for (uint64 i = 0; i < SPI_processed && i < RAFT_MAX_MEMBERS; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		ChannelMember *m = &book[(*n_book)++];
+		char	   *conninfo = SPI_getvalue(tuple, desc, 3);
+
+		strlcpy(m->node, SPI_getvalue(tuple, desc, 1), sizeof(m->node));
+		m->id = (raft_id) StoreGetInt64(tuple, desc, 2);
+		m->conninfo = MemoryContextStrdup(cxt, conninfo ? conninfo : "");
+		m->is_learner = DatumGetBool(SPI_getbinval(tuple, desc, 4, &isnull));
+	}
+	return genesis;
+}
+

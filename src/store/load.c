@@ -1,0 +1,58 @@
+/*-------------------------------------------------------------------------
+ *
+ * load.c
+ *	  Reading a channel back from the tables: its state, the Raft state
+ *	  the node starts from, and its log in the memory storage.
+ *
+ * src/store/load.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "store/chain.h"
+#include "store/load.h"
+#include "store/log.h"
+#include "store/snapshot.h"
+
+bool
+StoreLoadChannel(ChannelState *ch, StoreRaftState *state,
+				 raft_memory_storage *storage)
+{
+	raft_storage view;
+	raft_term	term = 0;
+
+	StoreLoadSettings(ch);
+	if (ch->settings_json == NULL)
+		return false;
+	StoreLoadConsenters(ch);
+	StoreLoadRaftState(ch, state);
+	StoreLoadChainHead(ch);
+	if (state->snapshot.data_size > 0)
+	{
+		StoreSnapshotConfig(state->snapshot.data, state->snapshot.data_size,
+							&state->snapshot.meta.config);
+		StoreCheckSnapshotChain(ch, state->snapshot.data,
+								state->snapshot.data_size);
+	}
+
+	if (state->snapshot.meta.index > 0)
+	{
+		int			rc = raft_memory_storage_apply_snapshot(storage,
+															&state->snapshot);
+
+		if (rc != RAFT_OK)
+			elog(ERROR, "could not load the snapshot of channel \"%s\": %s",
+				 ch->name, raft_strerror(rc));
+	}
+	StoreLoadLog(ch, storage);
+
+	view = raft_memory_storage_view(storage);
+	if (view.term(view.ud, ch->log.applied_index, &term) != RAFT_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("log of channel \"%s\" lacks its applied index " UINT64_FORMAT,
+						ch->name, (uint64) ch->log.applied_index)));
+	ch->log.applied_term = term;
+	return true;
+}

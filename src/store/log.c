@@ -1,0 +1,285 @@
+/*-------------------------------------------------------------------------
+ *
+ * log.c
+ *	  The Raft log (ordering.log) and hard state (ordering.raft_state).
+ *
+ * Written inside a worker transaction that commits with synchronous_commit
+ * = on before anything depending on it is sent; loaded into the memory
+ * storage the core reads when a channel is (re)built.
+ *
+ * src/store/log.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+
+#include "store/log.h"
+#include "store/spi.h"
+
+/* Rows fetched at a time while loading a channel's log. */
+#define LOG_LOAD_FETCH 1024
+
+/* Prepared statements kept across transactions. */
+typedef enum LogPlanId
+{
+	PLAN_LOG_DELETE_FROM,
+	PLAN_LOG_INSERT,
+	PLAN_LOG_DELETE_THROUGH,
+	PLAN_HARD_STATE,
+	PLAN_LOCK_CHANNEL,
+	PLAN_APPLIED,
+	PLAN_COUNT
+} LogPlanId;
+
+static StorePlan plans[PLAN_COUNT] = {
+	[PLAN_LOG_DELETE_FROM] = {
+		"DELETE FROM ordering.log WHERE channel = $1 AND index >= $2",
+		2, {TEXTOID, INT8OID}
+	},
+	[PLAN_LOG_INSERT] = {
+		"INSERT INTO ordering.log (channel, index, term, kind, data)"
+		" VALUES ($1, $2, $3, $4, $5)",
+		5, {TEXTOID, INT8OID, INT8OID, INT2OID, BYTEAOID}
+	},
+	[PLAN_LOG_DELETE_THROUGH] = {
+		"DELETE FROM ordering.log WHERE channel = $1 AND index <= $2",
+		2, {TEXTOID, INT8OID}
+	},
+	[PLAN_HARD_STATE] = {
+		"UPDATE ordering.raft_state SET term = $2, vote = $3,"
+		" commit_index = $4 WHERE channel = $1",
+		4, {TEXTOID, INT8OID, INT8OID, INT8OID}
+	},
+	/*
+	 * Taken first in a ready's transaction.  drop_channel deletes the
+	 * channels row, then (cascading) raft_state, log and blocks; the worker
+	 * updates raft_state and inserts rows whose foreign keys lock the
+	 * channels row.  Locking the channels row first puts both in one order:
+	 * without it they deadlocked.
+	 */
+	[PLAN_LOCK_CHANNEL] = {
+		"SELECT 1 FROM ordering.channels WHERE channel = $1 FOR KEY SHARE",
+		1, {TEXTOID}
+	},
+	[PLAN_APPLIED] = {
+		"UPDATE ordering.raft_state SET applied_index = $2,"
+		" log_bytes_since_snapshot = $3 WHERE channel = $1",
+		3, {TEXTOID, INT8OID, INT8OID}
+	},
+};
+
+void
+StoreLoadRaftState(ChannelState *ch, StoreRaftState *state)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		name = CStringGetTextDatum(ch->name);
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	bool		isnull;
+	bool		snapshot_isnull;
+	Datum		snapshot_data;
+
+	StoreQuery("SELECT term, vote, commit_index, applied_index,"
+				  " snapshot_index, snapshot_term, snapshot_data,"
+				  " log_bytes_since_snapshot, removed"
+				  " FROM ordering.raft_state WHERE channel = $1",
+				  1, types, &name, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("channel \"%s\" has no raft state", ch->name)));
+	tuple = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+
+	memset(state, 0, sizeof(*state));
+	state->hard_state.term = StoreGetInt64(tuple, desc, 1);
+	state->hard_state.vote = StoreGetInt64(tuple, desc, 2);
+	state->hard_state.commit = StoreGetInt64(tuple, desc, 3);
+	state->applied = StoreGetInt64(tuple, desc, 4);
+	ch->log.snapshot_index = StoreGetInt64(tuple, desc, 5);
+	ch->log.snapshot_term = StoreGetInt64(tuple, desc, 6);
+	snapshot_data = SPI_getbinval(tuple, desc, 7, &snapshot_isnull);
+	ch->log.bytes_since_snapshot = StoreGetInt64(tuple, desc, 8);
+	ch->removed = DatumGetBool(SPI_getbinval(tuple, desc, 9, &isnull));
+
+	state->snapshot.meta.index = ch->log.snapshot_index;
+	state->snapshot.meta.term = ch->log.snapshot_term;
+	if (!snapshot_isnull && ch->log.snapshot_index > 0)
+	{
+		bytea	   *b = DatumGetByteaPCopy(snapshot_data);
+
+		state->snapshot.data_size = VARSIZE_ANY_EXHDR(b);
+		state->snapshot.data = (uint8 *) VARDATA_ANY(b);
+	}
+	/* The commit index is persisted with every apply; never behind it. */
+	if (state->hard_state.commit < state->applied)
+		state->hard_state.commit = state->applied;
+	ch->log.applied_index = state->applied;
+}
+
+/*
+ * Records whether this node was removed from the channel (see
+ * ordering.raft_state.removed), so that a restart does not run Raft for a
+ * channel the node is no longer in.  Needs a transaction (StoreBegin).
+ */
+void
+StoreSetRemoved(ChannelState *ch, bool removed)
+{
+	Oid			types[2] = {TEXTOID, BOOLOID};
+	Datum		values[2] = {CStringGetTextDatum(ch->name), BoolGetDatum(removed)};
+
+	StoreQuery("UPDATE ordering.raft_state SET removed = $2 WHERE channel = $1",
+				  2, types, values, SPI_OK_UPDATE);
+	ch->removed = removed;
+}
+
+/* Mirrors ordering.log (after the snapshot) into the memory storage. */
+void
+StoreLoadLog(ChannelState *ch, raft_memory_storage *storage)
+{
+	Oid			types[2] = {TEXTOID, INT8OID};
+	Datum		name = CStringGetTextDatum(ch->name);
+	Datum		values[2] = {name, Int64GetDatum((int64) ch->log.snapshot_index)};
+	SPIPlanPtr	plan;
+	Portal		portal;
+	raft_index	expected = ch->log.snapshot_index + 1;
+
+	plan = SPI_prepare("SELECT index, term, kind, data FROM ordering.log"
+					   " WHERE channel = $1 AND index > $2 ORDER BY index",
+					   2, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s",
+			 SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, values, NULL, true);
+	for (;;)
+	{
+		raft_entry *entries;
+		int			rc;
+
+		SPI_cursor_fetch(portal, true, LOG_LOAD_FETCH);
+		if (SPI_processed == 0)
+			break;
+		entries = palloc(sizeof(raft_entry) * SPI_processed);
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tuple = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			bytea	   *data;
+
+			entries[i].index = StoreGetInt64(tuple, desc, 1);
+			entries[i].term = StoreGetInt64(tuple, desc, 2);
+			entries[i].type = DatumGetInt16(SPI_getbinval(tuple, desc, 3,
+														  &isnull));
+			data = DatumGetByteaPP(SPI_getbinval(tuple, desc, 4, &isnull));
+			entries[i].size = VARSIZE_ANY_EXHDR(data);
+			entries[i].data = entries[i].size > 0 ?
+				(uint8 *) VARDATA_ANY(data) : NULL;
+			if (entries[i].index != expected)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("log of channel \"%s\" has a gap at index " UINT64_FORMAT,
+								ch->name, (uint64) expected)));
+			expected++;
+		}
+		rc = raft_memory_storage_append(storage, entries,
+										(uint32) SPI_processed);
+		if (rc != RAFT_OK)
+			elog(ERROR, "could not load the log of channel \"%s\": %s",
+				 ch->name, raft_strerror(rc));
+		pfree(entries);
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_freeplan(plan);
+}
+
+/* ----------------------------------------------------------------
+ * Persisting a ready
+ * ----------------------------------------------------------------
+ */
+
+void
+StorePersistEntries(const char *channel, LogPosition *log, const raft_entry *entries,
+					  uint32 n_entries, raft_index last_index)
+{
+	Datum		name = CStringGetTextDatum(channel);
+
+	if (n_entries == 0)
+		return;
+
+	/* Replace any conflicting suffix (Raft's log matching rule). */
+	if (entries[0].index <= last_index)
+	{
+		Datum		values[2] = {name, Int64GetDatum((int64) entries[0].index)};
+
+		StoreExecPlan(&plans[PLAN_LOG_DELETE_FROM], values, NULL, SPI_OK_DELETE);
+	}
+
+	for (uint32 i = 0; i < n_entries; i++)
+	{
+		Datum		values[5];
+
+		Assert(i == 0 || entries[i].index == entries[i - 1].index + 1);
+		values[0] = name;
+		values[1] = Int64GetDatum((int64) entries[i].index);
+		values[2] = Int64GetDatum((int64) entries[i].term);
+		values[3] = Int16GetDatum((int16) entries[i].type);
+		values[4] = PointerGetDatum(StoreBytea(entries[i].data,
+												   entries[i].size));
+		StoreExecPlan(&plans[PLAN_LOG_INSERT], values, NULL, SPI_OK_INSERT);
+		pfree(DatumGetPointer(values[4]));
+		log->bytes_since_snapshot += entries[i].size;
+	}
+}
+
+void
+StoreLockChannel(const char *channel)
+{
+	Datum		values[1];
+
+	values[0] = CStringGetTextDatum(channel);
+	StoreExecPlan(&plans[PLAN_LOCK_CHANNEL], values, NULL, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("channel \"%s\" was dropped", channel)));
+}
+
+void
+StorePersistHardState(const char *channel, const raft_hard_state *hs)
+{
+	Datum		values[4];
+
+	values[0] = CStringGetTextDatum(channel);
+	values[1] = Int64GetDatum((int64) hs->term);
+	values[2] = Int64GetDatum((int64) hs->vote);
+	values[3] = Int64GetDatum((int64) hs->commit);
+	StoreExecPlan(&plans[PLAN_HARD_STATE], values, NULL, SPI_OK_UPDATE);
+}
+
+void
+StoreSaveApplied(const char *channel, const LogPosition *log)
+{
+	Datum		values[3];
+
+	values[0] = CStringGetTextDatum(channel);
+	values[1] = Int64GetDatum((int64) log->applied_index);
+	values[2] = Int64GetDatum(log->bytes_since_snapshot);
+	StoreExecPlan(&plans[PLAN_APPLIED], values, NULL, SPI_OK_UPDATE);
+}
+
+
+/* Deletes the log rows a snapshot at index covers. */
+void
+StoreDeleteLogThrough(const char *channel, raft_index index)
+{
+	Datum		values[2];
+
+	values[0] = CStringGetTextDatum(channel);
+	values[1] = Int64GetDatum((int64) index);
+	StoreExecPlan(&plans[PLAN_LOG_DELETE_THROUGH], values, NULL, SPI_OK_DELETE);
+}

@@ -1,0 +1,39 @@
+/*-------------------------------------------------------------------------
+ *
+ * log.h
+ *	  The Raft log (ordering.log) and hard state (ordering.raft_state).
+ *
+ * src/store/log.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ORDERING_STORE_LOG_H
+#define ORDERING_STORE_LOG_H
+
+#include "store/state.h"
+
+/* What the worker needs from ordering.raft_state to create the node. */
+typedef struct StoreRaftState
+{
+	raft_hard_state hard_state;
+	raft_index	applied;
+	raft_snapshot snapshot;		/* index 0: none; data in caller's context */
+} StoreRaftState;
+
+/* Loading (inside StoreLoadChannel). */
+extern void StoreLoadRaftState(ChannelState *ch, StoreRaftState *state);
+extern void StoreLoadLog(ChannelState *ch, raft_memory_storage *storage);
+extern void StoreSetRemoved(ChannelState *ch, bool removed);
+
+/* Persisting a ready (before any of its messages leave). */
+/* First in a ready's transaction: lock order with drop_channel. */
+extern void StoreLockChannel(const char *channel);
+extern void StorePersistEntries(const char *channel, LogPosition *log,
+								const raft_entry *entries, uint32 n_entries,
+								raft_index last_index);
+extern void StorePersistHardState(const char *channel,
+								  const raft_hard_state *hs);
+extern void StoreSaveApplied(const char *channel, const LogPosition *log);
+extern void StoreDeleteLogThrough(const char *channel, raft_index index);
+
+#endif							/* ORDERING_STORE_LOG_H */

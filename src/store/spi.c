@@ -1,0 +1,152 @@
+/*-------------------------------------------------------------------------
+ *
+ * spi.c
+ *	  SPI plumbing of the store: one transaction around a unit of work,
+ *	  statements prepared once and kept, small helpers.
+ *
+ * The worker does its table work in transactions it opens itself
+ * (StoreBegin/StoreCommit); backends call store functions inside their own
+ * transaction with SPI connected.  Statements that run for every ready
+ * are prepared once and kept (SPI_keepplan); the plan cache replans them
+ * if the tables are recreated.
+ *
+ * src/store/spi.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/extension.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "store/spi.h"
+
+/*
+ * The context StoreBegin() was called in: results that outlive the SPI
+ * connection go here, and StoreCommit() switches back to it (a commit
+ * leaves CurrentMemoryContext at TopMemoryContext).
+ */
+static MemoryContext store_caller_cxt;
+
+MemoryContext
+StoreCallerContext(void)
+{
+	Assert(store_caller_cxt != NULL);
+	return store_caller_cxt;
+}
+
+static SPIPlanPtr
+store_plan(StorePlan *def)
+{
+	if (def->plan == NULL)
+	{
+		SPIPlanPtr	plan;
+
+		if (def->custom)
+			plan = SPI_prepare_cursor(def->sql, def->nargs, def->argtypes,
+									  CURSOR_OPT_CUSTOM_PLAN);
+		else
+			plan = SPI_prepare(def->sql, def->nargs, def->argtypes);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+				 def->sql, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		def->plan = plan;
+	}
+	return def->plan;
+}
+
+int
+StoreExecPlan(StorePlan *def, Datum *values, const char *nulls, int expected)
+{
+	int			ret;
+
+	ret = SPI_execute_plan(store_plan(def), values, nulls, false, 0);
+	if (ret != expected)
+		elog(ERROR, "\"%s\" failed: %s", def->sql,
+			 SPI_result_code_string(ret));
+	return ret;
+}
+
+void
+StoreQuery(const char *sql, int nargs, Oid *types, Datum *values,
+			  int expected)
+{
+	int			ret;
+
+	ret = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
+	if (ret != expected)
+		elog(ERROR, "\"%s\" failed: %s", sql, SPI_result_code_string(ret));
+}
+
+bytea *
+StoreBytea(const void *data, Size len)
+{
+	bytea	   *result = palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(result, VARHDRSZ + len);
+	if (len > 0)
+		memcpy(VARDATA(result), data, len);
+	return result;
+}
+
+int64
+StoreGetInt64(HeapTuple tuple, TupleDesc desc, int column)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tuple, desc, column, &isnull);
+
+	if (isnull)
+		elog(ERROR, "unexpected NULL in column %d", column);
+	return DatumGetInt64(d);
+}
+
+void
+StoreBegin(void)
+{
+	store_caller_cxt = CurrentMemoryContext;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+void
+StoreCommit(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(store_caller_cxt);
+}
+
+bool
+StoreExtensionExists(void)
+{
+	return OidIsValid(get_extension_oid("ordering", true));
+}
+
+List *
+StoreChannelNames(void)
+{
+	List	   *names = NIL;
+
+	StoreQuery("SELECT channel FROM ordering.channels ORDER BY channel",
+				  0, NULL, NULL, SPI_OK_SELECT);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *name = SPI_getvalue(SPI_tuptable->vals[i],
+										SPI_tuptable->tupdesc, 1);
+		MemoryContext old = MemoryContextSwitchTo(store_caller_cxt);
+
+		names = lappend(names, pstrdup(name));
+		MemoryContextSwitchTo(old);
+	}
+	return names;
+}
+

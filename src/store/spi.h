@@ -1,0 +1,50 @@
+/*-------------------------------------------------------------------------
+ *
+ * spi.h
+ *	  SPI plumbing of the store.
+ *
+ * src/store/spi.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ORDERING_STORE_SPI_H
+#define ORDERING_STORE_SPI_H
+
+#include "executor/spi.h"
+#include "nodes/pg_list.h"
+
+#define STORE_PLAN_MAX_ARGS 10
+
+/* A statement prepared on first use and kept for the process's life. */
+typedef struct StorePlan
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[STORE_PLAN_MAX_ARGS];
+	bool		custom;			/* planned for each call's values */
+	SPIPlanPtr	plan;
+} StorePlan;
+
+/* Transaction + SPI + snapshot around a unit of worker work. */
+extern void StoreBegin(void);
+extern void StoreCommit(void);
+/* Where results that outlive the SPI connection go (StoreBegin's caller). */
+extern MemoryContext StoreCallerContext(void);
+
+/* Runs a kept statement; ERROR unless it returns expected. */
+extern int	StoreExecPlan(StorePlan *plan, Datum *values, const char *nulls,
+						  int expected);
+/* Runs a one-off statement; ERROR unless it returns expected. */
+extern void StoreQuery(const char *sql, int nargs, Oid *types, Datum *values,
+					   int expected);
+
+/* A palloc'd bytea holding a copy of len bytes (an SPI parameter). */
+extern bytea *StoreBytea(const void *data, Size len);
+/* A bigint column of an SPI result; ERROR on NULL. */
+extern int64 StoreGetInt64(HeapTuple tuple, TupleDesc desc, int column);
+
+extern bool StoreExtensionExists(void);
+/* Names of every channel in ordering.channels (in the caller's context). */
+extern List *StoreChannelNames(void);
+
+#endif							/* ORDERING_STORE_SPI_H */

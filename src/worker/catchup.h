@@ -1,0 +1,49 @@
+/*-------------------------------------------------------------------------
+ *
+ * catchup.h
+ *	  Pulling the blocks a received snapshot covers from a peer.
+ *
+ * src/worker/catchup.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ORDERING_CATCHUP_H
+#define ORDERING_CATCHUP_H
+
+#include "common/limits.h"
+#include "raft/raft.h"
+#include "store/state.h"
+
+#define CATCHUP_MAX_PEERS (RAFT_MAX_MEMBERS * 2)
+
+/* The nodes to ask, in order. */
+typedef struct CatchupPeer
+{
+	char		node[ORDERING_NAME_MAX];
+	char	   *conninfo;
+} CatchupPeer;
+
+typedef struct CatchupPeers
+{
+	int			n_peers;
+	CatchupPeer peers[CATCHUP_MAX_PEERS];
+} CatchupPeers;
+
+/* Adds a peer to ask, unless it is this node or already listed. */
+extern void CatchupAddPeer(CatchupPeers *peers, const char *node,
+						   const char *conninfo);
+
+/*
+ * Inside the worker transaction that installs snapshot: inserts blocks
+ * head->last_block + 1 .. the snapshot's last_block (and their
+ * transactions), pulled from the first of leaders, the consenters the
+ * snapshot names, then members that provides them, after checking that
+ * they link into the chain head and that every data_hash and hash is
+ * right; advances head.  ERROR when no peer could provide a verified
+ * chain; the caller's transaction then aborts.
+ */
+extern void CatchupPullBlocks(const char *channel, const CatchupPeers *leaders,
+							  const CatchupPeers *members,
+							  const raft_snapshot *snapshot, ChainHead *head);
+
+#endif							/* ORDERING_CATCHUP_H */

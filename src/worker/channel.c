@@ -1,0 +1,300 @@
+/*-------------------------------------------------------------------------
+ *
+ * channel.c
+ *	  The worker's runtime of one channel: creation, loading from the
+ *	  tables, breaking after an error, and membership lookups.
+ *
+ * A ready is handled in the order raft.h prescribes, with one worker
+ * transaction doing the durable part (channel_ready.c).  Any ERROR while
+ * handling a channel leaves its Raft node out of step with the tables, so
+ * the worker calls ChannelBreak(): the node is dropped and rebuilt from
+ * the tables (ChannelLoad) after a backoff.  Other channels are not
+ * affected.
+ *
+ * src/worker/channel.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/hashfn.h"
+#include "miscadmin.h"
+#include "utils/memutils.h"
+
+#include "common/gucs.h"
+#include "store/chain.h"
+#include "store/genesis.h"
+#include "store/load.h"
+#include "store/spi.h"
+#include "worker/channel_internal.h"
+
+/* Byte limits the core is given (raft.h defaults). */
+#define CHANNEL_MAX_SIZE_PER_MSG (1024 * 1024)
+#define CHANNEL_MAX_INFLIGHT_MSGS 256
+#define CHANNEL_MAX_COMMITTED_PER_READY (16 * 1024 * 1024)
+
+/* ----------------------------------------------------------------
+ * Membership
+ * ----------------------------------------------------------------
+ */
+
+const ChannelMember *
+ChannelMemberById(const Channel *ch, raft_id id)
+{
+	for (int i = 0; i < ch->state.n_members; i++)
+		if (ch->state.members[i].id == id)
+			return &ch->state.members[i];
+	return NULL;
+}
+
+const ChannelMember *
+ChannelMemberByNode(const Channel *ch, const char *node)
+{
+	for (int i = 0; i < ch->state.n_members; i++)
+		if (strcmp(ch->state.members[i].node, node) == 0)
+			return &ch->state.members[i];
+	return NULL;
+}
+
+/* A member, or else an entry of the address book a joiner was given. */
+const ChannelMember *
+ChannelPeerById(const Channel *ch, raft_id id)
+{
+	const ChannelMember *m = ChannelMemberById(ch, id);
+
+	if (m != NULL || id == RAFT_NONE)
+		return m;
+	for (int i = 0; i < ch->joining.n_book; i++)
+		if (ch->joining.book[i].id == id)
+			return &ch->joining.book[i];
+	return NULL;
+}
+
+static const ChannelMember *
+channel_peer_by_node(const Channel *ch, const char *node)
+{
+	const ChannelMember *m = ChannelMemberByNode(ch, node);
+
+	if (m != NULL)
+		return m;
+	for (int i = 0; i < ch->joining.n_book; i++)
+		if (strcmp(ch->joining.book[i].node, node) == 0)
+			return &ch->joining.book[i];
+	return NULL;
+}
+
+const char *
+ChannelLeaderName(const Channel *ch)
+{
+	const ChannelMember *m = ChannelPeerById(ch, ch->raft.leader);
+
+	return m != NULL ? m->node : "";
+}
+
+/* ----------------------------------------------------------------
+ * Creation, loading, breaking
+ * ----------------------------------------------------------------
+ */
+
+Channel *
+ChannelCreate(const char *name, int status_slot, MemoryContext parent)
+{
+	MemoryContext top_cxt;
+	Channel    *ch;
+
+	top_cxt = AllocSetContextCreate(parent, "ordering channel",
+									ALLOCSET_DEFAULT_SIZES);
+	ch = MemoryContextAllocZero(top_cxt, sizeof(Channel));
+	strlcpy(ch->state.name, name, sizeof(ch->state.name));
+	ch->status_slot = status_slot;
+	ch->top_cxt = top_cxt;
+	ch->state.cxt = AllocSetContextCreate(top_cxt, "ordering channel state",
+									ALLOCSET_SMALL_SIZES);
+	ChannelRoutingInit(ch);
+	ch->raft.role = RAFT_FOLLOWER;
+	ch->raft.leader = RAFT_NONE;
+	ch->timers.backoff_ms = CHANNEL_BACKOFF_MIN_MS;
+	ch->state.chain.last_block = -1;
+	return ch;
+}
+
+static void
+channel_drop_raft(Channel *ch)
+{
+	if (ch->raft.node != NULL)
+		raft_node_destroy(ch->raft.node);
+	if (ch->raft.storage != NULL)
+		raft_memory_storage_destroy(ch->raft.storage);
+	ch->raft.node = NULL;
+	ch->raft.storage = NULL;
+	ch->raft.role = RAFT_FOLLOWER;
+	ch->raft.leader = RAFT_NONE;
+}
+
+void
+ChannelDestroy(Channel *ch)
+{
+	ChannelFailAdminWaits(ch, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						  "the channel was dropped");
+	channel_drop_raft(ch);
+	ChannelClearStatus(ch->status_slot);
+	hash_destroy(ch->routing.inflight_ids);
+	MemoryContextDelete(ch->top_cxt);
+}
+
+static uint64
+channel_seed(const Channel *ch)
+{
+	uint64		seed;
+
+	seed = hash_bytes_extended((const unsigned char *) ch->state.name,
+							   strlen(ch->state.name),
+							   (uint64) GetCurrentTimestamp());
+	seed ^= hash_bytes_extended((const unsigned char *) ordering_node_name,
+								strlen(ordering_node_name), MyProcPid);
+	return seed;
+}
+
+/*
+ * (Re)builds the channel's Raft node from the tables, in its own
+ * transaction.  ERROR if the channel is gone from the tables.
+ */
+void
+ChannelLoad(Channel *ch)
+{
+	StoreRaftState stored;
+	raft_options options;
+	bool		found;
+	raft_id		own_id_before = RAFT_NONE;
+	int			rc;
+
+	/* A new node starts as a follower: pending work waits for a leader. */
+	ChannelHoldPending(ch);
+	channel_drop_raft(ch);
+	MemoryContextReset(ch->state.cxt);
+	ch->state.settings_json = NULL;
+	ch->state.n_members = 0;
+	ch->state.self_id = RAFT_NONE;
+
+	ch->raft.storage = raft_memory_storage_create();
+	if (ch->raft.storage == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+
+	StoreBegin();
+	found = StoreLoadChannel(&ch->state, &stored, ch->raft.storage);
+	if (found && ch->joining.genesis_doc == NULL)
+		ch->joining.genesis_doc = StoreGenesisDocument(ch->state.name,
+													   ch->top_cxt);
+	if (found && ch->state.self_id == RAFT_NONE)
+		own_id_before = StoreMaxOwnRaftId(&ch->state);
+	StoreCommit();
+	stored.snapshot.data = NULL; /* freed with the transaction; copied */
+	stored.snapshot.data_size = 0;
+
+	if (!found)
+	{
+		channel_drop_raft(ch);
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("channel \"%s\" does not exist", ch->state.name)));
+	}
+
+	CutterConfigure(&ch->routing.cutter, &ch->state.settings);
+	ch->counters.status_dirty = true;
+
+	/*
+	 * A joiner added after genesis: its id is in the address book.  An id
+	 * this node had before and no longer has was removed: such a book is
+	 * stale (a lagging peer's), and a re-added node gets a new id.
+	 */
+	if (ch->state.self_id == RAFT_NONE && !ch->state.removed)
+	{
+		const ChannelMember *me = channel_peer_by_node(ch, ordering_node_name);
+
+		if (me != NULL && me->id > own_id_before)
+			ch->state.self_id = me->id;
+	}
+	if (ch->state.removed)
+		ch->state.self_id = RAFT_NONE;
+
+	if (ch->state.self_id == RAFT_NONE)
+	{
+		/*
+		 * Not (or no longer) a consenter: nothing to run.  Unless removed,
+		 * ask the members for the address book (after a restart a joiner
+		 * lost it), and look again later.
+		 */
+		channel_drop_raft(ch);
+		if (!ch->state.removed)
+			ChannelRequestJoin(ch, NULL, GetCurrentTimestamp());
+		ch->timers.retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												   CHANNEL_BACKOFF_MAX_MS);
+		return;
+	}
+
+	memset(&options, 0, sizeof(options));
+	options.id = ch->state.self_id;
+	options.storage = raft_memory_storage_view(ch->raft.storage);
+	options.hard_state = stored.hard_state;
+	options.config = ch->state.config;
+	options.applied = stored.applied;
+	options.seed = channel_seed(ch);
+	options.election_tick = (int) ch->state.settings.election_tick;
+	options.heartbeat_tick = (int) ch->state.settings.heartbeat_tick;
+	options.max_size_per_msg = CHANNEL_MAX_SIZE_PER_MSG;
+	options.max_inflight_msgs = CHANNEL_MAX_INFLIGHT_MSGS;
+	options.max_committed_size_per_ready = CHANNEL_MAX_COMMITTED_PER_READY;
+
+	rc = raft_node_create(&options, &ch->raft.node);
+	if (rc != RAFT_OK)
+	{
+		ch->raft.node = NULL;
+		channel_drop_raft(ch);
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not start the raft node of channel \"%s\": %s",
+						ch->state.name, raft_strerror(rc))));
+	}
+	ch->raft.term = stored.hard_state.term;
+	ch->raft.commit_index = stored.hard_state.commit;
+	ch->timers.next_tick_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												   ordering_tick_interval_ms);
+
+	/* A lone voter has nobody to wait for. */
+	if (ch->state.config.n_voters == 1 && ch->state.config.voters[0] == ch->state.self_id)
+	{
+		rc = raft_campaign(ch->raft.node);
+		if (rc != RAFT_OK)
+			elog(LOG, "channel \"%s\": campaign failed: %s",
+				 ch->state.name, raft_strerror(rc));
+	}
+	ch->counters.last_error[0] = '\0';
+	elog(DEBUG1, "channel \"%s\" loaded: raft id " UINT64_FORMAT ", applied " UINT64_FORMAT ", last block " INT64_FORMAT,
+		 ch->state.name, (uint64) ch->state.self_id, (uint64) ch->state.log.applied_index,
+		 ch->state.chain.last_block);
+}
+
+/*
+ * After an error: drop the Raft node (it may be ahead of the tables) and
+ * schedule a rebuild.  Pending transactions are kept for the next leader.
+ */
+void
+ChannelBreak(Channel *ch, const char *message)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	strlcpy(ch->counters.last_error, message, sizeof(ch->counters.last_error));
+	ChannelHoldPending(ch);
+	channel_drop_raft(ch);
+	ChannelFailAdminWaits(ch, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						  psprintf("channel \"%s\" failed: %s", ch->state.name,
+								   message));
+	if (ch->routing.forward_buf.data != NULL)
+		resetStringInfo(&ch->routing.forward_buf);
+	ch->routing.forward_count = 0;
+	ch->timers.retry_at = TimestampTzPlusMilliseconds(now, ch->timers.backoff_ms);
+	ch->timers.backoff_ms = Min(ch->timers.backoff_ms * 2, CHANNEL_BACKOFF_MAX_MS);
+	ch->counters.status_dirty = true;
+}

@@ -1,0 +1,216 @@
+/*-------------------------------------------------------------------------
+ *
+ * channel.h
+ *	  The worker's runtime of one channel: its Raft node, the state its
+ *	  tables hold, its routing of transactions and its joining.
+ *
+ * Everything here lives in the worker process only.  The raft node and its
+ * memory storage are malloc'd by the core; the rest is in the channel's own
+ * memory context, a child of the worker's long-lived context.
+ *
+ * The runtime is one module in several files, one per concern, sharing
+ * channel_internal.h:
+ *
+ *	channel.c				creation, loading from the tables, breaking
+ *	channel_routing.c		submitted and forwarded transactions
+ *	channel_ticks.c			time: ticks, sweeps, the next deadline
+ *	channel_receive.c		records from peers
+ *	channel_joining.c		GENESIS, JOIN_REQUEST and the address book
+ *	channel_admin.c			admin requests from backends
+ *	channel_membership.c	promotion of learners, a leader's handoff
+ *	channel_ready.c			persisting, applying and sending a ready
+ *	channel_status.c		ordering.status and ordering.peers
+ *
+ * src/worker/channel.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ORDERING_CHANNEL_H
+#define ORDERING_CHANNEL_H
+
+#include "lib/stringinfo.h"
+#include "utils/hsearch.h"
+#include "utils/timestamp.h"
+
+#include "common/envelope.h"
+#include "common/limits.h"
+#include "common/shmem.h"
+#include "raft/raft.h"
+#include "store/state.h"
+#include "worker/cutter.h"
+
+/* The Raft node and what the runtime last learned from its readies. */
+typedef struct ChannelRaft
+{
+	raft_node  *node;			/* NULL while broken or not a member */
+	raft_memory_storage *storage;
+	raft_role	role;
+	raft_id		leader;
+	raft_term	term;
+	raft_index	commit_index;
+	/* The leader named by the ready being persisted (catch-up asks it). */
+	raft_id		ready_leader;
+} ChannelRaft;
+
+/* Transactions submitted here or forwarded to us (channel_routing.c). */
+typedef struct ChannelRouting
+{
+	/* Leader: cutter and the ids pending or proposed but not yet applied. */
+	Cutter		cutter;
+	HTAB	   *inflight_ids;
+	/* No leader known: transactions held until one is (bounded). */
+	List	   *held;			/* CutterTx * */
+	int64		held_bytes;
+	/* Submitted here, not yet applied: routed again on a leader change. */
+	HTAB	   *pending;
+	int64		pending_bytes;
+	/* Follower: transactions to forward to the leader this iteration. */
+	StringInfoData forward_buf;
+	uint32		forward_count;
+	TimestampTz last_sweep_at;	/* of stale inflight_ids */
+	TimestampTz last_reroute_at;	/* of pending transactions */
+} ChannelRouting;
+
+/* Bringing nodes into the channel (channel_joining.c). */
+typedef struct ChannelJoining
+{
+	/*
+	 * The consenters as the node that sent us GENESIS knew them (conninfo
+	 * in the channel's top context).  A node added after genesis finds its
+	 * own raft id here until its log reaches the change that added it.
+	 * Kept in memory only: after a restart, a JOIN_REQUEST fetches it
+	 * again.
+	 */
+	int			n_book;
+	ChannelMember book[RAFT_MAX_MEMBERS];
+	TimestampTz next_join_request_at;
+
+	/* Raft ids heard from on this channel, and when: silent ones get GENESIS. */
+	int			n_heard;
+	raft_id		heard[RAFT_MAX_MEMBERS * 2];
+	TimestampTz heard_at[RAFT_MAX_MEMBERS * 2];
+	TimestampTz next_genesis_at;
+	char	   *genesis_doc;	/* block 0's item, in top_cxt; NULL: unread */
+} ChannelJoining;
+
+/* An admin request proposed by this node, answered when applied. */
+typedef struct ChannelAdminWait
+{
+	int			slot;			/* index in ordering_shared->admin */
+	uint64		ticket;
+	raft_index	index;			/* the entry carrying the request */
+	raft_term	term;
+} ChannelAdminWait;
+
+#define CHANNEL_MAX_ADMIN_WAITS ORDERING_MAX_ADMIN_REQUESTS
+
+/* What only a leader keeps track of (channel_admin.c, channel_ready.c). */
+typedef struct ChannelLeading
+{
+	ChannelAdminWait admin_waits[CHANNEL_MAX_ADMIN_WAITS];
+	int			n_admin_waits;
+
+	/*
+	 * Snapshots sent and not yet acknowledged.  Success is never reported
+	 * at send time (the leader would probe at once, find the log compacted
+	 * and send the snapshot again: test/raft/FINDINGS.md §3); the
+	 * follower's answer after installing moves its progress on.  A
+	 * snapshot still unanswered after CHANNEL_SNAPSHOT_ACK_TIMEOUT_MS is
+	 * reported as failed, so that a follower whose install failed gets
+	 * another one.
+	 */
+	struct
+	{
+		raft_id		to;
+		TimestampTz sent_at;
+	}			snapshot_sends[RAFT_MAX_MEMBERS];
+	int			n_snapshot_sends;
+
+	/*
+	 * Asked to remove itself: it first hands leadership to the most
+	 * caught-up voter, then answers the request "not the leader", which
+	 * makes the backend carry the removal to the new leader.
+	 */
+	bool		handoff_pending;
+	int			handoff_slot;
+	uint64		handoff_ticket;
+	TimestampTz handoff_started_at;
+} ChannelLeading;
+
+/* When the loop must look at the channel again. */
+typedef struct ChannelTimers
+{
+	TimestampTz next_tick_at;
+	TimestampTz retry_at;		/* broken: rebuild after this */
+	int			backoff_ms;
+} ChannelTimers;
+
+/* What ordering.status shows besides the Raft state (channel_status.c). */
+typedef struct ChannelCounters
+{
+	bool		status_dirty;
+	int64		leader_changes;
+	int64		proposal_failures;
+	int64		data_persist_count;
+	double		data_persist_total_ms;
+	double		data_persist_last_ms;
+	char		last_error[ORDERING_ERROR_MESSAGE_MAX];
+} ChannelCounters;
+
+typedef struct Channel
+{
+	int			status_slot;	/* index in ordering_shared->status */
+	MemoryContext top_cxt;		/* the Channel, cutter, ids: its lifetime */
+
+	ChannelRaft raft;
+	ChannelState state;			/* as of the applied index; state.cxt is
+								 * reset by ChannelLoad */
+	ChannelRouting routing;
+	ChannelJoining joining;
+	ChannelLeading leading;
+	ChannelTimers timers;
+	ChannelCounters counters;
+
+	/* Seen by the worker's reload pass; unseen channels are dropped. */
+	bool		seen;
+} Channel;
+
+/* Creation and teardown (channel.c). */
+extern Channel *ChannelCreate(const char *name, int status_slot,
+							  MemoryContext parent);
+extern void ChannelDestroy(Channel *ch);
+/* (Re)builds the Raft node from storage; in its own transaction. */
+extern void ChannelLoad(Channel *ch);
+/* Drops the Raft node after an error; ChannelLoad again after backoff. */
+extern void ChannelBreak(Channel *ch, const char *message);
+static inline bool
+ChannelIsLive(const Channel *ch)
+{
+	return ch->raft.node != NULL;
+}
+
+/* The event loop's steps. */
+extern void ChannelTick(Channel *ch, TimestampTz now);
+extern void ChannelSubmit(Channel *ch, const char *tx_id,
+						  const char *payload, uint32 payload_len,
+						  TimestampTz now);
+extern void ChannelReceive(Channel *ch, const char *from_node,
+						   OrderingRecordKind kind, const char *data,
+						   Size len, TimestampTz now);
+extern void ChannelTakeAdminRequest(Channel *ch, int slot,
+									const OrderingAdminRequest *request);
+extern void ChannelFlush(Channel *ch, TimestampTz now);
+extern bool ChannelProcessReady(Channel *ch, bool *wrote_blocks);
+extern long ChannelNextTimeoutMs(const Channel *ch, TimestampTz now);
+extern void ChannelPublishStatus(Channel *ch);
+
+/* Joining: the address book from a GENESIS record. */
+extern void ChannelSetAddressBook(Channel *ch, int n_book,
+								  const ChannelMember *book);
+extern bool ChannelBookHasSelf(int n_book, const ChannelMember *book);
+
+/* Answers an admin slot (worker side); broadcasts admin_cv. */
+extern void ChannelAnswerAdmin(int slot, uint64 ticket, int sqlstate,
+							   const char *message, int64 block);
+
+#endif							/* ORDERING_CHANNEL_H */

@@ -1,0 +1,78 @@
+/*-------------------------------------------------------------------------
+ *
+ * channel_internal.h
+ *	  What the files of the channel runtime share with each other; the
+ *	  worker's loop sees only channel.h.
+ *
+ * src/worker/channel_internal.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ORDERING_CHANNEL_INTERNAL_H
+#define ORDERING_CHANNEL_INTERNAL_H
+
+#include "worker/channel.h"
+
+/* Bounds of the rebuild backoff after an error. */
+#define CHANNEL_BACKOFF_MIN_MS 1000
+#define CHANNEL_BACKOFF_MAX_MS 30000
+
+static inline bool
+ChannelIsLeader(const Channel *ch)
+{
+	return ch->raft.node != NULL && ch->raft.role == RAFT_LEADER;
+}
+
+/* Membership lookups (channel.c); ChannelPeerById also reads the book. */
+extern const ChannelMember *ChannelMemberById(const Channel *ch, raft_id id);
+extern const ChannelMember *ChannelMemberByNode(const Channel *ch,
+												const char *node);
+extern const ChannelMember *ChannelPeerById(const Channel *ch, raft_id id);
+/* The leader's node name, "" when unknown. */
+extern const char *ChannelLeaderName(const Channel *ch);
+
+/* Routing (channel_routing.c). */
+extern void ChannelRoutingInit(Channel *ch);
+extern void ChannelRoutingTick(Channel *ch, TimestampTz now);
+/* Takes ownership of tx: to the cutter, the leader, or the held list. */
+extern void ChannelRoute(Channel *ch, CutterTx *tx, TimestampTz now);
+extern void ChannelProposeBatch(Channel *ch, List *batch);
+extern void ChannelRerouteHeld(Channel *ch, TimestampTz now);
+extern void ChannelReroutePending(Channel *ch, TimestampTz now,
+								  int older_than_ms);
+extern void ChannelHoldPending(Channel *ch);
+extern void ChannelClearInflight(Channel *ch);
+extern void ChannelForgetInflight(Channel *ch, const char *tx_id);
+extern void ChannelForgetPending(Channel *ch, const char *tx_id);
+
+/* Joining (channel_joining.c). */
+extern void ChannelNoteHeard(Channel *ch, raft_id id, TimestampTz now);
+extern void ChannelSendGenesis(Channel *ch, const char *node,
+							   const char *conninfo);
+extern void ChannelRequestJoin(Channel *ch, const char *only_node,
+							   TimestampTz now);
+extern void ChannelPushGenesis(Channel *ch, TimestampTz now);
+extern void ChannelReceiveGenesis(Channel *ch, const char *from_node,
+								  const char *data, Size len);
+
+/* Admin requests (channel_admin.c). */
+extern void ChannelFailAdminWaits(Channel *ch, int sqlstate,
+								  const char *message);
+extern void ChannelAnswerApplied(Channel *ch, const raft_entry *entry,
+								 int64 block);
+
+/* Membership changes (channel_membership.c). */
+extern void ChannelMaybePromote(Channel *ch);
+extern char *ChannelConfChangeContext(const char *node, const char *conninfo);
+extern char *ChannelCheckMembershipChange(Channel *ch, int kind,
+										  const ChannelMember *target);
+extern bool ChannelStartHandoff(Channel *ch, int slot, uint64 ticket);
+extern void ChannelFinishHandoff(Channel *ch, TimestampTz now);
+
+/* Readies (channel_ready.c). */
+extern void ChannelExpireSnapshotSends(Channel *ch, TimestampTz now);
+
+/* Status (channel_status.c). */
+extern void ChannelClearStatus(int status_slot);
+
+#endif							/* ORDERING_CHANNEL_INTERNAL_H */

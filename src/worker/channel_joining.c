@@ -1,0 +1,218 @@
+/*-------------------------------------------------------------------------
+ *
+ * channel_joining.c
+ *	  Joining: bringing nodes into a channel and keeping the address
+ *	  book a joiner needs.
+ *
+ * A node that may have to bring the others in pushes GENESIS to members it
+ * has not heard from; a node that lacks its own raft id asks members with
+ * JOIN_REQUEST.  GENESIS carries block 0's document and the consenters as
+ * the sender knows them; the receiver keeps the consenters as its address
+ * book until its log reaches the change that added it.
+ *
+ * src/worker/channel_joining.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/json.h"
+
+#include "common/gucs.h"
+#include "store/genesis.h"
+#include "store/log.h"
+#include "store/spi.h"
+#include "worker/channel_internal.h"
+#include "worker/transport.h"
+
+/* Joining: how often a silent member gets GENESIS, a JOIN_REQUEST repeats. */
+#define CHANNEL_GENESIS_INTERVAL_MS 2000
+#define CHANNEL_JOIN_REQUEST_INTERVAL_MS 1000
+/* A member silent this long may have lost the channel (or never had it). */
+#define CHANNEL_SILENT_MS 10000
+
+bool
+ChannelBookHasSelf(int n_book, const ChannelMember *book)
+{
+	for (int i = 0; i < n_book; i++)
+		if (strcmp(book[i].node, ordering_node_name) == 0)
+			return true;
+	return false;
+}
+
+/* Keeps a copy of the consenters a GENESIS record named. */
+void
+ChannelSetAddressBook(Channel *ch, int n_book, const ChannelMember *book)
+{
+	for (int i = 0; i < ch->joining.n_book; i++)
+		pfree(ch->joining.book[i].conninfo);
+	ch->joining.n_book = 0;
+	for (int i = 0; i < n_book && i < RAFT_MAX_MEMBERS; i++)
+	{
+		ch->joining.book[i] = book[i];
+		ch->joining.book[i].conninfo = MemoryContextStrdup(ch->top_cxt,
+												   book[i].conninfo);
+		ch->joining.n_book++;
+	}
+}
+
+void
+ChannelNoteHeard(Channel *ch, raft_id id, TimestampTz now)
+{
+	for (int i = 0; i < ch->joining.n_heard; i++)
+		if (ch->joining.heard[i] == id)
+		{
+			ch->joining.heard_at[i] = now;
+			return;
+		}
+	if (ch->joining.n_heard < lengthof(ch->joining.heard))
+	{
+		ch->joining.heard[ch->joining.n_heard] = id;
+		ch->joining.heard_at[ch->joining.n_heard] = now;
+		ch->joining.n_heard++;
+	}
+}
+
+/* Heard from id on this channel within CHANNEL_SILENT_MS? */
+static bool
+channel_heard_from(const Channel *ch, raft_id id, TimestampTz now)
+{
+	for (int i = 0; i < ch->joining.n_heard; i++)
+		if (ch->joining.heard[i] == id)
+			return now - ch->joining.heard_at[i] < CHANNEL_SILENT_MS * (int64) 1000;
+	return false;
+}
+
+/*
+ * GENESIS: {"genesis": "<block 0's document>", "consenters": {current
+ * consenters}}; the receiver creates the channel from the document and
+ * keeps the consenters as its address book.
+ */
+void
+ChannelSendGenesis(Channel *ch, const char *node, const char *conninfo)
+{
+	StringInfoData buf;
+
+	if (ch->joining.genesis_doc == NULL)
+		return;
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"genesis\": ");
+	escape_json(&buf, ch->joining.genesis_doc);
+	appendStringInfoString(&buf, ", \"consenters\": {");
+	for (int i = 0; i < ch->state.n_members; i++)
+	{
+		const ChannelMember *m = &ch->state.members[i];
+
+		if (i > 0)
+			appendStringInfoString(&buf, ", ");
+		escape_json(&buf, m->node);
+		appendStringInfo(&buf, ": {\"id\": " UINT64_FORMAT ", \"conninfo\": ",
+						 (uint64) m->id);
+		escape_json(&buf, m->conninfo);
+		appendStringInfo(&buf, ", \"learner\": %s}",
+						 m->is_learner ? "true" : "false");
+	}
+	appendStringInfoString(&buf, "}}");
+	(void) TransportSend(node, conninfo, ch->state.name, ORDERING_RECORD_GENESIS,
+						 buf.data, buf.len);
+	pfree(buf.data);
+}
+
+/*
+ * Asks for the channel's genesis and address book: from only_node if
+ * given, else from every member (at most once a second).
+ */
+void
+ChannelRequestJoin(Channel *ch, const char *only_node, TimestampTz now)
+{
+	if (now < ch->joining.next_join_request_at)
+		return;
+	ch->joining.next_join_request_at =
+		TimestampTzPlusMilliseconds(now, CHANNEL_JOIN_REQUEST_INTERVAL_MS);
+	for (int i = 0; i < ch->state.n_members; i++)
+	{
+		const ChannelMember *m = &ch->state.members[i];
+
+		if (strcmp(m->node, ordering_node_name) == 0 ||
+			(only_node != NULL && strcmp(m->node, only_node) != 0))
+			continue;
+		(void) TransportSend(m->node, m->conninfo, ch->state.name,
+							 ORDERING_RECORD_JOIN_REQUEST, NULL, 0);
+	}
+}
+
+/*
+ * A node that may have to bring the others in (the leader, or anybody
+ * while there is none, e.g. right after create_channel) pushes GENESIS to
+ * the members it has not heard from on this channel lately: they may not
+ * have the channel (new, or dropped) and may not even know our conninfo
+ * to ask.  A node that has the channel ignores it.
+ */
+void
+ChannelPushGenesis(Channel *ch, TimestampTz now)
+{
+	if (now < ch->joining.next_genesis_at ||
+		(ch->raft.leader != RAFT_NONE && !ChannelIsLeader(ch)))
+		return;
+	ch->joining.next_genesis_at = TimestampTzPlusMilliseconds(now,
+													  CHANNEL_GENESIS_INTERVAL_MS);
+	for (int i = 0; i < ch->state.n_members; i++)
+	{
+		const ChannelMember *m = &ch->state.members[i];
+
+		if (m->id == ch->state.self_id || channel_heard_from(ch, m->id, now))
+			continue;
+		ChannelSendGenesis(ch, m->node, m->conninfo);
+	}
+}
+
+/* Takes a GENESIS record for this existing channel. */
+void
+ChannelReceiveGenesis(Channel *ch, const char *from_node, const char *data,
+						Size len)
+{
+	ChannelMember *book = palloc0(sizeof(ChannelMember) * RAFT_MAX_MEMBERS);
+	int			n_book = 0;
+	MemoryContext cxt = CurrentMemoryContext;	/* outlives the transaction */
+
+	StoreBegin();
+	(void) StoreParseGenesisRecord(data, len, &n_book, book, cxt);
+	StoreCommit();
+
+	if (!ChannelBookHasSelf(n_book, book))
+	{
+		/*
+		 * Our leader tells us its configuration no longer has us: we were
+		 * removed but will never get the entry that says so.  Stop.
+		 */
+		if (ch->raft.node != NULL && ch->raft.leader != RAFT_NONE &&
+			strcmp(ChannelLeaderName(ch), from_node) == 0)
+		{
+			elog(LOG, "channel \"%s\": node %s says this node is no longer a consenter",
+				 ch->state.name, from_node);
+			StoreBegin();
+			StoreSetRemoved(&ch->state, true);
+			StoreCommit();
+			ChannelLoad(ch);
+		}
+		return;
+	}
+	if (ch->state.removed)
+	{
+		/* Added again. */
+		StoreBegin();
+		StoreSetRemoved(&ch->state, false);
+		StoreCommit();
+	}
+	ChannelSetAddressBook(ch, n_book, book);
+	/*
+	 * Only a node waiting for its address book starts over now; a broken
+	 * channel keeps its backoff.
+	 */
+	if (ch->raft.node == NULL && ch->state.self_id == RAFT_NONE)
+	{
+		elog(LOG, "channel \"%s\": joining with the consenters known to node %s",
+			 ch->state.name, from_node);
+		ChannelLoad(ch);
+	}
+}

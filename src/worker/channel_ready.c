@@ -1,0 +1,448 @@
+/*-------------------------------------------------------------------------
+ *
+ * channel_ready.c
+ *	  Handling a channel's readies: persist, apply, send, acknowledge.
+ *
+ * A ready is handled in the order raft.h prescribes, with one worker
+ * transaction doing the durable part:
+ *
+ *	1. pull the blocks a received snapshot covers (worker/catchup.c), then
+ *	   persist snapshot, entries and hard state, and apply the committed
+ *	   entries (blocks, consenters, applied index), in one transaction
+ *	   committed with synchronous_commit = on;
+ *	2. mirror the persisted log into the memory storage the core reads;
+ *	3. send the messages (only now: they may depend on step 1);
+ *	4. answer admin requests, wake waiting submitters, raft_advance().
+ *
+ * Applying committed entries in the persisting transaction is safe: a
+ * committed entry is durable on a quorum whether or not this node has
+ * applied it, and messages still leave only after the commit.
+ *
+ * src/worker/channel_ready.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "storage/condition_variable.h"
+
+#include "common/entry.h"
+#include "store/chain.h"
+#include "store/log.h"
+#include "store/snapshot.h"
+#include "store/spi.h"
+#include "worker/catchup.h"
+#include "worker/channel_internal.h"
+#include "worker/transport.h"
+
+/* A follower's catch-up pull is bounded at 60 s (worker/catchup.c); then some. */
+#define CHANNEL_SNAPSHOT_ACK_TIMEOUT_MS (90 * 1000)
+
+static void
+channel_soft_state(Channel *ch, raft_role role, raft_id leader,
+				   TimestampTz now)
+{
+	bool		was_leader = ChannelIsLeader(ch);
+	bool		new_leader = (leader != ch->raft.leader && leader != RAFT_NONE);
+
+	if (leader != ch->raft.leader)
+	{
+		const ChannelMember *m = ChannelPeerById(ch, leader);
+
+		ch->counters.leader_changes++;
+		if (leader != RAFT_NONE)
+			elog(LOG, "channel \"%s\": leader is now %s (raft id " UINT64_FORMAT ")",
+				 ch->state.name, m != NULL ? m->node : "?", (uint64) leader);
+	}
+	ch->raft.role = role;
+	ch->raft.leader = leader;
+	ch->counters.status_dirty = true;
+
+	/* A deposed leader hands its pending transactions to the next one. */
+	if (was_leader && !ChannelIsLeader(ch))
+		ChannelHoldPending(ch);
+	if (!was_leader && ChannelIsLeader(ch))
+		ChannelClearInflight(ch);
+	ChannelRerouteHeld(ch, now);
+	/* The old leader may have lost what we sent it. */
+	if (new_leader)
+		ChannelReroutePending(ch, now, 0);
+	ChannelFinishHandoff(ch, now);
+}
+
+/*
+ * Applies one committed entry; returns the block it wrote or -1.  Sets
+ * *rebuild when the Raft node must be recreated from the tables.
+ */
+static int64
+channel_apply_entry(Channel *ch, const raft_entry *entry, bool *rebuild)
+{
+	int64		block = -1;
+
+	if (entry->type == RAFT_ENTRY_CONF_CHANGE)
+	{
+		raft_conf_change cc;
+		const ChannelMember *m = NULL;
+		char	   *gone_node = NULL;
+		char	   *gone_conninfo = NULL;
+
+		if (raft_conf_change_decode(entry->data, entry->size, &cc) == RAFT_OK &&
+			cc.type == RAFT_CONF_REMOVE)
+			m = ChannelMemberById(ch, cc.node);
+		if (m != NULL)
+		{
+			gone_node = pstrdup(m->node);
+			gone_conninfo = pstrdup(m->conninfo);
+		}
+		block = StoreApplyConfChange(&ch->state, entry);
+		if (m != NULL && cc.node == ch->state.self_id)
+		{
+			/* This node is out: stop running Raft once the ready is done. */
+			elog(LOG, "channel \"%s\": this node was removed from the consenters",
+				 ch->state.name);
+			StoreSetRemoved(&ch->state, true);
+			ChannelSetAddressBook(ch, 0, NULL);
+			*rebuild = true;
+		}
+		else if (m != NULL && ChannelIsLeader(ch))
+		{
+			/*
+			 * The removed node may never learn that the entry committed:
+			 * tell it (a GENESIS without it), so it stops too.
+			 */
+			ChannelSendGenesis(ch, gone_node, gone_conninfo);
+		}
+	}
+	else
+	{
+		switch (EntryKindOf(entry->data, entry->size))
+		{
+			case ENTRY_NOOP:
+				break;
+			case ENTRY_BATCH:
+				{
+					List	   *ids = NIL;
+					ListCell   *lc;
+
+					block = StoreApplyBatch(&ch->state, entry, &ids);
+					foreach(lc, ids)
+					{
+						ChannelForgetInflight(ch, (const char *) lfirst(lc));
+						ChannelForgetPending(ch, (const char *) lfirst(lc));
+					}
+					break;
+				}
+			case ENTRY_SETTINGS:
+				{
+					int			election_tick = ch->state.settings.election_tick;
+					int			heartbeat_tick = ch->state.settings.heartbeat_tick;
+
+					block = StoreApplySettings(&ch->state, entry);
+					/* The core takes its timing at creation: rebuild it. */
+					if (ch->state.settings.election_tick != election_tick ||
+						ch->state.settings.heartbeat_tick != heartbeat_tick)
+						*rebuild = true;
+				}
+				CutterConfigure(&ch->routing.cutter, &ch->state.settings);
+				break;
+			case ENTRY_UNKNOWN:
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("channel \"%s\": unknown entry at index " UINT64_FORMAT,
+								ch->state.name, (uint64) entry->index)));
+		}
+	}
+	ch->state.log.applied_index = entry->index;
+	ch->state.log.applied_term = entry->term;
+	return block;
+}
+
+/* Remembers a snapshot sent to a peer (see Channel.snapshot_sends). */
+static void
+channel_note_snapshot_sent(Channel *ch, raft_id to)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int			i;
+
+	for (i = 0; i < ch->leading.n_snapshot_sends; i++)
+		if (ch->leading.snapshot_sends[i].to == to)
+			break;
+	if (i == ch->leading.n_snapshot_sends)
+	{
+		if (ch->leading.n_snapshot_sends >= RAFT_MAX_MEMBERS)
+			return;
+		ch->leading.n_snapshot_sends++;
+	}
+	ch->leading.snapshot_sends[i].to = to;
+	ch->leading.snapshot_sends[i].sent_at = now;
+}
+
+/*
+ * Forgets snapshots whose peer has left the snapshot state, and reports as
+ * failed those unanswered for too long.
+ */
+void
+ChannelExpireSnapshotSends(Channel *ch, TimestampTz now)
+{
+	raft_status *status;
+	int			kept = 0;
+
+	if (ch->leading.n_snapshot_sends == 0)
+		return;
+	status = palloc(sizeof(raft_status));
+	raft_get_status(ch->raft.node, status);
+	for (int i = 0; i < ch->leading.n_snapshot_sends; i++)
+	{
+		raft_id		to = ch->leading.snapshot_sends[i].to;
+		bool		waiting = false;
+
+		for (uint32 p = 0; p < status->n_progress; p++)
+			if (status->progress[p].id == to &&
+				status->progress[p].state == RAFT_PROGRESS_SNAPSHOT)
+				waiting = true;
+		if (!waiting)
+			continue;
+		if (now - ch->leading.snapshot_sends[i].sent_at >=
+			CHANNEL_SNAPSHOT_ACK_TIMEOUT_MS * (int64) 1000)
+		{
+			raft_report_snapshot(ch->raft.node, to, true);
+			continue;
+		}
+		ch->leading.snapshot_sends[kept++] = ch->leading.snapshot_sends[i];
+	}
+	ch->leading.n_snapshot_sends = kept;
+	pfree(status);
+}
+
+static void
+channel_send_messages(Channel *ch, const raft_ready *rd, List **unreachable)
+{
+	for (uint32 i = 0; i < rd->n_messages; i++)
+	{
+		const raft_message *msg = &rd->messages[i];
+		const ChannelMember *to = ChannelPeerById(ch, msg->to);
+		size_t		size = raft_message_encoded_size(msg);
+		size_t		written;
+		uint8	   *buf;
+		int			rc;
+		bool		sent;
+
+		if (to == NULL || to->id == ch->state.self_id)
+			continue;
+		if (size > RAFT_WIRE_MAX_BYTES)
+		{
+			elog(LOG, "channel \"%s\": message to %s too large (%zu bytes)",
+				 ch->state.name, to->node, size);
+			continue;
+		}
+		buf = palloc(size);
+		rc = raft_message_encode(msg, buf, size, &written);
+		if (rc != RAFT_OK)
+			elog(ERROR, "could not encode a raft message: %s",
+				 raft_strerror(rc));
+		sent = TransportSend(to->node, to->conninfo, ch->state.name,
+							 ORDERING_RECORD_RAFT, buf, written);
+		pfree(buf);
+		if (sent && msg->type == RAFT_MSG_SNAP)
+			channel_note_snapshot_sent(ch, msg->to);
+		else if (!sent)
+		{
+			/* Reported after raft_advance: the ready belongs to the core. */
+			raft_message *report = palloc0(sizeof(raft_message));
+
+			report->type = msg->type == RAFT_MSG_SNAP ?
+				RAFT_MSG_SNAP_STATUS : RAFT_MSG_UNREACHABLE;
+			report->to = msg->to;
+			report->reject = !sent;
+			*unreachable = lappend(*unreachable, report);
+		}
+	}
+}
+
+/*
+ * Before a received snapshot is installed, the blocks it covers are pulled
+ * from a peer into the same transaction: the leader that sent it first,
+ * then the consenters the snapshot names, then the other members.
+ */
+static void
+channel_pull_snapshot_blocks(Channel *ch, const raft_snapshot *snapshot)
+{
+	CatchupPeers leaders;
+	CatchupPeers members;
+	const ChannelMember *m;
+
+	memset(&leaders, 0, sizeof(leaders));
+	memset(&members, 0, sizeof(members));
+	if ((m = ChannelPeerById(ch, ch->raft.ready_leader)) != NULL)
+		CatchupAddPeer(&leaders, m->node, m->conninfo);
+	if ((m = ChannelPeerById(ch, ch->raft.leader)) != NULL)
+		CatchupAddPeer(&leaders, m->node, m->conninfo);
+	for (int i = 0; i < ch->state.n_members; i++)
+		CatchupAddPeer(&members, ch->state.members[i].node,
+					   ch->state.members[i].conninfo);
+	CatchupPullBlocks(ch->state.name, &leaders, &members, snapshot,
+					  &ch->state.chain);
+}
+
+/*
+ * Handles one ready of the channel.  Returns false if there was none; sets
+ * *wrote_blocks if blocks were applied (submitters have been woken).
+ */
+bool
+ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
+{
+	raft_ready	rd;
+	int			rc;
+	bool		wrote_blocks = false;
+	TimestampTz now;
+	List	   *reports = NIL;
+	ListCell   *lc;
+	StringInfo	snapshot_data = NULL;
+	raft_storage view;
+	raft_index	last_index;
+	int64	   *entry_blocks = NULL;
+	bool		rebuild = false;
+
+	if (ch->raft.node == NULL || !raft_has_ready(ch->raft.node))
+		return false;
+	rc = raft_ready_get(ch->raft.node, &rd);
+	if (rc != RAFT_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("channel \"%s\": could not get a ready: %s",
+						ch->state.name, raft_strerror(rc))));
+	now = GetCurrentTimestamp();
+
+	if (rd.has_hard_state)
+	{
+		ch->raft.term = rd.hard_state.term;
+		ch->raft.commit_index = rd.hard_state.commit;
+	}
+
+	/* 1. Persist, and apply what is committed, in one transaction. */
+	if (rd.has_snapshot || rd.n_entries > 0 || rd.has_hard_state ||
+		rd.n_committed > 0)
+	{
+		TimestampTz start = GetCurrentTimestamp();
+		double		elapsed_ms;
+
+		view = raft_memory_storage_view(ch->raft.storage);
+		last_index = view.last_index(view.ud);
+		if (rd.n_committed > 0)
+			entry_blocks = palloc(sizeof(int64) * rd.n_committed);
+
+		ch->raft.ready_leader = rd.leader;
+		StoreBegin();
+		StoreLockChannel(ch->state.name);
+		if (rd.has_snapshot)
+		{
+			channel_pull_snapshot_blocks(ch, &rd.snapshot);
+			StorePersistSnapshot(&ch->state, &rd.snapshot);
+			/* Members and settings change with it: reread them. */
+			rebuild = true;
+		}
+		StorePersistEntries(ch->state.name, &ch->state.log, rd.entries, rd.n_entries, last_index);
+		if (rd.has_hard_state)
+			StorePersistHardState(ch->state.name, &rd.hard_state);
+		for (uint32 i = 0; i < rd.n_committed; i++)
+		{
+			entry_blocks[i] = -1;
+			if (rd.committed[i].index <= ch->state.log.applied_index)
+				continue;
+			entry_blocks[i] = channel_apply_entry(ch, &rd.committed[i],
+												  &rebuild);
+			if (entry_blocks[i] >= 0)
+				wrote_blocks = true;
+		}
+		if (rd.n_committed > 0 || rd.n_entries > 0)
+			StoreSaveApplied(ch->state.name, &ch->state.log);
+		if (rd.n_committed > 0)
+			snapshot_data = StoreMaybeSnapshot(&ch->state);
+		StoreCommit();
+
+		elapsed_ms = (double) (GetCurrentTimestamp() - start) / 1000.0;
+		ch->counters.data_persist_count++;
+		ch->counters.data_persist_total_ms += elapsed_ms;
+		ch->counters.data_persist_last_ms = elapsed_ms;
+
+		/* 2. Mirror into the memory storage the core reads. */
+		if (rd.has_snapshot)
+		{
+			rc = raft_memory_storage_apply_snapshot(ch->raft.storage, &rd.snapshot);
+			if (rc != RAFT_OK)
+				elog(ERROR, "could not install a snapshot in memory: %s",
+					 raft_strerror(rc));
+		}
+		if (rd.n_entries > 0)
+		{
+			rc = raft_memory_storage_append(ch->raft.storage, rd.entries,
+											rd.n_entries);
+			if (rc != RAFT_OK)
+				elog(ERROR, "could not append to the memory log: %s",
+					 raft_strerror(rc));
+		}
+	}
+
+	/* 3. Messages leave only now that what they depend on is durable. */
+	channel_send_messages(ch, &rd, &reports);
+
+	/* 4. Answer, wake, acknowledge. */
+	for (uint32 i = 0; i < rd.n_committed; i++)
+		if (ch->leading.n_admin_waits > 0)
+			ChannelAnswerApplied(ch, &rd.committed[i], entry_blocks[i]);
+	if (wrote_blocks)
+	{
+		/*
+		 * perf: publish the new last block before waking the submitters:
+		 * they look in the table only when it moved (sql/submit.c).
+		 */
+		ch->counters.status_dirty = true;
+		ChannelPublishStatus(ch);
+		ConditionVariableBroadcast(&ordering_shared->applied_cv);
+	}
+	{
+		bool		soft_changed = rd.soft_state_changed ||
+			rd.leader != ch->raft.leader || rd.role != ch->raft.role;
+		raft_role	role = rd.role;
+		raft_id		leader = rd.leader;
+
+		raft_advance(ch->raft.node, &rd);
+		/* Rerouting may propose: only once the ready is acknowledged. */
+		if (soft_changed)
+			channel_soft_state(ch, role, leader, now);
+	}
+
+	if (snapshot_data != NULL)
+	{
+		rc = raft_memory_storage_create_snapshot(ch->raft.storage,
+												 ch->state.log.snapshot_index,
+												 &ch->state.config,
+												 (const uint8_t *) snapshot_data->data,
+												 snapshot_data->len);
+		if (rc != RAFT_OK)
+			elog(ERROR, "could not record a snapshot in memory: %s",
+				 raft_strerror(rc));
+		elog(DEBUG1, "channel \"%s\": snapshot at index " UINT64_FORMAT,
+			 ch->state.name, (uint64) ch->state.log.snapshot_index);
+	}
+
+	foreach(lc, reports)
+	{
+		raft_message *report = lfirst(lc);
+
+		if (report->type == RAFT_MSG_SNAP_STATUS)
+			raft_report_snapshot(ch->raft.node, report->to, report->reject);
+		else
+			raft_report_unreachable(ch->raft.node, report->to);
+	}
+
+	/* Everything is durable and acknowledged: safe to start over. */
+	if (rebuild)
+		ChannelLoad(ch);
+
+	ch->counters.status_dirty = true;
+	ch->timers.backoff_ms = CHANNEL_BACKOFF_MIN_MS;
+	if (wrote_blocks)
+		*wrote_blocks_out = true;
+	return true;
+}

@@ -1,0 +1,426 @@
+/*-------------------------------------------------------------------------
+ *
+ * channel_routing.c
+ *	  Routing of transactions: a leader cuts them into batches and
+ *	  proposes them, a follower forwards them to the leader, and while no
+ *	  leader is known they are held.
+ *
+ * Every transaction submitted on this node is also kept as pending until
+ * it is applied, so that it can be routed again when the leader changes or
+ * a forward may have been lost; the leader's in-flight ids and apply-time
+ * dedupe keep it ordered at most once.
+ *
+ * src/worker/channel_routing.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/memutils.h"
+
+#include "common/entry.h"
+#include "common/gucs.h"
+#include "worker/channel_internal.h"
+#include "worker/transport.h"
+
+/* Ids in flight older than this are forgotten (a safety net). */
+#define INFLIGHT_MAX_AGE_MS (5 * 60 * 1000)
+#define INFLIGHT_SWEEP_MS (10 * 1000)
+typedef struct InflightId
+{
+	char		tx_id[ORDERING_TX_ID_MAX];	/* hash key */
+	TimestampTz added_at;
+} InflightId;
+
+/*
+ * A transaction submitted on this node, kept until it is applied (or its
+ * submitter has surely given up), so that it can be routed again when the
+ * leader changes: a leader that crashed may have lost it.  Apply-time
+ * dedupe keeps "at most once" whatever is routed twice.
+ */
+typedef struct PendingTx
+{
+	char		tx_id[ORDERING_TX_ID_MAX];	/* hash key */
+	char	   *payload;		/* in the channel's top_cxt */
+	uint32		payload_len;
+	TimestampTz added_at;
+	TimestampTz routed_at;		/* last time it was routed */
+} PendingTx;
+
+/* Bounds of the pending map: memory, and age past ordering.submit_timeout. */
+#define PENDING_MAX_BYTES (64 * 1024 * 1024)
+#define PENDING_GRACE_MS 5000
+
+/*
+ * A pending transaction not applied this long after it was last routed is
+ * routed again, even without a leader change: the envelope that forwarded
+ * it may have been dropped (a full queue, a broken connection).  The
+ * leader's inflight ids and apply-time dedupe keep it ordered at most once.
+ */
+#define PENDING_REROUTE_MS 2000
+
+/* Sets up the routing state of a new channel, in its top context. */
+void
+ChannelRoutingInit(Channel *ch)
+{
+	HASHCTL		ctl;
+
+	CutterInit(&ch->routing.cutter, ch->top_cxt);
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = ORDERING_TX_ID_MAX;
+	ctl.entrysize = sizeof(InflightId);
+	ctl.hcxt = ch->top_cxt;
+	ch->routing.inflight_ids = hash_create("ordering inflight ids", 1024, &ctl,
+										   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	ctl.entrysize = sizeof(PendingTx);
+	ch->routing.pending = hash_create("ordering pending transactions", 1024, &ctl,
+									  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	ch->routing.forward_buf.data = NULL;
+}
+
+void
+ChannelClearInflight(Channel *ch)
+{
+	HASH_SEQ_STATUS seq;
+	InflightId *entry;
+
+	hash_seq_init(&seq, ch->routing.inflight_ids);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+		hash_search(ch->routing.inflight_ids, entry->tx_id, HASH_REMOVE, NULL);
+}
+
+/* Moves the cutter's pending transactions to the held list. */
+void
+ChannelHoldPending(Channel *ch)
+{
+	List	   *pending = CutterTakeAll(&ch->routing.cutter);
+	ListCell   *lc;
+	MemoryContext old = MemoryContextSwitchTo(ch->routing.cutter.cxt);
+
+	foreach(lc, pending)
+	{
+		CutterTx   *tx = lfirst(lc);
+
+		ch->routing.held = lappend(ch->routing.held, tx);
+		ch->routing.held_bytes += tx->payload_len;
+	}
+	list_free(pending);
+	MemoryContextSwitchTo(old);
+	ChannelClearInflight(ch);
+}
+
+/* Holds a transaction until a leader is known; bounded. */
+static void
+channel_hold(Channel *ch, CutterTx *tx)
+{
+	MemoryContext old;
+
+	if (ch->routing.held_bytes + tx->payload_len > (int64) ordering_submit_queue_kb * 1024)
+	{
+		ch->counters.proposal_failures++;
+		ch->counters.status_dirty = true;
+		elog(LOG, "channel \"%s\" has no leader and too many held transactions: dropped %s",
+			 ch->state.name, tx->tx_id);
+		CutterTxFree(tx);
+		return;
+	}
+	old = MemoryContextSwitchTo(ch->routing.cutter.cxt);
+	ch->routing.held = lappend(ch->routing.held, tx);
+	MemoryContextSwitchTo(old);
+	ch->routing.held_bytes += tx->payload_len;
+}
+
+void
+ChannelForgetInflight(Channel *ch, const char *tx_id)
+{
+	char		key[ORDERING_TX_ID_MAX];
+
+	strlcpy(key, tx_id, sizeof(key));
+	hash_search(ch->routing.inflight_ids, key, HASH_REMOVE, NULL);
+}
+
+/* Proposes one batch; on failure its transactions are held again. */
+void
+ChannelProposeBatch(Channel *ch, List *batch)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+	int			rc;
+
+	if (batch == NIL)
+		return;
+	initStringInfo(&buf);
+	EntryBatchBegin(&buf);
+	foreach(lc, batch)
+	{
+		CutterTx   *tx = lfirst(lc);
+
+		EntryBatchAdd(&buf, tx->tx_id, tx->payload, tx->payload_len);
+	}
+	EntryBatchFinish(&buf, list_length(batch));
+
+	rc = raft_propose(ch->raft.node, (const uint8_t *) buf.data, buf.len);
+	pfree(buf.data);
+	if (rc == RAFT_OK)
+	{
+		CutterBatchFree(batch);
+		return;
+	}
+
+	ch->counters.proposal_failures++;
+	ch->counters.status_dirty = true;
+	elog(DEBUG1, "channel \"%s\": proposal of %d transactions failed: %s",
+		 ch->state.name, list_length(batch), raft_strerror(rc));
+	foreach(lc, batch)
+	{
+		CutterTx   *tx = lfirst(lc);
+
+		ChannelForgetInflight(ch, tx->tx_id);
+		channel_hold(ch, tx);
+	}
+	list_free(batch);
+}
+
+static void
+channel_propose_batches(Channel *ch, List *batches)
+{
+	ListCell   *lc;
+
+	foreach(lc, batches)
+		ChannelProposeBatch(ch, (List *) lfirst(lc));
+	list_free(batches);
+}
+
+/* Queues a transaction for the leader in this iteration's envelope. */
+static void
+channel_forward(Channel *ch, CutterTx *tx)
+{
+	if (ch->routing.forward_buf.data == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(ch->top_cxt);
+
+		initStringInfo(&ch->routing.forward_buf);
+		MemoryContextSwitchTo(old);
+	}
+	if (ch->routing.forward_count == 0)
+		EntryBatchBegin(&ch->routing.forward_buf);
+	EntryBatchAdd(&ch->routing.forward_buf, tx->tx_id, tx->payload, tx->payload_len);
+	ch->routing.forward_count++;
+	CutterTxFree(tx);
+}
+
+/*
+ * Where a transaction goes: the leader's cutter, the current leader (if
+ * that is another node), or the held list while no leader is known.
+ * Takes ownership of tx.
+ */
+void
+ChannelRoute(Channel *ch, CutterTx *tx, TimestampTz now)
+{
+	if (ChannelIsLeader(ch))
+	{
+		InflightId *entry;
+		bool		found;
+		bool		refused;
+		char		key[ORDERING_TX_ID_MAX];
+
+		strlcpy(key, tx->tx_id, sizeof(key));
+		entry = hash_search(ch->routing.inflight_ids, key, HASH_ENTER, &found);
+		if (found)
+		{
+			/* Already pending or proposed: ordered at most once anyway. */
+			CutterTxFree(tx);
+			return;
+		}
+		entry->added_at = now;
+		channel_propose_batches(ch, CutterOrdered(&ch->routing.cutter, tx, now,
+												  &refused));
+		if (refused)
+		{
+			hash_search(ch->routing.inflight_ids, key, HASH_REMOVE, NULL);
+			ch->counters.proposal_failures++;
+			ch->counters.status_dirty = true;
+		}
+	}
+	else if (ch->raft.node != NULL && ch->raft.leader != RAFT_NONE &&
+			 ChannelPeerById(ch, ch->raft.leader) != NULL)
+		channel_forward(ch, tx);
+	else
+		channel_hold(ch, tx);
+}
+
+void
+ChannelRerouteHeld(Channel *ch, TimestampTz now)
+{
+	List	   *held = ch->routing.held;
+	ListCell   *lc;
+
+	if (held == NIL)
+		return;
+	if (ch->raft.node == NULL || ch->raft.leader == RAFT_NONE)
+		return;
+	ch->routing.held = NIL;
+	ch->routing.held_bytes = 0;
+	foreach(lc, held)
+		ChannelRoute(ch, (CutterTx *) lfirst(lc), now);
+	list_free(held);
+}
+
+static void
+channel_remember_pending(Channel *ch, const char *tx_id, const char *payload,
+						 uint32 payload_len, TimestampTz now)
+{
+	char		key[ORDERING_TX_ID_MAX];
+	PendingTx  *p;
+	bool		found;
+
+	if (ch->routing.pending_bytes + payload_len > PENDING_MAX_BYTES)
+		return;					/* routed once only; the submitter may retry */
+	strlcpy(key, tx_id, sizeof(key));
+	p = hash_search(ch->routing.pending, key, HASH_ENTER, &found);
+	if (found)
+		return;
+	p->payload = MemoryContextAlloc(ch->top_cxt, Max(payload_len, 1));
+	memcpy(p->payload, payload, payload_len);
+	p->payload_len = payload_len;
+	p->added_at = now;
+	p->routed_at = now;
+	ch->routing.pending_bytes += payload_len;
+}
+
+void
+ChannelForgetPending(Channel *ch, const char *tx_id)
+{
+	char		key[ORDERING_TX_ID_MAX];
+	PendingTx  *p;
+
+	strlcpy(key, tx_id, sizeof(key));
+	p = hash_search(ch->routing.pending, key, HASH_FIND, NULL);
+	if (p == NULL)
+		return;
+	ch->routing.pending_bytes -= p->payload_len;
+	pfree(p->payload);
+	hash_search(ch->routing.pending, key, HASH_REMOVE, NULL);
+}
+
+/*
+ * Routes pending transactions again: all of them when a new leader is
+ * known (older_than_ms 0), else those routed longer ago than older_than_ms.
+ */
+void
+ChannelReroutePending(Channel *ch, TimestampTz now, int older_than_ms)
+{
+	HASH_SEQ_STATUS seq;
+	PendingTx  *p;
+	List	   *txs = NIL;
+	ListCell   *lc;
+	TimestampTz cutoff = TimestampTzPlusMilliseconds(now, -older_than_ms);
+
+	/* Collect first: routing may propose, which must not see a scan. */
+	hash_seq_init(&seq, ch->routing.pending);
+	while ((p = hash_seq_search(&seq)) != NULL)
+	{
+		if (older_than_ms > 0 && p->routed_at > cutoff)
+			continue;
+		p->routed_at = now;
+		txs = lappend(txs, CutterTxMake(&ch->routing.cutter, p->tx_id, p->payload,
+										p->payload_len));
+	}
+	foreach(lc, txs)
+		ChannelRoute(ch, (CutterTx *) lfirst(lc), now);
+	list_free(txs);
+}
+
+/* Drops pending transactions whose submitters have given up long ago. */
+static void
+channel_sweep_pending(Channel *ch, TimestampTz now)
+{
+	HASH_SEQ_STATUS seq;
+	PendingTx  *p;
+	TimestampTz cutoff = TimestampTzPlusMilliseconds(now,
+													 -(ordering_submit_timeout_ms + PENDING_GRACE_MS));
+
+	hash_seq_init(&seq, ch->routing.pending);
+	while ((p = hash_seq_search(&seq)) != NULL)
+		if (p->added_at < cutoff)
+		{
+			ch->routing.pending_bytes -= p->payload_len;
+			pfree(p->payload);
+			hash_search(ch->routing.pending, p->tx_id, HASH_REMOVE, NULL);
+		}
+}
+
+/* A transaction submitted on this node (the submit ring). */
+void
+ChannelSubmit(Channel *ch, const char *tx_id, const char *payload,
+			  uint32 payload_len, TimestampTz now)
+{
+	channel_remember_pending(ch, tx_id, payload, payload_len, now);
+	ChannelRoute(ch, CutterTxMake(&ch->routing.cutter, tx_id, payload, payload_len),
+				  now);
+}
+
+/* Sends this iteration's forwarded transactions to the leader. */
+void
+ChannelFlush(Channel *ch, TimestampTz now)
+{
+	const ChannelMember *leader;
+
+	if (ch->routing.forward_count == 0)
+		return;
+	EntryBatchFinish(&ch->routing.forward_buf, ch->routing.forward_count);
+	leader = ChannelPeerById(ch, ch->raft.leader);
+	if (leader == NULL ||
+		!TransportSend(leader->node, leader->conninfo, ch->state.name,
+					   ORDERING_RECORD_FORWARD_TX, ch->routing.forward_buf.data,
+					   ch->routing.forward_buf.len))
+	{
+		ch->counters.proposal_failures += ch->routing.forward_count;
+		ch->counters.status_dirty = true;
+	}
+	resetStringInfo(&ch->routing.forward_buf);
+	ch->routing.forward_count = 0;
+	/* Keep a huge forward from pinning memory for the channel's lifetime. */
+	if (ch->routing.forward_buf.maxlen > 1024 * 1024)
+	{
+		pfree(ch->routing.forward_buf.data);
+		ch->routing.forward_buf.data = NULL;
+	}
+}
+
+static void
+channel_sweep_inflight(Channel *ch, TimestampTz now)
+{
+	HASH_SEQ_STATUS seq;
+	InflightId *entry;
+	TimestampTz cutoff = TimestampTzPlusMilliseconds(now, -INFLIGHT_MAX_AGE_MS);
+
+	hash_seq_init(&seq, ch->routing.inflight_ids);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+		if (entry->added_at < cutoff)
+			hash_search(ch->routing.inflight_ids, entry->tx_id, HASH_REMOVE, NULL);
+	ch->routing.last_sweep_at = now;
+}
+
+/*
+ * On each tick: route held transactions once a leader is known, forget
+ * stale ids, and route again what a lost forward may have dropped.
+ */
+void
+ChannelRoutingTick(Channel *ch, TimestampTz now)
+{
+	if (ch->routing.held != NIL)
+		ChannelRerouteHeld(ch, now);
+	if (now - ch->routing.last_sweep_at >= INFLIGHT_SWEEP_MS * (int64) 1000)
+	{
+		channel_sweep_inflight(ch, now);
+		channel_sweep_pending(ch, now);
+	}
+	if (now - ch->routing.last_reroute_at >= 1000 * (int64) 1000 &&
+		ch->raft.leader != RAFT_NONE)
+	{
+		ChannelReroutePending(ch, now, PENDING_REROUTE_MS);
+		ch->routing.last_reroute_at = now;
+	}
+}

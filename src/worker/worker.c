@@ -1,0 +1,897 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  The ordering background worker: one event loop running the Raft
+ *	  group of every channel this node serves (multi-Raft).
+ *
+ * The loop is shaped like the logical replication launcher's: check for
+ * interrupts, work in a per-iteration memory context that is reset, reload
+ * the configuration on SIGHUP, compute the next deadline and wait.  It
+ * waits on one long-lived WaitEventSet holding the latch, postmaster death
+ * and the transport's peer sockets; the set is rebuilt only when the
+ * transport says its sockets changed.
+ *
+ * Each iteration: tick channels that are due, drain the submit ring into
+ * the channels, hand received peer messages to them, take admin requests,
+ * handle each channel's readies, drive the transport, publish status.
+ *
+ * Channels are isolated: an ERROR inside one channel's work is caught,
+ * its transaction aborted, and that channel alone is rebuilt from its
+ * tables after a backoff.  No transaction is ever open while waiting.
+ *
+ * src/worker/worker.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+
+#include "common/gucs.h"
+#include "common/shmem.h"
+#include "store/genesis.h"
+#include "store/spi.h"
+#include "worker/channel.h"
+#include "worker/transport.h"
+
+PGDLLEXPORT void OrderingWorkerMain(Datum main_arg);
+
+/* How often channels are reread even without a reload request. */
+#define WORKER_RELOAD_INTERVAL_MS 5000
+/* How often the worker looks for the extension while it does not exist. */
+#define WORKER_EXTENSION_POLL_MS 5000
+/* Bounds of one iteration, so that no source starves the others. */
+#define WORKER_MAX_SUBMITS_PER_ITERATION 100000
+#define WORKER_MAX_READIES_PER_CHANNEL 16
+
+typedef struct ChannelSlot
+{
+	char		name[ORDERING_NAME_MAX];	/* hash key */
+	Channel    *channel;
+} ChannelSlot;
+
+static MemoryContext worker_cxt;	/* the worker's lifetime */
+static MemoryContext iteration_cxt; /* reset every loop iteration */
+
+/* Channels by status slot, and by name. */
+static Channel **channels;
+static HTAB *channels_by_name;
+
+static WaitEventSet *wait_set;
+static WaitEvent *wait_events;
+static int	wait_events_max;
+
+static TimestampTz next_reload_at;
+
+/* ----------------------------------------------------------------
+ * Publishing the worker in shared memory
+ * ----------------------------------------------------------------
+ */
+
+static void
+worker_on_exit(int code, Datum arg)
+{
+	/* An ERROR turned FATAL may have left the lock held. */
+	LWLockReleaseAll();
+	TransportShutdown();
+
+	LWLockAcquire(&ordering_shared->lock, LW_EXCLUSIVE);
+	if (ordering_shared->worker_pid == MyProcPid)
+	{
+		ordering_shared->worker_pid = 0;
+		ordering_shared->worker_latch = NULL;
+		ordering_shared->worker_ready = false;
+		for (int i = 0; i < ordering_shared->max_channels; i++)
+			ordering_shared->status[i].in_use = false;
+	}
+	LWLockRelease(&ordering_shared->lock);
+
+	/* Nobody will answer now: let waiting backends notice. */
+	ConditionVariableBroadcast(&ordering_shared->applied_cv);
+	ConditionVariableBroadcast(&ordering_shared->queue_cv);
+	ConditionVariableBroadcast(&ordering_shared->admin_cv);
+}
+
+static void
+worker_publish(void)
+{
+	if (ordering_shared == NULL)
+		ereport(FATAL,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("ordering shared memory is not initialized")));
+
+	LWLockAcquire(&ordering_shared->lock, LW_EXCLUSIVE);
+	if (ordering_shared->worker_pid != 0 &&
+		ordering_shared->worker_pid != MyProcPid)
+	{
+		pid_t		other = ordering_shared->worker_pid;
+
+		LWLockRelease(&ordering_shared->lock);
+		ereport(FATAL,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("another ordering worker is running with PID %d",
+						(int) other)));
+	}
+	ordering_shared->worker_pid = MyProcPid;
+	ordering_shared->worker_latch = MyLatch;
+	ordering_shared->worker_ready = false;
+	ordering_shared->worker_generation++;
+	LWLockRelease(&ordering_shared->lock);
+
+	before_shmem_exit(worker_on_exit, (Datum) 0);
+}
+
+static void
+worker_set_ready(bool ready)
+{
+	LWLockAcquire(&ordering_shared->lock, LW_EXCLUSIVE);
+	ordering_shared->worker_ready = ready;
+	LWLockRelease(&ordering_shared->lock);
+}
+
+/* ----------------------------------------------------------------
+ * Error isolation
+ * ----------------------------------------------------------------
+ */
+
+typedef void (*ChannelStep) (Channel *ch, void *arg);
+
+/*
+ * Runs step(ch, arg), catching an ERROR: the transaction (if any) is
+ * aborted, the error logged, and a copy returned (NULL if none).  With
+ * break_on_error the channel is also dropped for a rebuild.
+ */
+static ErrorData *
+worker_guard(Channel *ch, ChannelStep step, void *arg, bool break_on_error)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ErrorData  *volatile edata = NULL;
+
+	PG_TRY();
+	{
+		step(ch, arg);
+	}
+	PG_CATCH();
+	{
+		/* Report before cleanup, like PostgresMain's error recovery. */
+		HOLD_INTERRUPTS();
+		EmitErrorReport();
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		LWLockReleaseAll();
+		MemoryContextSwitchTo(cxt);
+		RESUME_INTERRUPTS();
+
+		if (break_on_error)
+		{
+			ChannelBreak(ch, edata->message);
+			elog(LOG, "channel \"%s\" will be reloaded after an error",
+				 ch->state.name);
+		}
+		else
+			strlcpy(ch->counters.last_error, edata->message, sizeof(ch->counters.last_error));
+		ch->counters.status_dirty = true;
+	}
+	PG_END_TRY();
+	return edata;
+}
+
+static void
+step_load(Channel *ch, void *arg)
+{
+	ChannelLoad(ch);
+}
+
+static void
+step_tick(Channel *ch, void *arg)
+{
+	ChannelTick(ch, *(TimestampTz *) arg);
+}
+
+static void
+step_ready(Channel *ch, void *arg)
+{
+	bool	   *wrote_blocks = arg;
+
+	for (int i = 0; i < WORKER_MAX_READIES_PER_CHANNEL; i++)
+	{
+		if (!ChannelIsLive(ch) || !ChannelProcessReady(ch, wrote_blocks))
+			break;
+	}
+}
+
+static void
+step_flush(Channel *ch, void *arg)
+{
+	ChannelFlush(ch, *(TimestampTz *) arg);
+}
+
+/* ----------------------------------------------------------------
+ * The set of channels
+ * ----------------------------------------------------------------
+ */
+
+static Channel *
+worker_find_channel(const char *name)
+{
+	char		key[ORDERING_NAME_MAX];
+	ChannelSlot *slot;
+
+	strlcpy(key, name, sizeof(key));
+	slot = hash_search(channels_by_name, key, HASH_FIND, NULL);
+	return slot != NULL ? slot->channel : NULL;
+}
+
+static void
+worker_add_channel(const char *name, int n_book, const ChannelMember *book)
+{
+	int			free_slot = -1;
+	Channel    *ch;
+	ChannelSlot *entry;
+	char		key[ORDERING_NAME_MAX];
+
+	for (int i = 0; i < ordering_max_channels; i++)
+		if (channels[i] == NULL)
+		{
+			free_slot = i;
+			break;
+		}
+	if (free_slot < 0)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("channel \"%s\" is not served: more than %d channels",
+						name, ordering_max_channels),
+				 errhint("Raise ordering.max_channels.")));
+		return;
+	}
+
+	ch = ChannelCreate(name, free_slot, worker_cxt);
+	channels[free_slot] = ch;
+	strlcpy(key, name, sizeof(key));
+	entry = hash_search(channels_by_name, key, HASH_ENTER, NULL);
+	entry->channel = ch;
+	if (n_book > 0)
+		ChannelSetAddressBook(ch, n_book, book);
+	worker_guard(ch, step_load, NULL, true);
+	ChannelPublishStatus(ch);
+}
+
+static void
+worker_remove_channel(Channel *ch)
+{
+	char		key[ORDERING_NAME_MAX];
+
+	elog(LOG, "channel \"%s\" is no longer served", ch->state.name);
+	strlcpy(key, ch->state.name, sizeof(key));
+	hash_search(channels_by_name, key, HASH_REMOVE, NULL);
+	channels[ch->status_slot] = NULL;
+	ChannelDestroy(ch);
+}
+
+static bool extension_exists;
+
+static void
+step_list_channels(Channel *unused, void *arg)
+{
+	List	  **names = arg;
+
+	StoreBegin();
+	extension_exists = StoreExtensionExists();
+	if (extension_exists)
+		*names = StoreChannelNames();
+	else
+		*names = NIL;
+	StoreCommit();
+}
+
+/* Peer nodes some channel needed at the last reload pass (worker_cxt). */
+static List *needed_peers = NIL;
+
+static bool
+worker_name_in(List *names, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, names)
+		if (strcmp((const char *) lfirst(lc), name) == 0)
+			return true;
+	return false;
+}
+
+static void
+worker_need_peer(List **names, const char *node)
+{
+	if (strcmp(node, ordering_node_name) != 0 && !worker_name_in(*names, node))
+		*names = lappend(*names, pstrdup(node));
+}
+
+/*
+ * Closes the connection of every peer that no channel needs any more
+ * (removed from all its channels, or its channels dropped).
+ */
+static void
+worker_forget_unneeded_peers(void)
+{
+	MemoryContext old = MemoryContextSwitchTo(worker_cxt);
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	for (int i = 0; i < ordering_max_channels; i++)
+	{
+		Channel    *ch = channels[i];
+
+		/* A node removed from a channel talks to nobody about it. */
+		if (ch == NULL || ch->state.removed)
+			continue;
+		for (int m = 0; m < ch->state.n_members; m++)
+			worker_need_peer(&names, ch->state.members[m].node);
+		for (int m = 0; m < ch->joining.n_book; m++)
+			worker_need_peer(&names, ch->joining.book[m].node);
+	}
+	foreach(lc, needed_peers)
+	{
+		const char *node = lfirst(lc);
+
+		if (!worker_name_in(names, node))
+		{
+			elog(LOG, "no channel needs ordering node \"%s\" any more; closing its connection",
+				 node);
+			TransportForgetPeer(node);
+		}
+	}
+	list_free_deep(needed_peers);
+	needed_peers = names;
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Rereads ordering.channels: creates runtimes for new channels, drops
+ * those of channels that are gone (all of them if the extension was
+ * dropped).  Returns true if the channels were read and the extension
+ * exists; nothing is dropped when reading fails.
+ */
+static bool
+worker_reload_channels(void)
+{
+	List	   *names = NIL;
+	ListCell   *lc;
+	Channel		dummy;
+	ErrorData  *edata;
+
+	memset(&dummy, 0, sizeof(dummy));
+	strlcpy(dummy.state.name, "(channel list)", sizeof(dummy.state.name));
+	edata = worker_guard(&dummy, step_list_channels, &names, false);
+	if (edata != NULL)
+		return false;
+
+	for (int i = 0; i < ordering_max_channels; i++)
+		if (channels[i] != NULL)
+			channels[i]->seen = false;
+	foreach(lc, names)
+	{
+		const char *name = lfirst(lc);
+		Channel    *ch = worker_find_channel(name);
+
+		if (ch == NULL)
+		{
+			worker_add_channel(name, 0, NULL);
+			ch = worker_find_channel(name);
+		}
+		if (ch != NULL)
+			ch->seen = true;
+	}
+	for (int i = 0; i < ordering_max_channels; i++)
+		if (channels[i] != NULL && !channels[i]->seen)
+			worker_remove_channel(channels[i]);
+	worker_forget_unneeded_peers();
+	return extension_exists;
+}
+
+/* ----------------------------------------------------------------
+ * Inputs: submissions, peer messages, admin requests
+ * ----------------------------------------------------------------
+ */
+
+typedef struct SubmitArg
+{
+	const char *tx_id;
+	const char *payload;
+	Size		payload_len;
+	TimestampTz now;
+} SubmitArg;
+
+static void
+step_submit(Channel *ch, void *arg)
+{
+	SubmitArg  *a = arg;
+
+	ChannelSubmit(ch, a->tx_id, a->payload, (uint32) a->payload_len, a->now);
+}
+
+/* Returns true if the ring may hold more (the budget ran out). */
+static bool
+worker_drain_submissions(TimestampTz now)
+{
+	StringInfoData buf;
+	const char *channel;
+	SubmitArg	a;
+	int			n = 0;
+	bool		more = false;
+
+	initStringInfo(&buf);
+	a.now = now;
+	while (OrderingSubmitDequeue(&buf, &channel, &a.tx_id, &a.payload,
+								 &a.payload_len))
+	{
+		Channel    *ch = worker_find_channel(channel);
+
+		if (ch != NULL)
+			worker_guard(ch, step_submit, &a, false);
+		else
+			elog(LOG, "transaction %s submitted to unknown channel \"%s\" was dropped",
+				 a.tx_id, channel);
+		if (++n >= WORKER_MAX_SUBMITS_PER_ITERATION)
+		{
+			more = true;
+			break;
+		}
+	}
+	if (n > 0)
+		ConditionVariableBroadcast(&ordering_shared->queue_cv);
+	return more;
+}
+
+typedef struct ReceiveArg
+{
+	const char *from_node;
+	OrderingRecordKind kind;
+	const char *data;
+	Size		len;
+	TimestampTz now;
+} ReceiveArg;
+
+static void
+step_receive(Channel *ch, void *arg)
+{
+	ReceiveArg *a = arg;
+
+	ChannelReceive(ch, a->from_node, a->kind, a->data, a->len, a->now);
+}
+
+/* ----------------------------------------------------------------
+ * Joining channels this node does not have yet
+ * ----------------------------------------------------------------
+ */
+
+/* Channels we asked to join, and when: at most one request a second. */
+typedef struct JoinAsked
+{
+	char		channel[ORDERING_NAME_MAX]; /* hash key */
+	TimestampTz asked_at;
+} JoinAsked;
+
+#define WORKER_JOIN_REQUEST_INTERVAL_MS 1000
+#define WORKER_JOIN_ASKED_MAX 1024
+
+static HTAB *join_asked;
+
+/*
+ * A peer runs a channel with us that we do not have: ask it for the
+ * genesis.  The transport may not know the peer's conninfo yet (we have
+ * no channel naming it); then the request waits in its queue, and the
+ * peer's GENESIS push brings us in instead.
+ */
+static void
+worker_request_join(const char *from_node, const char *channel,
+					TimestampTz now)
+{
+	JoinAsked  *entry;
+	char		key[ORDERING_NAME_MAX];
+	bool		found;
+
+	if (join_asked == NULL || hash_get_num_entries(join_asked) >= WORKER_JOIN_ASKED_MAX)
+	{
+		HASHCTL		ctl;
+
+		if (join_asked != NULL)
+			hash_destroy(join_asked);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = ORDERING_NAME_MAX;
+		ctl.entrysize = sizeof(JoinAsked);
+		ctl.hcxt = worker_cxt;
+		join_asked = hash_create("ordering join requests", 64, &ctl,
+								 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+	strlcpy(key, channel, sizeof(key));
+	entry = hash_search(join_asked, key, HASH_ENTER, &found);
+	if (found && now < TimestampTzPlusMilliseconds(entry->asked_at,
+												   WORKER_JOIN_REQUEST_INTERVAL_MS))
+		return;
+	entry->asked_at = now;
+	(void) TransportSend(from_node, NULL, channel,
+						 ORDERING_RECORD_JOIN_REQUEST, NULL, 0);
+}
+
+typedef struct GenesisArg
+{
+	const char *from_node;
+	const char *channel;
+	const char *data;
+	Size		len;
+	int			n_book;
+	ChannelMember *book;
+	bool		created;
+} GenesisArg;
+
+/* Creates the channel from a GENESIS record, if it names this node. */
+static void
+step_join(Channel *unused, void *arg)
+{
+	GenesisArg *a = arg;
+	char	   *genesis;
+	MemoryContext cxt = CurrentMemoryContext;	/* outlives the transaction */
+
+	StoreBegin();
+	if (!StoreExtensionExists())
+	{
+		StoreCommit();
+		return;
+	}
+	genesis = StoreParseGenesisRecord(a->data, a->len, &a->n_book, a->book,
+										cxt);
+	if (ChannelBookHasSelf(a->n_book, a->book))
+	{
+		StoreInstallGenesis(a->channel, genesis);
+		a->created = true;
+	}
+	StoreCommit();
+}
+
+static void
+worker_join_channel(const char *from_node, const char *channel,
+					const char *data, Size len)
+{
+	GenesisArg	a;
+	Channel		dummy;
+
+	memset(&a, 0, sizeof(a));
+	a.from_node = from_node;
+	a.channel = channel;
+	a.data = data;
+	a.len = len;
+	a.book = palloc0(sizeof(ChannelMember) * RAFT_MAX_MEMBERS);
+	memset(&dummy, 0, sizeof(dummy));
+	strlcpy(dummy.state.name, channel, sizeof(dummy.state.name));
+	if (worker_guard(&dummy, step_join, &a, false) != NULL || !a.created)
+		return;
+	ereport(LOG,
+			(errmsg("joined channel \"%s\" with its genesis from node \"%s\"",
+					channel, from_node)));
+	worker_add_channel(channel, a.n_book, a.book);
+}
+
+static void
+worker_on_record(void *arg, const char *from_node, const char *channel,
+				 OrderingRecordKind kind, const char *data, Size len)
+{
+	Channel    *ch = worker_find_channel(channel);
+	ReceiveArg	a;
+
+	if (ch == NULL)
+	{
+		/* A channel this node does not serve (yet): join it. */
+		if (kind == ORDERING_RECORD_RAFT)
+			worker_request_join(from_node, channel, *(TimestampTz *) arg);
+		else if (kind == ORDERING_RECORD_GENESIS)
+			worker_join_channel(from_node, channel, data, len);
+		else
+			elog(DEBUG1, "record of kind %d for unknown channel \"%s\" from node \"%s\" ignored",
+				 kind, channel, from_node);
+		return;
+	}
+	a.from_node = from_node;
+	a.kind = kind;
+	a.data = data;
+	a.len = len;
+	a.now = *(TimestampTz *) arg;
+	/* A malformed record from a peer must not break the channel. */
+	worker_guard(ch, step_receive, &a, false);
+}
+
+typedef struct AdminArg
+{
+	int			slot;
+	OrderingAdminRequest *request;
+} AdminArg;
+
+static void
+step_admin(Channel *ch, void *arg)
+{
+	AdminArg   *a = arg;
+
+	ChannelTakeAdminRequest(ch, a->slot, a->request);
+}
+
+static void
+worker_take_admin_requests(void)
+{
+	OrderingAdminRequest *req = palloc(sizeof(OrderingAdminRequest));
+
+	for (int slot = 0; slot < ORDERING_MAX_ADMIN_REQUESTS; slot++)
+	{
+		bool		taken = false;
+		Channel    *ch;
+		AdminArg	a;
+		ErrorData  *edata;
+
+		LWLockAcquire(&ordering_shared->lock, LW_EXCLUSIVE);
+		if (ordering_shared->admin[slot].state == ORDERING_ADMIN_PENDING)
+		{
+			memcpy(req, &ordering_shared->admin[slot], sizeof(*req));
+			ordering_shared->admin[slot].state = ORDERING_ADMIN_WORKING;
+			taken = true;
+		}
+		LWLockRelease(&ordering_shared->lock);
+		if (!taken)
+			continue;
+
+		req->channel[sizeof(req->channel) - 1] = '\0';
+		req->node[sizeof(req->node) - 1] = '\0';
+		req->arg[sizeof(req->arg) - 1] = '\0';
+		ch = worker_find_channel(req->channel);
+		if (ch == NULL)
+		{
+			ChannelAnswerAdmin(slot, req->ticket, ERRCODE_UNDEFINED_OBJECT,
+							   psprintf("channel \"%s\" does not exist",
+										req->channel), -1);
+			continue;
+		}
+		a.slot = slot;
+		a.request = req;
+		edata = worker_guard(ch, step_admin, &a, false);
+		if (edata != NULL)
+			ChannelAnswerAdmin(slot, req->ticket, edata->sqlerrcode,
+							   edata->message, -1);
+	}
+}
+
+/* ----------------------------------------------------------------
+ * Waiting
+ * ----------------------------------------------------------------
+ */
+
+static void
+worker_build_wait_set(void)
+{
+	if (wait_set != NULL)
+		FreeWaitEventSet(wait_set);
+	if (wait_events != NULL)
+		pfree(wait_events);
+
+	wait_events_max = 2 + TransportMaxWaitEvents();
+	wait_set = CreateWaitEventSet(worker_cxt, wait_events_max);
+	AddWaitEventToSet(wait_set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(wait_set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL,
+					  NULL);
+	TransportAddWaitEvents(wait_set);
+	wait_events = MemoryContextAlloc(worker_cxt,
+									 sizeof(WaitEvent) * wait_events_max);
+}
+
+static void
+worker_wait(long timeout_ms)
+{
+	int			n;
+
+	if (wait_set == NULL || TransportWaitSetChanged())
+		worker_build_wait_set();
+
+	n = WaitEventSetWait(wait_set, timeout_ms, wait_events, wait_events_max,
+						 PG_WAIT_EXTENSION);
+	for (int i = 0; i < n; i++)
+	{
+		const WaitEvent *event = &wait_events[i];
+
+		if (event->events & WL_LATCH_SET)
+			ResetLatch(MyLatch);
+		else if (event->events & WL_POSTMASTER_DEATH)
+			proc_exit(1);		/* WL_EXIT_ON_PM_DEATH exits first */
+		else
+			TransportHandleEvent(event);
+	}
+}
+
+static void
+worker_process_config(void)
+{
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
+}
+
+/* Waits until CREATE EXTENSION ordering has committed in our database. */
+static void
+worker_wait_for_extension(void)
+{
+	bool		logged = false;
+
+	for (;;)
+	{
+		bool		exists;
+
+		CHECK_FOR_INTERRUPTS();
+		worker_process_config();
+
+		StoreBegin();
+		exists = StoreExtensionExists();
+		StoreCommit();
+		if (exists)
+			return;
+
+		if (!logged)
+		{
+			ereport(LOG,
+					(errmsg("ordering worker waiting for the extension to be created in database \"%s\"",
+							ordering_database)));
+			logged = true;
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 WORKER_EXTENSION_POLL_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/* ----------------------------------------------------------------
+ * The loop
+ * ----------------------------------------------------------------
+ */
+
+static void
+worker_setup(void)
+{
+	HASHCTL		ctl;
+
+	worker_cxt = AllocSetContextCreate(TopMemoryContext, "ordering worker",
+									   ALLOCSET_DEFAULT_SIZES);
+	iteration_cxt = AllocSetContextCreate(worker_cxt,
+										  "ordering worker iteration",
+										  ALLOCSET_DEFAULT_SIZES);
+	channels = MemoryContextAllocZero(worker_cxt,
+									  sizeof(Channel *) * ordering_max_channels);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = ORDERING_NAME_MAX;
+	ctl.entrysize = sizeof(ChannelSlot);
+	ctl.hcxt = worker_cxt;
+	channels_by_name = hash_create("ordering channels", ordering_max_channels,
+								   &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	TransportInit();
+}
+
+/* One pass over every input and every channel; returns the wait time. */
+static long
+worker_iteration(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	long		timeout_ms;
+	bool		busy = false;
+	bool		wrote_blocks = false;
+	long		transport_ms;
+
+	/* Channels created or dropped, or simply time to look again. */
+	if (pg_atomic_exchange_u32(&ordering_shared->reload_channels, 0) != 0 ||
+		now >= next_reload_at)
+	{
+		worker_set_ready(worker_reload_channels());
+		next_reload_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													 WORKER_RELOAD_INTERVAL_MS);
+		now = GetCurrentTimestamp();
+	}
+
+	/* Rebuild channels whose backoff has passed; tick the others. */
+	for (int i = 0; i < ordering_max_channels; i++)
+	{
+		Channel    *ch = channels[i];
+
+		if (ch == NULL)
+			continue;
+		if (!ChannelIsLive(ch) && now >= ch->timers.retry_at)
+			worker_guard(ch, step_load, NULL, true);
+		if (ChannelIsLive(ch))
+			worker_guard(ch, step_tick, &now, true);
+	}
+
+	busy |= worker_drain_submissions(now);
+	TransportReceive(worker_on_record, &now);
+	worker_take_admin_requests();
+
+	for (int i = 0; i < ordering_max_channels; i++)
+	{
+		Channel    *ch = channels[i];
+
+		if (ch == NULL || !ChannelIsLive(ch))
+			continue;
+		worker_guard(ch, step_ready, &wrote_blocks, true);
+		worker_guard(ch, step_flush, &now, false);
+	}
+
+	TransportPoll();
+
+	/* Publish, and find the next deadline. */
+	now = GetCurrentTimestamp();
+	timeout_ms = TimestampDifferenceMilliseconds(now, next_reload_at);
+	for (int i = 0; i < ordering_max_channels; i++)
+	{
+		Channel    *ch = channels[i];
+
+		if (ch == NULL)
+			continue;
+		ChannelPublishStatus(ch);
+		timeout_ms = Min(timeout_ms, ChannelNextTimeoutMs(ch, now));
+	}
+	transport_ms = TransportNextTimeoutMs();
+	if (transport_ms >= 0)
+		timeout_ms = Min(timeout_ms, transport_ms);
+	return busy ? 0 : Max(timeout_ms, 0);
+}
+
+void
+OrderingWorkerMain(Datum main_arg)
+{
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	BackgroundWorkerInitializeConnection(ordering_database, NULL, 0);
+	pgstat_report_appname("ordering worker");
+
+	/* Persist before send: our commits must be durable when they return. */
+	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
+
+	worker_publish();
+	worker_setup();
+	worker_wait_for_extension();
+	ereport(LOG,
+			(errmsg("ordering worker started as node \"%s\" in database \"%s\"",
+					ordering_node_name, ordering_database)));
+
+	next_reload_at = 0;
+	for (;;)
+	{
+		long		timeout_ms;
+
+		CHECK_FOR_INTERRUPTS();
+		worker_process_config();
+
+		MemoryContextReset(iteration_cxt);
+		MemoryContextSwitchTo(iteration_cxt);
+		pgstat_report_activity(STATE_RUNNING, NULL);
+		timeout_ms = worker_iteration();
+		pgstat_report_activity(STATE_IDLE, NULL);
+
+		Assert(!IsTransactionState());
+		/*
+		 * perf: flush our table statistics (rate-limited inside), as
+		 * PostgresMain does before going idle.  Without it autovacuum never
+		 * saw the worker's inserts and deletes: ordering.* tables were never
+		 * analyzed or vacuumed (deleted log rows piled up).
+		 */
+		(void) pgstat_report_stat(false);
+		worker_wait(timeout_ms);
+	}
+}
