@@ -1,9 +1,16 @@
 # Makefile for the ordering extension (PGXS).
 #
 #   make && make install        build and install the extension
-#   make installcheck           pg_regress + pgTAP + multi-server TAP tests
+#   make check-fast             the fast lane, no root and no server: build,
+#                               layout and format checks, the Raft core's
+#                               unit tests and simulator
+#   make installcheck           pg_regress + multi-server TAP tests against
+#                               the installed extension
 #   make raft-check             the Raft core's unit tests and simulator
-#   make check-all              everything (what the README's test command runs)
+#   make format                 clang-format the C sources (.clang-format)
+#   make format-check           fail if a C source is not formatted
+#
+# Every layer, from a fresh machine, as root: bash scripts/test-all.sh.
 
 MODULE_big = ordering
 EXTENSION = ordering
@@ -49,7 +56,7 @@ installcheck-regress-only:
 installcheck-tap-only:
 	$(prove_installcheck)
 
-.PHONY: raft-check raft-check-asan raft-soak raft-fuzz pgtap-check check-all
+.PHONY: raft-check raft-check-asan raft-soak raft-fuzz pgtap-check
 
 raft-check:
 	$(MAKE) -C test/raft check
@@ -66,3 +73,25 @@ raft-fuzz:
 # pgTAP tests against the running server named by the usual PG* variables.
 pgtap-check:
 	pg_prove -v test/pgtap/*.sql
+
+# The fast lane: what a developer runs before every commit, as any user.
+.PHONY: check-fast check-layout format format-check
+
+check-fast: all check-layout format-check raft-check
+
+check-layout:
+	bash $(srcdir)/scripts/check-layout.sh $(srcdir)
+
+# Every C file of the tree, less FORMAT_EXCLUDE (patterns of paths).  The
+# Raft core and its tests are left out until they are formatted; then
+# FORMAT_EXCLUDE becomes empty.
+CLANG_FORMAT ?= clang-format
+FORMAT_EXCLUDE ?= src/raft/% test/raft/%
+FORMAT_FILES = $(filter-out $(FORMAT_EXCLUDE),$(sort $(shell cd $(srcdir) && \
+	find src test bench -name '*.[ch]' -not -path '*/build*')))
+
+format:
+	cd $(srcdir) && $(CLANG_FORMAT) -i --style=file $(FORMAT_FILES)
+
+format-check:
+	cd $(srcdir) && $(CLANG_FORMAT) --dry-run -Werror --style=file $(FORMAT_FILES)

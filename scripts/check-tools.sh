@@ -16,7 +16,7 @@ pgxs="$(dirname "$(pg_config --pgxs 2>/dev/null || echo /nonexistent/x)")"
 # What test-all.sh, pg-tests.sh, the TAP tests, the fault tests and the
 # Raft core's tests call.  Keep in step with them.
 tools=(
-	make gcc clang rsync su runuser setsid timeout flock ip perl prove
+	make gcc clang clang-format rsync su runuser setsid timeout flock ip perl prove
 	pg_config initdb pg_ctl postgres psql createdb pg_isready pg_dump
 	pg_restore pg_basebackup pg_prove "$pgxs/../test/regress/pg_regress"
 )
@@ -39,10 +39,18 @@ owner() {
 	/bin/* | /sbin/*) alt="/usr$f" ;;
 	*) alt="$f" ;;
 	esac
+	# A relocated copy of PostgreSQL (PGBIN=/ROOT/usr/lib/postgresql/15/bin,
+	# see README.md) stands for the packaged one it was copied from.
+	local root="${PGBIN:-}"
+	root="${root%/usr/lib/postgresql/15/bin}"
+	if [ -n "$root" ] && [ "$root" != "${PGBIN:-}" ] && [[ "$f" == "$root"/* ]]; then
+		alt="$(readlink -f "${f#"$root"}")"
+	fi
 	for p in "$f" "$alt"; do
 		pkg=$(dpkg -S "$p" 2>/dev/null | grep -v '^diversion' | head -1 | cut -d: -f1) || true
 		[ -n "$pkg" ] && { echo "$pkg"; return; }
 	done
+	return 0
 }
 
 covered() {

@@ -14,6 +14,7 @@ packages=(
 	libpq-dev
 	libipc-run-perl
 	clang
+	clang-format
 	libclang-rt-14-dev
 	iproute2
 	rsync

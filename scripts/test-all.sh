@@ -3,6 +3,8 @@
 #
 #   1. install packages, build (-Werror) and install the extension (root)
 #   2. as the postgres user, in a copy of the tree:
+#      - the layout and format checks (scripts/check-layout.sh,
+#        make format-check)
 #      - the Raft core: unit tests + simulator, then again under
 #        AddressSanitizer/UBSan, then the decoder fuzzer for a short while
 #      - pg_regress and the multi-server TAP tests (make installcheck)
@@ -60,6 +62,9 @@ run() {
 		status=1
 	fi
 }
+
+run bash scripts/check-layout.sh
+run make -s format-check
 
 if [ "${SKIP_RAFT:-0}" != 1 ]; then
 	run make -s raft-check
