@@ -7,33 +7,9 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS ordering;
 RESET client_min_messages;
 
-CREATE FUNCTION pg_temp.error_of(statement text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	state text;
-	message text;
-BEGIN
-	EXECUTE statement;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-	RETURN state || ': ' || message;
-END
-$$;
-
-CREATE FUNCTION pg_temp.wait_for_leader(channel_name text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-	FOR i IN 1..300 LOOP
-		IF EXISTS (SELECT 1 FROM ordering.status s
-				   WHERE s.channel = channel_name AND s.is_leader) THEN
-			RETURN 'leader';
-		END IF;
-		PERFORM pg_sleep(0.1);
-	END LOOP;
-	RETURN 'no leader';
-END
-$$;
+\set ECHO none
+\i test/regress_helpers.sql
+\set ECHO all
 
 -- The configuration blocks of a channel, with what changed.
 CREATE FUNCTION pg_temp.config_blocks(channel_name text)
@@ -50,7 +26,7 @@ $$;
 
 SELECT ordering.create_channel('admin-ch', '{"n1": "dbname=contrib_regression"}',
 	'{"max_message_count": 1, "batch_timeout": 20}');
-SELECT pg_temp.wait_for_leader('admin-ch');
+SELECT public.regress_wait_for_leader('admin-ch');
 SELECT * FROM ordering.submit_tx('admin-ch', 'first');
 
 -- A settings update writes a configuration block with the full settings.
@@ -66,7 +42,7 @@ SELECT count(DISTINCT block_number) AS blocks, array_agg(position ORDER BY posit
 FROM ordering.submit_txs('admin-ch', ARRAY['x1', 'x2', 'x3']::bytea[]);
 
 -- Bad requests: refused, nothing changes.
-SELECT pg_temp.error_of(statement) FROM (VALUES
+SELECT public.regress_error_of(statement) FROM (VALUES
 	($$SELECT ordering.update_channel_config('no-such-channel', '{}')$$),
 	($$SELECT ordering.update_channel_config(NULL, '{}')$$),
 	($$SELECT ordering.update_channel_config('admin-ch', NULL)$$),
@@ -94,7 +70,7 @@ SELECT node, raft_id, is_learner FROM ordering.consenters WHERE channel = 'admin
 -- configuration block.  (n2 does not run: a learner is not in the quorum.)
 SELECT ordering.add_consenter('admin-ch', 'n2', 'host=127.0.0.1 port=1 dbname=contrib_regression connect_timeout=1');
 SELECT node, raft_id, is_learner FROM ordering.consenters WHERE channel = 'admin-ch' ORDER BY raft_id;
-SELECT pg_temp.error_of($$SELECT ordering.transfer_leadership('admin-ch', 'n2')$$);
+SELECT public.regress_error_of($$SELECT ordering.transfer_leadership('admin-ch', 'n2')$$);
 SELECT ordering.remove_consenter('admin-ch', 'n2');
 SELECT node, raft_id, is_learner FROM ordering.consenters WHERE channel = 'admin-ch' ORDER BY raft_id;
 SELECT * FROM pg_temp.config_blocks('admin-ch');

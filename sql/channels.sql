@@ -7,22 +7,9 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS ordering;
 RESET client_min_messages;
 
--- error_of(statement): the SQLSTATE, message and detail of its error.
-CREATE FUNCTION pg_temp.error_of(statement text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	state text;
-	message text;
-	detail text;
-BEGIN
-	EXECUTE statement;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE,
-		message = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
-	RETURN state || ': ' || message || coalesce(' (' || nullif(detail, '') || ')', '');
-END
-$$;
+\set ECHO none
+\i test/regress_helpers.sql
+\set ECHO all
 
 SELECT ordering.create_channel('genesis-ch',
 	'{"n1": "host=localhost port=5432 dbname=contrib_regression",
@@ -47,7 +34,7 @@ FROM ordering.blocks WHERE channel = 'genesis-ch' AND number = 0;
 SELECT convert_from(config, 'UTF8') = (convert_from(config, 'UTF8')::jsonb)::text AS canonical
 FROM ordering.blocks WHERE channel = 'genesis-ch' AND number = 0;
 
--- The design card's verification, in plain SQL.
+-- The README's verification, in plain SQL.
 SELECT b.number,
 	   b.data_hash = sha256(sha256(b.config)) AS data_hash_ok,
 	   b.hash = sha256(int8send(b.number) || b.previous_hash || b.data_hash) AS hash_ok
@@ -55,7 +42,7 @@ FROM ordering.blocks b WHERE b.channel = 'genesis-ch';
 SELECT * FROM ordering.verify_chain('genesis-ch');
 
 -- Bad inputs: each refused with its SQLSTATE.
-SELECT pg_temp.error_of(statement) FROM (VALUES
+SELECT public.regress_error_of(statement) FROM (VALUES
 	($$SELECT ordering.create_channel('genesis-ch', '{"n1": "dbname=x"}')$$),
 	($$SELECT ordering.create_channel(NULL, '{"n1": "dbname=x"}')$$),
 	($$SELECT ordering.create_channel('a1', NULL)$$),
@@ -125,8 +112,8 @@ UPDATE ordering.blocks SET hash = sha256('x') WHERE channel = 'genesis-ch' AND n
 SELECT * FROM ordering.verify_chain('genesis-ch');
 ROLLBACK;
 SELECT * FROM ordering.verify_chain('genesis-ch');
-SELECT pg_temp.error_of($$SELECT * FROM ordering.verify_chain('no-such-channel')$$);
-SELECT pg_temp.error_of($$SELECT * FROM ordering.verify_chain(NULL)$$);
+SELECT public.regress_error_of($$SELECT * FROM ordering.verify_chain('no-such-channel')$$);
+SELECT public.regress_error_of($$SELECT * FROM ordering.verify_chain(NULL)$$);
 
 -- The status view: one row per channel of this node.
 \d ordering.status
@@ -137,8 +124,8 @@ WHERE channel IN ('genesis-ch', 'second.ch-2') ORDER BY channel;
 -- drop_channel removes every row; the name can be used again.
 SELECT ordering.drop_channel('second.ch-2');
 SELECT count(*) FROM ordering.consenters WHERE channel = 'second.ch-2';
-SELECT pg_temp.error_of($$SELECT ordering.drop_channel('second.ch-2')$$);
-SELECT pg_temp.error_of($$SELECT ordering.drop_channel(NULL)$$);
+SELECT public.regress_error_of($$SELECT ordering.drop_channel('second.ch-2')$$);
+SELECT public.regress_error_of($$SELECT ordering.drop_channel(NULL)$$);
 SELECT ordering.create_channel('second.ch-2', '{"n1": "dbname=x"}');
 SELECT ordering.drop_channel('second.ch-2');
 SELECT ordering.drop_channel('genesis-ch');

@@ -66,7 +66,7 @@ CREATE TABLE ordering.log (
 	PRIMARY KEY (channel, index)
 );
 
--- The hash chain (design §3).  config holds the configuration document of
+-- The hash chain (README.md, "How blocks are hashed and verified").  config holds the configuration document of
 -- a configuration block (its single item), NULL for a normal block.
 CREATE TABLE ordering.blocks (
 	channel text NOT NULL REFERENCES ordering.channels ON DELETE CASCADE,

@@ -5,19 +5,9 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS ordering;
 RESET client_min_messages;
 
-CREATE FUNCTION public.regress_ordering_error_of(statement text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	state text;
-	message text;
-BEGIN
-	EXECUTE statement;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-	RETURN state || ': ' || message;
-END
-$$;
+\set ECHO none
+\i test/regress_helpers.sql
+\set ECHO all
 
 -- The roles exist, and an admin is also a reader and a writer.
 SELECT rolname, rolcanlogin FROM pg_roles
@@ -101,23 +91,22 @@ INSERT INTO public.regress_ordering_attempts VALUES
 -- 42501 is "insufficient privilege"; 42704 means the call got through to
 -- validation (the channel does not exist).
 SET ROLE regress_ordering_nobody;
-SELECT call, public.regress_ordering_error_of(statement) AS nobody FROM public.regress_ordering_attempts;
+SELECT call, public.regress_error_of(statement) AS nobody FROM public.regress_ordering_attempts;
 SET ROLE regress_ordering_peer;
-SELECT call, public.regress_ordering_error_of(statement) AS peer FROM public.regress_ordering_attempts
+SELECT call, public.regress_error_of(statement) AS peer FROM public.regress_ordering_attempts
 WHERE call <> 'deliver';
 SET ROLE regress_ordering_reader;
-SELECT call, public.regress_ordering_error_of(statement) AS reader FROM public.regress_ordering_attempts;
+SELECT call, public.regress_error_of(statement) AS reader FROM public.regress_ordering_attempts;
 SET ROLE regress_ordering_writer;
-SELECT call, public.regress_ordering_error_of(statement) AS writer FROM public.regress_ordering_attempts
+SELECT call, public.regress_error_of(statement) AS writer FROM public.regress_ordering_attempts
 WHERE call NOT LIKE 'submit%';
-SELECT public.regress_ordering_error_of($$SELECT ordering.submit_tx('no-such-channel', 'x')$$) AS writer_submits;
+SELECT public.regress_error_of($$SELECT ordering.submit_tx('no-such-channel', 'x')$$) AS writer_submits;
 SET ROLE regress_ordering_admin;
-SELECT call, public.regress_ordering_error_of(statement) AS admin FROM public.regress_ordering_attempts
+SELECT call, public.regress_error_of(statement) AS admin FROM public.regress_ordering_attempts
 WHERE call NOT IN ('create_channel', 'deliver') AND call NOT LIKE 'submit%';
 SELECT ordering.drop_channel('privileges-ch');
 RESET ROLE;
 
 DROP TABLE public.regress_ordering_attempts;
-DROP FUNCTION public.regress_ordering_error_of(text);
 DROP ROLE regress_ordering_admin, regress_ordering_writer,
 	regress_ordering_reader, regress_ordering_peer, regress_ordering_nobody;

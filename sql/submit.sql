@@ -10,40 +10,15 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS ordering;
 RESET client_min_messages;
 
-CREATE FUNCTION pg_temp.error_of(statement text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	state text;
-	message text;
-BEGIN
-	EXECUTE statement;
-	RETURN 'no error';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-	RETURN state || ': ' || message;
-END
-$$;
-
--- wait_for_leader(channel): until this node leads the channel (at most 30 s).
-CREATE FUNCTION pg_temp.wait_for_leader(channel_name text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-	FOR i IN 1..300 LOOP
-		IF EXISTS (SELECT 1 FROM ordering.status s
-				   WHERE s.channel = channel_name AND s.is_leader) THEN
-			RETURN 'leader';
-		END IF;
-		PERFORM pg_sleep(0.1);
-	END LOOP;
-	RETURN 'no leader';
-END
-$$;
+\set ECHO none
+\i test/regress_helpers.sql
+\set ECHO all
 
 SELECT ordering.create_channel('submit-ch', '{"n1": "dbname=contrib_regression"}',
 	'{"max_message_count": 1, "batch_timeout": 20}');
 SELECT ordering.create_channel('small-ch', '{"n1": "dbname=contrib_regression"}',
 	'{"max_message_count": 1, "batch_timeout": 20, "absolute_max_bytes": 8, "preferred_max_bytes": 8}');
-SELECT pg_temp.wait_for_leader('submit-ch'), pg_temp.wait_for_leader('small-ch');
+SELECT public.regress_wait_for_leader('submit-ch'), public.regress_wait_for_leader('small-ch');
 
 -- The default id is the SHA-256 of the payload, in hex.
 SELECT * FROM ordering.submit_tx('submit-ch', 'hello');
@@ -86,7 +61,7 @@ WHERE b.channel = 'submit-ch'
 ORDER BY b.number, t.position;
 
 -- Bad submissions.
-SELECT pg_temp.error_of(statement) FROM (VALUES
+SELECT public.regress_error_of(statement) FROM (VALUES
 	($$SELECT ordering.submit_tx('no-such-channel', 'x')$$),
 	($$SELECT ordering.submit_tx('Not A Channel', 'x')$$),
 	($$SELECT ordering.submit_tx(NULL, 'x')$$),
@@ -119,15 +94,15 @@ WHERE channel = 'small-ch' AND payload = 'fits';
 
 -- Waiting needs a fresh snapshot per check: READ COMMITTED only.
 BEGIN ISOLATION LEVEL REPEATABLE READ;
-SELECT pg_temp.error_of($$SELECT ordering.submit_tx('submit-ch', 'rr')$$);
-SELECT pg_temp.error_of($$SELECT ordering.submit_txs('submit-ch', ARRAY['rr']::bytea[])$$);
-SELECT pg_temp.error_of($$SELECT ordering.wait_for_block('submit-ch', 1000, 10)$$);
+SELECT public.regress_error_of($$SELECT ordering.submit_tx('submit-ch', 'rr')$$);
+SELECT public.regress_error_of($$SELECT ordering.submit_txs('submit-ch', ARRAY['rr']::bytea[])$$);
+SELECT public.regress_error_of($$SELECT ordering.wait_for_block('submit-ch', 1000, 10)$$);
 SELECT ordering.wait_for_block('submit-ch', 1, 10) AS existing_block;
 SELECT ordering.submit_tx_async('submit-ch', 'rr async', 'tx-rr-async');
 COMMIT;
 SELECT * FROM ordering.submit_tx('submit-ch', 'ignored', 'tx-rr-async');
 
--- The whole chain, verified with plain SQL (design card §3).
+-- The whole chain, verified with plain SQL (README.md's hash rules).
 WITH checked AS (
 	SELECT b.number, b.previous_hash, b.data_hash, b.hash,
 		   CASE WHEN b.is_config THEN sha256(sha256(b.config))
@@ -183,7 +158,7 @@ SELECT * FROM ordering.verify_chain('submit-ch');
 -- test/regress.conf): it wraps around and fills up; order is kept.
 SELECT ordering.create_channel('bulk-ch', '{"n1": "dbname=contrib_regression"}',
 	'{"max_message_count": 500, "batch_timeout": 50}');
-SELECT pg_temp.wait_for_leader('bulk-ch');
+SELECT public.regress_wait_for_leader('bulk-ch');
 SELECT count(*) AS submitted, count(DISTINCT tx_id) AS distinct_ids,
 	   count(DISTINCT block_number) > 1 AS several_blocks
 FROM ordering.submit_txs('bulk-ch',

@@ -1,5 +1,5 @@
 -- verify_chain.sql: checks one channel's chain on this node in plain SQL,
--- per design §3: the one check the multi-server TAP tests
+-- per README.md, "How blocks are hashed and verified": the one check the multi-server TAP tests
 -- (test/tap/OrderingCluster.pm) and the fault tests (test/faults/) share.
 -- Prints nothing when the chain verifies, else one line per bad block.
 --

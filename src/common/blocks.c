@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * blocks.c
- *	  The hash chain (design card §3) and the configuration document.
+ *	  The hash chain (README.md, "How blocks are hashed and verified") and
+ *	  the configuration document.
  *
  *	  data_hash = sha256(sha256(item_1) || ... || sha256(item_n))
  *	  hash      = sha256(int8send(number) || previous_hash || data_hash)

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * blocks.h
- *	  The hash chain: how a block's hashes are computed (design card §3).
+ *	  The hash chain: how a block's hashes are computed (README.md, "How
+ *	  blocks are hashed and verified").
  *
  *	  previous_hash(0) = 32 zero bytes; previous_hash(N) = hash(N-1)
  *	  data_hash = sha256(sha256(item_1) || ... || sha256(item_n))
@@ -43,8 +44,7 @@ extern void OrderingSha256(const void *data, Size len,
 						   uint8 out[ORDERING_HASH_LEN]);
 
 /*
- * The configuration document, the single item of a configuration block
- * (added by the sql engineer; see notes/pg_contract.md):
+ * The configuration document, the single item of a configuration block:
  *
  *	{"channel": "ch1",
  *	 "consenters": {"n1": {"id": 1, "conninfo": "...", "learner": false}},

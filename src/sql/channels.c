@@ -12,7 +12,7 @@
  * block it writes (see sql_admin.c).
  *
  * Every check runs before anything changes, and each bad input gets the
- * SQLSTATE of notes/pg_contract.md.
+ * SQLSTATE that README.md documents.
  *
  * src/sql/channels.c
  *

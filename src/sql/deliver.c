@@ -2,7 +2,8 @@
  *
  * deliver.c
  *	  ordering.deliver(from_node text, messages bytea): the receiving end of
- *	  the transport between ordering workers (design §4).
+ *	  the transport between ordering workers (README.md, "How the
+ *	  transport works").
  *
  * A peer's worker calls this function over an ordinary libpq connection.
  * It runs in a regular backend: it checks that the caller has the

@@ -7,7 +7,8 @@
  *
  * Status is copied out of shared memory under a shared lock and turned
  * into rows afterwards, so the lock is never held while allocating.
- * verify_chain recomputes every hash of design card §3 in one pass over a
+ * verify_chain recomputes every hash (README.md, "How blocks are hashed and
+ * verified") in one pass over a
  * cursor of the blocks joined with their transactions, so its memory does
  * not grow with the chain.
  *

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# partition.sh: layer-4 fault tests of ordering (design §6): real network
+# partition.sh: layer-4 fault tests of ordering (README.md, "Tests"): real network
 # partitions between three PostgreSQL servers in network namespaces.
 #
 #   sudo test/faults/partition.sh          (SEED=n ROUNDS=n to vary)
@@ -30,7 +30,7 @@
 #   d. ROUNDS random partitions (seeded by SEED) under two background
 #      submitters on different nodes; heal; quiescence
 # Then on every node, for both channels: identical chains, verified in
-# plain SQL (design §3),
+# plain SQL (test/verify_chain.sql),
 # every acknowledged transaction exactly once where it was acknowledged,
 # no tx_id twice, nothing that was not submitted; and, from status samples
 # taken throughout, never two leaders in one term.
@@ -644,7 +644,7 @@ final_checks() { # on channel $CH
 	n_acked=$(sort -u "$TMP/acked.$CH" | wc -l)
 	for n in "${NODES[@]}"; do
 		bad="$(psql_n "$n" -v ch="$CH" -f "$HERE/../verify_chain.sql" 2>&1)"
-		is "$bad" "" "$CH: chain on $n verifies in plain SQL (design §3)"
+		is "$bad" "" "$CH: chain on $n verifies in plain SQL"
 		vc="$(sql "$n" "SELECT ok::text || '|' || blocks || '|' || coalesce(first_bad_block::text, '') || '|' || coalesce(detail, '') FROM ordering.verify_chain('$CH')")"
 		check "$CH: ordering.verify_chain on $n says ok ($vc)" test "${vc%%|*}" = true
 		problems="$( { sort -u "$TMP/acked.$CH"; echo '\.'; sort -u "$TMP/attempted.$CH"; echo '\.'; } |

@@ -1,5 +1,5 @@
--- 01_schema: the pinned names of design card §3 and §5, and who may use
--- them (least privilege, nothing for PUBLIC).
+-- 01_schema: the names the README documents (tables, functions, roles),
+-- and who may use them (least privilege, nothing for PUBLIC).
 \set ECHO none
 \set QUIET 1
 \pset format unaligned

@@ -1,5 +1,5 @@
--- 02_chain: create_channel's genesis block verifies with plain SQL (design
--- card §3); bad inputs raise their SQLSTATE and change nothing;
+-- 02_chain: create_channel's genesis block verifies with plain SQL (the
+-- README's hash rules); bad inputs raise their SQLSTATE and change nothing;
 -- verify_chain finds tampering.  All in one transaction, rolled back.
 \set ECHO none
 \set QUIET 1
@@ -33,7 +33,7 @@ SELECT results_eq($$SELECT number, tx_count, is_config, raft_index, raft_term
 				  $$VALUES (0::bigint, 0, true, 0::bigint, 0::bigint)$$,
 				  'one block: the genesis configuration block');
 
--- The design card's definitions, in plain SQL.
+-- The README's definitions, in plain SQL.
 SELECT is(previous_hash, '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea,
 		  'previous_hash of block 0 is 32 zero bytes')
 FROM ordering.blocks WHERE channel = 'pgtap-chain' AND number = 0;

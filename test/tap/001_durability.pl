@@ -4,7 +4,7 @@
 # 001_durability.pl: one node; a stream of submit_tx from several sessions,
 # an immediate (crash) stop in the middle of it, a restart.  Every
 # transaction whose submit_tx returned must be in its block exactly once,
-# the chain must verify with plain SQL (design §3), and submitting must
+# the chain must verify with plain SQL (test/verify_chain.sql), and submitting must
 # work again.  Small batches and a small snapshot interval make the crash
 # land among many blocks, log rows and snapshots.
 

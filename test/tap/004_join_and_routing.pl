@@ -1,4 +1,4 @@
-# 004_join_and_routing.pl: the worker's multi-node plumbing (issue 4).
+# 004_join_and_routing.pl: the worker's multi-node plumbing.
 #
 #   - admin requests made on a follower run on the leader (routed over
 #     libpq): update_channel_config, transfer_leadership, add_consenter

@@ -1,4 +1,4 @@
-# 010_transport.pl: the transport between ordering workers (design §4).
+# 010_transport.pl: the transport between ordering workers (README.md, "How the transport works").
 #
 # ordering.deliver() is the receiving end: it refuses callers without the
 # privileges of ordering_peer (42501) and NULL arguments (22004), rejects

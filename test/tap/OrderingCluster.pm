@@ -777,7 +777,7 @@ sub wait_for_same_head
 =head2 Assertions
 
 verify_chain_sql($channel) - one SQL query, returning one text value: ''
-when the channel's chain on the node verifies per design §3, else one line per
+when the channel's chain on the node verifies (test/verify_chain.sql), else one line per
 bad block.  Checks: numbers 0..N without gaps; block 0 is a configuration
 block whose previous_hash is 32 zero bytes; previous_hash(N) = hash(N-1);
 data_hash = sha256(sha256(config)) of a configuration block (no
@@ -858,12 +858,58 @@ sub assert_chains_identical_and_verified
 				"$channel: read chain of $n ($ref_blocks, $ref_txs)") or $all = 0;
 			next;
 		}
-		is($blocks->{stdout}, $ref_blocks,
-			"$channel: blocks on $n identical to $ref_name") or $all = 0;
-		is($txs->{stdout}, $ref_txs,
-			"$channel: transactions on $n identical to $ref_name") or $all = 0;
+		my $same_blocks = is($blocks->{stdout}, $ref_blocks,
+			"$channel: blocks on $n identical to $ref_name");
+		my $same_txs = is($txs->{stdout}, $ref_txs,
+			"$channel: transactions on $n identical to $ref_name");
+		next if $same_blocks && $same_txs;
+		$all = 0;
+		diag($self->first_difference($channel, $ref_name, $n));
 	}
 	return $all;
+}
+
+=pod
+
+first_difference($channel, $a, $b): a line naming the first block whose
+number, hash or transactions differ between nodes $a and $b (or that only
+one of them has), for a test's diagnostics.
+
+=cut
+
+sub _block_digests
+{
+	my ($self, $n, $channel) = @_;
+	my $out = $self->safe_query($n,
+		"SELECT b.number, encode(b.hash, 'hex'), md5(coalesce(string_agg("
+		  . "t.position || ':' || t.tx_id || ':' || encode(sha256(t.payload), 'hex'),"
+		  . " ',' ORDER BY t.position), '')) FROM ordering.blocks b"
+		  . " LEFT JOIN ordering.transactions t ON t.channel = b.channel"
+		  . " AND t.block_number = b.number WHERE b.channel = "
+		  . lit($channel)
+		  . " GROUP BY b.number, b.hash ORDER BY b.number");
+	return [ map { [ split /\|/ ] } grep { $_ ne '' } split /\n/, $out ];
+}
+
+sub first_difference
+{
+	my ($self, $channel, $a, $b) = @_;
+	my $da = $self->_block_digests($a, $channel);
+	my $db = $self->_block_digests($b, $channel);
+	my $n = @$da > @$db ? scalar @$da : scalar @$db;
+	for my $i (0 .. $n - 1)
+	{
+		my ($x, $y) = ($da->[$i], $db->[$i]);
+		return "$channel: block $x->[0] is on $a only" if !defined $y;
+		return "$channel: block $y->[0] is on $b only" if !defined $x;
+		return "$channel: block numbers differ at position $i: $x->[0] on $a, $y->[0] on $b"
+		  if $x->[0] != $y->[0];
+		return "$channel: first differing block is $x->[0]: hash $x->[1] on $a, $y->[1] on $b"
+		  if $x->[1] ne $y->[1];
+		return "$channel: first differing block is $x->[0]: its transactions differ between $a and $b"
+		  if $x->[2] ne $y->[2];
+	}
+	return "$channel: every block agrees between $a and $b now (the chains moved while compared)";
 }
 
 =pod
