@@ -3,9 +3,9 @@
  * names.c
  *	  The rules for channel names, node names and transaction ids.
  *
- * One predicate per rule, used by the SQL functions (which raise an ERROR
- * with SQLSTATE 22023 before anything changes) and by the check hook of
- * ordering.node_name alike.
+ * One rule each, used by the SQL functions (which raise an ERROR with
+ * SQLSTATE 22023 before anything changes) and, for node names, by the
+ * check hook of ordering.node_name too.
  *
  * src/common/names.c
  *
@@ -17,8 +17,8 @@
 #include "common/names.h"
 
 /* Fabric's channel name rule: ^[a-z][a-z0-9.-]{0,62}$ */
-bool
-OrderingChannelNameIsValid(const char *channel)
+static bool
+channel_name_is_valid(const char *channel)
 {
 	size_t		len = strlen(channel);
 	bool		valid = len >= 1 && len < ORDERING_NAME_MAX &&
@@ -37,7 +37,7 @@ OrderingChannelNameIsValid(const char *channel)
 void
 OrderingCheckChannelName(const char *channel)
 {
-	if (!OrderingChannelNameIsValid(channel))
+	if (!channel_name_is_valid(channel))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid channel name \"%s\"", channel),

@@ -13,7 +13,6 @@
 #define ORDERING_NODE_NAME_RULE \
 	"A node name is 1 to 63 characters: a letter or digit, then letters, digits, '.', '_' or '-'."
 
-extern bool OrderingChannelNameIsValid(const char *channel);
 extern bool OrderingNodeNameIsValid(const char *node);
 
 /* ERROR 22023 unless valid. */
