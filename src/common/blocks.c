@@ -73,7 +73,7 @@ OrderingDataHashBegin(OrderingDataHasher *hasher)
 void
 OrderingDataHashAdd(OrderingDataHasher *hasher, const void *item, Size len)
 {
-	uint8		item_hash[ORDERING_HASH_LEN];
+	uint8 item_hash[ORDERING_HASH_LEN];
 
 	Assert(hasher->ctx != NULL);
 	OrderingSha256(item, len, item_hash);
@@ -91,13 +91,12 @@ OrderingDataHashEnd(OrderingDataHasher *hasher,
 }
 
 void
-OrderingBlockHash(int64 number,
-				  const uint8 previous_hash[ORDERING_HASH_LEN],
+OrderingBlockHash(int64 number, const uint8 previous_hash[ORDERING_HASH_LEN],
 				  const uint8 data_hash[ORDERING_HASH_LEN],
 				  uint8 hash[ORDERING_HASH_LEN])
 {
 	/* int8send: 8 bytes, most significant first. */
-	uint64		number_big_endian = pg_hton64((uint64) number);
+	uint64 number_big_endian = pg_hton64((uint64) number);
 	pg_cryptohash_ctx *ctx = sha256_begin();
 
 	sha256_update(ctx, &number_big_endian, sizeof(number_big_endian));
@@ -116,7 +115,7 @@ jsonb_canonical_text(Jsonb *jsonb)
 static void
 push_key(JsonbParseState **state, const char *name)
 {
-	JsonbValue	key;
+	JsonbValue key;
 
 	key.type = jbvString;
 	key.val.string.val = (char *) name;
@@ -127,7 +126,7 @@ push_key(JsonbParseState **state, const char *name)
 static void
 push_string_value(JsonbParseState **state, const char *string)
 {
-	JsonbValue	value;
+	JsonbValue value;
 
 	value.type = jbvString;
 	value.val.string.val = (char *) string;
@@ -139,7 +138,7 @@ push_string_value(JsonbParseState **state, const char *string)
 static void
 push_jsonb_value(JsonbParseState **state, Jsonb *jsonb)
 {
-	JsonbValue	value;
+	JsonbValue value;
 
 	value.type = jbvBinary;
 	value.val.binary.data = &jsonb->root;
@@ -159,7 +158,7 @@ OrderingConsentersDocument(int n_consenters, const char *const *nodes,
 						   const bool *is_learner)
 {
 	JsonbParseState *state = NULL;
-	JsonbValue	value;
+	JsonbValue value;
 
 	Assert(n_consenters >= 0);
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
@@ -215,7 +214,6 @@ OrderingConfigDocument(const char *channel, Jsonb *consenters, Jsonb *config,
 	push_jsonb_value(&state, config);
 	push_key(&state, "change");
 	push_string_value(&state, change);
-	return jsonb_canonical_text(JsonbValueToJsonb(pushJsonbValue(&state,
-																 WJB_END_OBJECT,
-																 NULL)));
+	return jsonb_canonical_text(
+		JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL)));
 }

@@ -25,23 +25,23 @@
 /* Incremental data_hash over a block's items, in order. */
 typedef struct OrderingDataHasher
 {
-	void	   *ctx;			/* pg_cryptohash_ctx of the outer hash */
-	int			n_items;
+	void *ctx; /* pg_cryptohash_ctx of the outer hash */
+	int n_items;
 } OrderingDataHasher;
 
 extern void OrderingDataHashBegin(OrderingDataHasher *hasher);
-extern void OrderingDataHashAdd(OrderingDataHasher *hasher,
-								const void *item, Size len);
+extern void
+OrderingDataHashAdd(OrderingDataHasher *hasher, const void *item, Size len);
 extern void OrderingDataHashEnd(OrderingDataHasher *hasher,
 								uint8 data_hash[ORDERING_HASH_LEN]);
 
-extern void OrderingBlockHash(int64 number,
-							  const uint8 previous_hash[ORDERING_HASH_LEN],
-							  const uint8 data_hash[ORDERING_HASH_LEN],
-							  uint8 hash[ORDERING_HASH_LEN]);
+extern void
+OrderingBlockHash(int64 number, const uint8 previous_hash[ORDERING_HASH_LEN],
+				  const uint8 data_hash[ORDERING_HASH_LEN],
+				  uint8 hash[ORDERING_HASH_LEN]);
 
-extern void OrderingSha256(const void *data, Size len,
-						   uint8 out[ORDERING_HASH_LEN]);
+extern void
+OrderingSha256(const void *data, Size len, uint8 out[ORDERING_HASH_LEN]);
 
 /*
  * The configuration document, the single item of a configuration block:
@@ -57,12 +57,12 @@ extern void OrderingSha256(const void *data, Size len,
  * rows (arrays of n_consenters entries); config is the complete settings
  * object as stored in ordering.channels.config.
  */
-extern Jsonb *OrderingConsentersDocument(int n_consenters,
-										 const char *const *nodes,
-										 const uint64 *raft_ids,
-										 const char *const *conninfos,
-										 const bool *is_learner);
+extern Jsonb *
+OrderingConsentersDocument(int n_consenters, const char *const *nodes,
+						   const uint64 *raft_ids,
+						   const char *const *conninfos,
+						   const bool *is_learner);
 extern char *OrderingConfigDocument(const char *channel, Jsonb *consenters,
 									Jsonb *config, const char *change);
 
-#endif							/* ORDERING_BLOCKS_H */
+#endif /* ORDERING_BLOCKS_H */

@@ -26,30 +26,26 @@
 typedef struct SettingSpec
 {
 	const char *key;
-	int64		min;
-	int64		max;
-	int64		default_value;
-	size_t		offset;			/* of the int64 field in OrderingSettings */
+	int64 min;
+	int64 max;
+	int64 default_value;
+	size_t offset; /* of the int64 field in OrderingSettings */
 } SettingSpec;
 
-#define SETTING(key, min, max, default_value) \
-	{#key, min, max, default_value, offsetof(OrderingSettings, key)}
+#define SETTING(key, min, max, default_value)                                 \
+	{                                                                         \
+#key, min, max, default_value, offsetof(OrderingSettings, key)        \
+	}
 
 static const SettingSpec settings_table[] = {
-	SETTING(max_message_count, 1, 100000,
-			500),
-	SETTING(absolute_max_bytes, 1, 64 * 1024 * 1024,
-			10 * 1024 * 1024),
-	SETTING(preferred_max_bytes, 1, 64 * 1024 * 1024,
-			2 * 1024 * 1024),
-	SETTING(batch_timeout, 1, 600000,
-			200),
+	SETTING(max_message_count, 1, 100000, 500),
+	SETTING(absolute_max_bytes, 1, 64 * 1024 * 1024, 10 * 1024 * 1024),
+	SETTING(preferred_max_bytes, 1, 64 * 1024 * 1024, 2 * 1024 * 1024),
+	SETTING(batch_timeout, 1, 600000, 200),
 	SETTING(snapshot_interval_bytes, 1024, INT64CONST(1) << 40,
 			16 * 1024 * 1024),
-	SETTING(election_tick, 2, 10000,
-			10),
-	SETTING(heartbeat_tick, 1, 1000,
-			1),
+	SETTING(election_tick, 2, 10000, 10),
+	SETTING(heartbeat_tick, 1, 1000, 1),
 };
 
 #define N_SETTINGS lengthof(settings_table)
@@ -96,9 +92,9 @@ known_settings_list(void)
 static int64
 setting_integer_value(const SettingSpec *spec, const JsonbValue *value)
 {
-	char	   *text;
-	char	   *end;
-	int64		result;
+	char *text;
+	char *end;
+	int64 result;
 
 	if (value->type != jbvNumeric)
 		ereport(ERROR,
@@ -122,28 +118,35 @@ check_settings_bounds(const OrderingSettings *settings)
 	for (int i = 0; i < N_SETTINGS; i++)
 	{
 		const SettingSpec *spec = &settings_table[i];
-		int64		value = *setting_field((OrderingSettings *) settings, spec);
+		int64 value = *setting_field((OrderingSettings *) settings, spec);
 
 		if (value < spec->min || value > spec->max)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("setting \"%s\" must be between " INT64_FORMAT " and " INT64_FORMAT,
+					 errmsg("setting \"%s\" must be between " INT64_FORMAT
+							" and " INT64_FORMAT,
 							spec->key, spec->min, spec->max),
-					 errdetail("The value given is " INT64_FORMAT ".", value)));
+					 errdetail("The value given is " INT64_FORMAT ".",
+							   value)));
 	}
 	if (settings->preferred_max_bytes > settings->absolute_max_bytes)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("setting \"preferred_max_bytes\" must not exceed \"absolute_max_bytes\""),
-				 errdetail("preferred_max_bytes is " INT64_FORMAT " and absolute_max_bytes is " INT64_FORMAT ".",
+				 errmsg("setting \"preferred_max_bytes\" must not exceed "
+						"\"absolute_max_bytes\""),
+				 errdetail("preferred_max_bytes is " INT64_FORMAT
+						   " and absolute_max_bytes is " INT64_FORMAT ".",
 						   settings->preferred_max_bytes,
 						   settings->absolute_max_bytes)));
 	if (settings->election_tick <= settings->heartbeat_tick)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("setting \"election_tick\" must be greater than \"heartbeat_tick\""),
-				 errdetail("election_tick is " INT64_FORMAT " and heartbeat_tick is " INT64_FORMAT ".",
-						   settings->election_tick, settings->heartbeat_tick)));
+				 errmsg("setting \"election_tick\" must be greater than "
+						"\"heartbeat_tick\""),
+				 errdetail("election_tick is " INT64_FORMAT
+						   " and heartbeat_tick is " INT64_FORMAT ".",
+						   settings->election_tick,
+						   settings->heartbeat_tick)));
 }
 
 /*
@@ -155,7 +158,7 @@ OrderingSettingsApply(OrderingSettings *settings, Jsonb *changes)
 {
 	JsonbIterator *iterator;
 	JsonbIteratorToken token;
-	JsonbValue	value;
+	JsonbValue value;
 
 	if (!JB_ROOT_IS_OBJECT(changes) || JB_ROOT_IS_SCALAR(changes))
 		ereport(ERROR,
@@ -174,9 +177,10 @@ OrderingSettingsApply(OrderingSettings *settings, Jsonb *changes)
 		if (spec == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown setting \"%.*s\"",
-							value.val.string.len, value.val.string.val),
-					 errhint("Valid settings are: %s.", known_settings_list())));
+					 errmsg("unknown setting \"%.*s\"", value.val.string.len,
+							value.val.string.val),
+					 errhint("Valid settings are: %s.",
+							 known_settings_list())));
 		token = JsonbIteratorNext(&iterator, &value, true);
 		Assert(token == WJB_VALUE);
 		*setting_field(settings, spec) = setting_integer_value(spec, &value);
@@ -196,8 +200,8 @@ Jsonb *
 OrderingSettingsToJsonb(const OrderingSettings *settings)
 {
 	JsonbParseState *state = NULL;
-	JsonbValue	key;
-	JsonbValue	value;
+	JsonbValue key;
+	JsonbValue value;
 
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	for (int i = 0; i < N_SETTINGS; i++)
@@ -209,9 +213,8 @@ OrderingSettingsToJsonb(const OrderingSettings *settings)
 		key.val.string.len = strlen(spec->key);
 		pushJsonbValue(&state, WJB_KEY, &key);
 		value.type = jbvNumeric;
-		value.val.numeric =
-			int64_to_numeric(*setting_field((OrderingSettings *) settings,
-											spec));
+		value.val.numeric = int64_to_numeric(
+			*setting_field((OrderingSettings *) settings, spec));
 		pushJsonbValue(&state, WJB_VALUE, &value);
 	}
 	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
@@ -222,8 +225,8 @@ OrderingSettingsToJsonb(const OrderingSettings *settings)
 void
 OrderingSettingsFromText(const char *json, OrderingSettings *settings)
 {
-	Jsonb	   *config = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-															CStringGetDatum(json)));
+	Jsonb *config =
+		DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
 
 	OrderingSettingsFromJsonb(config, settings);
 }
@@ -235,13 +238,12 @@ OrderingSettingsFromText(const char *json, OrderingSettings *settings)
 char *
 OrderingSettingsMerge(const char *current, const char *update)
 {
-	Datum		current_jsonb = DirectFunctionCall1(jsonb_in,
-													CStringGetDatum(current));
-	Datum		update_jsonb = DirectFunctionCall1(jsonb_in,
-												   CStringGetDatum(update));
-	Jsonb	   *merged = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
-															current_jsonb,
-															update_jsonb));
+	Datum current_jsonb =
+		DirectFunctionCall1(jsonb_in, CStringGetDatum(current));
+	Datum update_jsonb =
+		DirectFunctionCall1(jsonb_in, CStringGetDatum(update));
+	Jsonb *merged = DatumGetJsonbP(
+		DirectFunctionCall2(jsonb_concat, current_jsonb, update_jsonb));
 	OrderingSettings settings;
 
 	OrderingSettingsFromJsonb(merged, &settings);

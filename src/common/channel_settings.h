@@ -16,13 +16,13 @@
 /* The settings of a channel, all filled in. */
 typedef struct OrderingSettings
 {
-	int64		max_message_count;
-	int64		absolute_max_bytes;
-	int64		preferred_max_bytes;
-	int64		batch_timeout;	/* ms */
-	int64		snapshot_interval_bytes;
-	int64		election_tick;
-	int64		heartbeat_tick;
+	int64 max_message_count;
+	int64 absolute_max_bytes;
+	int64 preferred_max_bytes;
+	int64 batch_timeout; /* ms */
+	int64 snapshot_interval_bytes;
+	int64 election_tick;
+	int64 heartbeat_tick;
 } OrderingSettings;
 
 extern void OrderingSettingsDefaults(OrderingSettings *settings);
@@ -35,9 +35,10 @@ extern void OrderingSettingsDefaults(OrderingSettings *settings);
 extern void OrderingSettingsApply(OrderingSettings *settings, Jsonb *changes);
 
 /* Stored settings: defaults for any key missing, then checked. */
-extern void OrderingSettingsFromJsonb(Jsonb *config, OrderingSettings *settings);
-extern void OrderingSettingsFromText(const char *json,
-									 OrderingSettings *settings);
+extern void
+OrderingSettingsFromJsonb(Jsonb *config, OrderingSettings *settings);
+extern void
+OrderingSettingsFromText(const char *json, OrderingSettings *settings);
 
 /* The complete settings object, every key present. */
 extern Jsonb *OrderingSettingsToJsonb(const OrderingSettings *settings);
@@ -45,4 +46,4 @@ extern Jsonb *OrderingSettingsToJsonb(const OrderingSettings *settings);
 /* current || update, checked; canonical jsonb text (palloc'd). */
 extern char *OrderingSettingsMerge(const char *current, const char *update);
 
-#endif							/* ORDERING_CHANNEL_SETTINGS_H */
+#endif /* ORDERING_CHANNEL_SETTINGS_H */

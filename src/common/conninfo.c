@@ -20,7 +20,7 @@ void
 OrderingCheckConninfo(const char *node, const char *conninfo)
 {
 	PQconninfoOption *options;
-	char	   *libpq_message = NULL;
+	char *libpq_message = NULL;
 
 	if (strlen(conninfo) >= ORDERING_CONNINFO_MAX)
 		ereport(ERROR,
@@ -32,8 +32,8 @@ OrderingCheckConninfo(const char *node, const char *conninfo)
 	options = PQconninfoParse(conninfo, &libpq_message);
 	if (options == NULL)
 	{
-		char	   *detail = pstrdup(libpq_message != NULL ?
-									 libpq_message : "out of memory");
+		char *detail =
+			pstrdup(libpq_message != NULL ? libpq_message : "out of memory");
 
 		if (libpq_message != NULL)
 			PQfreemem(libpq_message);
@@ -46,4 +46,3 @@ OrderingCheckConninfo(const char *node, const char *conninfo)
 	}
 	PQconninfoFree(options);
 }
-

@@ -13,4 +13,4 @@
 /* ERROR 22023 unless conninfo parses the way libpq will read it. */
 extern void OrderingCheckConninfo(const char *node, const char *conninfo);
 
-#endif							/* ORDERING_CONNINFO_H */
+#endif /* ORDERING_CONNINFO_H */

@@ -41,7 +41,7 @@ EntryKindOf(const uint8 *data, Size len)
 void
 EntryBatchBegin(StringInfo buf)
 {
-	uint32		zero = 0;
+	uint32 zero = 0;
 
 	resetStringInfo(buf);
 	appendStringInfoChar(buf, ENTRY_TAG_BATCH);
@@ -58,9 +58,9 @@ void
 EntryBatchAdd(StringInfo buf, const char *tx_id, const char *payload,
 			  uint32 payload_len)
 {
-	Size		id_len = strlen(tx_id);
-	uint16		id_len_be;
-	uint32		payload_len_be;
+	Size id_len = strlen(tx_id);
+	uint16 id_len_be;
+	uint32 payload_len_be;
 
 	Assert(buf->len >= BATCH_HEADER_LEN && buf->data[0] == ENTRY_TAG_BATCH);
 	Assert(id_len > 0 && id_len < ORDERING_TX_ID_MAX);
@@ -78,7 +78,7 @@ EntryBatchAdd(StringInfo buf, const char *tx_id, const char *payload,
 void
 EntryBatchFinish(StringInfo buf, uint32 n_txs)
 {
-	uint32		n_be = pg_hton32(n_txs);
+	uint32 n_be = pg_hton32(n_txs);
 
 	Assert(buf->len >= BATCH_HEADER_LEN && buf->data[0] == ENTRY_TAG_BATCH);
 	memcpy(buf->data + 1, &n_be, sizeof(n_be));
@@ -95,9 +95,9 @@ batch_malformed(const char *what)
 EntryTx *
 EntryBatchDecode(const uint8 *data, Size len, uint32 *n_txs)
 {
-	Size		pos = BATCH_HEADER_LEN;
-	uint32		n;
-	EntryTx    *txs;
+	Size pos = BATCH_HEADER_LEN;
+	uint32 n;
+	EntryTx *txs;
 
 	if (len < BATCH_HEADER_LEN || data[0] != ENTRY_TAG_BATCH)
 		batch_malformed("missing header");
@@ -111,8 +111,8 @@ EntryBatchDecode(const uint8 *data, Size len, uint32 *n_txs)
 	txs = palloc(sizeof(EntryTx) * Max(n, 1));
 	for (uint32 i = 0; i < n; i++)
 	{
-		uint16		id_len;
-		uint32		payload_len;
+		uint16 id_len;
+		uint32 payload_len;
 
 		if (len - pos < sizeof(uint16))
 			batch_malformed("truncated id length");

@@ -37,9 +37,9 @@ typedef enum EntryKind
 /* One transaction of a decoded batch; both strings are palloc'd copies. */
 typedef struct EntryTx
 {
-	char	   *tx_id;			/* NUL-terminated */
-	char	   *payload;
-	uint32		payload_len;
+	char *tx_id; /* NUL-terminated */
+	char *payload;
+	uint32 payload_len;
 } EntryTx;
 
 extern EntryKind EntryKindOf(const uint8 *data, Size len);
@@ -58,4 +58,4 @@ extern void EntrySettingsEncode(StringInfo buf, const char *settings_json);
 /* Returns the palloc'd settings text of a 'U' entry. */
 extern char *EntrySettingsDecode(const uint8 *data, Size len);
 
-#endif							/* ORDERING_ENTRY_H */
+#endif /* ORDERING_ENTRY_H */

@@ -22,12 +22,12 @@
 #include "common/envelope.h"
 
 /* Fixed bytes of a record besides its channel name and data. */
-#define ENVELOPE_RECORD_OVERHEAD (1 + 1 + 4)	/* channel_len, kind, len */
+#define ENVELOPE_RECORD_OVERHEAD (1 + 1 + 4) /* channel_len, kind, len */
 
 static void
 envelope_put_uint32(StringInfo buf, uint32 value)
 {
-	uint32		net = pg_hton32(value);
+	uint32 net = pg_hton32(value);
 
 	appendBinaryStringInfo(buf, (const char *) &net, sizeof(net));
 }
@@ -35,7 +35,7 @@ envelope_put_uint32(StringInfo buf, uint32 value)
 static uint32
 envelope_get_uint32(const char *p)
 {
-	uint32		net;
+	uint32 net;
 
 	memcpy(&net, p, sizeof(net));
 	return pg_ntoh32(net);
@@ -45,7 +45,7 @@ envelope_get_uint32(const char *p)
 static void
 envelope_put_name(StringInfo buf, const char *name)
 {
-	size_t		name_len = strlen(name);
+	size_t name_len = strlen(name);
 
 	Assert(name_len > 0 && name_len < NAMEDATALEN);
 	appendStringInfoCharMacro(buf, (char) (uint8) name_len);
@@ -60,7 +60,7 @@ static bool
 envelope_get_name(const char *data, Size len, Size *pos, char *out,
 				  const char **error)
 {
-	Size		name_len;
+	Size name_len;
 
 	if (len - *pos < 1)
 	{
@@ -104,7 +104,7 @@ EnvelopeBegin(StringInfo buf, const char *from_node)
 	resetStringInfo(buf);
 	appendStringInfoCharMacro(buf, (char) ORDERING_ENVELOPE_VERSION);
 	envelope_put_name(buf, from_node);
-	envelope_put_uint32(buf, 0);	/* count, patched by EnvelopeFinish */
+	envelope_put_uint32(buf, 0); /* count, patched by EnvelopeFinish */
 }
 
 void
@@ -126,8 +126,8 @@ EnvelopeAddRecord(StringInfo buf, const char *channel, OrderingRecordKind kind,
 void
 EnvelopeFinish(StringInfo buf, uint32 count)
 {
-	Size		count_pos;
-	uint32		net = pg_hton32(count);
+	Size count_pos;
+	uint32 net = pg_hton32(count);
 
 	Assert(buf->len >= 2 && buf->data[0] == ORDERING_ENVELOPE_VERSION);
 	count_pos = 2 + (uint8) buf->data[1];
@@ -140,10 +140,10 @@ EnvelopeFinish(StringInfo buf, uint32 count)
  * Reads the header; on success reader is positioned at the first record.
  */
 bool
-EnvelopeReadHeader(OrderingEnvelopeReader *reader, const char *data,
-				   Size len, const char **error)
+EnvelopeReadHeader(OrderingEnvelopeReader *reader, const char *data, Size len,
+				   const char **error)
 {
-	Size		pos = 0;
+	Size pos = 0;
 
 	memset(reader, 0, sizeof(*reader));
 	*error = NULL;
@@ -201,10 +201,10 @@ EnvelopeNext(OrderingEnvelopeReader *reader, OrderingEnvelopeRecord *record,
 			 const char **error)
 {
 	const char *data = reader->data;
-	Size		len = reader->len;
-	Size		pos = reader->pos;
-	uint32		record_len;
-	uint8		kind;
+	Size len = reader->len;
+	Size pos = reader->pos;
+	uint32 record_len;
+	uint8 kind;
 
 	*error = NULL;
 	Assert(data != NULL && pos <= len);

@@ -40,10 +40,10 @@
 /* What a record carries; the envelope names the channel of each record. */
 typedef enum OrderingRecordKind
 {
-	ORDERING_RECORD_RAFT = 1,	/* a raft_message, raft codec */
-	ORDERING_RECORD_FORWARD_TX = 2, /* transactions routed to the leader */
-	ORDERING_RECORD_JOIN_REQUEST = 3,	/* "send me this channel's genesis" */
-	ORDERING_RECORD_GENESIS = 4 /* a channel's genesis configuration */
+	ORDERING_RECORD_RAFT = 1,		  /* a raft_message, raft codec */
+	ORDERING_RECORD_FORWARD_TX = 2,	  /* transactions routed to the leader */
+	ORDERING_RECORD_JOIN_REQUEST = 3, /* "send me this channel's genesis" */
+	ORDERING_RECORD_GENESIS = 4		  /* a channel's genesis configuration */
 } OrderingRecordKind;
 
 #define ORDERING_RECORD_KIND_MAX ORDERING_RECORD_GENESIS
@@ -64,29 +64,29 @@ typedef enum OrderingRecordKind
 /* One decoded record; pointers are into the envelope being read. */
 typedef struct OrderingEnvelopeRecord
 {
-	char		channel[NAMEDATALEN];	/* NUL-terminated copy */
+	char channel[NAMEDATALEN]; /* NUL-terminated copy */
 	OrderingRecordKind kind;
 	const char *data;
-	Size		len;
+	Size len;
 } OrderingEnvelopeRecord;
 
 /* Reading state: header fields, then position of the next record. */
 typedef struct OrderingEnvelopeReader
 {
 	const char *data;
-	Size		len;
-	Size		pos;			/* offset of the next record */
-	uint32		count;			/* records announced by the header */
-	uint32		next;			/* records read so far */
-	char		from_node[NAMEDATALEN]; /* NUL-terminated copy */
+	Size len;
+	Size pos;					 /* offset of the next record */
+	uint32 count;				 /* records announced by the header */
+	uint32 next;				 /* records read so far */
+	char from_node[NAMEDATALEN]; /* NUL-terminated copy */
 } OrderingEnvelopeReader;
 
 /* Encoding. */
 extern Size EnvelopeRecordSize(const char *channel, Size len);
 extern void EnvelopeBegin(StringInfo buf, const char *from_node);
-extern void EnvelopeAddRecord(StringInfo buf, const char *channel,
-							  OrderingRecordKind kind,
-							  const void *data, Size len);
+extern void
+EnvelopeAddRecord(StringInfo buf, const char *channel, OrderingRecordKind kind,
+				  const void *data, Size len);
 extern void EnvelopeFinish(StringInfo buf, uint32 count);
 
 /*
@@ -95,14 +95,12 @@ extern void EnvelopeFinish(StringInfo buf, uint32 count);
  * after the last record.
  */
 extern bool EnvelopeReadHeader(OrderingEnvelopeReader *reader,
-							   const char *data, Size len,
-							   const char **error);
+							   const char *data, Size len, const char **error);
 extern bool EnvelopeNext(OrderingEnvelopeReader *reader,
-						 OrderingEnvelopeRecord *record,
-						 const char **error);
+						 OrderingEnvelopeRecord *record, const char **error);
 
 /* Walks a whole envelope without copying; what deliver() checks. */
 extern bool EnvelopeValidate(const char *data, Size len, char *from_node,
 							 uint32 *count, const char **error);
 
-#endif							/* ORDERING_ENVELOPE_H */
+#endif /* ORDERING_ENVELOPE_H */

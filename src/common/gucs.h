@@ -13,18 +13,18 @@
 #ifndef ORDERING_GUCS_H
 #define ORDERING_GUCS_H
 
-extern char *ordering_node_name;	/* ordering.node_name */
-extern char *ordering_database; /* ordering.database */
-extern int	ordering_tick_interval_ms;	/* ordering.tick_interval */
-extern int	ordering_submit_timeout_ms; /* ordering.submit_timeout */
-extern int	ordering_max_channels;	/* ordering.max_channels */
-extern int	ordering_submit_queue_kb;	/* ordering.submit_queue_size */
-extern int	ordering_inbox_kb;	/* ordering.inbox_size */
-extern int	ordering_peer_buffer_kb;	/* ordering.peer_buffer_size */
-extern int	ordering_reconnect_min_ms;	/* ordering.reconnect_min */
-extern int	ordering_reconnect_max_ms;	/* ordering.reconnect_max */
+extern char *ordering_node_name;	   /* ordering.node_name */
+extern char *ordering_database;		   /* ordering.database */
+extern int ordering_tick_interval_ms;  /* ordering.tick_interval */
+extern int ordering_submit_timeout_ms; /* ordering.submit_timeout */
+extern int ordering_max_channels;	   /* ordering.max_channels */
+extern int ordering_submit_queue_kb;   /* ordering.submit_queue_size */
+extern int ordering_inbox_kb;		   /* ordering.inbox_size */
+extern int ordering_peer_buffer_kb;	   /* ordering.peer_buffer_size */
+extern int ordering_reconnect_min_ms;  /* ordering.reconnect_min */
+extern int ordering_reconnect_max_ms;  /* ordering.reconnect_max */
 
 /* _PG_init: defines every ordering.* setting. */
 extern void OrderingDefineGucs(void);
 
-#endif							/* ORDERING_GUCS_H */
+#endif /* ORDERING_GUCS_H */

@@ -15,13 +15,13 @@
 #define ORDERING_NAME_MAX NAMEDATALEN
 
 /* Bounds of shared structures. */
-#define ORDERING_MAX_PEERS 32	/* = RAFT_MAX_MEMBERS */
+#define ORDERING_MAX_PEERS 32 /* = RAFT_MAX_MEMBERS */
 #define ORDERING_MAX_ADMIN_REQUESTS 16
 #define ORDERING_ADMIN_ARG_MAX 4096
 #define ORDERING_ERROR_MESSAGE_MAX 256
-#define ORDERING_TX_ID_MAX 256	/* bytes of a transaction id */
+#define ORDERING_TX_ID_MAX 256 /* bytes of a transaction id */
 
 /* Bytes of a consenter's connection string. */
 #define ORDERING_CONNINFO_MAX 1024
 
-#endif							/* ORDERING_LIMITS_H */
+#endif /* ORDERING_LIMITS_H */

@@ -20,16 +20,16 @@
 static bool
 channel_name_is_valid(const char *channel)
 {
-	size_t		len = strlen(channel);
-	bool		valid = len >= 1 && len < ORDERING_NAME_MAX &&
-		channel[0] >= 'a' && channel[0] <= 'z';
+	size_t len = strlen(channel);
+	bool valid = len >= 1 && len < ORDERING_NAME_MAX && channel[0] >= 'a' &&
+		channel[0] <= 'z';
 
 	for (size_t i = 1; valid && i < len; i++)
 	{
-		char		c = channel[i];
+		char c = channel[i];
 
-		valid = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			c == '.' || c == '-';
+		valid = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+			c == '-';
 	}
 	return valid;
 }
@@ -41,19 +41,21 @@ OrderingCheckChannelName(const char *channel)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid channel name \"%s\"", channel),
-				 errdetail("A channel name is 1 to 63 characters: a lowercase letter, then lowercase letters, digits, '.' or '-'.")));
+				 errdetail(
+					 "A channel name is 1 to 63 characters: a lowercase "
+					 "letter, then lowercase letters, digits, '.' or '-'.")));
 }
 
 /* Node names: ^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$ (ordering.consenters). */
 bool
 OrderingNodeNameIsValid(const char *node)
 {
-	size_t		len = strlen(node);
-	bool		valid = len >= 1 && len < ORDERING_NAME_MAX;
+	size_t len = strlen(node);
+	bool valid = len >= 1 && len < ORDERING_NAME_MAX;
 
 	for (size_t i = 0; valid && i < len; i++)
 	{
-		char		c = node[i];
+		char c = node[i];
 
 		valid = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 			(c >= '0' && c <= '9') ||
@@ -75,13 +77,13 @@ OrderingCheckNodeName(const char *node)
 void
 OrderingCheckTxId(const char *tx_id)
 {
-	size_t		len = strlen(tx_id);
+	size_t len = strlen(tx_id);
 
 	if (len < 1 || len >= ORDERING_TX_ID_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid transaction id"),
-				 errdetail("A transaction id has 1 to %d bytes; this one has %zu.",
-						   ORDERING_TX_ID_MAX - 1, len)));
+		ereport(
+			ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid transaction id"),
+			 errdetail("A transaction id has 1 to %d bytes; this one has %zu.",
+					   ORDERING_TX_ID_MAX - 1, len)));
 }
-

@@ -10,8 +10,9 @@
 #ifndef ORDERING_NAMES_H
 #define ORDERING_NAMES_H
 
-#define ORDERING_NODE_NAME_RULE \
-	"A node name is 1 to 63 characters: a letter or digit, then letters, digits, '.', '_' or '-'."
+#define ORDERING_NODE_NAME_RULE                                               \
+	"A node name is 1 to 63 characters: a letter or digit, then letters, "    \
+	"digits, '.', '_' or '-'."
 
 extern bool OrderingNodeNameIsValid(const char *node);
 
@@ -20,4 +21,4 @@ extern void OrderingCheckChannelName(const char *channel);
 extern void OrderingCheckNodeName(const char *node);
 extern void OrderingCheckTxId(const char *tx_id);
 
-#endif							/* ORDERING_NAMES_H */
+#endif /* ORDERING_NAMES_H */

@@ -29,7 +29,7 @@ static long
 remote_remaining_ms(TimestampTz deadline, const char *what)
 {
 	TimestampTz now = GetCurrentTimestamp();
-	long		ms = TimestampDifferenceMilliseconds(now, deadline);
+	long ms = TimestampDifferenceMilliseconds(now, deadline);
 
 	if (now >= deadline)
 		ereport(ERROR,
@@ -42,12 +42,12 @@ remote_remaining_ms(TimestampTz deadline, const char *what)
 static void
 remote_wait(PGconn *conn, int io_flag, TimestampTz deadline, const char *what)
 {
-	long		ms = remote_remaining_ms(deadline, what);
-	int			rc;
+	long ms = remote_remaining_ms(deadline, what);
+	int rc;
 
 	rc = WaitLatchOrSocket(MyLatch,
 						   WL_EXIT_ON_PM_DEATH | WL_LATCH_SET | WL_TIMEOUT |
-						   io_flag,
+							   io_flag,
 						   PQsocket(conn), ms, PG_WAIT_EXTENSION);
 	if (rc & WL_LATCH_SET)
 	{
@@ -62,11 +62,12 @@ OrderingRemoteConnect(const char *conninfo, const char *application_name,
 {
 	const char *keywords[5];
 	const char *values[5];
-	char	   *options;
-	PGconn	   *volatile conn;
+	char *options;
+	PGconn *volatile conn;
 	PostgresPollingStatusType status;
 
-	options = psprintf("-c statement_timeout=%d", Max(statement_timeout_ms, 1));
+	options =
+		psprintf("-c statement_timeout=%d", Max(statement_timeout_ms, 1));
 	keywords[0] = "dbname";
 	values[0] = conninfo;
 	keywords[1] = "application_name";
@@ -82,34 +83,38 @@ OrderingRemoteConnect(const char *conninfo, const char *application_name,
 		ereport(ERROR,
 				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
 				 errmsg("could not establish connection"),
-				 errdetail("There are too many open files on the local server.")));
+				 errdetail(
+					 "There are too many open files on the local server.")));
 	conn = PQconnectStartParams(keywords, values, 1);
 	if (conn == NULL)
 	{
 		ReleaseExternalFD();
 		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
+				(errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	}
 
-	PG_TRY();
+	PG_TRY()
+		;
 	{
 		status = PGRES_POLLING_WRITING;
 		while (PQstatus(conn) != CONNECTION_BAD &&
 			   status != PGRES_POLLING_OK && status != PGRES_POLLING_FAILED)
 		{
-			remote_wait(conn, status == PGRES_POLLING_READING ?
-						WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE,
+			remote_wait(conn,
+						status == PGRES_POLLING_READING ? WL_SOCKET_READABLE
+														: WL_SOCKET_WRITEABLE,
 						deadline, "connecting to a peer");
 			status = PQconnectPoll(conn);
 		}
 		if (PQstatus(conn) != CONNECTION_OK)
 			ereport(ERROR,
-					(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+					(errcode(
+						 ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
 					 errmsg("could not connect to the peer"),
 					 errdetail_internal("%s", pchomp(PQerrorMessage(conn)))));
 	}
-	PG_CATCH();
+	PG_CATCH()
+		;
 	{
 		OrderingRemoteDisconnect(conn);
 		PG_RE_THROW();
@@ -132,14 +137,18 @@ OrderingRemoteDisconnect(PGconn *conn)
 static void
 remote_report(PGresult *res, PGconn *conn, const char *peer)
 {
-	const char *sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-	const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
-	const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
-	int			code = ERRCODE_CONNECTION_FAILURE;
-	char	   *message;
-	char	   *detail_copy;
-	char	   *hint_copy;
+	const char *sqlstate =
+		res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *primary =
+		res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *detail =
+		res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+	const char *hint =
+		res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
+	int code = ERRCODE_CONNECTION_FAILURE;
+	char *message;
+	char *detail_copy;
+	char *hint_copy;
 
 	if (sqlstate != NULL && strlen(sqlstate) == 5)
 		code = MAKE_SQLSTATE(sqlstate[0], sqlstate[1], sqlstate[2],
@@ -149,11 +158,10 @@ remote_report(PGresult *res, PGconn *conn, const char *peer)
 	hint_copy = hint ? pstrdup(hint) : NULL;
 	PQclear(res);
 	ereport(ERROR,
-			(errcode(code),
-			 errmsg("%s", message),
-			 detail_copy ?
-			 errdetail_internal("remote (node %s): %s", peer, detail_copy) :
-			 errdetail_internal("raised on node %s", peer),
+			(errcode(code), errmsg("%s", message),
+			 detail_copy ? errdetail_internal("remote (node %s): %s", peer,
+											  detail_copy)
+						 : errdetail_internal("raised on node %s", peer),
 			 hint_copy ? errhint("%s", hint_copy) : 0));
 }
 
@@ -162,8 +170,8 @@ OrderingRemoteExec(PGconn *conn, const char *peer, const char *sql,
 				   int n_params, const char *const *params,
 				   TimestampTz deadline)
 {
-	PGresult   *last = NULL;
-	PGresult   *res;
+	PGresult *last = NULL;
+	PGresult *res;
 
 	if (!PQsendQueryParams(conn, sql, n_params, NULL, params, NULL, NULL, 0))
 		remote_report(NULL, conn, peer);

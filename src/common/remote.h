@@ -24,10 +24,9 @@
  * Connects to conninfo before deadline; statement_timeout_ms is set on the
  * peer's session.  ERROR (08001) when that fails.
  */
-extern PGconn *OrderingRemoteConnect(const char *conninfo,
-									 const char *application_name,
-									 int statement_timeout_ms,
-									 TimestampTz deadline);
+extern PGconn *
+OrderingRemoteConnect(const char *conninfo, const char *application_name,
+					  int statement_timeout_ms, TimestampTz deadline);
 extern void OrderingRemoteDisconnect(PGconn *conn);
 
 /*
@@ -35,9 +34,9 @@ extern void OrderingRemoteDisconnect(PGconn *conn);
  * PQclear()s.  A failed statement is raised as an ERROR with the remote
  * SQLSTATE (the result is cleared first); a timeout as 57014.
  */
-extern PGresult *OrderingRemoteExec(PGconn *conn, const char *peer,
-									const char *sql, int n_params,
-									const char *const *params,
-									TimestampTz deadline);
+extern PGresult *
+OrderingRemoteExec(PGconn *conn, const char *peer, const char *sql,
+				   int n_params, const char *const *params,
+				   TimestampTz deadline);
 
-#endif							/* ORDERING_REMOTE_H */
+#endif /* ORDERING_REMOTE_H */

@@ -40,8 +40,8 @@ OrderingRingInit(OrderingRing *ring, Size capacity, int tranche_id)
 static void
 ring_copy_in(OrderingRing *ring, Size offset, const void *src, Size len)
 {
-	Size		start = offset % ring->capacity;
-	Size		first = Min(len, ring->capacity - start);
+	Size start = offset % ring->capacity;
+	Size first = Min(len, ring->capacity - start);
 
 	Assert(len <= ring->capacity);
 	memcpy(ring->data + start, src, first);
@@ -53,8 +53,8 @@ ring_copy_in(OrderingRing *ring, Size offset, const void *src, Size len)
 static void
 ring_copy_out(const OrderingRing *ring, Size offset, void *dst, Size len)
 {
-	Size		start = offset % ring->capacity;
-	Size		first = Min(len, ring->capacity - start);
+	Size start = offset % ring->capacity;
+	Size first = Min(len, ring->capacity - start);
 
 	Assert(len <= ring->capacity);
 	memcpy(dst, ring->data + start, first);
@@ -66,10 +66,10 @@ bool
 OrderingRingPush(OrderingRing *ring, const void *part1, Size len1,
 				 const void *part2, Size len2)
 {
-	Size		record_len = len1 + len2;
-	Size		needed = RING_LENGTH_PREFIX_BYTES + record_len;
-	uint32		prefix;
-	Size		tail;
+	Size record_len = len1 + len2;
+	Size needed = RING_LENGTH_PREFIX_BYTES + record_len;
+	uint32 prefix;
+	Size tail;
 
 	Assert(len1 == 0 || part1 != NULL);
 	Assert(len2 == 0 || part2 != NULL);
@@ -100,7 +100,7 @@ OrderingRingPush(OrderingRing *ring, const void *part1, Size len1,
 bool
 OrderingRingPop(OrderingRing *ring, StringInfo out)
 {
-	uint32		record_len;
+	uint32 record_len;
 
 	resetStringInfo(out);
 
@@ -126,8 +126,8 @@ OrderingRingPop(OrderingRing *ring, StringInfo out)
 	out->len = (int) record_len;
 	out->data[out->len] = '\0';
 
-	ring->head = (ring->head + RING_LENGTH_PREFIX_BYTES + record_len) %
-		ring->capacity;
+	ring->head =
+		(ring->head + RING_LENGTH_PREFIX_BYTES + record_len) % ring->capacity;
 	ring->used -= RING_LENGTH_PREFIX_BYTES + record_len;
 	if (ring->used == 0)
 		ring->head = 0;

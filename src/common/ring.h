@@ -19,20 +19,21 @@
  */
 typedef struct OrderingRing
 {
-	LWLock		lock;
-	Size		capacity;		/* bytes of data[] */
-	Size		head;			/* next byte to read (mod capacity) */
-	Size		used;			/* bytes in use */
-	uint64		dropped;		/* records refused because full */
-	char		data[FLEXIBLE_ARRAY_MEMBER];
+	LWLock lock;
+	Size capacity;	/* bytes of data[] */
+	Size head;		/* next byte to read (mod capacity) */
+	Size used;		/* bytes in use */
+	uint64 dropped; /* records refused because full */
+	char data[FLEXIBLE_ARRAY_MEMBER];
 } OrderingRing;
 
 extern Size OrderingRingShmemSize(Size capacity);
-extern void OrderingRingInit(OrderingRing *ring, Size capacity, int tranche_id);
+extern void
+OrderingRingInit(OrderingRing *ring, Size capacity, int tranche_id);
 /* Pushes one record made of two parts; false (and dropped++) when full. */
 extern bool OrderingRingPush(OrderingRing *ring, const void *part1, Size len1,
 							 const void *part2, Size len2);
 /* Pops one record into out (reset first); false when empty. */
 extern bool OrderingRingPop(OrderingRing *ring, StringInfo out);
 
-#endif							/* ORDERING_RING_H */
+#endif /* ORDERING_RING_H */

@@ -55,12 +55,12 @@ inbox_ring_capacity(void)
 static Size
 ordering_shmem_size(void)
 {
-	Size		size = shared_struct_size();
+	Size size = shared_struct_size();
 
 	size = add_size(size,
 					MAXALIGN(OrderingRingShmemSize(submit_ring_capacity())));
-	size = add_size(size,
-					MAXALIGN(OrderingRingShmemSize(inbox_ring_capacity())));
+	size =
+		add_size(size, MAXALIGN(OrderingRingShmemSize(inbox_ring_capacity())));
 	return size;
 }
 
@@ -78,7 +78,7 @@ OrderingShmemRequest(void)
 static void
 ordering_shared_init(OrderingShared *shared, int tranche_id)
 {
-	char	   *cursor;
+	char *cursor;
 
 	memset(shared, 0, shared_struct_size());
 	LWLockInitialize(&shared->lock, tranche_id);
@@ -110,11 +110,11 @@ void
 OrderingShmemInit(void)
 {
 	OrderingShared *shared;
-	bool		found;
+	bool found;
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	shared = ShmemInitStruct(ORDERING_SHMEM_NAME, ordering_shmem_size(),
-							 &found);
+	shared =
+		ShmemInitStruct(ORDERING_SHMEM_NAME, ordering_shmem_size(), &found);
 	if (!found)
 	{
 		LWLockPadded *named = GetNamedLWLockTranche(ORDERING_TRANCHE_NAME);
@@ -145,10 +145,10 @@ bool
 OrderingSubmitEnqueue(const char *channel, const char *tx_id,
 					  const char *payload, Size payload_len)
 {
-	Size		channel_len = strlen(channel);
-	Size		tx_id_len = strlen(tx_id);
-	Size		header_len = channel_len + 1 + tx_id_len + 1;
-	char		header[ORDERING_NAME_MAX + ORDERING_TX_ID_MAX];
+	Size channel_len = strlen(channel);
+	Size tx_id_len = strlen(tx_id);
+	Size header_len = channel_len + 1 + tx_id_len + 1;
+	char header[ORDERING_NAME_MAX + ORDERING_TX_ID_MAX];
 
 	Assert(ordering_shared != NULL);
 	Assert(channel_len > 0 && channel_len < ORDERING_NAME_MAX);
@@ -162,9 +162,8 @@ OrderingSubmitEnqueue(const char *channel, const char *tx_id,
 }
 
 bool
-OrderingSubmitDequeue(StringInfo buf, const char **channel,
-					  const char **tx_id, const char **payload,
-					  Size *payload_len)
+OrderingSubmitDequeue(StringInfo buf, const char **channel, const char **tx_id,
+					  const char **payload, Size *payload_len)
 {
 	const char *end;
 	const char *channel_end;
@@ -198,7 +197,7 @@ OrderingSubmitDequeue(StringInfo buf, const char **channel,
 int64
 OrderingPublishedLastBlock(const char *channel)
 {
-	int64		last_block = -1;
+	int64 last_block = -1;
 
 	LWLockAcquire(&ordering_shared->lock, LW_SHARED);
 	for (int i = 0; i < ordering_shared->max_channels; i++)

@@ -34,10 +34,10 @@
 /* Admin requests: a backend fills a free slot, the worker answers it. */
 typedef enum OrderingAdminKind
 {
-	ORDERING_ADMIN_UPDATE_CONFIG = 1,	/* arg: jsonb text of settings */
-	ORDERING_ADMIN_ADD_CONSENTER = 2,	/* node, arg: conninfo */
-	ORDERING_ADMIN_REMOVE_CONSENTER = 3,	/* node */
-	ORDERING_ADMIN_TRANSFER_LEADER = 4	/* node */
+	ORDERING_ADMIN_UPDATE_CONFIG = 1,	 /* arg: jsonb text of settings */
+	ORDERING_ADMIN_ADD_CONSENTER = 2,	 /* node, arg: conninfo */
+	ORDERING_ADMIN_REMOVE_CONSENTER = 3, /* node */
+	ORDERING_ADMIN_TRANSFER_LEADER = 4	 /* node */
 } OrderingAdminKind;
 
 typedef enum OrderingAdminState
@@ -50,68 +50,68 @@ typedef enum OrderingAdminState
 
 typedef struct OrderingAdminRequest
 {
-	int			state;			/* OrderingAdminState */
-	int			kind;			/* OrderingAdminKind */
-	uint64		ticket;			/* unique per request, to detect reuse */
-	char		channel[ORDERING_NAME_MAX];
-	char		node[ORDERING_NAME_MAX];
-	char		arg[ORDERING_ADMIN_ARG_MAX];
+	int state;	   /* OrderingAdminState */
+	int kind;	   /* OrderingAdminKind */
+	uint64 ticket; /* unique per request, to detect reuse */
+	char channel[ORDERING_NAME_MAX];
+	char node[ORDERING_NAME_MAX];
+	char arg[ORDERING_ADMIN_ARG_MAX];
 	/* Result, valid when DONE: sqlstate 0 means success. */
-	int			result_sqlstate;	/* MAKE_SQLSTATE code or 0 */
-	char		result_message[ORDERING_ERROR_MESSAGE_MAX];
-	int64		result_block;	/* the configuration block written, or -1 */
+	int result_sqlstate; /* MAKE_SQLSTATE code or 0 */
+	char result_message[ORDERING_ERROR_MESSAGE_MAX];
+	int64 result_block; /* the configuration block written, or -1 */
 } OrderingAdminRequest;
 
 /* One peer as the leader sees it (ordering.peers). */
 typedef struct OrderingPeerStatus
 {
-	char		node[ORDERING_NAME_MAX];
-	uint64		raft_id;
-	bool		is_learner;
-	uint64		match_index;
-	uint64		next_index;
-	int			progress_state; /* raft_progress_state */
-	bool		recent_active;
-	uint32		inflight;
-	TimestampTz last_contact;	/* last message from it; 0 if never */
+	char node[ORDERING_NAME_MAX];
+	uint64 raft_id;
+	bool is_learner;
+	uint64 match_index;
+	uint64 next_index;
+	int progress_state; /* raft_progress_state */
+	bool recent_active;
+	uint32 inflight;
+	TimestampTz last_contact; /* last message from it; 0 if never */
 } OrderingPeerStatus;
 
 /* One channel on this node (ordering.status). */
 typedef struct OrderingChannelStatus
 {
-	bool		in_use;
-	char		channel[ORDERING_NAME_MAX];
-	char		membership[16]; /* consenter, learner, none */
-	char		role[16];		/* follower, precandidate, candidate, leader */
-	uint64		raft_id;
-	uint64		term;
-	char		leader[ORDERING_NAME_MAX];	/* "" when unknown */
-	uint64		commit_index;
-	uint64		applied_index;
-	uint64		snapshot_index;
-	int64		last_block;
+	bool in_use;
+	char channel[ORDERING_NAME_MAX];
+	char membership[16]; /* consenter, learner, none */
+	char role[16];		 /* follower, precandidate, candidate, leader */
+	uint64 raft_id;
+	uint64 term;
+	char leader[ORDERING_NAME_MAX]; /* "" when unknown */
+	uint64 commit_index;
+	uint64 applied_index;
+	uint64 snapshot_index;
+	int64 last_block;
 	/* Counters in the spirit of Fabric's etcdraft metrics. */
-	int64		leader_changes;
-	int64		proposal_failures;
-	int64		committed_block_number;
-	int64		data_persist_count;
-	double		data_persist_total_ms;
-	double		data_persist_last_ms;
+	int64 leader_changes;
+	int64 proposal_failures;
+	int64 committed_block_number;
+	int64 data_persist_count;
+	double data_persist_total_ms;
+	double data_persist_last_ms;
 	TimestampTz updated_at;
-	char		last_error[ORDERING_ERROR_MESSAGE_MAX];
-	int			n_peers;
+	char last_error[ORDERING_ERROR_MESSAGE_MAX];
+	int n_peers;
 	OrderingPeerStatus peers[ORDERING_MAX_PEERS];
 } OrderingChannelStatus;
 
 typedef struct OrderingShared
 {
-	LWLock		lock;			/* guards everything below but the rings */
-	pid_t		worker_pid;		/* 0 when no worker runs */
-	Latch	   *worker_latch;	/* NULL when no worker runs */
-	bool		worker_ready;	/* extension found and channels loaded */
-	uint64		worker_generation;	/* bumped on each worker start */
-	pg_atomic_uint32 reload_channels;	/* set by create/drop channel */
-	uint64		next_ticket;
+	LWLock lock;			  /* guards everything below but the rings */
+	pid_t worker_pid;		  /* 0 when no worker runs */
+	Latch *worker_latch;	  /* NULL when no worker runs */
+	bool worker_ready;		  /* extension found and channels loaded */
+	uint64 worker_generation; /* bumped on each worker start */
+	pg_atomic_uint32 reload_channels; /* set by create/drop channel */
+	uint64 next_ticket;
 
 	/* Broadcast by the worker after each commit that applied blocks. */
 	ConditionVariable applied_cv;
@@ -122,10 +122,10 @@ typedef struct OrderingShared
 
 	OrderingAdminRequest admin[ORDERING_MAX_ADMIN_REQUESTS];
 
-	OrderingRing *submit_ring;	/* point into this same segment */
+	OrderingRing *submit_ring; /* point into this same segment */
 	OrderingRing *inbox_ring;
 
-	int			max_channels;
+	int max_channels;
 	OrderingChannelStatus status[FLEXIBLE_ARRAY_MEMBER];
 } OrderingShared;
 
@@ -145,11 +145,11 @@ extern void OrderingWakeWorker(void);
 extern bool OrderingSubmitEnqueue(const char *channel, const char *tx_id,
 								  const char *payload, Size payload_len);
 /* Worker: pops one record; false when empty.  Pointers are into buf. */
-extern bool OrderingSubmitDequeue(StringInfo buf, const char **channel,
-								  const char **tx_id, const char **payload,
-								  Size *payload_len);
+extern bool
+OrderingSubmitDequeue(StringInfo buf, const char **channel, const char **tx_id,
+					  const char **payload, Size *payload_len);
 
 /* Backends: the channel's last block as the worker publishes it, or -1. */
 extern int64 OrderingPublishedLastBlock(const char *channel);
 
-#endif							/* ORDERING_SHMEM_H */
+#endif /* ORDERING_SHMEM_H */

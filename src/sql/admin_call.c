@@ -42,10 +42,10 @@ admin_slot_reusable(const OrderingAdminRequest *slot)
 
 /* Fills a free slot with the request, PENDING; returns its index. */
 static int
-admin_slot_claim(OrderingAdminKind kind, const char *channel,
-				 const char *node, const char *arg, uint64 *ticket)
+admin_slot_claim(OrderingAdminKind kind, const char *channel, const char *node,
+				 const char *arg, uint64 *ticket)
 {
-	int			found = -1;
+	int found = -1;
 
 	LWLockAcquire(&ordering_shared->lock, LW_EXCLUSIVE);
 	for (int i = 0; i < ORDERING_MAX_ADMIN_REQUESTS && found < 0; i++)
@@ -70,12 +70,13 @@ admin_slot_claim(OrderingAdminKind kind, const char *channel,
 	LWLockRelease(&ordering_shared->lock);
 
 	if (found < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
-				 errmsg("too many administrative requests in progress"),
-				 errdetail("At most %d may wait for the ordering worker at once.",
-						   ORDERING_MAX_ADMIN_REQUESTS),
-				 errhint("Retry when one of them has finished.")));
+		ereport(
+			ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+			 errmsg("too many administrative requests in progress"),
+			 errdetail("At most %d may wait for the ordering worker at once.",
+					   ORDERING_MAX_ADMIN_REQUESTS),
+			 errhint("Retry when one of them has finished.")));
 	return found;
 }
 
@@ -100,11 +101,11 @@ admin_slot_abandon(int index, uint64 ticket)
 
 /* If the slot is DONE, copies its result, frees it and returns true. */
 static bool
-admin_slot_take_result(int index, uint64 ticket, int *sqlstate,
-					   char *message, int64 *block)
+admin_slot_take_result(int index, uint64 ticket, int *sqlstate, char *message,
+					   int64 *block)
 {
 	OrderingAdminRequest *slot = &ordering_shared->admin[index];
-	bool		done;
+	bool done;
 
 	LWLockAcquire(&ordering_shared->lock, LW_EXCLUSIVE);
 	if (slot->ticket != ticket)
@@ -112,7 +113,8 @@ admin_slot_take_result(int index, uint64 ticket, int *sqlstate,
 		/* Only a restarted worker clears a slot it does not own. */
 		LWLockRelease(&ordering_shared->lock);
 		*sqlstate = ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE;
-		strlcpy(message, "the ordering worker restarted before answering the request",
+		strlcpy(message,
+				"the ordering worker restarted before answering the request",
 				ORDERING_ERROR_MESSAGE_MAX);
 		return true;
 	}
@@ -134,21 +136,23 @@ admin_wait(int index, uint64 ticket, const char *channel, int *sqlstate,
 		   char *message)
 {
 	TimestampTz deadline = OrderingSubmitDeadline();
-	int64		block = -1;
+	int64 block = -1;
 
 	ConditionVariablePrepareToSleep(&ordering_shared->admin_cv);
 	while (!admin_slot_take_result(index, ticket, sqlstate, message, &block))
 	{
-		long		sleep_ms = OrderingRemainingMs(deadline,
-												   ORDERING_WAIT_SLICE_MS);
+		long sleep_ms = OrderingRemainingMs(deadline, ORDERING_WAIT_SLICE_MS);
 
 		CHECK_FOR_INTERRUPTS();
 		if (sleep_ms <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_QUERY_CANCELED),
-					 errmsg("request on channel \"%s\" was not answered within %d ms",
-							channel, ordering_submit_timeout_ms),
-					 errhint("The change may still be applied; see ordering.blocks and ordering.status.")));
+			ereport(
+				ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg(
+					 "request on channel \"%s\" was not answered within %d ms",
+					 channel, ordering_submit_timeout_ms),
+				 errhint("The change may still be applied; see "
+						 "ordering.blocks and ordering.status.")));
 		(void) ConditionVariableTimedSleep(&ordering_shared->admin_cv,
 										   sleep_ms, PG_WAIT_EXTENSION);
 	}
@@ -163,11 +167,13 @@ admin_wait_or_abandon(int index, uint64 ticket, const char *channel,
 {
 	volatile int64 block = -1;
 
-	PG_TRY();
+	PG_TRY()
+		;
 	{
 		block = admin_wait(index, ticket, channel, sqlstate, message);
 	}
-	PG_CATCH();
+	PG_CATCH()
+		;
 	{
 		admin_slot_abandon(index, ticket);
 		PG_RE_THROW();
@@ -180,11 +186,11 @@ int64
 OrderingAdminCall(OrderingAdminKind kind, const char *channel,
 				  const char *node, const char *arg)
 {
-	uint64		ticket = 0;
-	int			index;
-	int			sqlstate = 0;
-	char		message[ORDERING_ERROR_MESSAGE_MAX];
-	int64		block = -1;
+	uint64 ticket = 0;
+	int index;
+	int sqlstate = 0;
+	char message[ORDERING_ERROR_MESSAGE_MAX];
+	int64 block = -1;
 
 	OrderingRequireWorker();
 	Assert(strlen(arg) < ORDERING_ADMIN_ARG_MAX);
@@ -202,8 +208,6 @@ OrderingAdminCall(OrderingAdminKind kind, const char *channel,
 		OrderingAdminRouteToLeader(kind, channel, node, arg, &block))
 		return block;
 	if (sqlstate != 0)
-		ereport(ERROR,
-				(errcode(sqlstate),
-				 errmsg("%s", message)));
+		ereport(ERROR, (errcode(sqlstate), errmsg("%s", message)));
 	return block;
 }

@@ -21,4 +21,4 @@
 extern int64 OrderingAdminCall(OrderingAdminKind kind, const char *channel,
 							   const char *node, const char *arg);
 
-#endif							/* ORDERING_SQL_ADMIN_CALL_H */
+#endif /* ORDERING_SQL_ADMIN_CALL_H */

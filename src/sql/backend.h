@@ -26,4 +26,4 @@ extern TimestampTz OrderingSubmitDeadline(void);
 /* Milliseconds left until deadline, at most cap_ms; 0 when it passed. */
 extern long OrderingRemainingMs(TimestampTz deadline, long cap_ms);
 
-#endif							/* ORDERING_SQL_BACKEND_H */
+#endif /* ORDERING_SQL_BACKEND_H */

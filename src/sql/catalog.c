@@ -24,8 +24,8 @@ int
 OrderingSpiExecute(const char *sql, int nargs, Oid *types, Datum *values,
 				   int expected_result)
 {
-	int			result = SPI_execute_with_args(sql, nargs, types, values,
-											   NULL, false, 0);
+	int result =
+		SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
 
 	if (result != expected_result)
 		elog(ERROR, "SPI_execute_with_args failed (%s) for: %s",
@@ -36,22 +36,25 @@ OrderingSpiExecute(const char *sql, int nargs, Oid *types, Datum *values,
 void
 OrderingReportUnknownChannel(const char *channel)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_UNDEFINED_OBJECT),
-			 errmsg("channel \"%s\" does not exist", channel),
-			 errhint("ordering.list_channels() shows the channels of this node.")));
+	ereport(
+		ERROR,
+		(errcode(ERRCODE_UNDEFINED_OBJECT),
+		 errmsg("channel \"%s\" does not exist", channel),
+		 errhint(
+			 "ordering.list_channels() shows the channels of this node.")));
 }
 
 void
 OrderingChannelSettings(const char *channel, OrderingSettings *settings)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(channel)};
-	bool		isnull;
-	Datum		config;
+	Oid types[1] = { TEXTOID };
+	Datum values[1] = { CStringGetTextDatum(channel) };
+	bool isnull;
+	Datum config;
 
-	OrderingSpiExecute("SELECT config FROM ordering.channels WHERE channel = $1",
-					   1, types, values, SPI_OK_SELECT);
+	OrderingSpiExecute(
+		"SELECT config FROM ordering.channels WHERE channel = $1", 1, types,
+		values, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		OrderingReportUnknownChannel(channel);
 
@@ -64,19 +67,19 @@ OrderingChannelSettings(const char *channel, OrderingSettings *settings)
 bool
 OrderingChannelExists(const char *channel)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(channel)};
+	Oid types[1] = { TEXTOID };
+	Datum values[1] = { CStringGetTextDatum(channel) };
 
-	OrderingSpiExecute("SELECT 1 FROM ordering.channels WHERE channel = $1",
-					   1, types, values, SPI_OK_SELECT);
+	OrderingSpiExecute("SELECT 1 FROM ordering.channels WHERE channel = $1", 1,
+					   types, values, SPI_OK_SELECT);
 	return SPI_processed > 0;
 }
 
 static int64
 single_count(const char *sql, int nargs, Oid *types, Datum *values)
 {
-	bool		isnull;
-	Datum		count;
+	bool isnull;
+	Datum count;
 
 	OrderingSpiExecute(sql, nargs, types, values, SPI_OK_SELECT);
 	Assert(SPI_processed == 1);
@@ -89,35 +92,35 @@ single_count(const char *sql, int nargs, Oid *types, Datum *values)
 int
 OrderingChannelCount(void)
 {
-	return (int) single_count("SELECT count(*) FROM ordering.channels",
-							  0, NULL, NULL);
+	return (int) single_count("SELECT count(*) FROM ordering.channels", 0,
+							  NULL, NULL);
 }
 
 bool
 OrderingFindConsenter(const char *channel, const char *node, bool *is_learner)
 {
-	Oid			types[2] = {TEXTOID, TEXTOID};
-	Datum		values[2] = {CStringGetTextDatum(channel),
-	CStringGetTextDatum(node)};
-	bool		isnull;
+	Oid types[2] = { TEXTOID, TEXTOID };
+	Datum values[2] = { CStringGetTextDatum(channel),
+						CStringGetTextDatum(node) };
+	bool isnull;
 
 	OrderingSpiExecute("SELECT is_learner FROM ordering.consenters"
 					   " WHERE channel = $1 AND node = $2",
 					   2, types, values, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		return false;
-	*is_learner = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-											 SPI_tuptable->tupdesc, 1,
-											 &isnull));
+	*is_learner =
+		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+								   SPI_tuptable->tupdesc, 1, &isnull));
 	return true;
 }
 
 int
 OrderingConsenterCount(const char *channel, bool voters_only)
 {
-	Oid			types[2] = {TEXTOID, BOOLOID};
-	Datum		values[2] = {CStringGetTextDatum(channel),
-	BoolGetDatum(voters_only)};
+	Oid types[2] = { TEXTOID, BOOLOID };
+	Datum values[2] = { CStringGetTextDatum(channel),
+						BoolGetDatum(voters_only) };
 
 	return (int) single_count("SELECT count(*) FROM ordering.consenters"
 							  " WHERE channel = $1"

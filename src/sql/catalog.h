@@ -20,24 +20,25 @@
 #include "common/channel_settings.h"
 
 /* Runs one statement with positional arguments ($1...); errors on failure. */
-extern int	OrderingSpiExecute(const char *sql, int nargs, Oid *types,
-							   Datum *values, int expected_result);
+extern int OrderingSpiExecute(const char *sql, int nargs, Oid *types,
+							  Datum *values, int expected_result);
 
 /*
  * Reads a channel's settings.  Errors 42704 ("channel ... does not exist")
  * when there is no such channel.
  */
-extern void OrderingChannelSettings(const char *channel,
-									OrderingSettings *settings);
+extern void
+OrderingChannelSettings(const char *channel, OrderingSettings *settings);
 extern bool OrderingChannelExists(const char *channel);
-extern int	OrderingChannelCount(void);
+extern int OrderingChannelCount(void);
 
 /* A consenter of a channel: found? and whether it is a learner. */
-extern bool OrderingFindConsenter(const char *channel, const char *node,
-								  bool *is_learner);
-extern int	OrderingConsenterCount(const char *channel, bool voters_only);
+extern bool
+OrderingFindConsenter(const char *channel, const char *node, bool *is_learner);
+extern int OrderingConsenterCount(const char *channel, bool voters_only);
 
 /* Errors 42704 with the contract's message. */
-extern void OrderingReportUnknownChannel(const char *channel) pg_attribute_noreturn();
+extern void
+OrderingReportUnknownChannel(const char *channel) pg_attribute_noreturn();
 
-#endif							/* ORDERING_SQL_CATALOG_H */
+#endif /* ORDERING_SQL_CATALOG_H */

@@ -55,11 +55,13 @@ check_consenters_include_this_node(const char *channel,
 		if (strcmp(consenters[i].node, ordering_node_name) == 0)
 			return;
 	}
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("consenters of channel \"%s\" must include this node \"%s\"",
-					channel, ordering_node_name),
-			 errhint("A channel is created on one of its consenters; this node's name is ordering.node_name.")));
+	ereport(
+		ERROR,
+		(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+		 errmsg("consenters of channel \"%s\" must include this node \"%s\"",
+				channel, ordering_node_name),
+		 errhint("A channel is created on one of its consenters; this node's "
+				 "name is ordering.node_name.")));
 }
 
 static void
@@ -73,7 +75,8 @@ check_channel_is_new(const char *channel)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("too many channels"),
-				 errdetail("This node serves at most %d channels (ordering.max_channels).",
+				 errdetail("This node serves at most %d channels "
+						   "(ordering.max_channels).",
 						   ordering_max_channels)));
 }
 
@@ -84,8 +87,8 @@ genesis_document(const char *channel, Jsonb *settings,
 {
 	const char **nodes = palloc(sizeof(char *) * n_consenters);
 	const char **conninfos = palloc(sizeof(char *) * n_consenters);
-	uint64	   *raft_ids = palloc(sizeof(uint64) * n_consenters);
-	bool	   *is_learner = palloc(sizeof(bool) * n_consenters);
+	uint64 *raft_ids = palloc(sizeof(uint64) * n_consenters);
+	bool *is_learner = palloc(sizeof(bool) * n_consenters);
 
 	for (int i = 0; i < n_consenters; i++)
 	{
@@ -109,11 +112,11 @@ genesis_document(const char *channel, Jsonb *settings,
 Datum
 ordering_create_channel(PG_FUNCTION_ARGS)
 {
-	char	   *channel = OrderingTextArg(fcinfo, 0, "channel");
+	char *channel = OrderingTextArg(fcinfo, 0, "channel");
 	OrderingConsenter *consenters;
-	int			n_consenters;
+	int n_consenters;
 	OrderingSettings settings;
-	Jsonb	   *settings_jsonb;
+	Jsonb *settings_jsonb;
 
 	OrderingRequireArg(fcinfo, 1, "consenters");
 	OrderingRequireArg(fcinfo, 2, "config");
@@ -130,8 +133,8 @@ ordering_create_channel(PG_FUNCTION_ARGS)
 	check_channel_is_new(channel);
 	/* The same code path as a joining node's (join.c): identical block 0. */
 	StoreInstallGenesis(channel,
-						   genesis_document(channel, settings_jsonb,
-											consenters, n_consenters));
+						genesis_document(channel, settings_jsonb, consenters,
+										 n_consenters));
 	SPI_finish();
 
 	OrderingReloadChannelsAtCommit();
@@ -145,13 +148,13 @@ ordering_create_channel(PG_FUNCTION_ARGS)
 Datum
 ordering_drop_channel(PG_FUNCTION_ARGS)
 {
-	char	   *channel = OrderingTextArg(fcinfo, 0, "channel");
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(channel)};
+	char *channel = OrderingTextArg(fcinfo, 0, "channel");
+	Oid types[1] = { TEXTOID };
+	Datum values[1] = { CStringGetTextDatum(channel) };
 
 	SPI_connect();
-	OrderingSpiExecute("DELETE FROM ordering.channels WHERE channel = $1",
-					   1, types, values, SPI_OK_DELETE);
+	OrderingSpiExecute("DELETE FROM ordering.channels WHERE channel = $1", 1,
+					   types, values, SPI_OK_DELETE);
 	if (SPI_processed == 0)
 		OrderingReportUnknownChannel(channel);
 	SPI_finish();
@@ -168,9 +171,9 @@ ordering_drop_channel(PG_FUNCTION_ARGS)
 Datum
 ordering_update_channel_config(PG_FUNCTION_ARGS)
 {
-	char	   *channel = OrderingTextArg(fcinfo, 0, "channel");
+	char *channel = OrderingTextArg(fcinfo, 0, "channel");
 	OrderingSettings settings;
-	char	   *settings_text;
+	char *settings_text;
 
 	OrderingRequireArg(fcinfo, 1, "config");
 	SPI_connect();
@@ -178,9 +181,8 @@ ordering_update_channel_config(PG_FUNCTION_ARGS)
 	SPI_finish();
 
 	OrderingSettingsApply(&settings, PG_GETARG_JSONB_P(1));
-	settings_text = JsonbToCString(NULL,
-								   &OrderingSettingsToJsonb(&settings)->root,
-								   0);
+	settings_text =
+		JsonbToCString(NULL, &OrderingSettingsToJsonb(&settings)->root, 0);
 	if (strlen(settings_text) >= ORDERING_ADMIN_ARG_MAX)
 		elog(ERROR, "settings document of %zu bytes is too long",
 			 strlen(settings_text));
@@ -196,11 +198,11 @@ ordering_update_channel_config(PG_FUNCTION_ARGS)
 Datum
 ordering_add_consenter(PG_FUNCTION_ARGS)
 {
-	char	   *channel = OrderingTextArg(fcinfo, 0, "channel");
-	char	   *node = OrderingTextArg(fcinfo, 1, "node");
-	char	   *conninfo = OrderingTextArg(fcinfo, 2, "conninfo");
-	bool		is_learner;
-	int			n_consenters;
+	char *channel = OrderingTextArg(fcinfo, 0, "channel");
+	char *node = OrderingTextArg(fcinfo, 1, "node");
+	char *conninfo = OrderingTextArg(fcinfo, 2, "conninfo");
+	bool is_learner;
+	int n_consenters;
 
 	OrderingCheckNodeName(node);
 	OrderingCheckConninfo(node, conninfo);
@@ -217,10 +219,12 @@ ordering_add_consenter(PG_FUNCTION_ARGS)
 	SPI_finish();
 
 	if (n_consenters >= RAFT_MAX_MEMBERS)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("channel \"%s\" already has the most consenters allowed (%d)",
-						channel, RAFT_MAX_MEMBERS)));
+		ereport(
+			ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg(
+				 "channel \"%s\" already has the most consenters allowed (%d)",
+				 channel, RAFT_MAX_MEMBERS)));
 
 	PG_RETURN_INT64(OrderingAdminCall(ORDERING_ADMIN_ADD_CONSENTER, channel,
 									  node, conninfo));
@@ -233,7 +237,7 @@ ordering_add_consenter(PG_FUNCTION_ARGS)
 static bool
 require_consenter(const char *channel, const char *node)
 {
-	bool		is_learner = false;
+	bool is_learner = false;
 
 	if (!OrderingChannelExists(channel))
 		OrderingReportUnknownChannel(channel);
@@ -249,10 +253,10 @@ require_consenter(const char *channel, const char *node)
 Datum
 ordering_remove_consenter(PG_FUNCTION_ARGS)
 {
-	char	   *channel = OrderingTextArg(fcinfo, 0, "channel");
-	char	   *node = OrderingTextArg(fcinfo, 1, "node");
-	bool		is_learner;
-	int			n_voters;
+	char *channel = OrderingTextArg(fcinfo, 0, "channel");
+	char *node = OrderingTextArg(fcinfo, 1, "node");
+	bool is_learner;
+	int n_voters;
 
 	SPI_connect();
 	is_learner = require_consenter(channel, node);
@@ -262,21 +266,23 @@ ordering_remove_consenter(PG_FUNCTION_ARGS)
 	if (!is_learner && n_voters <= 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot remove \"%s\", the last voting consenter of channel \"%s\"",
+				 errmsg("cannot remove \"%s\", the last voting consenter of "
+						"channel \"%s\"",
 						node, channel),
-				 errhint("Use ordering.drop_channel() to remove the channel from this node.")));
+				 errhint("Use ordering.drop_channel() to remove the channel "
+						 "from this node.")));
 
-	PG_RETURN_INT64(OrderingAdminCall(ORDERING_ADMIN_REMOVE_CONSENTER, channel,
-									  node, ""));
+	PG_RETURN_INT64(
+		OrderingAdminCall(ORDERING_ADMIN_REMOVE_CONSENTER, channel, node, ""));
 }
 
 /* ordering.transfer_leadership(channel text, node text) RETURNS void */
 Datum
 ordering_transfer_leadership(PG_FUNCTION_ARGS)
 {
-	char	   *channel = OrderingTextArg(fcinfo, 0, "channel");
-	char	   *node = OrderingTextArg(fcinfo, 1, "node");
-	bool		is_learner;
+	char *channel = OrderingTextArg(fcinfo, 0, "channel");
+	char *node = OrderingTextArg(fcinfo, 1, "node");
+	bool is_learner;
 
 	SPI_connect();
 	is_learner = require_consenter(channel, node);
@@ -285,9 +291,11 @@ ordering_transfer_leadership(PG_FUNCTION_ARGS)
 	if (is_learner)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("node \"%s\" is a learner of channel \"%s\" and cannot lead it",
+				 errmsg("node \"%s\" is a learner of channel \"%s\" and "
+						"cannot lead it",
 						node, channel)));
 
-	(void) OrderingAdminCall(ORDERING_ADMIN_TRANSFER_LEADER, channel, node, "");
+	(void) OrderingAdminCall(ORDERING_ADMIN_TRANSFER_LEADER, channel, node,
+							 "");
 	PG_RETURN_VOID();
 }

@@ -49,13 +49,13 @@ PG_FUNCTION_INFO_V1(ordering_join_channel);
 Datum
 ordering_join_channel(PG_FUNCTION_ARGS)
 {
-	char	   *channel = OrderingTextArg(fcinfo, 0, "channel");
-	char	   *peer_conninfo = OrderingTextArg(fcinfo, 1, "peer_conninfo");
+	char *channel = OrderingTextArg(fcinfo, 0, "channel");
+	char *peer_conninfo = OrderingTextArg(fcinfo, 1, "peer_conninfo");
 	TimestampTz deadline;
-	PGconn	   *volatile conn = NULL;
-	char	   *volatile document = NULL;	/* set inside PG_TRY */
-	char	   *local_document;
-	bool		member = false;
+	PGconn *volatile conn = NULL;
+	char *volatile document = NULL; /* set inside PG_TRY */
+	char *local_document;
+	bool member = false;
 	MemoryContext caller_cxt = CurrentMemoryContext;
 
 	OrderingCheckChannelName(channel);
@@ -73,20 +73,22 @@ ordering_join_channel(PG_FUNCTION_ARGS)
 	SPI_finish();
 
 	deadline = OrderingSubmitDeadline();
-	PG_TRY();
+	PG_TRY()
+		;
 	{
-		const char *params[2] = {channel, ordering_node_name};
-		PGresult   *res;
+		const char *params[2] = { channel, ordering_node_name };
+		PGresult *res;
 
 		conn = OrderingRemoteConnect(peer_conninfo, "ordering join_channel",
 									 ordering_submit_timeout_ms, deadline);
-		res = OrderingRemoteExec(conn, "peer",
-								 "SELECT convert_from(b.config, 'UTF8'),"
-								 " EXISTS (SELECT 1 FROM ordering.consenters c"
-								 "  WHERE c.channel = b.channel AND c.node = $2)"
-								 " FROM ordering.blocks b"
-								 " WHERE b.channel = $1 AND b.number = 0",
-								 2, params, deadline);
+		res =
+			OrderingRemoteExec(conn, "peer",
+							   "SELECT convert_from(b.config, 'UTF8'),"
+							   " EXISTS (SELECT 1 FROM ordering.consenters c"
+							   "  WHERE c.channel = b.channel AND c.node = $2)"
+							   " FROM ordering.blocks b"
+							   " WHERE b.channel = $1 AND b.number = 0",
+							   2, params, deadline);
 		if (PQntuples(res) == 1)
 		{
 			document = pstrdup(PQgetvalue(res, 0, 0));
@@ -103,22 +105,25 @@ ordering_join_channel(PG_FUNCTION_ARGS)
 	if (document == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("channel \"%s\" does not exist on the peer", channel)));
+				 errmsg("channel \"%s\" does not exist on the peer",
+						channel)));
 	if (!member)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("node \"%s\" is not a consenter of channel \"%s\" on the peer",
+				 errmsg("node \"%s\" is not a consenter of channel \"%s\" on "
+						"the peer",
 						ordering_node_name, channel),
-				 errhint("Call ordering.add_consenter on a member of the channel first.")));
+				 errhint("Call ordering.add_consenter on a member of the "
+						 "channel first.")));
 	if (local_document != NULL)
 	{
 		if (strcmp(local_document, document) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_OBJECT),
-					 errmsg("channel \"%s\" already exists with a different genesis block",
+					 errmsg("channel \"%s\" already exists with a different "
+							"genesis block",
 							channel)));
-		ereport(NOTICE,
-				(errmsg("channel \"%s\" is already joined", channel)));
+		ereport(NOTICE, (errmsg("channel \"%s\" is already joined", channel)));
 		PG_RETURN_TEXT_P(cstring_to_text(channel));
 	}
 

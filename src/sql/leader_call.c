@@ -62,20 +62,21 @@ leader_call_find_leader(const char *channel, char *leader, Size size)
 static char *
 leader_call_conninfo(const char *channel, const char *leader)
 {
-	Oid			types[2] = {TEXTOID, TEXTOID};
-	Datum		values[2] = {CStringGetTextDatum(channel),
-	CStringGetTextDatum(leader)};
-	char	   *conninfo = NULL;
+	Oid types[2] = { TEXTOID, TEXTOID };
+	Datum values[2] = { CStringGetTextDatum(channel),
+						CStringGetTextDatum(leader) };
+	char *conninfo = NULL;
 	MemoryContext cxt = CurrentMemoryContext;
 
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT conninfo FROM ordering.consenters"
 							  " WHERE channel = $1 AND node = $2",
-							  2, types, values, NULL, true, 1) == SPI_OK_SELECT &&
+							  2, types, values, NULL, true,
+							  1) == SPI_OK_SELECT &&
 		SPI_processed == 1)
 	{
-		char	   *value = SPI_getvalue(SPI_tuptable->vals[0],
-										 SPI_tuptable->tupdesc, 1);
+		char *value =
+			SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 
 		if (value != NULL)
 			conninfo = MemoryContextStrdup(cxt, value);
@@ -88,15 +89,15 @@ bool
 OrderingAdminRouteToLeader(OrderingAdminKind kind, const char *channel,
 						   const char *node, const char *arg, int64 *block)
 {
-	char		leader[ORDERING_NAME_MAX];
-	const char *application_name = GetConfigOption("application_name", true,
-												   false);
-	char	   *conninfo;
+	char leader[ORDERING_NAME_MAX];
+	const char *application_name =
+		GetConfigOption("application_name", true, false);
+	char *conninfo;
 	const char *sql;
 	const char *params[3];
-	int			n_params;
+	int n_params;
 	TimestampTz deadline;
-	PGconn	   *volatile conn = NULL;
+	PGconn *volatile conn = NULL;
 
 	*block = -1;
 	if (application_name != NULL &&
@@ -136,18 +137,22 @@ OrderingAdminRouteToLeader(OrderingAdminKind kind, const char *channel,
 	}
 
 	ereport(DEBUG1,
-			(errmsg_internal("routing an admin request of channel \"%s\" to its leader %s",
-							 channel, leader)));
+			(errmsg_internal(
+				"routing an admin request of channel \"%s\" to its leader %s",
+				channel, leader)));
 	deadline = TimestampTzPlusMilliseconds(OrderingSubmitDeadline(),
 										   LEADER_CALL_SLACK_MS);
-	PG_TRY();
+	PG_TRY()
+		;
 	{
-		PGresult   *res;
+		PGresult *res;
 
 		conn = OrderingRemoteConnect(conninfo, ORDERING_REMOTE_ADMIN_APPNAME,
-									 ordering_submit_timeout_ms + LEADER_CALL_SLACK_MS,
+									 ordering_submit_timeout_ms +
+										 LEADER_CALL_SLACK_MS,
 									 deadline);
-		res = OrderingRemoteExec(conn, leader, sql, n_params, params, deadline);
+		res =
+			OrderingRemoteExec(conn, leader, sql, n_params, params, deadline);
 		if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) &&
 			kind != ORDERING_ADMIN_TRANSFER_LEADER)
 			*block = strtoi64(PQgetvalue(res, 0, 0), NULL, 10);

@@ -21,8 +21,8 @@
  * SQLSTATE.  Returns false when the request should go to the local worker
  * (this node leads, no leader is known, or the call itself was routed).
  */
-extern bool OrderingAdminRouteToLeader(OrderingAdminKind kind,
-									   const char *channel, const char *node,
-									   const char *arg, int64 *block);
+extern bool
+OrderingAdminRouteToLeader(OrderingAdminKind kind, const char *channel,
+						   const char *node, const char *arg, int64 *block);
 
-#endif							/* ORDERING_LEADER_CALL_H */
+#endif /* ORDERING_LEADER_CALL_H */

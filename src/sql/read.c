@@ -53,7 +53,7 @@ static OrderingChannelStatus *
 copy_status_slots(int *n_slots)
 {
 	OrderingChannelStatus *copy;
-	int			n = 0;
+	int n = 0;
 
 	OrderingRequireSharedMemory();
 	copy = palloc(sizeof(OrderingChannelStatus) *
@@ -86,9 +86,9 @@ timestamp_or_null(TimestampTz timestamp, bool *isnull)
 static void
 put_status_row(ReturnSetInfo *rsinfo, const OrderingChannelStatus *status)
 {
-	Datum		values[STATUS_COLUMNS];
-	bool		nulls[STATUS_COLUMNS] = {0};
-	int			column = 0;
+	Datum values[STATUS_COLUMNS];
+	bool nulls[STATUS_COLUMNS] = { 0 };
+	int column = 0;
 
 	values[column++] = CStringGetTextDatum(status->channel);
 	values[column++] = CStringGetTextDatum(ordering_node_name);
@@ -109,9 +109,10 @@ put_status_row(ReturnSetInfo *rsinfo, const OrderingChannelStatus *status)
 	values[column++] = Int64GetDatum(status->committed_block_number);
 	values[column++] = Int64GetDatum(status->data_persist_count);
 	nulls[column] = status->data_persist_count == 0;
-	values[column++] = Float8GetDatum(status->data_persist_count == 0 ? 0 :
-									  status->data_persist_total_ms /
-									  status->data_persist_count);
+	values[column++] = Float8GetDatum(status->data_persist_count == 0
+										  ? 0
+										  : status->data_persist_total_ms /
+											  status->data_persist_count);
 	values[column] = timestamp_or_null(status->updated_at, &nulls[column]);
 	column++;
 	values[column] = text_or_null(status->last_error, &nulls[column]);
@@ -126,7 +127,7 @@ Datum
 ordering_channel_status(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	int			n_slots;
+	int n_slots;
 	OrderingChannelStatus *slots = copy_status_slots(&n_slots);
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -154,9 +155,9 @@ static void
 put_peer_row(ReturnSetInfo *rsinfo, const char *channel,
 			 const OrderingPeerStatus *peer)
 {
-	Datum		values[PEER_COLUMNS];
-	bool		nulls[PEER_COLUMNS] = {0};
-	int			column = 0;
+	Datum values[PEER_COLUMNS];
+	bool nulls[PEER_COLUMNS] = { 0 };
+	int column = 0;
 
 	values[column++] = CStringGetTextDatum(channel);
 	values[column++] = CStringGetTextDatum(peer->node);
@@ -164,7 +165,8 @@ put_peer_row(ReturnSetInfo *rsinfo, const char *channel,
 	values[column++] = BoolGetDatum(peer->is_learner);
 	values[column++] = Int64GetDatum((int64) peer->match_index);
 	values[column++] = Int64GetDatum((int64) peer->next_index);
-	values[column++] = CStringGetTextDatum(progress_state_name(peer->progress_state));
+	values[column++] =
+		CStringGetTextDatum(progress_state_name(peer->progress_state));
 	values[column++] = BoolGetDatum(peer->recent_active);
 	values[column++] = Int32GetDatum((int32) peer->inflight);
 	values[column] = timestamp_or_null(peer->last_contact, &nulls[column]);
@@ -179,13 +181,13 @@ Datum
 ordering_peer_status(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	int			n_slots;
+	int n_slots;
 	OrderingChannelStatus *slots = copy_status_slots(&n_slots);
 
 	InitMaterializedSRF(fcinfo, 0);
 	for (int i = 0; i < n_slots; i++)
 	{
-		int			n_peers = Min(slots[i].n_peers, ORDERING_MAX_PEERS);
+		int n_peers = Min(slots[i].n_peers, ORDERING_MAX_PEERS);
 
 		for (int j = 0; j < n_peers; j++)
 			put_peer_row(rsinfo, slots[i].channel, &slots[i].peers[j]);
@@ -197,10 +199,9 @@ ordering_peer_status(PG_FUNCTION_ARGS)
 static bool
 block_exists(const char *channel, int64 number)
 {
-	Oid			types[2] = {TEXTOID, INT8OID};
-	Datum		values[2] = {CStringGetTextDatum(channel),
-	Int64GetDatum(number)};
-	bool		exists;
+	Oid types[2] = { TEXTOID, INT8OID };
+	Datum values[2] = { CStringGetTextDatum(channel), Int64GetDatum(number) };
+	bool exists;
 
 	OrderingSpiExecute("SELECT 1 FROM ordering.blocks"
 					   " WHERE channel = $1 AND number = $2",
@@ -221,15 +222,15 @@ static bool
 wait_for_block(const char *channel, int64 number, bool has_deadline,
 			   TimestampTz deadline)
 {
-	bool		exists = false;
-	int64		looked_at_block = PG_INT64_MIN;
-	bool		timed_out = false;
+	bool exists = false;
+	int64 looked_at_block = PG_INT64_MIN;
+	bool timed_out = false;
 
 	ConditionVariablePrepareToSleep(&ordering_shared->applied_cv);
 	for (;;)
 	{
-		int64		last_block = OrderingPublishedLastBlock(channel);
-		long		sleep_ms;
+		int64 last_block = OrderingPublishedLastBlock(channel);
+		long sleep_ms;
 
 		if (last_block != looked_at_block || last_block < 0 || timed_out)
 		{
@@ -237,8 +238,8 @@ wait_for_block(const char *channel, int64 number, bool has_deadline,
 			if ((exists = block_exists(channel, number)))
 				break;
 		}
-		sleep_ms = has_deadline ?
-			OrderingRemainingMs(deadline, WAIT_SLICE_MS) : WAIT_SLICE_MS;
+		sleep_ms = has_deadline ? OrderingRemainingMs(deadline, WAIT_SLICE_MS)
+								: WAIT_SLICE_MS;
 
 		CHECK_FOR_INTERRUPTS();
 		if (sleep_ms <= 0)
@@ -260,11 +261,11 @@ wait_for_block(const char *channel, int64 number, bool has_deadline,
 Datum
 ordering_wait_for_block(PG_FUNCTION_ARGS)
 {
-	char	   *channel = OrderingTextArg(fcinfo, 0, "channel");
-	int64		number;
-	bool		has_deadline = !PG_ARGISNULL(2);
+	char *channel = OrderingTextArg(fcinfo, 0, "channel");
+	int64 number;
+	bool has_deadline = !PG_ARGISNULL(2);
 	TimestampTz deadline = 0;
-	bool		exists;
+	bool exists;
 
 	OrderingRequireArg(fcinfo, 1, "number");
 	number = PG_GETARG_INT64(1);
@@ -287,7 +288,8 @@ ordering_wait_for_block(PG_FUNCTION_ARGS)
 	if (!exists && IsolationUsesXactSnapshot())
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("wait_for_block cannot wait in a REPEATABLE READ or SERIALIZABLE transaction"),
+				 errmsg("wait_for_block cannot wait in a REPEATABLE READ or "
+						"SERIALIZABLE transaction"),
 				 errhint("Use READ COMMITTED.")));
 	if (!exists)
 	{
@@ -304,23 +306,23 @@ ordering_wait_for_block(PG_FUNCTION_ARGS)
  */
 typedef struct ChainCheck
 {
-	int64		blocks;			/* blocks seen */
-	int64		expected_number;
-	uint8		previous_hash[ORDERING_HASH_LEN];	/* hash of the last block */
+	int64 blocks; /* blocks seen */
+	int64 expected_number;
+	uint8 previous_hash[ORDERING_HASH_LEN]; /* hash of the last block */
 	/* the current block */
-	int64		number;
-	bool		is_config;
-	int32		tx_count;
-	int32		items_seen;
-	uint8		stored_previous_hash[ORDERING_HASH_LEN];
-	uint8		stored_data_hash[ORDERING_HASH_LEN];
-	uint8		stored_hash[ORDERING_HASH_LEN];
+	int64 number;
+	bool is_config;
+	int32 tx_count;
+	int32 items_seen;
+	uint8 stored_previous_hash[ORDERING_HASH_LEN];
+	uint8 stored_data_hash[ORDERING_HASH_LEN];
+	uint8 stored_hash[ORDERING_HASH_LEN];
 	OrderingDataHasher hasher;
-	MemoryContext block_context;	/* lives across rows: hasher, detail */
+	MemoryContext block_context; /* lives across rows: hasher, detail */
 	/* result */
-	bool		bad;
-	int64		first_bad_block;
-	char	   *detail;
+	bool bad;
+	int64 first_bad_block;
+	char *detail;
 } ChainCheck;
 
 static void
@@ -345,9 +347,9 @@ static void
 read_hash_column(HeapTuple tuple, TupleDesc desc, int column,
 				 uint8 hash[ORDERING_HASH_LEN])
 {
-	bool		isnull;
-	bytea	   *stored = DatumGetByteaPP(SPI_getbinval(tuple, desc, column,
-													   &isnull));
+	bool isnull;
+	bytea *stored =
+		DatumGetByteaPP(SPI_getbinval(tuple, desc, column, &isnull));
 
 	Assert(!isnull);
 	memset(hash, 0, ORDERING_HASH_LEN);
@@ -359,8 +361,8 @@ read_hash_column(HeapTuple tuple, TupleDesc desc, int column,
 static void
 chain_finish_block(ChainCheck *check)
 {
-	uint8		data_hash[ORDERING_HASH_LEN];
-	uint8		hash[ORDERING_HASH_LEN];
+	uint8 data_hash[ORDERING_HASH_LEN];
+	uint8 hash[ORDERING_HASH_LEN];
 
 	OrderingDataHashEnd(&check->hasher, data_hash);
 	if (check->number != check->expected_number)
@@ -369,22 +371,24 @@ chain_finish_block(ChainCheck *check)
 						   check->expected_number));
 	else if (!hash_matches(check->stored_previous_hash, check->previous_hash))
 		chain_bad(check, check->number,
-				  psprintf("previous_hash of block " INT64_FORMAT " is not the hash of the block before it",
+				  psprintf("previous_hash of block " INT64_FORMAT
+						   " is not the hash of the block before it",
 						   check->number));
 	else if (check->items_seen != (check->is_config ? 1 : check->tx_count) ||
 			 (check->is_config && check->tx_count != 0))
 		chain_bad(check, check->number,
 				  psprintf("tx_count of block " INT64_FORMAT " is %d, not %d",
-						   check->number, check->tx_count,
-						   check->items_seen));
+						   check->number, check->tx_count, check->items_seen));
 	else if (!hash_matches(check->stored_data_hash, data_hash))
 		chain_bad(check, check->number,
-				  psprintf("data_hash of block " INT64_FORMAT " does not match its contents",
+				  psprintf("data_hash of block " INT64_FORMAT
+						   " does not match its contents",
 						   check->number));
 	OrderingBlockHash(check->number, check->previous_hash, data_hash, hash);
 	if (!check->bad && !hash_matches(check->stored_hash, hash))
 		chain_bad(check, check->number,
-				  psprintf("hash of block " INT64_FORMAT " does not match its header",
+				  psprintf("hash of block " INT64_FORMAT
+						   " does not match its header",
 						   check->number));
 	check->blocks++;
 	check->expected_number = check->number + 1;
@@ -395,7 +399,7 @@ chain_finish_block(ChainCheck *check)
 static void
 chain_start_block(ChainCheck *check, HeapTuple tuple, TupleDesc desc)
 {
-	bool		isnull;
+	bool isnull;
 	MemoryContext row_context;
 
 	check->number = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
@@ -420,12 +424,12 @@ static void
 chain_check_row(ChainCheck *check, HeapTuple tuple, TupleDesc desc,
 				bool *in_block)
 {
-	bool		isnull;
-	int64		number = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
-	Datum		item;
-	bytea	   *item_bytes;
-	Datum		position;
-	bool		position_isnull;
+	bool isnull;
+	int64 number = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+	Datum item;
+	bytea *item_bytes;
+	Datum position;
+	bool position_isnull;
 
 	if (!*in_block || number != check->number)
 	{
@@ -442,7 +446,8 @@ chain_check_row(ChainCheck *check, HeapTuple tuple, TupleDesc desc,
 	if (!check->is_config && !position_isnull &&
 		DatumGetInt32(position) != check->items_seen)
 		chain_bad(check, check->number,
-				  psprintf("transaction positions of block " INT64_FORMAT " are not 0, 1, 2, ...",
+				  psprintf("transaction positions of block " INT64_FORMAT
+						   " are not 0, 1, 2, ...",
 						   check->number));
 	item_bytes = DatumGetByteaPP(item);
 	OrderingDataHashAdd(&check->hasher, VARDATA_ANY(item_bytes),
@@ -453,26 +458,27 @@ chain_check_row(ChainCheck *check, HeapTuple tuple, TupleDesc desc,
 static void
 chain_check_all(const char *channel, ChainCheck *check)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(channel)};
-	Portal		portal;
-	bool		in_block = false;
-	MemoryContext row_context = AllocSetContextCreate(CurrentMemoryContext,
-													  "ordering verify row",
-													  ALLOCSET_DEFAULT_SIZES);
+	Oid types[1] = { TEXTOID };
+	Datum values[1] = { CStringGetTextDatum(channel) };
+	Portal portal;
+	bool in_block = false;
+	MemoryContext row_context =
+		AllocSetContextCreate(CurrentMemoryContext, "ordering verify row",
+							  ALLOCSET_DEFAULT_SIZES);
 
-	portal = SPI_cursor_open_with_args(NULL,
-									   "SELECT b.number, b.previous_hash, b.data_hash, b.hash,"
-									   "       b.tx_count, b.is_config,"
-									   "       CASE WHEN b.is_config THEN b.config ELSE t.payload END,"
-									   "       t.position"
-									   " FROM ordering.blocks b"
-									   " LEFT JOIN ordering.transactions t"
-									   "   ON NOT b.is_config AND t.channel = b.channel"
-									   "  AND t.block_number = b.number"
-									   " WHERE b.channel = $1"
-									   " ORDER BY b.number, t.position",
-									   1, types, values, NULL, true, 0);
+	portal = SPI_cursor_open_with_args(
+		NULL,
+		"SELECT b.number, b.previous_hash, b.data_hash, b.hash,"
+		"       b.tx_count, b.is_config,"
+		"       CASE WHEN b.is_config THEN b.config ELSE t.payload END,"
+		"       t.position"
+		" FROM ordering.blocks b"
+		" LEFT JOIN ordering.transactions t"
+		"   ON NOT b.is_config AND t.channel = b.channel"
+		"  AND t.block_number = b.number"
+		" WHERE b.channel = $1"
+		" ORDER BY b.number, t.position",
+		1, types, values, NULL, true, 0);
 	for (;;)
 	{
 		SPI_cursor_fetch(portal, true, VERIFY_FETCH_ROWS);
@@ -503,11 +509,11 @@ chain_check_all(const char *channel, ChainCheck *check)
 Datum
 ordering_verify_chain(PG_FUNCTION_ARGS)
 {
-	char	   *channel = OrderingTextArg(fcinfo, 0, "channel");
+	char *channel = OrderingTextArg(fcinfo, 0, "channel");
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	ChainCheck	check = {0};
-	Datum		values[4];
-	bool		nulls[4] = {false, false, false, false};
+	ChainCheck check = { 0 };
+	Datum values[4];
+	bool nulls[4] = { false, false, false, false };
 
 	check.block_context = CurrentMemoryContext;
 	SPI_connect();

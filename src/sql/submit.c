@@ -55,27 +55,27 @@ PG_FUNCTION_INFO_V1(ordering_submit_txs);
 /* One transaction of a submission and, once known, its place. */
 typedef struct SubmitItem
 {
-	bytea	   *payload;
-	char	   *tx_id;
-	bool		ordered;
-	int64		block_number;
-	int32		position;
+	bytea *payload;
+	char *tx_id;
+	bool ordered;
+	int64 block_number;
+	int32 position;
 } SubmitItem;
 
 /* tx_id -> place, filled as the transactions show up in blocks. */
 typedef struct PlaceEntry
 {
-	char		tx_id[ORDERING_TX_ID_MAX];	/* hash key */
-	bool		ordered;
-	int64		block_number;
-	int32		position;
+	char tx_id[ORDERING_TX_ID_MAX]; /* hash key */
+	bool ordered;
+	int64 block_number;
+	int32 position;
 } PlaceEntry;
 
 static char *
 payload_tx_id(bytea *payload)
 {
-	uint8		hash[ORDERING_HASH_LEN];
-	char	   *hex = palloc(ORDERING_HASH_LEN * 2 + 1);
+	uint8 hash[ORDERING_HASH_LEN];
+	char *hex = palloc(ORDERING_HASH_LEN * 2 + 1);
 
 	OrderingSha256(VARDATA_ANY(payload), VARSIZE_ANY_EXHDR(payload), hash);
 	hex[hex_encode((const char *) hash, ORDERING_HASH_LEN, hex)] = '\0';
@@ -88,9 +88,11 @@ require_read_committed(const char *function)
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("%s cannot wait for blocks in a REPEATABLE READ or SERIALIZABLE transaction",
+				 errmsg("%s cannot wait for blocks in a REPEATABLE READ or "
+						"SERIALIZABLE transaction",
 						function),
-				 errhint("Use READ COMMITTED, or ordering.submit_tx_async().")));
+				 errhint(
+					 "Use READ COMMITTED, or ordering.submit_tx_async().")));
 }
 
 /* Errors unless the payload fits the channel's limit and the ring. */
@@ -98,21 +100,24 @@ static void
 check_payload(const char *channel, const OrderingSettings *settings,
 			  const SubmitItem *item)
 {
-	Size		payload_len = VARSIZE_ANY_EXHDR(item->payload);
-	Size		record_len = RING_RECORD_OVERHEAD_BYTES + strlen(channel) + 1 +
+	Size payload_len = VARSIZE_ANY_EXHDR(item->payload);
+	Size record_len = RING_RECORD_OVERHEAD_BYTES + strlen(channel) + 1 +
 		strlen(item->tx_id) + 1 + payload_len;
 
 	if (payload_len > (Size) settings->absolute_max_bytes)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("transaction of %zu bytes exceeds the limit of channel \"%s\"",
+				 errmsg("transaction of %zu bytes exceeds the limit of "
+						"channel \"%s\"",
 						payload_len, channel),
-				 errdetail("The channel's absolute_max_bytes is " INT64_FORMAT ".",
+				 errdetail("The channel's absolute_max_bytes is " INT64_FORMAT
+						   ".",
 						   settings->absolute_max_bytes)));
 	if (record_len > ordering_shared->submit_ring->capacity)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("transaction of %zu bytes does not fit in the submission queue",
+				 errmsg("transaction of %zu bytes does not fit in the "
+						"submission queue",
 						payload_len),
 				 errhint("Raise ordering.submit_queue_size (now %d kB).",
 						 ordering_submit_queue_kb)));
@@ -131,8 +136,8 @@ get_place_plan(void)
 {
 	if (place_plan == NULL)
 	{
-		Oid			types[2] = {TEXTOID, TEXTOID};
-		SPIPlanPtr	plan;
+		Oid types[2] = { TEXTOID, TEXTOID };
+		SPIPlanPtr plan;
 
 		plan = SPI_prepare("SELECT block_number, position"
 						   " FROM ordering.transactions"
@@ -159,15 +164,15 @@ static void
 lookup_places(const char *channel, SubmitItem *items, int n_items,
 			  HTAB *places, bool stop_at_missing)
 {
-	SPIPlanPtr	plan = get_place_plan();
-	Datum		values[2];
+	SPIPlanPtr plan = get_place_plan();
+	Datum values[2];
 	MemoryContext caller_context = CurrentMemoryContext;
 
 	values[0] = CStringGetTextDatum(channel);
 	for (int i = 0; i < n_items; i++)
 	{
 		PlaceEntry *entry;
-		int			ret;
+		int ret;
 
 		if (items[i].ordered)
 			continue;
@@ -180,13 +185,14 @@ lookup_places(const char *channel, SubmitItem *items, int n_items,
 			/* SPI returns in its procedure context; stay in the caller's. */
 			MemoryContextSwitchTo(caller_context);
 			if (ret != SPI_OK_SELECT)
-				elog(ERROR, "SPI_execute_plan failed (%s) looking up transaction %s",
+				elog(ERROR,
+					 "SPI_execute_plan failed (%s) looking up transaction %s",
 					 SPI_result_code_string(ret), items[i].tx_id);
 			if (SPI_processed > 0)
 			{
-				HeapTuple	tuple = SPI_tuptable->vals[0];
-				TupleDesc	desc = SPI_tuptable->tupdesc;
-				bool		isnull;
+				HeapTuple tuple = SPI_tuptable->vals[0];
+				TupleDesc desc = SPI_tuptable->tupdesc;
+				bool isnull;
 
 				entry->ordered = true;
 				entry->block_number =
@@ -209,7 +215,7 @@ lookup_places(const char *channel, SubmitItem *items, int n_items,
 static int
 count_unordered(const SubmitItem *items, int n_items)
 {
-	int			count = 0;
+	int count = 0;
 
 	for (int i = 0; i < n_items; i++)
 		count += items[i].ordered ? 0 : 1;
@@ -221,7 +227,7 @@ static void
 enqueue_item(const char *channel, const SubmitItem *item, TimestampTz deadline)
 {
 	const char *payload = VARDATA_ANY(item->payload);
-	Size		payload_len = VARSIZE_ANY_EXHDR(item->payload);
+	Size payload_len = VARSIZE_ANY_EXHDR(item->payload);
 
 	if (OrderingSubmitEnqueue(channel, item->tx_id, payload, payload_len))
 		return;
@@ -229,17 +235,19 @@ enqueue_item(const char *channel, const SubmitItem *item, TimestampTz deadline)
 	ConditionVariablePrepareToSleep(&ordering_shared->queue_cv);
 	while (!OrderingSubmitEnqueue(channel, item->tx_id, payload, payload_len))
 	{
-		long		sleep_ms = OrderingRemainingMs(deadline,
-												   SUBMIT_WAIT_SLICE_MS);
+		long sleep_ms = OrderingRemainingMs(deadline, SUBMIT_WAIT_SLICE_MS);
 
 		CHECK_FOR_INTERRUPTS();
 		if (sleep_ms <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
-					 errmsg("submission queue is full"),
-					 errdetail("The ordering worker did not make room within %d ms.",
-							   ordering_submit_timeout_ms),
-					 errhint("Retry later, or raise ordering.submit_queue_size.")));
+			ereport(
+				ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("submission queue is full"),
+				 errdetail(
+					 "The ordering worker did not make room within %d ms.",
+					 ordering_submit_timeout_ms),
+				 errhint(
+					 "Retry later, or raise ordering.submit_queue_size.")));
 		OrderingWakeWorker();
 		(void) ConditionVariableTimedSleep(&ordering_shared->queue_cv,
 										   sleep_ms, PG_WAIT_EXTENSION);
@@ -252,8 +260,8 @@ static void
 enqueue_unordered(const char *channel, SubmitItem *items, int n_items,
 				  HTAB *places, TimestampTz deadline)
 {
-	HASHCTL		ctl = {0};
-	HTAB	   *sent;
+	HASHCTL ctl = { 0 };
+	HTAB *sent;
 
 	ctl.keysize = ORDERING_TX_ID_MAX;
 	ctl.entrysize = ORDERING_TX_ID_MAX;
@@ -263,7 +271,7 @@ enqueue_unordered(const char *channel, SubmitItem *items, int n_items,
 
 	for (int i = 0; i < n_items; i++)
 	{
-		bool		found;
+		bool found;
 
 		if (items[i].ordered)
 			continue;
@@ -290,18 +298,18 @@ static void
 wait_until_ordered(const char *channel, SubmitItem *items, int n_items,
 				   HTAB *places, TimestampTz deadline)
 {
-	MemoryContext poll_context = AllocSetContextCreate(CurrentMemoryContext,
-													   "ordering submit poll",
-													   ALLOCSET_DEFAULT_SIZES);
-	int64		looked_at_block = PG_INT64_MIN;
-	bool		timed_out = false;
+	MemoryContext poll_context =
+		AllocSetContextCreate(CurrentMemoryContext, "ordering submit poll",
+							  ALLOCSET_DEFAULT_SIZES);
+	int64 looked_at_block = PG_INT64_MIN;
+	bool timed_out = false;
 
 	ConditionVariablePrepareToSleep(&ordering_shared->applied_cv);
 	for (;;)
 	{
-		int64		last_block = OrderingPublishedLastBlock(channel);
-		int			n_unordered;
-		long		sleep_ms;
+		int64 last_block = OrderingPublishedLastBlock(channel);
+		int n_unordered;
+		long sleep_ms;
 
 		if (last_block != looked_at_block || last_block < 0 || timed_out)
 		{
@@ -323,13 +331,16 @@ wait_until_ordered(const char *channel, SubmitItem *items, int n_items,
 					(errcode(ERRCODE_QUERY_CANCELED),
 					 errmsg("transaction %s was not ordered within %d ms",
 							items[0].tx_id, ordering_submit_timeout_ms),
-					 errhint("It may still be ordered; resubmitting the same id is safe.")));
+					 errhint("It may still be ordered; resubmitting the same "
+							 "id is safe.")));
 		if (sleep_ms <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_QUERY_CANCELED),
-					 errmsg("%d of %d transactions were not ordered within %d ms",
-							n_unordered, n_items, ordering_submit_timeout_ms),
-					 errhint("They may still be ordered; resubmitting the same payloads is safe.")));
+			ereport(
+				ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("%d of %d transactions were not ordered within %d ms",
+						n_unordered, n_items, ordering_submit_timeout_ms),
+				 errhint("They may still be ordered; resubmitting the same "
+						 "payloads is safe.")));
 		timed_out = ConditionVariableTimedSleep(&ordering_shared->applied_cv,
 												sleep_ms, PG_WAIT_EXTENSION);
 	}
@@ -339,8 +350,8 @@ wait_until_ordered(const char *channel, SubmitItem *items, int n_items,
 static HTAB *
 create_places(SubmitItem *items, int n_items)
 {
-	HASHCTL		ctl = {0};
-	HTAB	   *places;
+	HASHCTL ctl = { 0 };
+	HTAB *places;
 
 	ctl.keysize = ORDERING_TX_ID_MAX;
 	ctl.entrysize = sizeof(PlaceEntry);
@@ -349,9 +360,9 @@ create_places(SubmitItem *items, int n_items)
 						 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	for (int i = 0; i < n_items; i++)
 	{
-		bool		found;
-		PlaceEntry *entry = hash_search(places, items[i].tx_id, HASH_ENTER,
-										&found);
+		bool found;
+		PlaceEntry *entry =
+			hash_search(places, items[i].tx_id, HASH_ENTER, &found);
 
 		if (!found)
 			entry->ordered = false;
@@ -368,7 +379,7 @@ submit_items(const char *channel, SubmitItem *items, int n_items, bool wait)
 {
 	TimestampTz deadline = OrderingSubmitDeadline();
 	OrderingSettings settings;
-	HTAB	   *places;
+	HTAB *places;
 
 	OrderingRequireSharedMemory();
 	SPI_connect();
@@ -392,7 +403,7 @@ submit_items(const char *channel, SubmitItem *items, int n_items, bool wait)
 static SubmitItem
 submit_item_from_args(FunctionCallInfo fcinfo)
 {
-	SubmitItem	item = {0};
+	SubmitItem item = { 0 };
 
 	OrderingRequireArg(fcinfo, 1, "payload");
 	item.payload = PG_GETARG_BYTEA_PP(1);
@@ -414,8 +425,8 @@ return_places(FunctionCallInfo fcinfo, const SubmitItem *items, int n_items)
 	InitMaterializedSRF(fcinfo, 0);
 	for (int i = 0; i < n_items; i++)
 	{
-		Datum		values[3];
-		bool		nulls[3] = {false, false, false};
+		Datum values[3];
+		bool nulls[3] = { false, false, false };
 
 		Assert(items[i].ordered);
 		values[0] = CStringGetTextDatum(items[i].tx_id);
@@ -433,8 +444,8 @@ return_places(FunctionCallInfo fcinfo, const SubmitItem *items, int n_items)
 Datum
 ordering_submit_tx(PG_FUNCTION_ARGS)
 {
-	char	   *channel = OrderingTextArg(fcinfo, 0, "channel");
-	SubmitItem	item = submit_item_from_args(fcinfo);
+	char *channel = OrderingTextArg(fcinfo, 0, "channel");
+	SubmitItem item = submit_item_from_args(fcinfo);
 
 	require_read_committed("submit_tx");
 	submit_items(channel, &item, 1, true);
@@ -449,8 +460,8 @@ ordering_submit_tx(PG_FUNCTION_ARGS)
 Datum
 ordering_submit_tx_async(PG_FUNCTION_ARGS)
 {
-	char	   *channel = OrderingTextArg(fcinfo, 0, "channel");
-	SubmitItem	item = submit_item_from_args(fcinfo);
+	char *channel = OrderingTextArg(fcinfo, 0, "channel");
+	SubmitItem item = submit_item_from_args(fcinfo);
 
 	submit_items(channel, &item, 1, false);
 	PG_RETURN_TEXT_P(cstring_to_text(item.tx_id));
@@ -460,13 +471,13 @@ ordering_submit_tx_async(PG_FUNCTION_ARGS)
 static SubmitItem *
 submit_items_from_array(ArrayType *payloads, int *n_items)
 {
-	Datum	   *elements;
-	bool	   *nulls;
-	int			n;
+	Datum *elements;
+	bool *nulls;
+	int n;
 	SubmitItem *items;
 
-	deconstruct_array(payloads, BYTEAOID, -1, false, TYPALIGN_INT,
-					  &elements, &nulls, &n);
+	deconstruct_array(payloads, BYTEAOID, -1, false, TYPALIGN_INT, &elements,
+					  &nulls, &n);
 	items = palloc0(sizeof(SubmitItem) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
@@ -489,9 +500,9 @@ submit_items_from_array(ArrayType *payloads, int *n_items)
 Datum
 ordering_submit_txs(PG_FUNCTION_ARGS)
 {
-	char	   *channel = OrderingTextArg(fcinfo, 0, "channel");
+	char *channel = OrderingTextArg(fcinfo, 0, "channel");
 	SubmitItem *items;
-	int			n_items;
+	int n_items;
 
 	OrderingRequireArg(fcinfo, 1, "payloads");
 	items = submit_items_from_array(PG_GETARG_ARRAYTYPE_P(1), &n_items);

@@ -50,15 +50,17 @@ OrderingParseConsenters(Jsonb *consenters, int *n_consenters)
 	OrderingConsenter *result;
 	JsonbIterator *iterator;
 	JsonbIteratorToken token;
-	JsonbValue	value;
-	int			count;
-	int			n = 0;
+	JsonbValue value;
+	int count;
+	int n = 0;
 
 	if (!JB_ROOT_IS_OBJECT(consenters) || JB_ROOT_IS_SCALAR(consenters))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("consenters must be a JSON object mapping node names to connection strings"),
-				 errhint("For example: {\"n1\": \"host=10.0.0.1 port=5432 dbname=postgres\"}.")));
+				 errmsg("consenters must be a JSON object mapping node names "
+						"to connection strings"),
+				 errhint("For example: {\"n1\": \"host=10.0.0.1 port=5432 "
+						 "dbname=postgres\"}.")));
 
 	count = JB_ROOT_COUNT(consenters);
 	if (count < 1 || count > RAFT_MAX_MEMBERS)
@@ -71,7 +73,7 @@ OrderingParseConsenters(Jsonb *consenters, int *n_consenters)
 	iterator = JsonbIteratorInit(&consenters->root);
 	while ((token = JsonbIteratorNext(&iterator, &value, true)) != WJB_DONE)
 	{
-		char	   *node;
+		char *node;
 
 		if (token != WJB_KEY)
 			continue;
@@ -80,14 +82,16 @@ OrderingParseConsenters(Jsonb *consenters, int *n_consenters)
 		token = JsonbIteratorNext(&iterator, &value, true);
 		Assert(token == WJB_VALUE);
 		if (value.type != jbvString)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("connection string of node \"%s\" must be a JSON string",
-							node)));
+			ereport(
+				ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg(
+					 "connection string of node \"%s\" must be a JSON string",
+					 node)));
 		Assert(n < count);
 		result[n].node = node;
-		result[n].conninfo = pnstrdup(value.val.string.val,
-									  value.val.string.len);
+		result[n].conninfo =
+			pnstrdup(value.val.string.val, value.val.string.len);
 		OrderingCheckConninfo(node, result[n].conninfo);
 		n++;
 	}

@@ -50,27 +50,31 @@ static StorePlan plans[PLAN_COUNT] = {
 	 * each call (with the number of ids and the table's current size),
 	 * never a generic plan made while the table was empty.
 	 */
-	[PLAN_TX_EXISTING] = {
-		"SELECT u.tx_id FROM unnest($2::text[]) AS u(tx_id),"
-		" LATERAL (SELECT 1 FROM ordering.transactions t"
-		" WHERE t.channel = $1 AND t.tx_id = u.tx_id LIMIT 1) AS found",
-		2, {TEXTOID, TEXTARRAYOID}, true
-	},
-	[PLAN_BLOCK_INSERT] = {
-		"INSERT INTO ordering.blocks (channel, number, previous_hash,"
-		" data_hash, hash, tx_count, is_config, config, raft_index, raft_term)"
-		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-		10, {TEXTOID, INT8OID, BYTEAOID, BYTEAOID, BYTEAOID, INT4OID,
-		BOOLOID, BYTEAOID, INT8OID, INT8OID}
-	},
-	[PLAN_TX_INSERT] = {
-		"INSERT INTO ordering.transactions"
-		" (channel, block_number, position, tx_id, payload)"
-		" SELECT $1, $2, (u.ord - 1)::int, u.tx_id, u.payload"
-		" FROM unnest($3::text[], $4::bytea[]) WITH ORDINALITY"
-		" AS u(tx_id, payload, ord)",
-		4, {TEXTOID, INT8OID, TEXTARRAYOID, BYTEAARRAYOID}
-	},
+	[PLAN_TX_EXISTING] = { "SELECT u.tx_id FROM unnest($2::text[]) AS "
+						   "u(tx_id),"
+						   " LATERAL (SELECT 1 FROM ordering.transactions t"
+						   " WHERE t.channel = $1 AND t.tx_id = u.tx_id LIMIT "
+						   "1) AS found",
+						   2,
+						   { TEXTOID, TEXTARRAYOID },
+						   true },
+	[PLAN_BLOCK_INSERT] = { "INSERT INTO ordering.blocks (channel, number, "
+							"previous_hash,"
+							" data_hash, hash, tx_count, is_config, config, "
+							"raft_index, raft_term)"
+							" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+							"$10)",
+							10,
+							{ TEXTOID, INT8OID, BYTEAOID, BYTEAOID, BYTEAOID,
+							  INT4OID, BOOLOID, BYTEAOID, INT8OID, INT8OID } },
+	[PLAN_TX_INSERT] = { "INSERT INTO ordering.transactions"
+						 " (channel, block_number, position, tx_id, payload)"
+						 " SELECT $1, $2, (u.ord - 1)::int, u.tx_id, u.payload"
+						 " FROM unnest($3::text[], $4::bytea[]) WITH "
+						 "ORDINALITY"
+						 " AS u(tx_id, payload, ord)",
+						 4,
+						 { TEXTOID, INT8OID, TEXTARRAYOID, BYTEAARRAYOID } },
 };
 
 /* ----------------------------------------------------------------
@@ -81,49 +85,51 @@ static StorePlan plans[PLAN_COUNT] = {
 void
 StoreLoadSettings(ChannelState *ch)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		name = CStringGetTextDatum(ch->name);
+	Oid types[1] = { TEXTOID };
+	Datum name = CStringGetTextDatum(ch->name);
 
 	StoreQuery("SELECT config::text FROM ordering.channels"
-				  " WHERE channel = $1", 1, types, &name, SPI_OK_SELECT);
+			   " WHERE channel = $1",
+			   1, types, &name, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		return;
-	ch->settings_json = MemoryContextStrdup(ch->cxt,
-											SPI_getvalue(SPI_tuptable->vals[0],
-														 SPI_tuptable->tupdesc,
-														 1));
+	ch->settings_json =
+		MemoryContextStrdup(ch->cxt,
+							SPI_getvalue(SPI_tuptable->vals[0],
+										 SPI_tuptable->tupdesc, 1));
 	OrderingSettingsFromText(ch->settings_json, &ch->settings);
 }
 
 void
 StoreLoadConsenters(ChannelState *ch)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		name = CStringGetTextDatum(ch->name);
+	Oid types[1] = { TEXTOID };
+	Datum name = CStringGetTextDatum(ch->name);
 
 	StoreQuery("SELECT node, raft_id, conninfo, is_learner"
-				  " FROM ordering.consenters WHERE channel = $1"
-				  " ORDER BY raft_id", 1, types, &name, SPI_OK_SELECT);
+			   " FROM ordering.consenters WHERE channel = $1"
+			   " ORDER BY raft_id",
+			   1, types, &name, SPI_OK_SELECT);
 	if (SPI_processed > RAFT_MAX_MEMBERS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("channel \"%s\" has more than %d consenters",
-						ch->name, RAFT_MAX_MEMBERS)));
+				 errmsg("channel \"%s\" has more than %d consenters", ch->name,
+						RAFT_MAX_MEMBERS)));
 
 	memset(&ch->config, 0, sizeof(ch->config));
 	ch->n_members = 0;
 	ch->self_id = RAFT_NONE;
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		HeapTuple	tuple = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
+		HeapTuple tuple = SPI_tuptable->vals[i];
+		TupleDesc desc = SPI_tuptable->tupdesc;
 		ChannelMember *m = &ch->members[ch->n_members++];
-		bool		isnull;
+		bool isnull;
 
 		strlcpy(m->node, SPI_getvalue(tuple, desc, 1), sizeof(m->node));
 		m->id = (raft_id) StoreGetInt64(tuple, desc, 2);
-		m->conninfo = MemoryContextStrdup(ch->cxt,
-										  SPI_getvalue(tuple, desc, 3));
+		m->conninfo =
+			MemoryContextStrdup(ch->cxt, SPI_getvalue(tuple, desc, 3));
 		m->is_learner = DatumGetBool(SPI_getbinval(tuple, desc, 4, &isnull));
 		if (m->is_learner)
 			ch->config.learners[ch->config.n_learners++] = m->id;
@@ -137,25 +143,27 @@ StoreLoadConsenters(ChannelState *ch)
 void
 StoreLoadChainHead(ChannelState *ch)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		name = CStringGetTextDatum(ch->name);
-	bool		isnull;
-	bytea	   *hash;
+	Oid types[1] = { TEXTOID };
+	Datum name = CStringGetTextDatum(ch->name);
+	bool isnull;
+	bytea *hash;
 
 	StoreQuery("SELECT number, hash FROM ordering.blocks"
-				  " WHERE channel = $1 ORDER BY number DESC LIMIT 1",
-				  1, types, &name, SPI_OK_SELECT);
+			   " WHERE channel = $1 ORDER BY number DESC LIMIT 1",
+			   1, types, &name, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("channel \"%s\" has no genesis block", ch->name)));
-	ch->chain.last_block = StoreGetInt64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	ch->chain.last_block =
+		StoreGetInt64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	hash = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
 										 SPI_tuptable->tupdesc, 2, &isnull));
 	if (VARSIZE_ANY_EXHDR(hash) != ORDERING_HASH_LEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("block " INT64_FORMAT " of channel \"%s\" has a bad hash",
+				 errmsg("block " INT64_FORMAT
+						" of channel \"%s\" has a bad hash",
 						ch->chain.last_block, ch->name)));
 	memcpy(ch->chain.last_hash, VARDATA_ANY(hash), ORDERING_HASH_LEN);
 }
@@ -168,7 +176,7 @@ StoreLoadChainHead(ChannelState *ch)
 static void
 notify_block(const char *channel, int64 number)
 {
-	char	   *payload = psprintf("%s:" INT64_FORMAT, channel, number);
+	char *payload = psprintf("%s:" INT64_FORMAT, channel, number);
 
 	Async_Notify(BLOCKS_NOTIFY_CHANNEL, payload);
 	pfree(payload);
@@ -182,13 +190,14 @@ notify_block(const char *channel, int64 number)
 void
 StoreInsertBlock(const char *channel, const StoreBlockRow *row, bool notify)
 {
-	Datum		values[10];
-	char		nulls[10];
+	Datum values[10];
+	char nulls[10];
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(channel);
 	values[1] = Int64GetDatum(row->number);
-	values[2] = PointerGetDatum(StoreBytea(row->previous_hash, ORDERING_HASH_LEN));
+	values[2] =
+		PointerGetDatum(StoreBytea(row->previous_hash, ORDERING_HASH_LEN));
 	values[3] = PointerGetDatum(StoreBytea(row->data_hash, ORDERING_HASH_LEN));
 	values[4] = PointerGetDatum(StoreBytea(row->hash, ORDERING_HASH_LEN));
 	values[5] = Int32GetDatum(row->tx_count);
@@ -212,14 +221,14 @@ void
 StoreInsertTransactions(const char *channel, int64 number, int n_txs,
 						Datum *tx_ids, Datum *payloads)
 {
-	Datum		values[4];
+	Datum values[4];
 
 	values[0] = CStringGetTextDatum(channel);
 	values[1] = Int64GetDatum(number);
-	values[2] = PointerGetDatum(construct_array(tx_ids, n_txs, TEXTOID,
-												-1, false, TYPALIGN_INT));
-	values[3] = PointerGetDatum(construct_array(payloads, n_txs, BYTEAOID,
-												-1, false, TYPALIGN_INT));
+	values[2] = PointerGetDatum(
+		construct_array(tx_ids, n_txs, TEXTOID, -1, false, TYPALIGN_INT));
+	values[3] = PointerGetDatum(
+		construct_array(payloads, n_txs, BYTEAOID, -1, false, TYPALIGN_INT));
 	StoreExecPlan(&plans[PLAN_TX_INSERT], values, NULL, SPI_OK_INSERT);
 	if (SPI_processed != (uint64) n_txs)
 		elog(ERROR, "inserted " UINT64_FORMAT " transactions of %d",
@@ -263,18 +272,18 @@ write_block(ChannelState *ch, const uint8 data_hash[ORDERING_HASH_LEN],
 int64
 StoreApplyBatch(ChannelState *ch, const raft_entry *entry, List **applied_ids)
 {
-	uint32		n_txs;
-	EntryTx    *txs;
-	Datum	   *id_datums;
-	HTAB	   *seen;
-	HASHCTL		ctl;
-	Datum		values[2];
-	Datum	   *keep_ids;
-	Datum	   *keep_payloads;
-	int			n_keep = 0;
+	uint32 n_txs;
+	EntryTx *txs;
+	Datum *id_datums;
+	HTAB *seen;
+	HASHCTL ctl;
+	Datum values[2];
+	Datum *keep_ids;
+	Datum *keep_payloads;
+	int n_keep = 0;
 	OrderingDataHasher hasher;
-	uint8		data_hash[ORDERING_HASH_LEN];
-	int64		number;
+	uint8 data_hash[ORDERING_HASH_LEN];
+	int64 number;
 
 	txs = EntryBatchDecode(entry->data, entry->size, &n_txs);
 	if (n_txs == 0)
@@ -288,8 +297,8 @@ StoreApplyBatch(ChannelState *ch, const raft_entry *entry, List **applied_ids)
 		*applied_ids = lappend(*applied_ids, txs[i].tx_id);
 	}
 	values[0] = CStringGetTextDatum(ch->name);
-	values[1] = PointerGetDatum(construct_array(id_datums, n_txs, TEXTOID,
-												-1, false, TYPALIGN_INT));
+	values[1] = PointerGetDatum(
+		construct_array(id_datums, n_txs, TEXTOID, -1, false, TYPALIGN_INT));
 	StoreExecPlan(&plans[PLAN_TX_EXISTING], values, NULL, SPI_OK_SELECT);
 
 	memset(&ctl, 0, sizeof(ctl));
@@ -300,10 +309,11 @@ StoreApplyBatch(ChannelState *ch, const raft_entry *entry, List **applied_ids)
 					   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		char		key[ORDERING_TX_ID_MAX];
+		char key[ORDERING_TX_ID_MAX];
 
-		strlcpy(key, SPI_getvalue(SPI_tuptable->vals[i],
-								  SPI_tuptable->tupdesc, 1), sizeof(key));
+		strlcpy(key,
+				SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1),
+				sizeof(key));
 		hash_search(seen, key, HASH_ENTER, NULL);
 	}
 
@@ -312,13 +322,13 @@ StoreApplyBatch(ChannelState *ch, const raft_entry *entry, List **applied_ids)
 	OrderingDataHashBegin(&hasher);
 	for (uint32 i = 0; i < n_txs; i++)
 	{
-		char		key[ORDERING_TX_ID_MAX];
-		bool		found;
+		char key[ORDERING_TX_ID_MAX];
+		bool found;
 
 		strlcpy(key, txs[i].tx_id, sizeof(key));
 		hash_search(seen, key, HASH_ENTER, &found);
 		if (found)
-			continue;			/* ordered before, or repeated in the batch */
+			continue; /* ordered before, or repeated in the batch */
 		keep_ids[n_keep] = id_datums[i];
 		keep_payloads[n_keep] =
 			PointerGetDatum(StoreBytea(txs[i].payload, txs[i].payload_len));
@@ -329,7 +339,7 @@ StoreApplyBatch(ChannelState *ch, const raft_entry *entry, List **applied_ids)
 
 	if (n_keep == 0)
 	{
-		uint8		unused[ORDERING_HASH_LEN];
+		uint8 unused[ORDERING_HASH_LEN];
 
 		OrderingDataHashEnd(&hasher, unused);
 		return -1;
@@ -343,17 +353,18 @@ StoreApplyBatch(ChannelState *ch, const raft_entry *entry, List **applied_ids)
 
 /* Writes a configuration block with the channel's current document. */
 static int64
-write_config_block(ChannelState *ch, const char *change, const raft_entry *entry)
+write_config_block(ChannelState *ch, const char *change,
+				   const raft_entry *entry)
 {
 	const char *nodes[RAFT_MAX_MEMBERS];
-	uint64		ids[RAFT_MAX_MEMBERS];
+	uint64 ids[RAFT_MAX_MEMBERS];
 	const char *conninfos[RAFT_MAX_MEMBERS];
-	bool		learners[RAFT_MAX_MEMBERS];
-	Jsonb	   *consenters;
-	Jsonb	   *settings;
-	char	   *doc;
+	bool learners[RAFT_MAX_MEMBERS];
+	Jsonb *consenters;
+	Jsonb *settings;
+	char *doc;
 	OrderingDataHasher hasher;
-	uint8		data_hash[ORDERING_HASH_LEN];
+	uint8 data_hash[ORDERING_HASH_LEN];
 
 	for (int i = 0; i < ch->n_members; i++)
 	{
@@ -364,8 +375,8 @@ write_config_block(ChannelState *ch, const char *change, const raft_entry *entry
 	}
 	consenters = OrderingConsentersDocument(ch->n_members, nodes, ids,
 											conninfos, learners);
-	settings = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-												  CStringGetDatum(ch->settings_json)));
+	settings = DatumGetJsonbP(
+		DirectFunctionCall1(jsonb_in, CStringGetDatum(ch->settings_json)));
 	doc = OrderingConfigDocument(ch->name, consenters, settings, change);
 
 	OrderingDataHashBegin(&hasher);
@@ -377,9 +388,9 @@ write_config_block(ChannelState *ch, const char *change, const raft_entry *entry
 int64
 StoreApplySettings(ChannelState *ch, const raft_entry *entry)
 {
-	char	   *json = EntrySettingsDecode(entry->data, entry->size);
-	Oid			types[2] = {TEXTOID, TEXTOID};
-	Datum		values[2];
+	char *json = EntrySettingsDecode(entry->data, entry->size);
+	Oid types[2] = { TEXTOID, TEXTOID };
+	Datum values[2];
 	OrderingSettings settings;
 
 	/* Refuse a bad document before touching anything. */
@@ -388,14 +399,14 @@ StoreApplySettings(ChannelState *ch, const raft_entry *entry)
 	values[0] = CStringGetTextDatum(ch->name);
 	values[1] = CStringGetTextDatum(json);
 	StoreQuery("UPDATE ordering.channels SET config = $2::jsonb"
-				  " WHERE channel = $1 RETURNING config::text",
-				  2, types, values, SPI_OK_UPDATE_RETURNING);
+			   " WHERE channel = $1 RETURNING config::text",
+			   2, types, values, SPI_OK_UPDATE_RETURNING);
 	if (SPI_processed != 1)
 		elog(ERROR, "channel \"%s\" vanished", ch->name);
-	ch->settings_json = MemoryContextStrdup(ch->cxt,
-											SPI_getvalue(SPI_tuptable->vals[0],
-														 SPI_tuptable->tupdesc,
-														 1));
+	ch->settings_json =
+		MemoryContextStrdup(ch->cxt,
+							SPI_getvalue(SPI_tuptable->vals[0],
+										 SPI_tuptable->tupdesc, 1));
 	ch->settings = settings;
 	return write_config_block(ch, "update_config", entry);
 }
@@ -404,26 +415,27 @@ StoreApplySettings(ChannelState *ch, const raft_entry *entry)
 static void
 conf_change_context(const raft_conf_change *cc, char **node, char **conninfo)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		value;
-	bool		isnull;
+	Oid types[1] = { TEXTOID };
+	Datum value;
+	bool isnull;
 
 	*node = NULL;
 	*conninfo = NULL;
 	if (cc->context_size == 0)
 		return;
-	value = PointerGetDatum(cstring_to_text_with_len((const char *) cc->context,
-													 cc->context_size));
-	StoreQuery("SELECT $1::jsonb->>'node', $1::jsonb->>'conninfo'",
-				  1, types, &value, SPI_OK_SELECT);
+	value =
+		PointerGetDatum(cstring_to_text_with_len((const char *) cc->context,
+												 cc->context_size));
+	StoreQuery("SELECT $1::jsonb->>'node', $1::jsonb->>'conninfo'", 1, types,
+			   &value, SPI_OK_SELECT);
 	Assert(SPI_processed == 1);
 	SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (!isnull)
 		*node = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 	if (!isnull)
-		*conninfo = SPI_getvalue(SPI_tuptable->vals[0],
-								 SPI_tuptable->tupdesc, 2);
+		*conninfo =
+			SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 }
 
 static int
@@ -444,20 +456,22 @@ int64
 StoreApplyConfChange(ChannelState *ch, const raft_entry *entry)
 {
 	raft_conf_change cc;
-	char	   *node;
-	char	   *conninfo;
-	int			rc;
-	int			at;
+	char *node;
+	char *conninfo;
+	int rc;
+	int at;
 	const char *verb;
-	Oid			types[5] = {TEXTOID, INT8OID, TEXTOID, TEXTOID, BOOLOID};
-	Datum		values[5];
+	Oid types[5] = { TEXTOID, INT8OID, TEXTOID, TEXTOID, BOOLOID };
+	Datum values[5];
 
 	rc = raft_conf_change_decode(entry->data, entry->size, &cc);
 	if (rc != RAFT_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("malformed configuration change at index " UINT64_FORMAT ": %s",
-						(uint64) entry->index, raft_strerror(rc))));
+		ereport(
+			ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("malformed configuration change at index " UINT64_FORMAT
+					": %s",
+					(uint64) entry->index, raft_strerror(rc))));
 	conf_change_context(&cc, &node, &conninfo);
 	at = member_index(ch, cc.node);
 
@@ -467,26 +481,26 @@ StoreApplyConfChange(ChannelState *ch, const raft_entry *entry)
 	if (cc.type == RAFT_CONF_REMOVE)
 	{
 		if (at < 0)
-			return -1;			/* nothing to remove: no block */
+			return -1; /* nothing to remove: no block */
 		node = pstrdup(ch->members[at].node);
 		StoreQuery("DELETE FROM ordering.consenters"
-					  " WHERE channel = $1 AND raft_id = $2",
-					  2, types, values, SPI_OK_DELETE);
+				   " WHERE channel = $1 AND raft_id = $2",
+				   2, types, values, SPI_OK_DELETE);
 		ch->members[at] = ch->members[ch->n_members - 1];
 		ch->n_members--;
 		verb = "remove_consenter";
 	}
 	else if (at >= 0)
 	{
-		bool		learner = (cc.type == RAFT_CONF_ADD_LEARNER);
+		bool learner = (cc.type == RAFT_CONF_ADD_LEARNER);
 
 		node = pstrdup(ch->members[at].node);
 		values[4] = BoolGetDatum(learner);
 		types[2] = BOOLOID;
 		values[2] = values[4];
 		StoreQuery("UPDATE ordering.consenters SET is_learner = $3"
-					  " WHERE channel = $1 AND raft_id = $2",
-					  3, types, values, SPI_OK_UPDATE);
+				   " WHERE channel = $1 AND raft_id = $2",
+				   3, types, values, SPI_OK_UPDATE);
 		ch->members[at].is_learner = learner;
 		verb = learner ? "demote" : "promote";
 	}
@@ -497,20 +511,22 @@ StoreApplyConfChange(ChannelState *ch, const raft_entry *entry)
 		if (node == NULL || conninfo == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("configuration change at index " UINT64_FORMAT " adds a node without a name or conninfo",
+					 errmsg("configuration change at index " UINT64_FORMAT
+							" adds a node without a name or conninfo",
 							(uint64) entry->index)));
 		if (ch->n_members >= RAFT_MAX_MEMBERS)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("channel \"%s\" cannot have more than %d consenters",
-							ch->name, RAFT_MAX_MEMBERS)));
+			ereport(
+				ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("channel \"%s\" cannot have more than %d consenters",
+						ch->name, RAFT_MAX_MEMBERS)));
 		values[2] = CStringGetTextDatum(node);
 		values[3] = CStringGetTextDatum(conninfo);
 		values[4] = BoolGetDatum(cc.type == RAFT_CONF_ADD_LEARNER);
 		StoreQuery("INSERT INTO ordering.consenters"
-					  " (channel, raft_id, node, conninfo, is_learner)"
-					  " VALUES ($1, $2, $3, $4, $5)",
-					  5, types, values, SPI_OK_INSERT);
+				   " (channel, raft_id, node, conninfo, is_learner)"
+				   " VALUES ($1, $2, $3, $4, $5)",
+				   5, types, values, SPI_OK_INSERT);
 		m = &ch->members[ch->n_members++];
 		m->id = cc.node;
 		strlcpy(m->node, node, sizeof(m->node));
@@ -523,7 +539,8 @@ StoreApplyConfChange(ChannelState *ch, const raft_entry *entry)
 
 	rc = raft_config_apply(&ch->config, &cc);
 	if (rc != RAFT_OK)
-		elog(WARNING, "channel \"%s\": configuration change not applicable: %s",
+		elog(WARNING,
+			 "channel \"%s\": configuration change not applicable: %s",
 			 ch->name, raft_strerror(rc));
 	return write_config_block(ch, psprintf("%s %s", verb, node), entry);
 }
@@ -541,17 +558,19 @@ StoreApplyConfChange(ChannelState *ch, const raft_entry *entry)
 raft_id
 StoreMaxOwnRaftId(ChannelState *ch)
 {
-	Oid			types[2] = {TEXTOID, TEXTOID};
-	Datum		values[2];
-	bool		isnull;
-	Datum		d;
+	Oid types[2] = { TEXTOID, TEXTOID };
+	Datum values[2];
+	bool isnull;
+	Datum d;
 
 	values[0] = CStringGetTextDatum(ch->name);
 	values[1] = CStringGetTextDatum(ordering_node_name);
-	StoreQuery("SELECT max((convert_from(config, 'UTF8')::jsonb->'consenters'->$2->>'id')::bigint)"
-				  " FROM ordering.blocks WHERE channel = $1 AND is_config",
-				  2, types, values, SPI_OK_SELECT);
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	StoreQuery("SELECT max((convert_from(config, "
+			   "'UTF8')::jsonb->'consenters'->$2->>'id')::bigint)"
+			   " FROM ordering.blocks WHERE channel = $1 AND is_config",
+			   2, types, values, SPI_OK_SELECT);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+					  &isnull);
 	return isnull ? RAFT_NONE : (raft_id) DatumGetInt64(d);
 }
 
@@ -562,23 +581,24 @@ StoreMaxOwnRaftId(ChannelState *ch)
 raft_id
 StoreMaxRaftIdEver(ChannelState *ch)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
-	bool		isnull;
-	Datum		d;
-	raft_id		max_id = 0;
+	Oid types[1] = { TEXTOID };
+	Datum values[1];
+	bool isnull;
+	Datum d;
+	raft_id max_id = 0;
 
 	values[0] = CStringGetTextDatum(ch->name);
-	StoreQuery("SELECT max((c.value->>'id')::bigint)"
-				  " FROM ordering.blocks b,"
-				  " jsonb_each(convert_from(b.config, 'UTF8')::jsonb->'consenters') c"
-				  " WHERE b.channel = $1 AND b.is_config",
-				  1, types, values, SPI_OK_SELECT);
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	StoreQuery(
+		"SELECT max((c.value->>'id')::bigint)"
+		" FROM ordering.blocks b,"
+		" jsonb_each(convert_from(b.config, 'UTF8')::jsonb->'consenters') c"
+		" WHERE b.channel = $1 AND b.is_config",
+		1, types, values, SPI_OK_SELECT);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+					  &isnull);
 	if (!isnull)
 		max_id = (raft_id) DatumGetInt64(d);
 	for (int i = 0; i < ch->n_members; i++)
 		max_id = Max(max_id, ch->members[i].id);
 	return max_id;
 }
-

@@ -29,48 +29,49 @@
 void
 StoreInstallGenesis(const char *channel, const char *document)
 {
-	Size		len = strlen(document);
+	Size len = strlen(document);
 	StoreBlockRow row;
 	OrderingDataHasher hasher;
-	Oid			types[2] = {TEXTOID, TEXTOID};
-	Datum		values[2];
-	bool		isnull;
-	bool		ok;
+	Oid types[2] = { TEXTOID, TEXTOID };
+	Datum values[2];
+	bool isnull;
+	bool ok;
 
 	/* A document from a peer: it must be what create_channel writes. */
 	values[0] = CStringGetTextDatum(channel);
 	values[1] = CStringGetTextDatum(document);
 	StoreQuery("SELECT $2::jsonb::text = $2"
-			  " AND ($2::jsonb->>'channel') IS NOT DISTINCT FROM $1"
-			  " AND ($2::jsonb->>'change') IS NOT DISTINCT FROM 'genesis'"
-			  " AND jsonb_typeof($2::jsonb->'consenters') = 'object'"
-			  " AND jsonb_typeof($2::jsonb->'config') = 'object'",
-			  2, types, values, SPI_OK_SELECT);
+			   " AND ($2::jsonb->>'channel') IS NOT DISTINCT FROM $1"
+			   " AND ($2::jsonb->>'change') IS NOT DISTINCT FROM 'genesis'"
+			   " AND jsonb_typeof($2::jsonb->'consenters') = 'object'"
+			   " AND jsonb_typeof($2::jsonb->'config') = 'object'",
+			   2, types, values, SPI_OK_SELECT);
 	ok = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
 									SPI_tuptable->tupdesc, 1, &isnull));
 	if (isnull || !ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid genesis document for channel \"%s\"", channel)));
+				 errmsg("invalid genesis document for channel \"%s\"",
+						channel)));
 
-	StoreQuery("SELECT 1 FROM ordering.channels WHERE channel = $1",
-			  1, types, values, SPI_OK_SELECT);
+	StoreQuery("SELECT 1 FROM ordering.channels WHERE channel = $1", 1, types,
+			   values, SPI_OK_SELECT);
 	if (SPI_processed > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("channel \"%s\" already exists", channel)));
 
 	StoreQuery("INSERT INTO ordering.channels (channel, config)"
-			  " SELECT $1, $2::jsonb->'config'",
-			  2, types, values, SPI_OK_INSERT);
+			   " SELECT $1, $2::jsonb->'config'",
+			   2, types, values, SPI_OK_INSERT);
 	StoreQuery("INSERT INTO ordering.consenters"
-			  " (channel, node, raft_id, conninfo, is_learner)"
-			  " SELECT $1, key, (value->>'id')::bigint, value->>'conninfo',"
-			  " coalesce((value->>'learner')::boolean, false)"
-			  " FROM jsonb_each($2::jsonb->'consenters')",
-			  2, types, values, SPI_OK_INSERT);
-	StoreQuery("INSERT INTO ordering.raft_state (channel) VALUES ($1)",
-			  1, types, values, SPI_OK_INSERT);
+			   " (channel, node, raft_id, conninfo, is_learner)"
+			   " SELECT $1, key, (value->>'id')::bigint, value->>'conninfo',"
+			   " coalesce((value->>'learner')::boolean, false)"
+			   " FROM jsonb_each($2::jsonb->'consenters')",
+			   2, types, values, SPI_OK_INSERT);
+	StoreQuery("INSERT INTO ordering.raft_state (channel) VALUES ($1)", 1,
+			   types, values, SPI_OK_INSERT);
 
 	/* Block 0: the document as its one item, raft index 0. */
 	memset(&row, 0, sizeof(row));
@@ -87,17 +88,18 @@ StoreInstallGenesis(const char *channel, const char *document)
 char *
 StoreGenesisDocument(const char *channel, MemoryContext cxt)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(channel)};
-	bool		isnull;
-	Datum		d;
+	Oid types[1] = { TEXTOID };
+	Datum values[1] = { CStringGetTextDatum(channel) };
+	bool isnull;
+	Datum d;
 
 	StoreQuery("SELECT convert_from(config, 'UTF8') FROM ordering.blocks"
-				  " WHERE channel = $1 AND number = 0 AND is_config",
-				  1, types, values, SPI_OK_SELECT);
+			   " WHERE channel = $1 AND number = 0 AND is_config",
+			   1, types, values, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		return NULL;
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+					  &isnull);
 	if (isnull)
 		return NULL;
 	return MemoryContextStrdup(cxt, TextDatumGetCString(d));
@@ -109,17 +111,18 @@ StoreGenesisDocument(const char *channel, MemoryContext cxt)
  */
 char *
 StoreParseGenesisRecord(const char *data, Size len, int *n_book,
-						  ChannelMember *book, MemoryContext cxt)
+						ChannelMember *book, MemoryContext cxt)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		value = PointerGetDatum(cstring_to_text_with_len(data, len));
-	bool		isnull;
-	Datum		d;
-	char	   *genesis;
+	Oid types[1] = { TEXTOID };
+	Datum value = PointerGetDatum(cstring_to_text_with_len(data, len));
+	bool isnull;
+	Datum d;
+	char *genesis;
 
 	StoreQuery("SELECT $1::jsonb->>'genesis'", 1, types, &value,
-				  SPI_OK_SELECT);
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+			   SPI_OK_SELECT);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+					  &isnull);
 	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -127,16 +130,16 @@ StoreParseGenesisRecord(const char *data, Size len, int *n_book,
 	genesis = MemoryContextStrdup(cxt, TextDatumGetCString(d));
 
 	StoreQuery("SELECT key, (value->>'id')::bigint, value->>'conninfo',"
-				  " coalesce((value->>'learner')::boolean, false)"
-				  " FROM jsonb_each($1::jsonb->'consenters') ORDER BY 2",
-				  1, types, &value, SPI_OK_SELECT);
+			   " coalesce((value->>'learner')::boolean, false)"
+			   " FROM jsonb_each($1::jsonb->'consenters') ORDER BY 2",
+			   1, types, &value, SPI_OK_SELECT);
 	*n_book = 0;
 	for (uint64 i = 0; i < SPI_processed && i < RAFT_MAX_MEMBERS; i++)
 	{
-		HeapTuple	tuple = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
+		HeapTuple tuple = SPI_tuptable->vals[i];
+		TupleDesc desc = SPI_tuptable->tupdesc;
 		ChannelMember *m = &book[(*n_book)++];
-		char	   *conninfo = SPI_getvalue(tuple, desc, 3);
+		char *conninfo = SPI_getvalue(tuple, desc, 3);
 
 		strlcpy(m->node, SPI_getvalue(tuple, desc, 1), sizeof(m->node));
 		m->id = (raft_id) StoreGetInt64(tuple, desc, 2);
@@ -145,4 +148,3 @@ StoreParseGenesisRecord(const char *data, Size len, int *n_book,
 	}
 	return genesis;
 }
-

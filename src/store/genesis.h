@@ -20,8 +20,8 @@
  * jsonb text of channel with "change": "genesis".  SPI must be connected;
  * works in the caller's transaction.  ERROR 42710 if the channel exists.
  */
-extern void StoreInstallGenesis(const char *channel,
-								const char *genesis_document);
+extern void
+StoreInstallGenesis(const char *channel, const char *genesis_document);
 
 /* Block 0's configuration document, copied into cxt; NULL if none. */
 extern char *StoreGenesisDocument(const char *channel, MemoryContext cxt);
@@ -31,8 +31,7 @@ extern char *StoreGenesisDocument(const char *channel, MemoryContext cxt);
  * returns the document and fills book (at most RAFT_MAX_MEMBERS entries),
  * all allocated in cxt.  ERROR on a malformed record.
  */
-extern char *StoreParseGenesisRecord(const char *data, Size len,
-									 int *n_book, ChannelMember *book,
-									 MemoryContext cxt);
+extern char *StoreParseGenesisRecord(const char *data, Size len, int *n_book,
+									 ChannelMember *book, MemoryContext cxt);
 
-#endif							/* ORDERING_STORE_GENESIS_H */
+#endif /* ORDERING_STORE_GENESIS_H */

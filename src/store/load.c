@@ -20,7 +20,7 @@ StoreLoadChannel(ChannelState *ch, StoreRaftState *state,
 				 raft_memory_storage *storage)
 {
 	raft_storage view;
-	raft_term	term = 0;
+	raft_term term = 0;
 
 	StoreLoadSettings(ch);
 	if (ch->settings_json == NULL)
@@ -38,8 +38,7 @@ StoreLoadChannel(ChannelState *ch, StoreRaftState *state,
 
 	if (state->snapshot.meta.index > 0)
 	{
-		int			rc = raft_memory_storage_apply_snapshot(storage,
-															&state->snapshot);
+		int rc = raft_memory_storage_apply_snapshot(storage, &state->snapshot);
 
 		if (rc != RAFT_OK)
 			elog(ERROR, "could not load the snapshot of channel \"%s\": %s",
@@ -51,7 +50,8 @@ StoreLoadChannel(ChannelState *ch, StoreRaftState *state,
 	if (view.term(view.ud, ch->log.applied_index, &term) != RAFT_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("log of channel \"%s\" lacks its applied index " UINT64_FORMAT,
+				 errmsg("log of channel \"%s\" lacks its applied "
+						"index " UINT64_FORMAT,
 						ch->name, (uint64) ch->log.applied_index)));
 	ch->log.applied_term = term;
 	return true;

@@ -21,4 +21,4 @@
 extern bool StoreLoadChannel(ChannelState *ch, StoreRaftState *state,
 							 raft_memory_storage *storage);
 
-#endif							/* ORDERING_STORE_LOAD_H */
+#endif /* ORDERING_STORE_LOAD_H */

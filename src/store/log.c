@@ -35,24 +35,24 @@ typedef enum LogPlanId
 } LogPlanId;
 
 static StorePlan plans[PLAN_COUNT] = {
-	[PLAN_LOG_DELETE_FROM] = {
-		"DELETE FROM ordering.log WHERE channel = $1 AND index >= $2",
-		2, {TEXTOID, INT8OID}
-	},
-	[PLAN_LOG_INSERT] = {
-		"INSERT INTO ordering.log (channel, index, term, kind, data)"
-		" VALUES ($1, $2, $3, $4, $5)",
-		5, {TEXTOID, INT8OID, INT8OID, INT2OID, BYTEAOID}
-	},
-	[PLAN_LOG_DELETE_THROUGH] = {
-		"DELETE FROM ordering.log WHERE channel = $1 AND index <= $2",
-		2, {TEXTOID, INT8OID}
-	},
-	[PLAN_HARD_STATE] = {
-		"UPDATE ordering.raft_state SET term = $2, vote = $3,"
-		" commit_index = $4 WHERE channel = $1",
-		4, {TEXTOID, INT8OID, INT8OID, INT8OID}
-	},
+	[PLAN_LOG_DELETE_FROM] = { "DELETE FROM ordering.log WHERE channel = $1 "
+							   "AND index >= $2",
+							   2,
+							   { TEXTOID, INT8OID } },
+	[PLAN_LOG_INSERT] = { "INSERT INTO ordering.log (channel, index, term, "
+						  "kind, data)"
+						  " VALUES ($1, $2, $3, $4, $5)",
+						  5,
+						  { TEXTOID, INT8OID, INT8OID, INT2OID, BYTEAOID } },
+	[PLAN_LOG_DELETE_THROUGH] = { "DELETE FROM ordering.log WHERE channel = "
+								  "$1 AND index <= $2",
+								  2,
+								  { TEXTOID, INT8OID } },
+	[PLAN_HARD_STATE] = { "UPDATE ordering.raft_state SET term = $2, vote = "
+						  "$3,"
+						  " commit_index = $4 WHERE channel = $1",
+						  4,
+						  { TEXTOID, INT8OID, INT8OID, INT8OID } },
 	/*
 	 * Taken first in a ready's transaction.  drop_channel deletes the
 	 * channels row, then (cascading) raft_state, log and blocks; the worker
@@ -60,33 +60,32 @@ static StorePlan plans[PLAN_COUNT] = {
 	 * channels row.  Locking the channels row first puts both in one order:
 	 * without it they deadlocked.
 	 */
-	[PLAN_LOCK_CHANNEL] = {
-		"SELECT 1 FROM ordering.channels WHERE channel = $1 FOR KEY SHARE",
-		1, {TEXTOID}
-	},
-	[PLAN_APPLIED] = {
-		"UPDATE ordering.raft_state SET applied_index = $2,"
-		" log_bytes_since_snapshot = $3 WHERE channel = $1",
-		3, {TEXTOID, INT8OID, INT8OID}
-	},
+	[PLAN_LOCK_CHANNEL] = { "SELECT 1 FROM ordering.channels WHERE channel = "
+							"$1 FOR KEY SHARE",
+							1,
+							{ TEXTOID } },
+	[PLAN_APPLIED] = { "UPDATE ordering.raft_state SET applied_index = $2,"
+					   " log_bytes_since_snapshot = $3 WHERE channel = $1",
+					   3,
+					   { TEXTOID, INT8OID, INT8OID } },
 };
 
 void
 StoreLoadRaftState(ChannelState *ch, StoreRaftState *state)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		name = CStringGetTextDatum(ch->name);
-	HeapTuple	tuple;
-	TupleDesc	desc;
-	bool		isnull;
-	bool		snapshot_isnull;
-	Datum		snapshot_data;
+	Oid types[1] = { TEXTOID };
+	Datum name = CStringGetTextDatum(ch->name);
+	HeapTuple tuple;
+	TupleDesc desc;
+	bool isnull;
+	bool snapshot_isnull;
+	Datum snapshot_data;
 
 	StoreQuery("SELECT term, vote, commit_index, applied_index,"
-				  " snapshot_index, snapshot_term, snapshot_data,"
-				  " log_bytes_since_snapshot, removed"
-				  " FROM ordering.raft_state WHERE channel = $1",
-				  1, types, &name, SPI_OK_SELECT);
+			   " snapshot_index, snapshot_term, snapshot_data,"
+			   " log_bytes_since_snapshot, removed"
+			   " FROM ordering.raft_state WHERE channel = $1",
+			   1, types, &name, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
@@ -109,7 +108,7 @@ StoreLoadRaftState(ChannelState *ch, StoreRaftState *state)
 	state->snapshot.meta.term = ch->log.snapshot_term;
 	if (!snapshot_isnull && ch->log.snapshot_index > 0)
 	{
-		bytea	   *b = DatumGetByteaPCopy(snapshot_data);
+		bytea *b = DatumGetByteaPCopy(snapshot_data);
 
 		state->snapshot.data_size = VARSIZE_ANY_EXHDR(b);
 		state->snapshot.data = (uint8 *) VARDATA_ANY(b);
@@ -128,11 +127,12 @@ StoreLoadRaftState(ChannelState *ch, StoreRaftState *state)
 void
 StoreSetRemoved(ChannelState *ch, bool removed)
 {
-	Oid			types[2] = {TEXTOID, BOOLOID};
-	Datum		values[2] = {CStringGetTextDatum(ch->name), BoolGetDatum(removed)};
+	Oid types[2] = { TEXTOID, BOOLOID };
+	Datum values[2] = { CStringGetTextDatum(ch->name), BoolGetDatum(removed) };
 
-	StoreQuery("UPDATE ordering.raft_state SET removed = $2 WHERE channel = $1",
-				  2, types, values, SPI_OK_UPDATE);
+	StoreQuery(
+		"UPDATE ordering.raft_state SET removed = $2 WHERE channel = $1", 2,
+		types, values, SPI_OK_UPDATE);
 	ch->removed = removed;
 }
 
@@ -140,12 +140,12 @@ StoreSetRemoved(ChannelState *ch, bool removed)
 void
 StoreLoadLog(ChannelState *ch, raft_memory_storage *storage)
 {
-	Oid			types[2] = {TEXTOID, INT8OID};
-	Datum		name = CStringGetTextDatum(ch->name);
-	Datum		values[2] = {name, Int64GetDatum((int64) ch->log.snapshot_index)};
-	SPIPlanPtr	plan;
-	Portal		portal;
-	raft_index	expected = ch->log.snapshot_index + 1;
+	Oid types[2] = { TEXTOID, INT8OID };
+	Datum name = CStringGetTextDatum(ch->name);
+	Datum values[2] = { name, Int64GetDatum((int64) ch->log.snapshot_index) };
+	SPIPlanPtr plan;
+	Portal portal;
+	raft_index expected = ch->log.snapshot_index + 1;
 
 	plan = SPI_prepare("SELECT index, term, kind, data FROM ordering.log"
 					   " WHERE channel = $1 AND index > $2 ORDER BY index",
@@ -157,7 +157,7 @@ StoreLoadLog(ChannelState *ch, raft_memory_storage *storage)
 	for (;;)
 	{
 		raft_entry *entries;
-		int			rc;
+		int rc;
 
 		SPI_cursor_fetch(portal, true, LOG_LOAD_FETCH);
 		if (SPI_processed == 0)
@@ -165,23 +165,24 @@ StoreLoadLog(ChannelState *ch, raft_memory_storage *storage)
 		entries = palloc(sizeof(raft_entry) * SPI_processed);
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{
-			HeapTuple	tuple = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			bytea	   *data;
+			HeapTuple tuple = SPI_tuptable->vals[i];
+			TupleDesc desc = SPI_tuptable->tupdesc;
+			bool isnull;
+			bytea *data;
 
 			entries[i].index = StoreGetInt64(tuple, desc, 1);
 			entries[i].term = StoreGetInt64(tuple, desc, 2);
-			entries[i].type = DatumGetInt16(SPI_getbinval(tuple, desc, 3,
-														  &isnull));
+			entries[i].type =
+				DatumGetInt16(SPI_getbinval(tuple, desc, 3, &isnull));
 			data = DatumGetByteaPP(SPI_getbinval(tuple, desc, 4, &isnull));
 			entries[i].size = VARSIZE_ANY_EXHDR(data);
-			entries[i].data = entries[i].size > 0 ?
-				(uint8 *) VARDATA_ANY(data) : NULL;
+			entries[i].data =
+				entries[i].size > 0 ? (uint8 *) VARDATA_ANY(data) : NULL;
 			if (entries[i].index != expected)
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("log of channel \"%s\" has a gap at index " UINT64_FORMAT,
+						 errmsg("log of channel \"%s\" has a gap at "
+								"index " UINT64_FORMAT,
 								ch->name, (uint64) expected)));
 			expected++;
 		}
@@ -203,10 +204,11 @@ StoreLoadLog(ChannelState *ch, raft_memory_storage *storage)
  */
 
 void
-StorePersistEntries(const char *channel, LogPosition *log, const raft_entry *entries,
-					  uint32 n_entries, raft_index last_index)
+StorePersistEntries(const char *channel, LogPosition *log,
+					const raft_entry *entries, uint32 n_entries,
+					raft_index last_index)
 {
-	Datum		name = CStringGetTextDatum(channel);
+	Datum name = CStringGetTextDatum(channel);
 
 	if (n_entries == 0)
 		return;
@@ -214,22 +216,23 @@ StorePersistEntries(const char *channel, LogPosition *log, const raft_entry *ent
 	/* Replace any conflicting suffix (Raft's log matching rule). */
 	if (entries[0].index <= last_index)
 	{
-		Datum		values[2] = {name, Int64GetDatum((int64) entries[0].index)};
+		Datum values[2] = { name, Int64GetDatum((int64) entries[0].index) };
 
-		StoreExecPlan(&plans[PLAN_LOG_DELETE_FROM], values, NULL, SPI_OK_DELETE);
+		StoreExecPlan(&plans[PLAN_LOG_DELETE_FROM], values, NULL,
+					  SPI_OK_DELETE);
 	}
 
 	for (uint32 i = 0; i < n_entries; i++)
 	{
-		Datum		values[5];
+		Datum values[5];
 
 		Assert(i == 0 || entries[i].index == entries[i - 1].index + 1);
 		values[0] = name;
 		values[1] = Int64GetDatum((int64) entries[i].index);
 		values[2] = Int64GetDatum((int64) entries[i].term);
 		values[3] = Int16GetDatum((int16) entries[i].type);
-		values[4] = PointerGetDatum(StoreBytea(entries[i].data,
-												   entries[i].size));
+		values[4] =
+			PointerGetDatum(StoreBytea(entries[i].data, entries[i].size));
 		StoreExecPlan(&plans[PLAN_LOG_INSERT], values, NULL, SPI_OK_INSERT);
 		pfree(DatumGetPointer(values[4]));
 		log->bytes_since_snapshot += entries[i].size;
@@ -239,7 +242,7 @@ StorePersistEntries(const char *channel, LogPosition *log, const raft_entry *ent
 void
 StoreLockChannel(const char *channel)
 {
-	Datum		values[1];
+	Datum values[1];
 
 	values[0] = CStringGetTextDatum(channel);
 	StoreExecPlan(&plans[PLAN_LOCK_CHANNEL], values, NULL, SPI_OK_SELECT);
@@ -252,7 +255,7 @@ StoreLockChannel(const char *channel)
 void
 StorePersistHardState(const char *channel, const raft_hard_state *hs)
 {
-	Datum		values[4];
+	Datum values[4];
 
 	values[0] = CStringGetTextDatum(channel);
 	values[1] = Int64GetDatum((int64) hs->term);
@@ -264,7 +267,7 @@ StorePersistHardState(const char *channel, const raft_hard_state *hs)
 void
 StoreSaveApplied(const char *channel, const LogPosition *log)
 {
-	Datum		values[3];
+	Datum values[3];
 
 	values[0] = CStringGetTextDatum(channel);
 	values[1] = Int64GetDatum((int64) log->applied_index);
@@ -277,9 +280,10 @@ StoreSaveApplied(const char *channel, const LogPosition *log)
 void
 StoreDeleteLogThrough(const char *channel, raft_index index)
 {
-	Datum		values[2];
+	Datum values[2];
 
 	values[0] = CStringGetTextDatum(channel);
 	values[1] = Int64GetDatum((int64) index);
-	StoreExecPlan(&plans[PLAN_LOG_DELETE_THROUGH], values, NULL, SPI_OK_DELETE);
+	StoreExecPlan(&plans[PLAN_LOG_DELETE_THROUGH], values, NULL,
+				  SPI_OK_DELETE);
 }

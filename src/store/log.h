@@ -16,8 +16,8 @@
 typedef struct StoreRaftState
 {
 	raft_hard_state hard_state;
-	raft_index	applied;
-	raft_snapshot snapshot;		/* index 0: none; data in caller's context */
+	raft_index applied;
+	raft_snapshot snapshot; /* index 0: none; data in caller's context */
 } StoreRaftState;
 
 /* Loading (inside StoreLoadChannel). */
@@ -31,9 +31,9 @@ extern void StoreLockChannel(const char *channel);
 extern void StorePersistEntries(const char *channel, LogPosition *log,
 								const raft_entry *entries, uint32 n_entries,
 								raft_index last_index);
-extern void StorePersistHardState(const char *channel,
-								  const raft_hard_state *hs);
+extern void
+StorePersistHardState(const char *channel, const raft_hard_state *hs);
 extern void StoreSaveApplied(const char *channel, const LogPosition *log);
 extern void StoreDeleteLogThrough(const char *channel, raft_index index);
 
-#endif							/* ORDERING_STORE_LOG_H */
+#endif /* ORDERING_STORE_LOG_H */

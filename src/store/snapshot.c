@@ -30,7 +30,7 @@ static char *
 hex_string(const uint8 *bytes, int len)
 {
 	static const char digits[] = "0123456789abcdef";
-	char	   *out = palloc(len * 2 + 1);
+	char *out = palloc(len * 2 + 1);
 
 	for (int i = 0; i < len; i++)
 	{
@@ -45,22 +45,23 @@ hex_string(const uint8 *bytes, int len)
 void
 StoreSnapshotConfig(const uint8 *data, uint32 size, raft_config *config)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		value = PointerGetDatum(cstring_to_text_with_len((const char *) data,
-																 size));
+	Oid types[1] = { TEXTOID };
+	Datum value =
+		PointerGetDatum(cstring_to_text_with_len((const char *) data, size));
 
 	StoreQuery("SELECT (value->>'id')::bigint, (value->>'learner')::boolean"
-				  " FROM jsonb_each($1::jsonb->'config'->'consenters')"
-				  " ORDER BY 1", 1, types, &value, SPI_OK_SELECT);
+			   " FROM jsonb_each($1::jsonb->'config'->'consenters')"
+			   " ORDER BY 1",
+			   1, types, &value, SPI_OK_SELECT);
 	memset(config, 0, sizeof(*config));
 	for (uint64 i = 0; i < SPI_processed && i < RAFT_MAX_MEMBERS; i++)
 	{
-		HeapTuple	tuple = SPI_tuptable->vals[i];
-		bool		isnull;
-		raft_id		id = (raft_id) StoreGetInt64(tuple, SPI_tuptable->tupdesc, 1);
+		HeapTuple tuple = SPI_tuptable->vals[i];
+		bool isnull;
+		raft_id id = (raft_id) StoreGetInt64(tuple, SPI_tuptable->tupdesc, 1);
 
-		if (DatumGetBool(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 2,
-									   &isnull)))
+		if (DatumGetBool(
+				SPI_getbinval(tuple, SPI_tuptable->tupdesc, 2, &isnull)))
 			config->learners[config->n_learners++] = id;
 		else
 			config->voters[config->n_voters++] = id;
@@ -74,22 +75,23 @@ StoreSnapshotConfig(const uint8 *data, uint32 size, raft_config *config)
 void
 StoreCheckSnapshotChain(ChannelState *ch, const uint8 *data, uint32 size)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		value = PointerGetDatum(cstring_to_text_with_len((const char *) data,
-																 size));
-	bool		isnull;
-	int64		last_block;
-	bytea	   *hash;
+	Oid types[1] = { TEXTOID };
+	Datum value =
+		PointerGetDatum(cstring_to_text_with_len((const char *) data, size));
+	bool isnull;
+	int64 last_block;
+	bytea *hash;
 
 	StoreQuery("SELECT ($1::jsonb->>'last_block')::bigint,"
-				  " decode($1::jsonb->>'last_hash', 'hex')",
-				  1, types, &value, SPI_OK_SELECT);
+			   " decode($1::jsonb->>'last_hash', 'hex')",
+			   1, types, &value, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		return;
 	SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
 		return;
-	last_block = StoreGetInt64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	last_block =
+		StoreGetInt64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	hash = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
 										 SPI_tuptable->tupdesc, 2, &isnull));
 	if (isnull || VARSIZE_ANY_EXHDR(hash) != ORDERING_HASH_LEN)
@@ -105,13 +107,16 @@ StoreCheckSnapshotChain(ChannelState *ch, const uint8 *data, uint32 size)
 	if (last_block > ch->chain.last_block)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("channel \"%s\": blocks " INT64_FORMAT " to " INT64_FORMAT " covered by the snapshot are missing",
+				 errmsg("channel \"%s\": blocks " INT64_FORMAT
+						" to " INT64_FORMAT
+						" covered by the snapshot are missing",
 						ch->name, ch->chain.last_block + 1, last_block)));
 	if (last_block == ch->chain.last_block &&
 		memcmp(ch->chain.last_hash, VARDATA_ANY(hash), ORDERING_HASH_LEN) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("channel \"%s\": block " INT64_FORMAT " differs from the snapshot's",
+				 errmsg("channel \"%s\": block " INT64_FORMAT
+						" differs from the snapshot's",
 						ch->name, last_block)));
 }
 
@@ -124,38 +129,41 @@ StoreCheckSnapshotChain(ChannelState *ch, const uint8 *data, uint32 size)
 void
 StorePersistSnapshot(ChannelState *ch, const raft_snapshot *snapshot)
 {
-	Oid			types[5] = {TEXTOID, INT8OID, INT8OID, BYTEAOID, TEXTOID};
-	Datum		values[5];
+	Oid types[5] = { TEXTOID, INT8OID, INT8OID, BYTEAOID, TEXTOID };
+	Datum values[5];
 
 	values[0] = CStringGetTextDatum(ch->name);
 	values[1] = Int64GetDatum((int64) snapshot->meta.index);
 	values[2] = Int64GetDatum((int64) snapshot->meta.term);
-	values[3] = PointerGetDatum(StoreBytea(snapshot->data,
-											   snapshot->data_size));
-	StoreQuery("UPDATE ordering.raft_state SET snapshot_index = $2,"
-				  " snapshot_term = $3, snapshot_data = $4,"
-				  " applied_index = $2, commit_index = greatest(commit_index, $2),"
-				  " log_bytes_since_snapshot = 0 WHERE channel = $1",
-				  4, types, values, SPI_OK_UPDATE);
-	StoreQuery("DELETE FROM ordering.log WHERE channel = $1",
-				  1, types, values, SPI_OK_DELETE);
+	values[3] =
+		PointerGetDatum(StoreBytea(snapshot->data, snapshot->data_size));
+	StoreQuery(
+		"UPDATE ordering.raft_state SET snapshot_index = $2,"
+		" snapshot_term = $3, snapshot_data = $4,"
+		" applied_index = $2, commit_index = greatest(commit_index, $2),"
+		" log_bytes_since_snapshot = 0 WHERE channel = $1",
+		4, types, values, SPI_OK_UPDATE);
+	StoreQuery("DELETE FROM ordering.log WHERE channel = $1", 1, types, values,
+			   SPI_OK_DELETE);
 
 	/* Consenters and settings as of the snapshot. */
-	values[4] = PointerGetDatum(cstring_to_text_with_len((const char *) snapshot->data,
-														 snapshot->data_size));
+	values[4] =
+		PointerGetDatum(cstring_to_text_with_len((const char *) snapshot->data,
+												 snapshot->data_size));
 	types[1] = TEXTOID;
 	values[1] = values[4];
-	StoreQuery("DELETE FROM ordering.consenters WHERE channel = $1",
-				  1, types, values, SPI_OK_DELETE);
+	StoreQuery("DELETE FROM ordering.consenters WHERE channel = $1", 1, types,
+			   values, SPI_OK_DELETE);
 	StoreQuery("INSERT INTO ordering.consenters"
-				  " (channel, node, raft_id, conninfo, is_learner)"
-				  " SELECT $1, key, (value->>'id')::bigint, value->>'conninfo',"
-				  " (value->>'learner')::boolean"
-				  " FROM jsonb_each($2::jsonb->'config'->'consenters')",
-				  2, types, values, SPI_OK_INSERT);
+			   " (channel, node, raft_id, conninfo, is_learner)"
+			   " SELECT $1, key, (value->>'id')::bigint, value->>'conninfo',"
+			   " (value->>'learner')::boolean"
+			   " FROM jsonb_each($2::jsonb->'config'->'consenters')",
+			   2, types, values, SPI_OK_INSERT);
 	StoreQuery("UPDATE ordering.channels"
-				  " SET config = $2::jsonb->'config'->'config'"
-				  " WHERE channel = $1", 2, types, values, SPI_OK_UPDATE);
+			   " SET config = $2::jsonb->'config'->'config'"
+			   " WHERE channel = $1",
+			   2, types, values, SPI_OK_UPDATE);
 	StoreCheckSnapshotChain(ch, snapshot->data, snapshot->data_size);
 
 	ch->log.snapshot_index = snapshot->meta.index;
@@ -174,14 +182,14 @@ StorePersistSnapshot(ChannelState *ch, const raft_snapshot *snapshot)
 StringInfo
 StoreMaybeSnapshot(ChannelState *ch)
 {
-	Oid			types[4] = {TEXTOID, INT8OID, INT8OID, BYTEAOID};
-	Datum		values[4];
-	bool		isnull;
-	Datum		doc;
-	char	   *doc_text;
-	char	   *json;
-	Jsonb	   *jb;
-	StringInfo	data;
+	Oid types[4] = { TEXTOID, INT8OID, INT8OID, BYTEAOID };
+	Datum values[4];
+	bool isnull;
+	Datum doc;
+	char *doc_text;
+	char *json;
+	Jsonb *jb;
+	StringInfo data;
 	MemoryContext old;
 
 	if (ch->log.bytes_since_snapshot < ch->settings.snapshot_interval_bytes ||
@@ -191,20 +199,23 @@ StoreMaybeSnapshot(ChannelState *ch)
 	/* The configuration in effect: the last configuration block's item. */
 	values[0] = CStringGetTextDatum(ch->name);
 	StoreQuery("SELECT config FROM ordering.blocks"
-				  " WHERE channel = $1 AND is_config"
-				  " ORDER BY number DESC LIMIT 1",
-				  1, types, values, SPI_OK_SELECT);
+			   " WHERE channel = $1 AND is_config"
+			   " ORDER BY number DESC LIMIT 1",
+			   1, types, values, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("channel \"%s\" has no configuration block", ch->name)));
+				 errmsg("channel \"%s\" has no configuration block",
+						ch->name)));
 	doc = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
 						&isnull);
 	doc_text = text_to_cstring((text *) DatumGetByteaPP(doc));
 
-	json = psprintf("{\"last_block\": " INT64_FORMAT ", \"last_hash\": \"%s\", \"config\": %s}",
-					ch->chain.last_block, hex_string(ch->chain.last_hash, ORDERING_HASH_LEN),
-					doc_text);
+	json =
+		psprintf("{\"last_block\": " INT64_FORMAT
+				 ", \"last_hash\": \"%s\", \"config\": %s}",
+				 ch->chain.last_block,
+				 hex_string(ch->chain.last_hash, ORDERING_HASH_LEN), doc_text);
 	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
 	json = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
 	/* The caller installs it in the memory storage after the commit. */
@@ -217,9 +228,9 @@ StoreMaybeSnapshot(ChannelState *ch)
 	values[2] = Int64GetDatum((int64) ch->log.applied_term);
 	values[3] = PointerGetDatum(StoreBytea(data->data, data->len));
 	StoreQuery("UPDATE ordering.raft_state SET snapshot_index = $2,"
-				  " snapshot_term = $3, snapshot_data = $4,"
-				  " log_bytes_since_snapshot = 0 WHERE channel = $1",
-				  4, types, values, SPI_OK_UPDATE);
+			   " snapshot_term = $3, snapshot_data = $4,"
+			   " log_bytes_since_snapshot = 0 WHERE channel = $1",
+			   4, types, values, SPI_OK_UPDATE);
 	StoreDeleteLogThrough(ch->name, ch->log.applied_index);
 
 	ch->log.snapshot_index = ch->log.applied_index;

@@ -15,19 +15,19 @@
 #include "store/state.h"
 
 /* The raft_config in a snapshot's configuration document. */
-extern void StoreSnapshotConfig(const uint8 *data, uint32 size,
-								raft_config *config);
+extern void
+StoreSnapshotConfig(const uint8 *data, uint32 size, raft_config *config);
 
 /* ERROR unless the chain reaches the snapshot's last block and hash. */
-extern void StoreCheckSnapshotChain(ChannelState *ch, const uint8 *data,
-									uint32 size);
+extern void
+StoreCheckSnapshotChain(ChannelState *ch, const uint8 *data, uint32 size);
 
 /*
  * Installs a leader's snapshot (its blocks already pulled into this
  * transaction): replaces the log, consenters and settings.
  */
-extern void StorePersistSnapshot(ChannelState *ch,
-								 const raft_snapshot *snapshot);
+extern void
+StorePersistSnapshot(ChannelState *ch, const raft_snapshot *snapshot);
 
 /*
  * When the log has grown by snapshot_interval_bytes, records a snapshot at
@@ -37,4 +37,4 @@ extern void StorePersistSnapshot(ChannelState *ch,
  */
 extern StringInfo StoreMaybeSnapshot(ChannelState *ch);
 
-#endif							/* ORDERING_STORE_SNAPSHOT_H */
+#endif /* ORDERING_STORE_SNAPSHOT_H */

@@ -43,7 +43,7 @@ store_plan(StorePlan *def)
 {
 	if (def->plan == NULL)
 	{
-		SPIPlanPtr	plan;
+		SPIPlanPtr plan;
 
 		if (def->custom)
 			plan = SPI_prepare_cursor(def->sql, def->nargs, def->argtypes,
@@ -51,8 +51,8 @@ store_plan(StorePlan *def)
 		else
 			plan = SPI_prepare(def->sql, def->nargs, def->argtypes);
 		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
-				 def->sql, SPI_result_code_string(SPI_result));
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s", def->sql,
+				 SPI_result_code_string(SPI_result));
 		if (SPI_keepplan(plan) != 0)
 			elog(ERROR, "SPI_keepplan failed");
 		def->plan = plan;
@@ -63,7 +63,7 @@ store_plan(StorePlan *def)
 int
 StoreExecPlan(StorePlan *def, Datum *values, const char *nulls, int expected)
 {
-	int			ret;
+	int ret;
 
 	ret = SPI_execute_plan(store_plan(def), values, nulls, false, 0);
 	if (ret != expected)
@@ -73,10 +73,9 @@ StoreExecPlan(StorePlan *def, Datum *values, const char *nulls, int expected)
 }
 
 void
-StoreQuery(const char *sql, int nargs, Oid *types, Datum *values,
-			  int expected)
+StoreQuery(const char *sql, int nargs, Oid *types, Datum *values, int expected)
 {
-	int			ret;
+	int ret;
 
 	ret = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
 	if (ret != expected)
@@ -86,7 +85,7 @@ StoreQuery(const char *sql, int nargs, Oid *types, Datum *values,
 bytea *
 StoreBytea(const void *data, Size len)
 {
-	bytea	   *result = palloc(VARHDRSZ + len);
+	bytea *result = palloc(VARHDRSZ + len);
 
 	SET_VARSIZE(result, VARHDRSZ + len);
 	if (len > 0)
@@ -97,8 +96,8 @@ StoreBytea(const void *data, Size len)
 int64
 StoreGetInt64(HeapTuple tuple, TupleDesc desc, int column)
 {
-	bool		isnull;
-	Datum		d = SPI_getbinval(tuple, desc, column, &isnull);
+	bool isnull;
+	Datum d = SPI_getbinval(tuple, desc, column, &isnull);
 
 	if (isnull)
 		elog(ERROR, "unexpected NULL in column %d", column);
@@ -134,14 +133,14 @@ StoreExtensionExists(void)
 List *
 StoreChannelNames(void)
 {
-	List	   *names = NIL;
+	List *names = NIL;
 
-	StoreQuery("SELECT channel FROM ordering.channels ORDER BY channel",
-				  0, NULL, NULL, SPI_OK_SELECT);
+	StoreQuery("SELECT channel FROM ordering.channels ORDER BY channel", 0,
+			   NULL, NULL, SPI_OK_SELECT);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		char	   *name = SPI_getvalue(SPI_tuptable->vals[i],
-										SPI_tuptable->tupdesc, 1);
+		char *name =
+			SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
 		MemoryContext old = MemoryContextSwitchTo(store_caller_cxt);
 
 		names = lappend(names, pstrdup(name));
@@ -149,4 +148,3 @@ StoreChannelNames(void)
 	}
 	return names;
 }
-

@@ -19,10 +19,10 @@
 typedef struct StorePlan
 {
 	const char *sql;
-	int			nargs;
-	Oid			argtypes[STORE_PLAN_MAX_ARGS];
-	bool		custom;			/* planned for each call's values */
-	SPIPlanPtr	plan;
+	int nargs;
+	Oid argtypes[STORE_PLAN_MAX_ARGS];
+	bool custom; /* planned for each call's values */
+	SPIPlanPtr plan;
 } StorePlan;
 
 /* Transaction + SPI + snapshot around a unit of worker work. */
@@ -32,8 +32,8 @@ extern void StoreCommit(void);
 extern MemoryContext StoreCallerContext(void);
 
 /* Runs a kept statement; ERROR unless it returns expected. */
-extern int	StoreExecPlan(StorePlan *plan, Datum *values, const char *nulls,
-						  int expected);
+extern int
+StoreExecPlan(StorePlan *plan, Datum *values, const char *nulls, int expected);
 /* Runs a one-off statement; ERROR unless it returns expected. */
 extern void StoreQuery(const char *sql, int nargs, Oid *types, Datum *values,
 					   int expected);
@@ -47,4 +47,4 @@ extern bool StoreExtensionExists(void);
 /* Names of every channel in ordering.channels (in the caller's context). */
 extern List *StoreChannelNames(void);
 
-#endif							/* ORDERING_STORE_SPI_H */
+#endif /* ORDERING_STORE_SPI_H */

@@ -26,45 +26,45 @@
 /* A consenter of the channel (a row of ordering.consenters). */
 typedef struct ChannelMember
 {
-	raft_id		id;
-	char		node[ORDERING_NAME_MAX];
-	char	   *conninfo;
-	bool		is_learner;
+	raft_id id;
+	char node[ORDERING_NAME_MAX];
+	char *conninfo;
+	bool is_learner;
 } ChannelMember;
 
 /* The chain's head: the last block and its hash. */
 typedef struct ChainHead
 {
-	int64		last_block;		/* -1 before block 0 */
-	uint8		last_hash[ORDERING_HASH_LEN];
+	int64 last_block; /* -1 before block 0 */
+	uint8 last_hash[ORDERING_HASH_LEN];
 } ChainHead;
 
 /* Where the Raft log stands: applied, and covered by the snapshot. */
 typedef struct LogPosition
 {
-	raft_index	applied_index;
-	raft_term	applied_term;	/* term of the entry at applied_index */
-	raft_index	snapshot_index;
-	raft_term	snapshot_term;
-	int64		bytes_since_snapshot;
+	raft_index applied_index;
+	raft_term applied_term; /* term of the entry at applied_index */
+	raft_index snapshot_index;
+	raft_term snapshot_term;
+	int64 bytes_since_snapshot;
 } LogPosition;
 
 typedef struct ChannelState
 {
-	char		name[ORDERING_NAME_MAX];
-	MemoryContext cxt;			/* settings_json and conninfos */
+	char name[ORDERING_NAME_MAX];
+	MemoryContext cxt; /* settings_json and conninfos */
 
 	/* Configuration: ordering.channels.config and ordering.consenters. */
-	char	   *settings_json;	/* canonical jsonb text */
+	char *settings_json; /* canonical jsonb text */
 	OrderingSettings settings;
-	int			n_members;
+	int n_members;
 	ChannelMember members[RAFT_MAX_MEMBERS];
 	raft_config config;
-	raft_id		self_id;		/* RAFT_NONE if this node is not a member */
-	bool		removed;		/* an applied change removed this node */
+	raft_id self_id; /* RAFT_NONE if this node is not a member */
+	bool removed;	 /* an applied change removed this node */
 
 	LogPosition log;
-	ChainHead	chain;
+	ChainHead chain;
 } ChannelState;
 
-#endif							/* ORDERING_STORE_STATE_H */
+#endif /* ORDERING_STORE_STATE_H */

@@ -56,8 +56,8 @@
 #define CATCHUP_TOTAL_TIMEOUT_MS 60000
 typedef struct CatchupTarget
 {
-	int64		last_block;
-	uint8		last_hash[ORDERING_HASH_LEN];
+	int64 last_block;
+	uint8 last_hash[ORDERING_HASH_LEN];
 } CatchupTarget;
 
 static int
@@ -76,8 +76,8 @@ hex_value(char c)
 static uint8 *
 catchup_unhex(const char *hex, Size *len)
 {
-	Size		hex_len = strlen(hex);
-	uint8	   *out;
+	Size hex_len = strlen(hex);
+	uint8 *out;
 
 	if (hex_len % 2 != 0)
 		ereport(ERROR,
@@ -86,8 +86,8 @@ catchup_unhex(const char *hex, Size *len)
 	out = palloc(hex_len / 2 + 1);
 	for (Size i = 0; i < hex_len / 2; i++)
 	{
-		int			hi = hex_value(hex[2 * i]);
-		int			lo = hex_value(hex[2 * i + 1]);
+		int hi = hex_value(hex[2 * i]);
+		int lo = hex_value(hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			ereport(ERROR,
@@ -102,8 +102,8 @@ catchup_unhex(const char *hex, Size *len)
 static void
 catchup_hash_field(const char *hex, uint8 out[ORDERING_HASH_LEN])
 {
-	Size		len;
-	uint8	   *bytes = catchup_unhex(hex, &len);
+	Size len;
+	uint8 *bytes = catchup_unhex(hex, &len);
 
 	if (len != ORDERING_HASH_LEN)
 		ereport(ERROR,
@@ -118,41 +118,45 @@ static void
 catchup_read_snapshot(const char *channel, const raft_snapshot *snapshot,
 					  CatchupTarget *target, CatchupPeers *peers)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		value = PointerGetDatum(cstring_to_text_with_len((const char *) snapshot->data,
-																 snapshot->data_size));
-	bool		isnull;
-	int			rc;
+	Oid types[1] = { TEXTOID };
+	Datum value =
+		PointerGetDatum(cstring_to_text_with_len((const char *) snapshot->data,
+												 snapshot->data_size));
+	bool isnull;
+	int rc;
 
 	rc = SPI_execute_with_args("SELECT ($1::jsonb->>'last_block')::bigint,"
 							   " $1::jsonb->>'last_hash'",
 							   1, types, &value, NULL, true, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read the snapshot of channel \"%s\"", channel);
-	target->last_block = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-													 SPI_tuptable->tupdesc, 1,
-													 &isnull));
-	if (isnull || SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2) == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("snapshot of channel \"%s\" lacks last_block or last_hash",
-						channel)));
+	target->last_block =
+		DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull ||
+		SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2) == NULL)
+		ereport(
+			ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("snapshot of channel \"%s\" lacks last_block or last_hash",
+					channel)));
 	catchup_hash_field(SPI_getvalue(SPI_tuptable->vals[0],
 									SPI_tuptable->tupdesc, 2),
 					   target->last_hash);
 
-	rc = SPI_execute_with_args("SELECT key, value->>'conninfo'"
-							   " FROM jsonb_each($1::jsonb->'config'->'consenters')"
-							   " ORDER BY key",
-							   1, types, &value, NULL, true, 0);
+	rc = SPI_execute_with_args(
+		"SELECT key, value->>'conninfo'"
+		" FROM jsonb_each($1::jsonb->'config'->'consenters')"
+		" ORDER BY key",
+		1, types, &value, NULL, true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read the consenters of a snapshot");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		char	   *node = SPI_getvalue(SPI_tuptable->vals[i],
-										SPI_tuptable->tupdesc, 1);
-		char	   *conninfo = SPI_getvalue(SPI_tuptable->vals[i],
-											SPI_tuptable->tupdesc, 2);
+		char *node =
+			SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		char *conninfo =
+			SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
 
 		if (conninfo != NULL)
 			CatchupAddPeer(peers, node, conninfo);
@@ -179,30 +183,30 @@ CatchupAddPeer(CatchupPeers *peers, const char *node, const char *conninfo)
  * (blocks and their transactions, both ordered).  Advances ch's chain head.
  */
 static void
-catchup_apply_page(const char *channel, ChainHead *head, const char *peer, PGresult *blocks,
-				   PGresult *txs)
+catchup_apply_page(const char *channel, ChainHead *head, const char *peer,
+				   PGresult *blocks, PGresult *txs)
 {
-	int			n_blocks = PQntuples(blocks);
-	int			n_txs = PQntuples(txs);
-	int			t = 0;
+	int n_blocks = PQntuples(blocks);
+	int n_txs = PQntuples(txs);
+	int t = 0;
 
 	for (int b = 0; b < n_blocks; b++)
 	{
-		int64		number = strtoi64(PQgetvalue(blocks, b, 0), NULL, 10);
-		uint8		previous_hash[ORDERING_HASH_LEN];
-		uint8		data_hash[ORDERING_HASH_LEN];
-		uint8		hash[ORDERING_HASH_LEN];
-		uint8		computed[ORDERING_HASH_LEN];
-		int			tx_count = atoi(PQgetvalue(blocks, b, 4));
-		bool		is_config = strcmp(PQgetvalue(blocks, b, 5), "t") == 0;
-		int64		raft_index = strtoi64(PQgetvalue(blocks, b, 7), NULL, 10);
-		int64		raft_term = strtoi64(PQgetvalue(blocks, b, 8), NULL, 10);
+		int64 number = strtoi64(PQgetvalue(blocks, b, 0), NULL, 10);
+		uint8 previous_hash[ORDERING_HASH_LEN];
+		uint8 data_hash[ORDERING_HASH_LEN];
+		uint8 hash[ORDERING_HASH_LEN];
+		uint8 computed[ORDERING_HASH_LEN];
+		int tx_count = atoi(PQgetvalue(blocks, b, 4));
+		bool is_config = strcmp(PQgetvalue(blocks, b, 5), "t") == 0;
+		int64 raft_index = strtoi64(PQgetvalue(blocks, b, 7), NULL, 10);
+		int64 raft_term = strtoi64(PQgetvalue(blocks, b, 8), NULL, 10);
 		OrderingDataHasher hasher;
 		StoreBlockRow row;
-		uint8	   *config = NULL;
-		Size		config_len = 0;
-		int			first_tx = t;
-		int			position = 0;
+		uint8 *config = NULL;
+		Size config_len = 0;
+		int first_tx = t;
+		int position = 0;
 
 		catchup_hash_field(PQgetvalue(blocks, b, 1), previous_hash);
 		catchup_hash_field(PQgetvalue(blocks, b, 2), data_hash);
@@ -211,13 +215,17 @@ catchup_apply_page(const char *channel, ChainHead *head, const char *peer, PGres
 		if (number != head->last_block + 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("node %s sent block " INT64_FORMAT " where block " INT64_FORMAT " was expected",
+					 errmsg("node %s sent block " INT64_FORMAT
+							" where block " INT64_FORMAT " was expected",
 							peer, number, head->last_block + 1)));
 		if (memcmp(previous_hash, head->last_hash, ORDERING_HASH_LEN) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("block " INT64_FORMAT " from node %s does not link to block " INT64_FORMAT " of this node",
-							number, peer, head->last_block)));
+			ereport(
+				ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("block " INT64_FORMAT
+						" from node %s does not link to block " INT64_FORMAT
+						" of this node",
+						number, peer, head->last_block)));
 
 		OrderingDataHashBegin(&hasher);
 		if (is_config)
@@ -225,7 +233,8 @@ catchup_apply_page(const char *channel, ChainHead *head, const char *peer, PGres
 			if (PQgetisnull(blocks, b, 6) || tx_count != 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("configuration block " INT64_FORMAT " from node %s is malformed",
+						 errmsg("configuration block " INT64_FORMAT
+								" from node %s is malformed",
 								number, peer)));
 			config = catchup_unhex(PQgetvalue(blocks, b, 6), &config_len);
 			OrderingDataHashAdd(&hasher, config, config_len);
@@ -235,13 +244,14 @@ catchup_apply_page(const char *channel, ChainHead *head, const char *peer, PGres
 			while (t < n_txs &&
 				   strtoi64(PQgetvalue(txs, t, 0), NULL, 10) == number)
 			{
-				Size		len;
-				uint8	   *payload = catchup_unhex(PQgetvalue(txs, t, 3), &len);
+				Size len;
+				uint8 *payload = catchup_unhex(PQgetvalue(txs, t, 3), &len);
 
 				if (atoi(PQgetvalue(txs, t, 1)) != position)
 					ereport(ERROR,
 							(errcode(ERRCODE_DATA_CORRUPTED),
-							 errmsg("block " INT64_FORMAT " from node %s has a gap in its positions",
+							 errmsg("block " INT64_FORMAT
+									" from node %s has a gap in its positions",
 									number, peer)));
 				OrderingDataHashAdd(&hasher, payload, len);
 				pfree(payload);
@@ -249,22 +259,26 @@ catchup_apply_page(const char *channel, ChainHead *head, const char *peer, PGres
 				t++;
 			}
 			if (position == 0 || position != tx_count)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("block " INT64_FORMAT " from node %s has %d transactions, tx_count %d",
-								number, peer, position, tx_count)));
+				ereport(
+					ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("block " INT64_FORMAT
+							" from node %s has %d transactions, tx_count %d",
+							number, peer, position, tx_count)));
 		}
 		OrderingDataHashEnd(&hasher, computed);
 		if (memcmp(computed, data_hash, ORDERING_HASH_LEN) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("data_hash of block " INT64_FORMAT " from node %s does not match its items",
+					 errmsg("data_hash of block " INT64_FORMAT
+							" from node %s does not match its items",
 							number, peer)));
 		OrderingBlockHash(number, previous_hash, data_hash, computed);
 		if (memcmp(computed, hash, ORDERING_HASH_LEN) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("hash of block " INT64_FORMAT " from node %s is wrong",
+					 errmsg("hash of block " INT64_FORMAT
+							" from node %s is wrong",
 							number, peer)));
 
 		/* Verified: insert it, then its transactions. */
@@ -280,16 +294,18 @@ catchup_apply_page(const char *channel, ChainHead *head, const char *peer, PGres
 		StoreInsertBlock(channel, &row, true);
 		if (t > first_tx)
 		{
-			Datum	   *tx_ids = palloc(sizeof(Datum) * (t - first_tx));
-			Datum	   *payloads = palloc(sizeof(Datum) * (t - first_tx));
+			Datum *tx_ids = palloc(sizeof(Datum) * (t - first_tx));
+			Datum *payloads = palloc(sizeof(Datum) * (t - first_tx));
 
 			for (int i = first_tx; i < t; i++)
 			{
-				Size		len;
-				uint8	   *payload = catchup_unhex(PQgetvalue(txs, i, 3), &len);
+				Size len;
+				uint8 *payload = catchup_unhex(PQgetvalue(txs, i, 3), &len);
 
-				tx_ids[i - first_tx] = CStringGetTextDatum(PQgetvalue(txs, i, 2));
-				payloads[i - first_tx] = PointerGetDatum(StoreBytea(payload, len));
+				tx_ids[i - first_tx] =
+					CStringGetTextDatum(PQgetvalue(txs, i, 2));
+				payloads[i - first_tx] =
+					PointerGetDatum(StoreBytea(payload, len));
 				pfree(payload);
 			}
 			StoreInsertTransactions(channel, number, t - first_tx, tx_ids,
@@ -301,37 +317,41 @@ catchup_apply_page(const char *channel, ChainHead *head, const char *peer, PGres
 	if (t != n_txs)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("node %s sent transactions of blocks it did not send", peer)));
+				 errmsg("node %s sent transactions of blocks it did not send",
+						peer)));
 }
 
 /* Pulls, verifies and inserts one page of blocks from the peer. */
 static pg_noinline void
-catchup_one_page(const char *channel, ChainHead *head, PGconn *conn, const CatchupPeer *peer,
-				 const CatchupTarget *target, const TimestampTz *overall_deadline)
+catchup_one_page(const char *channel, ChainHead *head, PGconn *conn,
+				 const CatchupPeer *peer, const CatchupTarget *target,
+				 const TimestampTz *overall_deadline)
 {
-	int64		first = head->last_block + 1;
-	int64		last = Min(target->last_block, first + CATCHUP_PAGE_BLOCKS - 1);
-	char		first_text[32];
-	char		last_text[32];
-	const char *params[3] = {channel, first_text, last_text};
+	int64 first = head->last_block + 1;
+	int64 last = Min(target->last_block, first + CATCHUP_PAGE_BLOCKS - 1);
+	char first_text[32];
+	char last_text[32];
+	const char *params[3] = { channel, first_text, last_text };
 	TimestampTz deadline;
-	PGresult   *blocks;
-	PGresult   *volatile txs = NULL;
+	PGresult *blocks;
+	PGresult *volatile txs = NULL;
 
 	snprintf(first_text, sizeof(first_text), INT64_FORMAT, first);
 	snprintf(last_text, sizeof(last_text), INT64_FORMAT, last);
 	deadline = Min(*overall_deadline,
 				   TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 											   CATCHUP_STATEMENT_TIMEOUT_MS));
-	blocks = OrderingRemoteExec(conn, peer->node,
-								"SELECT number, encode(previous_hash, 'hex'),"
-								" encode(data_hash, 'hex'), encode(hash, 'hex'),"
-								" tx_count, is_config, encode(config, 'hex'),"
-								" raft_index, raft_term FROM ordering.blocks"
-								" WHERE channel = $1 AND number BETWEEN $2 AND $3"
-								" ORDER BY number",
-								3, params, deadline);
-	PG_TRY();
+	blocks =
+		OrderingRemoteExec(conn, peer->node,
+						   "SELECT number, encode(previous_hash, 'hex'),"
+						   " encode(data_hash, 'hex'), encode(hash, 'hex'),"
+						   " tx_count, is_config, encode(config, 'hex'),"
+						   " raft_index, raft_term FROM ordering.blocks"
+						   " WHERE channel = $1 AND number BETWEEN $2 AND $3"
+						   " ORDER BY number",
+						   3, params, deadline);
+	PG_TRY()
+		;
 	{
 		txs = OrderingRemoteExec(conn, peer->node,
 								 "SELECT block_number, position, tx_id,"
@@ -344,7 +364,8 @@ catchup_one_page(const char *channel, ChainHead *head, PGconn *conn, const Catch
 		if (PQntuples(blocks) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_NO_DATA_FOUND),
-					 errmsg("node %s does not have block " INT64_FORMAT " of channel \"%s\"",
+					 errmsg("node %s does not have block " INT64_FORMAT
+							" of channel \"%s\"",
 							peer->node, first, channel)));
 		catchup_apply_page(channel, head, peer->node, blocks, txs);
 	}
@@ -358,37 +379,42 @@ catchup_one_page(const char *channel, ChainHead *head, PGconn *conn, const Catch
 
 /* Pulls up to target from one peer; ERROR on any failure. */
 static pg_noinline void
-catchup_from_peer(const char *channel, ChainHead *head, const CatchupPeer *peer,
-				  const CatchupTarget *target, TimestampTz deadline_arg)
+catchup_from_peer(const char *channel, ChainHead *head,
+				  const CatchupPeer *peer, const CatchupTarget *target,
+				  TimestampTz deadline_arg)
 {
 	volatile TimestampTz overall_deadline = deadline_arg;
-	PGconn	   *volatile conn = NULL;
+	PGconn *volatile conn = NULL;
 	MemoryContext caller_cxt = CurrentMemoryContext;
 	MemoryContext page_cxt;
 
-	page_cxt = AllocSetContextCreate(CurrentMemoryContext, "ordering catchup page",
-									 ALLOCSET_DEFAULT_SIZES);
-	PG_TRY();
+	page_cxt =
+		AllocSetContextCreate(CurrentMemoryContext, "ordering catchup page",
+							  ALLOCSET_DEFAULT_SIZES);
+	PG_TRY()
+		;
 	{
-		conn = OrderingRemoteConnect(peer->conninfo, "ordering catchup",
-									 CATCHUP_STATEMENT_TIMEOUT_MS,
-									 Min(overall_deadline,
-										 TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-																	 CATCHUP_CONNECT_TIMEOUT_MS)));
+		conn = OrderingRemoteConnect(
+			peer->conninfo, "ordering catchup", CATCHUP_STATEMENT_TIMEOUT_MS,
+			Min(overall_deadline,
+				TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+											CATCHUP_CONNECT_TIMEOUT_MS)));
 		while (head->last_block < target->last_block)
 		{
 			TimestampTz page_deadline = overall_deadline;
 
 			CHECK_FOR_INTERRUPTS();
 			MemoryContextSwitchTo(page_cxt);
-			catchup_one_page(channel, head, conn, peer, target, &page_deadline);
+			catchup_one_page(channel, head, conn, peer, target,
+							 &page_deadline);
 			MemoryContextSwitchTo(caller_cxt);
 			MemoryContextReset(page_cxt);
 		}
 		if (memcmp(head->last_hash, target->last_hash, ORDERING_HASH_LEN) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("block " INT64_FORMAT " from node %s is not the snapshot's",
+					 errmsg("block " INT64_FORMAT
+							" from node %s is not the snapshot's",
 							target->last_block, peer->node)));
 	}
 	PG_FINALLY();
@@ -408,31 +434,34 @@ catchup_try_peer(const char *channel, ChainHead *head, const CatchupPeer *peer,
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
-	int64		start_block = head->last_block;
-	uint8		start_hash[ORDERING_HASH_LEN];
+	int64 start_block = head->last_block;
+	uint8 start_hash[ORDERING_HASH_LEN];
 	volatile bool done = false;
 
 	memcpy(start_hash, head->last_hash, ORDERING_HASH_LEN);
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
-	PG_TRY();
+	PG_TRY()
+		;
 	{
 		catchup_from_peer(channel, head, peer, target, deadline);
 		ReleaseCurrentSubTransaction();
 		done = true;
 	}
-	PG_CATCH();
+	PG_CATCH()
+		;
 	{
-		ErrorData  *edata;
+		ErrorData *edata;
 
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		*last_error = edata->message;
-		ereport(LOG,
-				(errmsg("channel \"%s\": could not pull blocks from node %s: %s",
-						channel, peer->node, edata->message)));
+		ereport(
+			LOG,
+			(errmsg("channel \"%s\": could not pull blocks from node %s: %s",
+					channel, peer->node, edata->message)));
 		head->last_block = start_block;
 		memcpy(head->last_hash, start_hash, ORDERING_HASH_LEN);
 	}
@@ -449,9 +478,9 @@ CatchupPullBlocks(const char *channel, const CatchupPeers *leaders,
 {
 	CatchupTarget target;
 	CatchupPeers *peers = palloc0(sizeof(CatchupPeers));
-	int64		start_block = head->last_block;
+	int64 start_block = head->last_block;
 	TimestampTz deadline;
-	char	   *last_error = NULL;
+	char *last_error = NULL;
 
 	if (snapshot->data_size == 0)
 		return;
@@ -466,23 +495,26 @@ CatchupPullBlocks(const char *channel, const CatchupPeers *leaders,
 					   members->peers[i].conninfo);
 
 	if (target.last_block <= head->last_block)
-		return;					/* nothing to pull; the caller checks the hash */
+		return; /* nothing to pull; the caller checks the hash */
 
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 										   CATCHUP_TOTAL_TIMEOUT_MS);
 	ereport(LOG,
-			(errmsg("channel \"%s\": pulling blocks " INT64_FORMAT " to " INT64_FORMAT " covered by a snapshot",
+			(errmsg("channel \"%s\": pulling blocks " INT64_FORMAT
+					" to " INT64_FORMAT " covered by a snapshot",
 					channel, head->last_block + 1, target.last_block)));
 
 	/* Waiting on the latch below may eat a wakeup: the loop looks again. */
 	SetLatch(MyLatch);
-	for (int i = 0; i < peers->n_peers && GetCurrentTimestamp() < deadline; i++)
+	for (int i = 0; i < peers->n_peers && GetCurrentTimestamp() < deadline;
+		 i++)
 	{
 		if (catchup_try_peer(channel, head, &peers->peers[i], &target,
 							 deadline, &last_error))
 		{
 			ereport(LOG,
-					(errmsg("channel \"%s\": pulled blocks " INT64_FORMAT " to " INT64_FORMAT " from node %s",
+					(errmsg("channel \"%s\": pulled blocks " INT64_FORMAT
+							" to " INT64_FORMAT " from node %s",
 							channel, start_block + 1, target.last_block,
 							peers->peers[i].node)));
 			SetLatch(MyLatch);
@@ -492,7 +524,8 @@ CatchupPullBlocks(const char *channel, const CatchupPeers *leaders,
 	SetLatch(MyLatch);
 	ereport(ERROR,
 			(errcode(ERRCODE_CONNECTION_FAILURE),
-			 errmsg("channel \"%s\": could not pull blocks " INT64_FORMAT " to " INT64_FORMAT " from any peer",
+			 errmsg("channel \"%s\": could not pull blocks " INT64_FORMAT
+					" to " INT64_FORMAT " from any peer",
 					channel, start_block + 1, target.last_block),
 			 last_error ? errdetail_internal("%s", last_error) : 0));
 }

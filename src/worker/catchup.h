@@ -19,19 +19,19 @@
 /* The nodes to ask, in order. */
 typedef struct CatchupPeer
 {
-	char		node[ORDERING_NAME_MAX];
-	char	   *conninfo;
+	char node[ORDERING_NAME_MAX];
+	char *conninfo;
 } CatchupPeer;
 
 typedef struct CatchupPeers
 {
-	int			n_peers;
+	int n_peers;
 	CatchupPeer peers[CATCHUP_MAX_PEERS];
 } CatchupPeers;
 
 /* Adds a peer to ask, unless it is this node or already listed. */
-extern void CatchupAddPeer(CatchupPeers *peers, const char *node,
-						   const char *conninfo);
+extern void
+CatchupAddPeer(CatchupPeers *peers, const char *node, const char *conninfo);
 
 /*
  * Inside the worker transaction that installs snapshot: inserts blocks
@@ -46,4 +46,4 @@ extern void CatchupPullBlocks(const char *channel, const CatchupPeers *leaders,
 							  const CatchupPeers *members,
 							  const raft_snapshot *snapshot, ChainHead *head);
 
-#endif							/* ORDERING_CATCHUP_H */
+#endif /* ORDERING_CATCHUP_H */

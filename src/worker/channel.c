@@ -100,7 +100,7 @@ Channel *
 ChannelCreate(const char *name, int status_slot, MemoryContext parent)
 {
 	MemoryContext top_cxt;
-	Channel    *ch;
+	Channel *ch;
 
 	top_cxt = AllocSetContextCreate(parent, "ordering channel",
 									ALLOCSET_DEFAULT_SIZES);
@@ -109,7 +109,7 @@ ChannelCreate(const char *name, int status_slot, MemoryContext parent)
 	ch->status_slot = status_slot;
 	ch->top_cxt = top_cxt;
 	ch->state.cxt = AllocSetContextCreate(top_cxt, "ordering channel state",
-									ALLOCSET_SMALL_SIZES);
+										  ALLOCSET_SMALL_SIZES);
 	ChannelRoutingInit(ch);
 	ch->raft.role = RAFT_FOLLOWER;
 	ch->raft.leader = RAFT_NONE;
@@ -145,7 +145,7 @@ ChannelDestroy(Channel *ch)
 static uint64
 channel_seed(const Channel *ch)
 {
-	uint64		seed;
+	uint64 seed;
 
 	seed = hash_bytes_extended((const unsigned char *) ch->state.name,
 							   strlen(ch->state.name),
@@ -164,9 +164,9 @@ ChannelLoad(Channel *ch)
 {
 	StoreRaftState stored;
 	raft_options options;
-	bool		found;
-	raft_id		own_id_before = RAFT_NONE;
-	int			rc;
+	bool found;
+	raft_id own_id_before = RAFT_NONE;
+	int rc;
 
 	/* A new node starts as a follower: pending work waits for a leader. */
 	ChannelHoldPending(ch);
@@ -179,14 +179,13 @@ ChannelLoad(Channel *ch)
 	ch->raft.storage = raft_memory_storage_create();
 	if (ch->raft.storage == NULL)
 		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
+				(errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 
 	StoreBegin();
 	found = StoreLoadChannel(&ch->state, &stored, ch->raft.storage);
 	if (found && ch->joining.genesis_doc == NULL)
-		ch->joining.genesis_doc = StoreGenesisDocument(ch->state.name,
-													   ch->top_cxt);
+		ch->joining.genesis_doc =
+			StoreGenesisDocument(ch->state.name, ch->top_cxt);
 	if (found && ch->state.self_id == RAFT_NONE)
 		own_id_before = StoreMaxOwnRaftId(&ch->state);
 	StoreCommit();
@@ -229,8 +228,9 @@ ChannelLoad(Channel *ch)
 		channel_drop_raft(ch);
 		if (!ch->state.removed)
 			ChannelRequestJoin(ch, NULL, GetCurrentTimestamp());
-		ch->timers.retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-												   CHANNEL_BACKOFF_MAX_MS);
+		ch->timers.retry_at =
+			TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+										CHANNEL_BACKOFF_MAX_MS);
 		return;
 	}
 
@@ -259,21 +259,25 @@ ChannelLoad(Channel *ch)
 	}
 	ch->raft.term = stored.hard_state.term;
 	ch->raft.commit_index = stored.hard_state.commit;
-	ch->timers.next_tick_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-												   ordering_tick_interval_ms);
+	ch->timers.next_tick_at =
+		TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+									ordering_tick_interval_ms);
 
 	/* A lone voter has nobody to wait for. */
-	if (ch->state.config.n_voters == 1 && ch->state.config.voters[0] == ch->state.self_id)
+	if (ch->state.config.n_voters == 1 &&
+		ch->state.config.voters[0] == ch->state.self_id)
 	{
 		rc = raft_campaign(ch->raft.node);
 		if (rc != RAFT_OK)
-			elog(LOG, "channel \"%s\": campaign failed: %s",
-				 ch->state.name, raft_strerror(rc));
+			elog(LOG, "channel \"%s\": campaign failed: %s", ch->state.name,
+				 raft_strerror(rc));
 	}
 	ch->counters.last_error[0] = '\0';
-	elog(DEBUG1, "channel \"%s\" loaded: raft id " UINT64_FORMAT ", applied " UINT64_FORMAT ", last block " INT64_FORMAT,
-		 ch->state.name, (uint64) ch->state.self_id, (uint64) ch->state.log.applied_index,
-		 ch->state.chain.last_block);
+	elog(DEBUG1,
+		 "channel \"%s\" loaded: raft id " UINT64_FORMAT
+		 ", applied " UINT64_FORMAT ", last block " INT64_FORMAT,
+		 ch->state.name, (uint64) ch->state.self_id,
+		 (uint64) ch->state.log.applied_index, ch->state.chain.last_block);
 }
 
 /*
@@ -294,7 +298,9 @@ ChannelBreak(Channel *ch, const char *message)
 	if (ch->routing.forward_buf.data != NULL)
 		resetStringInfo(&ch->routing.forward_buf);
 	ch->routing.forward_count = 0;
-	ch->timers.retry_at = TimestampTzPlusMilliseconds(now, ch->timers.backoff_ms);
-	ch->timers.backoff_ms = Min(ch->timers.backoff_ms * 2, CHANNEL_BACKOFF_MAX_MS);
+	ch->timers.retry_at =
+		TimestampTzPlusMilliseconds(now, ch->timers.backoff_ms);
+	ch->timers.backoff_ms =
+		Min(ch->timers.backoff_ms * 2, CHANNEL_BACKOFF_MAX_MS);
 	ch->counters.status_dirty = true;
 }

@@ -42,33 +42,33 @@
 /* The Raft node and what the runtime last learned from its readies. */
 typedef struct ChannelRaft
 {
-	raft_node  *node;			/* NULL while broken or not a member */
+	raft_node *node; /* NULL while broken or not a member */
 	raft_memory_storage *storage;
-	raft_role	role;
-	raft_id		leader;
-	raft_term	term;
-	raft_index	commit_index;
+	raft_role role;
+	raft_id leader;
+	raft_term term;
+	raft_index commit_index;
 	/* The leader named by the ready being persisted (catch-up asks it). */
-	raft_id		ready_leader;
+	raft_id ready_leader;
 } ChannelRaft;
 
 /* Transactions submitted here or forwarded to us (channel_routing.c). */
 typedef struct ChannelRouting
 {
 	/* Leader: cutter and the ids pending or proposed but not yet applied. */
-	Cutter		cutter;
-	HTAB	   *inflight_ids;
+	Cutter cutter;
+	HTAB *inflight_ids;
 	/* No leader known: transactions held until one is (bounded). */
-	List	   *held;			/* CutterTx * */
-	int64		held_bytes;
+	List *held; /* CutterTx * */
+	int64 held_bytes;
 	/* Submitted here, not yet applied: routed again on a leader change. */
-	HTAB	   *pending;
-	int64		pending_bytes;
+	HTAB *pending;
+	int64 pending_bytes;
 	/* Follower: transactions to forward to the leader this iteration. */
 	StringInfoData forward_buf;
-	uint32		forward_count;
-	TimestampTz last_sweep_at;	/* of stale inflight_ids */
-	TimestampTz last_reroute_at;	/* of pending transactions */
+	uint32 forward_count;
+	TimestampTz last_sweep_at;	 /* of stale inflight_ids */
+	TimestampTz last_reroute_at; /* of pending transactions */
 } ChannelRouting;
 
 /* Bringing nodes into the channel (channel_joining.c). */
@@ -81,25 +81,25 @@ typedef struct ChannelJoining
 	 * Kept in memory only: after a restart, a JOIN_REQUEST fetches it
 	 * again.
 	 */
-	int			n_book;
+	int n_book;
 	ChannelMember book[RAFT_MAX_MEMBERS];
 	TimestampTz next_join_request_at;
 
 	/* Raft ids heard from on this channel, and when: silent ones get GENESIS. */
-	int			n_heard;
-	raft_id		heard[RAFT_MAX_MEMBERS * 2];
+	int n_heard;
+	raft_id heard[RAFT_MAX_MEMBERS * 2];
 	TimestampTz heard_at[RAFT_MAX_MEMBERS * 2];
 	TimestampTz next_genesis_at;
-	char	   *genesis_doc;	/* block 0's item, in top_cxt; NULL: unread */
+	char *genesis_doc; /* block 0's item, in top_cxt; NULL: unread */
 } ChannelJoining;
 
 /* An admin request proposed by this node, answered when applied. */
 typedef struct ChannelAdminWait
 {
-	int			slot;			/* index in ordering_shared->admin */
-	uint64		ticket;
-	raft_index	index;			/* the entry carrying the request */
-	raft_term	term;
+	int slot; /* index in ordering_shared->admin */
+	uint64 ticket;
+	raft_index index; /* the entry carrying the request */
+	raft_term term;
 } ChannelAdminWait;
 
 #define CHANNEL_MAX_ADMIN_WAITS ORDERING_MAX_ADMIN_REQUESTS
@@ -108,7 +108,7 @@ typedef struct ChannelAdminWait
 typedef struct ChannelLeading
 {
 	ChannelAdminWait admin_waits[CHANNEL_MAX_ADMIN_WAITS];
-	int			n_admin_waits;
+	int n_admin_waits;
 
 	/*
 	 * Snapshots sent and not yet acknowledged.  Success is never reported
@@ -121,19 +121,19 @@ typedef struct ChannelLeading
 	 */
 	struct
 	{
-		raft_id		to;
+		raft_id to;
 		TimestampTz sent_at;
-	}			snapshot_sends[RAFT_MAX_MEMBERS];
-	int			n_snapshot_sends;
+	} snapshot_sends[RAFT_MAX_MEMBERS];
+	int n_snapshot_sends;
 
 	/*
 	 * Asked to remove itself: it first hands leadership to the most
 	 * caught-up voter, then answers the request "not the leader", which
 	 * makes the backend carry the removal to the new leader.
 	 */
-	bool		handoff_pending;
-	int			handoff_slot;
-	uint64		handoff_ticket;
+	bool handoff_pending;
+	int handoff_slot;
+	uint64 handoff_ticket;
 	TimestampTz handoff_started_at;
 } ChannelLeading;
 
@@ -141,29 +141,29 @@ typedef struct ChannelLeading
 typedef struct ChannelTimers
 {
 	TimestampTz next_tick_at;
-	TimestampTz retry_at;		/* broken: rebuild after this */
-	int			backoff_ms;
+	TimestampTz retry_at; /* broken: rebuild after this */
+	int backoff_ms;
 } ChannelTimers;
 
 /* What ordering.status shows besides the Raft state (channel_status.c). */
 typedef struct ChannelCounters
 {
-	bool		status_dirty;
-	int64		leader_changes;
-	int64		proposal_failures;
-	int64		data_persist_count;
-	double		data_persist_total_ms;
-	double		data_persist_last_ms;
-	char		last_error[ORDERING_ERROR_MESSAGE_MAX];
+	bool status_dirty;
+	int64 leader_changes;
+	int64 proposal_failures;
+	int64 data_persist_count;
+	double data_persist_total_ms;
+	double data_persist_last_ms;
+	char last_error[ORDERING_ERROR_MESSAGE_MAX];
 } ChannelCounters;
 
 typedef struct Channel
 {
-	int			status_slot;	/* index in ordering_shared->status */
-	MemoryContext top_cxt;		/* the Channel, cutter, ids: its lifetime */
+	int status_slot;	   /* index in ordering_shared->status */
+	MemoryContext top_cxt; /* the Channel, cutter, ids: its lifetime */
 
 	ChannelRaft raft;
-	ChannelState state;			/* as of the applied index; state.cxt is
+	ChannelState state; /* as of the applied index; state.cxt is
 								 * reset by ChannelLoad */
 	ChannelRouting routing;
 	ChannelJoining joining;
@@ -172,12 +172,12 @@ typedef struct Channel
 	ChannelCounters counters;
 
 	/* Seen by the worker's reload pass; unseen channels are dropped. */
-	bool		seen;
+	bool seen;
 } Channel;
 
 /* Creation and teardown (channel.c). */
-extern Channel *ChannelCreate(const char *name, int status_slot,
-							  MemoryContext parent);
+extern Channel *
+ChannelCreate(const char *name, int status_slot, MemoryContext parent);
 extern void ChannelDestroy(Channel *ch);
 /* (Re)builds the Raft node from storage; in its own transaction. */
 extern void ChannelLoad(Channel *ch);
@@ -191,12 +191,11 @@ ChannelIsLive(const Channel *ch)
 
 /* The event loop's steps. */
 extern void ChannelTick(Channel *ch, TimestampTz now);
-extern void ChannelSubmit(Channel *ch, const char *tx_id,
-						  const char *payload, uint32 payload_len,
-						  TimestampTz now);
-extern void ChannelReceive(Channel *ch, const char *from_node,
-						   OrderingRecordKind kind, const char *data,
-						   Size len, TimestampTz now);
+extern void ChannelSubmit(Channel *ch, const char *tx_id, const char *payload,
+						  uint32 payload_len, TimestampTz now);
+extern void
+ChannelReceive(Channel *ch, const char *from_node, OrderingRecordKind kind,
+			   const char *data, Size len, TimestampTz now);
 extern void ChannelTakeAdminRequest(Channel *ch, int slot,
 									const OrderingAdminRequest *request);
 extern void ChannelFlush(Channel *ch, TimestampTz now);
@@ -205,12 +204,12 @@ extern long ChannelNextTimeoutMs(const Channel *ch, TimestampTz now);
 extern void ChannelPublishStatus(Channel *ch);
 
 /* Joining: the address book from a GENESIS record. */
-extern void ChannelSetAddressBook(Channel *ch, int n_book,
-								  const ChannelMember *book);
+extern void
+ChannelSetAddressBook(Channel *ch, int n_book, const ChannelMember *book);
 extern bool ChannelBookHasSelf(int n_book, const ChannelMember *book);
 
 /* Answers an admin slot (worker side); broadcasts admin_cv. */
 extern void ChannelAnswerAdmin(int slot, uint64 ticket, int sqlstate,
 							   const char *message, int64 block);
 
-#endif							/* ORDERING_CHANNEL_H */
+#endif /* ORDERING_CHANNEL_H */

@@ -48,12 +48,13 @@ void
 ChannelFailAdminWaits(Channel *ch, int sqlstate, const char *message)
 {
 	for (int i = 0; i < ch->leading.n_admin_waits; i++)
-		ChannelAnswerAdmin(ch->leading.admin_waits[i].slot, ch->leading.admin_waits[i].ticket,
-						   sqlstate, message, -1);
+		ChannelAnswerAdmin(ch->leading.admin_waits[i].slot,
+						   ch->leading.admin_waits[i].ticket, sqlstate,
+						   message, -1);
 	ch->leading.n_admin_waits = 0;
 	if (ch->leading.handoff_pending)
-		ChannelAnswerAdmin(ch->leading.handoff_slot, ch->leading.handoff_ticket,
-						   sqlstate, message, -1);
+		ChannelAnswerAdmin(ch->leading.handoff_slot,
+						   ch->leading.handoff_ticket, sqlstate, message, -1);
 	ch->leading.handoff_pending = false;
 }
 
@@ -70,11 +71,12 @@ ChannelAnswerApplied(Channel *ch, const raft_entry *entry, int64 block)
 		if (w->term == entry->term)
 			ChannelAnswerAdmin(w->slot, w->ticket, 0, NULL, block);
 		else
-			ChannelAnswerAdmin(w->slot, w->ticket,
-							   ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-							   "the leader changed before the change was committed; retry",
-							   -1);
-		ch->leading.admin_waits[i] = ch->leading.admin_waits[--ch->leading.n_admin_waits];
+			ChannelAnswerAdmin(
+				w->slot, w->ticket, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+				"the leader changed before the change was committed; retry",
+				-1);
+		ch->leading.admin_waits[i] =
+			ch->leading.admin_waits[--ch->leading.n_admin_waits];
 		i--;
 	}
 }
@@ -82,7 +84,7 @@ ChannelAnswerApplied(Channel *ch, const raft_entry *entry, int64 block)
 static raft_id
 channel_new_raft_id(Channel *ch)
 {
-	raft_id		max_id;
+	raft_id max_id;
 
 	StoreBegin();
 	max_id = StoreMaxRaftIdEver(&ch->state);
@@ -95,26 +97,25 @@ channel_new_raft_id(Channel *ch)
  * it at once when it cannot be proposed here.
  */
 void
-ChannelTakeAdminRequest(Channel *ch, int slot,
-						const OrderingAdminRequest *req)
+ChannelTakeAdminRequest(Channel *ch, int slot, const OrderingAdminRequest *req)
 {
 	const ChannelMember *m = NULL;
 	raft_status status;
-	int			rc = RAFT_OK;
+	int rc = RAFT_OK;
 
 	if (!ChannelIsLeader(ch))
 	{
-		char	   *message;
+		char *message;
 
 		if (ch->raft.node != NULL && ch->raft.leader != RAFT_NONE)
-			message = psprintf("node %s is not the leader of channel %s; the leader is %s",
-							   ordering_node_name, ch->state.name,
-							   ChannelLeaderName(ch));
+			message = psprintf(
+				"node %s is not the leader of channel %s; the leader is %s",
+				ordering_node_name, ch->state.name, ChannelLeaderName(ch));
 		else
 			message = psprintf("channel %s has no leader", ch->state.name);
 		ChannelAnswerAdmin(slot, req->ticket,
-						   ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-						   message, -1);
+						   ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, message,
+						   -1);
 		return;
 	}
 	if (req->kind != ORDERING_ADMIN_UPDATE_CONFIG)
@@ -122,23 +123,27 @@ ChannelTakeAdminRequest(Channel *ch, int slot,
 		m = ChannelMemberByNode(ch, req->node);
 		if (m == NULL && req->kind != ORDERING_ADMIN_ADD_CONSENTER)
 		{
-			ChannelAnswerAdmin(slot, req->ticket, ERRCODE_UNDEFINED_OBJECT,
-							   psprintf("node %s is not a consenter of channel %s",
-										req->node, ch->state.name), -1);
+			ChannelAnswerAdmin(
+				slot, req->ticket, ERRCODE_UNDEFINED_OBJECT,
+				psprintf("node %s is not a consenter of channel %s", req->node,
+						 ch->state.name),
+				-1);
 			return;
 		}
 		if (m != NULL && req->kind == ORDERING_ADMIN_ADD_CONSENTER)
 		{
-			ChannelAnswerAdmin(slot, req->ticket, ERRCODE_DUPLICATE_OBJECT,
-							   psprintf("node %s is already a consenter of channel %s",
-										req->node, ch->state.name), -1);
+			ChannelAnswerAdmin(
+				slot, req->ticket, ERRCODE_DUPLICATE_OBJECT,
+				psprintf("node %s is already a consenter of channel %s",
+						 req->node, ch->state.name),
+				-1);
 			return;
 		}
 	}
 	if (req->kind == ORDERING_ADMIN_ADD_CONSENTER ||
 		req->kind == ORDERING_ADMIN_REMOVE_CONSENTER)
 	{
-		char	   *refusal = ChannelCheckMembershipChange(ch, req->kind, m);
+		char *refusal = ChannelCheckMembershipChange(ch, req->kind, m);
 
 		if (refusal != NULL)
 		{
@@ -157,60 +162,63 @@ ChannelTakeAdminRequest(Channel *ch, int slot,
 	}
 
 	if (req->kind == ORDERING_ADMIN_REMOVE_CONSENTER &&
-		m->id == ch->state.self_id && ChannelStartHandoff(ch, slot, req->ticket))
+		m->id == ch->state.self_id &&
+		ChannelStartHandoff(ch, slot, req->ticket))
 		return;
 
 	switch (req->kind)
 	{
 		case ORDERING_ADMIN_UPDATE_CONFIG:
-			{
-				char	   *merged;
-				StringInfoData buf;
+		{
+			char *merged;
+			StringInfoData buf;
 
-				merged = OrderingSettingsMerge(ch->state.settings_json,
-											   req->arg);
-				initStringInfo(&buf);
-				EntrySettingsEncode(&buf, merged);
-				rc = raft_propose(ch->raft.node, (const uint8_t *) buf.data, buf.len);
-				break;
-			}
+			merged = OrderingSettingsMerge(ch->state.settings_json, req->arg);
+			initStringInfo(&buf);
+			EntrySettingsEncode(&buf, merged);
+			rc = raft_propose(ch->raft.node, (const uint8_t *) buf.data,
+							  buf.len);
+			break;
+		}
 		case ORDERING_ADMIN_ADD_CONSENTER:
 		case ORDERING_ADMIN_REMOVE_CONSENTER:
-			{
-				raft_conf_change cc;
-				char	   *context;
+		{
+			raft_conf_change cc;
+			char *context;
 
-				memset(&cc, 0, sizeof(cc));
-				if (req->kind == ORDERING_ADMIN_ADD_CONSENTER)
-				{
-					/* A new node catches up as a learner first. */
-					cc.type = RAFT_CONF_ADD_LEARNER;
-					cc.node = channel_new_raft_id(ch);
-					context = ChannelConfChangeContext(req->node, req->arg);
-				}
-				else
-				{
-					cc.type = RAFT_CONF_REMOVE;
-					cc.node = m->id;
-					context = ChannelConfChangeContext(m->node, m->conninfo);
-				}
-				cc.context = (const uint8_t *) context;
-				cc.context_size = strlen(context);
-				rc = raft_propose_conf_change(ch->raft.node, &cc);
-				break;
+			memset(&cc, 0, sizeof(cc));
+			if (req->kind == ORDERING_ADMIN_ADD_CONSENTER)
+			{
+				/* A new node catches up as a learner first. */
+				cc.type = RAFT_CONF_ADD_LEARNER;
+				cc.node = channel_new_raft_id(ch);
+				context = ChannelConfChangeContext(req->node, req->arg);
 			}
+			else
+			{
+				cc.type = RAFT_CONF_REMOVE;
+				cc.node = m->id;
+				context = ChannelConfChangeContext(m->node, m->conninfo);
+			}
+			cc.context = (const uint8_t *) context;
+			cc.context_size = strlen(context);
+			rc = raft_propose_conf_change(ch->raft.node, &cc);
+			break;
+		}
 		case ORDERING_ADMIN_TRANSFER_LEADER:
 			rc = raft_transfer_leader(ch->raft.node, m->id);
-			ChannelAnswerAdmin(slot, req->ticket,
-							   rc == RAFT_OK ? 0 : ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-							   rc == RAFT_OK ? NULL :
-							   psprintf("could not transfer leadership: %s",
-										raft_strerror(rc)), -1);
+			ChannelAnswerAdmin(
+				slot, req->ticket,
+				rc == RAFT_OK ? 0 : ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+				rc == RAFT_OK ? NULL
+							  : psprintf("could not transfer leadership: %s",
+										 raft_strerror(rc)),
+				-1);
 			return;
 		default:
-			ChannelAnswerAdmin(slot, req->ticket, ERRCODE_FEATURE_NOT_SUPPORTED,
-							   psprintf("unknown admin request kind %d",
-										req->kind), -1);
+			ChannelAnswerAdmin(
+				slot, req->ticket, ERRCODE_FEATURE_NOT_SUPPORTED,
+				psprintf("unknown admin request kind %d", req->kind), -1);
 			return;
 	}
 
@@ -220,11 +228,13 @@ ChannelTakeAdminRequest(Channel *ch, int slot,
 		ch->counters.status_dirty = true;
 		ChannelAnswerAdmin(slot, req->ticket,
 						   ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-						   rc == RAFT_ERR_CONF_CHANGE_PENDING ?
-						   psprintf("a membership change is already in progress on channel %s",
-									ch->state.name) :
-						   psprintf("could not propose the change: %s",
-									raft_strerror(rc)), -1);
+						   rc == RAFT_ERR_CONF_CHANGE_PENDING
+							   ? psprintf("a membership change is already in "
+										  "progress on channel %s",
+										  ch->state.name)
+							   : psprintf("could not propose the change: %s",
+										  raft_strerror(rc)),
+						   -1);
 		return;
 	}
 
@@ -232,7 +242,9 @@ ChannelTakeAdminRequest(Channel *ch, int slot,
 	raft_get_status(ch->raft.node, &status);
 	ch->leading.admin_waits[ch->leading.n_admin_waits].slot = slot;
 	ch->leading.admin_waits[ch->leading.n_admin_waits].ticket = req->ticket;
-	ch->leading.admin_waits[ch->leading.n_admin_waits].index = status.last_index;
-	ch->leading.admin_waits[ch->leading.n_admin_waits].term = status.hard_state.term;
+	ch->leading.admin_waits[ch->leading.n_admin_waits].index =
+		status.last_index;
+	ch->leading.admin_waits[ch->leading.n_admin_waits].term =
+		status.hard_state.term;
 	ch->leading.n_admin_waits++;
 }

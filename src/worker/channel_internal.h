@@ -25,8 +25,8 @@ ChannelIsLeader(const Channel *ch)
 
 /* Membership lookups (channel.c); ChannelPeerById also reads the book. */
 extern const ChannelMember *ChannelMemberById(const Channel *ch, raft_id id);
-extern const ChannelMember *ChannelMemberByNode(const Channel *ch,
-												const char *node);
+extern const ChannelMember *
+ChannelMemberByNode(const Channel *ch, const char *node);
 extern const ChannelMember *ChannelPeerById(const Channel *ch, raft_id id);
 /* The leader's node name, "" when unknown. */
 extern const char *ChannelLeaderName(const Channel *ch);
@@ -38,8 +38,8 @@ extern void ChannelRoutingTick(Channel *ch, TimestampTz now);
 extern void ChannelRoute(Channel *ch, CutterTx *tx, TimestampTz now);
 extern void ChannelProposeBatch(Channel *ch, List *batch);
 extern void ChannelRerouteHeld(Channel *ch, TimestampTz now);
-extern void ChannelReroutePending(Channel *ch, TimestampTz now,
-								  int older_than_ms);
+extern void
+ChannelReroutePending(Channel *ch, TimestampTz now, int older_than_ms);
 extern void ChannelHoldPending(Channel *ch);
 extern void ChannelClearInflight(Channel *ch);
 extern void ChannelForgetInflight(Channel *ch, const char *tx_id);
@@ -47,19 +47,19 @@ extern void ChannelForgetPending(Channel *ch, const char *tx_id);
 
 /* Joining (channel_joining.c). */
 extern void ChannelNoteHeard(Channel *ch, raft_id id, TimestampTz now);
-extern void ChannelSendGenesis(Channel *ch, const char *node,
-							   const char *conninfo);
-extern void ChannelRequestJoin(Channel *ch, const char *only_node,
-							   TimestampTz now);
+extern void
+ChannelSendGenesis(Channel *ch, const char *node, const char *conninfo);
+extern void
+ChannelRequestJoin(Channel *ch, const char *only_node, TimestampTz now);
 extern void ChannelPushGenesis(Channel *ch, TimestampTz now);
 extern void ChannelReceiveGenesis(Channel *ch, const char *from_node,
 								  const char *data, Size len);
 
 /* Admin requests (channel_admin.c). */
-extern void ChannelFailAdminWaits(Channel *ch, int sqlstate,
-								  const char *message);
-extern void ChannelAnswerApplied(Channel *ch, const raft_entry *entry,
-								 int64 block);
+extern void
+ChannelFailAdminWaits(Channel *ch, int sqlstate, const char *message);
+extern void
+ChannelAnswerApplied(Channel *ch, const raft_entry *entry, int64 block);
 
 /* Membership changes (channel_membership.c). */
 extern void ChannelMaybePromote(Channel *ch);
@@ -75,4 +75,4 @@ extern void ChannelExpireSnapshotSends(Channel *ch, TimestampTz now);
 /* Status (channel_status.c). */
 extern void ChannelClearStatus(int status_slot);
 
-#endif							/* ORDERING_CHANNEL_INTERNAL_H */
+#endif /* ORDERING_CHANNEL_INTERNAL_H */

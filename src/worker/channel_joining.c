@@ -50,8 +50,8 @@ ChannelSetAddressBook(Channel *ch, int n_book, const ChannelMember *book)
 	for (int i = 0; i < n_book && i < RAFT_MAX_MEMBERS; i++)
 	{
 		ch->joining.book[i] = book[i];
-		ch->joining.book[i].conninfo = MemoryContextStrdup(ch->top_cxt,
-												   book[i].conninfo);
+		ch->joining.book[i].conninfo =
+			MemoryContextStrdup(ch->top_cxt, book[i].conninfo);
 		ch->joining.n_book++;
 	}
 }
@@ -79,7 +79,8 @@ channel_heard_from(const Channel *ch, raft_id id, TimestampTz now)
 {
 	for (int i = 0; i < ch->joining.n_heard; i++)
 		if (ch->joining.heard[i] == id)
-			return now - ch->joining.heard_at[i] < CHANNEL_SILENT_MS * (int64) 1000;
+			return now - ch->joining.heard_at[i] <
+				CHANNEL_SILENT_MS * (int64) 1000;
 	return false;
 }
 
@@ -113,8 +114,8 @@ ChannelSendGenesis(Channel *ch, const char *node, const char *conninfo)
 						 m->is_learner ? "true" : "false");
 	}
 	appendStringInfoString(&buf, "}}");
-	(void) TransportSend(node, conninfo, ch->state.name, ORDERING_RECORD_GENESIS,
-						 buf.data, buf.len);
+	(void) TransportSend(node, conninfo, ch->state.name,
+						 ORDERING_RECORD_GENESIS, buf.data, buf.len);
 	pfree(buf.data);
 }
 
@@ -154,8 +155,8 @@ ChannelPushGenesis(Channel *ch, TimestampTz now)
 	if (now < ch->joining.next_genesis_at ||
 		(ch->raft.leader != RAFT_NONE && !ChannelIsLeader(ch)))
 		return;
-	ch->joining.next_genesis_at = TimestampTzPlusMilliseconds(now,
-													  CHANNEL_GENESIS_INTERVAL_MS);
+	ch->joining.next_genesis_at =
+		TimestampTzPlusMilliseconds(now, CHANNEL_GENESIS_INTERVAL_MS);
 	for (int i = 0; i < ch->state.n_members; i++)
 	{
 		const ChannelMember *m = &ch->state.members[i];
@@ -169,11 +170,11 @@ ChannelPushGenesis(Channel *ch, TimestampTz now)
 /* Takes a GENESIS record for this existing channel. */
 void
 ChannelReceiveGenesis(Channel *ch, const char *from_node, const char *data,
-						Size len)
+					  Size len)
 {
 	ChannelMember *book = palloc0(sizeof(ChannelMember) * RAFT_MAX_MEMBERS);
-	int			n_book = 0;
-	MemoryContext cxt = CurrentMemoryContext;	/* outlives the transaction */
+	int n_book = 0;
+	MemoryContext cxt = CurrentMemoryContext; /* outlives the transaction */
 
 	StoreBegin();
 	(void) StoreParseGenesisRecord(data, len, &n_book, book, cxt);
@@ -188,7 +189,9 @@ ChannelReceiveGenesis(Channel *ch, const char *from_node, const char *data,
 		if (ch->raft.node != NULL && ch->raft.leader != RAFT_NONE &&
 			strcmp(ChannelLeaderName(ch), from_node) == 0)
 		{
-			elog(LOG, "channel \"%s\": node %s says this node is no longer a consenter",
+			elog(LOG,
+				 "channel \"%s\": node %s says this node is no longer a "
+				 "consenter",
 				 ch->state.name, from_node);
 			StoreBegin();
 			StoreSetRemoved(&ch->state, true);
@@ -211,7 +214,8 @@ ChannelReceiveGenesis(Channel *ch, const char *from_node, const char *data,
 	 */
 	if (ch->raft.node == NULL && ch->state.self_id == RAFT_NONE)
 	{
-		elog(LOG, "channel \"%s\": joining with the consenters known to node %s",
+		elog(LOG,
+			 "channel \"%s\": joining with the consenters known to node %s",
 			 ch->state.name, from_node);
 		ChannelLoad(ch);
 	}

@@ -35,10 +35,11 @@ ChannelMaybePromote(Channel *ch)
 		const raft_progress_status *p = &status->progress[i];
 		const ChannelMember *m = ChannelMemberById(ch, p->id);
 		raft_conf_change cc;
-		char	   *context;
-		int			rc;
+		char *context;
+		int rc;
 
-		if (!p->is_learner || m == NULL || p->match < status->hard_state.commit)
+		if (!p->is_learner || m == NULL ||
+			p->match < status->hard_state.commit)
 			continue;
 		memset(&cc, 0, sizeof(cc));
 		cc.type = RAFT_CONF_ADD_VOTER;
@@ -79,18 +80,20 @@ ChannelConfChangeContext(const char *node, const char *conninfo)
  */
 char *
 ChannelCheckMembershipChange(Channel *ch, int kind,
-								const ChannelMember *target)
+							 const ChannelMember *target)
 {
 	raft_status *status;
-	int			remaining = 0;
-	int			active = 0;
+	int remaining = 0;
+	int active = 0;
 
 	for (int i = 0; i < ch->state.n_members; i++)
 		if (ch->state.members[i].is_learner &&
 			!(kind == ORDERING_ADMIN_REMOVE_CONSENTER &&
 			  target->id == ch->state.members[i].id))
-			return psprintf("a membership change is already in progress on channel %s: node %s is a learner not yet promoted",
-							ch->state.name, ch->state.members[i].node);
+			return psprintf(
+				"a membership change is already in progress on channel %s: "
+				"node %s is a learner not yet promoted",
+				ch->state.name, ch->state.members[i].node);
 	if (kind != ORDERING_ADMIN_REMOVE_CONSENTER)
 		return NULL;
 
@@ -98,7 +101,7 @@ ChannelCheckMembershipChange(Channel *ch, int kind,
 	raft_get_status(ch->raft.node, status);
 	for (uint32 v = 0; v < status->config.n_voters; v++)
 	{
-		raft_id		id = status->config.voters[v];
+		raft_id id = status->config.voters[v];
 
 		if (id == target->id)
 			continue;
@@ -109,7 +112,8 @@ ChannelCheckMembershipChange(Channel *ch, int kind,
 			continue;
 		}
 		for (uint32 i = 0; i < status->n_progress; i++)
-			if (status->progress[i].id == id && status->progress[i].recent_active)
+			if (status->progress[i].id == id &&
+				status->progress[i].recent_active)
 			{
 				active++;
 				break;
@@ -117,10 +121,12 @@ ChannelCheckMembershipChange(Channel *ch, int kind,
 	}
 	pfree(status);
 	if (remaining == 0)
-		return psprintf("cannot remove node %s: it is the last voter of channel %s",
-						target->node, ch->state.name);
+		return psprintf(
+			"cannot remove node %s: it is the last voter of channel %s",
+			target->node, ch->state.name);
 	if (active < remaining / 2 + 1)
-		return psprintf("cannot remove node %s: only %d of the %d remaining voters of channel %s are active, fewer than a quorum",
+		return psprintf("cannot remove node %s: only %d of the %d remaining "
+						"voters of channel %s are active, fewer than a quorum",
 						target->node, active, remaining, ch->state.name);
 	return NULL;
 }
@@ -136,14 +142,17 @@ bool
 ChannelStartHandoff(Channel *ch, int slot, uint64 ticket)
 {
 	raft_status *status;
-	raft_id		target = RAFT_NONE;
-	raft_index	best_match = 0;
+	raft_id target = RAFT_NONE;
+	raft_index best_match = 0;
 
 	if (ch->leading.handoff_pending)
 	{
-		ChannelAnswerAdmin(slot, ticket, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-						   psprintf("a membership change is already in progress on channel %s",
-									ch->state.name), -1);
+		ChannelAnswerAdmin(
+			slot, ticket, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+			psprintf(
+				"a membership change is already in progress on channel %s",
+				ch->state.name),
+			-1);
 		return true;
 	}
 	status = palloc(sizeof(raft_status));
@@ -161,9 +170,12 @@ ChannelStartHandoff(Channel *ch, int slot, uint64 ticket)
 		}
 	}
 	pfree(status);
-	if (target == RAFT_NONE || raft_transfer_leader(ch->raft.node, target) != RAFT_OK)
+	if (target == RAFT_NONE ||
+		raft_transfer_leader(ch->raft.node, target) != RAFT_OK)
 		return false;
-	elog(LOG, "channel \"%s\": handing leadership to raft id " UINT64_FORMAT " before removing this node",
+	elog(LOG,
+		 "channel \"%s\": handing leadership to raft id " UINT64_FORMAT
+		 " before removing this node",
 		 ch->state.name, (uint64) target);
 	ch->leading.handoff_pending = true;
 	ch->leading.handoff_slot = slot;
@@ -181,7 +193,7 @@ ChannelStartHandoff(Channel *ch, int slot, uint64 ticket)
 void
 ChannelFinishHandoff(Channel *ch, TimestampTz now)
 {
-	int64		limit_ms = 2 * (int64) ch->state.settings.election_tick *
+	int64 limit_ms = 2 * (int64) ch->state.settings.election_tick *
 		ordering_tick_interval_ms;
 
 	if (!ch->leading.handoff_pending)
@@ -189,19 +201,24 @@ ChannelFinishHandoff(Channel *ch, TimestampTz now)
 	if (ch->raft.leader != RAFT_NONE && ch->raft.leader != ch->state.self_id)
 	{
 		ChannelPublishStatus(ch);
-		ChannelAnswerAdmin(ch->leading.handoff_slot, ch->leading.handoff_ticket,
-						   ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-						   psprintf("node %s is not the leader of channel %s; the leader is %s",
-									ordering_node_name, ch->state.name,
-									ChannelLeaderName(ch)), -1);
+		ChannelAnswerAdmin(
+			ch->leading.handoff_slot, ch->leading.handoff_ticket,
+			ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+			psprintf(
+				"node %s is not the leader of channel %s; the leader is %s",
+				ordering_node_name, ch->state.name, ChannelLeaderName(ch)),
+			-1);
 		ch->leading.handoff_pending = false;
 	}
 	else if (now - ch->leading.handoff_started_at >= limit_ms * 1000)
 	{
-		ChannelAnswerAdmin(ch->leading.handoff_slot, ch->leading.handoff_ticket,
-						   ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-						   psprintf("could not hand leadership of channel %s to another voter before removing node %s; try again",
-									ch->state.name, ordering_node_name), -1);
+		ChannelAnswerAdmin(
+			ch->leading.handoff_slot, ch->leading.handoff_ticket,
+			ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+			psprintf("could not hand leadership of channel %s to another "
+					 "voter before removing node %s; try again",
+					 ch->state.name, ordering_node_name),
+			-1);
 		ch->leading.handoff_pending = false;
 	}
 }

@@ -42,8 +42,8 @@ static void
 channel_soft_state(Channel *ch, raft_role role, raft_id leader,
 				   TimestampTz now)
 {
-	bool		was_leader = ChannelIsLeader(ch);
-	bool		new_leader = (leader != ch->raft.leader && leader != RAFT_NONE);
+	bool was_leader = ChannelIsLeader(ch);
+	bool new_leader = (leader != ch->raft.leader && leader != RAFT_NONE);
 
 	if (leader != ch->raft.leader)
 	{
@@ -51,7 +51,9 @@ channel_soft_state(Channel *ch, raft_role role, raft_id leader,
 
 		ch->counters.leader_changes++;
 		if (leader != RAFT_NONE)
-			elog(LOG, "channel \"%s\": leader is now %s (raft id " UINT64_FORMAT ")",
+			elog(LOG,
+				 "channel \"%s\": leader is now %s (raft id " UINT64_FORMAT
+				 ")",
 				 ch->state.name, m != NULL ? m->node : "?", (uint64) leader);
 	}
 	ch->raft.role = role;
@@ -77,16 +79,17 @@ channel_soft_state(Channel *ch, raft_role role, raft_id leader,
 static int64
 channel_apply_entry(Channel *ch, const raft_entry *entry, bool *rebuild)
 {
-	int64		block = -1;
+	int64 block = -1;
 
 	if (entry->type == RAFT_ENTRY_CONF_CHANGE)
 	{
 		raft_conf_change cc;
 		const ChannelMember *m = NULL;
-		char	   *gone_node = NULL;
-		char	   *gone_conninfo = NULL;
+		char *gone_node = NULL;
+		char *gone_conninfo = NULL;
 
-		if (raft_conf_change_decode(entry->data, entry->size, &cc) == RAFT_OK &&
+		if (raft_conf_change_decode(entry->data, entry->size, &cc) ==
+				RAFT_OK &&
 			cc.type == RAFT_CONF_REMOVE)
 			m = ChannelMemberById(ch, cc.node);
 		if (m != NULL)
@@ -98,7 +101,8 @@ channel_apply_entry(Channel *ch, const raft_entry *entry, bool *rebuild)
 		if (m != NULL && cc.node == ch->state.self_id)
 		{
 			/* This node is out: stop running Raft once the ready is done. */
-			elog(LOG, "channel \"%s\": this node was removed from the consenters",
+			elog(LOG,
+				 "channel \"%s\": this node was removed from the consenters",
 				 ch->state.name);
 			StoreSetRemoved(&ch->state, true);
 			ChannelSetAddressBook(ch, 0, NULL);
@@ -120,35 +124,36 @@ channel_apply_entry(Channel *ch, const raft_entry *entry, bool *rebuild)
 			case ENTRY_NOOP:
 				break;
 			case ENTRY_BATCH:
-				{
-					List	   *ids = NIL;
-					ListCell   *lc;
+			{
+				List *ids = NIL;
+				ListCell *lc;
 
-					block = StoreApplyBatch(&ch->state, entry, &ids);
-					foreach(lc, ids)
-					{
-						ChannelForgetInflight(ch, (const char *) lfirst(lc));
-						ChannelForgetPending(ch, (const char *) lfirst(lc));
-					}
-					break;
+				block = StoreApplyBatch(&ch->state, entry, &ids);
+				foreach(lc, ids)
+				{
+					ChannelForgetInflight(ch, (const char *) lfirst(lc));
+					ChannelForgetPending(ch, (const char *) lfirst(lc));
 				}
+				break;
+			}
 			case ENTRY_SETTINGS:
-				{
-					int			election_tick = ch->state.settings.election_tick;
-					int			heartbeat_tick = ch->state.settings.heartbeat_tick;
+			{
+				int election_tick = ch->state.settings.election_tick;
+				int heartbeat_tick = ch->state.settings.heartbeat_tick;
 
-					block = StoreApplySettings(&ch->state, entry);
-					/* The core takes its timing at creation: rebuild it. */
-					if (ch->state.settings.election_tick != election_tick ||
-						ch->state.settings.heartbeat_tick != heartbeat_tick)
-						*rebuild = true;
-				}
+				block = StoreApplySettings(&ch->state, entry);
+				/* The core takes its timing at creation: rebuild it. */
+				if (ch->state.settings.election_tick != election_tick ||
+					ch->state.settings.heartbeat_tick != heartbeat_tick)
+					*rebuild = true;
+			}
 				CutterConfigure(&ch->routing.cutter, &ch->state.settings);
 				break;
 			case ENTRY_UNKNOWN:
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("channel \"%s\": unknown entry at index " UINT64_FORMAT,
+						 errmsg("channel \"%s\": unknown entry at "
+								"index " UINT64_FORMAT,
 								ch->state.name, (uint64) entry->index)));
 		}
 	}
@@ -162,7 +167,7 @@ static void
 channel_note_snapshot_sent(Channel *ch, raft_id to)
 {
 	TimestampTz now = GetCurrentTimestamp();
-	int			i;
+	int i;
 
 	for (i = 0; i < ch->leading.n_snapshot_sends; i++)
 		if (ch->leading.snapshot_sends[i].to == to)
@@ -185,7 +190,7 @@ void
 ChannelExpireSnapshotSends(Channel *ch, TimestampTz now)
 {
 	raft_status *status;
-	int			kept = 0;
+	int kept = 0;
 
 	if (ch->leading.n_snapshot_sends == 0)
 		return;
@@ -193,8 +198,8 @@ ChannelExpireSnapshotSends(Channel *ch, TimestampTz now)
 	raft_get_status(ch->raft.node, status);
 	for (int i = 0; i < ch->leading.n_snapshot_sends; i++)
 	{
-		raft_id		to = ch->leading.snapshot_sends[i].to;
-		bool		waiting = false;
+		raft_id to = ch->leading.snapshot_sends[i].to;
+		bool waiting = false;
 
 		for (uint32 p = 0; p < status->n_progress; p++)
 			if (status->progress[p].id == to &&
@@ -221,11 +226,11 @@ channel_send_messages(Channel *ch, const raft_ready *rd, List **unreachable)
 	{
 		const raft_message *msg = &rd->messages[i];
 		const ChannelMember *to = ChannelPeerById(ch, msg->to);
-		size_t		size = raft_message_encoded_size(msg);
-		size_t		written;
-		uint8	   *buf;
-		int			rc;
-		bool		sent;
+		size_t size = raft_message_encoded_size(msg);
+		size_t written;
+		uint8 *buf;
+		int rc;
+		bool sent;
 
 		if (to == NULL || to->id == ch->state.self_id)
 			continue;
@@ -250,8 +255,8 @@ channel_send_messages(Channel *ch, const raft_ready *rd, List **unreachable)
 			/* Reported after raft_advance: the ready belongs to the core. */
 			raft_message *report = palloc0(sizeof(raft_message));
 
-			report->type = msg->type == RAFT_MSG_SNAP ?
-				RAFT_MSG_SNAP_STATUS : RAFT_MSG_UNREACHABLE;
+			report->type = msg->type == RAFT_MSG_SNAP ? RAFT_MSG_SNAP_STATUS
+													  : RAFT_MSG_UNREACHABLE;
 			report->to = msg->to;
 			report->reject = !sent;
 			*unreachable = lappend(*unreachable, report);
@@ -291,17 +296,17 @@ channel_pull_snapshot_blocks(Channel *ch, const raft_snapshot *snapshot)
 bool
 ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 {
-	raft_ready	rd;
-	int			rc;
-	bool		wrote_blocks = false;
+	raft_ready rd;
+	int rc;
+	bool wrote_blocks = false;
 	TimestampTz now;
-	List	   *reports = NIL;
-	ListCell   *lc;
-	StringInfo	snapshot_data = NULL;
+	List *reports = NIL;
+	ListCell *lc;
+	StringInfo snapshot_data = NULL;
 	raft_storage view;
-	raft_index	last_index;
-	int64	   *entry_blocks = NULL;
-	bool		rebuild = false;
+	raft_index last_index;
+	int64 *entry_blocks = NULL;
+	bool rebuild = false;
 
 	if (ch->raft.node == NULL || !raft_has_ready(ch->raft.node))
 		return false;
@@ -324,7 +329,7 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 		rd.n_committed > 0)
 	{
 		TimestampTz start = GetCurrentTimestamp();
-		double		elapsed_ms;
+		double elapsed_ms;
 
 		view = raft_memory_storage_view(ch->raft.storage);
 		last_index = view.last_index(view.ud);
@@ -341,7 +346,8 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 			/* Members and settings change with it: reread them. */
 			rebuild = true;
 		}
-		StorePersistEntries(ch->state.name, &ch->state.log, rd.entries, rd.n_entries, last_index);
+		StorePersistEntries(ch->state.name, &ch->state.log, rd.entries,
+							rd.n_entries, last_index);
 		if (rd.has_hard_state)
 			StorePersistHardState(ch->state.name, &rd.hard_state);
 		for (uint32 i = 0; i < rd.n_committed; i++)
@@ -349,8 +355,8 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 			entry_blocks[i] = -1;
 			if (rd.committed[i].index <= ch->state.log.applied_index)
 				continue;
-			entry_blocks[i] = channel_apply_entry(ch, &rd.committed[i],
-												  &rebuild);
+			entry_blocks[i] =
+				channel_apply_entry(ch, &rd.committed[i], &rebuild);
 			if (entry_blocks[i] >= 0)
 				wrote_blocks = true;
 		}
@@ -368,7 +374,8 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 		/* 2. Mirror into the memory storage the core reads. */
 		if (rd.has_snapshot)
 		{
-			rc = raft_memory_storage_apply_snapshot(ch->raft.storage, &rd.snapshot);
+			rc = raft_memory_storage_apply_snapshot(ch->raft.storage,
+													&rd.snapshot);
 			if (rc != RAFT_OK)
 				elog(ERROR, "could not install a snapshot in memory: %s",
 					 raft_strerror(rc));
@@ -401,10 +408,10 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 		ConditionVariableBroadcast(&ordering_shared->applied_cv);
 	}
 	{
-		bool		soft_changed = rd.soft_state_changed ||
+		bool soft_changed = rd.soft_state_changed ||
 			rd.leader != ch->raft.leader || rd.role != ch->raft.role;
-		raft_role	role = rd.role;
-		raft_id		leader = rd.leader;
+		raft_role role = rd.role;
+		raft_id leader = rd.leader;
 
 		raft_advance(ch->raft.node, &rd);
 		/* Rerouting may propose: only once the ready is acknowledged. */
@@ -414,11 +421,9 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 
 	if (snapshot_data != NULL)
 	{
-		rc = raft_memory_storage_create_snapshot(ch->raft.storage,
-												 ch->state.log.snapshot_index,
-												 &ch->state.config,
-												 (const uint8_t *) snapshot_data->data,
-												 snapshot_data->len);
+		rc = raft_memory_storage_create_snapshot(
+			ch->raft.storage, ch->state.log.snapshot_index, &ch->state.config,
+			(const uint8_t *) snapshot_data->data, snapshot_data->len);
 		if (rc != RAFT_OK)
 			elog(ERROR, "could not record a snapshot in memory: %s",
 				 raft_strerror(rc));

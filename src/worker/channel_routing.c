@@ -28,7 +28,7 @@
 #define INFLIGHT_SWEEP_MS (10 * 1000)
 typedef struct InflightId
 {
-	char		tx_id[ORDERING_TX_ID_MAX];	/* hash key */
+	char tx_id[ORDERING_TX_ID_MAX]; /* hash key */
 	TimestampTz added_at;
 } InflightId;
 
@@ -40,11 +40,11 @@ typedef struct InflightId
  */
 typedef struct PendingTx
 {
-	char		tx_id[ORDERING_TX_ID_MAX];	/* hash key */
-	char	   *payload;		/* in the channel's top_cxt */
-	uint32		payload_len;
+	char tx_id[ORDERING_TX_ID_MAX]; /* hash key */
+	char *payload;					/* in the channel's top_cxt */
+	uint32 payload_len;
 	TimestampTz added_at;
-	TimestampTz routed_at;		/* last time it was routed */
+	TimestampTz routed_at; /* last time it was routed */
 } PendingTx;
 
 /* Bounds of the pending map: memory, and age past ordering.submit_timeout. */
@@ -63,7 +63,7 @@ typedef struct PendingTx
 void
 ChannelRoutingInit(Channel *ch)
 {
-	HASHCTL		ctl;
+	HASHCTL ctl;
 
 	CutterInit(&ch->routing.cutter, ch->top_cxt);
 
@@ -71,11 +71,13 @@ ChannelRoutingInit(Channel *ch)
 	ctl.keysize = ORDERING_TX_ID_MAX;
 	ctl.entrysize = sizeof(InflightId);
 	ctl.hcxt = ch->top_cxt;
-	ch->routing.inflight_ids = hash_create("ordering inflight ids", 1024, &ctl,
-										   HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	ch->routing.inflight_ids =
+		hash_create("ordering inflight ids", 1024, &ctl,
+					HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	ctl.entrysize = sizeof(PendingTx);
-	ch->routing.pending = hash_create("ordering pending transactions", 1024, &ctl,
-									  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	ch->routing.pending =
+		hash_create("ordering pending transactions", 1024, &ctl,
+					HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	ch->routing.forward_buf.data = NULL;
 }
 
@@ -94,13 +96,13 @@ ChannelClearInflight(Channel *ch)
 void
 ChannelHoldPending(Channel *ch)
 {
-	List	   *pending = CutterTakeAll(&ch->routing.cutter);
-	ListCell   *lc;
+	List *pending = CutterTakeAll(&ch->routing.cutter);
+	ListCell *lc;
 	MemoryContext old = MemoryContextSwitchTo(ch->routing.cutter.cxt);
 
 	foreach(lc, pending)
 	{
-		CutterTx   *tx = lfirst(lc);
+		CutterTx *tx = lfirst(lc);
 
 		ch->routing.held = lappend(ch->routing.held, tx);
 		ch->routing.held_bytes += tx->payload_len;
@@ -116,11 +118,14 @@ channel_hold(Channel *ch, CutterTx *tx)
 {
 	MemoryContext old;
 
-	if (ch->routing.held_bytes + tx->payload_len > (int64) ordering_submit_queue_kb * 1024)
+	if (ch->routing.held_bytes + tx->payload_len >
+		(int64) ordering_submit_queue_kb * 1024)
 	{
 		ch->counters.proposal_failures++;
 		ch->counters.status_dirty = true;
-		elog(LOG, "channel \"%s\" has no leader and too many held transactions: dropped %s",
+		elog(LOG,
+			 "channel \"%s\" has no leader and too many held transactions: "
+			 "dropped %s",
 			 ch->state.name, tx->tx_id);
 		CutterTxFree(tx);
 		return;
@@ -134,7 +139,7 @@ channel_hold(Channel *ch, CutterTx *tx)
 void
 ChannelForgetInflight(Channel *ch, const char *tx_id)
 {
-	char		key[ORDERING_TX_ID_MAX];
+	char key[ORDERING_TX_ID_MAX];
 
 	strlcpy(key, tx_id, sizeof(key));
 	hash_search(ch->routing.inflight_ids, key, HASH_REMOVE, NULL);
@@ -145,8 +150,8 @@ void
 ChannelProposeBatch(Channel *ch, List *batch)
 {
 	StringInfoData buf;
-	ListCell   *lc;
-	int			rc;
+	ListCell *lc;
+	int rc;
 
 	if (batch == NIL)
 		return;
@@ -154,7 +159,7 @@ ChannelProposeBatch(Channel *ch, List *batch)
 	EntryBatchBegin(&buf);
 	foreach(lc, batch)
 	{
-		CutterTx   *tx = lfirst(lc);
+		CutterTx *tx = lfirst(lc);
 
 		EntryBatchAdd(&buf, tx->tx_id, tx->payload, tx->payload_len);
 	}
@@ -174,7 +179,7 @@ ChannelProposeBatch(Channel *ch, List *batch)
 		 ch->state.name, list_length(batch), raft_strerror(rc));
 	foreach(lc, batch)
 	{
-		CutterTx   *tx = lfirst(lc);
+		CutterTx *tx = lfirst(lc);
 
 		ChannelForgetInflight(ch, tx->tx_id);
 		channel_hold(ch, tx);
@@ -185,7 +190,7 @@ ChannelProposeBatch(Channel *ch, List *batch)
 static void
 channel_propose_batches(Channel *ch, List *batches)
 {
-	ListCell   *lc;
+	ListCell *lc;
 
 	foreach(lc, batches)
 		ChannelProposeBatch(ch, (List *) lfirst(lc));
@@ -205,7 +210,8 @@ channel_forward(Channel *ch, CutterTx *tx)
 	}
 	if (ch->routing.forward_count == 0)
 		EntryBatchBegin(&ch->routing.forward_buf);
-	EntryBatchAdd(&ch->routing.forward_buf, tx->tx_id, tx->payload, tx->payload_len);
+	EntryBatchAdd(&ch->routing.forward_buf, tx->tx_id, tx->payload,
+				  tx->payload_len);
 	ch->routing.forward_count++;
 	CutterTxFree(tx);
 }
@@ -221,9 +227,9 @@ ChannelRoute(Channel *ch, CutterTx *tx, TimestampTz now)
 	if (ChannelIsLeader(ch))
 	{
 		InflightId *entry;
-		bool		found;
-		bool		refused;
-		char		key[ORDERING_TX_ID_MAX];
+		bool found;
+		bool refused;
+		char key[ORDERING_TX_ID_MAX];
 
 		strlcpy(key, tx->tx_id, sizeof(key));
 		entry = hash_search(ch->routing.inflight_ids, key, HASH_ENTER, &found);
@@ -234,8 +240,9 @@ ChannelRoute(Channel *ch, CutterTx *tx, TimestampTz now)
 			return;
 		}
 		entry->added_at = now;
-		channel_propose_batches(ch, CutterOrdered(&ch->routing.cutter, tx, now,
-												  &refused));
+		channel_propose_batches(ch,
+								CutterOrdered(&ch->routing.cutter, tx, now,
+											  &refused));
 		if (refused)
 		{
 			hash_search(ch->routing.inflight_ids, key, HASH_REMOVE, NULL);
@@ -253,8 +260,8 @@ ChannelRoute(Channel *ch, CutterTx *tx, TimestampTz now)
 void
 ChannelRerouteHeld(Channel *ch, TimestampTz now)
 {
-	List	   *held = ch->routing.held;
-	ListCell   *lc;
+	List *held = ch->routing.held;
+	ListCell *lc;
 
 	if (held == NIL)
 		return;
@@ -271,12 +278,12 @@ static void
 channel_remember_pending(Channel *ch, const char *tx_id, const char *payload,
 						 uint32 payload_len, TimestampTz now)
 {
-	char		key[ORDERING_TX_ID_MAX];
-	PendingTx  *p;
-	bool		found;
+	char key[ORDERING_TX_ID_MAX];
+	PendingTx *p;
+	bool found;
 
 	if (ch->routing.pending_bytes + payload_len > PENDING_MAX_BYTES)
-		return;					/* routed once only; the submitter may retry */
+		return; /* routed once only; the submitter may retry */
 	strlcpy(key, tx_id, sizeof(key));
 	p = hash_search(ch->routing.pending, key, HASH_ENTER, &found);
 	if (found)
@@ -292,8 +299,8 @@ channel_remember_pending(Channel *ch, const char *tx_id, const char *payload,
 void
 ChannelForgetPending(Channel *ch, const char *tx_id)
 {
-	char		key[ORDERING_TX_ID_MAX];
-	PendingTx  *p;
+	char key[ORDERING_TX_ID_MAX];
+	PendingTx *p;
 
 	strlcpy(key, tx_id, sizeof(key));
 	p = hash_search(ch->routing.pending, key, HASH_FIND, NULL);
@@ -312,9 +319,9 @@ void
 ChannelReroutePending(Channel *ch, TimestampTz now, int older_than_ms)
 {
 	HASH_SEQ_STATUS seq;
-	PendingTx  *p;
-	List	   *txs = NIL;
-	ListCell   *lc;
+	PendingTx *p;
+	List *txs = NIL;
+	ListCell *lc;
 	TimestampTz cutoff = TimestampTzPlusMilliseconds(now, -older_than_ms);
 
 	/* Collect first: routing may propose, which must not see a scan. */
@@ -324,8 +331,9 @@ ChannelReroutePending(Channel *ch, TimestampTz now, int older_than_ms)
 		if (older_than_ms > 0 && p->routed_at > cutoff)
 			continue;
 		p->routed_at = now;
-		txs = lappend(txs, CutterTxMake(&ch->routing.cutter, p->tx_id, p->payload,
-										p->payload_len));
+		txs = lappend(txs,
+					  CutterTxMake(&ch->routing.cutter, p->tx_id, p->payload,
+								   p->payload_len));
 	}
 	foreach(lc, txs)
 		ChannelRoute(ch, (CutterTx *) lfirst(lc), now);
@@ -337,9 +345,9 @@ static void
 channel_sweep_pending(Channel *ch, TimestampTz now)
 {
 	HASH_SEQ_STATUS seq;
-	PendingTx  *p;
-	TimestampTz cutoff = TimestampTzPlusMilliseconds(now,
-													 -(ordering_submit_timeout_ms + PENDING_GRACE_MS));
+	PendingTx *p;
+	TimestampTz cutoff = TimestampTzPlusMilliseconds(
+		now, -(ordering_submit_timeout_ms + PENDING_GRACE_MS));
 
 	hash_seq_init(&seq, ch->routing.pending);
 	while ((p = hash_seq_search(&seq)) != NULL)
@@ -357,8 +365,10 @@ ChannelSubmit(Channel *ch, const char *tx_id, const char *payload,
 			  uint32 payload_len, TimestampTz now)
 {
 	channel_remember_pending(ch, tx_id, payload, payload_len, now);
-	ChannelRoute(ch, CutterTxMake(&ch->routing.cutter, tx_id, payload, payload_len),
-				  now);
+	ChannelRoute(ch,
+				 CutterTxMake(&ch->routing.cutter, tx_id, payload,
+							  payload_len),
+				 now);
 }
 
 /* Sends this iteration's forwarded transactions to the leader. */
@@ -373,7 +383,8 @@ ChannelFlush(Channel *ch, TimestampTz now)
 	leader = ChannelPeerById(ch, ch->raft.leader);
 	if (leader == NULL ||
 		!TransportSend(leader->node, leader->conninfo, ch->state.name,
-					   ORDERING_RECORD_FORWARD_TX, ch->routing.forward_buf.data,
+					   ORDERING_RECORD_FORWARD_TX,
+					   ch->routing.forward_buf.data,
 					   ch->routing.forward_buf.len))
 	{
 		ch->counters.proposal_failures += ch->routing.forward_count;
@@ -394,12 +405,14 @@ channel_sweep_inflight(Channel *ch, TimestampTz now)
 {
 	HASH_SEQ_STATUS seq;
 	InflightId *entry;
-	TimestampTz cutoff = TimestampTzPlusMilliseconds(now, -INFLIGHT_MAX_AGE_MS);
+	TimestampTz cutoff =
+		TimestampTzPlusMilliseconds(now, -INFLIGHT_MAX_AGE_MS);
 
 	hash_seq_init(&seq, ch->routing.inflight_ids);
 	while ((entry = hash_seq_search(&seq)) != NULL)
 		if (entry->added_at < cutoff)
-			hash_search(ch->routing.inflight_ids, entry->tx_id, HASH_REMOVE, NULL);
+			hash_search(ch->routing.inflight_ids, entry->tx_id, HASH_REMOVE,
+						NULL);
 	ch->routing.last_sweep_at = now;
 }
 

@@ -42,20 +42,23 @@ ChannelPublishStatus(Channel *ch)
 	if (ch->state.self_id != RAFT_NONE)
 	{
 		/* A joiner whose log has not reached its own addition: a learner. */
-		membership = raft_config_is_voter(&ch->state.config, ch->state.self_id) ?
-			"consenter" : "learner";
+		membership = raft_config_is_voter(&ch->state.config, ch->state.self_id)
+			? "consenter"
+			: "learner";
 	}
 
 	LWLockAcquire(&ordering_shared->lock, LW_EXCLUSIVE);
 	st->in_use = true;
 	strlcpy(st->channel, ch->state.name, sizeof(st->channel));
 	strlcpy(st->membership, membership, sizeof(st->membership));
-	strlcpy(st->role, ch->raft.node != NULL ? raft_role_name(ch->raft.role) : "stopped",
+	strlcpy(st->role,
+			ch->raft.node != NULL ? raft_role_name(ch->raft.role) : "stopped",
 			sizeof(st->role));
 	st->raft_id = ch->state.self_id;
 	st->term = ch->raft.node != NULL ? rs.hard_state.term : ch->raft.term;
 	strlcpy(st->leader, ChannelLeaderName(ch), sizeof(st->leader));
-	st->commit_index = ch->raft.node != NULL ? rs.hard_state.commit : ch->raft.commit_index;
+	st->commit_index =
+		ch->raft.node != NULL ? rs.hard_state.commit : ch->raft.commit_index;
 	st->applied_index = ch->state.log.applied_index;
 	st->snapshot_index = ch->state.log.snapshot_index;
 	st->last_block = ch->state.chain.last_block;
@@ -70,7 +73,8 @@ ChannelPublishStatus(Channel *ch)
 	st->n_peers = 0;
 	if (ch->raft.node != NULL && ch->raft.role == RAFT_LEADER)
 	{
-		for (uint32 i = 0; i < rs.n_progress && st->n_peers < ORDERING_MAX_PEERS; i++)
+		for (uint32 i = 0;
+			 i < rs.n_progress && st->n_peers < ORDERING_MAX_PEERS; i++)
 		{
 			const raft_progress_status *p = &rs.progress[i];
 			const ChannelMember *m = ChannelMemberById(ch, p->id);
@@ -84,8 +88,9 @@ ChannelPublishStatus(Channel *ch)
 			ps->progress_state = p->state;
 			ps->recent_active = p->recent_active;
 			ps->inflight = p->inflight;
-			ps->last_contact = (m != NULL && p->id != ch->state.self_id) ?
-				TransportLastContact(m->node) : 0;
+			ps->last_contact = (m != NULL && p->id != ch->state.self_id)
+				? TransportLastContact(m->node)
+				: 0;
 		}
 	}
 	LWLockRelease(&ordering_shared->lock);

@@ -21,8 +21,8 @@ ChannelTick(Channel *ch, TimestampTz now)
 	if (now >= ch->timers.next_tick_at)
 	{
 		raft_tick(ch->raft.node);
-		ch->timers.next_tick_at = TimestampTzPlusMilliseconds(now,
-													   ordering_tick_interval_ms);
+		ch->timers.next_tick_at =
+			TimestampTzPlusMilliseconds(now, ordering_tick_interval_ms);
 		ChannelRoutingTick(ch, now);
 		ChannelMaybePromote(ch);
 		ChannelPushGenesis(ch, now);
@@ -36,16 +36,17 @@ ChannelTick(Channel *ch, TimestampTz now)
 long
 ChannelNextTimeoutMs(const Channel *ch, TimestampTz now)
 {
-	long		timeout;
+	long timeout;
 
 	if (ch->raft.node == NULL)
-		return Max(TimestampDifferenceMilliseconds(now, ch->timers.retry_at), 0);
+		return Max(TimestampDifferenceMilliseconds(now, ch->timers.retry_at),
+				   0);
 	if (raft_has_ready(ch->raft.node) || ch->routing.forward_count > 0)
 		return 0;
 	timeout = TimestampDifferenceMilliseconds(now, ch->timers.next_tick_at);
 	if (ChannelIsLeader(ch))
 	{
-		long		batch = CutterTimeoutMs(&ch->routing.cutter, now);
+		long batch = CutterTimeoutMs(&ch->routing.cutter, now);
 
 		if (batch >= 0 && batch < timeout)
 			timeout = batch;

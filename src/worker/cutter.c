@@ -62,7 +62,7 @@ CutterTxMake(Cutter *cutter, const char *tx_id, const char *payload,
 			 uint32 payload_len)
 {
 	MemoryContext old = MemoryContextSwitchTo(cutter->cxt);
-	CutterTx   *tx = palloc(sizeof(CutterTx));
+	CutterTx *tx = palloc(sizeof(CutterTx));
 
 	tx->tx_id = pstrdup(tx_id);
 	tx->payload = palloc(Max(payload_len, 1));
@@ -83,7 +83,7 @@ CutterTxFree(CutterTx *tx)
 List *
 CutterCut(Cutter *cutter)
 {
-	List	   *batch = cutter->pending;
+	List *batch = cutter->pending;
 
 	cutter->pending = NIL;
 	cutter->pending_bytes = 0;
@@ -107,8 +107,8 @@ cutter_append_batch(Cutter *cutter, List *batches, List *batch)
 List *
 CutterOrdered(Cutter *cutter, CutterTx *tx, TimestampTz now, bool *refused)
 {
-	int64		size = cutter_tx_size(tx);
-	List	   *batches = NIL;
+	int64 size = cutter_tx_size(tx);
+	List *batches = NIL;
 	MemoryContext old;
 
 	*refused = false;
@@ -171,7 +171,7 @@ CutterTimeoutMs(const Cutter *cutter, TimestampTz now)
 void
 CutterBatchFree(List *batch)
 {
-	ListCell   *lc;
+	ListCell *lc;
 
 	foreach(lc, batch)
 		CutterTxFree((CutterTx *) lfirst(lc));

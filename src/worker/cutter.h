@@ -19,22 +19,22 @@
 /* One pending transaction, allocated in the cutter's memory context. */
 typedef struct CutterTx
 {
-	char	   *tx_id;
-	char	   *payload;
-	uint32		payload_len;
+	char *tx_id;
+	char *payload;
+	uint32 payload_len;
 } CutterTx;
 
 typedef struct Cutter
 {
-	MemoryContext cxt;			/* owns every CutterTx and batch list */
-	int64		max_message_count;
-	int64		preferred_max_bytes;
-	int64		absolute_max_bytes;
-	int			batch_timeout_ms;
+	MemoryContext cxt; /* owns every CutterTx and batch list */
+	int64 max_message_count;
+	int64 preferred_max_bytes;
+	int64 absolute_max_bytes;
+	int batch_timeout_ms;
 
-	List	   *pending;		/* CutterTx *, in arrival order */
-	int64		pending_bytes;
-	TimestampTz pending_since;	/* arrival of the first pending tx */
+	List *pending; /* CutterTx *, in arrival order */
+	int64 pending_bytes;
+	TimestampTz pending_since; /* arrival of the first pending tx */
 } Cutter;
 
 extern void CutterInit(Cutter *cutter, MemoryContext parent);
@@ -51,8 +51,8 @@ extern void CutterTxFree(CutterTx *tx);
  * CutterBatchFree.  A transaction over absolute_max_bytes is refused:
  * *refused is set and it is freed.
  */
-extern List *CutterOrdered(Cutter *cutter, CutterTx *tx, TimestampTz now,
-						   bool *refused);
+extern List *
+CutterOrdered(Cutter *cutter, CutterTx *tx, TimestampTz now, bool *refused);
 /* Cuts whatever is pending (NIL when nothing is). */
 extern List *CutterCut(Cutter *cutter);
 /* True when the pending batch has waited batch_timeout. */
@@ -63,4 +63,4 @@ extern void CutterBatchFree(List *batch);
 /* Hands out every pending transaction (for rerouting) and empties it. */
 extern List *CutterTakeAll(Cutter *cutter);
 
-#endif							/* ORDERING_CUTTER_H */
+#endif /* ORDERING_CUTTER_H */

@@ -65,7 +65,7 @@ static HTAB *transport_peers = NULL;
 static StringInfoData transport_inbox_buffer;
 
 /* Whether the worker must rebuild its wait set (transport_internal.h). */
-bool		transport_wait_changed = true;
+bool transport_wait_changed = true;
 
 /* Frees every queued record. */
 void
@@ -75,8 +75,8 @@ TransportPeerClearQueue(TransportPeer *peer)
 
 	dlist_foreach_modify(iter, &peer->queue)
 	{
-		TransportRecord *record = dlist_container(TransportRecord, node,
-												  iter.cur);
+		TransportRecord *record =
+			dlist_container(TransportRecord, node, iter.cur);
 
 		dlist_delete(&record->node);
 		pfree(record);
@@ -95,7 +95,7 @@ TransportPeerSend(TransportPeer *peer, TimestampTz now)
 {
 	MemoryContext old_context;
 	StringInfoData envelope;
-	int			count = 0;
+	int count = 0;
 
 	Assert(peer->state == TRANSPORT_PEER_READY && peer->conn != NULL);
 	Assert(peer->queued_records > 0);
@@ -106,13 +106,13 @@ TransportPeerSend(TransportPeer *peer, TimestampTz now)
 	while (!dlist_is_empty(&peer->queue) &&
 		   count < ORDERING_ENVELOPE_MAX_RECORDS)
 	{
-		TransportRecord *record = dlist_head_element(TransportRecord, node,
-													 &peer->queue);
+		TransportRecord *record =
+			dlist_head_element(TransportRecord, node, &peer->queue);
 
 		/* The first record goes whatever its size; the rest must fit. */
 		if (count > 0 &&
 			envelope.len + record->envelope_bytes >
-			ORDERING_ENVELOPE_TARGET_BYTES)
+				ORDERING_ENVELOPE_TARGET_BYTES)
 			break;
 
 		EnvelopeAddRecord(&envelope, record->channel, record->kind,
@@ -140,7 +140,7 @@ static TransportPeer *
 transport_peer_lookup(const char *node, bool create)
 {
 	TransportPeer *peer;
-	bool		found;
+	bool found;
 
 	Assert(transport_peers != NULL);
 	if (node == NULL || node[0] == '\0' || strlen(node) >= NAMEDATALEN)
@@ -156,7 +156,8 @@ transport_peer_lookup(const char *node, bool create)
 											 NULL);
 		if (peer == NULL)
 			ereport(LOG,
-					(errmsg("ordering transport knows too many nodes; ignoring node \"%s\"",
+					(errmsg("ordering transport knows too many nodes; "
+							"ignoring node \"%s\"",
 							node)));
 		return peer;
 	}
@@ -203,7 +204,7 @@ transport_peer_lookup(const char *node, bool create)
 static void
 transport_peer_set_conninfo(TransportPeer *peer, const char *conninfo)
 {
-	bool		working;
+	bool working;
 
 	working = (peer->state == TRANSPORT_PEER_READY ||
 			   peer->state == TRANSPORT_PEER_BUSY) &&
@@ -215,7 +216,8 @@ transport_peer_set_conninfo(TransportPeer *peer, const char *conninfo)
 		ereport(DEBUG1,
 				(errmsg_internal("conninfo of ordering node \"%s\" changed%s",
 								 peer->node,
-								 working ? "; keeping the working connection" : "")));
+								 working ? "; keeping the working connection"
+										 : "")));
 	}
 	peer->conninfo = MemoryContextStrdup(transport_context, conninfo);
 	if (working || peer->state == TRANSPORT_PEER_IDLE ||
@@ -231,17 +233,17 @@ transport_peer_set_conninfo(TransportPeer *peer, const char *conninfo)
 void
 TransportInit(void)
 {
-	HASHCTL		ctl;
+	HASHCTL ctl;
 
 	if (transport_peers != NULL)
 		return;
 
-	transport_context = AllocSetContextCreate(TopMemoryContext,
-											  "ordering transport",
-											  ALLOCSET_DEFAULT_SIZES);
-	transport_scratch_context = AllocSetContextCreate(transport_context,
-													  "ordering transport envelope",
-													  ALLOCSET_DEFAULT_SIZES);
+	transport_context =
+		AllocSetContextCreate(TopMemoryContext, "ordering transport",
+							  ALLOCSET_DEFAULT_SIZES);
+	transport_scratch_context =
+		AllocSetContextCreate(transport_context, "ordering transport envelope",
+							  ALLOCSET_DEFAULT_SIZES);
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = NAMEDATALEN;
@@ -282,8 +284,8 @@ TransportSend(const char *node, const char *conninfo, const char *channel,
 {
 	TransportPeer *peer;
 	TransportRecord *record;
-	Size		envelope_bytes;
-	Size		limit_bytes;
+	Size envelope_bytes;
+	Size limit_bytes;
 
 	Assert(transport_peers != NULL);
 	Assert(kind >= 1 && kind <= ORDERING_RECORD_KIND_MAX);
@@ -310,7 +312,7 @@ TransportSend(const char *node, const char *conninfo, const char *channel,
 	 * the queue.
 	 */
 	if (envelope_bytes >
-		ORDERING_ENVELOPE_MAX_BYTES - ORDERING_ENVELOPE_HEADER_MAX ||
+			ORDERING_ENVELOPE_MAX_BYTES - ORDERING_ENVELOPE_HEADER_MAX ||
 		(peer->queued_records > 0 &&
 		 peer->queued_bytes + envelope_bytes > limit_bytes))
 	{
@@ -319,7 +321,8 @@ TransportSend(const char *node, const char *conninfo, const char *channel,
 		{
 			peer->queue_full = true;
 			ereport(DEBUG1,
-					(errmsg_internal("queue for ordering node \"%s\" is full (%s, %d records); dropping messages",
+					(errmsg_internal("queue for ordering node \"%s\" is full "
+									 "(%s, %d records); dropping messages",
 									 peer->node,
 									 TransportStateName(peer->state),
 									 peer->queued_records)));
@@ -327,9 +330,8 @@ TransportSend(const char *node, const char *conninfo, const char *channel,
 		return false;
 	}
 
-	record = (TransportRecord *)
-		MemoryContextAlloc(transport_context,
-						   offsetof(TransportRecord, data) + len);
+	record = (TransportRecord *) MemoryContextAlloc(
+		transport_context, offsetof(TransportRecord, data) + len);
 	strlcpy(record->channel, channel, sizeof(record->channel));
 	record->kind = kind;
 	record->envelope_bytes = envelope_bytes;
@@ -401,7 +403,7 @@ TransportAddWaitEvents(WaitEventSet *set)
 	hash_seq_init(&status, transport_peers);
 	while ((peer = (TransportPeer *) hash_seq_search(&status)) != NULL)
 	{
-		uint32		mask = TransportPeerWantedEvents(peer);
+		uint32 mask = TransportPeerWantedEvents(peer);
 
 		peer->event_pos = -1;
 		peer->event_sock = PGINVALID_SOCKET;
@@ -453,7 +455,7 @@ TransportNextTimeoutMs(void)
 	HASH_SEQ_STATUS status;
 	TransportPeer *peer;
 	TimestampTz now;
-	long		timeout_ms = -1;
+	long timeout_ms = -1;
 
 	if (transport_peers == NULL)
 		return -1;
@@ -462,7 +464,7 @@ TransportNextTimeoutMs(void)
 	hash_seq_init(&status, transport_peers);
 	while ((peer = (TransportPeer *) hash_seq_search(&status)) != NULL)
 	{
-		long		peer_ms = -1;
+		long peer_ms = -1;
 
 		switch (peer->state)
 		{
@@ -472,13 +474,13 @@ TransportNextTimeoutMs(void)
 				break;
 			case TRANSPORT_PEER_READY:
 				if (peer->queued_records > 0)
-					peer_ms = TimestampDifferenceMilliseconds(now,
-															  peer->retry_at);
+					peer_ms =
+						TimestampDifferenceMilliseconds(now, peer->retry_at);
 				break;
 			case TRANSPORT_PEER_BACKOFF:
 				if (peer->queued_records > 0)
-					peer_ms = TimestampDifferenceMilliseconds(now,
-															  peer->retry_at);
+					peer_ms =
+						TimestampDifferenceMilliseconds(now, peer->retry_at);
 				break;
 			case TRANSPORT_PEER_CONNECTING:
 			case TRANSPORT_PEER_BUSY:
@@ -502,7 +504,7 @@ transport_receive_one(const char *data, Size len,
 	const char *nul = memchr(data, '\0', Min(len, NAMEDATALEN));
 	const char *from_node = data;
 	const char *envelope;
-	Size		envelope_len;
+	Size envelope_len;
 	OrderingEnvelopeReader reader;
 	OrderingEnvelopeRecord record;
 	const char *error = NULL;
@@ -510,8 +512,10 @@ transport_receive_one(const char *data, Size len,
 
 	if (nul == NULL || nul == data)
 	{
-		ereport(LOG,
-				(errmsg("dropped an ordering inbox record without a sender name")));
+		ereport(
+			LOG,
+			(errmsg(
+				"dropped an ordering inbox record without a sender name")));
 		return;
 	}
 	envelope = nul + 1;
@@ -521,15 +525,18 @@ transport_receive_one(const char *data, Size len,
 	if (!EnvelopeValidate(envelope, envelope_len, NULL, NULL, &error) ||
 		!EnvelopeReadHeader(&reader, envelope, envelope_len, &error))
 	{
-		ereport(LOG,
-				(errmsg("dropped a malformed ordering envelope from node \"%s\": %s",
-						from_node, error)));
+		ereport(
+			LOG,
+			(errmsg(
+				"dropped a malformed ordering envelope from node \"%s\": %s",
+				from_node, error)));
 		return;
 	}
 	if (strcmp(reader.from_node, from_node) != 0)
 	{
 		ereport(LOG,
-				(errmsg("dropped an ordering envelope from node \"%s\" delivered as node \"%s\"",
+				(errmsg("dropped an ordering envelope from node \"%s\" "
+						"delivered as node \"%s\"",
 						reader.from_node, from_node)));
 		return;
 	}
@@ -561,9 +568,9 @@ void
 TransportReceive(TransportRecordCallback callback, void *arg)
 {
 	OrderingRing *inbox;
-	Size		budget_bytes;
-	Size		consumed_bytes = 0;
-	bool		more = false;
+	Size budget_bytes;
+	Size consumed_bytes = 0;
+	bool more = false;
 
 	Assert(transport_peers != NULL);
 	if (ordering_shared == NULL || ordering_shared->inbox_ring == NULL)

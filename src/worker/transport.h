@@ -31,10 +31,10 @@
  * channel and data point into the envelope being read: valid only during
  * the call.  The callback may call TransportSend and TransportForgetPeer.
  */
-typedef void (*TransportRecordCallback) (void *arg, const char *from_node,
-										 const char *channel,
-										 OrderingRecordKind kind,
-										 const char *data, Size len);
+typedef void (*TransportRecordCallback)(void *arg, const char *from_node,
+										const char *channel,
+										OrderingRecordKind kind,
+										const char *data, Size len);
 
 /* Worker start and exit. */
 extern void TransportInit(void);
@@ -48,9 +48,9 @@ extern void TransportShutdown(void);
  * record was dropped because the peer's queue is full.  The record is
  * copied.
  */
-extern bool TransportSend(const char *node, const char *conninfo,
-						  const char *channel, OrderingRecordKind kind,
-						  const void *data, Size len);
+extern bool
+TransportSend(const char *node, const char *conninfo, const char *channel,
+			  OrderingRecordKind kind, const void *data, Size len);
 
 /* Forget a peer no channel needs any more; closes its connection. */
 extern void TransportForgetPeer(const char *node);
@@ -68,7 +68,7 @@ extern void TransportPoll(void);
  * frees and rebuilds its set, calling TransportAddWaitEvents() for the
  * sockets; TransportHandleEvent() takes each fired socket event.
  */
-extern int	TransportMaxWaitEvents(void);
+extern int TransportMaxWaitEvents(void);
 extern bool TransportWaitSetChanged(void);
 extern void TransportAddWaitEvents(WaitEventSet *set);
 extern void TransportHandleEvent(const WaitEvent *event);
@@ -81,4 +81,4 @@ extern void TransportReceive(TransportRecordCallback callback, void *arg);
 /* Last time a message from node was received; 0 if never. */
 extern TimestampTz TransportLastContact(const char *node);
 
-#endif							/* ORDERING_TRANSPORT_H */
+#endif /* ORDERING_TRANSPORT_H */

@@ -65,7 +65,7 @@ TransportStateName(TransportPeerState state)
 static void
 transport_copy_message(char *dst, Size dst_size, const char *message)
 {
-	size_t		len;
+	size_t len;
 
 	strlcpy(dst, message != NULL ? message : "", dst_size);
 	len = strlen(dst);
@@ -81,7 +81,7 @@ static bool
 transport_peer_new_failure(TransportPeer *peer, const char *what,
 						   const char *detail)
 {
-	char		key[TRANSPORT_ERROR_MAX];
+	char key[TRANSPORT_ERROR_MAX];
 
 	snprintf(key, sizeof(key), "%s: %s", what, detail);
 	if (strcmp(key, peer->last_error) == 0)
@@ -102,15 +102,15 @@ TransportPeerWantedEvents(const TransportPeer *peer)
 	switch (peer->state)
 	{
 		case TRANSPORT_PEER_CONNECTING:
-			return peer->connect_poll == PGRES_POLLING_READING ?
-				WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE;
+			return peer->connect_poll == PGRES_POLLING_READING
+				? WL_SOCKET_READABLE
+				: WL_SOCKET_WRITEABLE;
 		case TRANSPORT_PEER_READY:
 			/* Notice the peer closing an idle connection. */
 			return WL_SOCKET_READABLE;
 		case TRANSPORT_PEER_BUSY:
-			return peer->flushing ?
-				(WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE) :
-				WL_SOCKET_READABLE;
+			return peer->flushing ? (WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE)
+								  : WL_SOCKET_READABLE;
 		case TRANSPORT_PEER_IDLE:
 		case TRANSPORT_PEER_BACKOFF:
 			break;
@@ -122,8 +122,8 @@ TransportPeerWantedEvents(const TransportPeer *peer)
 void
 TransportPeerCheckWait(TransportPeer *peer)
 {
-	uint32		mask = TransportPeerWantedEvents(peer);
-	pgsocket	sock = mask != 0 ? peer->sock : PGINVALID_SOCKET;
+	uint32 mask = TransportPeerWantedEvents(peer);
+	pgsocket sock = mask != 0 ? peer->sock : PGINVALID_SOCKET;
 
 	if (mask != peer->event_mask || sock != peer->event_sock)
 		transport_wait_changed = true;
@@ -159,8 +159,7 @@ TransportPeerDisconnect(TransportPeer *peer)
 static void
 transport_peer_backoff(TransportPeer *peer, TimestampTz now)
 {
-	int			max_ms = Max(ordering_reconnect_max_ms,
-							 ordering_reconnect_min_ms);
+	int max_ms = Max(ordering_reconnect_max_ms, ordering_reconnect_min_ms);
 
 	if (peer->backoff_ms <= 0)
 		peer->backoff_ms = Max(ordering_reconnect_min_ms, 1);
@@ -197,11 +196,11 @@ static void
 transport_peer_fail_libpq(TransportPeer *peer, TimestampTz now,
 						  const char *what)
 {
-	char		detail[TRANSPORT_ERROR_MAX];
+	char detail[TRANSPORT_ERROR_MAX];
 
 	transport_copy_message(detail, sizeof(detail),
-						   peer->conn != NULL ? PQerrorMessage(peer->conn) :
-						   "out of memory");
+						   peer->conn != NULL ? PQerrorMessage(peer->conn)
+											  : "out of memory");
 	transport_peer_fail(peer, now, what, detail);
 }
 
@@ -227,15 +226,16 @@ transport_peer_start_connect(TransportPeer *peer, TimestampTz now)
 {
 	const char *keywords[4];
 	const char *values[4];
-	char		timeout[32];
-	char		application_name[NAMEDATALEN];
+	char timeout[32];
+	char application_name[NAMEDATALEN];
 
 	Assert(peer->conn == NULL && peer->conninfo != NULL);
 
 	if (!AcquireExternalFD())
 	{
-		transport_peer_fail(peer, now, "could not connect to",
-							"There are too many open files on the local server.");
+		transport_peer_fail(
+			peer, now, "could not connect to",
+			"There are too many open files on the local server.");
 		return;
 	}
 
@@ -272,13 +272,14 @@ transport_peer_start_connect(TransportPeer *peer, TimestampTz now)
 	/* Per PQconnectPoll's contract, first wait until writable. */
 	peer->sock = PQsocket(peer->conn);
 	peer->connect_poll = PGRES_POLLING_WRITING;
-	peer->deadline = TimestampTzPlusMilliseconds(now,
-												 TRANSPORT_CONNECT_TIMEOUT_MS);
+	peer->deadline =
+		TimestampTzPlusMilliseconds(now, TRANSPORT_CONNECT_TIMEOUT_MS);
 	peer->state = TRANSPORT_PEER_CONNECTING;
 	transport_wait_changed = true;
 
 	ereport(DEBUG1,
-			(errmsg_internal("connecting to ordering node \"%s\"", peer->node)));
+			(errmsg_internal("connecting to ordering node \"%s\"",
+							 peer->node)));
 }
 
 /* The socket is ready for what PQconnectPoll asked for: advance it. */
@@ -334,8 +335,8 @@ transport_peer_call_result(TransportPeer *peer, PGresult *result)
 	ExecStatusType status = PQresultStatus(result);
 	const char *sqlstate;
 	const char *message;
-	char		detail[TRANSPORT_ERROR_MAX];
-	int			code;
+	char detail[TRANSPORT_ERROR_MAX];
+	int code;
 
 	if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
 	{
@@ -366,19 +367,25 @@ transport_peer_call_result(TransportPeer *peer, PGresult *result)
 	 * class 08, connection exception) is news, not a misconfiguration.
 	 */
 	ereport(sqlstate != NULL &&
-			(strncmp(sqlstate, "57", 2) == 0 || strncmp(sqlstate, "08", 2) == 0) ?
-			LOG : WARNING,
+					(strncmp(sqlstate, "57", 2) == 0 ||
+					 strncmp(sqlstate, "08", 2) == 0)
+				? LOG
+				: WARNING,
 			(errcode(code),
-			 errmsg("ordering.deliver() failed on ordering node \"%s\"; its messages are dropped until it succeeds",
+			 errmsg("ordering.deliver() failed on ordering node \"%s\"; its "
+					"messages are dropped until it succeeds",
 					peer->node),
 			 errdetail_internal("%s", detail),
-			 code == ERRCODE_INSUFFICIENT_PRIVILEGE ?
-			 errhint("Grant role ordering_peer to the user that the conninfo of node \"%s\" names.",
-					 peer->node) :
-			 (code == ERRCODE_UNDEFINED_FUNCTION ||
-			  code == ERRCODE_INVALID_SCHEMA_NAME) ?
-			 errhint("Run CREATE EXTENSION ordering in the database that the conninfo of node \"%s\" names.",
-					 peer->node) : 0));
+			 code == ERRCODE_INSUFFICIENT_PRIVILEGE
+				 ? errhint("Grant role ordering_peer to the user that the "
+						   "conninfo of node \"%s\" names.",
+						   peer->node)
+				 : (code == ERRCODE_UNDEFINED_FUNCTION ||
+					code == ERRCODE_INVALID_SCHEMA_NAME)
+				 ? errhint("Run CREATE EXTENSION ordering in the database "
+						   "that the conninfo of node \"%s\" names.",
+						   peer->node)
+				 : 0));
 }
 
 /*
@@ -393,9 +400,10 @@ transport_peer_call_done(TransportPeer *peer, TimestampTz now)
 	if (peer->call_ok)
 	{
 		if (peer->last_error[0] != '\0')
-			ereport(LOG,
-					(errmsg("delivering messages to ordering node \"%s\" again",
-							peer->node)));
+			ereport(
+				LOG,
+				(errmsg("delivering messages to ordering node \"%s\" again",
+						peer->node)));
 		peer->last_error[0] = '\0';
 		peer->backoff_ms = 0;
 		peer->retry_at = 0;
@@ -422,14 +430,14 @@ static void
 transport_peer_progress_call(TransportPeer *peer, uint32 events,
 							 TimestampTz now)
 {
-	PGconn	   *conn = peer->conn;
+	PGconn *conn = peer->conn;
 
 	Assert(peer->state == TRANSPORT_PEER_BUSY && conn != NULL);
 
 	/* Any socket event is progress: the timeout is for a silent peer. */
 	if (events != 0)
-		peer->deadline = TimestampTzPlusMilliseconds(now,
-													 TRANSPORT_CALL_TIMEOUT_MS);
+		peer->deadline =
+			TimestampTzPlusMilliseconds(now, TRANSPORT_CALL_TIMEOUT_MS);
 
 	if ((events & WL_SOCKET_READABLE) && PQconsumeInput(conn) == 0)
 	{
@@ -439,7 +447,7 @@ transport_peer_progress_call(TransportPeer *peer, uint32 events,
 
 	if (peer->flushing)
 	{
-		int			rc = PQflush(conn);
+		int rc = PQflush(conn);
 
 		if (rc < 0)
 		{
@@ -454,7 +462,7 @@ transport_peer_progress_call(TransportPeer *peer, uint32 events,
 	/* Bounded: a call has one result, then NULL. */
 	while (!PQisBusy(conn))
 	{
-		PGresult   *result = PQgetResult(conn);
+		PGresult *result = PQgetResult(conn);
 
 		if (result == NULL)
 		{
@@ -477,7 +485,7 @@ transport_peer_progress_call(TransportPeer *peer, uint32 events,
 static void
 transport_peer_read_idle(TransportPeer *peer, TimestampTz now)
 {
-	PGresult   *result;
+	PGresult *result;
 
 	Assert(peer->state == TRANSPORT_PEER_READY && peer->conn != NULL);
 
@@ -500,11 +508,11 @@ void
 TransportPeerStartCall(TransportPeer *peer, const char *envelope,
 					   int envelope_len, int count, TimestampTz now)
 {
-	Oid			types[2] = {TEXTOID, BYTEAOID};
+	Oid types[2] = { TEXTOID, BYTEAOID };
 	const char *values[2];
-	int			lengths[2];
-	int			formats[2] = {0, 1};
-	int			sent;
+	int lengths[2];
+	int formats[2] = { 0, 1 };
+	int sent;
 
 	Assert(peer->state == TRANSPORT_PEER_READY && peer->conn != NULL);
 
@@ -525,8 +533,8 @@ TransportPeerStartCall(TransportPeer *peer, const char *envelope,
 	peer->state = TRANSPORT_PEER_BUSY;
 	peer->flushing = true;
 	peer->call_ok = false;
-	peer->deadline = TimestampTzPlusMilliseconds(now,
-												 TRANSPORT_CALL_TIMEOUT_MS);
+	peer->deadline =
+		TimestampTzPlusMilliseconds(now, TRANSPORT_CALL_TIMEOUT_MS);
 	transport_peer_progress_call(peer, 0, now);
 }
 
@@ -563,7 +571,7 @@ TransportPeerDrive(TransportPeer *peer, uint32 events, TimestampTz now)
 	/* Timers. */
 	if (peer->state == TRANSPORT_PEER_CONNECTING && now >= peer->deadline)
 	{
-		char		detail[TRANSPORT_ERROR_MAX];
+		char detail[TRANSPORT_ERROR_MAX];
 
 		snprintf(detail, sizeof(detail),
 				 "The connection attempt did not finish within %d ms.",
@@ -572,7 +580,7 @@ TransportPeerDrive(TransportPeer *peer, uint32 events, TimestampTz now)
 	}
 	else if (peer->state == TRANSPORT_PEER_BUSY && now >= peer->deadline)
 	{
-		char		detail[TRANSPORT_ERROR_MAX];
+		char detail[TRANSPORT_ERROR_MAX];
 
 		snprintf(detail, sizeof(detail),
 				 "No progress on a call of ordering.deliver() for %d ms.",

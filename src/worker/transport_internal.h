@@ -31,50 +31,50 @@ typedef enum TransportPeerState
 /* One queued record, in the peer's memory context. */
 typedef struct TransportRecord
 {
-	dlist_node	node;
-	char		channel[NAMEDATALEN];
+	dlist_node node;
+	char channel[NAMEDATALEN];
 	OrderingRecordKind kind;
-	Size		envelope_bytes; /* what it adds to an envelope */
-	Size		len;
-	char		data[FLEXIBLE_ARRAY_MEMBER];
+	Size envelope_bytes; /* what it adds to an envelope */
+	Size len;
+	char data[FLEXIBLE_ARRAY_MEMBER];
 } TransportRecord;
 
 typedef struct TransportPeer
 {
-	char		node[NAMEDATALEN];	/* hash key */
-	char	   *conninfo;		/* NULL: a node we only heard from */
+	char node[NAMEDATALEN]; /* hash key */
+	char *conninfo;			/* NULL: a node we only heard from */
 	TransportPeerState state;
 
 	/* Records waiting for the next call, oldest first. */
-	dlist_head	queue;
-	Size		queued_bytes;	/* sum of envelope_bytes */
-	int			queued_records;
-	uint64		dropped_records;	/* refused or lost, for debugging */
-	bool		queue_full;		/* reported once per episode */
+	dlist_head queue;
+	Size queued_bytes; /* sum of envelope_bytes */
+	int queued_records;
+	uint64 dropped_records; /* refused or lost, for debugging */
+	bool queue_full;		/* reported once per episode */
 
 	/* Valid only while conn != NULL. */
-	PGconn	   *conn;
-	pgsocket	sock;
+	PGconn *conn;
+	pgsocket sock;
 	PostgresPollingStatusType connect_poll; /* CONNECTING: what to wait for */
-	bool		flushing;		/* BUSY: PQflush has more to send */
-	bool		call_ok;		/* BUSY: the result seen so far is OK */
-	int			call_records;	/* BUSY: records in the envelope */
-	TimestampTz deadline;		/* CONNECTING, BUSY: give up at */
+	bool flushing;		  /* BUSY: PQflush has more to send */
+	bool call_ok;		  /* BUSY: the result seen so far is OK */
+	int call_records;	  /* BUSY: records in the envelope */
+	TimestampTz deadline; /* CONNECTING, BUSY: give up at */
 
 	/* Reconnect (or recall) delay: 0 after a successful call. */
-	int			backoff_ms;
-	TimestampTz retry_at;		/* BACKOFF: become IDLE at; READY: no call
+	int backoff_ms;
+	TimestampTz retry_at; /* BACKOFF: become IDLE at; READY: no call
 								 * before (after a failed call) */
 
 	/* Where the socket is in the worker's wait set (-1: not there). */
-	int			event_pos;
-	pgsocket	event_sock;
-	uint32		event_mask;
+	int event_pos;
+	pgsocket event_sock;
+	uint32 event_mask;
 
 	/* The failure last logged; "" while all is well. */
-	char		last_error[TRANSPORT_ERROR_MAX];
+	char last_error[TRANSPORT_ERROR_MAX];
 
-	TimestampTz last_contact;	/* last envelope received from it */
+	TimestampTz last_contact; /* last envelope received from it */
 } TransportPeer;
 
 /* Set when a socket came or went, or the events it waits for changed. */
@@ -91,14 +91,14 @@ extern void TransportPeerSend(TransportPeer *peer, TimestampTz now);
 extern uint32 TransportPeerWantedEvents(const TransportPeer *peer);
 extern void TransportPeerCheckWait(TransportPeer *peer);
 extern void TransportPeerDisconnect(TransportPeer *peer);
-extern void TransportPeerStartCall(TransportPeer *peer, const char *envelope,
-								   int envelope_len, int count,
-								   TimestampTz now);
+extern void
+TransportPeerStartCall(TransportPeer *peer, const char *envelope,
+					   int envelope_len, int count, TimestampTz now);
 /*
  * Advances one peer: first what its socket events allow, then its timers,
  * then new work (connect or send) if records are queued.
  */
-extern void TransportPeerDrive(TransportPeer *peer, uint32 events,
-							   TimestampTz now);
+extern void
+TransportPeerDrive(TransportPeer *peer, uint32 events, TimestampTz now);
 
-#endif							/* ORDERING_TRANSPORT_INTERNAL_H */
+#endif /* ORDERING_TRANSPORT_INTERNAL_H */

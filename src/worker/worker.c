@@ -57,8 +57,8 @@ PGDLLEXPORT void OrderingWorkerMain(Datum main_arg);
 
 typedef struct ChannelSlot
 {
-	char		name[ORDERING_NAME_MAX];	/* hash key */
-	Channel    *channel;
+	char name[ORDERING_NAME_MAX]; /* hash key */
+	Channel *channel;
 } ChannelSlot;
 
 static MemoryContext worker_cxt;	/* the worker's lifetime */
@@ -70,7 +70,7 @@ static HTAB *channels_by_name;
 
 static WaitEventSet *wait_set;
 static WaitEvent *wait_events;
-static int	wait_events_max;
+static int wait_events_max;
 
 static TimestampTz next_reload_at;
 
@@ -115,7 +115,7 @@ worker_publish(void)
 	if (ordering_shared->worker_pid != 0 &&
 		ordering_shared->worker_pid != MyProcPid)
 	{
-		pid_t		other = ordering_shared->worker_pid;
+		pid_t other = ordering_shared->worker_pid;
 
 		LWLockRelease(&ordering_shared->lock);
 		ereport(FATAL,
@@ -145,7 +145,7 @@ worker_set_ready(bool ready)
  * ----------------------------------------------------------------
  */
 
-typedef void (*ChannelStep) (Channel *ch, void *arg);
+typedef void (*ChannelStep)(Channel *ch, void *arg);
 
 /*
  * Runs step(ch, arg), catching an ERROR: the transaction (if any) is
@@ -156,13 +156,15 @@ static ErrorData *
 worker_guard(Channel *ch, ChannelStep step, void *arg, bool break_on_error)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	ErrorData  *volatile edata = NULL;
+	ErrorData *volatile edata = NULL;
 
-	PG_TRY();
+	PG_TRY()
+		;
 	{
 		step(ch, arg);
 	}
-	PG_CATCH();
+	PG_CATCH()
+		;
 	{
 		/* Report before cleanup, like PostgresMain's error recovery. */
 		HOLD_INTERRUPTS();
@@ -182,7 +184,8 @@ worker_guard(Channel *ch, ChannelStep step, void *arg, bool break_on_error)
 				 ch->state.name);
 		}
 		else
-			strlcpy(ch->counters.last_error, edata->message, sizeof(ch->counters.last_error));
+			strlcpy(ch->counters.last_error, edata->message,
+					sizeof(ch->counters.last_error));
 		ch->counters.status_dirty = true;
 	}
 	PG_END_TRY();
@@ -204,7 +207,7 @@ step_tick(Channel *ch, void *arg)
 static void
 step_ready(Channel *ch, void *arg)
 {
-	bool	   *wrote_blocks = arg;
+	bool *wrote_blocks = arg;
 
 	for (int i = 0; i < WORKER_MAX_READIES_PER_CHANNEL; i++)
 	{
@@ -227,7 +230,7 @@ step_flush(Channel *ch, void *arg)
 static Channel *
 worker_find_channel(const char *name)
 {
-	char		key[ORDERING_NAME_MAX];
+	char key[ORDERING_NAME_MAX];
 	ChannelSlot *slot;
 
 	strlcpy(key, name, sizeof(key));
@@ -238,10 +241,10 @@ worker_find_channel(const char *name)
 static void
 worker_add_channel(const char *name, int n_book, const ChannelMember *book)
 {
-	int			free_slot = -1;
-	Channel    *ch;
+	int free_slot = -1;
+	Channel *ch;
 	ChannelSlot *entry;
-	char		key[ORDERING_NAME_MAX];
+	char key[ORDERING_NAME_MAX];
 
 	for (int i = 0; i < ordering_max_channels; i++)
 		if (channels[i] == NULL)
@@ -273,7 +276,7 @@ worker_add_channel(const char *name, int n_book, const ChannelMember *book)
 static void
 worker_remove_channel(Channel *ch)
 {
-	char		key[ORDERING_NAME_MAX];
+	char key[ORDERING_NAME_MAX];
 
 	elog(LOG, "channel \"%s\" is no longer served", ch->state.name);
 	strlcpy(key, ch->state.name, sizeof(key));
@@ -287,7 +290,7 @@ static bool extension_exists;
 static void
 step_list_channels(Channel *unused, void *arg)
 {
-	List	  **names = arg;
+	List **names = arg;
 
 	StoreBegin();
 	extension_exists = StoreExtensionExists();
@@ -304,7 +307,7 @@ static List *needed_peers = NIL;
 static bool
 worker_name_in(List *names, const char *name)
 {
-	ListCell   *lc;
+	ListCell *lc;
 
 	foreach(lc, names)
 		if (strcmp((const char *) lfirst(lc), name) == 0)
@@ -327,12 +330,12 @@ static void
 worker_forget_unneeded_peers(void)
 {
 	MemoryContext old = MemoryContextSwitchTo(worker_cxt);
-	List	   *names = NIL;
-	ListCell   *lc;
+	List *names = NIL;
+	ListCell *lc;
 
 	for (int i = 0; i < ordering_max_channels; i++)
 	{
-		Channel    *ch = channels[i];
+		Channel *ch = channels[i];
 
 		/* A node removed from a channel talks to nobody about it. */
 		if (ch == NULL || ch->state.removed)
@@ -348,7 +351,9 @@ worker_forget_unneeded_peers(void)
 
 		if (!worker_name_in(names, node))
 		{
-			elog(LOG, "no channel needs ordering node \"%s\" any more; closing its connection",
+			elog(LOG,
+				 "no channel needs ordering node \"%s\" any more; closing its "
+				 "connection",
 				 node);
 			TransportForgetPeer(node);
 		}
@@ -367,10 +372,10 @@ worker_forget_unneeded_peers(void)
 static bool
 worker_reload_channels(void)
 {
-	List	   *names = NIL;
-	ListCell   *lc;
-	Channel		dummy;
-	ErrorData  *edata;
+	List *names = NIL;
+	ListCell *lc;
+	Channel dummy;
+	ErrorData *edata;
 
 	memset(&dummy, 0, sizeof(dummy));
 	strlcpy(dummy.state.name, "(channel list)", sizeof(dummy.state.name));
@@ -384,7 +389,7 @@ worker_reload_channels(void)
 	foreach(lc, names)
 	{
 		const char *name = lfirst(lc);
-		Channel    *ch = worker_find_channel(name);
+		Channel *ch = worker_find_channel(name);
 
 		if (ch == NULL)
 		{
@@ -410,14 +415,14 @@ typedef struct SubmitArg
 {
 	const char *tx_id;
 	const char *payload;
-	Size		payload_len;
+	Size payload_len;
 	TimestampTz now;
 } SubmitArg;
 
 static void
 step_submit(Channel *ch, void *arg)
 {
-	SubmitArg  *a = arg;
+	SubmitArg *a = arg;
 
 	ChannelSubmit(ch, a->tx_id, a->payload, (uint32) a->payload_len, a->now);
 }
@@ -428,21 +433,23 @@ worker_drain_submissions(TimestampTz now)
 {
 	StringInfoData buf;
 	const char *channel;
-	SubmitArg	a;
-	int			n = 0;
-	bool		more = false;
+	SubmitArg a;
+	int n = 0;
+	bool more = false;
 
 	initStringInfo(&buf);
 	a.now = now;
 	while (OrderingSubmitDequeue(&buf, &channel, &a.tx_id, &a.payload,
 								 &a.payload_len))
 	{
-		Channel    *ch = worker_find_channel(channel);
+		Channel *ch = worker_find_channel(channel);
 
 		if (ch != NULL)
 			worker_guard(ch, step_submit, &a, false);
 		else
-			elog(LOG, "transaction %s submitted to unknown channel \"%s\" was dropped",
+			elog(LOG,
+				 "transaction %s submitted to unknown channel \"%s\" was "
+				 "dropped",
 				 a.tx_id, channel);
 		if (++n >= WORKER_MAX_SUBMITS_PER_ITERATION)
 		{
@@ -460,7 +467,7 @@ typedef struct ReceiveArg
 	const char *from_node;
 	OrderingRecordKind kind;
 	const char *data;
-	Size		len;
+	Size len;
 	TimestampTz now;
 } ReceiveArg;
 
@@ -480,7 +487,7 @@ step_receive(Channel *ch, void *arg)
 /* Channels we asked to join, and when: at most one request a second. */
 typedef struct JoinAsked
 {
-	char		channel[ORDERING_NAME_MAX]; /* hash key */
+	char channel[ORDERING_NAME_MAX]; /* hash key */
 	TimestampTz asked_at;
 } JoinAsked;
 
@@ -499,13 +506,14 @@ static void
 worker_request_join(const char *from_node, const char *channel,
 					TimestampTz now)
 {
-	JoinAsked  *entry;
-	char		key[ORDERING_NAME_MAX];
-	bool		found;
+	JoinAsked *entry;
+	char key[ORDERING_NAME_MAX];
+	bool found;
 
-	if (join_asked == NULL || hash_get_num_entries(join_asked) >= WORKER_JOIN_ASKED_MAX)
+	if (join_asked == NULL ||
+		hash_get_num_entries(join_asked) >= WORKER_JOIN_ASKED_MAX)
 	{
-		HASHCTL		ctl;
+		HASHCTL ctl;
 
 		if (join_asked != NULL)
 			hash_destroy(join_asked);
@@ -518,8 +526,9 @@ worker_request_join(const char *from_node, const char *channel,
 	}
 	strlcpy(key, channel, sizeof(key));
 	entry = hash_search(join_asked, key, HASH_ENTER, &found);
-	if (found && now < TimestampTzPlusMilliseconds(entry->asked_at,
-												   WORKER_JOIN_REQUEST_INTERVAL_MS))
+	if (found &&
+		now < TimestampTzPlusMilliseconds(entry->asked_at,
+										  WORKER_JOIN_REQUEST_INTERVAL_MS))
 		return;
 	entry->asked_at = now;
 	(void) TransportSend(from_node, NULL, channel,
@@ -531,10 +540,10 @@ typedef struct GenesisArg
 	const char *from_node;
 	const char *channel;
 	const char *data;
-	Size		len;
-	int			n_book;
+	Size len;
+	int n_book;
 	ChannelMember *book;
-	bool		created;
+	bool created;
 } GenesisArg;
 
 /* Creates the channel from a GENESIS record, if it names this node. */
@@ -542,8 +551,8 @@ static void
 step_join(Channel *unused, void *arg)
 {
 	GenesisArg *a = arg;
-	char	   *genesis;
-	MemoryContext cxt = CurrentMemoryContext;	/* outlives the transaction */
+	char *genesis;
+	MemoryContext cxt = CurrentMemoryContext; /* outlives the transaction */
 
 	StoreBegin();
 	if (!StoreExtensionExists())
@@ -551,8 +560,8 @@ step_join(Channel *unused, void *arg)
 		StoreCommit();
 		return;
 	}
-	genesis = StoreParseGenesisRecord(a->data, a->len, &a->n_book, a->book,
-										cxt);
+	genesis =
+		StoreParseGenesisRecord(a->data, a->len, &a->n_book, a->book, cxt);
 	if (ChannelBookHasSelf(a->n_book, a->book))
 	{
 		StoreInstallGenesis(a->channel, genesis);
@@ -565,8 +574,8 @@ static void
 worker_join_channel(const char *from_node, const char *channel,
 					const char *data, Size len)
 {
-	GenesisArg	a;
-	Channel		dummy;
+	GenesisArg a;
+	Channel dummy;
 
 	memset(&a, 0, sizeof(a));
 	a.from_node = from_node;
@@ -588,8 +597,8 @@ static void
 worker_on_record(void *arg, const char *from_node, const char *channel,
 				 OrderingRecordKind kind, const char *data, Size len)
 {
-	Channel    *ch = worker_find_channel(channel);
-	ReceiveArg	a;
+	Channel *ch = worker_find_channel(channel);
+	ReceiveArg a;
 
 	if (ch == NULL)
 	{
@@ -599,7 +608,9 @@ worker_on_record(void *arg, const char *from_node, const char *channel,
 		else if (kind == ORDERING_RECORD_GENESIS)
 			worker_join_channel(from_node, channel, data, len);
 		else
-			elog(DEBUG1, "record of kind %d for unknown channel \"%s\" from node \"%s\" ignored",
+			elog(DEBUG1,
+				 "record of kind %d for unknown channel \"%s\" from node "
+				 "\"%s\" ignored",
 				 kind, channel, from_node);
 		return;
 	}
@@ -614,14 +625,14 @@ worker_on_record(void *arg, const char *from_node, const char *channel,
 
 typedef struct AdminArg
 {
-	int			slot;
+	int slot;
 	OrderingAdminRequest *request;
 } AdminArg;
 
 static void
 step_admin(Channel *ch, void *arg)
 {
-	AdminArg   *a = arg;
+	AdminArg *a = arg;
 
 	ChannelTakeAdminRequest(ch, a->slot, a->request);
 }
@@ -633,10 +644,10 @@ worker_take_admin_requests(void)
 
 	for (int slot = 0; slot < ORDERING_MAX_ADMIN_REQUESTS; slot++)
 	{
-		bool		taken = false;
-		Channel    *ch;
-		AdminArg	a;
-		ErrorData  *edata;
+		bool taken = false;
+		Channel *ch;
+		AdminArg a;
+		ErrorData *edata;
 
 		LWLockAcquire(&ordering_shared->lock, LW_EXCLUSIVE);
 		if (ordering_shared->admin[slot].state == ORDERING_ADMIN_PENDING)
@@ -657,7 +668,8 @@ worker_take_admin_requests(void)
 		{
 			ChannelAnswerAdmin(slot, req->ticket, ERRCODE_UNDEFINED_OBJECT,
 							   psprintf("channel \"%s\" does not exist",
-										req->channel), -1);
+										req->channel),
+							   -1);
 			continue;
 		}
 		a.slot = slot;
@@ -688,14 +700,14 @@ worker_build_wait_set(void)
 	AddWaitEventToSet(wait_set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL,
 					  NULL);
 	TransportAddWaitEvents(wait_set);
-	wait_events = MemoryContextAlloc(worker_cxt,
-									 sizeof(WaitEvent) * wait_events_max);
+	wait_events =
+		MemoryContextAlloc(worker_cxt, sizeof(WaitEvent) * wait_events_max);
 }
 
 static void
 worker_wait(long timeout_ms)
 {
-	int			n;
+	int n;
 
 	if (wait_set == NULL || TransportWaitSetChanged())
 		worker_build_wait_set();
@@ -709,7 +721,7 @@ worker_wait(long timeout_ms)
 		if (event->events & WL_LATCH_SET)
 			ResetLatch(MyLatch);
 		else if (event->events & WL_POSTMASTER_DEATH)
-			proc_exit(1);		/* WL_EXIT_ON_PM_DEATH exits first */
+			proc_exit(1); /* WL_EXIT_ON_PM_DEATH exits first */
 		else
 			TransportHandleEvent(event);
 	}
@@ -729,11 +741,11 @@ worker_process_config(void)
 static void
 worker_wait_for_extension(void)
 {
-	bool		logged = false;
+	bool logged = false;
 
 	for (;;)
 	{
-		bool		exists;
+		bool exists;
 
 		CHECK_FOR_INTERRUPTS();
 		worker_process_config();
@@ -747,11 +759,13 @@ worker_wait_for_extension(void)
 		if (!logged)
 		{
 			ereport(LOG,
-					(errmsg("ordering worker waiting for the extension to be created in database \"%s\"",
+					(errmsg("ordering worker waiting for the extension to be "
+							"created in database \"%s\"",
 							ordering_database)));
 			logged = true;
 		}
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 WORKER_EXTENSION_POLL_MS, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
@@ -765,21 +779,23 @@ worker_wait_for_extension(void)
 static void
 worker_setup(void)
 {
-	HASHCTL		ctl;
+	HASHCTL ctl;
 
 	worker_cxt = AllocSetContextCreate(TopMemoryContext, "ordering worker",
 									   ALLOCSET_DEFAULT_SIZES);
-	iteration_cxt = AllocSetContextCreate(worker_cxt,
-										  "ordering worker iteration",
-										  ALLOCSET_DEFAULT_SIZES);
-	channels = MemoryContextAllocZero(worker_cxt,
-									  sizeof(Channel *) * ordering_max_channels);
+	iteration_cxt =
+		AllocSetContextCreate(worker_cxt, "ordering worker iteration",
+							  ALLOCSET_DEFAULT_SIZES);
+	channels =
+		MemoryContextAllocZero(worker_cxt,
+							   sizeof(Channel *) * ordering_max_channels);
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = ORDERING_NAME_MAX;
 	ctl.entrysize = sizeof(ChannelSlot);
 	ctl.hcxt = worker_cxt;
-	channels_by_name = hash_create("ordering channels", ordering_max_channels,
-								   &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	channels_by_name =
+		hash_create("ordering channels", ordering_max_channels, &ctl,
+					HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	TransportInit();
 }
 
@@ -788,25 +804,26 @@ static long
 worker_iteration(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
-	long		timeout_ms;
-	bool		busy = false;
-	bool		wrote_blocks = false;
-	long		transport_ms;
+	long timeout_ms;
+	bool busy = false;
+	bool wrote_blocks = false;
+	long transport_ms;
 
 	/* Channels created or dropped, or simply time to look again. */
 	if (pg_atomic_exchange_u32(&ordering_shared->reload_channels, 0) != 0 ||
 		now >= next_reload_at)
 	{
 		worker_set_ready(worker_reload_channels());
-		next_reload_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													 WORKER_RELOAD_INTERVAL_MS);
+		next_reload_at =
+			TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+										WORKER_RELOAD_INTERVAL_MS);
 		now = GetCurrentTimestamp();
 	}
 
 	/* Rebuild channels whose backoff has passed; tick the others. */
 	for (int i = 0; i < ordering_max_channels; i++)
 	{
-		Channel    *ch = channels[i];
+		Channel *ch = channels[i];
 
 		if (ch == NULL)
 			continue;
@@ -822,7 +839,7 @@ worker_iteration(void)
 
 	for (int i = 0; i < ordering_max_channels; i++)
 	{
-		Channel    *ch = channels[i];
+		Channel *ch = channels[i];
 
 		if (ch == NULL || !ChannelIsLive(ch))
 			continue;
@@ -837,7 +854,7 @@ worker_iteration(void)
 	timeout_ms = TimestampDifferenceMilliseconds(now, next_reload_at);
 	for (int i = 0; i < ordering_max_channels; i++)
 	{
-		Channel    *ch = channels[i];
+		Channel *ch = channels[i];
 
 		if (ch == NULL)
 			continue;
@@ -866,14 +883,15 @@ OrderingWorkerMain(Datum main_arg)
 	worker_publish();
 	worker_setup();
 	worker_wait_for_extension();
-	ereport(LOG,
-			(errmsg("ordering worker started as node \"%s\" in database \"%s\"",
-					ordering_node_name, ordering_database)));
+	ereport(
+		LOG,
+		(errmsg("ordering worker started as node \"%s\" in database \"%s\"",
+				ordering_node_name, ordering_database)));
 
 	next_reload_at = 0;
 	for (;;)
 	{
-		long		timeout_ms;
+		long timeout_ms;
 
 		CHECK_FOR_INTERRUPTS();
 		worker_process_config();
