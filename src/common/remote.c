@@ -93,8 +93,7 @@ OrderingRemoteConnect(const char *conninfo, const char *application_name,
 				(errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	}
 
-	PG_TRY()
-		;
+	PG_TRY();
 	{
 		status = PGRES_POLLING_WRITING;
 		while (PQstatus(conn) != CONNECTION_BAD &&
@@ -113,8 +112,7 @@ OrderingRemoteConnect(const char *conninfo, const char *application_name,
 					 errmsg("could not connect to the peer"),
 					 errdetail_internal("%s", pchomp(PQerrorMessage(conn)))));
 	}
-	PG_CATCH()
-		;
+	PG_CATCH();
 	{
 		OrderingRemoteDisconnect(conn);
 		PG_RE_THROW();

@@ -167,13 +167,11 @@ admin_wait_or_abandon(int index, uint64 ticket, const char *channel,
 {
 	volatile int64 block = -1;
 
-	PG_TRY()
-		;
+	PG_TRY();
 	{
 		block = admin_wait(index, ticket, channel, sqlstate, message);
 	}
-	PG_CATCH()
-		;
+	PG_CATCH();
 	{
 		admin_slot_abandon(index, ticket);
 		PG_RE_THROW();

@@ -73,8 +73,7 @@ ordering_join_channel(PG_FUNCTION_ARGS)
 	SPI_finish();
 
 	deadline = OrderingSubmitDeadline();
-	PG_TRY()
-		;
+	PG_TRY();
 	{
 		const char *params[2] = { channel, ordering_node_name };
 		PGresult *res;

@@ -142,8 +142,7 @@ OrderingAdminRouteToLeader(OrderingAdminKind kind, const char *channel,
 				channel, leader)));
 	deadline = TimestampTzPlusMilliseconds(OrderingSubmitDeadline(),
 										   LEADER_CALL_SLACK_MS);
-	PG_TRY()
-		;
+	PG_TRY();
 	{
 		PGresult *res;
 

@@ -350,8 +350,7 @@ catchup_one_page(const char *channel, ChainHead *head, PGconn *conn,
 						   " WHERE channel = $1 AND number BETWEEN $2 AND $3"
 						   " ORDER BY number",
 						   3, params, deadline);
-	PG_TRY()
-		;
+	PG_TRY();
 	{
 		txs = OrderingRemoteExec(conn, peer->node,
 								 "SELECT block_number, position, tx_id,"
@@ -391,8 +390,7 @@ catchup_from_peer(const char *channel, ChainHead *head,
 	page_cxt =
 		AllocSetContextCreate(CurrentMemoryContext, "ordering catchup page",
 							  ALLOCSET_DEFAULT_SIZES);
-	PG_TRY()
-		;
+	PG_TRY();
 	{
 		conn = OrderingRemoteConnect(
 			peer->conninfo, "ordering catchup", CATCHUP_STATEMENT_TIMEOUT_MS,
@@ -441,15 +439,13 @@ catchup_try_peer(const char *channel, ChainHead *head, const CatchupPeer *peer,
 	memcpy(start_hash, head->last_hash, ORDERING_HASH_LEN);
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
-	PG_TRY()
-		;
+	PG_TRY();
 	{
 		catchup_from_peer(channel, head, peer, target, deadline);
 		ReleaseCurrentSubTransaction();
 		done = true;
 	}
-	PG_CATCH()
-		;
+	PG_CATCH();
 	{
 		ErrorData *edata;
 

@@ -158,13 +158,11 @@ worker_guard(Channel *ch, ChannelStep step, void *arg, bool break_on_error)
 	MemoryContext cxt = CurrentMemoryContext;
 	ErrorData *volatile edata = NULL;
 
-	PG_TRY()
-		;
+	PG_TRY();
 	{
 		step(ch, arg);
 	}
-	PG_CATCH()
-		;
+	PG_CATCH();
 	{
 		/* Report before cleanup, like PostgresMain's error recovery. */
 		HOLD_INTERRUPTS();
