@@ -349,7 +349,7 @@ GRANT SELECT ON ordering.status, ordering.peers TO ordering_reader;
 
 -- transport: begin
 -- ordering.deliver(): how a peer's worker hands this node's worker a batch
--- of Raft messages (an envelope, see src/envelope.h).  Only members of
+-- of Raft messages (an envelope, see src/common/envelope.h).  Only members of
 -- ordering_peer may call it; it never waits and returns nothing.
 CREATE FUNCTION ordering.deliver(from_node text, messages bytea)
 RETURNS void
@@ -365,7 +365,7 @@ GRANT EXECUTE ON FUNCTION ordering.deliver(text, bytea) TO ordering_peer;
 
 -- worker: begin
 -- ordering.join_channel(): the explicit way for this node to join a channel
--- it is a consenter of (see src/join.c); usually the worker joins by itself
+-- it is a consenter of (see src/sql/join.c); usually the worker joins by itself
 -- when it hears from the other consenters.
 CREATE FUNCTION ordering.join_channel(channel text, peer_conninfo text)
 RETURNS text

@@ -9,7 +9,7 @@
  * nothing) and make the worker reload at commit.  The other entry points
  * go through the Raft log: they check what the backend can check, then
  * hand an admin request to the worker and wait for the configuration
- * block it writes (see sql_admin.c).
+ * block it writes (see admin_call.c).
  *
  * Every check runs before anything changes, and each bad input gets the
  * SQLSTATE that README.md documents.
@@ -131,7 +131,7 @@ ordering_create_channel(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	check_channel_is_new(channel);
-	/* The same code path as a joining node's (join.c): identical block 0. */
+	/* The code a joining node runs too (store/genesis.c): one block 0. */
 	StoreInstallGenesis(channel,
 						genesis_document(channel, settings_jsonb, consenters,
 										 n_consenters));

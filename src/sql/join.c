@@ -1,16 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * join.c
- *	  Creating a channel from its genesis document, and
- *	  ordering.join_channel(channel, peer_conninfo).
+ *	  ordering.join_channel(channel, peer_conninfo): creating a channel here
+ *	  from block 0 of a peer that has it.
  *
- * create_channel builds the genesis document and calls
- * OrderingInstallGenesis; a node that joins gets the same document's bytes
- * from a peer (a GENESIS record to the worker, or join_channel's SELECT)
- * and calls the same function.  The document's bytes are stored as they
- * are, so block 0 (and its hash) is identical everywhere.  The joining
- * node starts with the genesis consenters and Raft state zero; the Raft
- * log (or a snapshot) brings it up to date.
+ * The document's bytes go to StoreInstallGenesis (store/genesis.c), the
+ * same code create_channel and the worker's joining use, so block 0 is
+ * identical everywhere.
  *
  * join_channel runs in a backend and may block on the peer, bounded by
  * ordering.submit_timeout.

@@ -20,7 +20,7 @@ use OrderingCluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-# An envelope (src/envelope.h): version, from, count, then per record
+# An envelope (src/common/envelope.h): version, from, count, then per record
 # channel, kind, length, data; integers in network byte order.
 sub envelope
 {
