@@ -182,29 +182,17 @@ ChannelTakeAdminRequest(Channel *ch, int slot, const OrderingAdminRequest *req)
 		}
 		case ORDERING_ADMIN_ADD_CONSENTER:
 		case ORDERING_ADMIN_REMOVE_CONSENTER:
-		{
-			raft_conf_change cc;
-			char *context;
-
-			memset(&cc, 0, sizeof(cc));
 			if (req->kind == ORDERING_ADMIN_ADD_CONSENTER)
 			{
 				/* A new node catches up as a learner first. */
-				cc.type = RAFT_CONF_ADD_LEARNER;
-				cc.node = channel_new_raft_id(ch);
-				context = ChannelConfChangeContext(req->node, req->arg);
+				rc = ChannelProposeConfChange(ch, RAFT_CONF_ADD_LEARNER,
+											  channel_new_raft_id(ch),
+											  req->node, req->arg);
 			}
 			else
-			{
-				cc.type = RAFT_CONF_REMOVE;
-				cc.node = m->id;
-				context = ChannelConfChangeContext(m->node, m->conninfo);
-			}
-			cc.context = (const uint8_t *) context;
-			cc.context_size = strlen(context);
-			rc = raft_propose_conf_change(ch->raft.node, &cc);
+				rc = ChannelProposeConfChange(ch, RAFT_CONF_REMOVE, m->id,
+											  m->node, m->conninfo);
 			break;
-		}
 		case ORDERING_ADMIN_TRANSFER_LEADER:
 			rc = raft_transfer_leader(ch->raft.node, m->id);
 			ChannelAnswerAdmin(

@@ -63,7 +63,9 @@ ChannelAnswerApplied(Channel *ch, const raft_entry *entry, int64 block);
 
 /* Membership changes (channel_membership.c). */
 extern void ChannelMaybePromote(Channel *ch);
-extern char *ChannelConfChangeContext(const char *node, const char *conninfo);
+extern int
+ChannelProposeConfChange(Channel *ch, raft_conf_change_type type, raft_id node,
+						 const char *node_name, const char *conninfo);
 extern char *ChannelCheckMembershipChange(Channel *ch, int kind,
 										  const ChannelMember *target);
 extern bool ChannelStartHandoff(Channel *ch, int slot, uint64 ticket);

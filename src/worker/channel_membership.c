@@ -34,20 +34,13 @@ ChannelMaybePromote(Channel *ch)
 	{
 		const raft_progress_status *p = &status->progress[i];
 		const ChannelMember *m = ChannelMemberById(ch, p->id);
-		raft_conf_change cc;
-		char *context;
 		int rc;
 
 		if (!p->is_learner || m == NULL ||
 			p->match < status->hard_state.commit)
 			continue;
-		memset(&cc, 0, sizeof(cc));
-		cc.type = RAFT_CONF_ADD_VOTER;
-		cc.node = p->id;
-		context = ChannelConfChangeContext(m->node, m->conninfo);
-		cc.context = (const uint8_t *) context;
-		cc.context_size = strlen(context);
-		rc = raft_propose_conf_change(ch->raft.node, &cc);
+		rc = ChannelProposeConfChange(ch, RAFT_CONF_ADD_VOTER, p->id, m->node,
+									  m->conninfo);
 		if (rc == RAFT_OK)
 			elog(LOG, "channel \"%s\": promoting learner %s to voter",
 				 ch->state.name, m->node);
@@ -56,18 +49,31 @@ ChannelMaybePromote(Channel *ch)
 	pfree(status);
 }
 
-char *
-ChannelConfChangeContext(const char *node, const char *conninfo)
+/*
+ * Proposes a membership change of raft id node; its context names the
+ * node and its conninfo, {"node": "n4", "conninfo": "..."}, which every
+ * member applies to ordering.consenters.
+ */
+int
+ChannelProposeConfChange(Channel *ch, raft_conf_change_type type, raft_id node,
+						 const char *node_name, const char *conninfo)
 {
+	raft_conf_change cc;
 	StringInfoData buf;
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "{\"node\": ");
-	escape_json(&buf, node);
+	escape_json(&buf, node_name);
 	appendStringInfoString(&buf, ", \"conninfo\": ");
 	escape_json(&buf, conninfo);
 	appendStringInfoChar(&buf, '}');
-	return buf.data;
+
+	memset(&cc, 0, sizeof(cc));
+	cc.type = type;
+	cc.node = node;
+	cc.context = (const uint8_t *) buf.data;
+	cc.context_size = buf.len;
+	return raft_propose_conf_change(ch->raft.node, &cc);
 }
 
 /*
