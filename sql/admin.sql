@@ -50,6 +50,7 @@ SELECT public.regress_error_of(statement) FROM (VALUES
 	($$SELECT ordering.update_channel_config('admin-ch', '{"batch_size": 5}')$$),
 	($$SELECT ordering.update_channel_config('admin-ch', '{"max_message_count": true}')$$),
 	($$SELECT ordering.update_channel_config('admin-ch', '{"preferred_max_bytes": 20000000}')$$),
+	($$SELECT ordering.update_channel_config('admin-ch', '{"max_message_count": 0}')$$),
 	($$SELECT ordering.add_consenter('no-such-channel', 'n2', 'dbname=x')$$),
 	($$SELECT ordering.add_consenter('admin-ch', NULL, 'dbname=x')$$),
 	($$SELECT ordering.add_consenter('admin-ch', 'n2', NULL)$$),

@@ -10,6 +10,8 @@
 #    every process and recovers; the chain is intact and ordering resumes.
 #  - SIGTERM to the postmaster (smart shutdown) with the worker idle: the
 #    server stops promptly.
+#  - A damaged raft_state row (a snapshot index without snapshot data) does
+#    not crash the worker when it loads the channel.
 
 use strict;
 use warnings;
@@ -102,5 +104,26 @@ $start = time;
 $node->stop('fast');
 $elapsed = time - $start;
 cmp_ok($elapsed, '<', 10, sprintf('fast shutdown took %.1f s', $elapsed));
+
+# A raft_state row that claims a snapshot but holds no snapshot data.  The
+# loader used to test the null flag of the next column and detoast NULL:
+# the worker died of SIGSEGV on every start, and the server with it.
+$node->start;
+wait_leader('before damaging raft_state');
+$node->safe_psql('postgres',
+	"UPDATE ordering.raft_state SET snapshot_index = 1, snapshot_term = 1, snapshot_data = NULL WHERE channel = 'ch1'"
+);
+my $log_offset = -s $node->logfile;
+$node->restart;
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT count(*) = 1 FROM ordering.status WHERE channel = 'ch1' AND updated_at IS NOT NULL"
+	),
+	'the worker loads a channel whose raft_state lacks its snapshot data');
+unlike(
+	slurp_file($node->logfile, $log_offset),
+	qr/terminated by signal/,
+	'no process crashed loading the damaged raft_state');
+$node->stop('fast');
 
 done_testing();
