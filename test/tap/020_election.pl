@@ -101,6 +101,22 @@ sub check_election
 	ok($r->{ok}, 'ordering continues after the transfer, submitting on the old leader')
 	  or diag("$r->{sqlstate}: $r->{message}");
 	$oc->assert_chains_identical_and_verified(\@names, 'elect3');
+
+	# Chains that differ are reported at their first differing block: a
+	# payload changed on one node (and changed back).
+	my $where = "channel = 'elect3' AND tx_id = 'elect3-after-transfer'";
+	my $block = $oc->safe_query($target,
+		"SELECT block_number FROM ordering.transactions WHERE $where");
+	chomp $block;
+	$oc->safe_query($target,
+		"UPDATE ordering.transactions SET payload = payload || '\\x00'::bytea WHERE $where");
+	like($oc->first_difference('elect3', $leader, $target),
+		qr/first differing block is $block: its transactions differ/,
+		"a transaction changed on $target is reported at block $block");
+	$oc->safe_query($target,
+		"UPDATE ordering.transactions SET payload = substring(payload FROM 1 FOR length(payload) - 1) WHERE $where");
+	like($oc->first_difference('elect3', $leader, $target), qr/every block agrees/,
+		"$target agrees with $leader again");
 	$oc->stop_node($_, 'fast') for @names;
 }
 
