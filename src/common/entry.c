@@ -16,7 +16,6 @@
 #include "port/pg_bswap.h"
 
 #include "common/entry.h"
-#include "common/gucs.h"
 #include "common/limits.h"
 
 /* Bytes of the tag and the count in front of a batch. */

@@ -24,8 +24,8 @@
 #include "storage/ipc.h"
 #include "storage/shmem.h"
 
-#include "common/shmem.h"
 #include "common/gucs.h"
+#include "common/shmem.h"
 
 #define ORDERING_SHMEM_NAME "ordering"
 #define ORDERING_TRANCHE_NAME "ordering"

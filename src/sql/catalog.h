@@ -14,9 +14,6 @@
 #ifndef ORDERING_SQL_CATALOG_H
 #define ORDERING_SQL_CATALOG_H
 
-#include "sql/validate.h"
-#include "common/names.h"
-#include "common/conninfo.h"
 #include "common/channel_settings.h"
 
 /* Runs one statement with positional arguments ($1...); errors on failure. */

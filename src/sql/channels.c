@@ -27,16 +27,16 @@
 #include "utils/jsonb.h"
 
 #include "common/blocks.h"
-#include "store/genesis.h"
+#include "common/channel_settings.h"
+#include "common/conninfo.h"
+#include "common/gucs.h"
+#include "common/names.h"
 #include "raft/raft.h"
 #include "sql/admin_call.h"
 #include "sql/backend.h"
 #include "sql/catalog.h"
 #include "sql/validate.h"
-#include "common/names.h"
-#include "common/conninfo.h"
-#include "common/channel_settings.h"
-#include "common/gucs.h"
+#include "store/genesis.h"
 
 PG_FUNCTION_INFO_V1(ordering_create_channel);
 PG_FUNCTION_INFO_V1(ordering_drop_channel);

@@ -26,8 +26,8 @@
 #include "utils/builtins.h"
 
 #include "common/envelope.h"
-#include "common/shmem.h"
 #include "common/gucs.h"
+#include "common/shmem.h"
 
 PG_FUNCTION_INFO_V1(ordering_deliver);
 

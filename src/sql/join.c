@@ -22,17 +22,13 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
-#include "common/blocks.h"
-#include "store/genesis.h"
+#include "common/conninfo.h"
 #include "common/gucs.h"
-#include "common/limits.h"
+#include "common/names.h"
 #include "common/remote.h"
 #include "sql/backend.h"
-#include "sql/catalog.h"
 #include "sql/validate.h"
-#include "common/names.h"
-#include "common/conninfo.h"
-#include "common/channel_settings.h"
+#include "store/genesis.h"
 
 PG_FUNCTION_INFO_V1(ordering_join_channel);
 

@@ -28,10 +28,10 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
-#include "sql/leader_call.h"
+#include "common/gucs.h"
 #include "common/remote.h"
 #include "sql/backend.h"
-#include "common/gucs.h"
+#include "sql/leader_call.h"
 
 /* application_name of routed admin calls: such a call is never rerouted. */
 #define ORDERING_REMOTE_ADMIN_APPNAME "ordering admin route"

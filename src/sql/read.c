@@ -28,15 +28,12 @@
 #include "utils/builtins.h"
 
 #include "common/blocks.h"
-#include "raft/raft.h"
+#include "common/gucs.h"
 #include "common/shmem.h"
+#include "raft/raft.h"
 #include "sql/backend.h"
 #include "sql/catalog.h"
 #include "sql/validate.h"
-#include "common/names.h"
-#include "common/conninfo.h"
-#include "common/channel_settings.h"
-#include "common/gucs.h"
 
 PG_FUNCTION_INFO_V1(ordering_channel_status);
 PG_FUNCTION_INFO_V1(ordering_peer_status);

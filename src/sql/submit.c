@@ -36,14 +36,13 @@
 #include "utils/hsearch.h"
 
 #include "common/blocks.h"
+#include "common/channel_settings.h"
+#include "common/gucs.h"
+#include "common/names.h"
 #include "common/shmem.h"
 #include "sql/backend.h"
 #include "sql/catalog.h"
 #include "sql/validate.h"
-#include "common/names.h"
-#include "common/conninfo.h"
-#include "common/channel_settings.h"
-#include "common/gucs.h"
 
 PG_FUNCTION_INFO_V1(ordering_submit_tx);
 PG_FUNCTION_INFO_V1(ordering_submit_tx_async);

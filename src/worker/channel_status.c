@@ -12,7 +12,6 @@
 
 #include "storage/lwlock.h"
 
-#include "common/gucs.h"
 #include "worker/channel_internal.h"
 #include "worker/transport.h"
 

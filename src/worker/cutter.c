@@ -22,8 +22,8 @@
 
 #include "utils/memutils.h"
 
-#include "worker/cutter.h"
 #include "common/entry.h"
+#include "worker/cutter.h"
 
 /* Bytes a transaction takes in a batch entry (Fabric counts the envelope). */
 static int64
