@@ -49,8 +49,7 @@ static void
 sha256_end(pg_cryptohash_ctx *ctx, uint8 out[ORDERING_HASH_LEN])
 {
 	if (pg_cryptohash_final(ctx, out, ORDERING_HASH_LEN) < 0)
-		elog(ERROR, "could not finalize SHA-256: %s",
-			 pg_cryptohash_error(ctx));
+		elog(ERROR, "could not finalize SHA-256: %s", pg_cryptohash_error(ctx));
 	pg_cryptohash_free(ctx);
 }
 
@@ -154,8 +153,7 @@ push_jsonb_value(JsonbParseState **state, Jsonb *jsonb)
 Jsonb *
 OrderingConsentersDocument(int n_consenters, const char *const *nodes,
 						   const uint64 *raft_ids,
-						   const char *const *conninfos,
-						   const bool *is_learner)
+						   const char *const *conninfos, const bool *is_learner)
 {
 	JsonbParseState *state = NULL;
 	JsonbValue value;

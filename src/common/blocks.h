@@ -59,8 +59,7 @@ OrderingSha256(const void *data, Size len, uint8 out[ORDERING_HASH_LEN]);
  */
 extern Jsonb *
 OrderingConsentersDocument(int n_consenters, const char *const *nodes,
-						   const uint64 *raft_ids,
-						   const char *const *conninfos,
+						   const uint64 *raft_ids, const char *const *conninfos,
 						   const bool *is_learner);
 extern char *OrderingConfigDocument(const char *channel, Jsonb *consenters,
 									Jsonb *config, const char *change);

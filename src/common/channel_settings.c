@@ -42,8 +42,7 @@ static const SettingSpec settings_table[] = {
 	SETTING(absolute_max_bytes, 1, 64 * 1024 * 1024, 10 * 1024 * 1024),
 	SETTING(preferred_max_bytes, 1, 64 * 1024 * 1024, 2 * 1024 * 1024),
 	SETTING(batch_timeout, 1, 600000, 200),
-	SETTING(snapshot_interval_bytes, 1024, INT64CONST(1) << 40,
-			16 * 1024 * 1024),
+	SETTING(snapshot_interval_bytes, 1024, INT64CONST(1) << 40, 16 * 1024 * 1024),
 	SETTING(election_tick, 2, 10000, 10),
 	SETTING(heartbeat_tick, 1, 1000, 1),
 };
@@ -126,14 +125,12 @@ check_settings_bounds(const OrderingSettings *settings)
 					 errmsg("setting \"%s\" must be between " INT64_FORMAT
 							" and " INT64_FORMAT,
 							spec->key, spec->min, spec->max),
-					 errdetail("The value given is " INT64_FORMAT ".",
-							   value)));
+					 errdetail("The value given is " INT64_FORMAT ".", value)));
 	}
 	if (settings->preferred_max_bytes > settings->absolute_max_bytes)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("setting \"preferred_max_bytes\" must not exceed "
-						"\"absolute_max_bytes\""),
+				 errmsg("setting \"preferred_max_bytes\" must not exceed \"absolute_max_bytes\""),
 				 errdetail("preferred_max_bytes is " INT64_FORMAT
 						   " and absolute_max_bytes is " INT64_FORMAT ".",
 						   settings->preferred_max_bytes,
@@ -141,12 +138,10 @@ check_settings_bounds(const OrderingSettings *settings)
 	if (settings->election_tick <= settings->heartbeat_tick)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("setting \"election_tick\" must be greater than "
-						"\"heartbeat_tick\""),
+				 errmsg("setting \"election_tick\" must be greater than \"heartbeat_tick\""),
 				 errdetail("election_tick is " INT64_FORMAT
 						   " and heartbeat_tick is " INT64_FORMAT ".",
-						   settings->election_tick,
-						   settings->heartbeat_tick)));
+						   settings->election_tick, settings->heartbeat_tick)));
 }
 
 /*
@@ -179,8 +174,7 @@ OrderingSettingsApply(OrderingSettings *settings, Jsonb *changes)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown setting \"%.*s\"", value.val.string.len,
 							value.val.string.val),
-					 errhint("Valid settings are: %s.",
-							 known_settings_list())));
+					 errhint("Valid settings are: %s.", known_settings_list())));
 		token = JsonbIteratorNext(&iterator, &value, true);
 		Assert(token == WJB_VALUE);
 		*setting_field(settings, spec) = setting_integer_value(spec, &value);
@@ -240,8 +234,7 @@ OrderingSettingsMerge(const char *current, const char *update)
 {
 	Datum current_jsonb =
 		DirectFunctionCall1(jsonb_in, CStringGetDatum(current));
-	Datum update_jsonb =
-		DirectFunctionCall1(jsonb_in, CStringGetDatum(update));
+	Datum update_jsonb = DirectFunctionCall1(jsonb_in, CStringGetDatum(update));
 	Jsonb *merged = DatumGetJsonbP(
 		DirectFunctionCall2(jsonb_concat, current_jsonb, update_jsonb));
 	OrderingSettings settings;

@@ -35,8 +35,7 @@ extern void OrderingSettingsDefaults(OrderingSettings *settings);
 extern void OrderingSettingsApply(OrderingSettings *settings, Jsonb *changes);
 
 /* Stored settings: defaults for any key missing, then checked. */
-extern void
-OrderingSettingsFromJsonb(Jsonb *config, OrderingSettings *settings);
+extern void OrderingSettingsFromJsonb(Jsonb *config, OrderingSettings *settings);
 extern void
 OrderingSettingsFromText(const char *json, OrderingSettings *settings);
 

@@ -47,75 +47,62 @@ check_node_name(char **newval, void **extra, GucSource source)
 void
 OrderingDefineGucs(void)
 {
-	DefineCustomStringVariable(
-		"ordering.node_name",
-		"Name of this server in channels' consenter sets.",
-		"Must match the node's key in the consenters of every channel it "
-		"serves. It cannot change while the server runs.",
-		&ordering_node_name, "n1", PGC_POSTMASTER, 0, check_node_name, NULL,
-		NULL);
+	DefineCustomStringVariable("ordering.node_name",
+							   "Name of this server in channels' consenter sets.",
+							   "Must match the node's key in the consenters of every channel it serves. It cannot change while the server runs.",
+							   &ordering_node_name, "n1", PGC_POSTMASTER, 0,
+							   check_node_name, NULL, NULL);
 
-	DefineCustomStringVariable(
-		"ordering.database", "Database in which the ordering worker runs.",
-		"The ordering extension must be created in this database.",
-		&ordering_database, "postgres", PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("ordering.database",
+							   "Database in which the ordering worker runs.",
+							   "The ordering extension must be created in this database.",
+							   &ordering_database, "postgres", PGC_POSTMASTER,
+							   0, NULL, NULL, NULL);
 
-	DefineCustomIntVariable(
-		"ordering.tick_interval", "Length of one Raft tick.",
-		"Election and heartbeat timeouts of channels are counted in ticks "
-		"(election_tick, heartbeat_tick).",
-		&ordering_tick_interval_ms, 100, 1, 60000, PGC_SIGHUP, GUC_UNIT_MS,
-		NULL, NULL, NULL);
+	DefineCustomIntVariable("ordering.tick_interval", "Length of one Raft tick.",
+							"Election and heartbeat timeouts of channels are counted in ticks (election_tick, heartbeat_tick).",
+							&ordering_tick_interval_ms, 100, 1, 60000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 
-	DefineCustomIntVariable(
-		"ordering.submit_timeout",
-		"How long submit_tx and admin functions wait for their result.",
-		"On timeout they fail; the transaction may still be ordered later, "
-		"and resubmitting its id is safe.",
-		&ordering_submit_timeout_ms, 30000, 1, INT_MAX, PGC_USERSET,
-		GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("ordering.submit_timeout",
+							"How long submit_tx and admin functions wait for their result.",
+							"On timeout they fail; the transaction may still be ordered later, and resubmitting its id is safe.",
+							&ordering_submit_timeout_ms, 30000, 1, INT_MAX,
+							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
 
-	DefineCustomIntVariable(
-		"ordering.max_channels",
-		"Maximum number of channels this server can serve.", NULL,
-		&ordering_max_channels, 64, 1, 10000, PGC_POSTMASTER, 0, NULL, NULL,
-		NULL);
+	DefineCustomIntVariable("ordering.max_channels",
+							"Maximum number of channels this server can serve.",
+							NULL, &ordering_max_channels, 64, 1, 10000,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
 
 	DefineCustomIntVariable("ordering.submit_queue_size",
-							"Shared memory for transactions submitted but not "
-							"yet taken by the worker.",
+							"Shared memory for transactions submitted but not yet taken by the worker.",
 							"When it is full, submitters wait.",
-							&ordering_submit_queue_kb, 65536, 64,
-							INT_MAX / 1024, PGC_POSTMASTER, GUC_UNIT_KB, NULL,
-							NULL, NULL);
+							&ordering_submit_queue_kb, 65536, 64, INT_MAX / 1024,
+							PGC_POSTMASTER, GUC_UNIT_KB, NULL, NULL, NULL);
 
-	DefineCustomIntVariable(
-		"ordering.inbox_size",
-		"Shared memory for messages received from peers but not yet taken by "
-		"the worker.",
-		"When it is full, messages are dropped (Raft retries them).",
-		&ordering_inbox_kb, 65536, 64, INT_MAX / 1024, PGC_POSTMASTER,
-		GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("ordering.inbox_size",
+							"Shared memory for messages received from peers but not yet taken by the worker.",
+							"When it is full, messages are dropped (Raft retries them).",
+							&ordering_inbox_kb, 65536, 64, INT_MAX / 1024,
+							PGC_POSTMASTER, GUC_UNIT_KB, NULL, NULL, NULL);
 
-	DefineCustomIntVariable(
-		"ordering.peer_buffer_size",
-		"Memory for messages queued for one peer.",
-		"Beyond it, messages to that peer are dropped (Raft retries them).",
-		&ordering_peer_buffer_kb, 16384, 64, INT_MAX / 1024, PGC_SIGHUP,
-		GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("ordering.peer_buffer_size",
+							"Memory for messages queued for one peer.",
+							"Beyond it, messages to that peer are dropped (Raft retries them).",
+							&ordering_peer_buffer_kb, 16384, 64, INT_MAX / 1024,
+							PGC_SIGHUP, GUC_UNIT_KB, NULL, NULL, NULL);
 
-	DefineCustomIntVariable(
-		"ordering.reconnect_min",
-		"First delay before reconnecting to a peer after a failure.",
-		"The delay doubles after each failure, up to ordering.reconnect_max.",
-		&ordering_reconnect_min_ms, 100, 1, 3600000, PGC_SIGHUP, GUC_UNIT_MS,
-		NULL, NULL, NULL);
+	DefineCustomIntVariable("ordering.reconnect_min",
+							"First delay before reconnecting to a peer after a failure.",
+							"The delay doubles after each failure, up to ordering.reconnect_max.",
+							&ordering_reconnect_min_ms, 100, 1, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 
-	DefineCustomIntVariable(
-		"ordering.reconnect_max",
-		"Longest delay between reconnection attempts to a peer.", NULL,
-		&ordering_reconnect_max_ms, 5000, 1, 3600000, PGC_SIGHUP, GUC_UNIT_MS,
-		NULL, NULL, NULL);
+	DefineCustomIntVariable("ordering.reconnect_max",
+							"Longest delay between reconnection attempts to a peer.",
+							NULL, &ordering_reconnect_max_ms, 5000, 1, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("ordering");
 }

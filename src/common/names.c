@@ -42,8 +42,7 @@ OrderingCheckChannelName(const char *channel)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid channel name \"%s\"", channel),
 				 errdetail(
-					 "A channel name is 1 to 63 characters: a lowercase "
-					 "letter, then lowercase letters, digits, '.' or '-'.")));
+					 "A channel name is 1 to 63 characters: a lowercase letter, then lowercase letters, digits, '.' or '-'.")));
 }
 
 /* Node names: ^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$ (ordering.consenters). */
@@ -80,10 +79,9 @@ OrderingCheckTxId(const char *tx_id)
 	size_t len = strlen(tx_id);
 
 	if (len < 1 || len >= ORDERING_TX_ID_MAX)
-		ereport(
-			ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid transaction id"),
-			 errdetail("A transaction id has 1 to %d bytes; this one has %zu.",
-					   ORDERING_TX_ID_MAX - 1, len)));
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid transaction id"),
+				 errdetail("A transaction id has 1 to %d bytes; this one has %zu.",
+						   ORDERING_TX_ID_MAX - 1, len)));
 }

@@ -66,8 +66,7 @@ OrderingRemoteConnect(const char *conninfo, const char *application_name,
 	PGconn *volatile conn;
 	PostgresPollingStatusType status;
 
-	options =
-		psprintf("-c statement_timeout=%d", Max(statement_timeout_ms, 1));
+	options = psprintf("-c statement_timeout=%d", Max(statement_timeout_ms, 1));
 	keywords[0] = "dbname";
 	values[0] = conninfo;
 	keywords[1] = "application_name";
@@ -83,8 +82,7 @@ OrderingRemoteConnect(const char *conninfo, const char *application_name,
 		ereport(ERROR,
 				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
 				 errmsg("could not establish connection"),
-				 errdetail(
-					 "There are too many open files on the local server.")));
+				 errdetail("There are too many open files on the local server.")));
 	conn = PQconnectStartParams(keywords, values, 1);
 	if (conn == NULL)
 	{
@@ -107,8 +105,7 @@ OrderingRemoteConnect(const char *conninfo, const char *application_name,
 		}
 		if (PQstatus(conn) != CONNECTION_OK)
 			ereport(ERROR,
-					(errcode(
-						 ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+					(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
 					 errmsg("could not connect to the peer"),
 					 errdetail_internal("%s", pchomp(PQerrorMessage(conn)))));
 	}
@@ -157,16 +154,15 @@ remote_report(PGresult *res, PGconn *conn, const char *peer)
 	PQclear(res);
 	ereport(ERROR,
 			(errcode(code), errmsg("%s", message),
-			 detail_copy ? errdetail_internal("remote (node %s): %s", peer,
-											  detail_copy)
-						 : errdetail_internal("raised on node %s", peer),
+			 detail_copy
+				 ? errdetail_internal("remote (node %s): %s", peer, detail_copy)
+				 : errdetail_internal("raised on node %s", peer),
 			 hint_copy ? errhint("%s", hint_copy) : 0));
 }
 
 PGresult *
 OrderingRemoteExec(PGconn *conn, const char *peer, const char *sql,
-				   int n_params, const char *const *params,
-				   TimestampTz deadline)
+				   int n_params, const char *const *params, TimestampTz deadline)
 {
 	PGresult *last = NULL;
 	PGresult *res;

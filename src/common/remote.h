@@ -35,8 +35,7 @@ extern void OrderingRemoteDisconnect(PGconn *conn);
  * SQLSTATE (the result is cleared first); a timeout as 57014.
  */
 extern PGresult *
-OrderingRemoteExec(PGconn *conn, const char *peer, const char *sql,
-				   int n_params, const char *const *params,
-				   TimestampTz deadline);
+OrderingRemoteExec(PGconn *conn, const char *peer, const char *sql, int n_params,
+				   const char *const *params, TimestampTz deadline);
 
 #endif /* ORDERING_REMOTE_H */

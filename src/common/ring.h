@@ -28,8 +28,7 @@ typedef struct OrderingRing
 } OrderingRing;
 
 extern Size OrderingRingShmemSize(Size capacity);
-extern void
-OrderingRingInit(OrderingRing *ring, Size capacity, int tranche_id);
+extern void OrderingRingInit(OrderingRing *ring, Size capacity, int tranche_id);
 /* Pushes one record made of two parts; false (and dropped++) when full. */
 extern bool OrderingRingPush(OrderingRing *ring, const void *part1, Size len1,
 							 const void *part2, Size len2);

@@ -57,8 +57,8 @@ ordering_shmem_size(void)
 {
 	Size size = shared_struct_size();
 
-	size = add_size(size,
-					MAXALIGN(OrderingRingShmemSize(submit_ring_capacity())));
+	size =
+		add_size(size, MAXALIGN(OrderingRingShmemSize(submit_ring_capacity())));
 	size =
 		add_size(size, MAXALIGN(OrderingRingShmemSize(inbox_ring_capacity())));
 	return size;
@@ -113,8 +113,7 @@ OrderingShmemInit(void)
 	bool found;
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	shared =
-		ShmemInitStruct(ORDERING_SHMEM_NAME, ordering_shmem_size(), &found);
+	shared = ShmemInitStruct(ORDERING_SHMEM_NAME, ordering_shmem_size(), &found);
 	if (!found)
 	{
 		LWLockPadded *named = GetNamedLWLockTranche(ORDERING_TRANCHE_NAME);

@@ -70,13 +70,12 @@ admin_slot_claim(OrderingAdminKind kind, const char *channel, const char *node,
 	LWLockRelease(&ordering_shared->lock);
 
 	if (found < 0)
-		ereport(
-			ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
-			 errmsg("too many administrative requests in progress"),
-			 errdetail("At most %d may wait for the ordering worker at once.",
-					   ORDERING_MAX_ADMIN_REQUESTS),
-			 errhint("Retry when one of them has finished.")));
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("too many administrative requests in progress"),
+				 errdetail("At most %d may wait for the ordering worker at once.",
+						   ORDERING_MAX_ADMIN_REQUESTS),
+				 errhint("Retry when one of them has finished.")));
 	return found;
 }
 
@@ -145,14 +144,12 @@ admin_wait(int index, uint64 ticket, const char *channel, int *sqlstate,
 
 		CHECK_FOR_INTERRUPTS();
 		if (sleep_ms <= 0)
-			ereport(
-				ERROR,
-				(errcode(ERRCODE_QUERY_CANCELED),
-				 errmsg(
-					 "request on channel \"%s\" was not answered within %d ms",
-					 channel, ordering_submit_timeout_ms),
-				 errhint("The change may still be applied; see "
-						 "ordering.blocks and ordering.status.")));
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("request on channel \"%s\" was not answered within %d ms",
+							channel, ordering_submit_timeout_ms),
+					 errhint(
+						 "The change may still be applied; see ordering.blocks and ordering.status.")));
 		(void) ConditionVariableTimedSleep(&ordering_shared->admin_cv,
 										   sleep_ms, PG_WAIT_EXTENSION);
 	}

@@ -31,8 +31,8 @@ OrderingRequireSharedMemory(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("ordering is not loaded by shared_preload_libraries"),
-				 errhint("Add ordering to shared_preload_libraries in "
-						 "postgresql.conf and restart the server.")));
+				 errhint(
+					 "Add ordering to shared_preload_libraries in postgresql.conf and restart the server.")));
 }
 
 void
@@ -41,14 +41,12 @@ OrderingRequireWorkerDatabase(void)
 	char *database = get_database_name(MyDatabaseId);
 
 	if (database == NULL || strcmp(database, ordering_database) != 0)
-		ereport(
-			ERROR,
-			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("the ordering worker works in database \"%s\", not in "
-					"this one",
-					ordering_database),
-			 errhint("Connect to database \"%s\", or set ordering.database.",
-					 ordering_database)));
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the ordering worker works in database \"%s\", not in this one",
+						ordering_database),
+				 errhint("Connect to database \"%s\", or set ordering.database.",
+						 ordering_database)));
 }
 
 void
@@ -60,16 +58,15 @@ OrderingRequireWorker(void)
 	OrderingRequireWorkerDatabase();
 
 	LWLockAcquire(&ordering_shared->lock, LW_SHARED);
-	running =
-		ordering_shared->worker_pid != 0 && ordering_shared->worker_ready;
+	running = ordering_shared->worker_pid != 0 && ordering_shared->worker_ready;
 	LWLockRelease(&ordering_shared->lock);
 
 	if (!running)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("ordering worker is not running"),
-				 errhint("Check the server log; the worker restarts on its "
-						 "own after a failure.")));
+				 errhint(
+					 "Check the server log; the worker restarts on its own after a failure.")));
 }
 
 static void

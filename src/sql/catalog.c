@@ -36,12 +36,11 @@ OrderingSpiExecute(const char *sql, int nargs, Oid *types, Datum *values,
 void
 OrderingReportUnknownChannel(const char *channel)
 {
-	ereport(
-		ERROR,
-		(errcode(ERRCODE_UNDEFINED_OBJECT),
-		 errmsg("channel \"%s\" does not exist", channel),
-		 errhint(
-			 "ordering.list_channels() shows the channels of this node.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("channel \"%s\" does not exist", channel),
+			 errhint(
+				 "ordering.list_channels() shows the channels of this node.")));
 }
 
 void
@@ -52,14 +51,13 @@ OrderingChannelSettings(const char *channel, OrderingSettings *settings)
 	bool isnull;
 	Datum config;
 
-	OrderingSpiExecute(
-		"SELECT config FROM ordering.channels WHERE channel = $1", 1, types,
-		values, SPI_OK_SELECT);
+	OrderingSpiExecute("SELECT config FROM ordering.channels WHERE channel = $1",
+					   1, types, values, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		OrderingReportUnknownChannel(channel);
 
-	config = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-						   &isnull);
+	config =
+		SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	Assert(!isnull);
 	OrderingSettingsFromJsonb(DatumGetJsonbP(config), settings);
 }
@@ -83,8 +81,8 @@ single_count(const char *sql, int nargs, Oid *types, Datum *values)
 
 	OrderingSpiExecute(sql, nargs, types, values, SPI_OK_SELECT);
 	Assert(SPI_processed == 1);
-	count = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-						  &isnull);
+	count =
+		SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	Assert(!isnull);
 	return DatumGetInt64(count);
 }
@@ -100,8 +98,7 @@ bool
 OrderingFindConsenter(const char *channel, const char *node, bool *is_learner)
 {
 	Oid types[2] = { TEXTOID, TEXTOID };
-	Datum values[2] = { CStringGetTextDatum(channel),
-						CStringGetTextDatum(node) };
+	Datum values[2] = { CStringGetTextDatum(channel), CStringGetTextDatum(node) };
 	bool isnull;
 
 	OrderingSpiExecute("SELECT is_learner FROM ordering.consenters"
@@ -109,9 +106,8 @@ OrderingFindConsenter(const char *channel, const char *node, bool *is_learner)
 					   2, types, values, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		return false;
-	*is_learner =
-		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-								   SPI_tuptable->tupdesc, 1, &isnull));
+	*is_learner = DatumGetBool(
+		SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	return true;
 }
 
@@ -119,8 +115,7 @@ int
 OrderingConsenterCount(const char *channel, bool voters_only)
 {
 	Oid types[2] = { TEXTOID, BOOLOID };
-	Datum values[2] = { CStringGetTextDatum(channel),
-						BoolGetDatum(voters_only) };
+	Datum values[2] = { CStringGetTextDatum(channel), BoolGetDatum(voters_only) };
 
 	return (int) single_count("SELECT count(*) FROM ordering.consenters"
 							  " WHERE channel = $1"

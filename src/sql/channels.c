@@ -55,13 +55,12 @@ check_consenters_include_this_node(const char *channel,
 		if (strcmp(consenters[i].node, ordering_node_name) == 0)
 			return;
 	}
-	ereport(
-		ERROR,
-		(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-		 errmsg("consenters of channel \"%s\" must include this node \"%s\"",
-				channel, ordering_node_name),
-		 errhint("A channel is created on one of its consenters; this node's "
-				 "name is ordering.node_name.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("consenters of channel \"%s\" must include this node \"%s\"",
+					channel, ordering_node_name),
+			 errhint(
+				 "A channel is created on one of its consenters; this node's name is ordering.node_name.")));
 }
 
 static void
@@ -75,8 +74,7 @@ check_channel_is_new(const char *channel)
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("too many channels"),
-				 errdetail("This node serves at most %d channels "
-						   "(ordering.max_channels).",
+				 errdetail("This node serves at most %d channels (ordering.max_channels).",
 						   ordering_max_channels)));
 }
 
@@ -98,9 +96,8 @@ genesis_document(const char *channel, Jsonb *settings,
 		is_learner[i] = false;
 	}
 	return OrderingConfigDocument(channel,
-								  OrderingConsentersDocument(n_consenters,
-															 nodes, raft_ids,
-															 conninfos,
+								  OrderingConsentersDocument(n_consenters, nodes,
+															 raft_ids, conninfos,
 															 is_learner),
 								  settings, "genesis");
 }
@@ -219,12 +216,10 @@ ordering_add_consenter(PG_FUNCTION_ARGS)
 	SPI_finish();
 
 	if (n_consenters >= RAFT_MAX_MEMBERS)
-		ereport(
-			ERROR,
-			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-			 errmsg(
-				 "channel \"%s\" already has the most consenters allowed (%d)",
-				 channel, RAFT_MAX_MEMBERS)));
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("channel \"%s\" already has the most consenters allowed (%d)",
+						channel, RAFT_MAX_MEMBERS)));
 
 	PG_RETURN_INT64(OrderingAdminCall(ORDERING_ADMIN_ADD_CONSENTER, channel,
 									  node, conninfo));
@@ -266,11 +261,10 @@ ordering_remove_consenter(PG_FUNCTION_ARGS)
 	if (!is_learner && n_voters <= 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot remove \"%s\", the last voting consenter of "
-						"channel \"%s\"",
+				 errmsg("cannot remove \"%s\", the last voting consenter of channel \"%s\"",
 						node, channel),
-				 errhint("Use ordering.drop_channel() to remove the channel "
-						 "from this node.")));
+				 errhint(
+					 "Use ordering.drop_channel() to remove the channel from this node.")));
 
 	PG_RETURN_INT64(
 		OrderingAdminCall(ORDERING_ADMIN_REMOVE_CONSENTER, channel, node, ""));
@@ -291,11 +285,9 @@ ordering_transfer_leadership(PG_FUNCTION_ARGS)
 	if (is_learner)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("node \"%s\" is a learner of channel \"%s\" and "
-						"cannot lead it",
+				 errmsg("node \"%s\" is a learner of channel \"%s\" and cannot lead it",
 						node, channel)));
 
-	(void) OrderingAdminCall(ORDERING_ADMIN_TRANSFER_LEADER, channel, node,
-							 "");
+	(void) OrderingAdminCall(ORDERING_ADMIN_TRANSFER_LEADER, channel, node, "");
 	PG_RETURN_VOID();
 }

@@ -58,9 +58,8 @@ ordering_deliver(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to deliver ordering messages"),
-				 errdetail(
-					 "Only roles with privileges of role \"%s\" may call %s.",
-					 "ordering_peer", "ordering.deliver()")));
+				 errdetail("Only roles with privileges of role \"%s\" may call %s.",
+						   "ordering_peer", "ordering.deliver()")));
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -71,8 +70,8 @@ ordering_deliver(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("ordering is not loaded"),
-				 errhint("Add \"ordering\" to shared_preload_libraries and "
-						 "restart the server.")));
+				 errhint(
+					 "Add \"ordering\" to shared_preload_libraries and restart the server.")));
 	inbox = ordering_shared->inbox_ring;
 
 	from_node = text_to_cstring(PG_GETARG_TEXT_PP(0));
@@ -87,16 +86,14 @@ ordering_deliver(PG_FUNCTION_ARGS)
 
 	/* A record the inbox could never hold would be refused forever. */
 	if (deliver_record_size(from_node, len) > inbox->capacity)
-		ereport(
-			ERROR,
-			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-			 errmsg(
-				 "ordering envelope of %zu bytes is too large for the inbox",
-				 len),
-			 errdetail("The inbox of this node holds %zu bytes.",
-					   inbox->capacity),
-			 errhint("Raise \"ordering.inbox_size\" on node \"%s\".",
-					 ordering_node_name)));
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("ordering envelope of %zu bytes is too large for the inbox",
+						len),
+				 errdetail("The inbox of this node holds %zu bytes.",
+						   inbox->capacity),
+				 errhint("Raise \"ordering.inbox_size\" on node \"%s\".",
+						 ordering_node_name)));
 
 	if (!EnvelopeValidate(data, len, envelope_from, &count, &error))
 		ereport(ERROR,
@@ -116,9 +113,8 @@ ordering_deliver(PG_FUNCTION_ARGS)
 	 */
 	if (!OrderingRingPush(inbox, from_node, strlen(from_node) + 1, data, len))
 		ereport(DEBUG1,
-				(errmsg_internal(
-					"ordering inbox full: dropped %u records from node \"%s\"",
-					count, from_node)));
+				(errmsg_internal("ordering inbox full: dropped %u records from node \"%s\"",
+								 count, from_node)));
 	OrderingWakeWorker();
 
 	PG_RETURN_VOID();

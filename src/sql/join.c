@@ -72,14 +72,13 @@ ordering_join_channel(PG_FUNCTION_ARGS)
 
 		conn = OrderingRemoteConnect(peer_conninfo, "ordering join_channel",
 									 ordering_submit_timeout_ms, deadline);
-		res =
-			OrderingRemoteExec(conn, "peer",
-							   "SELECT convert_from(b.config, 'UTF8'),"
-							   " EXISTS (SELECT 1 FROM ordering.consenters c"
-							   "  WHERE c.channel = b.channel AND c.node = $2)"
-							   " FROM ordering.blocks b"
-							   " WHERE b.channel = $1 AND b.number = 0",
-							   2, params, deadline);
+		res = OrderingRemoteExec(conn, "peer",
+								 "SELECT convert_from(b.config, 'UTF8'),"
+								 " EXISTS (SELECT 1 FROM ordering.consenters c"
+								 "  WHERE c.channel = b.channel AND c.node = $2)"
+								 " FROM ordering.blocks b"
+								 " WHERE b.channel = $1 AND b.number = 0",
+								 2, params, deadline);
 		if (PQntuples(res) == 1)
 		{
 			document = pstrdup(PQgetvalue(res, 0, 0));
@@ -96,23 +95,20 @@ ordering_join_channel(PG_FUNCTION_ARGS)
 	if (document == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("channel \"%s\" does not exist on the peer",
-						channel)));
+				 errmsg("channel \"%s\" does not exist on the peer", channel)));
 	if (!member)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("node \"%s\" is not a consenter of channel \"%s\" on "
-						"the peer",
+				 errmsg("node \"%s\" is not a consenter of channel \"%s\" on the peer",
 						ordering_node_name, channel),
-				 errhint("Call ordering.add_consenter on a member of the "
-						 "channel first.")));
+				 errhint(
+					 "Call ordering.add_consenter on a member of the channel first.")));
 	if (local_document != NULL)
 	{
 		if (strcmp(local_document, document) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_OBJECT),
-					 errmsg("channel \"%s\" already exists with a different "
-							"genesis block",
+					 errmsg("channel \"%s\" already exists with a different genesis block",
 							channel)));
 		ereport(NOTICE, (errmsg("channel \"%s\" is already joined", channel)));
 		PG_RETURN_TEXT_P(cstring_to_text(channel));

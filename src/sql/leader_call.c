@@ -71,8 +71,7 @@ leader_call_conninfo(const char *channel, const char *leader)
 	SPI_connect();
 	if (SPI_execute_with_args("SELECT conninfo FROM ordering.consenters"
 							  " WHERE channel = $1 AND node = $2",
-							  2, types, values, NULL, true,
-							  1) == SPI_OK_SELECT &&
+							  2, types, values, NULL, true, 1) == SPI_OK_SELECT &&
 		SPI_processed == 1)
 	{
 		char *value =
@@ -137,9 +136,8 @@ OrderingAdminRouteToLeader(OrderingAdminKind kind, const char *channel,
 	}
 
 	ereport(DEBUG1,
-			(errmsg_internal(
-				"routing an admin request of channel \"%s\" to its leader %s",
-				channel, leader)));
+			(errmsg_internal("routing an admin request of channel \"%s\" to its leader %s",
+							 channel, leader)));
 	deadline = TimestampTzPlusMilliseconds(OrderingSubmitDeadline(),
 										   LEADER_CALL_SLACK_MS);
 	PG_TRY();
@@ -150,8 +148,7 @@ OrderingAdminRouteToLeader(OrderingAdminKind kind, const char *channel,
 									 ordering_submit_timeout_ms +
 										 LEADER_CALL_SLACK_MS,
 									 deadline);
-		res =
-			OrderingRemoteExec(conn, leader, sql, n_params, params, deadline);
+		res = OrderingRemoteExec(conn, leader, sql, n_params, params, deadline);
 		if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) &&
 			kind != ORDERING_ADMIN_TRANSFER_LEADER)
 			*block = strtoi64(PQgetvalue(res, 0, 0), NULL, 10);

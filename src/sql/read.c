@@ -285,8 +285,7 @@ ordering_wait_for_block(PG_FUNCTION_ARGS)
 	if (!exists && IsolationUsesXactSnapshot())
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("wait_for_block cannot wait in a REPEATABLE READ or "
-						"SERIALIZABLE transaction"),
+				 errmsg("wait_for_block cannot wait in a REPEATABLE READ or SERIALIZABLE transaction"),
 				 errhint("Use READ COMMITTED.")));
 	if (!exists)
 	{
@@ -345,8 +344,7 @@ read_hash_column(HeapTuple tuple, TupleDesc desc, int column,
 				 uint8 hash[ORDERING_HASH_LEN])
 {
 	bool isnull;
-	bytea *stored =
-		DatumGetByteaPP(SPI_getbinval(tuple, desc, column, &isnull));
+	bytea *stored = DatumGetByteaPP(SPI_getbinval(tuple, desc, column, &isnull));
 
 	Assert(!isnull);
 	memset(hash, 0, ORDERING_HASH_LEN);
@@ -463,19 +461,19 @@ chain_check_all(const char *channel, ChainCheck *check)
 		AllocSetContextCreate(CurrentMemoryContext, "ordering verify row",
 							  ALLOCSET_DEFAULT_SIZES);
 
-	portal = SPI_cursor_open_with_args(
-		NULL,
-		"SELECT b.number, b.previous_hash, b.data_hash, b.hash,"
-		"       b.tx_count, b.is_config,"
-		"       CASE WHEN b.is_config THEN b.config ELSE t.payload END,"
-		"       t.position"
-		" FROM ordering.blocks b"
-		" LEFT JOIN ordering.transactions t"
-		"   ON NOT b.is_config AND t.channel = b.channel"
-		"  AND t.block_number = b.number"
-		" WHERE b.channel = $1"
-		" ORDER BY b.number, t.position",
-		1, types, values, NULL, true, 0);
+	portal =
+		SPI_cursor_open_with_args(NULL,
+								  "SELECT b.number, b.previous_hash, b.data_hash, b.hash,"
+								  "       b.tx_count, b.is_config,"
+								  "       CASE WHEN b.is_config THEN b.config ELSE t.payload END,"
+								  "       t.position"
+								  " FROM ordering.blocks b"
+								  " LEFT JOIN ordering.transactions t"
+								  "   ON NOT b.is_config AND t.channel = b.channel"
+								  "  AND t.block_number = b.number"
+								  " WHERE b.channel = $1"
+								  " ORDER BY b.number, t.position",
+								  1, types, values, NULL, true, 0);
 	for (;;)
 	{
 		SPI_cursor_fetch(portal, true, VERIFY_FETCH_ROWS);

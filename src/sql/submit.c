@@ -87,11 +87,9 @@ require_read_committed(const char *function)
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("%s cannot wait for blocks in a REPEATABLE READ or "
-						"SERIALIZABLE transaction",
+				 errmsg("%s cannot wait for blocks in a REPEATABLE READ or SERIALIZABLE transaction",
 						function),
-				 errhint(
-					 "Use READ COMMITTED, or ordering.submit_tx_async().")));
+				 errhint("Use READ COMMITTED, or ordering.submit_tx_async().")));
 }
 
 /* Errors unless the payload fits the channel's limit and the ring. */
@@ -106,17 +104,14 @@ check_payload(const char *channel, const OrderingSettings *settings,
 	if (payload_len > (Size) settings->absolute_max_bytes)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("transaction of %zu bytes exceeds the limit of "
-						"channel \"%s\"",
+				 errmsg("transaction of %zu bytes exceeds the limit of channel \"%s\"",
 						payload_len, channel),
-				 errdetail("The channel's absolute_max_bytes is " INT64_FORMAT
-						   ".",
+				 errdetail("The channel's absolute_max_bytes is " INT64_FORMAT ".",
 						   settings->absolute_max_bytes)));
 	if (record_len > ordering_shared->submit_ring->capacity)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("transaction of %zu bytes does not fit in the "
-						"submission queue",
+				 errmsg("transaction of %zu bytes does not fit in the submission queue",
 						payload_len),
 				 errhint("Raise ordering.submit_queue_size (now %d kB).",
 						 ordering_submit_queue_kb)));
@@ -238,15 +233,13 @@ enqueue_item(const char *channel, const SubmitItem *item, TimestampTz deadline)
 
 		CHECK_FOR_INTERRUPTS();
 		if (sleep_ms <= 0)
-			ereport(
-				ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
-				 errmsg("submission queue is full"),
-				 errdetail(
-					 "The ordering worker did not make room within %d ms.",
-					 ordering_submit_timeout_ms),
-				 errhint(
-					 "Retry later, or raise ordering.submit_queue_size.")));
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+					 errmsg("submission queue is full"),
+					 errdetail("The ordering worker did not make room within %d ms.",
+							   ordering_submit_timeout_ms),
+					 errhint(
+						 "Retry later, or raise ordering.submit_queue_size.")));
 		OrderingWakeWorker();
 		(void) ConditionVariableTimedSleep(&ordering_shared->queue_cv,
 										   sleep_ms, PG_WAIT_EXTENSION);
@@ -330,16 +323,15 @@ wait_until_ordered(const char *channel, SubmitItem *items, int n_items,
 					(errcode(ERRCODE_QUERY_CANCELED),
 					 errmsg("transaction %s was not ordered within %d ms",
 							items[0].tx_id, ordering_submit_timeout_ms),
-					 errhint("It may still be ordered; resubmitting the same "
-							 "id is safe.")));
+					 errhint(
+						 "It may still be ordered; resubmitting the same id is safe.")));
 		if (sleep_ms <= 0)
-			ereport(
-				ERROR,
-				(errcode(ERRCODE_QUERY_CANCELED),
-				 errmsg("%d of %d transactions were not ordered within %d ms",
-						n_unordered, n_items, ordering_submit_timeout_ms),
-				 errhint("They may still be ordered; resubmitting the same "
-						 "payloads is safe.")));
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("%d of %d transactions were not ordered within %d ms",
+							n_unordered, n_items, ordering_submit_timeout_ms),
+					 errhint(
+						 "They may still be ordered; resubmitting the same payloads is safe.")));
 		timed_out = ConditionVariableTimedSleep(&ordering_shared->applied_cv,
 												sleep_ms, PG_WAIT_EXTENSION);
 	}
@@ -431,8 +423,7 @@ return_places(FunctionCallInfo fcinfo, const SubmitItem *items, int n_items)
 		values[0] = CStringGetTextDatum(items[i].tx_id);
 		values[1] = Int64GetDatum(items[i].block_number);
 		values[2] = Int32GetDatum(items[i].position);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values,
-							 nulls);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 }
 

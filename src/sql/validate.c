@@ -57,10 +57,9 @@ OrderingParseConsenters(Jsonb *consenters, int *n_consenters)
 	if (!JB_ROOT_IS_OBJECT(consenters) || JB_ROOT_IS_SCALAR(consenters))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("consenters must be a JSON object mapping node names "
-						"to connection strings"),
-				 errhint("For example: {\"n1\": \"host=10.0.0.1 port=5432 "
-						 "dbname=postgres\"}.")));
+				 errmsg("consenters must be a JSON object mapping node names to connection strings"),
+				 errhint(
+					 "For example: {\"n1\": \"host=10.0.0.1 port=5432 dbname=postgres\"}.")));
 
 	count = JB_ROOT_COUNT(consenters);
 	if (count < 1 || count > RAFT_MAX_MEMBERS)
@@ -82,12 +81,10 @@ OrderingParseConsenters(Jsonb *consenters, int *n_consenters)
 		token = JsonbIteratorNext(&iterator, &value, true);
 		Assert(token == WJB_VALUE);
 		if (value.type != jbvString)
-			ereport(
-				ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg(
-					 "connection string of node \"%s\" must be a JSON string",
-					 node)));
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("connection string of node \"%s\" must be a JSON string",
+							node)));
 		Assert(n < count);
 		result[n].node = node;
 		result[n].conninfo =

@@ -50,16 +50,13 @@ static StorePlan plans[PLAN_COUNT] = {
 	 * each call (with the number of ids and the table's current size),
 	 * never a generic plan made while the table was empty.
 	 */
-	[PLAN_TX_EXISTING] = { "SELECT u.tx_id FROM unnest($2::text[]) AS "
-						   "u(tx_id),"
+	[PLAN_TX_EXISTING] = { "SELECT u.tx_id FROM unnest($2::text[]) AS u(tx_id),"
 						   " LATERAL (SELECT 1 FROM ordering.transactions t"
-						   " WHERE t.channel = $1 AND t.tx_id = u.tx_id LIMIT "
-						   "1) AS found",
+						   " WHERE t.channel = $1 AND t.tx_id = u.tx_id LIMIT 1) AS found",
 						   2,
 						   { TEXTOID, TEXTARRAYOID },
 						   true },
-	[PLAN_BLOCK_INSERT] = { "INSERT INTO ordering.blocks (channel, number, "
-							"previous_hash,"
+	[PLAN_BLOCK_INSERT] = { "INSERT INTO ordering.blocks (channel, number, previous_hash,"
 							" data_hash, hash, tx_count, is_config, config, "
 							"raft_index, raft_term)"
 							" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
@@ -128,8 +125,7 @@ StoreLoadConsenters(ChannelState *ch)
 
 		strlcpy(m->node, SPI_getvalue(tuple, desc, 1), sizeof(m->node));
 		m->id = (raft_id) StoreGetInt64(tuple, desc, 2);
-		m->conninfo =
-			MemoryContextStrdup(ch->cxt, SPI_getvalue(tuple, desc, 3));
+		m->conninfo = MemoryContextStrdup(ch->cxt, SPI_getvalue(tuple, desc, 3));
 		m->is_learner = DatumGetBool(SPI_getbinval(tuple, desc, 4, &isnull));
 		if (m->is_learner)
 			ch->config.learners[ch->config.n_learners++] = m->id;
@@ -162,8 +158,7 @@ StoreLoadChainHead(ChannelState *ch)
 	if (VARSIZE_ANY_EXHDR(hash) != ORDERING_HASH_LEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("block " INT64_FORMAT
-						" of channel \"%s\" has a bad hash",
+				 errmsg("block " INT64_FORMAT " of channel \"%s\" has a bad hash",
 						ch->chain.last_block, ch->name)));
 	memcpy(ch->chain.last_hash, VARDATA_ANY(hash), ORDERING_HASH_LEN);
 }
@@ -353,8 +348,7 @@ StoreApplyBatch(ChannelState *ch, const raft_entry *entry, List **applied_ids)
 
 /* Writes a configuration block with the channel's current document. */
 static int64
-write_config_block(ChannelState *ch, const char *change,
-				   const raft_entry *entry)
+write_config_block(ChannelState *ch, const char *change, const raft_entry *entry)
 {
 	const char *nodes[RAFT_MAX_MEMBERS];
 	uint64 ids[RAFT_MAX_MEMBERS];
@@ -423,9 +417,8 @@ conf_change_context(const raft_conf_change *cc, char **node, char **conninfo)
 	*conninfo = NULL;
 	if (cc->context_size == 0)
 		return;
-	value =
-		PointerGetDatum(cstring_to_text_with_len((const char *) cc->context,
-												 cc->context_size));
+	value = PointerGetDatum(
+		cstring_to_text_with_len((const char *) cc->context, cc->context_size));
 	StoreQuery("SELECT $1::jsonb->>'node', $1::jsonb->>'conninfo'", 1, types,
 			   &value, SPI_OK_SELECT);
 	Assert(SPI_processed == 1);
@@ -466,12 +459,11 @@ StoreApplyConfChange(ChannelState *ch, const raft_entry *entry)
 
 	rc = raft_conf_change_decode(entry->data, entry->size, &cc);
 	if (rc != RAFT_OK)
-		ereport(
-			ERROR,
-			(errcode(ERRCODE_DATA_CORRUPTED),
-			 errmsg("malformed configuration change at index " UINT64_FORMAT
-					": %s",
-					(uint64) entry->index, raft_strerror(rc))));
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("malformed configuration change at index " UINT64_FORMAT
+						": %s",
+						(uint64) entry->index, raft_strerror(rc))));
 	conf_change_context(&cc, &node, &conninfo);
 	at = member_index(ch, cc.node);
 
@@ -515,11 +507,10 @@ StoreApplyConfChange(ChannelState *ch, const raft_entry *entry)
 							" adds a node without a name or conninfo",
 							(uint64) entry->index)));
 		if (ch->n_members >= RAFT_MAX_MEMBERS)
-			ereport(
-				ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("channel \"%s\" cannot have more than %d consenters",
-						ch->name, RAFT_MAX_MEMBERS)));
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("channel \"%s\" cannot have more than %d consenters",
+							ch->name, RAFT_MAX_MEMBERS)));
 		values[2] = CStringGetTextDatum(node);
 		values[3] = CStringGetTextDatum(conninfo);
 		values[4] = BoolGetDatum(cc.type == RAFT_CONF_ADD_LEARNER);
@@ -539,8 +530,7 @@ StoreApplyConfChange(ChannelState *ch, const raft_entry *entry)
 
 	rc = raft_config_apply(&ch->config, &cc);
 	if (rc != RAFT_OK)
-		elog(WARNING,
-			 "channel \"%s\": configuration change not applicable: %s",
+		elog(WARNING, "channel \"%s\": configuration change not applicable: %s",
 			 ch->name, raft_strerror(rc));
 	return write_config_block(ch, psprintf("%s %s", verb, node), entry);
 }
@@ -565,12 +555,10 @@ StoreMaxOwnRaftId(ChannelState *ch)
 
 	values[0] = CStringGetTextDatum(ch->name);
 	values[1] = CStringGetTextDatum(ordering_node_name);
-	StoreQuery("SELECT max((convert_from(config, "
-			   "'UTF8')::jsonb->'consenters'->$2->>'id')::bigint)"
+	StoreQuery("SELECT max((convert_from(config, 'UTF8')::jsonb->'consenters'->$2->>'id')::bigint)"
 			   " FROM ordering.blocks WHERE channel = $1 AND is_config",
 			   2, types, values, SPI_OK_SELECT);
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-					  &isnull);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	return isnull ? RAFT_NONE : (raft_id) DatumGetInt64(d);
 }
 
@@ -588,14 +576,12 @@ StoreMaxRaftIdEver(ChannelState *ch)
 	raft_id max_id = 0;
 
 	values[0] = CStringGetTextDatum(ch->name);
-	StoreQuery(
-		"SELECT max((c.value->>'id')::bigint)"
-		" FROM ordering.blocks b,"
-		" jsonb_each(convert_from(b.config, 'UTF8')::jsonb->'consenters') c"
-		" WHERE b.channel = $1 AND b.is_config",
-		1, types, values, SPI_OK_SELECT);
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-					  &isnull);
+	StoreQuery("SELECT max((c.value->>'id')::bigint)"
+			   " FROM ordering.blocks b,"
+			   " jsonb_each(convert_from(b.config, 'UTF8')::jsonb->'consenters') c"
+			   " WHERE b.channel = $1 AND b.is_config",
+			   1, types, values, SPI_OK_SELECT);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (!isnull)
 		max_id = (raft_id) DatumGetInt64(d);
 	for (int i = 0; i < ch->n_members; i++)

@@ -51,8 +51,7 @@ StoreInstallGenesis(const char *channel, const char *document)
 	if (isnull || !ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid genesis document for channel \"%s\"",
-						channel)));
+				 errmsg("invalid genesis document for channel \"%s\"", channel)));
 
 	StoreQuery("SELECT 1 FROM ordering.channels WHERE channel = $1", 1, types,
 			   values, SPI_OK_SELECT);
@@ -98,8 +97,7 @@ StoreGenesisDocument(const char *channel, MemoryContext cxt)
 			   1, types, values, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		return NULL;
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-					  &isnull);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
 		return NULL;
 	return MemoryContextStrdup(cxt, TextDatumGetCString(d));
@@ -119,10 +117,8 @@ StoreParseGenesisRecord(const char *data, Size len, int *n_book,
 	Datum d;
 	char *genesis;
 
-	StoreQuery("SELECT $1::jsonb->>'genesis'", 1, types, &value,
-			   SPI_OK_SELECT);
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-					  &isnull);
+	StoreQuery("SELECT $1::jsonb->>'genesis'", 1, types, &value, SPI_OK_SELECT);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -50,8 +50,7 @@ StoreLoadChannel(ChannelState *ch, StoreRaftState *state,
 	if (view.term(view.ud, ch->log.applied_index, &term) != RAFT_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("log of channel \"%s\" lacks its applied "
-						"index " UINT64_FORMAT,
+				 errmsg("log of channel \"%s\" lacks its applied index " UINT64_FORMAT,
 						ch->name, (uint64) ch->log.applied_index)));
 	ch->log.applied_term = term;
 	return true;

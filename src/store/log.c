@@ -35,21 +35,17 @@ typedef enum LogPlanId
 } LogPlanId;
 
 static StorePlan plans[PLAN_COUNT] = {
-	[PLAN_LOG_DELETE_FROM] = { "DELETE FROM ordering.log WHERE channel = $1 "
-							   "AND index >= $2",
+	[PLAN_LOG_DELETE_FROM] = { "DELETE FROM ordering.log WHERE channel = $1 AND index >= $2",
 							   2,
 							   { TEXTOID, INT8OID } },
-	[PLAN_LOG_INSERT] = { "INSERT INTO ordering.log (channel, index, term, "
-						  "kind, data)"
+	[PLAN_LOG_INSERT] = { "INSERT INTO ordering.log (channel, index, term, kind, data)"
 						  " VALUES ($1, $2, $3, $4, $5)",
 						  5,
 						  { TEXTOID, INT8OID, INT8OID, INT2OID, BYTEAOID } },
-	[PLAN_LOG_DELETE_THROUGH] = { "DELETE FROM ordering.log WHERE channel = "
-								  "$1 AND index <= $2",
+	[PLAN_LOG_DELETE_THROUGH] = { "DELETE FROM ordering.log WHERE channel = $1 AND index <= $2",
 								  2,
 								  { TEXTOID, INT8OID } },
-	[PLAN_HARD_STATE] = { "UPDATE ordering.raft_state SET term = $2, vote = "
-						  "$3,"
+	[PLAN_HARD_STATE] = { "UPDATE ordering.raft_state SET term = $2, vote = $3,"
 						  " commit_index = $4 WHERE channel = $1",
 						  4,
 						  { TEXTOID, INT8OID, INT8OID, INT8OID } },
@@ -60,8 +56,7 @@ static StorePlan plans[PLAN_COUNT] = {
 	 * channels row.  Locking the channels row first puts both in one order:
 	 * without it they deadlocked.
 	 */
-	[PLAN_LOCK_CHANNEL] = { "SELECT 1 FROM ordering.channels WHERE channel = "
-							"$1 FOR KEY SHARE",
+	[PLAN_LOCK_CHANNEL] = { "SELECT 1 FROM ordering.channels WHERE channel = $1 FOR KEY SHARE",
 							1,
 							{ TEXTOID } },
 	[PLAN_APPLIED] = { "UPDATE ordering.raft_state SET applied_index = $2,"
@@ -130,9 +125,8 @@ StoreSetRemoved(ChannelState *ch, bool removed)
 	Oid types[2] = { TEXTOID, BOOLOID };
 	Datum values[2] = { CStringGetTextDatum(ch->name), BoolGetDatum(removed) };
 
-	StoreQuery(
-		"UPDATE ordering.raft_state SET removed = $2 WHERE channel = $1", 2,
-		types, values, SPI_OK_UPDATE);
+	StoreQuery("UPDATE ordering.raft_state SET removed = $2 WHERE channel = $1",
+			   2, types, values, SPI_OK_UPDATE);
 	ch->removed = removed;
 }
 
@@ -181,8 +175,7 @@ StoreLoadLog(ChannelState *ch, raft_memory_storage *storage)
 			if (entries[i].index != expected)
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("log of channel \"%s\" has a gap at "
-								"index " UINT64_FORMAT,
+						 errmsg("log of channel \"%s\" has a gap at index " UINT64_FORMAT,
 								ch->name, (uint64) expected)));
 			expected++;
 		}
@@ -218,8 +211,7 @@ StorePersistEntries(const char *channel, LogPosition *log,
 	{
 		Datum values[2] = { name, Int64GetDatum((int64) entries[0].index) };
 
-		StoreExecPlan(&plans[PLAN_LOG_DELETE_FROM], values, NULL,
-					  SPI_OK_DELETE);
+		StoreExecPlan(&plans[PLAN_LOG_DELETE_FROM], values, NULL, SPI_OK_DELETE);
 	}
 
 	for (uint32 i = 0; i < n_entries; i++)
@@ -284,6 +276,5 @@ StoreDeleteLogThrough(const char *channel, raft_index index)
 
 	values[0] = CStringGetTextDatum(channel);
 	values[1] = Int64GetDatum((int64) index);
-	StoreExecPlan(&plans[PLAN_LOG_DELETE_THROUGH], values, NULL,
-				  SPI_OK_DELETE);
+	StoreExecPlan(&plans[PLAN_LOG_DELETE_THROUGH], values, NULL, SPI_OK_DELETE);
 }

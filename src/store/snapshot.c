@@ -60,8 +60,7 @@ StoreSnapshotConfig(const uint8 *data, uint32 size, raft_config *config)
 		bool isnull;
 		raft_id id = (raft_id) StoreGetInt64(tuple, SPI_tuptable->tupdesc, 1);
 
-		if (DatumGetBool(
-				SPI_getbinval(tuple, SPI_tuptable->tupdesc, 2, &isnull)))
+		if (DatumGetBool(SPI_getbinval(tuple, SPI_tuptable->tupdesc, 2, &isnull)))
 			config->learners[config->n_learners++] = id;
 		else
 			config->voters[config->n_voters++] = id;
@@ -90,8 +89,7 @@ StoreCheckSnapshotChain(ChannelState *ch, const uint8 *data, uint32 size)
 	SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
 		return;
-	last_block =
-		StoreGetInt64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	last_block = StoreGetInt64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	hash = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
 										 SPI_tuptable->tupdesc, 2, &isnull));
 	if (isnull || VARSIZE_ANY_EXHDR(hash) != ORDERING_HASH_LEN)
@@ -107,8 +105,7 @@ StoreCheckSnapshotChain(ChannelState *ch, const uint8 *data, uint32 size)
 	if (last_block > ch->chain.last_block)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("channel \"%s\": blocks " INT64_FORMAT
-						" to " INT64_FORMAT
+				 errmsg("channel \"%s\": blocks " INT64_FORMAT " to " INT64_FORMAT
 						" covered by the snapshot are missing",
 						ch->name, ch->chain.last_block + 1, last_block)));
 	if (last_block == ch->chain.last_block &&
@@ -135,14 +132,12 @@ StorePersistSnapshot(ChannelState *ch, const raft_snapshot *snapshot)
 	values[0] = CStringGetTextDatum(ch->name);
 	values[1] = Int64GetDatum((int64) snapshot->meta.index);
 	values[2] = Int64GetDatum((int64) snapshot->meta.term);
-	values[3] =
-		PointerGetDatum(StoreBytea(snapshot->data, snapshot->data_size));
-	StoreQuery(
-		"UPDATE ordering.raft_state SET snapshot_index = $2,"
-		" snapshot_term = $3, snapshot_data = $4,"
-		" applied_index = $2, commit_index = greatest(commit_index, $2),"
-		" log_bytes_since_snapshot = 0 WHERE channel = $1",
-		4, types, values, SPI_OK_UPDATE);
+	values[3] = PointerGetDatum(StoreBytea(snapshot->data, snapshot->data_size));
+	StoreQuery("UPDATE ordering.raft_state SET snapshot_index = $2,"
+			   " snapshot_term = $3, snapshot_data = $4,"
+			   " applied_index = $2, commit_index = greatest(commit_index, $2),"
+			   " log_bytes_since_snapshot = 0 WHERE channel = $1",
+			   4, types, values, SPI_OK_UPDATE);
 	StoreQuery("DELETE FROM ordering.log WHERE channel = $1", 1, types, values,
 			   SPI_OK_DELETE);
 
@@ -205,10 +200,9 @@ StoreMaybeSnapshot(ChannelState *ch)
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("channel \"%s\" has no configuration block",
-						ch->name)));
-	doc = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-						&isnull);
+				 errmsg("channel \"%s\" has no configuration block", ch->name)));
+	doc =
+		SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	doc_text = text_to_cstring((text *) DatumGetByteaPP(doc));
 
 	json =

@@ -67,8 +67,7 @@ StoreExecPlan(StorePlan *def, Datum *values, const char *nulls, int expected)
 
 	ret = SPI_execute_plan(store_plan(def), values, nulls, false, 0);
 	if (ret != expected)
-		elog(ERROR, "\"%s\" failed: %s", def->sql,
-			 SPI_result_code_string(ret));
+		elog(ERROR, "\"%s\" failed: %s", def->sql, SPI_result_code_string(ret));
 	return ret;
 }
 

@@ -35,8 +35,8 @@ extern MemoryContext StoreCallerContext(void);
 extern int
 StoreExecPlan(StorePlan *plan, Datum *values, const char *nulls, int expected);
 /* Runs a one-off statement; ERROR unless it returns expected. */
-extern void StoreQuery(const char *sql, int nargs, Oid *types, Datum *values,
-					   int expected);
+extern void
+StoreQuery(const char *sql, int nargs, Oid *types, Datum *values, int expected);
 
 /* A palloc'd bytea holding a copy of len bytes (an SPI parameter). */
 extern bytea *StoreBytea(const void *data, Size len);

@@ -130,25 +130,22 @@ catchup_read_snapshot(const char *channel, const raft_snapshot *snapshot,
 							   1, types, &value, NULL, true, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not read the snapshot of channel \"%s\"", channel);
-	target->last_block =
-		DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-									SPI_tuptable->tupdesc, 1, &isnull));
+	target->last_block = DatumGetInt64(
+		SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (isnull ||
 		SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2) == NULL)
-		ereport(
-			ERROR,
-			(errcode(ERRCODE_DATA_CORRUPTED),
-			 errmsg("snapshot of channel \"%s\" lacks last_block or last_hash",
-					channel)));
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("snapshot of channel \"%s\" lacks last_block or last_hash",
+						channel)));
 	catchup_hash_field(SPI_getvalue(SPI_tuptable->vals[0],
 									SPI_tuptable->tupdesc, 2),
 					   target->last_hash);
 
-	rc = SPI_execute_with_args(
-		"SELECT key, value->>'conninfo'"
-		" FROM jsonb_each($1::jsonb->'config'->'consenters')"
-		" ORDER BY key",
-		1, types, &value, NULL, true, 0);
+	rc = SPI_execute_with_args("SELECT key, value->>'conninfo'"
+							   " FROM jsonb_each($1::jsonb->'config'->'consenters')"
+							   " ORDER BY key",
+							   1, types, &value, NULL, true, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read the consenters of a snapshot");
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -219,13 +216,12 @@ catchup_apply_page(const char *channel, ChainHead *head, const char *peer,
 							" where block " INT64_FORMAT " was expected",
 							peer, number, head->last_block + 1)));
 		if (memcmp(previous_hash, head->last_hash, ORDERING_HASH_LEN) != 0)
-			ereport(
-				ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("block " INT64_FORMAT
-						" from node %s does not link to block " INT64_FORMAT
-						" of this node",
-						number, peer, head->last_block)));
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("block " INT64_FORMAT
+							" from node %s does not link to block " INT64_FORMAT
+							" of this node",
+							number, peer, head->last_block)));
 
 		OrderingDataHashBegin(&hasher);
 		if (is_config)
@@ -259,12 +255,11 @@ catchup_apply_page(const char *channel, ChainHead *head, const char *peer,
 				t++;
 			}
 			if (position == 0 || position != tx_count)
-				ereport(
-					ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("block " INT64_FORMAT
-							" from node %s has %d transactions, tx_count %d",
-							number, peer, position, tx_count)));
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("block " INT64_FORMAT
+								" from node %s has %d transactions, tx_count %d",
+								number, peer, position, tx_count)));
 		}
 		OrderingDataHashEnd(&hasher, computed);
 		if (memcmp(computed, data_hash, ORDERING_HASH_LEN) != 0)
@@ -277,8 +272,7 @@ catchup_apply_page(const char *channel, ChainHead *head, const char *peer,
 		if (memcmp(computed, hash, ORDERING_HASH_LEN) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("hash of block " INT64_FORMAT
-							" from node %s is wrong",
+					 errmsg("hash of block " INT64_FORMAT " from node %s is wrong",
 							number, peer)));
 
 		/* Verified: insert it, then its transactions. */
@@ -378,9 +372,8 @@ catchup_one_page(const char *channel, ChainHead *head, PGconn *conn,
 
 /* Pulls up to target from one peer; ERROR on any failure. */
 static pg_noinline void
-catchup_from_peer(const char *channel, ChainHead *head,
-				  const CatchupPeer *peer, const CatchupTarget *target,
-				  TimestampTz deadline_arg)
+catchup_from_peer(const char *channel, ChainHead *head, const CatchupPeer *peer,
+				  const CatchupTarget *target, TimestampTz deadline_arg)
 {
 	volatile TimestampTz overall_deadline = deadline_arg;
 	PGconn *volatile conn = NULL;
@@ -392,19 +385,19 @@ catchup_from_peer(const char *channel, ChainHead *head,
 							  ALLOCSET_DEFAULT_SIZES);
 	PG_TRY();
 	{
-		conn = OrderingRemoteConnect(
-			peer->conninfo, "ordering catchup", CATCHUP_STATEMENT_TIMEOUT_MS,
-			Min(overall_deadline,
-				TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-											CATCHUP_CONNECT_TIMEOUT_MS)));
+		conn =
+			OrderingRemoteConnect(peer->conninfo, "ordering catchup",
+								  CATCHUP_STATEMENT_TIMEOUT_MS,
+								  Min(overall_deadline,
+									  TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+																  CATCHUP_CONNECT_TIMEOUT_MS)));
 		while (head->last_block < target->last_block)
 		{
 			TimestampTz page_deadline = overall_deadline;
 
 			CHECK_FOR_INTERRUPTS();
 			MemoryContextSwitchTo(page_cxt);
-			catchup_one_page(channel, head, conn, peer, target,
-							 &page_deadline);
+			catchup_one_page(channel, head, conn, peer, target, &page_deadline);
 			MemoryContextSwitchTo(caller_cxt);
 			MemoryContextReset(page_cxt);
 		}
@@ -454,10 +447,9 @@ catchup_try_peer(const char *channel, ChainHead *head, const CatchupPeer *peer,
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		*last_error = edata->message;
-		ereport(
-			LOG,
-			(errmsg("channel \"%s\": could not pull blocks from node %s: %s",
-					channel, peer->node, edata->message)));
+		ereport(LOG,
+				(errmsg("channel \"%s\": could not pull blocks from node %s: %s",
+						channel, peer->node, edata->message)));
 		head->last_block = start_block;
 		memcpy(head->last_hash, start_hash, ORDERING_HASH_LEN);
 	}
@@ -502,8 +494,7 @@ CatchupPullBlocks(const char *channel, const CatchupPeers *leaders,
 
 	/* Waiting on the latch below may eat a wakeup: the loop looks again. */
 	SetLatch(MyLatch);
-	for (int i = 0; i < peers->n_peers && GetCurrentTimestamp() < deadline;
-		 i++)
+	for (int i = 0; i < peers->n_peers && GetCurrentTimestamp() < deadline; i++)
 	{
 		if (catchup_try_peer(channel, head, &peers->peers[i], &target,
 							 deadline, &last_error))

@@ -71,10 +71,10 @@ ChannelAnswerApplied(Channel *ch, const raft_entry *entry, int64 block)
 		if (w->term == entry->term)
 			ChannelAnswerAdmin(w->slot, w->ticket, 0, NULL, block);
 		else
-			ChannelAnswerAdmin(
-				w->slot, w->ticket, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-				"the leader changed before the change was committed; retry",
-				-1);
+			ChannelAnswerAdmin(w->slot, w->ticket,
+							   ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+							   "the leader changed before the change was committed; retry",
+							   -1);
 		ch->leading.admin_waits[i] =
 			ch->leading.admin_waits[--ch->leading.n_admin_waits];
 		i--;
@@ -108,9 +108,10 @@ ChannelTakeAdminRequest(Channel *ch, int slot, const OrderingAdminRequest *req)
 		char *message;
 
 		if (ch->raft.node != NULL && ch->raft.leader != RAFT_NONE)
-			message = psprintf(
-				"node %s is not the leader of channel %s; the leader is %s",
-				ordering_node_name, ch->state.name, ChannelLeaderName(ch));
+			message =
+				psprintf("node %s is not the leader of channel %s; the leader is %s",
+						 ordering_node_name, ch->state.name,
+						 ChannelLeaderName(ch));
 		else
 			message = psprintf("channel %s has no leader", ch->state.name);
 		ChannelAnswerAdmin(slot, req->ticket,
@@ -123,20 +124,18 @@ ChannelTakeAdminRequest(Channel *ch, int slot, const OrderingAdminRequest *req)
 		m = ChannelMemberByNode(ch, req->node);
 		if (m == NULL && req->kind != ORDERING_ADMIN_ADD_CONSENTER)
 		{
-			ChannelAnswerAdmin(
-				slot, req->ticket, ERRCODE_UNDEFINED_OBJECT,
-				psprintf("node %s is not a consenter of channel %s", req->node,
-						 ch->state.name),
-				-1);
+			ChannelAnswerAdmin(slot, req->ticket, ERRCODE_UNDEFINED_OBJECT,
+							   psprintf("node %s is not a consenter of channel %s",
+										req->node, ch->state.name),
+							   -1);
 			return;
 		}
 		if (m != NULL && req->kind == ORDERING_ADMIN_ADD_CONSENTER)
 		{
-			ChannelAnswerAdmin(
-				slot, req->ticket, ERRCODE_DUPLICATE_OBJECT,
-				psprintf("node %s is already a consenter of channel %s",
-						 req->node, ch->state.name),
-				-1);
+			ChannelAnswerAdmin(slot, req->ticket, ERRCODE_DUPLICATE_OBJECT,
+							   psprintf("node %s is already a consenter of channel %s",
+										req->node, ch->state.name),
+							   -1);
 			return;
 		}
 	}
@@ -162,8 +161,7 @@ ChannelTakeAdminRequest(Channel *ch, int slot, const OrderingAdminRequest *req)
 	}
 
 	if (req->kind == ORDERING_ADMIN_REMOVE_CONSENTER &&
-		m->id == ch->state.self_id &&
-		ChannelStartHandoff(ch, slot, req->ticket))
+		m->id == ch->state.self_id && ChannelStartHandoff(ch, slot, req->ticket))
 		return;
 
 	switch (req->kind)
@@ -195,18 +193,21 @@ ChannelTakeAdminRequest(Channel *ch, int slot, const OrderingAdminRequest *req)
 			break;
 		case ORDERING_ADMIN_TRANSFER_LEADER:
 			rc = raft_transfer_leader(ch->raft.node, m->id);
-			ChannelAnswerAdmin(
-				slot, req->ticket,
-				rc == RAFT_OK ? 0 : ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-				rc == RAFT_OK ? NULL
-							  : psprintf("could not transfer leadership: %s",
-										 raft_strerror(rc)),
-				-1);
+			ChannelAnswerAdmin(slot, req->ticket,
+							   rc == RAFT_OK
+								   ? 0
+								   : ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+							   rc == RAFT_OK
+								   ? NULL
+								   : psprintf("could not transfer leadership: %s",
+											  raft_strerror(rc)),
+							   -1);
 			return;
 		default:
-			ChannelAnswerAdmin(
-				slot, req->ticket, ERRCODE_FEATURE_NOT_SUPPORTED,
-				psprintf("unknown admin request kind %d", req->kind), -1);
+			ChannelAnswerAdmin(slot, req->ticket, ERRCODE_FEATURE_NOT_SUPPORTED,
+							   psprintf("unknown admin request kind %d",
+										req->kind),
+							   -1);
 			return;
 	}
 
@@ -217,8 +218,7 @@ ChannelTakeAdminRequest(Channel *ch, int slot, const OrderingAdminRequest *req)
 		ChannelAnswerAdmin(slot, req->ticket,
 						   ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 						   rc == RAFT_ERR_CONF_CHANGE_PENDING
-							   ? psprintf("a membership change is already in "
-										  "progress on channel %s",
+							   ? psprintf("a membership change is already in progress on channel %s",
 										  ch->state.name)
 							   : psprintf("could not propose the change: %s",
 										  raft_strerror(rc)),
@@ -230,8 +230,7 @@ ChannelTakeAdminRequest(Channel *ch, int slot, const OrderingAdminRequest *req)
 	raft_get_status(ch->raft.node, &status);
 	ch->leading.admin_waits[ch->leading.n_admin_waits].slot = slot;
 	ch->leading.admin_waits[ch->leading.n_admin_waits].ticket = req->ticket;
-	ch->leading.admin_waits[ch->leading.n_admin_waits].index =
-		status.last_index;
+	ch->leading.admin_waits[ch->leading.n_admin_waits].index = status.last_index;
 	ch->leading.admin_waits[ch->leading.n_admin_waits].term =
 		status.hard_state.term;
 	ch->leading.n_admin_waits++;

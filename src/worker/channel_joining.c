@@ -190,8 +190,7 @@ ChannelReceiveGenesis(Channel *ch, const char *from_node, const char *data,
 			strcmp(ChannelLeaderName(ch), from_node) == 0)
 		{
 			elog(LOG,
-				 "channel \"%s\": node %s says this node is no longer a "
-				 "consenter",
+				 "channel \"%s\": node %s says this node is no longer a consenter",
 				 ch->state.name, from_node);
 			StoreBegin();
 			StoreSetRemoved(&ch->state, true);
@@ -214,8 +213,7 @@ ChannelReceiveGenesis(Channel *ch, const char *from_node, const char *data,
 	 */
 	if (ch->raft.node == NULL && ch->state.self_id == RAFT_NONE)
 	{
-		elog(LOG,
-			 "channel \"%s\": joining with the consenters known to node %s",
+		elog(LOG, "channel \"%s\": joining with the consenters known to node %s",
 			 ch->state.name, from_node);
 		ChannelLoad(ch);
 	}

@@ -36,8 +36,7 @@ ChannelMaybePromote(Channel *ch)
 		const ChannelMember *m = ChannelMemberById(ch, p->id);
 		int rc;
 
-		if (!p->is_learner || m == NULL ||
-			p->match < status->hard_state.commit)
+		if (!p->is_learner || m == NULL || p->match < status->hard_state.commit)
 			continue;
 		rc = ChannelProposeConfChange(ch, RAFT_CONF_ADD_VOTER, p->id, m->node,
 									  m->conninfo);
@@ -85,8 +84,7 @@ ChannelProposeConfChange(Channel *ch, raft_conf_change_type type, raft_id node,
  * counts itself), or the channel would stop.
  */
 char *
-ChannelCheckMembershipChange(Channel *ch, int kind,
-							 const ChannelMember *target)
+ChannelCheckMembershipChange(Channel *ch, int kind, const ChannelMember *target)
 {
 	raft_status *status;
 	int remaining = 0;
@@ -96,10 +94,8 @@ ChannelCheckMembershipChange(Channel *ch, int kind,
 		if (ch->state.members[i].is_learner &&
 			!(kind == ORDERING_ADMIN_REMOVE_CONSENTER &&
 			  target->id == ch->state.members[i].id))
-			return psprintf(
-				"a membership change is already in progress on channel %s: "
-				"node %s is a learner not yet promoted",
-				ch->state.name, ch->state.members[i].node);
+			return psprintf("a membership change is already in progress on channel %s: node %s is a learner not yet promoted",
+							ch->state.name, ch->state.members[i].node);
 	if (kind != ORDERING_ADMIN_REMOVE_CONSENTER)
 		return NULL;
 
@@ -118,8 +114,7 @@ ChannelCheckMembershipChange(Channel *ch, int kind,
 			continue;
 		}
 		for (uint32 i = 0; i < status->n_progress; i++)
-			if (status->progress[i].id == id &&
-				status->progress[i].recent_active)
+			if (status->progress[i].id == id && status->progress[i].recent_active)
 			{
 				active++;
 				break;
@@ -127,12 +122,10 @@ ChannelCheckMembershipChange(Channel *ch, int kind,
 	}
 	pfree(status);
 	if (remaining == 0)
-		return psprintf(
-			"cannot remove node %s: it is the last voter of channel %s",
-			target->node, ch->state.name);
+		return psprintf("cannot remove node %s: it is the last voter of channel %s",
+						target->node, ch->state.name);
 	if (active < remaining / 2 + 1)
-		return psprintf("cannot remove node %s: only %d of the %d remaining "
-						"voters of channel %s are active, fewer than a quorum",
+		return psprintf("cannot remove node %s: only %d of the %d remaining voters of channel %s are active, fewer than a quorum",
 						target->node, active, remaining, ch->state.name);
 	return NULL;
 }
@@ -153,12 +146,11 @@ ChannelStartHandoff(Channel *ch, int slot, uint64 ticket)
 
 	if (ch->leading.handoff_pending)
 	{
-		ChannelAnswerAdmin(
-			slot, ticket, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-			psprintf(
-				"a membership change is already in progress on channel %s",
-				ch->state.name),
-			-1);
+		ChannelAnswerAdmin(slot, ticket,
+						   ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						   psprintf("a membership change is already in progress on channel %s",
+									ch->state.name),
+						   -1);
 		return true;
 	}
 	status = palloc(sizeof(raft_status));
@@ -207,24 +199,21 @@ ChannelFinishHandoff(Channel *ch, TimestampTz now)
 	if (ch->raft.leader != RAFT_NONE && ch->raft.leader != ch->state.self_id)
 	{
 		ChannelPublishStatus(ch);
-		ChannelAnswerAdmin(
-			ch->leading.handoff_slot, ch->leading.handoff_ticket,
-			ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-			psprintf(
-				"node %s is not the leader of channel %s; the leader is %s",
-				ordering_node_name, ch->state.name, ChannelLeaderName(ch)),
-			-1);
+		ChannelAnswerAdmin(ch->leading.handoff_slot, ch->leading.handoff_ticket,
+						   ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						   psprintf("node %s is not the leader of channel %s; the leader is %s",
+									ordering_node_name, ch->state.name,
+									ChannelLeaderName(ch)),
+						   -1);
 		ch->leading.handoff_pending = false;
 	}
 	else if (now - ch->leading.handoff_started_at >= limit_ms * 1000)
 	{
-		ChannelAnswerAdmin(
-			ch->leading.handoff_slot, ch->leading.handoff_ticket,
-			ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-			psprintf("could not hand leadership of channel %s to another "
-					 "voter before removing node %s; try again",
-					 ch->state.name, ordering_node_name),
-			-1);
+		ChannelAnswerAdmin(ch->leading.handoff_slot, ch->leading.handoff_ticket,
+						   ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						   psprintf("could not hand leadership of channel %s to another voter before removing node %s; try again",
+									ch->state.name, ordering_node_name),
+						   -1);
 		ch->leading.handoff_pending = false;
 	}
 }

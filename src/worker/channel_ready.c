@@ -39,8 +39,7 @@
 #define CHANNEL_SNAPSHOT_ACK_TIMEOUT_MS (90 * 1000)
 
 static void
-channel_soft_state(Channel *ch, raft_role role, raft_id leader,
-				   TimestampTz now)
+channel_soft_state(Channel *ch, raft_role role, raft_id leader, TimestampTz now)
 {
 	bool was_leader = ChannelIsLeader(ch);
 	bool new_leader = (leader != ch->raft.leader && leader != RAFT_NONE);
@@ -52,8 +51,7 @@ channel_soft_state(Channel *ch, raft_role role, raft_id leader,
 		ch->counters.leader_changes++;
 		if (leader != RAFT_NONE)
 			elog(LOG,
-				 "channel \"%s\": leader is now %s (raft id " UINT64_FORMAT
-				 ")",
+				 "channel \"%s\": leader is now %s (raft id " UINT64_FORMAT ")",
 				 ch->state.name, m != NULL ? m->node : "?", (uint64) leader);
 	}
 	ch->raft.role = role;
@@ -88,8 +86,7 @@ channel_apply_entry(Channel *ch, const raft_entry *entry, bool *rebuild)
 		char *gone_node = NULL;
 		char *gone_conninfo = NULL;
 
-		if (raft_conf_change_decode(entry->data, entry->size, &cc) ==
-				RAFT_OK &&
+		if (raft_conf_change_decode(entry->data, entry->size, &cc) == RAFT_OK &&
 			cc.type == RAFT_CONF_REMOVE)
 			m = ChannelMemberById(ch, cc.node);
 		if (m != NULL)
@@ -152,8 +149,7 @@ channel_apply_entry(Channel *ch, const raft_entry *entry, bool *rebuild)
 			case ENTRY_UNKNOWN:
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("channel \"%s\": unknown entry at "
-								"index " UINT64_FORMAT,
+						 errmsg("channel \"%s\": unknown entry at index " UINT64_FORMAT,
 								ch->state.name, (uint64) entry->index)));
 		}
 	}
@@ -421,9 +417,12 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 
 	if (snapshot_data != NULL)
 	{
-		rc = raft_memory_storage_create_snapshot(
-			ch->raft.storage, ch->state.log.snapshot_index, &ch->state.config,
-			(const uint8_t *) snapshot_data->data, snapshot_data->len);
+		rc = raft_memory_storage_create_snapshot(ch->raft.storage,
+												 ch->state.log.snapshot_index,
+												 &ch->state.config,
+												 (const uint8_t *)
+													 snapshot_data->data,
+												 snapshot_data->len);
 		if (rc != RAFT_OK)
 			elog(ERROR, "could not record a snapshot in memory: %s",
 				 raft_strerror(rc));

@@ -39,8 +39,7 @@ ChannelReceive(Channel *ch, const char *from_node, OrderingRecordKind kind,
 			if (rc != RAFT_OK)
 			{
 				elog(LOG,
-					 "channel \"%s\": malformed raft message from node "
-					 "\"%s\": %s",
+					 "channel \"%s\": malformed raft message from node \"%s\": %s",
 					 ch->state.name, from_node, raft_strerror(rc));
 				return;
 			}
@@ -75,8 +74,7 @@ ChannelReceive(Channel *ch, const char *from_node, OrderingRecordKind kind,
 			const ChannelMember *m = ChannelMemberByNode(ch, from_node);
 
 			/* Only consenters (voters or learners) get the channel. */
-			if (m != NULL && ch->raft.node != NULL &&
-				m->id != ch->state.self_id)
+			if (m != NULL && ch->raft.node != NULL && m->id != ch->state.self_id)
 				ChannelSendGenesis(ch, m->node, m->conninfo);
 			break;
 		}
@@ -84,10 +82,9 @@ ChannelReceive(Channel *ch, const char *from_node, OrderingRecordKind kind,
 			ChannelReceiveGenesis(ch, from_node, data, len);
 			break;
 		default:
-			elog(
-				DEBUG1,
-				"channel \"%s\": ignored a record of kind %d from node \"%s\"",
-				ch->state.name, kind, from_node);
+			elog(DEBUG1,
+				 "channel \"%s\": ignored a record of kind %d from node \"%s\"",
+				 ch->state.name, kind, from_node);
 			break;
 	}
 }

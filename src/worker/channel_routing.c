@@ -124,8 +124,7 @@ channel_hold(Channel *ch, CutterTx *tx)
 		ch->counters.proposal_failures++;
 		ch->counters.status_dirty = true;
 		elog(LOG,
-			 "channel \"%s\" has no leader and too many held transactions: "
-			 "dropped %s",
+			 "channel \"%s\" has no leader and too many held transactions: dropped %s",
 			 ch->state.name, tx->tx_id);
 		CutterTxFree(tx);
 		return;
@@ -346,8 +345,10 @@ channel_sweep_pending(Channel *ch, TimestampTz now)
 {
 	HASH_SEQ_STATUS seq;
 	PendingTx *p;
-	TimestampTz cutoff = TimestampTzPlusMilliseconds(
-		now, -(ordering_submit_timeout_ms + PENDING_GRACE_MS));
+	TimestampTz cutoff =
+		TimestampTzPlusMilliseconds(now,
+									-(ordering_submit_timeout_ms +
+									  PENDING_GRACE_MS));
 
 	hash_seq_init(&seq, ch->routing.pending);
 	while ((p = hash_seq_search(&seq)) != NULL)
@@ -366,8 +367,7 @@ ChannelSubmit(Channel *ch, const char *tx_id, const char *payload,
 {
 	channel_remember_pending(ch, tx_id, payload, payload_len, now);
 	ChannelRoute(ch,
-				 CutterTxMake(&ch->routing.cutter, tx_id, payload,
-							  payload_len),
+				 CutterTxMake(&ch->routing.cutter, tx_id, payload, payload_len),
 				 now);
 }
 
@@ -383,8 +383,7 @@ ChannelFlush(Channel *ch, TimestampTz now)
 	leader = ChannelPeerById(ch, ch->raft.leader);
 	if (leader == NULL ||
 		!TransportSend(leader->node, leader->conninfo, ch->state.name,
-					   ORDERING_RECORD_FORWARD_TX,
-					   ch->routing.forward_buf.data,
+					   ORDERING_RECORD_FORWARD_TX, ch->routing.forward_buf.data,
 					   ch->routing.forward_buf.len))
 	{
 		ch->counters.proposal_failures += ch->routing.forward_count;
@@ -405,8 +404,7 @@ channel_sweep_inflight(Channel *ch, TimestampTz now)
 {
 	HASH_SEQ_STATUS seq;
 	InflightId *entry;
-	TimestampTz cutoff =
-		TimestampTzPlusMilliseconds(now, -INFLIGHT_MAX_AGE_MS);
+	TimestampTz cutoff = TimestampTzPlusMilliseconds(now, -INFLIGHT_MAX_AGE_MS);
 
 	hash_seq_init(&seq, ch->routing.inflight_ids);
 	while ((entry = hash_seq_search(&seq)) != NULL)

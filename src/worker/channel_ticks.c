@@ -39,8 +39,7 @@ ChannelNextTimeoutMs(const Channel *ch, TimestampTz now)
 	long timeout;
 
 	if (ch->raft.node == NULL)
-		return Max(TimestampDifferenceMilliseconds(now, ch->timers.retry_at),
-				   0);
+		return Max(TimestampDifferenceMilliseconds(now, ch->timers.retry_at), 0);
 	if (raft_has_ready(ch->raft.node) || ch->routing.forward_count > 0)
 		return 0;
 	timeout = TimestampDifferenceMilliseconds(now, ch->timers.next_tick_at);

@@ -103,8 +103,7 @@ TransportPeerSend(TransportPeer *peer, TimestampTz now)
 	old_context = MemoryContextSwitchTo(transport_scratch_context);
 	initStringInfo(&envelope);
 	EnvelopeBegin(&envelope, ordering_node_name);
-	while (!dlist_is_empty(&peer->queue) &&
-		   count < ORDERING_ENVELOPE_MAX_RECORDS)
+	while (!dlist_is_empty(&peer->queue) && count < ORDERING_ENVELOPE_MAX_RECORDS)
 	{
 		TransportRecord *record =
 			dlist_head_element(TransportRecord, node, &peer->queue);
@@ -156,8 +155,7 @@ transport_peer_lookup(const char *node, bool create)
 											 NULL);
 		if (peer == NULL)
 			ereport(LOG,
-					(errmsg("ordering transport knows too many nodes; "
-							"ignoring node \"%s\"",
+					(errmsg("ordering transport knows too many nodes; ignoring node \"%s\"",
 							node)));
 		return peer;
 	}
@@ -291,8 +289,7 @@ TransportSend(const char *node, const char *conninfo, const char *channel,
 	Assert(kind >= 1 && kind <= ORDERING_RECORD_KIND_MAX);
 	Assert(len == 0 || data != NULL);
 
-	if (channel == NULL || channel[0] == '\0' ||
-		strlen(channel) >= NAMEDATALEN)
+	if (channel == NULL || channel[0] == '\0' || strlen(channel) >= NAMEDATALEN)
 		elog(ERROR, "invalid ordering channel name for node \"%s\"", node);
 
 	peer = transport_peer_lookup(node, true);
@@ -321,17 +318,17 @@ TransportSend(const char *node, const char *conninfo, const char *channel,
 		{
 			peer->queue_full = true;
 			ereport(DEBUG1,
-					(errmsg_internal("queue for ordering node \"%s\" is full "
-									 "(%s, %d records); dropping messages",
-									 peer->node,
-									 TransportStateName(peer->state),
+					(errmsg_internal("queue for ordering node \"%s\" is full (%s, %d records); dropping messages",
+									 peer->node, TransportStateName(peer->state),
 									 peer->queued_records)));
 		}
 		return false;
 	}
 
-	record = (TransportRecord *) MemoryContextAlloc(
-		transport_context, offsetof(TransportRecord, data) + len);
+	record =
+		(TransportRecord *) MemoryContextAlloc(transport_context,
+											   offsetof(TransportRecord, data) +
+												   len);
 	strlcpy(record->channel, channel, sizeof(record->channel));
 	record->kind = kind;
 	record->envelope_bytes = envelope_bytes;
@@ -512,10 +509,9 @@ transport_receive_one(const char *data, Size len,
 
 	if (nul == NULL || nul == data)
 	{
-		ereport(
-			LOG,
-			(errmsg(
-				"dropped an ordering inbox record without a sender name")));
+		ereport(LOG,
+				(errmsg(
+					"dropped an ordering inbox record without a sender name")));
 		return;
 	}
 	envelope = nul + 1;
@@ -525,18 +521,15 @@ transport_receive_one(const char *data, Size len,
 	if (!EnvelopeValidate(envelope, envelope_len, NULL, NULL, &error) ||
 		!EnvelopeReadHeader(&reader, envelope, envelope_len, &error))
 	{
-		ereport(
-			LOG,
-			(errmsg(
-				"dropped a malformed ordering envelope from node \"%s\": %s",
-				from_node, error)));
+		ereport(LOG,
+				(errmsg("dropped a malformed ordering envelope from node \"%s\": %s",
+						from_node, error)));
 		return;
 	}
 	if (strcmp(reader.from_node, from_node) != 0)
 	{
 		ereport(LOG,
-				(errmsg("dropped an ordering envelope from node \"%s\" "
-						"delivered as node \"%s\"",
+				(errmsg("dropped an ordering envelope from node \"%s\" delivered as node \"%s\"",
 						reader.from_node, from_node)));
 		return;
 	}

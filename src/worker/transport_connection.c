@@ -193,8 +193,7 @@ transport_peer_fail(TransportPeer *peer, TimestampTz now, const char *what,
 
 /* As transport_peer_fail, with the connection's libpq error as detail. */
 static void
-transport_peer_fail_libpq(TransportPeer *peer, TimestampTz now,
-						  const char *what)
+transport_peer_fail_libpq(TransportPeer *peer, TimestampTz now, const char *what)
 {
 	char detail[TRANSPORT_ERROR_MAX];
 
@@ -233,9 +232,8 @@ transport_peer_start_connect(TransportPeer *peer, TimestampTz now)
 
 	if (!AcquireExternalFD())
 	{
-		transport_peer_fail(
-			peer, now, "could not connect to",
-			"There are too many open files on the local server.");
+		transport_peer_fail(peer, now, "could not connect to",
+							"There are too many open files on the local server.");
 		return;
 	}
 
@@ -256,8 +254,7 @@ transport_peer_start_connect(TransportPeer *peer, TimestampTz now)
 	if (peer->conn == NULL)
 	{
 		ReleaseExternalFD();
-		transport_peer_fail(peer, now, "could not connect to",
-							"out of memory");
+		transport_peer_fail(peer, now, "could not connect to", "out of memory");
 		return;
 	}
 	PQsetNoticeReceiver(peer->conn, transport_notice_receiver, peer->node);
@@ -278,8 +275,7 @@ transport_peer_start_connect(TransportPeer *peer, TimestampTz now)
 	transport_wait_changed = true;
 
 	ereport(DEBUG1,
-			(errmsg_internal("connecting to ordering node \"%s\"",
-							 peer->node)));
+			(errmsg_internal("connecting to ordering node \"%s\"", peer->node)));
 }
 
 /* The socket is ready for what PQconnectPoll asked for: advance it. */
@@ -372,18 +368,15 @@ transport_peer_call_result(TransportPeer *peer, PGresult *result)
 				? LOG
 				: WARNING,
 			(errcode(code),
-			 errmsg("ordering.deliver() failed on ordering node \"%s\"; its "
-					"messages are dropped until it succeeds",
+			 errmsg("ordering.deliver() failed on ordering node \"%s\"; its messages are dropped until it succeeds",
 					peer->node),
 			 errdetail_internal("%s", detail),
 			 code == ERRCODE_INSUFFICIENT_PRIVILEGE
-				 ? errhint("Grant role ordering_peer to the user that the "
-						   "conninfo of node \"%s\" names.",
+				 ? errhint("Grant role ordering_peer to the user that the conninfo of node \"%s\" names.",
 						   peer->node)
 				 : (code == ERRCODE_UNDEFINED_FUNCTION ||
 					code == ERRCODE_INVALID_SCHEMA_NAME)
-				 ? errhint("Run CREATE EXTENSION ordering in the database "
-						   "that the conninfo of node \"%s\" names.",
+				 ? errhint("Run CREATE EXTENSION ordering in the database that the conninfo of node \"%s\" names.",
 						   peer->node)
 				 : 0));
 }
@@ -400,10 +393,9 @@ transport_peer_call_done(TransportPeer *peer, TimestampTz now)
 	if (peer->call_ok)
 	{
 		if (peer->last_error[0] != '\0')
-			ereport(
-				LOG,
-				(errmsg("delivering messages to ordering node \"%s\" again",
-						peer->node)));
+			ereport(LOG,
+					(errmsg("delivering messages to ordering node \"%s\" again",
+							peer->node)));
 		peer->last_error[0] = '\0';
 		peer->backoff_ms = 0;
 		peer->retry_at = 0;
@@ -427,8 +419,7 @@ transport_peer_call_done(TransportPeer *peer, TimestampTz now)
  * left to send, then collect results without blocking.
  */
 static void
-transport_peer_progress_call(TransportPeer *peer, uint32 events,
-							 TimestampTz now)
+transport_peer_progress_call(TransportPeer *peer, uint32 events, TimestampTz now)
 {
 	PGconn *conn = peer->conn;
 
@@ -489,8 +480,7 @@ transport_peer_read_idle(TransportPeer *peer, TimestampTz now)
 
 	Assert(peer->state == TRANSPORT_PEER_READY && peer->conn != NULL);
 
-	if (PQconsumeInput(peer->conn) == 0 ||
-		PQstatus(peer->conn) == CONNECTION_BAD)
+	if (PQconsumeInput(peer->conn) == 0 || PQstatus(peer->conn) == CONNECTION_BAD)
 	{
 		transport_peer_fail_libpq(peer, now, "lost connection to");
 		return;
@@ -533,8 +523,7 @@ TransportPeerStartCall(TransportPeer *peer, const char *envelope,
 	peer->state = TRANSPORT_PEER_BUSY;
 	peer->flushing = true;
 	peer->call_ok = false;
-	peer->deadline =
-		TimestampTzPlusMilliseconds(now, TRANSPORT_CALL_TIMEOUT_MS);
+	peer->deadline = TimestampTzPlusMilliseconds(now, TRANSPORT_CALL_TIMEOUT_MS);
 	transport_peer_progress_call(peer, 0, now);
 }
 

@@ -91,9 +91,8 @@ extern void TransportPeerSend(TransportPeer *peer, TimestampTz now);
 extern uint32 TransportPeerWantedEvents(const TransportPeer *peer);
 extern void TransportPeerCheckWait(TransportPeer *peer);
 extern void TransportPeerDisconnect(TransportPeer *peer);
-extern void
-TransportPeerStartCall(TransportPeer *peer, const char *envelope,
-					   int envelope_len, int count, TimestampTz now);
+extern void TransportPeerStartCall(TransportPeer *peer, const char *envelope,
+								   int envelope_len, int count, TimestampTz now);
 /*
  * Advances one peer: first what its socket events allow, then its timers,
  * then new work (connect or send) if records are queued.

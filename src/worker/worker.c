@@ -350,8 +350,7 @@ worker_forget_unneeded_peers(void)
 		if (!worker_name_in(names, node))
 		{
 			elog(LOG,
-				 "no channel needs ordering node \"%s\" any more; closing its "
-				 "connection",
+				 "no channel needs ordering node \"%s\" any more; closing its connection",
 				 node);
 			TransportForgetPeer(node);
 		}
@@ -446,8 +445,7 @@ worker_drain_submissions(TimestampTz now)
 			worker_guard(ch, step_submit, &a, false);
 		else
 			elog(LOG,
-				 "transaction %s submitted to unknown channel \"%s\" was "
-				 "dropped",
+				 "transaction %s submitted to unknown channel \"%s\" was dropped",
 				 a.tx_id, channel);
 		if (++n >= WORKER_MAX_SUBMITS_PER_ITERATION)
 		{
@@ -501,8 +499,7 @@ static HTAB *join_asked;
  * peer's GENESIS push brings us in instead.
  */
 static void
-worker_request_join(const char *from_node, const char *channel,
-					TimestampTz now)
+worker_request_join(const char *from_node, const char *channel, TimestampTz now)
 {
 	JoinAsked *entry;
 	char key[ORDERING_NAME_MAX];
@@ -558,8 +555,7 @@ step_join(Channel *unused, void *arg)
 		StoreCommit();
 		return;
 	}
-	genesis =
-		StoreParseGenesisRecord(a->data, a->len, &a->n_book, a->book, cxt);
+	genesis = StoreParseGenesisRecord(a->data, a->len, &a->n_book, a->book, cxt);
 	if (ChannelBookHasSelf(a->n_book, a->book))
 	{
 		StoreInstallGenesis(a->channel, genesis);
@@ -607,8 +603,7 @@ worker_on_record(void *arg, const char *from_node, const char *channel,
 			worker_join_channel(from_node, channel, data, len);
 		else
 			elog(DEBUG1,
-				 "record of kind %d for unknown channel \"%s\" from node "
-				 "\"%s\" ignored",
+				 "record of kind %d for unknown channel \"%s\" from node \"%s\" ignored",
 				 kind, channel, from_node);
 		return;
 	}
@@ -757,8 +752,7 @@ worker_wait_for_extension(void)
 		if (!logged)
 		{
 			ereport(LOG,
-					(errmsg("ordering worker waiting for the extension to be "
-							"created in database \"%s\"",
+					(errmsg("ordering worker waiting for the extension to be created in database \"%s\"",
 							ordering_database)));
 			logged = true;
 		}
@@ -784,9 +778,8 @@ worker_setup(void)
 	iteration_cxt =
 		AllocSetContextCreate(worker_cxt, "ordering worker iteration",
 							  ALLOCSET_DEFAULT_SIZES);
-	channels =
-		MemoryContextAllocZero(worker_cxt,
-							   sizeof(Channel *) * ordering_max_channels);
+	channels = MemoryContextAllocZero(worker_cxt,
+									  sizeof(Channel *) * ordering_max_channels);
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = ORDERING_NAME_MAX;
 	ctl.entrysize = sizeof(ChannelSlot);
@@ -812,9 +805,8 @@ worker_iteration(void)
 		now >= next_reload_at)
 	{
 		worker_set_ready(worker_reload_channels());
-		next_reload_at =
-			TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-										WORKER_RELOAD_INTERVAL_MS);
+		next_reload_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													 WORKER_RELOAD_INTERVAL_MS);
 		now = GetCurrentTimestamp();
 	}
 
@@ -881,10 +873,9 @@ OrderingWorkerMain(Datum main_arg)
 	worker_publish();
 	worker_setup();
 	worker_wait_for_extension();
-	ereport(
-		LOG,
-		(errmsg("ordering worker started as node \"%s\" in database \"%s\"",
-				ordering_node_name, ordering_database)));
+	ereport(LOG,
+			(errmsg("ordering worker started as node \"%s\" in database \"%s\"",
+					ordering_node_name, ordering_database)));
 
 	next_reload_at = 0;
 	for (;;)
