@@ -38,6 +38,9 @@ class Idle:
 
     def run(self):
         r, s = self.r, self.s
+        if self.cluster.running != set(self.cluster.names):
+            raise RuntimeError("a node is down: %s" % ", ".join(
+                sorted(set(self.cluster.names) - self.cluster.running)))
         r["before_channels"] = self.channel_count()
         r["before"] = self.cpu_percent(BASELINE_SECONDS)
         self.log("idle: %d channels: %s" % (r["before_channels"], fmt(r["before"])))

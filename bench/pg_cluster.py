@@ -123,7 +123,8 @@ class PgCluster:
 
     def leaders(self, channels):
         """{channel: leader node} for the channels whose leader every running
-        node agrees on."""
+        node agrees on, and is running (the others may still follow a node
+        that was just stopped)."""
         seen = {}
         in_list = ", ".join(quote(c) for c in channels)
         for node in sorted(self.running):
@@ -134,7 +135,8 @@ class PgCluster:
                 seen.setdefault(channel, []).append(leader)
         agreed = {}
         for channel, leaders in seen.items():
-            if len(leaders) == len(self.running) and len(set(leaders)) == 1 and leaders[0]:
+            if (len(leaders) == len(self.running) and len(set(leaders)) == 1
+                    and leaders[0] in self.running):
                 agreed[channel] = leaders[0]
         return agreed
 

@@ -109,7 +109,7 @@ class Report:
         return out
 
     def notes(self):
-        out = ["- **part %s FAILED**" % f for f in self.failures]
+        out = ["- **FAILED:** part %s" % f for f in self.failures]
         c = self.compare
         if c:
             for r in c.results:
@@ -139,10 +139,12 @@ class Report:
         if self.catchup:
             k = self.catchup
             before, during = summary_ms(k["before"]), summary_ms(k["during"])
-            out.append("- catch-up: %s stopped; %s blocks added in %.1f s (leader's snapshot "
-                       "index %s); %s restarted and %s in %.1f s (its snapshot index then %s)"
-                       % (k["node"], fmt_rate(k["added"]), k["build_s"],
-                          k["leader_snapshot_index"], k["node"],
+            out.append("- catch-up: %s stopped; every channel had a leader again after "
+                       "%.1f s; %s blocks added in %.1f s (%d calls timed out and were "
+                       "retried; leader's snapshot index %s); %s restarted and %s in %.1f s "
+                       "(its snapshot index then %s)"
+                       % (k["node"], k["settle_s"], fmt_rate(k["added"]), k["build_s"],
+                          k["build_timeouts"], k["leader_snapshot_index"], k["node"],
                           "caught up" if k["caught_up"] else "did NOT catch up",
                           k["catchup_s"], k["follower_snapshot_index"]))
             out.append("- catch-up: %d clients on %s submitting on live-1 and live-2: before, "
