@@ -18,15 +18,26 @@ if [ "$(id -u)" -eq 0 ]; then
 		echo "bench: ordering is not installed in $(pg_config --pkglibdir): run scripts/build.sh" >&2
 		exit 1
 	fi
-	if [ -n "${BENCH_OUT:-}" ]; then
-		: > "$BENCH_OUT"
+	# postgres may not be allowed to write where BENCH_OUT points: it writes
+	# a file of its own, copied there afterwards
+	out="${BENCH_OUT:-}"
+	if [ -n "$out" ]; then
+		: > "$out"
+		BENCH_OUT="$(mktemp /tmp/ordering-bench-out.XXXXXX)"
 		chown postgres "$BENCH_OUT"
 	fi
 	vars=(PATH="$PATH")
-	for v in $(compgen -e | grep '^BENCH_' || true); do
+	for v in $(compgen -v | grep '^BENCH_' || true); do
 		vars+=("$v=${!v}")
 	done
-	exec su postgres -s /bin/bash -c \
-		"cd /tmp && exec env $(printf '%q ' "${vars[@]}") PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 $(printf '%q ' "$here/bench.py" "$@")"
+	status=0
+	su postgres -s /bin/bash -c \
+		"cd /tmp && exec env $(printf '%q ' "${vars[@]}") PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 $(printf '%q ' "$here/bench.py" "$@")" ||
+		status=$?
+	if [ -n "$out" ]; then
+		cat "$BENCH_OUT" > "$out"
+		rm -f "$BENCH_OUT"
+	fi
+	exit $status
 fi
 PYTHONDONTWRITEBYTECODE=1 exec /usr/bin/python3 "$here/bench.py" "$@"

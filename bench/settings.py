@@ -44,7 +44,10 @@ class Settings:
         if self.target not in ("leader", "follower"):
             ap.error("BENCH_TARGET is leader or follower")
         self.channel_config = _str("BENCH_CONFIG", "{}")
-        json.loads(self.channel_config)
+        try:
+            json.loads(self.channel_config)
+        except ValueError as e:
+            ap.error("BENCH_CONFIG is not JSON: %s" % e)
         self.node_conf = os.environ.get("BENCH_CONF", "")
         self.batch = _int("BENCH_BATCH", 10)
         self.port_base = _int("BENCH_PORT_BASE", 55600)

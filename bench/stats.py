@@ -11,10 +11,10 @@ def percentile(sorted_values, p):
 
 
 def summary_ms(latencies_s):
-    """p50, p90, p99, p99.9 and max of latencies in seconds, in ms."""
+    """p50, p90, p99 and max of latencies in seconds, in ms."""
     values = sorted(latencies_s)
     result = {}
-    for name, p in (("p50", 50), ("p90", 90), ("p99", 99), ("p999", 99.9), ("max", 100)):
+    for name, p in (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100)):
         v = percentile(values, p)
         result[name] = None if v is None else v * 1000.0
     return result
