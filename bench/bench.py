@@ -56,6 +56,7 @@ def main():
     s.work_dir = tempfile.mkdtemp(prefix="ordering-bench.", dir=s.parent_dir)
     report = Report(s, machine.describe())
     report.started, report.load_before = utc_now(), machine.load_average()
+    report.filesystem = machine.filesystem(s.work_dir)
     cluster = PgCluster(s.work_dir, s.port_base, 3, s.max_channels, s.node_conf)
     etcd = None
     memory = None

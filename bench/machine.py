@@ -40,6 +40,17 @@ def load_average():
     return " ".join(_read("/proc/loadavg").split()[:3])
 
 
+def filesystem(path):
+    """The type and device of the file system holding path (the data
+    directories: on tmpfs an fsync would cost nothing)."""
+    try:
+        out = subprocess.run(["df", "--output=fstype,source", path], capture_output=True,
+                             text=True, timeout=10).stdout.splitlines()
+        return " on ".join(out[1].split()) if len(out) > 1 else "unknown"
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+
+
 def describe():
     import grpc
     etcd = _first_line(["etcd", "--version"]).split(":", 1)[-1].strip()

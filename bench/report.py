@@ -18,6 +18,7 @@ class Report:
         self.memory = None
         self.node_starts = {}
         self.failures = []
+        self.filesystem = "unknown"
         self.idle = None
         self.catchup = None
         self.started = self.finished = ""
@@ -165,9 +166,10 @@ class Report:
     def context(self):
         m, s = self.machine, self.s
         lines = [
-            "- **Machine:** %s, %s RAM, %s, Debian %s; load average %s before, %s after"
-            % (m["cpu"], m["memory"], m["kernel"], m["debian"], self.load_before,
-               self.load_after),
+            "- **Machine:** %s, %s RAM, %s, Debian %s; data directories on %s; load "
+            "average %s before, %s after"
+            % (m["cpu"], m["memory"], m["kernel"], m["debian"], self.filesystem,
+               self.load_before, self.load_after),
             "- **Versions:** PostgreSQL %s; etcd %s; python3-grpcio %s; pgbench %s"
             % (m["postgresql"], m["etcd"], m["python_grpcio"], m["pgbench"]),
             "- **When:** %s to %s UTC; parts: %s" % (self.started, self.finished,
