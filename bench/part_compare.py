@@ -1,0 +1,108 @@
+"""part_compare.py: ordering and etcd side by side, in one run.
+
+For each case, etcd first and ordering right after, so that whatever else
+the machine is doing weighs on both alike.  Parts:
+
+  latency     1 client, 100 B: submit_tx vs Put, latency percentiles
+  throughput  16 and 64 clients, 100 B: tx/s vs Put/s; and the drivers'
+              ceilings (calls that do no consensus, 64 clients)
+  batch       64 clients calling submit_txs with BENCH_BATCH payloads
+  kib         1 and 64 clients, 1 KiB
+"""
+import os
+
+import measure
+import stats
+from waiting import wait_until
+
+CHANNEL = "bench"
+CEILING_SECONDS = 5
+CEILING_WARMUP_S = 1
+
+# part, payload bytes, clients, payloads per call (0: BENCH_BATCH), etcd too
+CASES = [
+    ("latency", 100, 1, 1, True),
+    ("throughput", 100, 16, 1, True),
+    ("throughput", 100, 64, 1, True),
+    ("batch", 100, 64, 0, False),
+    ("kib", 1024, 1, 1, True),
+    ("kib", 1024, 64, 1, True),
+]
+
+
+def log_result(log, r):
+    ms = stats.summary_ms(r.latencies)
+    log("%s %s %d B x%d: %s tx/s, p50 %s ms, p99 %s ms, %d errors%s" % (
+        r.system, r.call, r.payload_bytes, r.clients, stats.fmt_rate(r.tx_per_s),
+        stats.fmt_ms(ms["p50"]), stats.fmt_ms(ms["p99"]), r.errors,
+        (" (" + r.first_error + ")") if r.first_error else ""))
+
+
+class Compare:
+    def __init__(self, settings, cluster, etcd, log):
+        self.s = settings
+        self.cluster = cluster
+        self.etcd = etcd
+        self.log = log
+        self.results = []
+        self.ceilings = []
+        self.chains = None
+        self.target = None
+
+    def target_node(self):
+        leader = self.cluster.leader(CHANNEL)
+        if self.s.target == "leader":
+            return leader
+        return [n for n in self.cluster.names if n != leader][0]
+
+    def run_dir(self, name):
+        return os.path.join(self.s.work_dir, "runs", name)
+
+    def run(self, parts):
+        self.cluster.create_channels([CHANNEL], self.s.channel_config)
+        if "throughput" in parts:
+            self.run_ceilings()
+        for part, payload, clients, per_call, with_etcd in CASES:
+            if part not in parts:
+                continue
+            per_call = per_call or self.s.batch
+            tag = "%s-%d-%d" % (part, payload, clients)
+            if with_etcd:
+                r = measure.etcd_run(self.etcd, self.run_dir("etcd-" + tag), clients, payload,
+                                     self.s.warmup_s, self.s.seconds,
+                                     processes=self.s.driver_processes)
+                log_result(self.log, r)
+                self.results.append(r)
+            self.target = self.target_node()
+            r = measure.ordering_run(self.cluster, self.target, CHANNEL,
+                                     self.run_dir("ordering-" + tag), clients, payload,
+                                     self.s.warmup_s, self.s.seconds, per_call=per_call)
+            log_result(self.log, r)
+            self.results.append(r)
+        try:
+            wait_until("identical chains", 60, lambda: self.cluster.same_head(CHANNEL), 0.5)
+            self.chains = "identical on %s" % ", ".join(self.cluster.names)
+        except Exception as e:  # noqa: BLE001 (reported, not fatal)
+            self.chains = "NOT identical: %s" % e
+
+    def run_ceilings(self):
+        """What each driver does with 64 clients when the server does no
+        consensus: a serializable Range on one etcd member, SELECT 1 on one
+        PostgreSQL server."""
+        r = measure.etcd_run(self.etcd, self.run_dir("ceiling-etcd"), 64, 100,
+                             CEILING_WARMUP_S, CEILING_SECONDS, request="range",
+                             processes=self.s.driver_processes)
+        log_result(self.log, r)
+        self.ceilings.append(r)
+        r = measure.ordering_run(self.cluster, self.cluster.names[0], None,
+                                 self.run_dir("ceiling-pgbench"), 64, 0, CEILING_WARMUP_S,
+                                 CEILING_SECONDS, sql="SELECT 1;\n", call="SELECT 1")
+        log_result(self.log, r)
+        self.ceilings.append(r)
+
+    def find(self, system, payload, clients, per_call=1):
+        for r in self.results:
+            if (r.system, r.payload_bytes, r.clients, r.tx_per_call) == (system, payload, clients,
+                                                                          per_call):
+                return r
+        return None
