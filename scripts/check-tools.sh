@@ -23,7 +23,7 @@ tools=(
 [ $# -gt 0 ] && tools=("$@")
 
 # DEPS_SH names another deps.sh (the self-test in test-all.sh uses it).
-listed=$(bash "${DEPS_SH:-$here/deps.sh}" --list | sort -u)
+listed=$(bash "${DEPS_SH:-$here/deps.sh}" --list test | sort -u)
 # The packages deps.sh lists and, recursively, what they depend on (apt
 # installs no recommendations, so those do not count).
 closure=$(apt-cache depends --recurse --no-recommends --no-suggests \
