@@ -16,7 +16,11 @@
  * only works in READ COMMITTED: a transaction snapshot would never show
  * the new block.
  * A transaction id is ordered at most once per channel, so an id already
- * in a block answers at once with its place.
+ * in a block answers at once with its place, provided the payload there is
+ * the one submitted; an id ordered with another payload is someone else's
+ * transaction and fails with 23505 (also when both were in flight at once:
+ * the first ordered wins, and the other submitter learns it once it is
+ * applied here).
  *
  * src/sql/submit.c
  *
@@ -121,7 +125,9 @@ check_payload(const char *channel, const OrderingSettings *settings,
  * The probe of one transaction id: a plan kept for the backend's lifetime
  * (no parse or plan per check).  Equality on both columns of the unique
  * index (channel, tx_id), so even a generic plan is a single index probe,
- * whatever the table's size or statistics.
+ * whatever the table's size or statistics.  It also says whether the
+ * payload ordered under that id is the one submitted (bytea equality
+ * compares lengths before it reads a byte).
  */
 static SPIPlanPtr place_plan = NULL;
 
@@ -130,13 +136,14 @@ get_place_plan(void)
 {
 	if (place_plan == NULL)
 	{
-		Oid types[2] = { TEXTOID, TEXTOID };
+		Oid types[3] = { TEXTOID, TEXTOID, BYTEAOID };
 		SPIPlanPtr plan;
 
-		plan = SPI_prepare("SELECT block_number, position"
+		plan = SPI_prepare("SELECT block_number, position,"
+						   " payload OPERATOR(pg_catalog.=) $3"
 						   " FROM ordering.transactions"
 						   " WHERE channel = $1 AND tx_id = $2",
-						   2, types);
+						   3, types);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s",
 				 SPI_result_code_string(SPI_result));
@@ -147,19 +154,31 @@ get_place_plan(void)
 	return place_plan;
 }
 
+/* 23505: the id is taken by another transaction; its place is not ours. */
+static void
+report_id_taken(const char *channel, const char *tx_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNIQUE_VIOLATION),
+			 errmsg("transaction id \"%s\" is already ordered on channel \"%s\" with another payload",
+					tx_id, channel),
+			 errhint("Submit this payload under another id; resubmitting the same payload under the same id is safe.")));
+}
+
 /*
  * Reads the places of the items not yet known (SPI connected), one index
- * probe per distinct id still missing.  With stop_at_missing, stops at the
- * first id not ordered yet: a waiter needs them all, so probing the others
- * before that one is there would be wasted (submit_txs of 10 payloads would
- * run 10 probes on every block instead of 1).
+ * probe per distinct id still missing; an id ordered with another payload
+ * is an error (23505).  With stop_at_missing, stops at the first id not
+ * ordered yet: a waiter needs them all, so probing the others before that
+ * one is there would be wasted (submit_txs of 10 payloads would run 10
+ * probes on every block instead of 1).
  */
 static void
 lookup_places(const char *channel, SubmitItem *items, int n_items,
 			  HTAB *places, bool stop_at_missing)
 {
 	SPIPlanPtr plan = get_place_plan();
-	Datum values[2];
+	Datum values[3];
 	MemoryContext caller_context = CurrentMemoryContext;
 
 	values[0] = CStringGetTextDatum(channel);
@@ -175,6 +194,7 @@ lookup_places(const char *channel, SubmitItem *items, int n_items,
 		if (!entry->ordered)
 		{
 			values[1] = CStringGetTextDatum(items[i].tx_id);
+			values[2] = PointerGetDatum(items[i].payload);
 			ret = SPI_execute_plan(plan, values, NULL, false, 1);
 			/* SPI returns in its procedure context; stay in the caller's. */
 			MemoryContextSwitchTo(caller_context);
@@ -188,6 +208,8 @@ lookup_places(const char *channel, SubmitItem *items, int n_items,
 				TupleDesc desc = SPI_tuptable->tupdesc;
 				bool isnull;
 
+				if (!DatumGetBool(SPI_getbinval(tuple, desc, 3, &isnull)))
+					report_id_taken(channel, items[i].tx_id);
 				entry->ordered = true;
 				entry->block_number =
 					DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
