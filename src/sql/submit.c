@@ -53,7 +53,6 @@ PG_FUNCTION_INFO_V1(ordering_submit_tx_async);
 PG_FUNCTION_INFO_V1(ordering_submit_txs);
 
 #define SUBMIT_WAIT_SLICE_MS 1000
-#define RING_RECORD_OVERHEAD_BYTES sizeof(uint32)
 
 /* One transaction of a submission and, once known, its place. */
 typedef struct SubmitItem
@@ -102,8 +101,8 @@ check_payload(const char *channel, const OrderingSettings *settings,
 			  const SubmitItem *item)
 {
 	Size payload_len = VARSIZE_ANY_EXHDR(item->payload);
-	Size record_len = RING_RECORD_OVERHEAD_BYTES + strlen(channel) + 1 +
-		strlen(item->tx_id) + 1 + payload_len;
+	Size record_len =
+		OrderingSubmitRecordBytes(channel, item->tx_id, payload_len);
 
 	if (payload_len > (Size) settings->absolute_max_bytes)
 		ereport(ERROR,
@@ -112,7 +111,7 @@ check_payload(const char *channel, const OrderingSettings *settings,
 						payload_len, channel),
 				 errdetail("The channel's absolute_max_bytes is " INT64_FORMAT ".",
 						   settings->absolute_max_bytes)));
-	if (record_len > ordering_shared->submit_ring->capacity)
+	if (record_len > ordering_shared->submit_queue->ring->capacity)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("transaction of %zu bytes does not fit in the submission queue",
@@ -162,7 +161,8 @@ report_id_taken(const char *channel, const char *tx_id)
 			(errcode(ERRCODE_UNIQUE_VIOLATION),
 			 errmsg("transaction id \"%s\" is already ordered on channel \"%s\" with another payload",
 					tx_id, channel),
-			 errhint("Submit this payload under another id; resubmitting the same payload under the same id is safe.")));
+			 errhint(
+				 "Submit this payload under another id; resubmitting the same payload under the same id is safe.")));
 }
 
 /*
@@ -258,7 +258,7 @@ enqueue_item(const char *channel, const SubmitItem *item, TimestampTz deadline)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 					 errmsg("submission queue is full"),
-					 errdetail("The ordering worker did not make room within %d ms.",
+					 errdetail("The ordering worker did not make room within %d ms; one channel may hold at most half of the queue, one session a quarter.",
 							   ordering_submit_timeout_ms),
 					 errhint(
 						 "Retry later, or raise ordering.submit_queue_size.")));
