@@ -53,7 +53,8 @@ expected_hash_arg(FunctionCallInfo fcinfo, int argno)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("expected_genesis_hash must be %d bytes, not %zu",
 						ORDERING_HASH_LEN, VARSIZE_ANY_EXHDR(expected)),
-				 errhint("Take it from a member: SELECT hash FROM ordering.blocks WHERE channel = '...' AND number = 0.")));
+				 errhint(
+					 "Take it from a member: SELECT hash FROM ordering.blocks WHERE channel = '...' AND number = 0.")));
 	return expected;
 }
 

@@ -451,7 +451,8 @@ chain_check_row(ChainCheck *check, HeapTuple tuple, TupleDesc desc,
 	else
 	{
 		/* tx_id is NOT NULL in the table */
-		char *tx_id = TextDatumGetCString(SPI_getbinval(tuple, desc, 9, &isnull));
+		char *tx_id =
+			TextDatumGetCString(SPI_getbinval(tuple, desc, 9, &isnull));
 
 		OrderingDataHashAddTx(&check->hasher, tx_id, VARDATA_ANY(item_bytes),
 							  VARSIZE_ANY_EXHDR(item_bytes));
