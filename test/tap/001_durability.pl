@@ -133,10 +133,15 @@ my $after = $node->safe_psql('postgres',
 	"SELECT block_number > 0 FROM ordering.submit_tx('ch1', 'after restart'::bytea, 'after')");
 is($after, 't', 'submit_tx works after the restart');
 my ($some_id) = sort keys %returned;
+(my $some_payload = $some_id) =~ s/^c/payload /;
 my $again = $node->safe_psql('postgres',
-	"SELECT block_number || ',' || position FROM ordering.submit_tx('ch1', 'ignored'::bytea, '$some_id')");
+	"SELECT block_number || ',' || position FROM ordering.submit_tx('ch1', convert_to('$some_payload', 'UTF8'), '$some_id')");
 is($again, "$returned{$some_id}[0],$returned{$some_id}[1]",
-	'resubmitting an ordered id returns its place');
+	'resubmitting an ordered transaction returns its place');
+my ($ret, $out, $err) = $node->psql('postgres',
+	"SELECT ordering.submit_tx('ch1', 'another payload'::bytea, '$some_id')");
+like($err, qr/transaction id "\Q$some_id\E" is already ordered on channel "ch1" with another payload/,
+	'its id with another payload is refused');
 
 my $status = $node->safe_psql('postgres',
 	"SELECT last_block = (SELECT max(number) FROM ordering.blocks WHERE channel = 'ch1') AND coalesce(last_error, '') = '' FROM ordering.status WHERE channel = 'ch1'");
