@@ -71,7 +71,7 @@ SELECT public.regress_error_of(statement) FROM (VALUES
 	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"max_message_count": null}')$$),
 	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"max_message_count": 0}')$$),
 	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"batch_timeout": 99999999999999999999}')$$),
-	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"absolute_max_bytes": 67108865}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"absolute_max_bytes": 16777217}')$$),
 	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"absolute_max_bytes": 100, "preferred_max_bytes": 200}')$$),
 	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"snapshot_interval_bytes": 1023}')$$),
 	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"election_tick": 2, "heartbeat_tick": 2}')$$)

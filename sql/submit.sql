@@ -25,9 +25,15 @@ SELECT * FROM ordering.submit_tx('submit-ch', 'hello');
 SELECT encode(sha256('hello'), 'hex') AS expected_tx_id;
 SELECT * FROM ordering.submit_tx('submit-ch', 'payload two', 'tx-2');
 
--- An id is ordered once: resubmitting returns where it already is.
-SELECT * FROM ordering.submit_tx('submit-ch', 'another payload', 'tx-2');
+-- An id is ordered once: resubmitting its payload returns where it already
+-- is; another payload under a taken id is refused, naming the id.
+SELECT * FROM ordering.submit_tx('submit-ch', 'payload two', 'tx-2');
 SELECT * FROM ordering.submit_tx('submit-ch', 'hello');
+SELECT public.regress_error_of(statement) FROM (VALUES
+	($$SELECT ordering.submit_tx('submit-ch', 'another payload', 'tx-2')$$),
+	($$SELECT ordering.submit_tx_async('submit-ch', 'another payload', 'tx-2')$$),
+	($$SELECT ordering.submit_tx('submit-ch', 'another payload', encode(sha256('hello'), 'hex'))$$)
+) AS taken(statement);
 
 -- Many at once, in order.
 SELECT * FROM ordering.submit_txs('submit-ch', ARRAY['a', 'b', 'c']::bytea[]);
@@ -47,7 +53,10 @@ SELECT ordering.wait_for_block('submit-ch', 0) AS genesis_block;
 BEGIN;
 SELECT ordering.submit_tx_async('submit-ch', 'rolled back', 'tx-rollback');
 ROLLBACK;
-SELECT * FROM ordering.submit_tx('submit-ch', 'resubmitted', 'tx-rollback');
+-- The id is taken, in flight or ordered: another payload is refused (once
+-- the first is in a block), the same payload gets its place.
+SELECT public.regress_error_of($$SELECT ordering.submit_tx('submit-ch', 'resubmitted', 'tx-rollback')$$);
+SELECT * FROM ordering.submit_tx('submit-ch', 'rolled back', 'tx-rollback');
 SELECT convert_from(payload, 'UTF8') FROM ordering.transactions
 WHERE channel = 'submit-ch' AND tx_id = 'tx-rollback';
 
@@ -100,14 +109,15 @@ SELECT public.regress_error_of($$SELECT ordering.wait_for_block('submit-ch', 100
 SELECT ordering.wait_for_block('submit-ch', 1, 10) AS existing_block;
 SELECT ordering.submit_tx_async('submit-ch', 'rr async', 'tx-rr-async');
 COMMIT;
-SELECT * FROM ordering.submit_tx('submit-ch', 'ignored', 'tx-rr-async');
+SELECT * FROM ordering.submit_tx('submit-ch', 'rr async', 'tx-rr-async');
 
 -- The whole chain, verified with plain SQL (README.md's hash rules).
 WITH checked AS (
 	SELECT b.number, b.previous_hash, b.data_hash, b.hash,
 		   CASE WHEN b.is_config THEN sha256(sha256(b.config))
-				ELSE sha256(coalesce((SELECT string_agg(sha256(t.payload), ''::bytea
-														ORDER BY t.position)
+				ELSE sha256(coalesce((SELECT string_agg(sha256(convert_to(t.tx_id, 'UTF8')
+															   || '\x00'::bytea || t.payload),
+														''::bytea ORDER BY t.position)
 									  FROM ordering.transactions t
 									  WHERE t.channel = b.channel
 										AND t.block_number = b.number),
@@ -134,6 +144,11 @@ UPDATE ordering.transactions SET payload = 'B' WHERE channel = 'submit-ch' AND t
 SELECT * FROM ordering.verify_chain('submit-ch');
 ROLLBACK;
 BEGIN;
+-- The hash covers the ids: renaming a transaction is tampering too.
+UPDATE ordering.transactions SET tx_id = 'tx-renamed' WHERE channel = 'submit-ch' AND tx_id = 'tx-2';
+SELECT * FROM ordering.verify_chain('submit-ch');
+ROLLBACK;
+BEGIN;
 UPDATE ordering.blocks SET tx_count = 2 WHERE channel = 'submit-ch' AND number = 3;
 SELECT * FROM ordering.verify_chain('submit-ch');
 ROLLBACK;
@@ -148,7 +163,10 @@ ROLLBACK;
 BEGIN;
 -- A whole block rewritten consistently still breaks the link to the next.
 UPDATE ordering.transactions SET payload = 'X' WHERE channel = 'submit-ch' AND block_number = 3;
-UPDATE ordering.blocks SET data_hash = sha256(sha256('X')) WHERE channel = 'submit-ch' AND number = 3;
+UPDATE ordering.blocks b SET data_hash = (SELECT sha256(sha256(convert_to(t.tx_id, 'UTF8') || '\x00'::bytea || t.payload))
+										  FROM ordering.transactions t
+										  WHERE t.channel = b.channel AND t.block_number = b.number)
+WHERE channel = 'submit-ch' AND number = 3;
 UPDATE ordering.blocks SET hash = sha256(int8send(number) || previous_hash || data_hash) WHERE channel = 'submit-ch' AND number = 3;
 SELECT * FROM ordering.verify_chain('submit-ch');
 ROLLBACK;

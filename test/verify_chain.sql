@@ -8,9 +8,11 @@
 -- Checks: numbers 0..N without gaps; block 0 is a configuration block whose
 -- previous_hash is 32 zero bytes; previous_hash(N) = hash(N-1);
 -- data_hash = sha256(sha256(config)) of a configuration block (which has no
--- transactions), = sha256(sha256(payload_0) || ... || sha256(payload_k-1))
--- of a normal block, whose positions are 0..tx_count-1 and which is not
--- empty; hash = sha256(int8send(number) || previous_hash || data_hash).
+-- transactions), = sha256(sha256(item_0) || ... || sha256(item_k-1)) of a
+-- normal block, whose positions are 0..tx_count-1 and which is not empty,
+-- where item_i = convert_to(tx_id_i, 'UTF8') || '\x00' || payload_i (so a
+-- renamed transaction breaks the chain too);
+-- hash = sha256(int8send(number) || previous_hash || data_hash).
 WITH b AS (
 	SELECT number, previous_hash, data_hash, hash, tx_count, is_config, config,
 	       coalesce(lag(number) OVER (ORDER BY number) + 1, 0) AS expected_number,
@@ -19,7 +21,8 @@ WITH b AS (
 ), t AS (
 	SELECT block_number, count(*) AS n, min(position) AS minpos,
 	       max(position) AS maxpos,
-	       sha256(string_agg(sha256(payload), ''::bytea ORDER BY position)) AS dh
+	       sha256(string_agg(sha256(convert_to(tx_id, 'UTF8') || '\x00'::bytea || payload),
+	                         ''::bytea ORDER BY position)) AS dh
 	FROM ordering.transactions WHERE channel = :'ch' GROUP BY block_number
 ), checks AS (
 	SELECT b.number,

@@ -21,6 +21,7 @@
 #include "postgres.h"
 
 #include "common/cryptohash.h"
+#include "mb/pg_wchar.h"
 #include "port/pg_bswap.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
@@ -80,6 +81,35 @@ OrderingDataHashAdd(OrderingDataHasher *hasher, const void *item, Size len)
 	hasher->n_items++;
 }
 
+/*
+ * The item of a transaction covers its id as well as its payload, so that
+ * nobody holding the blocks (a catch-up source, a table owner) can rename a
+ * transaction without breaking the chain.  Hashed in parts: the item is
+ * never copied.
+ */
+void
+OrderingDataHashAddTx(OrderingDataHasher *hasher, const char *tx_id,
+					  const void *payload, Size payload_len)
+{
+	static const char separator = '\0';
+	Size tx_id_len = strlen(tx_id);
+	/* convert_to(tx_id, 'UTF8'): the same bytes whatever the encoding. */
+	char *tx_id_utf8 = pg_server_to_any(tx_id, tx_id_len, PG_UTF8);
+	pg_cryptohash_ctx *item_ctx;
+	uint8 item_hash[ORDERING_HASH_LEN];
+
+	Assert(hasher->ctx != NULL);
+	item_ctx = sha256_begin();
+	sha256_update(item_ctx, tx_id_utf8, strlen(tx_id_utf8));
+	sha256_update(item_ctx, &separator, 1);
+	sha256_update(item_ctx, payload, payload_len);
+	sha256_end(item_ctx, item_hash);
+	if (tx_id_utf8 != tx_id)
+		pfree(tx_id_utf8);
+	sha256_update(hasher->ctx, item_hash, ORDERING_HASH_LEN);
+	hasher->n_items++;
+}
+
 void
 OrderingDataHashEnd(OrderingDataHasher *hasher,
 					uint8 data_hash[ORDERING_HASH_LEN])
@@ -102,6 +132,20 @@ OrderingBlockHash(int64 number, const uint8 previous_hash[ORDERING_HASH_LEN],
 	sha256_update(ctx, previous_hash, ORDERING_HASH_LEN);
 	sha256_update(ctx, data_hash, ORDERING_HASH_LEN);
 	sha256_end(ctx, hash);
+}
+
+void
+OrderingGenesisHashes(const char *document, Size len,
+					  uint8 data_hash[ORDERING_HASH_LEN],
+					  uint8 hash[ORDERING_HASH_LEN])
+{
+	static const uint8 zero_hash[ORDERING_HASH_LEN] = { 0 };
+	OrderingDataHasher hasher;
+
+	OrderingDataHashBegin(&hasher);
+	OrderingDataHashAdd(&hasher, document, len);
+	OrderingDataHashEnd(&hasher, data_hash);
+	OrderingBlockHash(0, zero_hash, data_hash, hash);
 }
 
 /* jsonb's canonical text: keys sorted, one space after ':' and ','. */

@@ -8,8 +8,10 @@
  *	  data_hash = sha256(sha256(item_1) || ... || sha256(item_n))
  *	  hash      = sha256(int8send(number) || previous_hash || data_hash)
  *
- * Items are the transaction payloads of a normal block, or the one
- * configuration document of a configuration block.
+ * The item of a transaction is convert_to(tx_id, 'UTF8') || '\x00' ||
+ * payload (id and payload both covered; a text holds no NUL, so the split
+ * is unambiguous); the item of a configuration block is its one
+ * configuration document.
  *
  * src/common/blocks.h
  *
@@ -32,6 +34,9 @@ typedef struct OrderingDataHasher
 extern void OrderingDataHashBegin(OrderingDataHasher *hasher);
 extern void
 OrderingDataHashAdd(OrderingDataHasher *hasher, const void *item, Size len);
+/* Adds the item of one transaction: tx_id, a zero byte, the payload. */
+extern void OrderingDataHashAddTx(OrderingDataHasher *hasher, const char *tx_id,
+								  const void *payload, Size payload_len);
 extern void OrderingDataHashEnd(OrderingDataHasher *hasher,
 								uint8 data_hash[ORDERING_HASH_LEN]);
 
@@ -42,6 +47,11 @@ OrderingBlockHash(int64 number, const uint8 previous_hash[ORDERING_HASH_LEN],
 
 extern void
 OrderingSha256(const void *data, Size len, uint8 out[ORDERING_HASH_LEN]);
+
+/* data_hash and hash of block 0 whose configuration document is given. */
+extern void OrderingGenesisHashes(const char *document, Size len,
+								  uint8 data_hash[ORDERING_HASH_LEN],
+								  uint8 hash[ORDERING_HASH_LEN]);
 
 /*
  * The configuration document, the single item of a configuration block:

@@ -37,10 +37,18 @@ typedef struct SettingSpec
 #key, min, max, default_value, offsetof(OrderingSettings, key)        \
 	}
 
+/*
+ * The largest transaction a channel may allow: what one Raft proposal and
+ * one envelope between nodes carry comfortably (an envelope holds up to
+ * 8 MiB and a larger message travels alone), well below the default inbox
+ * (ordering.inbox_size, 64 MB).
+ */
+#define TRANSACTION_MAX_BYTES (16 * 1024 * 1024)
+
 static const SettingSpec settings_table[] = {
 	SETTING(max_message_count, 1, 100000, 500),
-	SETTING(absolute_max_bytes, 1, 64 * 1024 * 1024, 10 * 1024 * 1024),
-	SETTING(preferred_max_bytes, 1, 64 * 1024 * 1024, 2 * 1024 * 1024),
+	SETTING(absolute_max_bytes, 1, TRANSACTION_MAX_BYTES, 10 * 1024 * 1024),
+	SETTING(preferred_max_bytes, 1, TRANSACTION_MAX_BYTES, 2 * 1024 * 1024),
 	SETTING(batch_timeout, 1, 600000, 200),
 	SETTING(snapshot_interval_bytes, 1024, INT64CONST(1) << 40, 16 * 1024 * 1024),
 	SETTING(election_tick, 2, 10000, 10),

@@ -62,23 +62,40 @@ ring_copy_out(const OrderingRing *ring, Size offset, void *dst, Size len)
 		memcpy((char *) dst + first, ring->data, len - first);
 }
 
+Size
+OrderingRingRecordBytes(Size record_len)
+{
+	return RING_LENGTH_PREFIX_BYTES + record_len;
+}
+
 bool
 OrderingRingPush(OrderingRing *ring, const void *part1, Size len1,
 				 const void *part2, Size len2)
 {
+	bool pushed;
+
+	LWLockAcquire(&ring->lock, LW_EXCLUSIVE);
+	pushed = OrderingRingPushLocked(ring, part1, len1, part2, len2);
+	LWLockRelease(&ring->lock);
+	return pushed;
+}
+
+bool
+OrderingRingPushLocked(OrderingRing *ring, const void *part1, Size len1,
+					   const void *part2, Size len2)
+{
 	Size record_len = len1 + len2;
-	Size needed = RING_LENGTH_PREFIX_BYTES + record_len;
+	Size needed = OrderingRingRecordBytes(record_len);
 	uint32 prefix;
 	Size tail;
 
 	Assert(len1 == 0 || part1 != NULL);
 	Assert(len2 == 0 || part2 != NULL);
+	Assert(LWLockHeldByMeInMode(&ring->lock, LW_EXCLUSIVE));
 
-	LWLockAcquire(&ring->lock, LW_EXCLUSIVE);
 	if (record_len > PG_UINT32_MAX || needed > ring->capacity - ring->used)
 	{
 		ring->dropped++;
-		LWLockRelease(&ring->lock);
 		return false;
 	}
 
@@ -93,23 +110,29 @@ OrderingRingPush(OrderingRing *ring, const void *part1, Size len1,
 		ring_copy_in(ring, tail, part2, len2);
 	ring->used += needed;
 	Assert(ring->used <= ring->capacity);
-	LWLockRelease(&ring->lock);
 	return true;
 }
 
 bool
 OrderingRingPop(OrderingRing *ring, StringInfo out)
 {
-	uint32 record_len;
-
-	resetStringInfo(out);
+	bool popped;
 
 	LWLockAcquire(&ring->lock, LW_EXCLUSIVE);
+	popped = OrderingRingPopLocked(ring, out);
+	LWLockRelease(&ring->lock);
+	return popped;
+}
+
+bool
+OrderingRingPopLocked(OrderingRing *ring, StringInfo out)
+{
+	uint32 record_len;
+
+	Assert(LWLockHeldByMeInMode(&ring->lock, LW_EXCLUSIVE));
+	resetStringInfo(out);
 	if (ring->used == 0)
-	{
-		LWLockRelease(&ring->lock);
 		return false;
-	}
 
 	Assert(ring->used >= RING_LENGTH_PREFIX_BYTES);
 	ring_copy_out(ring, ring->head, &record_len, RING_LENGTH_PREFIX_BYTES);
@@ -131,6 +154,5 @@ OrderingRingPop(OrderingRing *ring, StringInfo out)
 	ring->used -= RING_LENGTH_PREFIX_BYTES + record_len;
 	if (ring->used == 0)
 		ring->head = 0;
-	LWLockRelease(&ring->lock);
 	return true;
 }

@@ -35,4 +35,14 @@ extern bool OrderingRingPush(OrderingRing *ring, const void *part1, Size len1,
 /* Pops one record into out (reset first); false when empty. */
 extern bool OrderingRingPop(OrderingRing *ring, StringInfo out);
 
+/*
+ * The same, for a caller that holds ring->lock exclusively and keeps its
+ * own accounting of the records under it (the submit queue's shares).
+ */
+extern bool OrderingRingPushLocked(OrderingRing *ring, const void *part1,
+								   Size len1, const void *part2, Size len2);
+extern bool OrderingRingPopLocked(OrderingRing *ring, StringInfo out);
+/* Bytes of the ring a record of record_len bytes takes. */
+extern Size OrderingRingRecordBytes(Size record_len);
+
 #endif /* ORDERING_RING_H */

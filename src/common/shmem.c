@@ -7,7 +7,7 @@
  * Layout of the one segment (named "ordering"):
  *
  *	OrderingShared (status[ordering.max_channels])
- *	submit ring    (ordering.submit_queue_size kB)
+ *	submit queue   (its shares, and a ring of ordering.submit_queue_size kB)
  *	inbox ring     (ordering.inbox_size kB)
  *
  * Every lock in it belongs to the LWLock tranche "ordering", so waits on
@@ -21,6 +21,7 @@
 #include "postgres.h"
 
 #include "miscadmin.h"
+#include "storage/backendid.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
 
@@ -46,6 +47,18 @@ submit_ring_capacity(void)
 	return mul_size(ordering_submit_queue_kb, 1024);
 }
 
+/*
+ * Share slots: one per channel the worker can run, one per backend and one
+ * more for processes without a BackendId.  MaxBackends is known when
+ * PostgreSQL 15 calls the shmem_request_hook.
+ */
+static Size
+submit_queue_size(void)
+{
+	return OrderingSubmitQueueShmemSize(submit_ring_capacity(),
+										ordering_max_channels, MaxBackends + 1);
+}
+
 static Size
 inbox_ring_capacity(void)
 {
@@ -57,8 +70,7 @@ ordering_shmem_size(void)
 {
 	Size size = shared_struct_size();
 
-	size =
-		add_size(size, MAXALIGN(OrderingRingShmemSize(submit_ring_capacity())));
+	size = add_size(size, MAXALIGN(submit_queue_size()));
 	size =
 		add_size(size, MAXALIGN(OrderingRingShmemSize(inbox_ring_capacity())));
 	return size;
@@ -98,9 +110,11 @@ ordering_shared_init(OrderingShared *shared, int tranche_id)
 		shared->status[i].in_use = false;
 
 	cursor = (char *) shared + shared_struct_size();
-	shared->submit_ring = (OrderingRing *) cursor;
-	OrderingRingInit(shared->submit_ring, submit_ring_capacity(), tranche_id);
-	cursor += MAXALIGN(OrderingRingShmemSize(submit_ring_capacity()));
+	shared->submit_queue =
+		OrderingSubmitQueueInit(cursor, submit_ring_capacity(),
+								ordering_max_channels, MaxBackends + 1,
+								tranche_id);
+	cursor += MAXALIGN(submit_queue_size());
 	shared->inbox_ring = (OrderingRing *) cursor;
 	OrderingRingInit(shared->inbox_ring, inbox_ring_capacity(), tranche_id);
 }
@@ -136,55 +150,23 @@ OrderingWakeWorker(void)
 	LWLockRelease(&ordering_shared->lock);
 }
 
-/*
- * Submit ring record: "channel\0tx_id\0" then the payload; the payload's
- * length is what remains of the record.
- */
+/* Submit ring records, as this backend (MyBackendId). */
 bool
 OrderingSubmitEnqueue(const char *channel, const char *tx_id,
 					  const char *payload, Size payload_len)
 {
-	Size channel_len = strlen(channel);
-	Size tx_id_len = strlen(tx_id);
-	Size header_len = channel_len + 1 + tx_id_len + 1;
-	char header[ORDERING_NAME_MAX + ORDERING_TX_ID_MAX];
-
 	Assert(ordering_shared != NULL);
-	Assert(channel_len > 0 && channel_len < ORDERING_NAME_MAX);
-	Assert(tx_id_len > 0 && tx_id_len < ORDERING_TX_ID_MAX);
-	Assert(header_len <= sizeof(header));
-
-	memcpy(header, channel, channel_len + 1);
-	memcpy(header + channel_len + 1, tx_id, tx_id_len + 1);
-	return OrderingRingPush(ordering_shared->submit_ring, header, header_len,
-							payload, payload_len);
+	return OrderingSubmitQueuePush(ordering_shared->submit_queue, MyBackendId,
+								   channel, tx_id, payload, payload_len);
 }
 
 bool
 OrderingSubmitDequeue(StringInfo buf, const char **channel, const char **tx_id,
 					  const char **payload, Size *payload_len)
 {
-	const char *end;
-	const char *channel_end;
-	const char *tx_id_end;
-
 	Assert(ordering_shared != NULL);
-	if (!OrderingRingPop(ordering_shared->submit_ring, buf))
-		return false;
-
-	end = buf->data + buf->len;
-	channel_end = memchr(buf->data, '\0', buf->len);
-	if (channel_end == NULL)
-		elog(ERROR, "malformed submit record: no channel terminator");
-	tx_id_end = memchr(channel_end + 1, '\0', end - (channel_end + 1));
-	if (tx_id_end == NULL)
-		elog(ERROR, "malformed submit record: no transaction id terminator");
-
-	*channel = buf->data;
-	*tx_id = channel_end + 1;
-	*payload = tx_id_end + 1;
-	*payload_len = end - (tx_id_end + 1);
-	return true;
+	return OrderingSubmitQueuePop(ordering_shared->submit_queue, buf, channel,
+								  tx_id, payload, payload_len);
 }
 
 /*

@@ -7,7 +7,8 @@
  * Backends never touch the Raft state.  They hand work to the worker
  * through bounded queues here and read what the worker publishes:
  *
- *	submit ring   backend -> worker: transactions to order (submit_tx*)
+ *	submit ring   backend -> worker: transactions to order (submit_tx*),
+ *	              in fair shares per channel and per backend
  *	inbox ring    ordering.deliver() -> worker: encoded peer messages
  *	admin slots   backend <-> worker: membership, settings, leadership
  *	status        worker -> backends: one row per channel (ordering.status)
@@ -30,6 +31,7 @@
 
 #include "common/limits.h"
 #include "common/ring.h"
+#include "common/submit_queue.h"
 
 /* Admin requests: a backend fills a free slot, the worker answers it. */
 typedef enum OrderingAdminKind
@@ -122,7 +124,7 @@ typedef struct OrderingShared
 
 	OrderingAdminRequest admin[ORDERING_MAX_ADMIN_REQUESTS];
 
-	OrderingRing *submit_ring; /* point into this same segment */
+	OrderingSubmitQueue *submit_queue; /* point into this same segment */
 	OrderingRing *inbox_ring;
 
 	int max_channels;
@@ -140,7 +142,8 @@ extern void OrderingWakeWorker(void);
 
 /*
  * Submit ring records: a backend enqueues a transaction for the worker.
- * Returns false when the ring is full.
+ * Returns false when the ring is full or the channel or this backend holds
+ * its share of it (common/submit_queue.h).
  */
 extern bool OrderingSubmitEnqueue(const char *channel, const char *tx_id,
 								  const char *payload, Size payload_len);

@@ -1,15 +1,18 @@
 /*-------------------------------------------------------------------------
  *
  * join.c
- *	  ordering.join_channel(channel, peer_conninfo): creating a channel here
- *	  from block 0 of a peer that has it.
+ *	  ordering.join_channel(channel, peer_conninfo, expected_genesis_hash):
+ *	  creating a channel here from block 0 of a peer that has it.
  *
  * The document's bytes go to StoreInstallGenesis (store/genesis.c), the
  * same code create_channel and the worker's joining use, so block 0 is
  * identical everywhere.
  *
  * join_channel runs in a backend and may block on the peer, bounded by
- * ordering.submit_timeout.
+ * ordering.submit_timeout.  With an expected genesis hash, the hash of
+ * block 0 is computed here from the peer's document (never taken from the
+ * peer) and must match before anything is written: an operator who got the
+ * hash out of band cannot be handed another channel of the same name.
  *
  * src/sql/join.c
  *
@@ -22,6 +25,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
+#include "common/blocks.h"
 #include "common/conninfo.h"
 #include "common/gucs.h"
 #include "common/names.h"
@@ -33,16 +37,62 @@
 PG_FUNCTION_INFO_V1(ordering_join_channel);
 
 /*
- * ordering.join_channel(channel text, peer_conninfo text) RETURNS text:
- * fetches block 0 of the channel from a node that has it and creates the
- * channel here.  This node must be a consenter there (add_consenter first);
- * its worker then catches up through Raft.
+ * The expected_genesis_hash argument: NULL, or 32 bytes (22023).  Not
+ * inlined into the caller, whose PG_TRY would make its locals volatile.
+ */
+static pg_noinline bytea *
+expected_hash_arg(FunctionCallInfo fcinfo, int argno)
+{
+	bytea *expected;
+
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return NULL;
+	expected = PG_GETARG_BYTEA_PP(argno);
+	if (VARSIZE_ANY_EXHDR(expected) != ORDERING_HASH_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("expected_genesis_hash must be %d bytes, not %zu",
+						ORDERING_HASH_LEN, VARSIZE_ANY_EXHDR(expected)),
+				 errhint(
+					 "Take it from a member: SELECT hash FROM ordering.blocks WHERE channel = '...' AND number = 0.")));
+	return expected;
+}
+
+/* Errors 22023 unless block 0 made of document has the expected hash. */
+static void
+check_genesis_hash(const char *channel, const char *document,
+				   const bytea *expected)
+{
+	uint8 data_hash[ORDERING_HASH_LEN];
+	uint8 hash[ORDERING_HASH_LEN];
+	char hex[ORDERING_HASH_LEN * 2 + 1];
+
+	if (expected == NULL)
+		return;
+	OrderingGenesisHashes(document, strlen(document), data_hash, hash);
+	if (memcmp(hash, VARDATA_ANY(expected), ORDERING_HASH_LEN) == 0)
+		return;
+	hex[hex_encode((const char *) hash, ORDERING_HASH_LEN, hex)] = '\0';
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("block 0 of channel \"%s\" on the peer does not have the expected hash",
+					channel),
+			 errdetail("Its hash is \\x%s.", hex)));
+}
+
+/*
+ * ordering.join_channel(channel text, peer_conninfo text,
+ *						 expected_genesis_hash bytea DEFAULT NULL)
+ * RETURNS text: fetches block 0 of the channel from a node that has it and
+ * creates the channel here.  This node must be a consenter there
+ * (add_consenter first); its worker then catches up through Raft.
  */
 Datum
 ordering_join_channel(PG_FUNCTION_ARGS)
 {
 	char *channel = OrderingTextArg(fcinfo, 0, "channel");
 	char *peer_conninfo = OrderingTextArg(fcinfo, 1, "peer_conninfo");
+	bytea *expected_hash = expected_hash_arg(fcinfo, 2);
 	TimestampTz deadline;
 	PGconn *volatile conn = NULL;
 	char *volatile document = NULL; /* set inside PG_TRY */
@@ -96,6 +146,7 @@ ordering_join_channel(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("channel \"%s\" does not exist on the peer", channel)));
+	check_genesis_hash(channel, document, expected_hash);
 	if (!member)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -411,9 +411,9 @@ chain_start_block(ChainCheck *check, HeapTuple tuple, TupleDesc desc)
 
 /*
  * One row of the cursor: number, previous_hash, data_hash, hash, tx_count,
- * is_config, item, position.  A block's rows are consecutive; item is the
- * configuration document, a transaction payload, or NULL for a block with
- * no transactions.
+ * is_config, item, position, tx_id.  A block's rows are consecutive; item is
+ * the configuration document, a transaction payload (hashed with its tx_id),
+ * or NULL for a block with no transactions.
  */
 static void
 chain_check_row(ChainCheck *check, HeapTuple tuple, TupleDesc desc,
@@ -445,8 +445,18 @@ chain_check_row(ChainCheck *check, HeapTuple tuple, TupleDesc desc,
 						   " are not 0, 1, 2, ...",
 						   check->number));
 	item_bytes = DatumGetByteaPP(item);
-	OrderingDataHashAdd(&check->hasher, VARDATA_ANY(item_bytes),
-						VARSIZE_ANY_EXHDR(item_bytes));
+	if (check->is_config)
+		OrderingDataHashAdd(&check->hasher, VARDATA_ANY(item_bytes),
+							VARSIZE_ANY_EXHDR(item_bytes));
+	else
+	{
+		/* tx_id is NOT NULL in the table */
+		char *tx_id =
+			TextDatumGetCString(SPI_getbinval(tuple, desc, 9, &isnull));
+
+		OrderingDataHashAddTx(&check->hasher, tx_id, VARDATA_ANY(item_bytes),
+							  VARSIZE_ANY_EXHDR(item_bytes));
+	}
 	check->items_seen++;
 }
 
@@ -466,7 +476,7 @@ chain_check_all(const char *channel, ChainCheck *check)
 								  "SELECT b.number, b.previous_hash, b.data_hash, b.hash,"
 								  "       b.tx_count, b.is_config,"
 								  "       CASE WHEN b.is_config THEN b.config ELSE t.payload END,"
-								  "       t.position"
+								  "       t.position, t.tx_id"
 								  " FROM ordering.blocks b"
 								  " LEFT JOIN ordering.transactions t"
 								  "   ON NOT b.is_config AND t.channel = b.channel"

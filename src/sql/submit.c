@@ -16,7 +16,11 @@
  * only works in READ COMMITTED: a transaction snapshot would never show
  * the new block.
  * A transaction id is ordered at most once per channel, so an id already
- * in a block answers at once with its place.
+ * in a block answers at once with its place, provided the payload there is
+ * the one submitted; an id ordered with another payload is someone else's
+ * transaction and fails with 23505 (also when both were in flight at once:
+ * the first ordered wins, and the other submitter learns it once it is
+ * applied here).
  *
  * src/sql/submit.c
  *
@@ -49,7 +53,6 @@ PG_FUNCTION_INFO_V1(ordering_submit_tx_async);
 PG_FUNCTION_INFO_V1(ordering_submit_txs);
 
 #define SUBMIT_WAIT_SLICE_MS 1000
-#define RING_RECORD_OVERHEAD_BYTES sizeof(uint32)
 
 /* One transaction of a submission and, once known, its place. */
 typedef struct SubmitItem
@@ -98,8 +101,8 @@ check_payload(const char *channel, const OrderingSettings *settings,
 			  const SubmitItem *item)
 {
 	Size payload_len = VARSIZE_ANY_EXHDR(item->payload);
-	Size record_len = RING_RECORD_OVERHEAD_BYTES + strlen(channel) + 1 +
-		strlen(item->tx_id) + 1 + payload_len;
+	Size record_len =
+		OrderingSubmitRecordBytes(channel, item->tx_id, payload_len);
 
 	if (payload_len > (Size) settings->absolute_max_bytes)
 		ereport(ERROR,
@@ -108,7 +111,7 @@ check_payload(const char *channel, const OrderingSettings *settings,
 						payload_len, channel),
 				 errdetail("The channel's absolute_max_bytes is " INT64_FORMAT ".",
 						   settings->absolute_max_bytes)));
-	if (record_len > ordering_shared->submit_ring->capacity)
+	if (record_len > ordering_shared->submit_queue->ring->capacity)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("transaction of %zu bytes does not fit in the submission queue",
@@ -121,7 +124,9 @@ check_payload(const char *channel, const OrderingSettings *settings,
  * The probe of one transaction id: a plan kept for the backend's lifetime
  * (no parse or plan per check).  Equality on both columns of the unique
  * index (channel, tx_id), so even a generic plan is a single index probe,
- * whatever the table's size or statistics.
+ * whatever the table's size or statistics.  It also says whether the
+ * payload ordered under that id is the one submitted (bytea equality
+ * compares lengths before it reads a byte).
  */
 static SPIPlanPtr place_plan = NULL;
 
@@ -130,13 +135,14 @@ get_place_plan(void)
 {
 	if (place_plan == NULL)
 	{
-		Oid types[2] = { TEXTOID, TEXTOID };
+		Oid types[3] = { TEXTOID, TEXTOID, BYTEAOID };
 		SPIPlanPtr plan;
 
-		plan = SPI_prepare("SELECT block_number, position"
+		plan = SPI_prepare("SELECT block_number, position,"
+						   " payload OPERATOR(pg_catalog.=) $3"
 						   " FROM ordering.transactions"
 						   " WHERE channel = $1 AND tx_id = $2",
-						   2, types);
+						   3, types);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s",
 				 SPI_result_code_string(SPI_result));
@@ -147,19 +153,32 @@ get_place_plan(void)
 	return place_plan;
 }
 
+/* 23505: the id is taken by another transaction; its place is not ours. */
+static void
+report_id_taken(const char *channel, const char *tx_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNIQUE_VIOLATION),
+			 errmsg("transaction id \"%s\" is already ordered on channel \"%s\" with another payload",
+					tx_id, channel),
+			 errhint(
+				 "Submit this payload under another id; resubmitting the same payload under the same id is safe.")));
+}
+
 /*
  * Reads the places of the items not yet known (SPI connected), one index
- * probe per distinct id still missing.  With stop_at_missing, stops at the
- * first id not ordered yet: a waiter needs them all, so probing the others
- * before that one is there would be wasted (submit_txs of 10 payloads would
- * run 10 probes on every block instead of 1).
+ * probe per distinct id still missing; an id ordered with another payload
+ * is an error (23505).  With stop_at_missing, stops at the first id not
+ * ordered yet: a waiter needs them all, so probing the others before that
+ * one is there would be wasted (submit_txs of 10 payloads would run 10
+ * probes on every block instead of 1).
  */
 static void
 lookup_places(const char *channel, SubmitItem *items, int n_items,
 			  HTAB *places, bool stop_at_missing)
 {
 	SPIPlanPtr plan = get_place_plan();
-	Datum values[2];
+	Datum values[3];
 	MemoryContext caller_context = CurrentMemoryContext;
 
 	values[0] = CStringGetTextDatum(channel);
@@ -175,6 +194,7 @@ lookup_places(const char *channel, SubmitItem *items, int n_items,
 		if (!entry->ordered)
 		{
 			values[1] = CStringGetTextDatum(items[i].tx_id);
+			values[2] = PointerGetDatum(items[i].payload);
 			ret = SPI_execute_plan(plan, values, NULL, false, 1);
 			/* SPI returns in its procedure context; stay in the caller's. */
 			MemoryContextSwitchTo(caller_context);
@@ -188,6 +208,8 @@ lookup_places(const char *channel, SubmitItem *items, int n_items,
 				TupleDesc desc = SPI_tuptable->tupdesc;
 				bool isnull;
 
+				if (!DatumGetBool(SPI_getbinval(tuple, desc, 3, &isnull)))
+					report_id_taken(channel, items[i].tx_id);
 				entry->ordered = true;
 				entry->block_number =
 					DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
@@ -236,7 +258,7 @@ enqueue_item(const char *channel, const SubmitItem *item, TimestampTz deadline)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 					 errmsg("submission queue is full"),
-					 errdetail("The ordering worker did not make room within %d ms.",
+					 errdetail("The ordering worker did not make room within %d ms; one channel may hold at most half of the queue, one session a quarter.",
 							   ordering_submit_timeout_ms),
 					 errhint(
 						 "Retry later, or raise ordering.submit_queue_size.")));

@@ -327,7 +327,8 @@ StoreApplyBatch(ChannelState *ch, const raft_entry *entry, List **applied_ids)
 		keep_ids[n_keep] = id_datums[i];
 		keep_payloads[n_keep] =
 			PointerGetDatum(StoreBytea(txs[i].payload, txs[i].payload_len));
-		OrderingDataHashAdd(&hasher, txs[i].payload, txs[i].payload_len);
+		OrderingDataHashAddTx(&hasher, txs[i].tx_id, txs[i].payload,
+							  txs[i].payload_len);
 		n_keep++;
 	}
 	hash_destroy(seen);

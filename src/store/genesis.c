@@ -31,7 +31,6 @@ StoreInstallGenesis(const char *channel, const char *document)
 {
 	Size len = strlen(document);
 	StoreBlockRow row;
-	OrderingDataHasher hasher;
 	Oid types[2] = { TEXTOID, TEXTOID };
 	Datum values[2];
 	bool isnull;
@@ -74,10 +73,7 @@ StoreInstallGenesis(const char *channel, const char *document)
 
 	/* Block 0: the document as its one item, raft index 0. */
 	memset(&row, 0, sizeof(row));
-	OrderingDataHashBegin(&hasher);
-	OrderingDataHashAdd(&hasher, document, len);
-	OrderingDataHashEnd(&hasher, row.data_hash);
-	OrderingBlockHash(0, row.previous_hash, row.data_hash, row.hash);
+	OrderingGenesisHashes(document, len, row.data_hash, row.hash);
 	row.config = (const uint8 *) document;
 	row.config_len = len;
 	StoreInsertBlock(channel, &row, false);

@@ -249,7 +249,8 @@ catchup_apply_page(const char *channel, ChainHead *head, const char *peer,
 							 errmsg("block " INT64_FORMAT
 									" from node %s has a gap in its positions",
 									number, peer)));
-				OrderingDataHashAdd(&hasher, payload, len);
+				OrderingDataHashAddTx(&hasher, PQgetvalue(txs, t, 2), payload,
+									  len);
 				pfree(payload);
 				position++;
 				t++;

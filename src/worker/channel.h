@@ -61,6 +61,13 @@ typedef struct ChannelRouting
 	/* No leader known: transactions held until one is (bounded). */
 	List *held; /* CutterTx * */
 	int64 held_bytes;
+	/*
+	 * Leader: batches the core refused for backpressure (too many
+	 * uncommitted bytes), in order, proposed again as entries commit;
+	 * batches cut meanwhile queue behind them (bounded).
+	 */
+	List *blocked; /* Lists of CutterTx * */
+	int64 blocked_bytes;
 	/* Submitted here, not yet applied: routed again on a leader change. */
 	HTAB *pending;
 	int64 pending_bytes;

@@ -37,6 +37,8 @@ extern void ChannelRoutingTick(Channel *ch, TimestampTz now);
 /* Takes ownership of tx: to the cutter, the leader, or the held list. */
 extern void ChannelRoute(Channel *ch, CutterTx *tx, TimestampTz now);
 extern void ChannelProposeBatch(Channel *ch, List *batch);
+/* Proposes the batches the core refused as busy, in order, while it takes them. */
+extern void ChannelRetryBlocked(Channel *ch);
 extern void ChannelRerouteHeld(Channel *ch, TimestampTz now);
 extern void
 ChannelReroutePending(Channel *ch, TimestampTz now, int older_than_ms);

@@ -408,11 +408,15 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 			rd.leader != ch->raft.leader || rd.role != ch->raft.role;
 		raft_role role = rd.role;
 		raft_id leader = rd.leader;
+		bool committed = rd.n_committed > 0;
 
 		raft_advance(ch->raft.node, &rd);
 		/* Rerouting may propose: only once the ready is acknowledged. */
 		if (soft_changed)
 			channel_soft_state(ch, role, leader, now);
+		/* Entries committed: room for proposals backpressure held back. */
+		if (committed && ch->routing.blocked != NIL)
+			ChannelRetryBlocked(ch);
 	}
 
 	if (snapshot_data != NULL)

@@ -10,6 +10,14 @@
  * a forward may have been lost; the leader's in-flight ids and apply-time
  * dedupe keep it ordered at most once.
  *
+ * Backpressure: a leader whose uncommitted entries exceed the core's
+ * max_uncommitted_bytes is refused new proposals (RAFT_ERR_BUSY).  Such a
+ * batch is kept, in order, and proposed again as soon as entries commit;
+ * batches cut meanwhile queue behind it, so the order of the cutter is
+ * kept.  The queue is bounded: past it the leader takes no new
+ * transactions (the nodes they were submitted on route them again, see
+ * PENDING_REROUTE_MS), but never drops a batch it has cut.
+ *
  * src/worker/channel_routing.c
  *
  *-------------------------------------------------------------------------
@@ -92,23 +100,39 @@ ChannelClearInflight(Channel *ch)
 		hash_search(ch->routing.inflight_ids, entry->tx_id, HASH_REMOVE, NULL);
 }
 
-/* Moves the cutter's pending transactions to the held list. */
-void
-ChannelHoldPending(Channel *ch)
+/* Appends the transactions of list to the held list (unbounded) and frees it. */
+static void
+channel_hold_all(Channel *ch, List *txs)
 {
-	List *pending = CutterTakeAll(&ch->routing.cutter);
 	ListCell *lc;
 	MemoryContext old = MemoryContextSwitchTo(ch->routing.cutter.cxt);
 
-	foreach(lc, pending)
+	foreach(lc, txs)
 	{
 		CutterTx *tx = lfirst(lc);
 
 		ch->routing.held = lappend(ch->routing.held, tx);
 		ch->routing.held_bytes += tx->payload_len;
 	}
-	list_free(pending);
+	list_free(txs);
 	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Moves what the leader has not proposed, the blocked batches and then the
+ * cutter's pending transactions, to the held list, in order.
+ */
+void
+ChannelHoldPending(Channel *ch)
+{
+	ListCell *lc;
+
+	foreach(lc, ch->routing.blocked)
+		channel_hold_all(ch, (List *) lfirst(lc));
+	list_free(ch->routing.blocked);
+	ch->routing.blocked = NIL;
+	ch->routing.blocked_bytes = 0;
+	channel_hold_all(ch, CutterTakeAll(&ch->routing.cutter));
 	ChannelClearInflight(ch);
 }
 
@@ -144,16 +168,40 @@ ChannelForgetInflight(Channel *ch, const char *tx_id)
 	hash_search(ch->routing.inflight_ids, key, HASH_REMOVE, NULL);
 }
 
-/* Proposes one batch; on failure its transactions are held again. */
-void
-ChannelProposeBatch(Channel *ch, List *batch)
+/*
+ * Whether the core refused a proposal for backpressure: a leader whose
+ * uncommitted entries exceed max_uncommitted_bytes answers RAFT_ERR_BUSY
+ * (cores that have the option also define RAFT_UNLIMITED).
+ */
+static bool
+channel_core_busy(int rc)
+{
+#ifdef RAFT_UNLIMITED
+	return rc == RAFT_ERR_BUSY;
+#else
+	return false;
+#endif
+}
+
+static int64
+channel_batch_bytes(List *batch)
+{
+	ListCell *lc;
+	int64 bytes = 0;
+
+	foreach(lc, batch)
+		bytes += ((CutterTx *) lfirst(lc))->payload_len;
+	return bytes;
+}
+
+/* Encodes a batch as a Raft entry and proposes it; the core's answer. */
+static int
+channel_propose_entry(Channel *ch, List *batch)
 {
 	StringInfoData buf;
 	ListCell *lc;
 	int rc;
 
-	if (batch == NIL)
-		return;
 	initStringInfo(&buf);
 	EntryBatchBegin(&buf);
 	foreach(lc, batch)
@@ -163,14 +211,16 @@ ChannelProposeBatch(Channel *ch, List *batch)
 		EntryBatchAdd(&buf, tx->tx_id, tx->payload, tx->payload_len);
 	}
 	EntryBatchFinish(&buf, list_length(batch));
-
 	rc = raft_propose(ch->raft.node, (const uint8_t *) buf.data, buf.len);
 	pfree(buf.data);
-	if (rc == RAFT_OK)
-	{
-		CutterBatchFree(batch);
-		return;
-	}
+	return rc;
+}
+
+/* A refused batch (not for backpressure): its transactions are held again. */
+static void
+channel_proposal_failed(Channel *ch, List *batch, int rc)
+{
+	ListCell *lc;
 
 	ch->counters.proposal_failures++;
 	ch->counters.status_dirty = true;
@@ -184,6 +234,73 @@ ChannelProposeBatch(Channel *ch, List *batch)
 		channel_hold(ch, tx);
 	}
 	list_free(batch);
+}
+
+/* Queues a batch behind the blocked ones; it stays in flight. */
+static void
+channel_block(Channel *ch, List *batch)
+{
+	MemoryContext old = MemoryContextSwitchTo(ch->routing.cutter.cxt);
+
+	if (ch->routing.blocked == NIL)
+		elog(DEBUG1,
+			 "channel \"%s\": too many uncommitted bytes, holding proposals",
+			 ch->state.name);
+	ch->routing.blocked = lappend(ch->routing.blocked, batch);
+	ch->routing.blocked_bytes += channel_batch_bytes(batch);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Proposes one batch.  Behind blocked batches, or refused for
+ * backpressure, it is blocked (kept in order); refused otherwise, its
+ * transactions are held again.
+ */
+void
+ChannelProposeBatch(Channel *ch, List *batch)
+{
+	int rc;
+
+	if (batch == NIL)
+		return;
+	if (ch->routing.blocked != NIL)
+	{
+		channel_block(ch, batch);
+		return;
+	}
+	rc = channel_propose_entry(ch, batch);
+	if (rc == RAFT_OK)
+		CutterBatchFree(batch);
+	else if (channel_core_busy(rc))
+		channel_block(ch, batch);
+	else
+		channel_proposal_failed(ch, batch, rc);
+}
+
+void
+ChannelRetryBlocked(Channel *ch)
+{
+	while (ch->routing.blocked != NIL)
+	{
+		List *batch = (List *) linitial(ch->routing.blocked);
+		int rc;
+
+		if (!ChannelIsLeader(ch))
+		{
+			ChannelHoldPending(ch);
+			return;
+		}
+		rc = channel_propose_entry(ch, batch);
+		if (channel_core_busy(rc))
+			return;
+		ch->routing.blocked = list_delete_first(ch->routing.blocked);
+		ch->routing.blocked_bytes -= channel_batch_bytes(batch);
+		if (rc == RAFT_OK)
+			CutterBatchFree(batch);
+		else
+			channel_proposal_failed(ch, batch, rc);
+	}
+	ch->routing.blocked_bytes = 0;
 }
 
 static void
@@ -230,6 +347,14 @@ ChannelRoute(Channel *ch, CutterTx *tx, TimestampTz now)
 		bool refused;
 		char key[ORDERING_TX_ID_MAX];
 
+		if (ch->routing.blocked_bytes > (int64) ordering_submit_queue_kb * 1024)
+		{
+			/* Backpressure: where it was submitted, it is routed again. */
+			ch->counters.proposal_failures++;
+			ch->counters.status_dirty = true;
+			CutterTxFree(tx);
+			return;
+		}
 		strlcpy(key, tx->tx_id, sizeof(key));
 		entry = hash_search(ch->routing.inflight_ids, key, HASH_ENTER, &found);
 		if (found)
@@ -415,12 +540,15 @@ channel_sweep_inflight(Channel *ch, TimestampTz now)
 }
 
 /*
- * On each tick: route held transactions once a leader is known, forget
- * stale ids, and route again what a lost forward may have dropped.
+ * On each tick: propose what backpressure blocked, route held transactions
+ * once a leader is known, forget stale ids, and route again what a lost
+ * forward may have dropped.
  */
 void
 ChannelRoutingTick(Channel *ch, TimestampTz now)
 {
+	if (ch->routing.blocked != NIL)
+		ChannelRetryBlocked(ch);
 	if (ch->routing.held != NIL)
 		ChannelRerouteHeld(ch, now);
 	if (now - ch->routing.last_sweep_at >= INFLIGHT_SWEEP_MS * (int64) 1000)

@@ -11,7 +11,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ordering;
 
 BEGIN;
-SELECT plan(112);
+SELECT plan(115);
 
 SELECT has_schema('ordering');
 SELECT has_table('ordering', t, 'table ordering.' || t)
@@ -62,6 +62,12 @@ SELECT function_returns('ordering', 'wait_for_block', ARRAY['text', 'bigint', 'i
 SELECT has_function('ordering', 'verify_chain', ARRAY['text']);
 SELECT has_function('ordering', 'list_channels', ARRAY[]::text[]);
 SELECT has_function('ordering', 'deliver', ARRAY['text', 'bytea']);
+SELECT has_function('ordering', 'join_channel', ARRAY['text', 'text', 'bytea']);
+SELECT function_returns('ordering', 'join_channel', ARRAY['text', 'text', 'bytea'], 'text');
+
+-- 0.2: the block hash covers transaction ids (no upgrade from 0.1).
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'ordering'), '0.2',
+		  'the extension is version 0.2');
 
 -- Functions that write run as the owner, with a fixed search_path.
 SELECT is_definer('ordering', f, 'ordering.' || f || ' is SECURITY DEFINER')

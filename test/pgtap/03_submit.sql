@@ -35,7 +35,7 @@ BEGIN
 END
 $$;
 
-SELECT plan(24);
+SELECT plan(30);
 
 SELECT results_eq($$SELECT role, is_leader FROM ordering.status WHERE channel = 'pgtap-submit'$$,
 				  $$VALUES ('leader', true)$$, 'this node leads its one-node channel');
@@ -46,9 +46,14 @@ SELECT results_eq($$SELECT * FROM ordering.submit_tx('pgtap-submit', 'one')$$,
 SELECT results_eq($$SELECT * FROM ordering.submit_tx('pgtap-submit', 'two', 'id-two')$$,
 				  $$VALUES ('id-two', 2::bigint, 0)$$,
 				  'submit_tx with an id');
-SELECT results_eq($$SELECT * FROM ordering.submit_tx('pgtap-submit', 'not two', 'id-two')$$,
+SELECT results_eq($$SELECT * FROM ordering.submit_tx('pgtap-submit', 'two', 'id-two')$$,
 				  $$VALUES ('id-two', 2::bigint, 0)$$,
-				  'resubmitting an id returns its place');
+				  'resubmitting an id with its payload returns its place');
+SELECT throws_ok($$SELECT * FROM ordering.submit_tx('pgtap-submit', 'not two', 'id-two')$$,
+				 '23505', 'transaction id "id-two" is already ordered on channel "pgtap-submit" with another payload',
+				 'an id ordered with another payload is refused, naming the id');
+SELECT throws_ok($$SELECT ordering.submit_tx_async('pgtap-submit', 'not two', 'id-two')$$,
+				 '23505', NULL, '... also asynchronously');
 SELECT is((SELECT payload FROM ordering.transactions WHERE channel = 'pgtap-submit' AND tx_id = 'id-two'),
 		  'two'::bytea, '... and the first payload stays');
 SELECT results_eq($$SELECT block_number, position FROM ordering.submit_txs('pgtap-submit', ARRAY['p3', 'p4', 'p5']::bytea[])$$,
@@ -110,11 +115,41 @@ SELECT is_empty($$
 										   WHERE p.channel = b.channel AND p.number = b.number - 1),
 										  '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea)
 		   OR b.data_hash <> CASE WHEN b.is_config THEN sha256(sha256(b.config))
-								  ELSE sha256((SELECT string_agg(sha256(t.payload), ''::bytea ORDER BY t.position)
+								  ELSE sha256((SELECT string_agg(sha256(convert_to(t.tx_id, 'UTF8') || '\x00'::bytea || t.payload),
+																 ''::bytea ORDER BY t.position)
 											   FROM ordering.transactions t
 											   WHERE t.channel = b.channel AND t.block_number = b.number))
 							 END)
 $$, 'every block verifies with plain SQL');
+
+-- The hash covers the ids: a renamed transaction is tampering, seen by both
+-- verifiers (rolled back).
+BEGIN;
+SAVEPOINT tamper;
+UPDATE ordering.transactions SET tx_id = 'id-renamed'
+WHERE channel = 'pgtap-submit' AND tx_id = 'id-two';
+SELECT results_eq($$SELECT ok, first_bad_block, detail FROM ordering.verify_chain('pgtap-submit')$$,
+				  $$VALUES (false, 2::bigint, 'data_hash of block 2 does not match its contents')$$,
+				  'verify_chain finds a renamed transaction');
+SELECT results_eq($$
+	SELECT b.number FROM ordering.blocks b
+	WHERE b.channel = 'pgtap-submit' AND NOT b.is_config
+	  AND b.data_hash <> sha256((SELECT string_agg(sha256(convert_to(t.tx_id, 'UTF8') || '\x00'::bytea || t.payload),
+												   ''::bytea ORDER BY t.position)
+								 FROM ordering.transactions t
+								 WHERE t.channel = b.channel AND t.block_number = b.number))
+$$, $$VALUES (2::bigint)$$, '... and so does plain SQL');
+ROLLBACK TO SAVEPOINT tamper;
+-- Moving a payload to another id of the same block is the same tampering.
+UPDATE ordering.transactions t SET tx_id = CASE t.position WHEN 0 THEN 'swap-b' ELSE 'swap-a' END
+WHERE channel = 'pgtap-submit' AND position < 2
+  AND block_number = (SELECT block_number FROM ordering.transactions
+					  WHERE channel = 'pgtap-submit' AND payload = 'b1');
+SELECT is((SELECT ok FROM ordering.verify_chain('pgtap-submit')), false,
+		  'verify_chain finds ids swapped within a block');
+ROLLBACK;
+SELECT is((SELECT ok FROM ordering.verify_chain('pgtap-submit')), true,
+		  'after the rollback the chain verifies again');
 SELECT is((SELECT last_block FROM ordering.status WHERE channel = 'pgtap-submit'),
 		  (SELECT max(number) FROM ordering.blocks WHERE channel = 'pgtap-submit'),
 		  'ordering.status shows the last block');

@@ -11,6 +11,10 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib $FindBin::RealBin;
+
+use OrderingCluster;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -117,33 +121,8 @@ my $dups = $node->safe_psql('postgres',
 );
 is($dups, '0', 'no payload was ordered twice');
 
-sub verify_chain_sql
-{
-	my ($node, $channel) = @_;
-	return $node->safe_psql(
-		'postgres', qq{
-WITH b AS (
-	SELECT number, previous_hash, data_hash, hash, tx_count, is_config, config,
-		   lag(hash) OVER (ORDER BY number) AS prev,
-		   row_number() OVER (ORDER BY number) - 1 AS expected_number
-	FROM ordering.blocks WHERE channel = '$channel'),
-items AS (
-	SELECT block_number AS number,
-		   sha256(string_agg(sha256(payload), ''::bytea ORDER BY position)) AS dh,
-		   count(*) AS n, max(position) AS max_position
-	FROM ordering.transactions WHERE channel = '$channel'
-	GROUP BY block_number)
-SELECT count(*) FROM b LEFT JOIN items i USING (number)
-WHERE b.number <> b.expected_number
-   OR b.previous_hash <> coalesce(b.prev, decode(repeat('00', 32), 'hex'))
-   OR b.hash <> sha256(int8send(b.number) || b.previous_hash || b.data_hash)
-   OR (b.is_config AND (b.data_hash <> sha256(sha256(b.config)) OR i.n IS NOT NULL))
-   OR (NOT b.is_config AND (i.dh IS DISTINCT FROM b.data_hash
-							OR i.n <> b.tx_count OR i.max_position <> b.tx_count - 1))
-});
-}
-
-is(verify_chain_sql($node, 'ch1'), '0', 'the chain verifies with plain SQL');
+is($node->safe_psql('postgres', OrderingCluster::verify_chain_sql('ch1')),
+	'', 'the chain verifies with plain SQL');
 
 my $snapshots = $node->safe_psql('postgres',
 	"SELECT snapshot_index > 0 FROM ordering.raft_state WHERE channel = 'ch1'");
@@ -154,16 +133,22 @@ my $after = $node->safe_psql('postgres',
 	"SELECT block_number > 0 FROM ordering.submit_tx('ch1', 'after restart'::bytea, 'after')");
 is($after, 't', 'submit_tx works after the restart');
 my ($some_id) = sort keys %returned;
+(my $some_payload = $some_id) =~ s/^c/payload /;
 my $again = $node->safe_psql('postgres',
-	"SELECT block_number || ',' || position FROM ordering.submit_tx('ch1', 'ignored'::bytea, '$some_id')");
+	"SELECT block_number || ',' || position FROM ordering.submit_tx('ch1', convert_to('$some_payload', 'UTF8'), '$some_id')");
 is($again, "$returned{$some_id}[0],$returned{$some_id}[1]",
-	'resubmitting an ordered id returns its place');
+	'resubmitting an ordered transaction returns its place');
+my ($ret, $out, $err) = $node->psql('postgres',
+	"SELECT ordering.submit_tx('ch1', 'another payload'::bytea, '$some_id')");
+like($err, qr/transaction id "\Q$some_id\E" is already ordered on channel "ch1" with another payload/,
+	'its id with another payload is refused');
 
 my $status = $node->safe_psql('postgres',
 	"SELECT last_block = (SELECT max(number) FROM ordering.blocks WHERE channel = 'ch1') AND coalesce(last_error, '') = '' FROM ordering.status WHERE channel = 'ch1'");
 is($status, 't', 'status shows the last block and no error');
 
-is(verify_chain_sql($node, 'ch1'), '0', 'the chain still verifies');
+is($node->safe_psql('postgres', OrderingCluster::verify_chain_sql('ch1')),
+	'', 'the chain still verifies');
 
 $node->stop;
 done_testing();

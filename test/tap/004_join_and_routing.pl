@@ -6,7 +6,8 @@
 #     of a refused request is kept;
 #   - a removed node shows membership 'none', stops running Raft for the
 #     channel, and drop_channel removes its rows;
-#   - ordering.join_channel creates the channel from a peer's block 0;
+#   - ordering.join_channel creates the channel from a peer's block 0; with
+#     an expected genesis hash that does not match it creates nothing (22023);
 #   - a removal that would leave no quorum of active voters is refused.
 use strict;
 use warnings;
@@ -138,5 +139,36 @@ $r = $oc->query('n5', "SELECT ordering.join_channel('solo', '" . $oc->conninfo($
 ok($r->{ok}, 'joining twice succeeds') or diag($r->{stderr});
 like($r->{stderr}, qr/already joined/, 'with a notice that it is already joined');
 $oc->assert_chains_identical_and_verified([ $leader, 'n5' ], 'solo');
+
+# --- join_channel with an expected genesis hash.  n6 is a consenter of
+# 'pinned' only, at an address where nobody listens, so no member can push
+# the genesis to it: only join_channel can create the channel there.
+$oc->{create_extension} = 1;
+$oc->add_node('n6');
+my $nowhere = $oc->conninfo('n6') =~ s/port=\d+/port=1/r;
+$r = $oc->query($leader, "SELECT ordering.create_channel('pinned', '{\"$leader\": \"" . $oc->conninfo($leader)
+	  . "\", \"n6\": \"$nowhere\"}'::jsonb)");
+ok($r->{ok}, 'a channel with n6 unreachable') or diag($r->{stderr});
+my $genesis = $oc->safe_query($leader,
+	"SELECT encode(hash, 'hex') FROM ordering.blocks WHERE channel = 'pinned' AND number = 0");
+my $join = "SELECT ordering.join_channel('pinned', '" . $oc->conninfo($leader) . "', %s)";
+my $pinned_rows = "SELECT (SELECT count(*) FROM ordering.channels WHERE channel = 'pinned')"
+  . " + (SELECT count(*) FROM ordering.blocks WHERE channel = 'pinned')"
+  . " + (SELECT count(*) FROM ordering.consenters WHERE channel = 'pinned')";
+$r = $oc->query('n6', sprintf($join, "sha256('another genesis')"));
+is($r->{sqlstate}, '22023', 'join_channel with a wrong expected genesis hash: 22023')
+  or diag($r->{stderr});
+like($r->{message} // '', qr/does not have the expected hash/, '... saying so');
+like($r->{stderr}, qr/\\x$genesis/, '... with the hash it found');
+$r = $oc->query('n6', sprintf($join, "'\\x00'::bytea"));
+is($r->{sqlstate}, '22023', 'an expected hash that is not 32 bytes: 22023') or diag($r->{stderr});
+is($oc->safe_query('n6', $pinned_rows), '0', 'nothing of the channel was created on n6');
+$r = $oc->query('n6', sprintf($join, "decode('$genesis', 'hex')"));
+ok($r->{ok}, 'join_channel with the right expected hash') or diag($r->{stderr});
+is($oc->safe_query('n6', "SELECT encode(hash, 'hex') FROM ordering.blocks WHERE channel = 'pinned' AND number = 0"),
+	$genesis, 'n6 has block 0 with that hash');
+$r = $oc->query('n6', sprintf($join, "sha256('another genesis')"));
+is($r->{sqlstate}, '22023', 'the hash is checked also when the channel is already joined');
+$oc->safe_query($_, "SELECT ordering.drop_channel('pinned')") for ($leader, 'n6');
 
 done_testing();

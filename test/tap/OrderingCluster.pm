@@ -781,8 +781,9 @@ when the channel's chain on the node verifies (test/verify_chain.sql), else one 
 bad block.  Checks: numbers 0..N without gaps; block 0 is a configuration
 block whose previous_hash is 32 zero bytes; previous_hash(N) = hash(N-1);
 data_hash = sha256(sha256(config)) of a configuration block (no
-transactions), = sha256(string_agg(sha256(payload) ORDER BY position)) of a
-normal block, whose positions are 0..tx_count-1 and which is not empty;
+transactions), = sha256(string_agg(sha256(convert_to(tx_id, 'UTF8') ||
+'\x00' || payload) ORDER BY position)) of a normal block, whose positions
+are 0..tx_count-1 and which is not empty;
 hash = sha256(int8send(number) || previous_hash || data_hash).
 
 =cut

@@ -1,4 +1,4 @@
-/* ordering--0.1.sql: the ordering extension's schema, roles and functions. */
+/* ordering--0.2.sql: the ordering extension's schema, roles and functions. */
 
 \echo Use "CREATE EXTENSION ordering" to load this file. \quit
 
@@ -367,13 +367,16 @@ GRANT EXECUTE ON FUNCTION ordering.deliver(text, bytea) TO ordering_peer;
 -- ordering.join_channel(): the explicit way for this node to join a channel
 -- it is a consenter of (see src/sql/join.c); usually the worker joins by itself
 -- when it hears from the other consenters.
-CREATE FUNCTION ordering.join_channel(channel text, peer_conninfo text)
+-- With expected_genesis_hash, block 0's hash (computed here from the peer's
+-- document) must equal it, else 22023 and nothing is created.
+CREATE FUNCTION ordering.join_channel(channel text, peer_conninfo text,
+									  expected_genesis_hash bytea DEFAULT NULL)
 RETURNS text
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'ordering_join_channel';
-COMMENT ON FUNCTION ordering.join_channel(text, text) IS
-	'create a channel this node is a consenter of from block 0 of a peer that has it';
-REVOKE ALL ON FUNCTION ordering.join_channel(text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION ordering.join_channel(text, text) TO ordering_admin;
+COMMENT ON FUNCTION ordering.join_channel(text, text, bytea) IS
+	'create a channel this node is a consenter of from block 0 of a peer that has it (optionally: whose hash is expected_genesis_hash)';
+REVOKE ALL ON FUNCTION ordering.join_channel(text, text, bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ordering.join_channel(text, text, bytea) TO ordering_admin;
 -- worker: end

@@ -1,0 +1,235 @@
+/*-------------------------------------------------------------------------
+ *
+ * submit_queue.c
+ *	  The submit ring with fair shares.
+ *
+ * Every submitted transaction waits in one ring for the worker.  Without
+ * shares, one busy channel (or one backend looping over submit_tx_async)
+ * could fill it and make every other submitter wait behind it.  So a push
+ * is admitted only while its channel holds at most half of the ring and
+ * its backend at most a quarter, counting the new record; a channel or a
+ * backend that holds nothing is always admitted if the record fits, so a
+ * transaction larger than a share still gets in on its own.  A refused
+ * submitter waits, as for a full ring, while the others still get in.
+ *
+ * Each record names its channel's share slot and its backend, so popping
+ * it gives the bytes back to exactly the shares it took, also when the
+ * backend has exited in the meantime.  A backend id is reused by the next
+ * backend that gets it, which then shares what is still queued under it
+ * until the worker has taken it.
+ *
+ * Record: a SubmitRecordHeader, "channel\0tx_id\0", then the payload, whose
+ * length is what remains of the record.
+ *
+ * src/common/submit_queue.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/submit_queue.h"
+
+typedef struct SubmitRecordHeader
+{
+	uint32 channel_slot;
+	uint32 backend_slot;
+} SubmitRecordHeader;
+
+#define SUBMIT_HEADER_MAX_BYTES                                               \
+	(sizeof(SubmitRecordHeader) + ORDERING_NAME_MAX + ORDERING_TX_ID_MAX)
+
+Size
+OrderingSubmitQueueShmemSize(Size capacity, int n_channel_slots,
+							 int n_backend_slots)
+{
+	Size size = MAXALIGN(sizeof(OrderingSubmitQueue));
+
+	size = add_size(size,
+					MAXALIGN(mul_size(n_channel_slots,
+									  sizeof(SubmitChannelShare))));
+	size = add_size(size, MAXALIGN(mul_size(n_backend_slots, sizeof(Size))));
+	return add_size(size, OrderingRingShmemSize(capacity));
+}
+
+OrderingSubmitQueue *
+OrderingSubmitQueueInit(void *place, Size capacity, int n_channel_slots,
+						int n_backend_slots, int tranche_id)
+{
+	OrderingSubmitQueue *queue = place;
+	char *cursor = (char *) place + MAXALIGN(sizeof(OrderingSubmitQueue));
+
+	Assert(n_channel_slots > 0 && n_backend_slots > 0);
+	queue->channel_share_bytes = capacity / 2;
+	queue->backend_share_bytes = capacity / 4;
+	queue->n_channel_slots = n_channel_slots;
+	queue->n_backend_slots = n_backend_slots;
+	queue->channels = (SubmitChannelShare *) cursor;
+	memset(queue->channels, 0, n_channel_slots * sizeof(SubmitChannelShare));
+	cursor += MAXALIGN(n_channel_slots * sizeof(SubmitChannelShare));
+	queue->backends = (Size *) cursor;
+	memset(queue->backends, 0, n_backend_slots * sizeof(Size));
+	cursor += MAXALIGN(n_backend_slots * sizeof(Size));
+	queue->ring = (OrderingRing *) cursor;
+	OrderingRingInit(queue->ring, capacity, tranche_id);
+	return queue;
+}
+
+Size
+OrderingSubmitRecordBytes(const char *channel, const char *tx_id,
+						  Size payload_len)
+{
+	return OrderingRingRecordBytes(sizeof(SubmitRecordHeader) + strlen(channel) +
+								   1 + strlen(tx_id) + 1 + payload_len);
+}
+
+/*
+ * The channel's slot (ring lock held): the one holding its records, else a
+ * free one; -1 when every slot holds another channel's records.
+ */
+static int
+submit_channel_slot(const OrderingSubmitQueue *queue, const char *channel)
+{
+	int free_slot = -1;
+
+	for (int i = 0; i < queue->n_channel_slots; i++)
+	{
+		const SubmitChannelShare *share = &queue->channels[i];
+
+		if (share->channel[0] == '\0')
+		{
+			if (free_slot < 0)
+				free_slot = i;
+		}
+		else if (strcmp(share->channel, channel) == 0)
+			return i;
+	}
+	return free_slot;
+}
+
+/* May an owner holding used bytes of a share of limit take needed more? */
+static bool
+submit_share_admits(Size used, Size needed, Size limit)
+{
+	return used == 0 || used + needed <= limit;
+}
+
+/* Processes without a BackendId, and ids out of range, share the last slot. */
+static int
+submit_backend_slot(const OrderingSubmitQueue *queue, int backend_id)
+{
+	if (backend_id < 1 || backend_id >= queue->n_backend_slots)
+		return queue->n_backend_slots - 1;
+	return backend_id - 1;
+}
+
+bool
+OrderingSubmitQueuePush(OrderingSubmitQueue *queue, int backend_id,
+						const char *channel, const char *tx_id,
+						const char *payload, Size payload_len)
+{
+	Size channel_len = strlen(channel);
+	Size tx_id_len = strlen(tx_id);
+	char header[SUBMIT_HEADER_MAX_BYTES];
+	Size header_len =
+		sizeof(SubmitRecordHeader) + channel_len + 1 + tx_id_len + 1;
+	Size needed = OrderingSubmitRecordBytes(channel, tx_id, payload_len);
+	SubmitRecordHeader fixed;
+	SubmitChannelShare *share;
+	int channel_slot;
+	bool pushed = false;
+
+	Assert(channel_len > 0 && channel_len < ORDERING_NAME_MAX);
+	Assert(tx_id_len > 0 && tx_id_len < ORDERING_TX_ID_MAX);
+	Assert(header_len <= sizeof(header));
+
+	fixed.backend_slot = (uint32) submit_backend_slot(queue, backend_id);
+	LWLockAcquire(&queue->ring->lock, LW_EXCLUSIVE);
+	channel_slot = submit_channel_slot(queue, channel);
+	if (channel_slot >= 0)
+	{
+		share = &queue->channels[channel_slot];
+		if (submit_share_admits(share->used_bytes, needed,
+								queue->channel_share_bytes) &&
+			submit_share_admits(queue->backends[fixed.backend_slot], needed,
+								queue->backend_share_bytes))
+		{
+			fixed.channel_slot = (uint32) channel_slot;
+			memcpy(header, &fixed, sizeof(fixed));
+			memcpy(header + sizeof(fixed), channel, channel_len + 1);
+			memcpy(header + sizeof(fixed) + channel_len + 1, tx_id,
+				   tx_id_len + 1);
+			pushed = OrderingRingPushLocked(queue->ring, header, header_len,
+											payload, payload_len);
+		}
+		if (pushed)
+		{
+			if (share->used_bytes == 0)
+				strlcpy(share->channel, channel, sizeof(share->channel));
+			share->used_bytes += needed;
+			queue->backends[fixed.backend_slot] += needed;
+		}
+	}
+	LWLockRelease(&queue->ring->lock);
+	return pushed;
+}
+
+/* Gives a popped record's bytes back to its shares (ring lock held). */
+static void
+submit_release_shares(OrderingSubmitQueue *queue,
+					  const SubmitRecordHeader *fixed, Size bytes)
+{
+	SubmitChannelShare *share;
+
+	if (fixed->channel_slot >= (uint32) queue->n_channel_slots ||
+		fixed->backend_slot >= (uint32) queue->n_backend_slots)
+		elog(ERROR, "submit queue record with share slots %u/%u out of range",
+			 fixed->channel_slot, fixed->backend_slot);
+	share = &queue->channels[fixed->channel_slot];
+	Assert(share->used_bytes >= bytes);
+	Assert(queue->backends[fixed->backend_slot] >= bytes);
+	share->used_bytes -= Min(share->used_bytes, bytes);
+	if (share->used_bytes == 0)
+		share->channel[0] = '\0';
+	queue->backends[fixed->backend_slot] -=
+		Min(queue->backends[fixed->backend_slot], bytes);
+}
+
+bool
+OrderingSubmitQueuePop(OrderingSubmitQueue *queue, StringInfo buf,
+					   const char **channel, const char **tx_id,
+					   const char **payload, Size *payload_len)
+{
+	SubmitRecordHeader fixed;
+	const char *end;
+	const char *names;
+	const char *channel_end;
+	const char *tx_id_end;
+
+	/* Only OrderingSubmitQueuePush writes records; checked all the same. */
+	LWLockAcquire(&queue->ring->lock, LW_EXCLUSIVE);
+	if (!OrderingRingPopLocked(queue->ring, buf))
+	{
+		LWLockRelease(&queue->ring->lock);
+		return false;
+	}
+	if (buf->len < (int) sizeof(fixed))
+		elog(ERROR, "malformed submit record of %d bytes", buf->len);
+	memcpy(&fixed, buf->data, sizeof(fixed));
+	submit_release_shares(queue, &fixed, OrderingRingRecordBytes(buf->len));
+	LWLockRelease(&queue->ring->lock);
+
+	end = buf->data + buf->len;
+	names = buf->data + sizeof(fixed);
+	channel_end = memchr(names, '\0', end - names);
+	if (channel_end == NULL)
+		elog(ERROR, "malformed submit record: no channel terminator");
+	tx_id_end = memchr(channel_end + 1, '\0', end - (channel_end + 1));
+	if (tx_id_end == NULL)
+		elog(ERROR, "malformed submit record: no transaction id terminator");
+
+	*channel = names;
+	*tx_id = channel_end + 1;
+	*payload = tx_id_end + 1;
+	*payload_len = end - (tx_id_end + 1);
+	return true;
+}
