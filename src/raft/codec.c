@@ -50,11 +50,9 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "raft.h"
-
-#include <assert.h>
-#include <stdlib.h>
 #include <string.h>
+
+#include "heap.h"
 
 #define VARINT_BYTES_MAX 10		/* 64 bits in 7-bit groups */
 #define ENTRY_BYTES_MIN 4		/* term, index, type, size: a byte each */
@@ -81,14 +79,14 @@ varint_size(uint64_t value)
 		value >>= 7;
 		size++;
 	}
-	assert(size <= VARINT_BYTES_MAX);
+	RAFT_ASSERT(size <= VARINT_BYTES_MAX);
 	return size;
 }
 
 static void
 write_u8(codec_writer *w, uint8_t value)
 {
-	assert(w->offset < w->capacity);
+	RAFT_ASSERT(w->offset < w->capacity);
 	w->buf[w->offset++] = value;
 }
 
@@ -103,15 +101,15 @@ write_varint(codec_writer *w, uint64_t value)
 		value >>= 7;
 	}
 	write_u8(w, (uint8_t) value);
-	assert(w->offset - start <= VARINT_BYTES_MAX);
+	RAFT_ASSERT(w->offset - start <= VARINT_BYTES_MAX);
 	(void) start;				/* only the assertion reads it */
 }
 
 static void
 write_bytes(codec_writer *w, const uint8_t *data, size_t size)
 {
-	assert(size <= w->capacity - w->offset);
-	assert(size == 0 || data != NULL);
+	RAFT_ASSERT(size <= w->capacity - w->offset);
+	RAFT_ASSERT(size == 0 || data != NULL);
 	if (size > 0)
 		memcpy(w->buf + w->offset, data, size);
 	w->offset += size;
@@ -132,14 +130,14 @@ typedef struct codec_reader
 static size_t
 reader_left(const codec_reader *r)
 {
-	assert(r->offset <= r->len);
+	RAFT_ASSERT(r->offset <= r->len);
 	return r->len - r->offset;
 }
 
 static void
 reader_fail(codec_reader *r, int err)
 {
-	assert(err < 0);
+	RAFT_ASSERT(err < 0);
 	if (r->err == RAFT_OK)
 		r->err = err;
 }
@@ -196,7 +194,7 @@ read_varint(codec_reader *r)
 		}
 	}
 	/* Ten bytes and the last still had its continuation bit: caught above. */
-	assert(false);
+	RAFT_ASSERT(false);
 	return 0;
 }
 
@@ -299,7 +297,7 @@ raft_message_encoded_size(const raft_message *msg)
 {
 	size_t		size = 2;		/* version, type */
 
-	assert(msg != NULL);
+	RAFT_ASSERT(msg != NULL);
 	size += varint_size(msg->from);
 	size += varint_size(msg->to);
 	size += varint_size(msg->term);
@@ -323,7 +321,7 @@ raft_message_encoded_size(const raft_message *msg)
 	size += 1;					/* has_snapshot */
 	if (msg->snapshot != NULL)
 		size += snapshot_encoded_size(msg->snapshot);
-	assert(size >= MESSAGE_BYTES_MIN);
+	RAFT_ASSERT(size >= MESSAGE_BYTES_MIN);
 	return size;
 }
 
@@ -366,9 +364,9 @@ raft_message_encode(const raft_message *msg, uint8_t *buf, size_t capacity,
 	size_t		size;
 	int			err;
 
-	assert(msg != NULL);
-	assert(written != NULL);
-	assert(buf != NULL || capacity == 0);
+	RAFT_ASSERT(msg != NULL);
+	RAFT_ASSERT(written != NULL);
+	RAFT_ASSERT(buf != NULL || capacity == 0);
 	*written = 0;
 
 	err = message_check_encodable(msg);
@@ -419,7 +417,7 @@ raft_message_encode(const raft_message *msg, uint8_t *buf, size_t capacity,
 		write_varint(&w, snapshot->data_size);
 		write_bytes(&w, snapshot->data, snapshot->data_size);
 	}
-	assert(w.offset == size);
+	RAFT_ASSERT(w.offset == size);
 	*written = size;
 	return RAFT_OK;
 }
@@ -461,11 +459,11 @@ decode_entries(codec_reader *r, raft_message *msg)
 		if (r->err != RAFT_OK)
 			return r->err;
 		data_total += size;
-		assert(data_total <= r->len);
+		RAFT_ASSERT(data_total <= r->len);
 	}
 
 	/* Pass 2: one block holds the array, then every entry's data. */
-	block = malloc(sizeof(raft_entry) * n + data_total);
+	block = raft_malloc(sizeof(raft_entry) * n + data_total);
 	if (block == NULL)
 		return RAFT_ERR_NOMEM;
 	msg->entries = (raft_entry *) block;
@@ -483,8 +481,8 @@ decode_entries(codec_reader *r, raft_message *msg)
 		entry->type = read_u8(r);
 		entry->size = read_u32_varint(r);
 		bytes = read_bytes(r, entry->size);
-		assert(r->err == RAFT_OK);	/* pass 1 read the same bytes */
-		assert(entry_type_is_valid(entry->type));
+		RAFT_ASSERT(r->err == RAFT_OK);	/* pass 1 read the same bytes */
+		RAFT_ASSERT(entry_type_is_valid(entry->type));
 		entry->data = NULL;
 		if (entry->size > 0)
 		{
@@ -493,7 +491,7 @@ decode_entries(codec_reader *r, raft_message *msg)
 			data += entry->size;
 		}
 	}
-	assert(data == block + sizeof(raft_entry) * n + data_total);
+	RAFT_ASSERT(data == block + sizeof(raft_entry) * n + data_total);
 	return RAFT_OK;
 }
 
@@ -539,7 +537,7 @@ decode_snapshot(codec_reader *r, raft_message *msg)
 	if (r->err != RAFT_OK)
 		return r->err;
 
-	snapshot = malloc(sizeof(raft_snapshot) + data_size);
+	snapshot = raft_malloc(sizeof(raft_snapshot) + data_size);
 	if (snapshot == NULL)
 		return RAFT_ERR_NOMEM;
 	snapshot->meta = meta;
@@ -609,8 +607,8 @@ raft_message_decode(const uint8_t *buf, size_t len, raft_message *msg)
 	codec_reader r = {.buf = buf, .len = len, .offset = 0, .err = RAFT_OK};
 	int			err;
 
-	assert(msg != NULL);
-	assert(buf != NULL || len == 0);
+	RAFT_ASSERT(msg != NULL);
+	RAFT_ASSERT(buf != NULL || len == 0);
 	memset(msg, 0, sizeof(*msg));
 	if (len > RAFT_WIRE_MAX_BYTES)
 		return RAFT_ERR_TOO_LARGE;
@@ -621,11 +619,11 @@ raft_message_decode(const uint8_t *buf, size_t len, raft_message *msg)
 		raft_message_free(msg);
 		return err;
 	}
-	assert(r.offset == len);
-	assert(msg->type < RAFT_MSG_TYPE_COUNT);
-	assert(msg->n_entries <= RAFT_WIRE_MAX_ENTRIES);
-	assert((msg->n_entries == 0) == (msg->entries == NULL));
-	assert((msg->type == RAFT_MSG_SNAP) == (msg->snapshot != NULL));
+	RAFT_ASSERT(r.offset == len);
+	RAFT_ASSERT(msg->type < RAFT_MSG_TYPE_COUNT);
+	RAFT_ASSERT(msg->n_entries <= RAFT_WIRE_MAX_ENTRIES);
+	RAFT_ASSERT((msg->n_entries == 0) == (msg->entries == NULL));
+	RAFT_ASSERT((msg->type == RAFT_MSG_SNAP) == (msg->snapshot != NULL));
 	return RAFT_OK;
 }
 
@@ -636,9 +634,9 @@ raft_message_decode(const uint8_t *buf, size_t len, raft_message *msg)
 void
 raft_message_free(raft_message *msg)
 {
-	assert(msg != NULL);
-	free(msg->entries);
-	free(msg->snapshot);
+	RAFT_ASSERT(msg != NULL);
+	raft_free(msg->entries);
+	raft_free(msg->snapshot);
 	memset(msg, 0, sizeof(*msg));
 }
 
@@ -656,7 +654,7 @@ conf_change_type_is_valid(uint8_t type)
 size_t
 raft_conf_change_encoded_size(const raft_conf_change *change)
 {
-	assert(change != NULL);
+	RAFT_ASSERT(change != NULL);
 	return 2 + varint_size(change->node) + varint_size(change->context_size) +
 		change->context_size;
 }
@@ -668,9 +666,9 @@ raft_conf_change_encode(const raft_conf_change *change, uint8_t *buf,
 	codec_writer w = {.buf = buf, .capacity = capacity, .offset = 0};
 	size_t		size;
 
-	assert(change != NULL);
-	assert(written != NULL);
-	assert(buf != NULL || capacity == 0);
+	RAFT_ASSERT(change != NULL);
+	RAFT_ASSERT(written != NULL);
+	RAFT_ASSERT(buf != NULL || capacity == 0);
 	*written = 0;
 
 	if (!conf_change_type_is_valid(change->type) || change->node == RAFT_NONE)
@@ -688,7 +686,7 @@ raft_conf_change_encode(const raft_conf_change *change, uint8_t *buf,
 	write_varint(&w, change->node);
 	write_varint(&w, change->context_size);
 	write_bytes(&w, change->context, change->context_size);
-	assert(w.offset == size);
+	RAFT_ASSERT(w.offset == size);
 	*written = size;
 	return RAFT_OK;
 }
@@ -701,8 +699,8 @@ raft_conf_change_decode(const uint8_t *buf, size_t len,
 	raft_conf_change out;
 	uint8_t		version;
 
-	assert(change != NULL);
-	assert(buf != NULL || len == 0);
+	RAFT_ASSERT(change != NULL);
+	RAFT_ASSERT(buf != NULL || len == 0);
 	memset(change, 0, sizeof(*change));
 	if (len > RAFT_WIRE_MAX_BYTES)
 		return RAFT_ERR_TOO_LARGE;
@@ -729,7 +727,7 @@ raft_conf_change_decode(const uint8_t *buf, size_t len,
 		return RAFT_ERR_MALFORMED;	/* trailing garbage */
 
 	*change = out;
-	assert(conf_change_type_is_valid(change->type));
-	assert(change->node != RAFT_NONE);
+	RAFT_ASSERT(conf_change_type_is_valid(change->type));
+	RAFT_ASSERT(change->node != RAFT_NONE);
 	return RAFT_OK;
 }

@@ -8,7 +8,6 @@
  *
  *-------------------------------------------------------------------------
  */
-#include <assert.h>
 #include <string.h>
 
 #include "raft_internal.h"
@@ -158,7 +157,7 @@ raft_handle_vote_response(raft_node *node, const raft_message *msg)
 	uint32_t	granted;
 	uint32_t	rejected;
 
-	assert(node->role == RAFT_PRECANDIDATE || node->role == RAFT_CANDIDATE);
+	RAFT_ASSERT(node->role == RAFT_PRECANDIDATE || node->role == RAFT_CANDIDATE);
 	raft_tracker_record_vote(&node->tracker, msg->from, !msg->reject);
 	switch ((raft_vote_result) raft_tracker_tally(&node->tracker, &granted,
 												 &rejected))

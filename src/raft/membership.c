@@ -12,8 +12,6 @@
  *
  *-------------------------------------------------------------------------
  */
-#include <assert.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "raft_internal.h"
@@ -71,7 +69,7 @@ raft_apply_conf_change_entry(raft_node *node, const raft_entry *entry)
 	raft_conf_change change;
 	raft_config next;
 
-	assert(entry->type == RAFT_ENTRY_CONF_CHANGE);
+	RAFT_ASSERT(entry->type == RAFT_ENTRY_CONF_CHANGE);
 	if (entry->index <= node->config_index)
 		return;
 	node->config_index = entry->index;
@@ -101,11 +99,11 @@ raft_has_unapplied_conf_changes(const raft_node *node)
 						   node->max_committed_size_per_ready,
 						   &entries, &n) != RAFT_OK)
 			return true;
-		assert(n > 0);
+		RAFT_ASSERT(n > 0);
 		for (uint32_t i = 0; i < n; i++)
 			found = found || entries[i].type == RAFT_ENTRY_CONF_CHANGE;
 		lo = entries[n - 1].index + 1;
-		free(entries);
+		raft_free(entries);
 		if (found)
 			return true;
 	}

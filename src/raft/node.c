@@ -12,8 +12,6 @@
  *
  *-------------------------------------------------------------------------
  */
-#include <assert.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "raft_internal.h"
@@ -134,7 +132,7 @@ raft_node_create(const raft_options *options, raft_node **out)
 		!options->storage.snapshot)
 		return RAFT_ERR_INVALID;
 	*out = NULL;
-	node = calloc(1, sizeof(*node));
+	node = raft_calloc(1, sizeof(*node));
 	if (node == NULL)
 		return RAFT_ERR_NOMEM;
 	node->id = options->id;
@@ -177,13 +175,13 @@ raft_node_destroy(raft_node *node)
 	raft_message_queue_clear(&node->msgs);
 	raft_tracker_destroy(&node->tracker);
 	raft_log_destroy(&node->log);
-	free(node);
+	raft_free(node);
 }
 
 void
 raft_tick(raft_node *node)
 {
-	assert(node != NULL);
+	RAFT_ASSERT(node != NULL);
 	if (node->role == RAFT_LEADER)
 		raft_tick_heartbeat(node);
 	else
@@ -254,7 +252,7 @@ propose_entry(raft_node *node, uint8_t type, const uint8_t *data,
 int
 raft_propose(raft_node *node, const uint8_t *data, uint32_t size)
 {
-	assert(node != NULL);
+	RAFT_ASSERT(node != NULL);
 	return propose_entry(node, RAFT_ENTRY_NORMAL, data, size);
 }
 
@@ -272,7 +270,7 @@ raft_propose_conf_change(raft_node *node, const raft_conf_change *change)
 	size_t		written = 0;
 	int			rc;
 
-	assert(node != NULL);
+	RAFT_ASSERT(node != NULL);
 	if (change == NULL)
 		return RAFT_ERR_INVALID;
 	if (node->role != RAFT_LEADER || node->lead_transferee != RAFT_NONE)
@@ -288,14 +286,14 @@ raft_propose_conf_change(raft_node *node, const raft_conf_change *change)
 	size = raft_conf_change_encoded_size(change);
 	if (size == 0 || size > RAFT_MAX_PROPOSAL_BYTES)
 		return RAFT_ERR_TOO_LARGE;
-	buffer = malloc(size);
+	buffer = raft_malloc(size);
 	if (buffer == NULL)
 		return RAFT_ERR_NOMEM;
 	rc = raft_conf_change_encode(change, buffer, size, &written);
 	if (rc == RAFT_OK)
 		rc = propose_entry(node, RAFT_ENTRY_CONF_CHANGE, buffer,
 						   (uint32_t) written);
-	free(buffer);
+	raft_free(buffer);
 	return rc;
 }
 
@@ -305,7 +303,7 @@ raft_transfer_leader(raft_node *node, raft_id to)
 	raft_message msg = local_message(RAFT_MSG_TRANSFER_LEADER, to);
 	int			rc;
 
-	assert(node != NULL);
+	RAFT_ASSERT(node != NULL);
 	if (to == RAFT_NONE)
 		return RAFT_ERR_INVALID;
 	if (node->role == RAFT_LEADER &&
@@ -321,7 +319,7 @@ raft_report_unreachable(raft_node *node, raft_id peer)
 {
 	raft_message msg = local_message(RAFT_MSG_UNREACHABLE, peer);
 
-	assert(node != NULL);
+	RAFT_ASSERT(node != NULL);
 	(void) raft_step_internal(node, &msg);
 	raft_assert_invariants(node);
 }
@@ -331,7 +329,7 @@ raft_report_snapshot(raft_node *node, raft_id peer, bool failed)
 {
 	raft_message msg = local_message(RAFT_MSG_SNAP_STATUS, peer);
 
-	assert(node != NULL);
+	RAFT_ASSERT(node != NULL);
 	msg.reject = failed;
 	(void) raft_step_internal(node, &msg);
 	raft_assert_invariants(node);

@@ -13,8 +13,6 @@
  *
  *-------------------------------------------------------------------------
  */
-#include <assert.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "raft_internal.h"
@@ -26,7 +24,7 @@ raft_message_queue_clear(raft_message_queue *queue)
 {
 	for (uint32_t i = 0; i < queue->n; i++)
 		raft_message_release(&queue->items[i]);
-	free(queue->items);
+	raft_free(queue->items);
 	memset(queue, 0, sizeof(*queue));
 }
 
@@ -50,18 +48,18 @@ raft_send(raft_node *node, raft_message *msg)
 
 	if (msg->from == RAFT_NONE)
 		msg->from = node->id;
-	assert(msg->to != RAFT_NONE && msg->to != node->id);
+	RAFT_ASSERT(msg->to != RAFT_NONE && msg->to != node->id);
 	if (is_vote_type(msg->type))
-		assert(msg->term != 0);
+		RAFT_ASSERT(msg->term != 0);
 	else
 	{
-		assert(msg->term == 0);
+		RAFT_ASSERT(msg->term == 0);
 		msg->term = node->term;
 	}
 	if (queue->n == queue->capacity)
 	{
 		uint32_t	capacity = queue->capacity == 0 ? 16 : queue->capacity * 2;
-		raft_message *grown = realloc(queue->items,
+		raft_message *grown = raft_realloc(queue->items,
 									  (size_t) capacity * sizeof(raft_message));
 
 		if (grown == NULL)
@@ -85,7 +83,7 @@ step_leader_propose(raft_node *node, const raft_message *msg)
 	raft_index	pending_conf_index = node->pending_conf_index;
 	int			rc;
 
-	assert(msg->n_entries > 0);
+	RAFT_ASSERT(msg->n_entries > 0);
 	/* A leader removed from the configuration takes no new proposals. */
 	if (raft_tracker_get(&node->tracker, node->id) == NULL)
 		return RAFT_ERR_PROPOSAL_DROPPED;
@@ -105,7 +103,7 @@ step_leader_propose(raft_node *node, const raft_message *msg)
 	if (rc != RAFT_OK)
 		return rc;
 	rc = raft_append_entries_as_leader(node, entries, msg->n_entries);
-	free(entries);
+	raft_free(entries);
 	if (rc != RAFT_OK)
 		return rc;
 	node->pending_conf_index = pending_conf_index;
@@ -307,8 +305,8 @@ step_lower_term(raft_node *node, const raft_message *msg)
 int
 raft_step_internal(raft_node *node, const raft_message *msg)
 {
-	assert(node != NULL && msg != NULL);
-	assert(msg->type < RAFT_MSG_TYPE_COUNT);
+	RAFT_ASSERT(node != NULL && msg != NULL);
+	RAFT_ASSERT(msg->type < RAFT_MSG_TYPE_COUNT);
 
 	if (msg->term > node->term)
 	{
@@ -339,7 +337,7 @@ raft_step_internal(raft_node *node, const raft_message *msg)
 		case RAFT_FOLLOWER:
 			return step_follower(node, msg);
 	}
-	assert(!"unknown role");
+	RAFT_ASSERT(!"unknown role");
 	return RAFT_ERR_INVALID;
 }
 
@@ -354,39 +352,39 @@ raft_assert_invariants(const raft_node *node)
 	const raft_log *log = &node->log;
 	raft_index	last = raft_log_last_index(log);
 
-	assert(log->applied <= log->committed);
-	assert(log->committed <= last);
-	assert(log->committed + 1 >= raft_log_first_index(log));
-	assert(node->vote == RAFT_NONE || node->term > 0);
+	RAFT_ASSERT(log->applied <= log->committed);
+	RAFT_ASSERT(log->committed <= last);
+	RAFT_ASSERT(log->committed + 1 >= raft_log_first_index(log));
+	RAFT_ASSERT(node->vote == RAFT_NONE || node->term > 0);
 	switch (node->role)
 	{
 		case RAFT_LEADER:
-			assert(node->leader == node->id);
-			assert(!log->unstable.has_snapshot);
-			assert(node->pending_conf_index <= last);
+			RAFT_ASSERT(node->leader == node->id);
+			RAFT_ASSERT(!log->unstable.has_snapshot);
+			RAFT_ASSERT(node->pending_conf_index <= last);
 			for (uint32_t i = 0; i < node->tracker.n_progress; i++)
 			{
 				const raft_progress *pr = &node->tracker.progress[i];
 
-				assert(pr->match < pr->next);
-				assert(pr->id == node->id || pr->next <= last + 1);
-				assert(pr->inflights.count <= pr->inflights.capacity);
+				RAFT_ASSERT(pr->match < pr->next);
+				RAFT_ASSERT(pr->id == node->id || pr->next <= last + 1);
+				RAFT_ASSERT(pr->inflights.count <= pr->inflights.capacity);
 			}
 			break;
 		case RAFT_CANDIDATE:
-			assert(node->vote == node->id);
+			RAFT_ASSERT(node->vote == node->id);
 			/* fall through */
 		case RAFT_PRECANDIDATE:
-			assert(node->leader == RAFT_NONE);
-			assert(node->lead_transferee == RAFT_NONE);
+			RAFT_ASSERT(node->leader == RAFT_NONE);
+			RAFT_ASSERT(node->lead_transferee == RAFT_NONE);
 			break;
 		case RAFT_FOLLOWER:
-			assert(node->lead_transferee == RAFT_NONE);
+			RAFT_ASSERT(node->lead_transferee == RAFT_NONE);
 			break;
 	}
-	assert(node->tracker.n_progress ==
+	RAFT_ASSERT(node->tracker.n_progress ==
 		   node->tracker.config.n_voters + node->tracker.config.n_learners);
-	assert(node->randomized_election_timeout >= node->election_tick &&
+	RAFT_ASSERT(node->randomized_election_timeout >= node->election_tick &&
 		   node->randomized_election_timeout < 2 * node->election_tick);
 #else
 	(void) node;

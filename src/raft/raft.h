@@ -20,8 +20,11 @@
  * raft_advance().  The core never calls the host except through the read
  * side of raft_storage.
  *
- * Memory: the core allocates with malloc/free.  Every function that can
- * fail returns an int error code (RAFT_OK or a negative RAFT_ERR_*).
+ * Memory: the core allocates through the heap hooks (raft_heap_set(),
+ * libc by default) and checks its invariants through the assertion hook
+ * (raft_assert_set_handler(), print and abort() by default).  Every
+ * function that can fail returns an int error code (RAFT_OK or a negative
+ * RAFT_ERR_*).
  *
  * Configuration changes take effect when the host applies them: at
  * raft_advance() the core applies every RAFT_ENTRY_CONF_CHANGE entry it
@@ -78,6 +81,48 @@ enum
 };
 
 extern const char *raft_strerror(int err);
+
+/*
+ * Hooks for an embedding host, process-wide (like canonical/raft's
+ * raft_heap): install them before creating nodes, or between calls.
+ *
+ * The heap: every allocation the core makes (nodes, readies, decoded
+ * messages, memory storage) goes through these, with the context given.
+ * Allocation failure is a NULL return (the core then returns
+ * RAFT_ERR_NOMEM); the core never passes NULL to free or realloc, nor asks
+ * realloc for zero bytes.  A host may change the context between calls,
+ * e.g. to allocate each group in its own memory context; what one
+ * allocation's context was, its free and realloc must still accept.
+ */
+typedef struct raft_heap
+{
+	void	   *context;
+	void	   *(*malloc) (void *context, size_t size);
+	void	   *(*calloc) (void *context, size_t count, size_t size);
+	void	   *(*realloc) (void *context, void *pointer, size_t size);
+	void		(*free) (void *context, void *pointer);
+} raft_heap;
+
+/* Installs heap (copied); NULL restores libc's malloc family. */
+extern void raft_heap_set(const raft_heap *heap);
+extern void raft_heap_get(raft_heap *heap);
+
+/*
+ * The assertion hook: called when an internal invariant of the core does
+ * not hold (a bug in the core, or a host breaking the API contract; never
+ * input from a peer or from storage, which is refused with an error).  The
+ * handler must not return (abort, or longjmp out, as PostgreSQL's
+ * elog(ERROR) does); if it returns, the core calls abort().  After it
+ * fired, the node it fired in is in an unspecified state: call nothing on
+ * it again, not even raft_node_destroy(), and reclaim its memory through
+ * the heap (e.g. reset the memory context it was allocated in).  Other
+ * nodes are unaffected.  NULL restores the default: print the failed
+ * expression and its place to stderr, then abort().
+ */
+typedef void (*raft_assert_handler) (const char *expression,
+									 const char *file, int line);
+
+extern void raft_assert_set_handler(raft_assert_handler handler);
 
 typedef enum raft_role
 {

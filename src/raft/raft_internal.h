@@ -16,6 +16,7 @@
 #define RAFT_INTERNAL_H
 
 #include "raft.h"
+#include "heap.h"
 #include "log.h"
 #include "progress.h"
 

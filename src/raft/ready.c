@@ -14,8 +14,6 @@
  *
  *-------------------------------------------------------------------------
  */
-#include <assert.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "raft_internal.h"
@@ -42,7 +40,7 @@ raft_has_ready(const raft_node *node)
 {
 	raft_hard_state hs = current_hard_state(node);
 
-	assert(node != NULL);
+	RAFT_ASSERT(node != NULL);
 	return node->role != node->prev_role ||
 		node->leader != node->prev_leader ||
 		!hard_state_equal(&hs, &node->prev_hard_state) ||
@@ -56,8 +54,8 @@ void
 raft_release_ready(raft_node *node)
 {
 	raft_message_queue_clear(&node->ready_msgs);
-	free(node->ready_entries);
-	free(node->ready_committed);
+	raft_free(node->ready_entries);
+	raft_free(node->ready_committed);
 	node->ready_entries = NULL;
 	node->ready_committed = NULL;
 	raft_snapshot_clear(&node->ready_snapshot);
@@ -102,7 +100,7 @@ raft_ready_get(raft_node *node, raft_ready *ready)
 	if (node == NULL || ready == NULL)
 		return RAFT_ERR_INVALID;
 	/* One ready at a time: advance the previous one first. */
-	assert(!node->ready_outstanding);
+	RAFT_ASSERT(!node->ready_outstanding);
 	if (node->ready_outstanding)
 		return RAFT_ERR_INVALID;
 
@@ -133,9 +131,9 @@ raft_ready_get(raft_node *node, raft_ready *ready)
 	ready->messages = node->ready_msgs.items;
 
 	/* Invariants of what the host will persist and apply. */
-	assert(!ready->has_hard_state || ready->hard_state.commit >=
+	RAFT_ASSERT(!ready->has_hard_state || ready->hard_state.commit >=
 		   node->prev_hard_state.commit);
-	assert(ready->n_committed == 0 ||
+	RAFT_ASSERT(ready->n_committed == 0 ||
 		   ready->committed[ready->n_committed - 1].index <= hs.commit);
 	node->ready_outstanding = true;
 	return RAFT_OK;
@@ -149,9 +147,9 @@ raft_ready_get(raft_node *node, raft_ready *ready)
 void
 raft_advance(raft_node *node, const raft_ready *ready)
 {
-	assert(node != NULL && ready != NULL);
-	assert(node->ready_outstanding);
-	assert(ready->messages == node->ready_msgs.items);
+	RAFT_ASSERT(node != NULL && ready != NULL);
+	RAFT_ASSERT(node->ready_outstanding);
+	RAFT_ASSERT(ready->messages == node->ready_msgs.items);
 
 	node->prev_role = ready->role;
 	node->prev_leader = ready->leader;
@@ -187,7 +185,7 @@ raft_advance(raft_node *node, const raft_ready *ready)
 void
 raft_get_status(const raft_node *node, raft_status *status)
 {
-	assert(node != NULL && status != NULL);
+	RAFT_ASSERT(node != NULL && status != NULL);
 	memset(status, 0, sizeof(*status));
 	status->id = node->id;
 	status->role = node->role;

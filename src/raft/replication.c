@@ -9,7 +9,6 @@
  *
  *-------------------------------------------------------------------------
  */
-#include <assert.h>
 #include <string.h>
 
 #include "raft_internal.h"
@@ -27,7 +26,7 @@ raft_append_entries_as_leader(raft_node *node, raft_entry *entries,
 {
 	raft_index	last = raft_log_last_index(&node->log);
 
-	assert(node->role == RAFT_LEADER);
+	RAFT_ASSERT(node->role == RAFT_LEADER);
 	for (uint32_t i = 0; i < n; i++)
 	{
 		entries[i].term = node->term;
@@ -82,7 +81,7 @@ raft_send_append(raft_node *node, raft_id to, bool send_if_empty, bool *sent)
 	int			rc;
 
 	*sent = false;
-	assert(pr != NULL && to != node->id);
+	RAFT_ASSERT(pr != NULL && to != node->id);
 	if (raft_progress_is_paused(pr))
 		return RAFT_OK;
 
@@ -194,7 +193,7 @@ raft_bcast_heartbeat(raft_node *node)
 bool
 raft_maybe_commit(raft_node *node)
 {
-	assert(node->role == RAFT_LEADER);
+	RAFT_ASSERT(node->role == RAFT_LEADER);
 	return raft_log_maybe_commit(&node->log,
 								 raft_tracker_committed(&node->tracker),
 								 node->term);
@@ -206,7 +205,7 @@ raft_self_ack(raft_node *node)
 {
 	raft_progress *self;
 
-	assert(node->role == RAFT_LEADER);
+	RAFT_ASSERT(node->role == RAFT_LEADER);
 	self = raft_tracker_get(&node->tracker, node->id);
 	if (self == NULL)
 		return RAFT_OK;
@@ -257,7 +256,7 @@ send_window(raft_node *node, raft_progress *pr)
 	/* Each append fills a window slot or pauses the peer: bounded. */
 	for (uint32_t i = 0; sent && rc == RAFT_OK; i++)
 	{
-		assert(i <= node->tracker.max_inflight + 1);
+		RAFT_ASSERT(i <= node->tracker.max_inflight + 1);
 		rc = raft_send_append(node, pr->id, false, &sent);
 	}
 	return rc;
@@ -408,7 +407,7 @@ restore(raft_node *node, const raft_snapshot *snapshot, bool *restored)
 	int			rc;
 
 	*restored = false;
-	assert(node->role == RAFT_FOLLOWER);
+	RAFT_ASSERT(node->role == RAFT_FOLLOWER);
 	if (meta->index <= node->log.committed)
 		return RAFT_OK;
 
@@ -449,7 +448,7 @@ raft_handle_snapshot(raft_node *node, const raft_message *msg)
 	bool		restored;
 	int			rc;
 
-	assert(msg->snapshot != NULL);
+	RAFT_ASSERT(msg->snapshot != NULL);
 	rc = restore(node, msg->snapshot, &restored);
 	if (rc != RAFT_OK)
 		return rc;
