@@ -52,7 +52,7 @@
  */
 #include <string.h>
 
-#include "heap.h"
+#include "internal/heap.h"
 
 #define VARINT_BYTES_MAX 10		/* 64 bits in 7-bit groups */
 #define ENTRY_BYTES_MIN 4		/* term, index, type, size: a byte each */

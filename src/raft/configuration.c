@@ -15,7 +15,7 @@
  */
 #include <string.h>
 
-#include "raft_internal.h"
+#include "internal/core.h"
 
 static int
 id_position(const raft_id *ids, uint32_t n, raft_id id)

@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "heap.h"
+#include "internal/heap.h"
 
 static void *
 libc_malloc(void *context, size_t size)

@@ -14,7 +14,7 @@
  */
 #include <string.h>
 
-#include "raft_internal.h"
+#include "internal/core.h"
 
 /*
  * Switches the tracker to config and reacts as a leader must: step down if

@@ -20,7 +20,7 @@
  */
 #include <string.h>
 
-#include "raft_internal.h"
+#include "internal/core.h"
 
 struct raft_memory_storage
 {

@@ -14,7 +14,7 @@
  */
 #include <string.h>
 
-#include "raft_internal.h"
+#include "internal/core.h"
 
 /* ---- validating what comes from the network --------------------------- */
 

@@ -10,7 +10,7 @@
  */
 #include <string.h>
 
-#include "raft_internal.h"
+#include "internal/core.h"
 
 /* ---- inflights -------------------------------------------------------- */
 

@@ -11,7 +11,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "raft_internal.h"
+#include "internal/core.h"
 
 uint32_t
 raft_quorum_size(uint32_t n_voters)

@@ -15,7 +15,7 @@
  */
 #include <string.h>
 
-#include "raft_internal.h"
+#include "internal/core.h"
 
 /* ---- outgoing messages ------------------------------------------------ */
 

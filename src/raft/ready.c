@@ -16,7 +16,7 @@
  */
 #include <string.h>
 
-#include "raft_internal.h"
+#include "internal/core.h"
 
 static raft_hard_state
 current_hard_state(const raft_node *node)

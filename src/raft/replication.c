@@ -11,7 +11,7 @@
  */
 #include <string.h>
 
-#include "raft_internal.h"
+#include "internal/core.h"
 
 /* ---- leader: appending and sending ------------------------------------ */
 

@@ -17,7 +17,7 @@
  */
 #include <string.h>
 
-#include "raft_internal.h"
+#include "internal/core.h"
 
 /* "Raft uses randomized election timeouts" in [election_tick, 2x). */
 static void

@@ -13,7 +13,7 @@
  */
 #include <string.h>
 
-#include "raft_internal.h"
+#include "internal/core.h"
 
 const char *
 raft_strerror(int err)

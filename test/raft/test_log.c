@@ -8,7 +8,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "raft_internal.h"
+#include "internal/core.h"
 #include "tap.h"
 
 #include <stdlib.h>

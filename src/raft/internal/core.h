@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * raft_internal.h
+ * core.h
  *	  The raft_node structure and the functions the core's files share.
  *	  Not for the host: the host sees only raft.h.
  *
@@ -8,14 +8,14 @@
  * result of exactly one raft_step_internal() call (ticks step local HUP or
  * BEAT messages), which is what makes a seeded run replay exactly.
  *
- * src/raft/raft_internal.h
+ * src/raft/internal/core.h
  *
  *-------------------------------------------------------------------------
  */
-#ifndef RAFT_INTERNAL_H
-#define RAFT_INTERNAL_H
+#ifndef RAFT_INTERNAL_CORE_H
+#define RAFT_INTERNAL_CORE_H
 
-#include "raft.h"
+#include "../raft.h"
 #include "heap.h"
 #include "log.h"
 #include "progress.h"
@@ -180,4 +180,4 @@ extern int	raft_handle_transfer_leader(raft_node *node, raft_progress *pr,
 extern void raft_abort_leader_transfer(raft_node *node);
 extern int	raft_send_timeout_now(raft_node *node, raft_id to);
 
-#endif							/* RAFT_INTERNAL_H */
+#endif							/* RAFT_INTERNAL_CORE_H */

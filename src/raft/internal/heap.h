@@ -9,14 +9,14 @@
  * with NDEBUG, like assert().  Nothing a peer sends or a host stores may
  * reach one: such input is refused with an error code instead.
  *
- * src/raft/heap.h
+ * src/raft/internal/heap.h
  *
  *-------------------------------------------------------------------------
  */
-#ifndef RAFT_HEAP_H
-#define RAFT_HEAP_H
+#ifndef RAFT_INTERNAL_HEAP_H
+#define RAFT_INTERNAL_HEAP_H
 
-#include "raft.h"
+#include "../raft.h"
 
 extern void *raft_malloc(size_t size);
 extern void *raft_calloc(size_t count, size_t size);
@@ -34,4 +34,4 @@ extern _Noreturn void raft_assert_fail(const char *expression,
 	((expression) ? (void) 0 : raft_assert_fail(#expression, __FILE__, __LINE__))
 #endif
 
-#endif							/* RAFT_HEAP_H */
+#endif							/* RAFT_INTERNAL_HEAP_H */

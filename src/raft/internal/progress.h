@@ -9,14 +9,14 @@
  *	  replicate: optimistic pipelining, at most max_inflight_msgs appends
  *	  snapshot:  paused until the peer reports the snapshot installed
  *
- * src/raft/progress.h
+ * src/raft/internal/progress.h
  *
  *-------------------------------------------------------------------------
  */
-#ifndef RAFT_PROGRESS_H
-#define RAFT_PROGRESS_H
+#ifndef RAFT_INTERNAL_PROGRESS_H
+#define RAFT_INTERNAL_PROGRESS_H
 
-#include "raft.h"
+#include "../raft.h"
 
 /* A ring of the last index of each append in flight, oldest first. */
 typedef struct raft_inflights
@@ -103,4 +103,4 @@ extern void raft_tracker_record_vote(raft_tracker *tracker, raft_id id,
 extern int	raft_tracker_tally(const raft_tracker *tracker, uint32_t *granted,
 							   uint32_t *rejected);
 
-#endif							/* RAFT_PROGRESS_H */
+#endif							/* RAFT_INTERNAL_PROGRESS_H */
