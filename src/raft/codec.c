@@ -259,10 +259,129 @@ config_is_valid(const raft_config *config)
 	return true;
 }
 
-static bool
-entry_type_is_valid(uint8_t type)
+/*
+ * The wire values of the enums, spelled out here and only here: the
+ * switches have no default, so the compiler flags a type added to raft.h
+ * and not to the wire; reordering an enum cannot change the format.
+ */
+#define WIRE_INVALID 0xff
+
+static uint8_t
+message_type_to_wire(raft_message_type type)
 {
-	return type == RAFT_ENTRY_NORMAL || type == RAFT_ENTRY_CONF_CHANGE;
+	switch (type)
+	{
+		case RAFT_MSG_HUP:
+			return 0;
+		case RAFT_MSG_BEAT:
+			return 1;
+		case RAFT_MSG_PROP:
+			return 2;
+		case RAFT_MSG_APP:
+			return 3;
+		case RAFT_MSG_APP_RESP:
+			return 4;
+		case RAFT_MSG_VOTE:
+			return 5;
+		case RAFT_MSG_VOTE_RESP:
+			return 6;
+		case RAFT_MSG_PREVOTE:
+			return 7;
+		case RAFT_MSG_PREVOTE_RESP:
+			return 8;
+		case RAFT_MSG_HEARTBEAT:
+			return 9;
+		case RAFT_MSG_HEARTBEAT_RESP:
+			return 10;
+		case RAFT_MSG_SNAP:
+			return 11;
+		case RAFT_MSG_TIMEOUT_NOW:
+			return 12;
+		case RAFT_MSG_TRANSFER_LEADER:
+			return 13;
+		case RAFT_MSG_UNREACHABLE:
+			return 14;
+		case RAFT_MSG_SNAP_STATUS:
+			return 15;
+		case RAFT_MSG_TYPE_COUNT:
+			break;
+	}
+	return WIRE_INVALID;
+}
+
+static bool
+message_type_from_wire(uint8_t byte, raft_message_type *type)
+{
+	for (int t = 0; t < RAFT_MSG_TYPE_COUNT; t++)
+	{
+		if (message_type_to_wire((raft_message_type) t) == byte)
+		{
+			*type = (raft_message_type) t;
+			return true;
+		}
+	}
+	return false;
+}
+
+static uint8_t
+entry_type_to_wire(raft_entry_type type)
+{
+	switch (type)
+	{
+		case RAFT_ENTRY_NORMAL:
+			return 0;
+		case RAFT_ENTRY_CONF_CHANGE:
+			return 1;
+	}
+	return WIRE_INVALID;
+}
+
+static bool
+entry_type_from_wire(uint8_t byte, raft_entry_type *type)
+{
+	switch (byte)
+	{
+		case 0:
+			*type = RAFT_ENTRY_NORMAL;
+			return true;
+		case 1:
+			*type = RAFT_ENTRY_CONF_CHANGE;
+			return true;
+	}
+	return false;
+}
+
+static uint8_t
+conf_change_type_to_wire(raft_conf_change_type type)
+{
+	switch (type)
+	{
+		case RAFT_CONF_ADD_VOTER:
+			return 0;
+		case RAFT_CONF_ADD_LEARNER:
+			return 1;
+		case RAFT_CONF_REMOVE:
+			return 2;
+	}
+	return WIRE_INVALID;
+}
+
+static bool
+conf_change_type_from_wire(uint8_t byte, raft_conf_change_type *type)
+{
+	switch (byte)
+	{
+		case 0:
+			*type = RAFT_CONF_ADD_VOTER;
+			return true;
+		case 1:
+			*type = RAFT_CONF_ADD_LEARNER;
+			return true;
+		case 2:
+			*type = RAFT_CONF_REMOVE;
+			return true;
+	}
+	return false;
 }
 
 /* ------------------------------------------------------------------------
@@ -328,7 +447,7 @@ raft_message_encoded_size(const raft_message *msg)
 static int
 message_check_encodable(const raft_message *msg)
 {
-	if (msg->type >= RAFT_MSG_TYPE_COUNT)
+	if (message_type_to_wire(msg->type) == WIRE_INVALID)
 		return RAFT_ERR_INVALID;
 	if (msg->n_entries > RAFT_WIRE_MAX_ENTRIES)
 		return RAFT_ERR_TOO_LARGE;
@@ -338,7 +457,7 @@ message_check_encodable(const raft_message *msg)
 	{
 		const raft_entry *entry = &msg->entries[i];
 
-		if (!entry_type_is_valid(entry->type))
+		if (entry_type_to_wire(entry->type) == WIRE_INVALID)
 			return RAFT_ERR_INVALID;
 		if (entry->size > 0 && entry->data == NULL)
 			return RAFT_ERR_INVALID;
@@ -379,7 +498,7 @@ raft_message_encode(const raft_message *msg, uint8_t *buf, size_t capacity,
 		return RAFT_ERR_INVALID;
 
 	write_u8(&w, RAFT_WIRE_VERSION);
-	write_u8(&w, msg->type);
+	write_u8(&w, message_type_to_wire(msg->type));
 	write_varint(&w, msg->from);
 	write_varint(&w, msg->to);
 	write_varint(&w, msg->term);
@@ -396,7 +515,7 @@ raft_message_encode(const raft_message *msg, uint8_t *buf, size_t capacity,
 
 		write_varint(&w, entry->term);
 		write_varint(&w, entry->index);
-		write_u8(&w, entry->type);
+		write_u8(&w, entry_type_to_wire(entry->type));
 		write_varint(&w, entry->size);
 		write_bytes(&w, entry->data, entry->size);
 	}
@@ -452,7 +571,9 @@ decode_entries(codec_reader *r, raft_message *msg)
 
 		(void) read_varint(r);	/* term */
 		(void) read_varint(r);	/* index */
-		if (!entry_type_is_valid(read_u8(r)))
+		raft_entry_type type;
+
+		if (!entry_type_from_wire(read_u8(r), &type))
 			reader_fail(r, RAFT_ERR_MALFORMED);
 		size = read_u32_varint(r);
 		(void) read_bytes(r, size);
@@ -478,11 +599,11 @@ decode_entries(codec_reader *r, raft_message *msg)
 
 		entry->term = read_varint(r);
 		entry->index = read_varint(r);
-		entry->type = read_u8(r);
+		if (!entry_type_from_wire(read_u8(r), &entry->type))
+			reader_fail(r, RAFT_ERR_MALFORMED);
 		entry->size = read_u32_varint(r);
 		bytes = read_bytes(r, entry->size);
 		RAFT_ASSERT(r->err == RAFT_OK);	/* pass 1 read the same bytes */
-		RAFT_ASSERT(entry_type_is_valid(entry->type));
 		entry->data = NULL;
 		if (entry->size > 0)
 		{
@@ -556,6 +677,7 @@ static int
 decode_message(codec_reader *r, raft_message *msg)
 {
 	uint8_t		version;
+	uint8_t		type_byte;
 	bool		has_snapshot;
 	int			err;
 
@@ -564,10 +686,10 @@ decode_message(codec_reader *r, raft_message *msg)
 		return r->err;
 	if (version != RAFT_WIRE_VERSION)
 		return RAFT_ERR_VERSION;
-	msg->type = read_u8(r);
+	type_byte = read_u8(r);
 	if (r->err != RAFT_OK)
 		return r->err;
-	if (msg->type >= RAFT_MSG_TYPE_COUNT)
+	if (!message_type_from_wire(type_byte, &msg->type))
 		return RAFT_ERR_MALFORMED;
 	msg->from = read_varint(r);
 	msg->to = read_varint(r);
@@ -620,7 +742,7 @@ raft_message_decode(const uint8_t *buf, size_t len, raft_message *msg)
 		return err;
 	}
 	RAFT_ASSERT(r.offset == len);
-	RAFT_ASSERT(msg->type < RAFT_MSG_TYPE_COUNT);
+	RAFT_ASSERT(message_type_to_wire(msg->type) != WIRE_INVALID);
 	RAFT_ASSERT(msg->n_entries <= RAFT_WIRE_MAX_ENTRIES);
 	RAFT_ASSERT((msg->n_entries == 0) == (msg->entries == NULL));
 	RAFT_ASSERT((msg->type == RAFT_MSG_SNAP) == (msg->snapshot != NULL));
@@ -644,13 +766,6 @@ raft_message_free(raft_message *msg)
  * raft_conf_change
  * ------------------------------------------------------------------------
  */
-static bool
-conf_change_type_is_valid(uint8_t type)
-{
-	return type == RAFT_CONF_ADD_VOTER || type == RAFT_CONF_ADD_LEARNER ||
-		type == RAFT_CONF_REMOVE;
-}
-
 size_t
 raft_conf_change_encoded_size(const raft_conf_change *change)
 {
@@ -671,7 +786,8 @@ raft_conf_change_encode(const raft_conf_change *change, uint8_t *buf,
 	RAFT_ASSERT(buf != NULL || capacity == 0);
 	*written = 0;
 
-	if (!conf_change_type_is_valid(change->type) || change->node == RAFT_NONE)
+	if (conf_change_type_to_wire(change->type) == WIRE_INVALID ||
+		change->node == RAFT_NONE)
 		return RAFT_ERR_INVALID;
 	if (change->context_size > 0 && change->context == NULL)
 		return RAFT_ERR_INVALID;
@@ -682,7 +798,7 @@ raft_conf_change_encode(const raft_conf_change *change, uint8_t *buf,
 		return RAFT_ERR_INVALID;
 
 	write_u8(&w, RAFT_WIRE_VERSION);
-	write_u8(&w, change->type);
+	write_u8(&w, conf_change_type_to_wire(change->type));
 	write_varint(&w, change->node);
 	write_varint(&w, change->context_size);
 	write_bytes(&w, change->context, change->context_size);
@@ -698,6 +814,7 @@ raft_conf_change_decode(const uint8_t *buf, size_t len,
 	codec_reader r = {.buf = buf, .len = len, .offset = 0, .err = RAFT_OK};
 	raft_conf_change out;
 	uint8_t		version;
+	uint8_t		type_byte;
 
 	RAFT_ASSERT(change != NULL);
 	RAFT_ASSERT(buf != NULL || len == 0);
@@ -711,8 +828,8 @@ raft_conf_change_decode(const uint8_t *buf, size_t len,
 		return r.err;
 	if (version != RAFT_WIRE_VERSION)
 		return RAFT_ERR_VERSION;
-	out.type = read_u8(&r);
-	if (r.err == RAFT_OK && !conf_change_type_is_valid(out.type))
+	type_byte = read_u8(&r);
+	if (r.err == RAFT_OK && !conf_change_type_from_wire(type_byte, &out.type))
 		return RAFT_ERR_MALFORMED;
 	out.node = read_varint(&r);
 	if (r.err == RAFT_OK && out.node == RAFT_NONE)
@@ -727,7 +844,7 @@ raft_conf_change_decode(const uint8_t *buf, size_t len,
 		return RAFT_ERR_MALFORMED;	/* trailing garbage */
 
 	*change = out;
-	RAFT_ASSERT(conf_change_type_is_valid(change->type));
+	RAFT_ASSERT(conf_change_type_to_wire(change->type) != WIRE_INVALID);
 	RAFT_ASSERT(change->node != RAFT_NONE);
 	return RAFT_OK;
 }

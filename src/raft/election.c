@@ -37,7 +37,7 @@ won_election(raft_node *node, raft_campaign_type type)
 static int
 campaign(raft_node *node, raft_campaign_type type)
 {
-	uint8_t		request;
+	raft_message_type request;
 	raft_term	term;
 	uint32_t	granted;
 	uint32_t	rejected;

@@ -19,7 +19,7 @@
 /* ---- validating what comes from the network --------------------------- */
 
 static bool
-is_local_type(uint8_t type)
+is_local_type(raft_message_type type)
 {
 	return type == RAFT_MSG_HUP || type == RAFT_MSG_BEAT ||
 		type == RAFT_MSG_PROP || type == RAFT_MSG_UNREACHABLE ||
@@ -205,7 +205,7 @@ raft_step(raft_node *node, const raft_message *msg)
 }
 
 static raft_message
-local_message(uint8_t type, raft_id from)
+local_message(raft_message_type type, raft_id from)
 {
 	raft_message msg;
 
@@ -227,7 +227,7 @@ raft_campaign(raft_node *node)
 }
 
 static int
-propose_entry(raft_node *node, uint8_t type, const uint8_t *data,
+propose_entry(raft_node *node, raft_entry_type type, const uint8_t *data,
 			  uint32_t size)
 {
 	raft_message msg = local_message(RAFT_MSG_PROP, node->id);

@@ -69,7 +69,7 @@ progress_reset_state(raft_progress *pr, raft_progress_state state)
 {
 	pr->msg_app_flow_paused = false;
 	pr->pending_snapshot = 0;
-	pr->state = (uint8_t) state;
+	pr->state = state;
 	raft_inflights_reset(&pr->inflights);
 }
 

@@ -29,7 +29,7 @@ raft_message_queue_clear(raft_message_queue *queue)
 }
 
 static bool
-is_vote_type(uint8_t type)
+is_vote_type(raft_message_type type)
 {
 	return type == RAFT_MSG_VOTE || type == RAFT_MSG_VOTE_RESP ||
 		type == RAFT_MSG_PREVOTE || type == RAFT_MSG_PREVOTE_RESP;
@@ -165,7 +165,7 @@ step_leader(raft_node *node, const raft_message *msg)
 static int
 step_candidate(raft_node *node, const raft_message *msg)
 {
-	uint8_t		my_response = node->role == RAFT_PRECANDIDATE ?
+	raft_message_type my_response = node->role == RAFT_PRECANDIDATE ?
 		RAFT_MSG_PREVOTE_RESP : RAFT_MSG_VOTE_RESP;
 
 	switch (msg->type)

@@ -145,7 +145,7 @@ typedef struct raft_entry
 {
 	raft_term	term;
 	raft_index	index;
-	uint8_t		type;			/* raft_entry_type */
+	raft_entry_type type;
 	uint32_t	size;			/* bytes of data */
 	uint8_t    *data;			/* NULL when size == 0 */
 } raft_entry;
@@ -168,7 +168,7 @@ typedef enum raft_conf_change_type
 
 typedef struct raft_conf_change
 {
-	uint8_t		type;			/* raft_conf_change_type */
+	raft_conf_change_type type;
 	raft_id		node;
 	uint32_t	context_size;	/* host data carried with the change */
 	const uint8_t *context;
@@ -232,7 +232,7 @@ typedef enum raft_message_type
  */
 typedef struct raft_message
 {
-	uint8_t		type;			/* raft_message_type */
+	raft_message_type type;
 	raft_id		from;
 	raft_id		to;
 	raft_term	term;			/* sender's term; 0 for local messages */
@@ -308,7 +308,7 @@ typedef struct raft_progress_status
 	bool		is_learner;
 	raft_index	match;
 	raft_index	next;
-	uint8_t		state;			/* raft_progress_state */
+	raft_progress_state state;
 	bool		recent_active;
 	uint32_t	inflight;
 	raft_index	pending_snapshot;

@@ -42,7 +42,7 @@ typedef struct raft_progress
 	/* Invariant: match < next.  match is what the peer has acknowledged. */
 	raft_index	match;
 	raft_index	next;			/* next index to send */
-	uint8_t		state;			/* raft_progress_state */
+	raft_progress_state state;
 	raft_index	pending_snapshot;	/* snapshot index sent, in SNAPSHOT */
 	raft_index	sent_commit;	/* highest commit index sent to the peer */
 
@@ -51,7 +51,7 @@ typedef struct raft_progress
 	raft_inflights inflights;	/* buffer: the tracker's pool slot */
 	uint32_t	slot;			/* which pool slot */
 
-	uint8_t		vote;			/* raft_vote_mark, in the current election */
+	raft_vote_mark vote;		/* in the current election */
 } raft_progress;
 
 /*
