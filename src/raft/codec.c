@@ -38,6 +38,11 @@
  *	varint  context_size	<= UINT32_MAX
  *	context_size bytes of context
  *
+ * Every term and index (term, log_term, index, commit, reject_hint, an
+ * entry's term and index, a snapshot's index and term) is below
+ * RAFT_NUMBER_LIMIT (2^62): larger ones are refused with
+ * RAFT_ERR_TOO_LARGE by the decoder and the encoder alike.
+ *
  * Nothing may follow the last field.  A buffer over RAFT_WIRE_MAX_BYTES is
  * refused before it is read.  Every count is checked against the bytes left
  * before anything is allocated, so a hostile count costs no memory.
@@ -196,6 +201,20 @@ read_varint(codec_reader *r)
 	/* Ten bytes and the last still had its continuation bit: caught above. */
 	RAFT_ASSERT(false);
 	return 0;
+}
+
+/* A term or index: a varint below RAFT_NUMBER_LIMIT. */
+static uint64_t
+read_number(codec_reader *r)
+{
+	uint64_t	value = read_varint(r);
+
+	if (value >= RAFT_NUMBER_LIMIT)
+	{
+		reader_fail(r, RAFT_ERR_TOO_LARGE);
+		return 0;
+	}
+	return value;
 }
 
 static uint32_t
@@ -444,6 +463,24 @@ raft_message_encoded_size(const raft_message *msg)
 	return size;
 }
 
+static bool
+numbers_in_range(const raft_message *msg)
+{
+	if (msg->term >= RAFT_NUMBER_LIMIT || msg->log_term >= RAFT_NUMBER_LIMIT ||
+		msg->index >= RAFT_NUMBER_LIMIT || msg->commit >= RAFT_NUMBER_LIMIT ||
+		msg->reject_hint >= RAFT_NUMBER_LIMIT)
+		return false;
+	for (uint32_t i = 0; i < msg->n_entries; i++)
+	{
+		if (msg->entries[i].term >= RAFT_NUMBER_LIMIT ||
+			msg->entries[i].index >= RAFT_NUMBER_LIMIT)
+			return false;
+	}
+	return msg->snapshot == NULL ||
+		(msg->snapshot->meta.index < RAFT_NUMBER_LIMIT &&
+		 msg->snapshot->meta.term < RAFT_NUMBER_LIMIT);
+}
+
 static int
 message_check_encodable(const raft_message *msg)
 {
@@ -465,6 +502,8 @@ message_check_encodable(const raft_message *msg)
 	/* A snapshot travels with RAFT_MSG_SNAP and with nothing else. */
 	if ((msg->type == RAFT_MSG_SNAP) != (msg->snapshot != NULL))
 		return RAFT_ERR_INVALID;
+	if (!numbers_in_range(msg))
+		return RAFT_ERR_TOO_LARGE;
 	if (msg->snapshot != NULL)
 	{
 		if (!config_is_valid(&msg->snapshot->meta.config))
@@ -569,8 +608,8 @@ decode_entries(codec_reader *r, raft_message *msg)
 	{
 		uint32_t	size;
 
-		(void) read_varint(r);	/* term */
-		(void) read_varint(r);	/* index */
+		(void) read_number(r);	/* term */
+		(void) read_number(r);	/* index */
 		raft_entry_type type;
 
 		if (!entry_type_from_wire(read_u8(r), &type))
@@ -597,8 +636,8 @@ decode_entries(codec_reader *r, raft_message *msg)
 		raft_entry *entry = &msg->entries[i];
 		const uint8_t *bytes;
 
-		entry->term = read_varint(r);
-		entry->index = read_varint(r);
+		entry->term = read_number(r);
+		entry->index = read_number(r);
 		if (!entry_type_from_wire(read_u8(r), &entry->type))
 			reader_fail(r, RAFT_ERR_MALFORMED);
 		entry->size = read_u32_varint(r);
@@ -641,8 +680,8 @@ decode_snapshot(codec_reader *r, raft_message *msg)
 	int			err;
 
 	memset(&meta, 0, sizeof(meta));
-	meta.index = read_varint(r);
-	meta.term = read_varint(r);
+	meta.index = read_number(r);
+	meta.term = read_number(r);
 	err = decode_id_list(r, meta.config.voters, &meta.config.n_voters);
 	if (err != RAFT_OK)
 		return err;
@@ -693,12 +732,12 @@ decode_message(codec_reader *r, raft_message *msg)
 		return RAFT_ERR_MALFORMED;
 	msg->from = read_varint(r);
 	msg->to = read_varint(r);
-	msg->term = read_varint(r);
-	msg->log_term = read_varint(r);
-	msg->index = read_varint(r);
-	msg->commit = read_varint(r);
+	msg->term = read_number(r);
+	msg->log_term = read_number(r);
+	msg->index = read_number(r);
+	msg->commit = read_number(r);
 	msg->reject = read_bool(r);
-	msg->reject_hint = read_varint(r);
+	msg->reject_hint = read_number(r);
 	msg->context = read_varint(r);
 	if (r->err != RAFT_OK)
 		return r->err;

@@ -85,13 +85,18 @@ campaign(raft_node *node, raft_campaign_type type)
 
 /*
  * A committed configuration change that is not applied yet may change who
- * votes: do not campaign until the host has applied it.
+ * votes: do not campaign until the host has applied it.  Nor past the
+ * bound of terms and indexes: a node there stays a follower.
  */
 int
 raft_hup(raft_node *node, raft_campaign_type type)
 {
 	if (node->role == RAFT_LEADER)
 		return RAFT_OK;
+	/* Saturate: a term or log at the bound goes no further. */
+	if (node->term + 1 >= RAFT_NUMBER_LIMIT ||
+		raft_log_last_index(&node->log) + 1 >= RAFT_NUMBER_LIMIT)
+		return RAFT_ERR_OUT_OF_RANGE;
 	if (!raft_promotable(node))
 		return RAFT_OK;
 	if (raft_has_unapplied_conf_changes(node))

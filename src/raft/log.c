@@ -174,14 +174,14 @@ raft_log_init(raft_log *log, const raft_storage *storage,
 	first = storage->first_index(storage->ud);
 	last = storage->last_index(storage->ud);
 	if (first == 0 || last + 1 < first)
-		return RAFT_ERR_INVALID;
+		return RAFT_ERR_CORRUPT;
 	/* The snapshot's index is committed and applied by definition. */
 	if (committed < first - 1)
 		committed = first - 1;
 	if (applied < first - 1)
 		applied = first - 1;
 	if (committed > last || applied > committed)
-		return RAFT_ERR_INVALID;
+		return RAFT_ERR_CORRUPT;
 	log->unstable.offset = last + 1;
 	log->committed = committed;
 	log->applied = applied;

@@ -221,9 +221,14 @@ raft_memory_storage_append(raft_memory_storage *ms, const raft_entry *entries,
 
 	if (ms == NULL || (n > 0 && entries == NULL))
 		return RAFT_ERR_INVALID;
-	for (uint32_t i = 1; i < n; i++)
+	/* What a host loads from its tables is checked like a peer's input. */
+	for (uint32_t i = 0; i < n; i++)
 	{
-		if (entries[i].index != entries[i - 1].index + 1)
+		if (entries[i].index >= RAFT_NUMBER_LIMIT ||
+			entries[i].term >= RAFT_NUMBER_LIMIT ||
+			(entries[i].size > 0 && entries[i].data == NULL) ||
+			(i > 0 && (entries[i].index != entries[i - 1].index + 1 ||
+					   entries[i].term < entries[i - 1].term)))
 			return RAFT_ERR_INVALID;
 	}
 	if (n == 0)
@@ -276,7 +281,11 @@ raft_memory_storage_apply_snapshot(raft_memory_storage *ms,
 	raft_snapshot copy;
 	int			rc;
 
-	if (ms == NULL || snapshot == NULL || snapshot->meta.index == 0)
+	if (ms == NULL || snapshot == NULL || snapshot->meta.index == 0 ||
+		snapshot->meta.index >= RAFT_NUMBER_LIMIT ||
+		snapshot->meta.term >= RAFT_NUMBER_LIMIT ||
+		!raft_config_is_valid(&snapshot->meta.config) ||
+		(snapshot->data_size > 0 && snapshot->data == NULL))
 		return RAFT_ERR_INVALID;
 	if (snapshot->meta.index <= ms->snapshot.meta.index)
 		return RAFT_ERR_SNAPSHOT_OUT_OF_DATE;

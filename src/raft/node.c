@@ -4,9 +4,8 @@
  *	  Creating and destroying a node, and the public entry points: each
  *	  checks its arguments and turns the call into one step of a message.
  *
- * Messages from peers are validated here, before Step sees them: a peer
- * (or a corrupt wire) cannot make the core step a local message type, nor
- * append entries that do not line up with the message.
+ * Messages from peers and the state the host loads are checked first
+ * (validate.c): nothing from outside reaches Step or the log unchecked.
  *
  * src/raft/node.c
  *
@@ -15,64 +14,6 @@
 #include <string.h>
 
 #include "internal/core.h"
-
-/* ---- validating what comes from the network --------------------------- */
-
-static bool
-is_local_type(raft_message_type type)
-{
-	return type == RAFT_MSG_HUP || type == RAFT_MSG_BEAT ||
-		type == RAFT_MSG_PROP || type == RAFT_MSG_UNREACHABLE ||
-		type == RAFT_MSG_SNAP_STATUS;
-}
-
-static int
-validate_append(const raft_message *msg)
-{
-	raft_term	previous = msg->log_term;
-
-	if (msg->log_term > msg->term || msg->commit > UINT64_MAX / 2 ||
-		msg->index > UINT64_MAX / 2)
-		return RAFT_ERR_INVALID;
-	for (uint32_t i = 0; i < msg->n_entries; i++)
-	{
-		const raft_entry *e = &msg->entries[i];
-
-		if (e->index != msg->index + 1 + i || e->term < previous ||
-			e->term > msg->term || (e->size > 0 && e->data == NULL) ||
-			e->type > RAFT_ENTRY_CONF_CHANGE)
-			return RAFT_ERR_INVALID;
-		previous = e->term;
-	}
-	return RAFT_OK;
-}
-
-static int
-validate_peer_message(const raft_node *node, const raft_message *msg)
-{
-	if (msg->type >= RAFT_MSG_TYPE_COUNT || is_local_type(msg->type))
-		return RAFT_ERR_INVALID;
-	if (msg->from == RAFT_NONE || msg->from == node->id ||
-		msg->to != node->id || msg->term == 0)
-		return RAFT_ERR_INVALID;
-	if (msg->n_entries > RAFT_WIRE_MAX_ENTRIES)
-		return RAFT_ERR_TOO_LARGE;
-	if (msg->n_entries > 0 &&
-		(msg->type != RAFT_MSG_APP || msg->entries == NULL))
-		return RAFT_ERR_INVALID;
-	if (msg->type == RAFT_MSG_APP)
-		return validate_append(msg);
-	if (msg->type == RAFT_MSG_SNAP)
-	{
-		const raft_snapshot *s = msg->snapshot;
-
-		if (s == NULL || s->meta.index == 0 || s->meta.term == 0 ||
-			s->meta.term > msg->term || !raft_config_is_valid(&s->meta.config) ||
-			(s->data_size > 0 && s->data == NULL))
-			return RAFT_ERR_INVALID;
-	}
-	return RAFT_OK;
-}
 
 /* ---- public API ------------------------------------------------------- */
 
@@ -88,6 +29,8 @@ apply_option_defaults(const raft_options *options, raft_node *node)
 	node->max_committed_size_per_ready = options->max_committed_size_per_ready ?
 		options->max_committed_size_per_ready :
 		RAFT_DEFAULT_MAX_COMMITTED_SIZE_PER_READY;
+	node->max_uncommitted_bytes = options->max_uncommitted_bytes ?
+		options->max_uncommitted_bytes : RAFT_DEFAULT_MAX_UNCOMMITTED_BYTES;
 	node->pre_vote = !options->disable_pre_vote;
 	node->check_quorum = !options->disable_check_quorum;
 	if (node->heartbeat_tick >= node->election_tick ||
@@ -109,13 +52,13 @@ initial_config(const raft_options *options, raft_config *config)
 
 	*config = options->config;
 	if (config->n_voters > 0 || config->n_learners > 0)
-		return raft_config_is_valid(config) ? RAFT_OK : RAFT_ERR_INVALID;
+		return raft_config_is_valid(config) ? RAFT_OK : RAFT_ERR_CORRUPT;
 	rc = options->storage.snapshot(options->storage.ud, &snapshot);
 	if (rc != RAFT_OK)
 		return rc;
 	if (snapshot != NULL && snapshot->meta.index > 0)
 		*config = snapshot->meta.config;
-	return raft_config_is_valid(config) ? RAFT_OK : RAFT_ERR_INVALID;
+	return raft_config_is_valid(config) ? RAFT_OK : RAFT_ERR_CORRUPT;
 }
 
 int
@@ -132,6 +75,9 @@ raft_node_create(const raft_options *options, raft_node **out)
 		!options->storage.snapshot)
 		return RAFT_ERR_INVALID;
 	*out = NULL;
+	rc = raft_validate_stored_state(options);
+	if (rc != RAFT_OK)
+		return rc;
 	node = raft_calloc(1, sizeof(*node));
 	if (node == NULL)
 		return RAFT_ERR_NOMEM;
@@ -196,7 +142,7 @@ raft_step(raft_node *node, const raft_message *msg)
 
 	if (node == NULL || msg == NULL)
 		return RAFT_ERR_INVALID;
-	rc = validate_peer_message(node, msg);
+	rc = raft_validate_peer_message(node, msg);
 	if (rc != RAFT_OK)
 		return rc;
 	rc = raft_step_internal(node, msg);

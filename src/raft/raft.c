@@ -81,6 +81,7 @@ step_leader_propose(raft_node *node, const raft_message *msg)
 {
 	raft_entry *entries;
 	raft_index	pending_conf_index = node->pending_conf_index;
+	uint64_t	bytes;
 	int			rc;
 
 	RAFT_ASSERT(msg->n_entries > 0);
@@ -89,6 +90,11 @@ step_leader_propose(raft_node *node, const raft_message *msg)
 		return RAFT_ERR_PROPOSAL_DROPPED;
 	if (node->lead_transferee != RAFT_NONE)
 		return RAFT_ERR_PROPOSAL_DROPPED;
+	if (raft_log_last_index(&node->log) + msg->n_entries >= RAFT_NUMBER_LIMIT)
+		return RAFT_ERR_OUT_OF_RANGE;
+	bytes = raft_entries_size_bytes(msg->entries, msg->n_entries);
+	if (!raft_uncommitted_admits(node, bytes))
+		return RAFT_ERR_BUSY;
 	for (uint32_t i = 0; i < msg->n_entries; i++)
 	{
 		if (msg->entries[i].type != RAFT_ENTRY_CONF_CHANGE)
@@ -106,6 +112,7 @@ step_leader_propose(raft_node *node, const raft_message *msg)
 	raft_free(entries);
 	if (rc != RAFT_OK)
 		return rc;
+	node->uncommitted_bytes += bytes;
 	node->pending_conf_index = pending_conf_index;
 	return raft_bcast_append(node);
 }

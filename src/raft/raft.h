@@ -58,6 +58,18 @@ typedef uint64_t raft_index;
 #define RAFT_WIRE_MAX_ENTRIES 65536 /* entries in one message */
 
 /*
+ * Every term and index, on the wire and on disk, is below 2^62: far above
+ * anything real (a billion elections or entries a second for a century),
+ * and low enough that no arithmetic on them overflows.  A message may not
+ * raise a node's term by more than RAFT_MAX_TERM_JUMP at once: with
+ * PreVote, terms move only with real elections, and a node partitioned
+ * from the others for 50 days of one election a millisecond still falls
+ * short of 2^32; a peer claiming more is broken or hostile.
+ */
+#define RAFT_NUMBER_LIMIT (UINT64_C(1) << 62)	/* terms, indexes < this */
+#define RAFT_MAX_TERM_JUMP (UINT64_C(1) << 32)
+
+/*
  * Error codes.  raft_strerror() names them.
  */
 enum
@@ -76,9 +88,19 @@ enum
 	RAFT_ERR_TOO_LARGE = -8,	/* decoder/encoder: over a RAFT_WIRE_* bound */
 	RAFT_ERR_VERSION = -9,		/* decoder: unknown wire version */
 	RAFT_ERR_STORAGE = -10,		/* host storage callback failed */
-	RAFT_ERR_SNAPSHOT_OUT_OF_DATE = -11 /* storage: snapshot older than
-										 * current */
+	RAFT_ERR_SNAPSHOT_OUT_OF_DATE = -11,	/* storage: snapshot older than
+											 * current */
+	RAFT_ERR_OUT_OF_RANGE = -12,	/* raft_step: a term or index at or past
+									 * RAFT_NUMBER_LIMIT, or a term more than
+									 * RAFT_MAX_TERM_JUMP ahead */
+	RAFT_ERR_CORRUPT = -13,		/* raft_node_create: stored state out of
+								 * range or inconsistent */
+	RAFT_ERR_BUSY = -14			/* leader: uncommitted entries exceed
+								 * max_uncommitted_bytes; retry later */
 };
+
+/* For the byte limits of raft_options: no limit. */
+#define RAFT_UNLIMITED UINT64_MAX
 
 extern const char *raft_strerror(int err);
 
@@ -289,6 +311,18 @@ typedef struct raft_options
 	uint64_t	max_size_per_msg;	/* bytes of entries per APP; default 1 MiB */
 	uint32_t	max_inflight_msgs;	/* APPs in flight per peer; default 256 */
 	uint64_t	max_committed_size_per_ready;	/* default 16 MiB */
+
+	/*
+	 * A leader refuses proposals (RAFT_ERR_BUSY) while the data of the
+	 * entries it appended in its term and has not seen committed exceed
+	 * this, except when none are pending: a proposal is always admitted
+	 * then (etcd's MaxUncommittedEntriesSize).  It bounds what a leader
+	 * holds when its followers cannot keep up or are gone.  0 means the
+	 * default, 64 MiB: two proposals of the largest size the core takes
+	 * (RAFT_WIRE_MAX_BYTES / 2), or some sixty blocks of a megabyte in
+	 * flight, which no healthy group needs.  RAFT_UNLIMITED turns it off.
+	 */
+	uint64_t	max_uncommitted_bytes;
 	bool		disable_pre_vote;	/* tests only: PreVote is on by default */
 	bool		disable_check_quorum;	/* tests only: CheckQuorum is on by
 										 * default */
@@ -325,6 +359,8 @@ typedef struct raft_status
 	raft_index	last_index;
 	raft_id		lead_transferee;
 	raft_config config;
+	uint64_t	uncommitted_bytes;	/* leader: counted against
+									 * max_uncommitted_bytes */
 	uint32_t	n_progress;		/* filled on the leader only */
 	raft_progress_status progress[RAFT_MAX_MEMBERS * 2];
 } raft_status;

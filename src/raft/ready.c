@@ -175,6 +175,8 @@ raft_advance(raft_node *node, const raft_ready *ready)
 	if (ready->n_committed > 0)
 		raft_log_applied_to(&node->log,
 							ready->committed[ready->n_committed - 1].index);
+	if (node->role == RAFT_LEADER)
+		raft_uncommitted_release(node, ready->committed, ready->n_committed);
 
 	raft_release_ready(node);
 	if (node->role == RAFT_LEADER)
@@ -198,6 +200,7 @@ raft_get_status(const raft_node *node, raft_status *status)
 	status->config = node->tracker.config;
 	if (node->role != RAFT_LEADER)
 		return;
+	status->uncommitted_bytes = node->uncommitted_bytes;
 	for (uint32_t i = 0; i < node->tracker.n_progress; i++)
 	{
 		const raft_progress *pr = &node->tracker.progress[i];

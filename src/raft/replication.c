@@ -36,6 +36,40 @@ raft_append_entries_as_leader(raft_node *node, raft_entry *entries,
 }
 
 /*
+ * etcd's MaxUncommittedEntriesSize: admit a proposal of bytes unless the
+ * entries of our term not yet seen committed would then exceed the cap;
+ * with none pending, always (a proposal larger than the cap must pass
+ * some time), and an empty one always.
+ */
+bool
+raft_uncommitted_admits(const raft_node *node, uint64_t bytes)
+{
+	if (bytes == 0 || node->uncommitted_bytes == 0 ||
+		node->max_uncommitted_bytes == RAFT_UNLIMITED)
+		return true;
+	return node->uncommitted_bytes + bytes <= node->max_uncommitted_bytes;
+}
+
+/*
+ * Committed entries handed to the host: those of our term were counted
+ * when proposed.  (A new leader starts from zero: become_leader.)
+ */
+void
+raft_uncommitted_release(raft_node *node, const raft_entry *committed,
+						 uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+	{
+		uint64_t	size = committed[i].size;
+
+		if (committed[i].term != node->term)
+			continue;
+		node->uncommitted_bytes = node->uncommitted_bytes > size ?
+			node->uncommitted_bytes - size : 0;
+	}
+}
+
+/*
  * The peer needs entries we no longer have: send the latest snapshot,
  * but only to a peer we recently heard from (it is expensive).
  */

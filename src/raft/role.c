@@ -113,6 +113,7 @@ raft_become_leader(raft_node *node)
 	reset(node, node->term);
 	node->leader = node->id;
 	node->role = RAFT_LEADER;
+	node->uncommitted_bytes = 0;
 
 	self = raft_tracker_get(&node->tracker, node->id);
 	RAFT_ASSERT(self != NULL);

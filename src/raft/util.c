@@ -44,6 +44,12 @@ raft_strerror(int err)
 			return "storage failure";
 		case RAFT_ERR_SNAPSHOT_OUT_OF_DATE:
 			return "snapshot out of date";
+		case RAFT_ERR_OUT_OF_RANGE:
+			return "term or index out of range";
+		case RAFT_ERR_CORRUPT:
+			return "stored state out of range or inconsistent";
+		case RAFT_ERR_BUSY:
+			return "too many uncommitted bytes: retry later";
 	}
 	return "unknown error";
 }

@@ -193,13 +193,19 @@ trace_message(const sim *s, const char *what, const raft_message *m)
 			  m->reject, m->reject_hint, m->n_entries, snap);
 }
 
-/* API results the core may legitimately return to a host call. */
+/*
+ * API results the core may legitimately return to a host call.  Honest
+ * peers never send what is out of range, and the simulator's disks are
+ * never corrupt.
+ */
 static void
 check_result(sim *s, const char *call, raft_id id, int err)
 {
 	if (err == RAFT_ERR_NOMEM || err == RAFT_ERR_STORAGE || err > 0 ||
-		err < RAFT_ERR_SNAPSHOT_OUT_OF_DATE)
-		sim_fail(s, "node %" PRIu64 ": %s returned %d", id, call, err);
+		err == RAFT_ERR_OUT_OF_RANGE || err == RAFT_ERR_CORRUPT ||
+		err < RAFT_ERR_BUSY)
+		sim_fail(s, "node %" PRIu64 ": %s returned %d (%s)", id, call, err,
+				 raft_strerror(err));
 }
 
 /* ------------------------------------------------------------------------
@@ -271,6 +277,7 @@ node_start(sim *s, sim_node *n)
 	o.max_size_per_msg = s->max_msg_bytes;
 	o.max_inflight_msgs = s->max_inflight;
 	o.max_committed_size_per_ready = s->max_committed_bytes;
+	o.max_uncommitted_bytes = s->max_uncommitted_bytes;
 	o.disable_pre_vote = !s->options->pre_vote;
 	o.disable_check_quorum = !s->options->check_quorum;
 	err = raft_node_create(&o, &n->rn);
@@ -1081,6 +1088,7 @@ event_propose(sim *s, bool marker)
 	err = raft_propose(n->rn, data, size);
 	check_result(s, "raft_propose", n->id, err);
 	s->proposals += err == RAFT_OK;
+	s->busy += err == RAFT_ERR_BUSY;
 	sim_trace(s, "propose%s at node %" PRIu64 ": %d", marker ? " marker" : "",
 			  n->id, err);
 	return n;
@@ -1412,6 +1420,8 @@ run_seed(const sim_options *o, uint64_t seed, char *summary, size_t cap)
 	s->max_msg_bytes = rng_chance(s, 0.3) ? 1 : 64 + rng_below(s, 2048);
 	s->max_inflight = 1 + (uint32_t) rng_below(s, 16);
 	s->max_committed_bytes = rng_chance(s, 0.3) ? 1 : 64 + rng_below(s, 8192);
+	/* A tight cap on uncommitted bytes in 30% of seeds: leaders say busy. */
+	s->max_uncommitted_bytes = rng_chance(s, 0.3) ? 64 + rng_below(s, 1024) : 0;
 	s->n_nodes_initial = o->nodes != 0 ? o->nodes :
 		(uint32_t) (3 + 2 * (seed % 3));
 	sim_check_init(s);
@@ -1485,12 +1495,12 @@ run_seed(const sim_options *o, uint64_t seed, char *summary, size_t cap)
 		snprintf(summary, cap, "%s", s->failure);
 	else
 		snprintf(summary, cap, "nodes=%u, leaders=%" PRIu64 ", committed=%"
-				 PRIu64 ", proposals=%" PRIu64 ", conf=%" PRIu64
-				 ", snaps=%" PRIu64 "/%" PRIu64 ", crashes=%" PRIu64
+				 PRIu64 ", proposals=%" PRIu64 ", busy=%" PRIu64 ", conf=%"
+				 PRIu64 ", snaps=%" PRIu64 "/%" PRIu64 ", crashes=%" PRIu64
 				 ", delivered=%" PRIu64 ", liveness=%" PRIu64,
 				 s->n_nodes_initial, s->n_leaders, s->hist_len, s->proposals,
-				 s->conf_changes, s->snapshots_taken, s->snapshots_installed,
-				 s->crashes, s->delivered, tail);
+				 s->busy, s->conf_changes, s->snapshots_taken,
+				 s->snapshots_installed, s->crashes, s->delivered, tail);
 
 	for (raft_id id = 1; id <= SIM_MAX_NODES; id++)
 		if (s->nodes[id].exists)

@@ -153,6 +153,7 @@ typedef struct sim
 	uint64_t	max_msg_bytes;	/* raft_options.max_size_per_msg */
 	uint32_t	max_inflight;	/* raft_options.max_inflight_msgs */
 	uint64_t	max_committed_bytes;	/* max_committed_size_per_ready */
+	uint64_t	max_uncommitted_bytes;	/* 0: the core's default */
 
 	sim_node	nodes[SIM_MAX_NODES + 1];	/* by id; [0] unused */
 
@@ -174,6 +175,7 @@ typedef struct sim
 	raft_term	max_term;		/* highest term any node has had */
 
 	uint64_t	proposals;
+	uint64_t	busy;			/* proposals refused: RAFT_ERR_BUSY */
 	uint64_t	conf_changes;
 	uint64_t	snapshots_taken;
 	uint64_t	snapshots_installed;

@@ -227,10 +227,10 @@ test_extreme_values(void)
 
 	msg.from = UINT64_MAX;
 	msg.to = 0;
-	msg.term = UINT64_MAX;
+	msg.term = RAFT_NUMBER_LIMIT - 1;
 	msg.log_term = 127;
 	msg.index = 128;
-	msg.commit = (uint64_t) 1 << 63;
+	msg.commit = RAFT_NUMBER_LIMIT - 1;
 	msg.reject_hint = 16383;
 	msg.context = 16384;
 	len = encode_or_die(&msg);
@@ -659,6 +659,13 @@ static uint8_t random_data[64][40];
 static raft_snapshot random_snapshot;
 static uint8_t random_snap_data[100];
 
+/* Terms and indexes are below RAFT_NUMBER_LIMIT on the wire. */
+static uint64_t
+rng_term_or_index(void)
+{
+	return rng_number() & (RAFT_NUMBER_LIMIT - 1);
+}
+
 static raft_message
 random_message(void)
 {
@@ -668,12 +675,12 @@ random_message(void)
 	msg.type = (uint8_t) (rng_next() % RAFT_MSG_TYPE_COUNT);
 	msg.from = rng_number();
 	msg.to = rng_number();
-	msg.term = rng_number();
-	msg.log_term = rng_number();
-	msg.index = rng_number();
-	msg.commit = rng_number();
+	msg.term = rng_term_or_index();
+	msg.log_term = rng_term_or_index();
+	msg.index = rng_term_or_index();
+	msg.commit = rng_term_or_index();
 	msg.reject = rng_next() % 2;
-	msg.reject_hint = rng_number();
+	msg.reject_hint = rng_term_or_index();
 	msg.context = rng_number();
 	msg.n_entries = (uint32_t) (rng_next() % 5 == 0 ? rng_next() % 64 : 0);
 	msg.entries = msg.n_entries > 0 ? random_entries : NULL;
@@ -681,8 +688,8 @@ random_message(void)
 	{
 		raft_entry *e = &random_entries[i];
 
-		e->term = rng_number();
-		e->index = rng_number();
+		e->term = rng_term_or_index();
+		e->index = rng_term_or_index();
 		e->type = (uint8_t) (rng_next() % 2);
 		e->size = (uint32_t) (rng_next() % 41);
 		e->data = e->size > 0 ? random_data[i] : NULL;
@@ -695,8 +702,8 @@ random_message(void)
 		uint32_t	members = (uint32_t) (rng_next() % (RAFT_MAX_MEMBERS + 1));
 
 		memset(&random_snapshot, 0, sizeof(random_snapshot));
-		random_snapshot.meta.index = rng_number();
-		random_snapshot.meta.term = rng_number();
+		random_snapshot.meta.index = rng_term_or_index();
+		random_snapshot.meta.term = rng_term_or_index();
 		c->n_voters = members > 0 ? (uint32_t) (rng_next() % (members + 1)) : 0;
 		c->n_learners = members - c->n_voters;
 		for (uint32_t i = 0; i < c->n_voters; i++)

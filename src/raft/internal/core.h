@@ -26,6 +26,7 @@
 #define RAFT_DEFAULT_MAX_SIZE_PER_MSG (1024u * 1024u)
 #define RAFT_DEFAULT_MAX_INFLIGHT_MSGS 256
 #define RAFT_DEFAULT_MAX_COMMITTED_SIZE_PER_READY (16u * 1024u * 1024u)
+#define RAFT_DEFAULT_MAX_UNCOMMITTED_BYTES (64u * 1024u * 1024u)
 /* Bounds on options: keep one APP well under RAFT_WIRE_MAX_BYTES. */
 #define RAFT_MAX_SIZE_PER_MSG_LIMIT (RAFT_WIRE_MAX_BYTES / 4)
 #define RAFT_MAX_INFLIGHT_LIMIT 4096
@@ -73,6 +74,8 @@ struct raft_node
 	raft_index	config_index;	/* tracker.config is in effect from here */
 	raft_index	pending_conf_index; /* leader: last conf change proposed */
 	raft_id		lead_transferee;
+	uint64_t	uncommitted_bytes;	/* leader: data of its term's entries
+									 * not yet seen committed */
 
 	/* Time, in ticks. */
 	uint32_t	election_elapsed;
@@ -84,6 +87,7 @@ struct raft_node
 	uint32_t	heartbeat_tick;
 	uint64_t	max_size_per_msg;
 	uint64_t	max_committed_size_per_ready;
+	uint64_t	max_uncommitted_bytes;
 	bool		pre_vote;
 	bool		check_quorum;
 	uint64_t	prng;
@@ -128,6 +132,11 @@ extern raft_vote_result raft_quorum_vote_result(uint32_t n_voters,
 extern bool raft_config_is_member(const raft_config *config, raft_id id);
 extern bool raft_config_is_valid(const raft_config *config);
 
+/* validate.c */
+extern int	raft_validate_peer_message(const raft_node *node,
+									   const raft_message *msg);
+extern int	raft_validate_stored_state(const raft_options *options);
+
 /* raft.c: the single entry point of every state change */
 extern int	raft_step_internal(raft_node *node, const raft_message *msg);
 extern int	raft_send(raft_node *node, raft_message *msg);
@@ -165,6 +174,9 @@ extern int	raft_handle_append_response(raft_node *node, raft_progress *pr,
 										const raft_message *msg);
 extern int	raft_handle_heartbeat_response(raft_node *node, raft_progress *pr);
 extern int	raft_self_ack(raft_node *node);
+extern bool raft_uncommitted_admits(const raft_node *node, uint64_t bytes);
+extern void raft_uncommitted_release(raft_node *node,
+									 const raft_entry *committed, uint32_t n);
 
 /* ready.c */
 extern void raft_release_ready(raft_node *node);
