@@ -11,10 +11,13 @@
  *		raft_step()            for every message received from a peer
  *		raft_propose*()        for new data
  *		raft_ready_get()       then, in this order:
+ *		  0. (optional) send ready.messages[0 .. n_early_messages)
  *		  1. persist ready.snapshot, ready.entries and ready.hard_state
- *		  2. send ready.messages (only now: they may depend on step 1)
+ *		  2. send the other messages (only now: they may depend on step 1)
  *		  3. apply ready.committed in order
- *		raft_advance()         acknowledges the ready
+ *		raft_advance()         acknowledges the ready: what it persisted
+ *		                       is durable (a leader counts its own entries
+ *		                       toward commit from here on)
  *
  * Everything a ready points at belongs to the core and stays valid until
  * raft_advance().  The core never calls the host except through the read
@@ -386,8 +389,17 @@ typedef struct raft_ready
 	uint32_t	n_committed;
 	raft_entry *committed;
 
-	/* Send after persisting the above. */
+	/*
+	 * Messages.  The first n_early_messages may be sent before the
+	 * snapshot, entries and hard state above are persisted: they are a
+	 * leader's appends, heartbeats and snapshots (Raft thesis 10.2.1), and
+	 * the leader's own entries count toward commit only once the host has
+	 * persisted them and called raft_advance().  The others are sent only
+	 * after persisting: votes, answers, acknowledgements.  Sending every
+	 * message after persisting is always correct too.
+	 */
 	uint32_t	n_messages;
+	uint32_t	n_early_messages;
 	raft_message *messages;
 } raft_ready;
 

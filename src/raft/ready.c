@@ -62,6 +62,63 @@ raft_release_ready(raft_node *node)
 	node->ready_outstanding = false;
 }
 
+/*
+ * May msg leave before this ready is persisted?  A leader's appends,
+ * heartbeats and snapshots may (Raft thesis 10.2.1; etcd's asynchronous
+ * storage writes): they promise nothing about the leader's disk, whose
+ * own entries count toward commit only once persisted (raft_self_ack, at
+ * raft_advance).  Their term must be durable already, which it always is
+ * for a leader (its term was persisted before it asked for votes); the
+ * check makes that a rule rather than an argument.  Everything else waits:
+ * votes and their answers, acknowledgements, anything that reports state
+ * this ready persists.
+ */
+static bool
+may_leave_early(const raft_node *node, const raft_message *msg)
+{
+	switch (msg->type)
+	{
+		case RAFT_MSG_APP:
+		case RAFT_MSG_HEARTBEAT:
+		case RAFT_MSG_SNAP:
+			return msg->term <= node->prev_hard_state.term;
+		default:
+			return false;
+	}
+}
+
+/*
+ * Reorders messages, stably, so that those that may leave early come
+ * first; returns how many.  Without memory for the reordering, none is
+ * early: sending everything after persisting is always correct.
+ */
+static uint32_t
+early_messages_first(const raft_node *node, raft_message *messages,
+					 uint32_t n)
+{
+	raft_message *sorted;
+	uint32_t	early = 0;
+	uint32_t	at = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		early += may_leave_early(node, &messages[i]);
+	if (early == 0 || early == n)
+		return early;
+	sorted = raft_malloc((size_t) n * sizeof(raft_message));
+	if (sorted == NULL)
+		return 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (may_leave_early(node, &messages[i]))
+			sorted[at++] = messages[i];
+	for (uint32_t i = 0; i < n; i++)
+		if (!may_leave_early(node, &messages[i]))
+			sorted[at++] = messages[i];
+	RAFT_ASSERT(at == n);
+	memcpy(messages, sorted, (size_t) n * sizeof(raft_message));
+	raft_free(sorted);
+	return early;
+}
+
 /* Fills the parts of a ready that need copies; on failure, none is kept. */
 static int
 copy_ready_data(raft_node *node, raft_ready *ready)
@@ -129,6 +186,8 @@ raft_ready_get(raft_node *node, raft_ready *ready)
 	memset(&node->msgs, 0, sizeof(node->msgs));
 	ready->n_messages = node->ready_msgs.n;
 	ready->messages = node->ready_msgs.items;
+	ready->n_early_messages = early_messages_first(node, ready->messages,
+												   ready->n_messages);
 
 	/* Invariants of what the host will persist and apply. */
 	RAFT_ASSERT(!ready->has_hard_state || ready->hard_state.commit >=

@@ -14,6 +14,9 @@
  * persisted hard state, applied index, configuration at applied, and state
  * machine (a chain hash of every applied entry).  The host loop, one ready
  * at a time, as raft.h asks:
+ *		0. a host that sends early (--early-send, half of them by default)
+ *		   sends the ready's early messages (a leader's appends, heartbeats
+ *		   and snapshots) before anything is persisted;
  *		1. persist the snapshot (and install it in the state machine), the
  *		   entries, and the hard state;
  *		2. encode every message (src/raft/codec.c) onto the network; the
@@ -23,7 +26,9 @@
  *		   apply conf changes to the configuration;
  *		raft_advance(); a snapshot every snapshot_interval entries.
  * A crash may strike between any two of these, or between two applied
- * entries: what was not done is lost, with the node's volatile state.
+ * entries: what was not done is lost, with the node's volatile state (a
+ * leader that sent early and crashed before persisting loses its own copy
+ * of the tail it sent).
  * With --interleave each host event does one of these stages, and other
  * events may reach the node in between.
  *
@@ -329,6 +334,7 @@ node_create(sim *s, raft_id id, bool founder)
 	memset(n, 0, sizeof(*n));
 	n->id = id;
 	n->exists = true;
+	n->early_send = rng_chance(s, s->options->early_send);
 	n->ms = raft_memory_storage_create();
 	if (n->ms == NULL)
 		abort();
@@ -530,11 +536,21 @@ static void host_snapshot(sim *s, sim_node *n);
 typedef enum crash_point
 {
 	CRASH_NONE = 0,
-	CRASH_BEFORE_PERSIST,
+	CRASH_BEFORE_PERSIST,		/* an early-sending host: after early sends */
 	CRASH_BEFORE_SEND,
 	CRASH_BEFORE_APPLY,
 	CRASH_MID_APPLY
 } crash_point;
+
+/* The ready stages, in order; stage 0 is "no ready taken". */
+typedef enum host_stage
+{
+	STAGE_NONE = 0,
+	STAGE_SEND_EARLY,			/* early-sending hosts only */
+	STAGE_PERSIST,
+	STAGE_SEND,
+	STAGE_APPLY
+} host_stage;
 
 static void
 host_persist(sim *s, sim_node *n, const raft_ready *rd)
@@ -699,13 +715,15 @@ host_stage_persist(sim *s, sim_node *n, const raft_ready *rd)
 	}
 }
 
-/* Stage 2: send; what the transport learns is reported after advance. */
+/*
+ * Sends messages [from, to) of the ready; what the transport learns is
+ * reported after advance.
+ */
 static void
-host_stage_send(sim *s, sim_node *n, const raft_ready *rd)
+host_send_range(sim *s, sim_node *n, const raft_ready *rd, uint32_t from,
+				uint32_t to)
 {
-	n->n_snap_failed = 0;
-	n->n_unreachable = 0;
-	for (uint32_t i = 0; i < rd->n_messages && !s->failed; i++)
+	for (uint32_t i = from; i < to && !s->failed; i++)
 	{
 		const raft_message *m = &rd->messages[i];
 		send_result sent = net_send(s, n, m);
@@ -718,6 +736,26 @@ host_stage_send(sim *s, sim_node *n, const raft_ready *rd)
 		if (sent == SEND_CUT && n->n_unreachable < SIM_MAX_REPORTS)
 			n->unreachable[n->n_unreachable++] = m->to;
 	}
+}
+
+/*
+ * An early-sending host sends the leader's appends, heartbeats and
+ * snapshots before it persists (raft.h); the others wait.
+ */
+static void
+host_stage_send_early(sim *s, sim_node *n, const raft_ready *rd)
+{
+	if (rd->n_early_messages > 0)
+		sim_trace(s, "node %" PRIu64 " sends %u early", n->id,
+				  rd->n_early_messages);
+	host_send_range(s, n, rd, 0, rd->n_early_messages);
+}
+
+static void
+host_stage_send(sim *s, sim_node *n, const raft_ready *rd)
+{
+	host_send_range(s, n, rd, n->early_send ? rd->n_early_messages : 0,
+					rd->n_messages);
 }
 
 /* Stage 3: apply, advance, report.  Returns false if it crashed midway. */
@@ -758,11 +796,13 @@ host_take_ready(sim *s, sim_node *n)
 				 err);
 		return false;
 	}
-	n->stage = 1;
+	n->stage = n->early_send ? STAGE_SEND_EARLY : STAGE_PERSIST;
+	n->n_snap_failed = 0;
+	n->n_unreachable = 0;
 	sim_trace(s, "host node %" PRIu64 ": ready (hs=%d snap=%d entries=%u "
-			  "committed=%u messages=%u)", n->id, rd->has_hard_state,
+			  "committed=%u messages=%u early=%u)", n->id, rd->has_hard_state,
 			  rd->has_snapshot, rd->n_entries, rd->n_committed,
-			  rd->n_messages);
+			  rd->n_messages, rd->n_early_messages);
 	return true;
 }
 
@@ -790,23 +830,28 @@ event_host(sim *s, sim_node *n)
 
 	if (s->options->interleave)
 	{
-		switch (n->stage)
+		switch ((host_stage) n->stage)
 		{
-			case 0:
+			case STAGE_NONE:
 				(void) host_take_ready(s, n);
 				return;
-			case 1:
+			case STAGE_SEND_EARLY:
+				host_stage_send_early(s, n, &n->ready);
+				n->stage = STAGE_PERSIST;
+				return;
+			case STAGE_PERSIST:
 				host_stage_persist(s, n, &n->ready);
-				n->stage = 2;
+				n->stage = STAGE_SEND;
 				return;
-			case 2:
+			case STAGE_SEND:
 				host_stage_send(s, n, &n->ready);
-				n->stage = 3;
+				n->stage = STAGE_APPLY;
 				return;
-			default:
+			case STAGE_APPLY:
 				(void) host_stage_apply(s, n, &n->ready, false);
 				return;
 		}
+		return;
 	}
 
 	/* Crashes strike mid-ready too, at four times the step rate. */
@@ -814,7 +859,9 @@ event_host(sim *s, sim_node *n)
 		crash = (crash_point) (1 + rng_below(s, 4));
 	if (!host_take_ready(s, n))
 		return;
-	if (crash == CRASH_BEFORE_PERSIST)
+	if (n->early_send)
+		host_stage_send_early(s, n, &n->ready);
+	if (s->failed || crash == CRASH_BEFORE_PERSIST)
 	{
 		host_crash(s, n);
 		return;
@@ -1526,7 +1573,7 @@ usage(const char *argv0)
 			"  [--transfer-rate P] [--snapshot-rate P] [--fault-fraction F]\n"
 			"  [--liveness-steps N] [--no-pre-vote] [--no-check-quorum]\n"
 			"  [--snapshot-on-conf] [--bootstrap snapshot|genesis|mixed]\n"
-			"  [--interleave]\n"
+			"  [--interleave] [--early-send P]\n"
 			"  [--seconds S] [--verbose] [--quiet]\n"
 			"A..B may be open-ended (A..) with --seconds.  Rates are per step,\n"
 			"drop/dup/delay per message.  Output is TAP.\n", argv0);
@@ -1602,6 +1649,7 @@ parse_options(sim_options *o, int argc, char **argv)
 	o->snapshot_on_conf = false;
 	o->bootstrap = BOOTSTRAP_MIXED;
 	o->interleave = false;
+	o->early_send = 0.5;
 
 	for (int i = 1; i < argc; i++)
 	{
@@ -1661,6 +1709,8 @@ parse_options(sim_options *o, int argc, char **argv)
 			o->snapshot_on_conf = true;
 		else if (strcmp(a, "--interleave") == 0)
 			o->interleave = true;
+		else if (strcmp(a, "--early-send") == 0)
+			o->early_send = parse_double(VALUE(), argv[0]);
 		else if (strcmp(a, "--bootstrap") == 0)
 		{
 			const char *b = VALUE();
@@ -1685,7 +1735,7 @@ parse_options(sim_options *o, int argc, char **argv)
 	if (o->seed_last == UINT64_MAX && o->seconds <= 0)
 		usage(argv[0]);
 	if (o->fault_fraction > 1.0 || o->drop > 1.0 || o->dup > 1.0 ||
-		o->delay > 1.0)
+		o->delay > 1.0 || o->early_send > 1.0)
 		usage(argv[0]);
 }
 
@@ -1698,13 +1748,13 @@ format_replay(const sim_options *o, const char *argv0)
 			 "--max-delay %u %s --partition-rate %g --crash-rate %g "
 			 "--restart-rate %g --propose-rate %g --conf-rate %g "
 			 "--transfer-rate %g --snapshot-rate %g --fault-fraction %g "
-			 "--liveness-steps %" PRIu64 " --bootstrap %s%s%s%s%s",
+			 "--liveness-steps %" PRIu64 " --early-send %g --bootstrap %s%s%s%s%s",
 			 argv0, o->steps, o->nodes ? " --nodes " : "", o->nodes,
 			 o->drop, o->dup, o->delay, o->max_delay,
 			 o->reorder ? "--reorder" : "--no-reorder", o->partition_rate,
 			 o->crash_rate, o->restart_rate, o->propose_rate, o->conf_rate,
 			 o->transfer_rate, o->snapshot_rate, o->fault_fraction,
-			 o->liveness_steps,
+			 o->liveness_steps, o->early_send,
 			 o->bootstrap == BOOTSTRAP_SNAPSHOT ? "snapshot" :
 			 o->bootstrap == BOOTSTRAP_GENESIS ? "genesis" : "mixed",
 			 o->pre_vote ? "" : " --no-pre-vote",

@@ -62,6 +62,8 @@ typedef struct sim_options
 	bool		snapshot_on_conf;	/* host snapshots after a conf change */
 	sim_bootstrap bootstrap;
 	bool		interleave;		/* one ready stage per host event */
+	double		early_send;		/* share of hosts that send a leader's
+								 * appends before persisting */
 	bool		verbose;
 	bool		quiet;			/* print only failures and a summary */
 } sim_options;
@@ -84,6 +86,7 @@ typedef struct sim_node
 	bool		removed;		/* applied its own removal: stopped */
 	bool		was_member;		/* its applied config ever held it */
 	bool		conf_applied;	/* this ready applied a conf change */
+	bool		early_send;		/* this host sends early messages first */
 	raft_node  *rn;
 	uint32_t	restarts;
 
@@ -108,7 +111,7 @@ typedef struct sim_node
 	raft_index	leader_checked; /* committed entries verified up to here */
 	raft_role	role;
 
-	/* The ready in progress (stage 1..3; 0: none). */
+	/* The ready in progress (a host_stage of sim.c; 0: none). */
 	int			stage;
 	raft_ready	ready;
 	raft_id		snap_failed_to[SIM_MAX_REPORTS];
