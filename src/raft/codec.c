@@ -16,6 +16,8 @@
  *	varint  from, to, term, log_term, index, commit
  *	u8      reject			0 or 1
  *	varint  reject_hint, context
+ *	varint  from_incarnation, from_boot
+ *	u8      recovery		0 none, 1 recovering, 2 recovered
  *	varint  n_entries		<= RAFT_WIRE_MAX_ENTRIES
  *	n_entries times:
  *	  varint  term, index
@@ -32,7 +34,7 @@
  *
  * Conf change layout:
  *
- *	u8      version			RAFT_WIRE_VERSION
+ *	u8      version			CONF_CHANGE_VERSION (1)
  *	u8      type			raft_conf_change_type
  *	varint  node			!= RAFT_NONE
  *	varint  context_size	<= UINT32_MAX
@@ -60,8 +62,15 @@
 #include "internal/heap.h"
 
 #define VARINT_BYTES_MAX 10		/* 64 bits in 7-bit groups */
+
+/*
+ * Conf changes live in the log, on disk: their format has its own version,
+ * which must not move with the messages' (a log written before would no
+ * longer decode).
+ */
+#define CONF_CHANGE_VERSION 1
 #define ENTRY_BYTES_MIN 4		/* term, index, type, size: a byte each */
-#define MESSAGE_BYTES_MIN 13	/* every field at its shortest */
+#define MESSAGE_BYTES_MIN 16	/* every field at its shortest */
 
 /* ------------------------------------------------------------------------
  * Writer: bounds were checked by the caller against the exact size.
@@ -322,6 +331,10 @@ message_type_to_wire(raft_message_type type)
 			return 14;
 		case RAFT_MSG_SNAP_STATUS:
 			return 15;
+		case RAFT_MSG_RECOVER:
+			return 16;
+		case RAFT_MSG_HELLO:
+			return 17;
 		case RAFT_MSG_TYPE_COUNT:
 			break;
 	}
@@ -445,6 +458,9 @@ raft_message_encoded_size(const raft_message *msg)
 	size += 1;					/* reject */
 	size += varint_size(msg->reject_hint);
 	size += varint_size(msg->context);
+	size += varint_size(msg->from_incarnation);
+	size += varint_size(msg->from_boot);
+	size += 1;					/* recovery */
 	size += varint_size(msg->n_entries);
 	for (uint32_t i = 0; i < msg->n_entries && msg->entries != NULL; i++)
 	{
@@ -502,6 +518,8 @@ message_check_encodable(const raft_message *msg)
 	/* A snapshot travels with RAFT_MSG_SNAP and with nothing else. */
 	if ((msg->type == RAFT_MSG_SNAP) != (msg->snapshot != NULL))
 		return RAFT_ERR_INVALID;
+	if (msg->recovering && msg->recovered)
+		return RAFT_ERR_INVALID;
 	if (!numbers_in_range(msg))
 		return RAFT_ERR_TOO_LARGE;
 	if (msg->snapshot != NULL)
@@ -547,6 +565,9 @@ raft_message_encode(const raft_message *msg, uint8_t *buf, size_t capacity,
 	write_u8(&w, msg->reject ? 1 : 0);
 	write_varint(&w, msg->reject_hint);
 	write_varint(&w, msg->context);
+	write_varint(&w, msg->from_incarnation);
+	write_varint(&w, msg->from_boot);
+	write_u8(&w, msg->recovering ? 1 : msg->recovered ? 2 : 0);
 	write_varint(&w, msg->n_entries);
 	for (uint32_t i = 0; i < msg->n_entries; i++)
 	{
@@ -717,6 +738,7 @@ decode_message(codec_reader *r, raft_message *msg)
 {
 	uint8_t		version;
 	uint8_t		type_byte;
+	uint8_t		recovery;
 	bool		has_snapshot;
 	int			err;
 
@@ -739,6 +761,13 @@ decode_message(codec_reader *r, raft_message *msg)
 	msg->reject = read_bool(r);
 	msg->reject_hint = read_number(r);
 	msg->context = read_varint(r);
+	msg->from_incarnation = read_varint(r);
+	msg->from_boot = read_varint(r);
+	recovery = read_u8(r);
+	if (recovery > 2)
+		reader_fail(r, RAFT_ERR_MALFORMED);
+	msg->recovering = recovery == 1;
+	msg->recovered = recovery == 2;
 	if (r->err != RAFT_OK)
 		return r->err;
 
@@ -836,7 +865,7 @@ raft_conf_change_encode(const raft_conf_change *change, uint8_t *buf,
 	if (size > capacity)
 		return RAFT_ERR_INVALID;
 
-	write_u8(&w, RAFT_WIRE_VERSION);
+	write_u8(&w, CONF_CHANGE_VERSION);
 	write_u8(&w, conf_change_type_to_wire(change->type));
 	write_varint(&w, change->node);
 	write_varint(&w, change->context_size);
@@ -865,7 +894,7 @@ raft_conf_change_decode(const uint8_t *buf, size_t len,
 	version = read_u8(&r);
 	if (r.err != RAFT_OK)
 		return r.err;
-	if (version != RAFT_WIRE_VERSION)
+	if (version != CONF_CHANGE_VERSION)
 		return RAFT_ERR_VERSION;
 	type_byte = read_u8(&r);
 	if (r.err == RAFT_OK && !conf_change_type_from_wire(type_byte, &out.type))

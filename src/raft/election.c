@@ -113,6 +113,8 @@ raft_hup(raft_node *node, raft_campaign_type type)
  *
  * Learners answer too: a learner promoted to voter may not know it yet,
  * and the candidate only counts answers of voters in its configuration.
+ * A recovering node, or one in its first election timeout after a restart,
+ * grants nothing.
  */
 int
 raft_handle_vote_request(raft_node *node, const raft_message *msg)
@@ -126,6 +128,9 @@ raft_handle_vote_request(raft_node *node, const raft_message *msg)
 		(is_pre && msg->term > node->term);
 	if (is_pre && node->leader != RAFT_NONE &&
 		node->election_elapsed < node->election_tick)
+		can_vote = false;
+	/* Behind what it promised, or just restarted: no vote (recovery.c). */
+	if (!raft_recovery_may_vote(node))
 		can_vote = false;
 
 	memset(&reply, 0, sizeof(reply));

@@ -28,6 +28,7 @@ raft_switch_to_config(raft_node *node, const raft_config *config)
 
 	raft_tracker_set_config(&node->tracker, config,
 							raft_log_last_index(&node->log));
+	raft_recovery_prune_peers(node);
 	if (node->role != RAFT_LEADER)
 		return RAFT_OK;
 

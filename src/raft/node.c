@@ -95,6 +95,8 @@ raft_node_create(const raft_options *options, raft_node **out)
 	if (rc == RAFT_OK)
 		raft_tracker_set_config(&node->tracker, &config,
 								raft_log_last_index(&node->log));
+	if (rc == RAFT_OK)
+		rc = raft_recovery_init(node, options);
 	if (rc != RAFT_OK)
 	{
 		raft_node_destroy(node);
@@ -105,6 +107,7 @@ raft_node_create(const raft_options *options, raft_node **out)
 	node->vote = options->hard_state.vote;
 	node->prev_hard_state = options->hard_state;
 	raft_become_follower(node, node->term, RAFT_NONE);
+	raft_recovery_hello(node);
 	node->prev_role = node->role;
 	node->prev_leader = node->leader;
 	raft_assert_invariants(node);
@@ -128,6 +131,7 @@ void
 raft_tick(raft_node *node)
 {
 	RAFT_ASSERT(node != NULL);
+	raft_recovery_tick(node);
 	if (node->role == RAFT_LEADER)
 		raft_tick_heartbeat(node);
 	else
@@ -145,7 +149,11 @@ raft_step(raft_node *node, const raft_message *msg)
 	rc = raft_validate_peer_message(node, msg);
 	if (rc != RAFT_OK)
 		return rc;
-	rc = raft_step_internal(node, msg);
+	rc = raft_recovery_check_sender(node, msg);
+	/* A HELLO has told who its sender is; that was all it had to say. */
+	if (rc == RAFT_OK && msg->type != RAFT_MSG_HELLO)
+		rc = raft_step_internal(node, msg);
+	raft_recovery_maybe_finish(node);
 	raft_assert_invariants(node);
 	return rc;
 }

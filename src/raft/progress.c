@@ -83,6 +83,39 @@ raft_progress_reset(raft_progress *pr, raft_index last_index)
 	pr->sent_commit = 0;
 	pr->recent_active = false;
 	pr->vote = RAFT_VOTE_NONE;
+	pr->match_life = 0;
+	pr->recovering = false;
+	pr->recovery_life = 0;
+	pr->recovery_target = 0;
+}
+
+/*
+ * The peer lost what it had acknowledged: nothing it said before counts
+ * (match 0), and we probe from next, where it really is.
+ */
+void
+raft_progress_forget(raft_progress *pr, raft_index next)
+{
+	RAFT_ASSERT(next > 0);
+	progress_reset_state(pr, RAFT_PROGRESS_PROBE);
+	pr->match = 0;
+	pr->next = next;
+	pr->sent_commit = 0;
+}
+
+/*
+ * The peer says its log ends at match, below what it acknowledged: believe
+ * it and probe from just after (counting less never commits more).
+ */
+void
+raft_progress_lower_match(raft_progress *pr, raft_index match)
+{
+	RAFT_ASSERT(match < pr->match);
+	progress_reset_state(pr, RAFT_PROGRESS_PROBE);
+	pr->match = match;
+	pr->next = match + 1;
+	if (pr->sent_commit > match)
+		pr->sent_commit = match;
 }
 
 /*

@@ -136,12 +136,15 @@ step_leader(raft_node *node, const raft_message *msg)
 	pr = raft_tracker_get(&node->tracker, msg->from);
 	if (pr == NULL)
 		return RAFT_OK;			/* not (or no longer) a member */
+	/* Peer messages say whether their sender recovers (local ones don't). */
+	if (msg->term != 0 && msg->type != RAFT_MSG_TRANSFER_LEADER)
+		raft_recovery_observe(node, pr, msg);
 	switch (msg->type)
 	{
 		case RAFT_MSG_APP_RESP:
 			return raft_handle_append_response(node, pr, msg);
 		case RAFT_MSG_HEARTBEAT_RESP:
-			return raft_handle_heartbeat_response(node, pr);
+			return raft_handle_heartbeat_response(node, pr, msg);
 		case RAFT_MSG_SNAP_STATUS:
 			if (pr->state != RAFT_PROGRESS_SNAPSHOT)
 				return RAFT_OK;
@@ -168,6 +171,8 @@ step_leader(raft_node *node, const raft_message *msg)
 	}
 }
 
+static int	step_follower(raft_node *node, const raft_message *msg);
+
 /* Shared by pre-candidates and candidates. */
 static int
 step_candidate(raft_node *node, const raft_message *msg)
@@ -182,15 +187,16 @@ step_candidate(raft_node *node, const raft_message *msg)
 		case RAFT_MSG_TRANSFER_LEADER:
 			return RAFT_ERR_PROPOSAL_DROPPED;
 		case RAFT_MSG_APP:
+		case RAFT_MSG_HEARTBEAT:
+		case RAFT_MSG_SNAP:
 			/* A leader of our term exists: "return to follower state". */
 			raft_become_follower(node, msg->term, msg->from);
-			return raft_handle_append_entries(node, msg);
-		case RAFT_MSG_HEARTBEAT:
+			return step_follower(node, msg);
+		case RAFT_MSG_RECOVER:
+			if (msg->index == 0)
+				return RAFT_OK;
 			raft_become_follower(node, msg->term, msg->from);
-			return raft_handle_heartbeat(node, msg);
-		case RAFT_MSG_SNAP:
-			raft_become_follower(node, msg->term, msg->from);
-			return raft_handle_snapshot(node, msg);
+			return step_follower(node, msg);
 		case RAFT_MSG_PREVOTE_RESP:
 		case RAFT_MSG_VOTE_RESP:
 			/* Stale pre-vote answers may reach a candidate: skip them. */
@@ -200,6 +206,14 @@ step_candidate(raft_node *node, const raft_message *msg)
 		default:
 			return RAFT_OK;
 	}
+}
+
+static void
+heard_from_leader(raft_node *node, const raft_message *msg)
+{
+	node->election_elapsed = 0;
+	node->leader = msg->from;
+	raft_recovery_follow(node, msg);
 }
 
 static int
@@ -213,17 +227,19 @@ step_follower(raft_node *node, const raft_message *msg)
 			/* The host routes proposals to the leader itself. */
 			return RAFT_ERR_PROPOSAL_DROPPED;
 		case RAFT_MSG_APP:
-			node->election_elapsed = 0;
-			node->leader = msg->from;
+			heard_from_leader(node, msg);
 			return raft_handle_append_entries(node, msg);
 		case RAFT_MSG_HEARTBEAT:
-			node->election_elapsed = 0;
-			node->leader = msg->from;
+			heard_from_leader(node, msg);
 			return raft_handle_heartbeat(node, msg);
 		case RAFT_MSG_SNAP:
-			node->election_elapsed = 0;
-			node->leader = msg->from;
+			heard_from_leader(node, msg);
 			return raft_handle_snapshot(node, msg);
+		case RAFT_MSG_RECOVER:
+			/* With a target, from the leader; without, a peer's notice. */
+			if (msg->index > 0)
+				heard_from_leader(node, msg);
+			return RAFT_OK;
 		case RAFT_MSG_TRANSFER_LEADER:
 			if (node->leader == RAFT_NONE)
 				return RAFT_ERR_PROPOSAL_DROPPED;
@@ -272,7 +288,8 @@ step_higher_term(raft_node *node, const raft_message *msg)
 	if (msg->type == RAFT_MSG_PREVOTE_RESP && !msg->reject)
 		return true;			/* granted for our future term */
 	if (msg->type == RAFT_MSG_APP || msg->type == RAFT_MSG_HEARTBEAT ||
-		msg->type == RAFT_MSG_SNAP)
+		msg->type == RAFT_MSG_SNAP ||
+		(msg->type == RAFT_MSG_RECOVER && msg->index > 0))
 		raft_become_follower(node, msg->term, msg->from);
 	else
 		raft_become_follower(node, msg->term, RAFT_NONE);
@@ -293,7 +310,12 @@ step_lower_term(raft_node *node, const raft_message *msg)
 
 	memset(&reply, 0, sizeof(reply));
 	reply.to = msg->from;
-	if ((node->check_quorum || node->pre_vote) &&
+	/*
+	 * A recovering node answers too: it does not campaign, so this is the
+	 * only way the group learns a term it reached, and the only way it
+	 * gets a leader of its own term to give it a target.
+	 */
+	if ((node->check_quorum || node->pre_vote || node->recovering) &&
 		(msg->type == RAFT_MSG_HEARTBEAT || msg->type == RAFT_MSG_APP))
 	{
 		reply.type = RAFT_MSG_APP_RESP;
@@ -315,6 +337,9 @@ raft_step_internal(raft_node *node, const raft_message *msg)
 	RAFT_ASSERT(node != NULL && msg != NULL);
 	RAFT_ASSERT(msg->type < RAFT_MSG_TYPE_COUNT);
 
+	/* "You are behind" holds whatever the sender's term. */
+	if (msg->type == RAFT_MSG_RECOVER)
+		raft_recovery_notice(node, msg);
 	if (msg->term > node->term)
 	{
 		if (!step_higher_term(node, msg))

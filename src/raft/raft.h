@@ -56,7 +56,7 @@ typedef uint64_t raft_index;
 
 /* Bounds: everything the core holds or decodes is bounded. */
 #define RAFT_MAX_MEMBERS 32		/* voters + learners of one group */
-#define RAFT_WIRE_VERSION 1
+#define RAFT_WIRE_VERSION 2
 #define RAFT_WIRE_MAX_BYTES (64u * 1024u * 1024u)	/* one encoded message */
 #define RAFT_WIRE_MAX_ENTRIES 65536 /* entries in one message */
 
@@ -98,8 +98,11 @@ enum
 									 * RAFT_MAX_TERM_JUMP ahead */
 	RAFT_ERR_CORRUPT = -13,		/* raft_node_create: stored state out of
 								 * range or inconsistent */
-	RAFT_ERR_BUSY = -14			/* leader: uncommitted entries exceed
+	RAFT_ERR_BUSY = -14,		/* leader: uncommitted entries exceed
 								 * max_uncommitted_bytes; retry later */
+	RAFT_ERR_BEHIND = -15		/* raft_step: the sender's durable state
+								 * went back; message dropped, sender told
+								 * to recover */
 };
 
 /* For the byte limits of raft_options: no limit. */
@@ -205,7 +208,41 @@ typedef struct raft_hard_state
 	raft_term	term;
 	raft_id		vote;
 	raft_index	commit;
+
+	/*
+	 * Storage-fault recovery (src/raft/README.md, section 5).  All zero: a
+	 * host that does not take part; the core then checks nothing.
+	 *
+	 * incarnation: random and nonzero, chosen by the host when it creates
+	 * this node's state for the group, never changed after (a wiped disk
+	 * gets a new one).  boot: incremented durably by the host before every
+	 * raft_node_create() of this state, starting at 1 (below 2^32); the
+	 * core may raise it.  recovering: this node may be behind what it once
+	 * acknowledged, so it neither votes nor campaigns until it has caught
+	 * up; set by the host (at creation) or by the core, cleared by the
+	 * core.
+	 */
+	uint64_t	incarnation;
+	uint64_t	boot;
+	bool		recovering;
 } raft_hard_state;
+
+/*
+ * What a node knows of another member's durable identity, from the last
+ * message it accepted from it: the member's incarnation, its life (boot
+ * counter << 32 | a random nonce per start), and the highest term it sent
+ * (PreVote messages aside).  The host persists these with the hard state
+ * (ready.peers) and passes them back at creation (options.peers), so that
+ * a member coming back with older state than it once showed is recognised
+ * even after this node restarted.
+ */
+typedef struct raft_peer_record
+{
+	raft_id		id;
+	uint64_t	incarnation;
+	uint64_t	boot;
+	raft_term	term;
+} raft_peer_record;
 
 typedef struct raft_snapshot_meta
 {
@@ -241,7 +278,9 @@ typedef enum raft_message_type
 	RAFT_MSG_UNREACHABLE = 14,	/* local: host could not reach a peer */
 	RAFT_MSG_SNAP_STATUS = 15,	/* local: snapshot to a peer failed
 								 * (reject) */
-	RAFT_MSG_TYPE_COUNT = 16
+	RAFT_MSG_RECOVER = 16,		/* "your state went back": recover */
+	RAFT_MSG_HELLO = 17,		/* "I (re)started": the sender's identity */
+	RAFT_MSG_TYPE_COUNT = 18
 } raft_message_type;
 
 /*
@@ -252,8 +291,24 @@ typedef enum raft_message_type
  *	VOTE, PREVOTE: index/log_term = candidate's last log index/term;
  *	            context = 1 when campaigning for a leader transfer
  *	*_RESP:     reject = vote not granted
- *	HEARTBEAT:  commit = min(leader commit, follower match)
+ *	HEARTBEAT:  commit = min(leader commit, follower match), log_term =
+ *	            the leader's term of that entry (the follower commits it
+ *	            only if its own entry there has that term)
+ *	HEARTBEAT_RESP: reject = the follower lacks that entry: it lost what
+ *	            it acknowledged, and the leader probes it again
  *	SNAP:       snapshot
+ *	RECOVER:    context = a life of the receiver (its from_boot); reject =
+ *	            that life is behind what the sender saw of it (else the
+ *	            leader only answers a member that says it recovers);
+ *	            commit = the highest boot counter the sender has seen of
+ *	            the receiver; index/log_term = the recovery target (from
+ *	            the leader; 0 otherwise)
+ *	HELLO:      nothing but the sender's identity and durable term: sent
+ *	            to every member when a node starts, so that each knows its
+ *	            newest life at once (no answer)
+ * Every message carries the sender's identity: from_incarnation, from_boot
+ * (its life: boot counter << 32 | nonce) and whether it is recovering, or
+ * has recovered in this life (never both).
  */
 typedef struct raft_message
 {
@@ -267,6 +322,10 @@ typedef struct raft_message
 	bool		reject;
 	raft_index	reject_hint;
 	uint64_t	context;
+	uint64_t	from_incarnation;	/* 0: the sender checks nothing */
+	uint64_t	from_boot;
+	bool		recovering;		/* the sender waits to catch up */
+	bool		recovered;		/* the sender caught up since it started */
 	uint32_t	n_entries;
 	raft_entry *entries;
 	raft_snapshot *snapshot;	/* only for RAFT_MSG_SNAP */
@@ -326,6 +385,10 @@ typedef struct raft_options
 	 * flight, which no healthy group needs.  RAFT_UNLIMITED turns it off.
 	 */
 	uint64_t	max_uncommitted_bytes;
+
+	/* The peer records persisted from earlier readies (ready.peers). */
+	uint32_t	n_peers;
+	const raft_peer_record *peers;
 	bool		disable_pre_vote;	/* tests only: PreVote is on by default */
 	bool		disable_check_quorum;	/* tests only: CheckQuorum is on by
 										 * default */
@@ -349,6 +412,7 @@ typedef struct raft_progress_status
 	bool		recent_active;
 	uint32_t	inflight;
 	raft_index	pending_snapshot;
+	bool		recovering;		/* caught up to a recovery target yet? */
 } raft_progress_status;
 
 typedef struct raft_status
@@ -364,6 +428,11 @@ typedef struct raft_status
 	raft_config config;
 	uint64_t	uncommitted_bytes;	/* leader: counted against
 									 * max_uncommitted_bytes */
+	uint64_t	life;			/* boot counter << 32 | nonce; 0 if the
+								 * host takes no part in recovery */
+	raft_index	recovery_target;	/* recovering: caught up once this
+										 * index is committed (0: waiting
+										 * for a leader to give one) */
 	uint32_t	n_progress;		/* filled on the leader only */
 	raft_progress_status progress[RAFT_MAX_MEMBERS * 2];
 } raft_status;
@@ -377,6 +446,10 @@ typedef struct raft_ready
 
 	bool		has_hard_state; /* persist hard_state */
 	raft_hard_state hard_state;
+
+	bool		has_peers;		/* persist peers, with hard_state */
+	uint32_t	n_peers;
+	const raft_peer_record *peers;
 
 	bool		has_snapshot;	/* persist/install before entries */
 	raft_snapshot snapshot;

@@ -26,13 +26,18 @@ current_hard_state(const raft_node *node)
 	hs.term = node->term;
 	hs.vote = node->vote;
 	hs.commit = node->log.committed;
+	hs.incarnation = node->incarnation;
+	hs.boot = node->boot;
+	hs.recovering = node->recovering;
 	return hs;
 }
 
 static bool
 hard_state_equal(const raft_hard_state *a, const raft_hard_state *b)
 {
-	return a->term == b->term && a->vote == b->vote && a->commit == b->commit;
+	return a->term == b->term && a->vote == b->vote &&
+		a->commit == b->commit && a->incarnation == b->incarnation &&
+		a->boot == b->boot && a->recovering == b->recovering;
 }
 
 bool
@@ -47,6 +52,7 @@ raft_has_ready(const raft_node *node)
 		node->log.unstable.has_snapshot ||
 		node->log.unstable.n_entries > 0 ||
 		node->msgs.n > 0 ||
+		node->peers_version != node->peers_persisted ||
 		raft_log_has_next_committed(&node->log);
 }
 
@@ -172,6 +178,15 @@ raft_ready_get(raft_node *node, raft_ready *ready)
 		ready->has_hard_state = true;
 		ready->hard_state = hs;
 	}
+	if (node->peers_version != node->peers_persisted)
+	{
+		memcpy(node->ready_peers, node->peers,
+			   node->n_peers * sizeof(raft_peer_record));
+		node->ready_peers_version = node->peers_version;
+		ready->has_peers = true;
+		ready->n_peers = node->n_peers;
+		ready->peers = node->ready_peers;
+	}
 
 	rc = copy_ready_data(node, ready);
 	if (rc != RAFT_OK)
@@ -186,6 +201,9 @@ raft_ready_get(raft_node *node, raft_ready *ready)
 	memset(&node->msgs, 0, sizeof(node->msgs));
 	ready->n_messages = node->ready_msgs.n;
 	ready->messages = node->ready_msgs.items;
+	/* Each carries the identity this ready persists (recovery.c). */
+	for (uint32_t i = 0; i < ready->n_messages; i++)
+		raft_recovery_stamp(node, &ready->messages[i]);
 	ready->n_early_messages = early_messages_first(node, ready->messages,
 												   ready->n_messages);
 
@@ -214,6 +232,8 @@ raft_advance(raft_node *node, const raft_ready *ready)
 	node->prev_leader = ready->leader;
 	if (ready->has_hard_state)
 		node->prev_hard_state = ready->hard_state;
+	if (ready->has_peers)
+		node->peers_persisted = node->ready_peers_version;
 
 	if (ready->has_snapshot)
 	{
@@ -257,6 +277,8 @@ raft_get_status(const raft_node *node, raft_status *status)
 	status->last_index = raft_log_last_index(&node->log);
 	status->lead_transferee = node->lead_transferee;
 	status->config = node->tracker.config;
+	status->life = node->life;
+	status->recovery_target = node->recovery_target;
 	if (node->role != RAFT_LEADER)
 		return;
 	status->uncommitted_bytes = node->uncommitted_bytes;
@@ -273,5 +295,6 @@ raft_get_status(const raft_node *node, raft_status *status)
 		out->recent_active = pr->recent_active;
 		out->inflight = pr->inflights.count;
 		out->pending_snapshot = pr->pending_snapshot;
+		out->recovering = pr->recovering;
 	}
 }

@@ -183,7 +183,11 @@ raft_bcast_append(raft_node *node)
 /*
  * A heartbeat carries commit = min(our commit, the peer's match): the peer
  * may not have the entries up to our commit, and must never commit an
- * index it has not matched with us.
+ * index it has not matched with us.  It also carries the term of our entry
+ * there: the peer commits only if its entry has that term, so the same
+ * prefix (Log Matching).  A match we hold can be stale, when the peer's
+ * disk went back since it acknowledged (recovery.c): without the term it
+ * would commit entries it kept from before, that are not ours.
  */
 static int
 send_heartbeat(raft_node *node, raft_progress *pr)
@@ -195,6 +199,7 @@ send_heartbeat(raft_node *node, raft_progress *pr)
 	msg.to = pr->id;
 	msg.commit = pr->match < node->log.committed ? pr->match :
 		node->log.committed;
+	msg.log_term = raft_log_term_or_zero(&node->log, msg.commit);
 	if (pr->sent_commit < msg.commit)
 		pr->sent_commit = msg.commit;
 	return raft_send(node, &msg);
@@ -266,6 +271,9 @@ handle_append_rejection(raft_node *node, raft_progress *pr,
 	raft_index	next_probe = msg->reject_hint;
 	bool		sent;
 
+	/* Below what it acknowledged: it lost state; probe from where it is. */
+	if (raft_recovery_lost_entries(node, pr, msg))
+		return raft_send_append(node, pr->id, true, &sent);
 	if (msg->log_term > 0)
 	{
 		raft_term	unused;
@@ -309,8 +317,9 @@ raft_handle_append_response(raft_node *node, raft_progress *pr,
 	if (msg->index > raft_log_last_index(&node->log))
 		return RAFT_ERR_INVALID;
 
-	if (!raft_progress_maybe_update(pr, msg->index) &&
-		!(pr->match == msg->index && pr->state == RAFT_PROGRESS_PROBE))
+	if (raft_progress_maybe_update(pr, msg->index))
+		pr->match_life = msg->from_boot;
+	else if (!(pr->match == msg->index && pr->state == RAFT_PROGRESS_PROBE))
 		return RAFT_OK;
 
 	switch (pr->state)
@@ -362,12 +371,20 @@ raft_handle_append_response(raft_node *node, raft_progress *pr,
  * behind (or still probing), send an append.
  */
 int
-raft_handle_heartbeat_response(raft_node *node, raft_progress *pr)
+raft_handle_heartbeat_response(raft_node *node, raft_progress *pr,
+							   const raft_message *msg)
 {
 	bool		sent;
 
 	pr->recent_active = true;
 	pr->msg_app_flow_paused = false;
+	/*
+	 * It does not hold the entry at the commit index we sent, which is at
+	 * or below its match: it lost what it acknowledged.  Probe from its
+	 * match: its rejection tells where it really is (recovery.c).
+	 */
+	if (msg->reject && pr->state != RAFT_PROGRESS_PROBE)
+		raft_progress_become_probe(pr);
 	if (pr->match < raft_log_last_index(&node->log) ||
 		pr->state == RAFT_PROGRESS_PROBE)
 		return raft_send_append(node, pr->id, true, &sent);
@@ -415,17 +432,28 @@ raft_handle_append_entries(raft_node *node, const raft_message *msg)
 	return raft_send(node, &reply);
 }
 
+/*
+ * Commit only an index where our entry is the leader's (or that we know
+ * committed already): the leader's view of our match may predate a disk of
+ * ours that went back.  If we lack that entry we lost what we acknowledged:
+ * say so, and the leader probes again.  A leader that no longer knows the
+ * term there (compacted) gets neither.
+ */
 int
 raft_handle_heartbeat(raft_node *node, const raft_message *msg)
 {
 	raft_message reply;
+	bool		ours;
 
-	/* The leader never sends a commit above our match: ignore a bad one. */
-	if (msg->commit <= raft_log_last_index(&node->log))
+	ours = msg->commit <= node->log.committed ||
+		(msg->commit <= raft_log_last_index(&node->log) &&
+		 raft_log_match_term(&node->log, msg->commit, msg->log_term));
+	if (ours)
 		raft_log_commit_to(&node->log, msg->commit);
 	memset(&reply, 0, sizeof(reply));
 	reply.type = RAFT_MSG_HEARTBEAT_RESP;
 	reply.to = msg->from;
+	reply.reject = !ours && msg->log_term > 0;
 	return raft_send(node, &reply);
 }
 

@@ -110,6 +110,7 @@ raft_become_leader(raft_node *node)
 
 	RAFT_ASSERT(node->role != RAFT_FOLLOWER);
 	RAFT_ASSERT(!node->log.unstable.has_snapshot);
+	RAFT_ASSERT(!node->recovering);
 	reset(node, node->term);
 	node->leader = node->id;
 	node->role = RAFT_LEADER;
@@ -128,14 +129,15 @@ raft_become_leader(raft_node *node)
 	return raft_append_entries_as_leader(node, &empty, 1);
 }
 
-/* Only a voter of its own configuration may campaign. */
+/* Only a voter of its own configuration may campaign, and not while it
+ * recovers. */
 bool
 raft_promotable(const raft_node *node)
 {
 	const raft_progress *self = raft_tracker_get_const(&node->tracker, node->id);
 
 	return self != NULL && !self->is_learner &&
-		!node->log.unstable.has_snapshot;
+		!node->log.unstable.has_snapshot && !node->recovering;
 }
 
 bool

@@ -50,6 +50,8 @@ raft_strerror(int err)
 			return "stored state out of range or inconsistent";
 		case RAFT_ERR_BUSY:
 			return "too many uncommitted bytes: retry later";
+		case RAFT_ERR_BEHIND:
+			return "sender's state went back: told to recover";
 	}
 	return "unknown error";
 }

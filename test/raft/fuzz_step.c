@@ -14,7 +14,8 @@
  *	          stepped (its from/to rewritten to a member and to us, or not)
  *	built     a message assembled field by field from the input, bypassing
  *	          the decoder: any type, terms and indexes near ours, at the
- *	          2^62 bound or anywhere, entries that may not line up
+ *	          2^62 bound or anywhere, entries that may not line up, any
+ *	          sender identity (incarnation, life, recovering or not)
  *	tick      one to eight ticks
  *	ready     persist a ready to the memory storage, check that every
  *	          message in it encodes, advance
@@ -53,6 +54,8 @@ typedef struct disk
 	raft_hard_state hard_state;
 	raft_config config;
 	raft_index	applied;
+	uint32_t	n_peers;
+	raft_peer_record peers[RAFT_MAX_MEMBERS];
 } disk;
 
 static void
@@ -149,6 +152,11 @@ drain(raft_node *node, disk *d)
 			(void) raft_memory_storage_append(d->ms, rd.entries, rd.n_entries);
 		if (rd.has_hard_state)
 			d->hard_state = rd.hard_state;
+		if (rd.has_peers)
+		{
+			d->n_peers = rd.n_peers;
+			memcpy(d->peers, rd.peers, rd.n_peers * sizeof(raft_peer_record));
+		}
 		for (uint32_t i = 0; i < rd.n_messages; i++)
 		{
 			size_t		need = raft_message_encoded_size(&rd.messages[i]);
@@ -183,9 +191,13 @@ start(disk *d, uint8_t flags)
 	raft_node  *node = NULL;
 
 	memset(&o, 0, sizeof(o));
+	if (d->hard_state.incarnation != 0)
+		d->hard_state.boot++;	/* as a host does at every start */
 	o.id = 1;
 	o.storage = raft_memory_storage_view(d->ms);
 	o.hard_state = d->hard_state;
+	o.n_peers = d->n_peers;
+	o.peers = d->peers;
 	o.config = d->config;
 	o.applied = d->applied;
 	o.seed = flags;
@@ -215,7 +227,12 @@ built_message(input *in, raft_node *node, raft_entry *entries)
 	m.commit = next_near(in, st.hard_state.commit);
 	m.reject = (shape & 8) != 0;
 	m.reject_hint = next_near(in, st.last_index);
-	m.context = next_u8(in) & 1;
+	m.context = (shape & 128) ? next_u64(in) : next_u8(in) & 1;
+	/* The sender's identity: a known one, a new life of it, or anything. */
+	m.from_incarnation = (next_u8(in) & 3) == 0 ? next_u64(in) : 0xfeed;
+	m.from_boot = next_near(in, UINT64_C(2) << 32);
+	m.recovering = (next_u8(in) & 3) == 1;
+	m.recovered = !m.recovering && (next_u8(in) & 3) == 2;
 	m.n_entries = (shape >> 4) & 3;
 	for (uint32_t i = 0; i < m.n_entries; i++)
 	{
@@ -341,6 +358,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&d, 0, sizeof(d));
 	d.ms = raft_memory_storage_create();
 	check(d.ms != NULL, "memory storage");
+	/* Half the runs take part in recovery, some starting recovering. */
+	if (flags & 16)
+	{
+		d.hard_state.incarnation = 0xabcdef;
+		d.hard_state.recovering = (flags & 8) != 0;
+	}
 	d.config.n_voters = 3;
 	for (uint32_t i = 0; i < 3; i++)
 		d.config.voters[i] = i + 1;

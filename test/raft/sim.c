@@ -79,7 +79,7 @@
 static const char *const message_names[RAFT_MSG_TYPE_COUNT] = {
 	"HUP", "BEAT", "PROP", "APP", "APP_RESP", "VOTE", "VOTE_RESP", "PREVOTE",
 	"PREVOTE_RESP", "HEARTBEAT", "HEARTBEAT_RESP", "SNAP", "TIMEOUT_NOW",
-	"TRANSFER_LEADER", "UNREACHABLE", "SNAP_STATUS"
+	"TRANSFER_LEADER", "UNREACHABLE", "SNAP_STATUS", "RECOVER", "HELLO"
 };
 
 /* For the signal handler: the seed in flight and the replay command. */
@@ -120,6 +120,12 @@ rng_next(sim *s)
 	r[2] ^= t;
 	r[3] = rotl(r[3], 45);
 	return result;
+}
+
+uint64_t
+sim_rng_next(sim *s)
+{
+	return rng_next(s);
 }
 
 /* Uniform in [0, n), n > 0. */
@@ -192,10 +198,11 @@ trace_message(const sim *s, const char *what, const raft_message *m)
 				 m->snapshot->meta.config.n_learners);
 	sim_trace(s, "%s %s %" PRIu64 "->%" PRIu64 " term=%" PRIu64
 			  " log_term=%" PRIu64 " index=%" PRIu64 " commit=%" PRIu64
-			  " reject=%d hint=%" PRIu64 " n=%u%s", what,
+			  " reject=%d hint=%" PRIu64 " n=%u%s life=%" PRIx64 "%s", what,
 			  m->type < RAFT_MSG_TYPE_COUNT ? message_names[m->type] : "?",
 			  m->from, m->to, m->term, m->log_term, m->index, m->commit,
-			  m->reject, m->reject_hint, m->n_entries, snap);
+			  m->reject, m->reject_hint, m->n_entries, snap, m->from_boot,
+			  m->recovering ? " recovering" : "");
 }
 
 /*
@@ -208,7 +215,7 @@ check_result(sim *s, const char *call, raft_id id, int err)
 {
 	if (err == RAFT_ERR_NOMEM || err == RAFT_ERR_STORAGE || err > 0 ||
 		err == RAFT_ERR_OUT_OF_RANGE || err == RAFT_ERR_CORRUPT ||
-		err < RAFT_ERR_BUSY)
+		err < RAFT_ERR_BEHIND)
 		sim_fail(s, "node %" PRIu64 ": %s returned %d (%s)", id, call, err,
 				 raft_strerror(err));
 }
@@ -249,8 +256,8 @@ snapshot_data_read(const raft_snapshot *snapshot, uint64_t *chain)
  * Nodes
  * ------------------------------------------------------------------------
  */
-static bool
-config_same(const raft_config *a, const raft_config *b)
+bool
+sim_config_same(const raft_config *a, const raft_config *b)
 {
 	if (a->n_voters != b->n_voters || a->n_learners != b->n_learners)
 		return false;
@@ -263,6 +270,10 @@ config_same(const raft_config *a, const raft_config *b)
 	return true;
 }
 
+/*
+ * Starts a node from its disk.  Like the worker, the host increments the
+ * boot counter durably first (raft.h), and hands back the peer records.
+ */
 static void
 node_start(sim *s, sim_node *n)
 {
@@ -270,8 +281,14 @@ node_start(sim *s, sim_node *n)
 	int			err;
 
 	assert(n->exists && !n->alive && !n->removed);
+	/* A copy of a stopped disk, as a snapshot of a stopped machine is. */
+	if (s->options->rollback_rate > 0 && n->restarts > 0)
+		sim_backup(s, n);
+	n->hard_state.boot++;
 	memset(&o, 0, sizeof(o));
 	o.id = n->id;
+	o.n_peers = n->n_peers;
+	o.peers = n->peers;
 	o.storage = raft_memory_storage_view(n->ms);
 	o.hard_state = n->hard_state;
 	o.config = n->config;
@@ -294,13 +311,23 @@ node_start(sim *s, sim_node *n)
 		return;
 	}
 	n->alive = true;
+	n->restarts++;
+	n->ticks = 0;
 	n->term_seen = 0;
 	n->leader_term = 0;
 	n->role = RAFT_FOLLOWER;
 	sim_trace(s, "start node %" PRIu64 " (term %" PRIu64 ", commit %" PRIu64
-			  ", applied %" PRIu64 ", log (%" PRIu64 ", %" PRIu64 "])",
-			  n->id, n->hard_state.term, n->hard_state.commit, n->applied,
-			  n->snap_index, (uint64_t) (n->snap_index + n->log_len));
+			  ", applied %" PRIu64 ", log (%" PRIu64 ", %" PRIu64 "], boot %"
+			  PRIu64 "%s)", n->id, n->hard_state.term, n->hard_state.commit,
+			  n->applied, n->snap_index,
+			  (uint64_t) (n->snap_index + n->log_len), n->hard_state.boot,
+			  n->hard_state.recovering ? ", recovering" : "");
+}
+
+void
+sim_node_start(sim *s, sim_node *n)
+{
+	node_start(s, n);
 }
 
 static void
@@ -312,6 +339,12 @@ node_stop(sim *s, sim_node *n, const char *why)
 	n->alive = false;
 	n->stage = 0;				/* a ready in progress is lost */
 	sim_trace(s, "%s node %" PRIu64, why, n->id);
+}
+
+void
+sim_node_stop(sim *s, sim_node *n, const char *why)
+{
+	node_stop(s, n, why);
 }
 
 /*
@@ -335,6 +368,7 @@ node_create(sim *s, raft_id id, bool founder)
 	n->id = id;
 	n->exists = true;
 	n->early_send = rng_chance(s, s->options->early_send);
+	n->hard_state.incarnation = rng_next(s) | 1;	/* a new disk */
 	n->ms = raft_memory_storage_create();
 	if (n->ms == NULL)
 		abort();
@@ -380,6 +414,7 @@ node_free(sim_node *n)
 	if (n->ms != NULL)
 		raft_memory_storage_destroy(n->ms);
 	free(n->log);
+	sim_disk_copy_free(n->backup);
 	memset(n, 0, sizeof(*n));
 }
 
@@ -452,6 +487,10 @@ check_durable_before_send(sim *s, const sim_node *n, const raft_message *m)
 	 */
 	if (m->term < n->hard_state.term)
 		return;
+	if ((m->type == RAFT_MSG_VOTE_RESP || m->type == RAFT_MSG_PREVOTE_RESP) &&
+		!m->reject && n->hard_state.recovering)
+		sim_fail(s, "node %" PRIu64 " grants a %s to %" PRIu64 " while it "
+				 "recovers", n->id, message_names[m->type], m->to);
 	if (m->type == RAFT_MSG_VOTE_RESP && !m->reject &&
 		n->hard_state.vote != m->to)
 		sim_fail(s, "node %" PRIu64 " grants its vote to %" PRIu64
@@ -606,6 +645,11 @@ host_persist(sim *s, sim_node *n, const raft_ready *rd)
 				  rd->entries[rd->n_entries - 1].index, rd->entries[0].term,
 				  rd->entries[rd->n_entries - 1].term);
 	}
+	if (rd->has_peers)
+	{
+		n->n_peers = rd->n_peers;
+		memcpy(n->peers, rd->peers, rd->n_peers * sizeof(raft_peer_record));
+	}
 	if (rd->has_hard_state)
 	{
 		sim_check_hard_state(s, n, &rd->hard_state);
@@ -672,7 +716,7 @@ host_after_advance(sim *s, sim_node *n)
 	 * ready hands over: compare only when nothing is pending.
 	 */
 	comparable = !s->options->interleave || !raft_has_ready(n->rn);
-	if (comparable && !config_same(&st.config, &n->config))
+	if (comparable && !sim_config_same(&st.config, &n->config))
 		sim_fail(s, "node %" PRIu64 ": core config (%u voters, %u learners)"
 				 " differs from the applied one (%u, %u)", n->id,
 				 st.config.n_voters, st.config.n_learners,
@@ -855,7 +899,8 @@ event_host(sim *s, sim_node *n)
 	}
 
 	/* Crashes strike mid-ready too, at four times the step rate. */
-	if (!s->calm && rng_chance(s, s->options->crash_rate * 4))
+	if (!s->calm && rng_chance(s, s->options->crash_rate * 4) &&
+		!n->undetected)
 		crash = (crash_point) (1 + rng_below(s, 4));
 	if (!host_take_ready(s, n))
 		return;
@@ -902,6 +947,12 @@ random_node(sim *s, bool alive)
 	return n == 0 ? NULL : &s->nodes[ids[rng_below(s, n)]];
 }
 
+sim_node *
+sim_random_node(sim *s, bool alive)
+{
+	return random_node(s, alive);
+}
+
 /* The running node that believes it leads the highest term, if any. */
 static sim_node *
 find_leader(sim *s, raft_status *st)
@@ -931,6 +982,7 @@ static void
 event_tick(sim *s, sim_node *n)
 {
 	sim_trace(s, "tick node %" PRIu64, n->id);
+	n->ticks++;
 	raft_tick(n->rn);
 }
 
@@ -1005,6 +1057,12 @@ event_deliver(sim *s, int at)
 	trace_message(s, "deliver", &m);
 	err = raft_step(to->rn, &m);
 	check_result(s, "raft_step", to->id, err);
+	if (err == RAFT_ERR_BEHIND)
+	{
+		s->behind++;
+		sim_trace(s, "node %" PRIu64 " finds node %" PRIu64 " behind "
+				  "(life %" PRIx64 ")", to->id, m.from, m.from_boot);
+	}
 	report_snapshot_arrival(s, msg, false);
 	raft_message_free(&m);
 	free(msg);
@@ -1017,7 +1075,8 @@ event_crash(sim *s)
 {
 	sim_node   *n = random_node(s, true);
 
-	if (n == NULL)
+	/* A restored disk left to its peers talks before it restarts again. */
+	if (n == NULL || n->undetected)
 		return;
 	s->crashes++;
 	node_stop(s, n, "crash");
@@ -1028,7 +1087,7 @@ event_restart(sim *s)
 {
 	sim_node   *n = random_node(s, false);
 
-	if (n == NULL)
+	if (n == NULL || !sim_may_restart(s, n))
 		return NULL;
 	node_start(s, n);
 	return n->alive ? n : NULL;
@@ -1164,6 +1223,10 @@ event_conf_change(sim *s)
 
 	if (n == NULL)
 		return NULL;
+	/* Membership holds still while a disk failure is being recovered. */
+	for (raft_id id = 1; id <= SIM_MAX_NODES; id++)
+		if (s->nodes[id].storage_failed)
+			return NULL;
 	memset(&cc, 0, sizeof(cc));
 	if (st.config.n_learners > 0 && choice < 5)
 	{
@@ -1206,6 +1269,8 @@ event_conf_change(sim *s)
 			  cc.node, err);
 	if (err == RAFT_OK)
 	{
+		s->newest_config = st.config;
+		(void) raft_config_apply(&s->newest_config, &cc);
 		s->conf_changes++;
 		if (fresh != RAFT_NONE)
 		{
@@ -1284,7 +1349,7 @@ calm_down(sim *s)
 	{
 		sim_node   *n = &s->nodes[id];
 
-		if (n->exists && !n->removed && !n->alive)
+		if (n->exists && !n->removed && !n->alive && sim_may_restart(s, n))
 		{
 			node_start(s, n);
 			if (n->alive)
@@ -1354,6 +1419,21 @@ one_step(sim *s)
 			return event_conf_change(s);
 		if (u < (edge += o->transfer_rate))
 			return event_transfer(s);
+		if (u < (edge += o->lose_rate))
+		{
+			sim_event_lose_state(s);
+			return NULL;
+		}
+		if (u < (edge += o->rollback_rate))
+		{
+			sim_event_roll_back(s);
+			return NULL;
+		}
+		if (u < (edge += o->rollback_rate / 2))
+		{
+			sim_event_backup(s);
+			return NULL;
+		}
 	}
 	if (u < (edge += o->propose_rate))
 		return event_propose(s, false);
@@ -1387,6 +1467,12 @@ all_voters_have_marker(sim *s)
 	}
 	if (newest == NULL)
 		return false;
+	/* Every member whose disk failed must have recovered too. */
+	for (raft_id id = 1; id <= SIM_MAX_NODES; id++)
+		if (s->nodes[id].storage_failed && !s->nodes[id].removed &&
+			(raft_config_is_voter(&newest->config, id) ||
+			 raft_config_is_learner(&newest->config, id)))
+			return false;
 	for (uint32_t i = 0; i < newest->config.n_voters; i++)
 	{
 		const sim_node *v = &s->nodes[newest->config.voters[i]];
@@ -1441,6 +1527,7 @@ step_checks(sim *s, sim_node *touched)
 		return;
 	if (touched != NULL && touched->alive)
 		sim_check_status(s, touched);
+	sim_storage_progress(s);
 }
 
 static seed_result
@@ -1492,6 +1579,7 @@ run_seed(const sim_options *o, uint64_t seed, char *summary, size_t cap)
 	memset(&s->initial_config, 0, sizeof(s->initial_config));
 	for (uint32_t i = 0; i < s->n_nodes_initial; i++)
 		s->initial_config.voters[s->initial_config.n_voters++] = i + 1;
+	s->newest_config = s->initial_config;
 	s->next_id = s->n_nodes_initial + 1;
 	for (raft_id id = 1; id <= s->n_nodes_initial && !s->failed; id++)
 		(void) node_create(s, id, true);
@@ -1544,10 +1632,13 @@ run_seed(const sim_options *o, uint64_t seed, char *summary, size_t cap)
 		snprintf(summary, cap, "nodes=%u, leaders=%" PRIu64 ", committed=%"
 				 PRIu64 ", proposals=%" PRIu64 ", busy=%" PRIu64 ", conf=%"
 				 PRIu64 ", snaps=%" PRIu64 "/%" PRIu64 ", crashes=%" PRIu64
-				 ", delivered=%" PRIu64 ", liveness=%" PRIu64,
+				 ", storage faults=%" PRIu64 " (%" PRIu64 " left to peers)"
+				 ", behind=%" PRIu64 ", delivered=%" PRIu64 ", liveness=%"
+				 PRIu64,
 				 s->n_nodes_initial, s->n_leaders, s->hist_len, s->proposals,
 				 s->busy, s->conf_changes, s->snapshots_taken,
-				 s->snapshots_installed, s->crashes, s->delivered, tail);
+				 s->snapshots_installed, s->crashes, s->storage_faults,
+				 s->peer_detected, s->behind, s->delivered, tail);
 
 	for (raft_id id = 1; id <= SIM_MAX_NODES; id++)
 		if (s->nodes[id].exists)
@@ -1573,7 +1664,8 @@ usage(const char *argv0)
 			"  [--transfer-rate P] [--snapshot-rate P] [--fault-fraction F]\n"
 			"  [--liveness-steps N] [--no-pre-vote] [--no-check-quorum]\n"
 			"  [--snapshot-on-conf] [--bootstrap snapshot|genesis|mixed]\n"
-			"  [--interleave] [--early-send P]\n"
+			"  [--interleave] [--early-send P] [--lose-rate P]\n"
+			"  [--rollback-rate P]\n"
 			"  [--seconds S] [--verbose] [--quiet]\n"
 			"A..B may be open-ended (A..) with --seconds.  Rates are per step,\n"
 			"drop/dup/delay per message.  Output is TAP.\n", argv0);
@@ -1711,6 +1803,10 @@ parse_options(sim_options *o, int argc, char **argv)
 			o->interleave = true;
 		else if (strcmp(a, "--early-send") == 0)
 			o->early_send = parse_double(VALUE(), argv[0]);
+		else if (strcmp(a, "--lose-rate") == 0)
+			o->lose_rate = parse_double(VALUE(), argv[0]);
+		else if (strcmp(a, "--rollback-rate") == 0)
+			o->rollback_rate = parse_double(VALUE(), argv[0]);
 		else if (strcmp(a, "--bootstrap") == 0)
 		{
 			const char *b = VALUE();
@@ -1748,13 +1844,14 @@ format_replay(const sim_options *o, const char *argv0)
 			 "--max-delay %u %s --partition-rate %g --crash-rate %g "
 			 "--restart-rate %g --propose-rate %g --conf-rate %g "
 			 "--transfer-rate %g --snapshot-rate %g --fault-fraction %g "
-			 "--liveness-steps %" PRIu64 " --early-send %g --bootstrap %s%s%s%s%s",
+			 "--liveness-steps %" PRIu64 " --early-send %g --lose-rate %g "
+			 "--rollback-rate %g --bootstrap %s%s%s%s%s",
 			 argv0, o->steps, o->nodes ? " --nodes " : "", o->nodes,
 			 o->drop, o->dup, o->delay, o->max_delay,
 			 o->reorder ? "--reorder" : "--no-reorder", o->partition_rate,
 			 o->crash_rate, o->restart_rate, o->propose_rate, o->conf_rate,
 			 o->transfer_rate, o->snapshot_rate, o->fault_fraction,
-			 o->liveness_steps, o->early_send,
+			 o->liveness_steps, o->early_send, o->lose_rate, o->rollback_rate,
 			 o->bootstrap == BOOTSTRAP_SNAPSHOT ? "snapshot" :
 			 o->bootstrap == BOOTSTRAP_GENESIS ? "genesis" : "mixed",
 			 o->pre_vote ? "" : " --no-pre-vote",

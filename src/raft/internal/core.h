@@ -94,6 +94,22 @@ struct raft_node
 
 	raft_message_queue msgs;
 
+	/* Storage-fault recovery (recovery.c). */
+	uint64_t	incarnation;	/* 0: the host takes no part */
+	uint64_t	boot;			/* counter, as in the hard state */
+	uint32_t	nonce;			/* random, drawn at creation */
+	uint64_t	life;			/* boot << 32 | nonce, or 0 */
+	bool		recovering;
+	bool		recovered;		/* caught up since this start */
+	raft_index	recovery_target;	/* 0: none given yet */
+	raft_term	recovery_target_term;	/* term of that entry, or 0 */
+	raft_term	recovery_leader_term;	/* the term it was given in */
+	uint32_t	quiet_ticks;	/* restarted: no votes while > 0 */
+	uint32_t	n_peers;
+	raft_peer_record peers[RAFT_MAX_MEMBERS];
+	uint64_t	peers_version;	/* bumped on every change */
+	uint64_t	peers_persisted;	/* version the host last persisted */
+
 	/* What the last acknowledged ready reported. */
 	raft_role	prev_role;
 	raft_id		prev_leader;
@@ -105,6 +121,8 @@ struct raft_node
 	raft_entry *ready_entries;
 	raft_entry *ready_committed;
 	raft_snapshot ready_snapshot;
+	raft_peer_record ready_peers[RAFT_MAX_MEMBERS];
+	uint64_t	ready_peers_version;
 };
 
 /* util.c */
@@ -136,6 +154,23 @@ extern bool raft_config_is_valid(const raft_config *config);
 extern int	raft_validate_peer_message(const raft_node *node,
 									   const raft_message *msg);
 extern int	raft_validate_stored_state(const raft_options *options);
+
+/* recovery.c */
+extern int	raft_recovery_init(raft_node *node, const raft_options *options);
+extern void raft_recovery_stamp(const raft_node *node, raft_message *msg);
+extern void raft_recovery_hello(raft_node *node);
+extern int	raft_recovery_check_sender(raft_node *node,
+									   const raft_message *msg);
+extern void raft_recovery_notice(raft_node *node, const raft_message *msg);
+extern void raft_recovery_follow(raft_node *node, const raft_message *msg);
+extern void raft_recovery_observe(raft_node *node, raft_progress *pr,
+								  const raft_message *msg);
+extern bool raft_recovery_lost_entries(raft_node *node, raft_progress *pr,
+									   const raft_message *msg);
+extern void raft_recovery_maybe_finish(raft_node *node);
+extern bool raft_recovery_may_vote(const raft_node *node);
+extern void raft_recovery_tick(raft_node *node);
+extern void raft_recovery_prune_peers(raft_node *node);
 
 /* raft.c: the single entry point of every state change */
 extern int	raft_step_internal(raft_node *node, const raft_message *msg);
@@ -172,7 +207,8 @@ extern int	raft_handle_heartbeat(raft_node *node, const raft_message *msg);
 extern int	raft_handle_snapshot(raft_node *node, const raft_message *msg);
 extern int	raft_handle_append_response(raft_node *node, raft_progress *pr,
 										const raft_message *msg);
-extern int	raft_handle_heartbeat_response(raft_node *node, raft_progress *pr);
+extern int	raft_handle_heartbeat_response(raft_node *node, raft_progress *pr,
+										   const raft_message *msg);
 extern int	raft_self_ack(raft_node *node);
 extern bool raft_uncommitted_admits(const raft_node *node, uint64_t bytes);
 extern void raft_uncommitted_release(raft_node *node,

@@ -52,6 +52,14 @@ typedef struct raft_progress
 	uint32_t	slot;			/* which pool slot */
 
 	raft_vote_mark vote;		/* in the current election */
+
+	uint64_t	match_life;		/* the peer's life that acknowledged match */
+
+	/* The peer lost state (recovery.c): caught up once it holds target. */
+	bool		recovering;
+	uint64_t	recovery_life;	/* its life we gave the target to; 0: not
+								 * heard from it since we told it */
+	raft_index	recovery_target;
 } raft_progress;
 
 /*
@@ -77,6 +85,8 @@ extern void raft_inflights_free_le(raft_inflights *in, raft_index index);
 extern void raft_inflights_reset(raft_inflights *in);
 
 extern void raft_progress_reset(raft_progress *pr, raft_index last_index);
+extern void raft_progress_forget(raft_progress *pr, raft_index next);
+extern void raft_progress_lower_match(raft_progress *pr, raft_index match);
 extern void raft_progress_become_probe(raft_progress *pr);
 extern void raft_progress_become_replicate(raft_progress *pr);
 extern void raft_progress_become_snapshot(raft_progress *pr,
