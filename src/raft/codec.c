@@ -628,11 +628,10 @@ decode_entries(codec_reader *r, raft_message *msg)
 	for (uint32_t i = 0; i < n; i++)
 	{
 		uint32_t	size;
+		raft_entry_type type;
 
 		(void) read_number(r);	/* term */
 		(void) read_number(r);	/* index */
-		raft_entry_type type;
-
 		if (!entry_type_from_wire(read_u8(r), &type))
 			reader_fail(r, RAFT_ERR_MALFORMED);
 		size = read_u32_varint(r);

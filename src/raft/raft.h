@@ -366,7 +366,9 @@ typedef struct raft_options
 	raft_hard_state hard_state; /* as persisted; zeros for a new node */
 	raft_config config;			/* configuration in effect at 'applied' */
 	raft_index	applied;		/* last index the host has applied */
-	uint64_t	seed;			/* the only source of randomness */
+	uint64_t	seed;			/* the only source of randomness; a new
+								 * one at every start (it also draws the
+								 * nonce of this node's life) */
 	uint32_t	election_tick;	/* default 10: election timeout is random
 								 * in [election_tick, 2 * election_tick) */
 	uint32_t	heartbeat_tick; /* default 1 */
@@ -389,6 +391,7 @@ typedef struct raft_options
 	/* The peer records persisted from earlier readies (ready.peers). */
 	uint32_t	n_peers;
 	const raft_peer_record *peers;
+
 	bool		disable_pre_vote;	/* tests only: PreVote is on by default */
 	bool		disable_check_quorum;	/* tests only: CheckQuorum is on by
 										 * default */
