@@ -16,6 +16,8 @@
  *	varint  from, to, term, log_term, index, commit
  *	u8      reject			0 or 1
  *	varint  reject_hint, context
+ *	varint  from_incarnation, from_boot
+ *	u8      recovery		0 none, 1 recovering, 2 recovered
  *	varint  n_entries		<= RAFT_WIRE_MAX_ENTRIES
  *	n_entries times:
  *	  varint  term, index
@@ -32,11 +34,16 @@
  *
  * Conf change layout:
  *
- *	u8      version			RAFT_WIRE_VERSION
+ *	u8      version			CONF_CHANGE_VERSION (1)
  *	u8      type			raft_conf_change_type
  *	varint  node			!= RAFT_NONE
  *	varint  context_size	<= UINT32_MAX
  *	context_size bytes of context
+ *
+ * Every term and index (term, log_term, index, commit, reject_hint, an
+ * entry's term and index, a snapshot's index and term) is below
+ * RAFT_NUMBER_LIMIT (2^62): larger ones are refused with
+ * RAFT_ERR_TOO_LARGE by the decoder and the encoder alike.
  *
  * Nothing may follow the last field.  A buffer over RAFT_WIRE_MAX_BYTES is
  * refused before it is read.  Every count is checked against the bytes left
@@ -50,15 +57,20 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "raft.h"
-
-#include <assert.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "internal/heap.h"
+
 #define VARINT_BYTES_MAX 10		/* 64 bits in 7-bit groups */
+
+/*
+ * Conf changes live in the log, on disk: their format has its own version,
+ * which must not move with the messages' (a log written before would no
+ * longer decode).
+ */
+#define CONF_CHANGE_VERSION 1
 #define ENTRY_BYTES_MIN 4		/* term, index, type, size: a byte each */
-#define MESSAGE_BYTES_MIN 13	/* every field at its shortest */
+#define MESSAGE_BYTES_MIN 16	/* every field at its shortest */
 
 /* ------------------------------------------------------------------------
  * Writer: bounds were checked by the caller against the exact size.
@@ -81,14 +93,14 @@ varint_size(uint64_t value)
 		value >>= 7;
 		size++;
 	}
-	assert(size <= VARINT_BYTES_MAX);
+	RAFT_ASSERT(size <= VARINT_BYTES_MAX);
 	return size;
 }
 
 static void
 write_u8(codec_writer *w, uint8_t value)
 {
-	assert(w->offset < w->capacity);
+	RAFT_ASSERT(w->offset < w->capacity);
 	w->buf[w->offset++] = value;
 }
 
@@ -103,15 +115,15 @@ write_varint(codec_writer *w, uint64_t value)
 		value >>= 7;
 	}
 	write_u8(w, (uint8_t) value);
-	assert(w->offset - start <= VARINT_BYTES_MAX);
+	RAFT_ASSERT(w->offset - start <= VARINT_BYTES_MAX);
 	(void) start;				/* only the assertion reads it */
 }
 
 static void
 write_bytes(codec_writer *w, const uint8_t *data, size_t size)
 {
-	assert(size <= w->capacity - w->offset);
-	assert(size == 0 || data != NULL);
+	RAFT_ASSERT(size <= w->capacity - w->offset);
+	RAFT_ASSERT(size == 0 || data != NULL);
 	if (size > 0)
 		memcpy(w->buf + w->offset, data, size);
 	w->offset += size;
@@ -132,14 +144,14 @@ typedef struct codec_reader
 static size_t
 reader_left(const codec_reader *r)
 {
-	assert(r->offset <= r->len);
+	RAFT_ASSERT(r->offset <= r->len);
 	return r->len - r->offset;
 }
 
 static void
 reader_fail(codec_reader *r, int err)
 {
-	assert(err < 0);
+	RAFT_ASSERT(err < 0);
 	if (r->err == RAFT_OK)
 		r->err = err;
 }
@@ -196,8 +208,22 @@ read_varint(codec_reader *r)
 		}
 	}
 	/* Ten bytes and the last still had its continuation bit: caught above. */
-	assert(false);
+	RAFT_ASSERT(false);
 	return 0;
+}
+
+/* A term or index: a varint below RAFT_NUMBER_LIMIT. */
+static uint64_t
+read_number(codec_reader *r)
+{
+	uint64_t	value = read_varint(r);
+
+	if (value >= RAFT_NUMBER_LIMIT)
+	{
+		reader_fail(r, RAFT_ERR_TOO_LARGE);
+		return 0;
+	}
+	return value;
 }
 
 static uint32_t
@@ -261,10 +287,133 @@ config_is_valid(const raft_config *config)
 	return true;
 }
 
-static bool
-entry_type_is_valid(uint8_t type)
+/*
+ * The wire values of the enums, spelled out here and only here: the
+ * switches have no default, so the compiler flags a type added to raft.h
+ * and not to the wire; reordering an enum cannot change the format.
+ */
+#define WIRE_INVALID 0xff
+
+static uint8_t
+message_type_to_wire(raft_message_type type)
 {
-	return type == RAFT_ENTRY_NORMAL || type == RAFT_ENTRY_CONF_CHANGE;
+	switch (type)
+	{
+		case RAFT_MSG_HUP:
+			return 0;
+		case RAFT_MSG_BEAT:
+			return 1;
+		case RAFT_MSG_PROP:
+			return 2;
+		case RAFT_MSG_APP:
+			return 3;
+		case RAFT_MSG_APP_RESP:
+			return 4;
+		case RAFT_MSG_VOTE:
+			return 5;
+		case RAFT_MSG_VOTE_RESP:
+			return 6;
+		case RAFT_MSG_PREVOTE:
+			return 7;
+		case RAFT_MSG_PREVOTE_RESP:
+			return 8;
+		case RAFT_MSG_HEARTBEAT:
+			return 9;
+		case RAFT_MSG_HEARTBEAT_RESP:
+			return 10;
+		case RAFT_MSG_SNAP:
+			return 11;
+		case RAFT_MSG_TIMEOUT_NOW:
+			return 12;
+		case RAFT_MSG_TRANSFER_LEADER:
+			return 13;
+		case RAFT_MSG_UNREACHABLE:
+			return 14;
+		case RAFT_MSG_SNAP_STATUS:
+			return 15;
+		case RAFT_MSG_RECOVER:
+			return 16;
+		case RAFT_MSG_HELLO:
+			return 17;
+		case RAFT_MSG_TYPE_COUNT:
+			break;
+	}
+	return WIRE_INVALID;
+}
+
+static bool
+message_type_from_wire(uint8_t byte, raft_message_type *type)
+{
+	for (int t = 0; t < RAFT_MSG_TYPE_COUNT; t++)
+	{
+		if (message_type_to_wire((raft_message_type) t) == byte)
+		{
+			*type = (raft_message_type) t;
+			return true;
+		}
+	}
+	return false;
+}
+
+static uint8_t
+entry_type_to_wire(raft_entry_type type)
+{
+	switch (type)
+	{
+		case RAFT_ENTRY_NORMAL:
+			return 0;
+		case RAFT_ENTRY_CONF_CHANGE:
+			return 1;
+	}
+	return WIRE_INVALID;
+}
+
+static bool
+entry_type_from_wire(uint8_t byte, raft_entry_type *type)
+{
+	switch (byte)
+	{
+		case 0:
+			*type = RAFT_ENTRY_NORMAL;
+			return true;
+		case 1:
+			*type = RAFT_ENTRY_CONF_CHANGE;
+			return true;
+	}
+	return false;
+}
+
+static uint8_t
+conf_change_type_to_wire(raft_conf_change_type type)
+{
+	switch (type)
+	{
+		case RAFT_CONF_ADD_VOTER:
+			return 0;
+		case RAFT_CONF_ADD_LEARNER:
+			return 1;
+		case RAFT_CONF_REMOVE:
+			return 2;
+	}
+	return WIRE_INVALID;
+}
+
+static bool
+conf_change_type_from_wire(uint8_t byte, raft_conf_change_type *type)
+{
+	switch (byte)
+	{
+		case 0:
+			*type = RAFT_CONF_ADD_VOTER;
+			return true;
+		case 1:
+			*type = RAFT_CONF_ADD_LEARNER;
+			return true;
+		case 2:
+			*type = RAFT_CONF_REMOVE;
+			return true;
+	}
+	return false;
 }
 
 /* ------------------------------------------------------------------------
@@ -299,7 +448,7 @@ raft_message_encoded_size(const raft_message *msg)
 {
 	size_t		size = 2;		/* version, type */
 
-	assert(msg != NULL);
+	RAFT_ASSERT(msg != NULL);
 	size += varint_size(msg->from);
 	size += varint_size(msg->to);
 	size += varint_size(msg->term);
@@ -309,6 +458,9 @@ raft_message_encoded_size(const raft_message *msg)
 	size += 1;					/* reject */
 	size += varint_size(msg->reject_hint);
 	size += varint_size(msg->context);
+	size += varint_size(msg->from_incarnation);
+	size += varint_size(msg->from_boot);
+	size += 1;					/* recovery */
 	size += varint_size(msg->n_entries);
 	for (uint32_t i = 0; i < msg->n_entries && msg->entries != NULL; i++)
 	{
@@ -323,14 +475,32 @@ raft_message_encoded_size(const raft_message *msg)
 	size += 1;					/* has_snapshot */
 	if (msg->snapshot != NULL)
 		size += snapshot_encoded_size(msg->snapshot);
-	assert(size >= MESSAGE_BYTES_MIN);
+	RAFT_ASSERT(size >= MESSAGE_BYTES_MIN);
 	return size;
+}
+
+static bool
+numbers_in_range(const raft_message *msg)
+{
+	if (msg->term >= RAFT_NUMBER_LIMIT || msg->log_term >= RAFT_NUMBER_LIMIT ||
+		msg->index >= RAFT_NUMBER_LIMIT || msg->commit >= RAFT_NUMBER_LIMIT ||
+		msg->reject_hint >= RAFT_NUMBER_LIMIT)
+		return false;
+	for (uint32_t i = 0; i < msg->n_entries; i++)
+	{
+		if (msg->entries[i].term >= RAFT_NUMBER_LIMIT ||
+			msg->entries[i].index >= RAFT_NUMBER_LIMIT)
+			return false;
+	}
+	return msg->snapshot == NULL ||
+		(msg->snapshot->meta.index < RAFT_NUMBER_LIMIT &&
+		 msg->snapshot->meta.term < RAFT_NUMBER_LIMIT);
 }
 
 static int
 message_check_encodable(const raft_message *msg)
 {
-	if (msg->type >= RAFT_MSG_TYPE_COUNT)
+	if (message_type_to_wire(msg->type) == WIRE_INVALID)
 		return RAFT_ERR_INVALID;
 	if (msg->n_entries > RAFT_WIRE_MAX_ENTRIES)
 		return RAFT_ERR_TOO_LARGE;
@@ -340,7 +510,7 @@ message_check_encodable(const raft_message *msg)
 	{
 		const raft_entry *entry = &msg->entries[i];
 
-		if (!entry_type_is_valid(entry->type))
+		if (entry_type_to_wire(entry->type) == WIRE_INVALID)
 			return RAFT_ERR_INVALID;
 		if (entry->size > 0 && entry->data == NULL)
 			return RAFT_ERR_INVALID;
@@ -348,6 +518,10 @@ message_check_encodable(const raft_message *msg)
 	/* A snapshot travels with RAFT_MSG_SNAP and with nothing else. */
 	if ((msg->type == RAFT_MSG_SNAP) != (msg->snapshot != NULL))
 		return RAFT_ERR_INVALID;
+	if (msg->recovering && msg->recovered)
+		return RAFT_ERR_INVALID;
+	if (!numbers_in_range(msg))
+		return RAFT_ERR_TOO_LARGE;
 	if (msg->snapshot != NULL)
 	{
 		if (!config_is_valid(&msg->snapshot->meta.config))
@@ -366,9 +540,9 @@ raft_message_encode(const raft_message *msg, uint8_t *buf, size_t capacity,
 	size_t		size;
 	int			err;
 
-	assert(msg != NULL);
-	assert(written != NULL);
-	assert(buf != NULL || capacity == 0);
+	RAFT_ASSERT(msg != NULL);
+	RAFT_ASSERT(written != NULL);
+	RAFT_ASSERT(buf != NULL || capacity == 0);
 	*written = 0;
 
 	err = message_check_encodable(msg);
@@ -381,7 +555,7 @@ raft_message_encode(const raft_message *msg, uint8_t *buf, size_t capacity,
 		return RAFT_ERR_INVALID;
 
 	write_u8(&w, RAFT_WIRE_VERSION);
-	write_u8(&w, msg->type);
+	write_u8(&w, message_type_to_wire(msg->type));
 	write_varint(&w, msg->from);
 	write_varint(&w, msg->to);
 	write_varint(&w, msg->term);
@@ -391,6 +565,9 @@ raft_message_encode(const raft_message *msg, uint8_t *buf, size_t capacity,
 	write_u8(&w, msg->reject ? 1 : 0);
 	write_varint(&w, msg->reject_hint);
 	write_varint(&w, msg->context);
+	write_varint(&w, msg->from_incarnation);
+	write_varint(&w, msg->from_boot);
+	write_u8(&w, msg->recovering ? 1 : msg->recovered ? 2 : 0);
 	write_varint(&w, msg->n_entries);
 	for (uint32_t i = 0; i < msg->n_entries; i++)
 	{
@@ -398,7 +575,7 @@ raft_message_encode(const raft_message *msg, uint8_t *buf, size_t capacity,
 
 		write_varint(&w, entry->term);
 		write_varint(&w, entry->index);
-		write_u8(&w, entry->type);
+		write_u8(&w, entry_type_to_wire(entry->type));
 		write_varint(&w, entry->size);
 		write_bytes(&w, entry->data, entry->size);
 	}
@@ -419,7 +596,7 @@ raft_message_encode(const raft_message *msg, uint8_t *buf, size_t capacity,
 		write_varint(&w, snapshot->data_size);
 		write_bytes(&w, snapshot->data, snapshot->data_size);
 	}
-	assert(w.offset == size);
+	RAFT_ASSERT(w.offset == size);
 	*written = size;
 	return RAFT_OK;
 }
@@ -451,21 +628,22 @@ decode_entries(codec_reader *r, raft_message *msg)
 	for (uint32_t i = 0; i < n; i++)
 	{
 		uint32_t	size;
+		raft_entry_type type;
 
-		(void) read_varint(r);	/* term */
-		(void) read_varint(r);	/* index */
-		if (!entry_type_is_valid(read_u8(r)))
+		(void) read_number(r);	/* term */
+		(void) read_number(r);	/* index */
+		if (!entry_type_from_wire(read_u8(r), &type))
 			reader_fail(r, RAFT_ERR_MALFORMED);
 		size = read_u32_varint(r);
 		(void) read_bytes(r, size);
 		if (r->err != RAFT_OK)
 			return r->err;
 		data_total += size;
-		assert(data_total <= r->len);
+		RAFT_ASSERT(data_total <= r->len);
 	}
 
 	/* Pass 2: one block holds the array, then every entry's data. */
-	block = malloc(sizeof(raft_entry) * n + data_total);
+	block = raft_malloc(sizeof(raft_entry) * n + data_total);
 	if (block == NULL)
 		return RAFT_ERR_NOMEM;
 	msg->entries = (raft_entry *) block;
@@ -478,13 +656,13 @@ decode_entries(codec_reader *r, raft_message *msg)
 		raft_entry *entry = &msg->entries[i];
 		const uint8_t *bytes;
 
-		entry->term = read_varint(r);
-		entry->index = read_varint(r);
-		entry->type = read_u8(r);
+		entry->term = read_number(r);
+		entry->index = read_number(r);
+		if (!entry_type_from_wire(read_u8(r), &entry->type))
+			reader_fail(r, RAFT_ERR_MALFORMED);
 		entry->size = read_u32_varint(r);
 		bytes = read_bytes(r, entry->size);
-		assert(r->err == RAFT_OK);	/* pass 1 read the same bytes */
-		assert(entry_type_is_valid(entry->type));
+		RAFT_ASSERT(r->err == RAFT_OK);	/* pass 1 read the same bytes */
 		entry->data = NULL;
 		if (entry->size > 0)
 		{
@@ -493,7 +671,7 @@ decode_entries(codec_reader *r, raft_message *msg)
 			data += entry->size;
 		}
 	}
-	assert(data == block + sizeof(raft_entry) * n + data_total);
+	RAFT_ASSERT(data == block + sizeof(raft_entry) * n + data_total);
 	return RAFT_OK;
 }
 
@@ -522,8 +700,8 @@ decode_snapshot(codec_reader *r, raft_message *msg)
 	int			err;
 
 	memset(&meta, 0, sizeof(meta));
-	meta.index = read_varint(r);
-	meta.term = read_varint(r);
+	meta.index = read_number(r);
+	meta.term = read_number(r);
 	err = decode_id_list(r, meta.config.voters, &meta.config.n_voters);
 	if (err != RAFT_OK)
 		return err;
@@ -539,7 +717,7 @@ decode_snapshot(codec_reader *r, raft_message *msg)
 	if (r->err != RAFT_OK)
 		return r->err;
 
-	snapshot = malloc(sizeof(raft_snapshot) + data_size);
+	snapshot = raft_malloc(sizeof(raft_snapshot) + data_size);
 	if (snapshot == NULL)
 		return RAFT_ERR_NOMEM;
 	snapshot->meta = meta;
@@ -558,6 +736,8 @@ static int
 decode_message(codec_reader *r, raft_message *msg)
 {
 	uint8_t		version;
+	uint8_t		type_byte;
+	uint8_t		recovery;
 	bool		has_snapshot;
 	int			err;
 
@@ -566,20 +746,27 @@ decode_message(codec_reader *r, raft_message *msg)
 		return r->err;
 	if (version != RAFT_WIRE_VERSION)
 		return RAFT_ERR_VERSION;
-	msg->type = read_u8(r);
+	type_byte = read_u8(r);
 	if (r->err != RAFT_OK)
 		return r->err;
-	if (msg->type >= RAFT_MSG_TYPE_COUNT)
+	if (!message_type_from_wire(type_byte, &msg->type))
 		return RAFT_ERR_MALFORMED;
 	msg->from = read_varint(r);
 	msg->to = read_varint(r);
-	msg->term = read_varint(r);
-	msg->log_term = read_varint(r);
-	msg->index = read_varint(r);
-	msg->commit = read_varint(r);
+	msg->term = read_number(r);
+	msg->log_term = read_number(r);
+	msg->index = read_number(r);
+	msg->commit = read_number(r);
 	msg->reject = read_bool(r);
-	msg->reject_hint = read_varint(r);
+	msg->reject_hint = read_number(r);
 	msg->context = read_varint(r);
+	msg->from_incarnation = read_varint(r);
+	msg->from_boot = read_varint(r);
+	recovery = read_u8(r);
+	if (recovery > 2)
+		reader_fail(r, RAFT_ERR_MALFORMED);
+	msg->recovering = recovery == 1;
+	msg->recovered = recovery == 2;
 	if (r->err != RAFT_OK)
 		return r->err;
 
@@ -609,8 +796,8 @@ raft_message_decode(const uint8_t *buf, size_t len, raft_message *msg)
 	codec_reader r = {.buf = buf, .len = len, .offset = 0, .err = RAFT_OK};
 	int			err;
 
-	assert(msg != NULL);
-	assert(buf != NULL || len == 0);
+	RAFT_ASSERT(msg != NULL);
+	RAFT_ASSERT(buf != NULL || len == 0);
 	memset(msg, 0, sizeof(*msg));
 	if (len > RAFT_WIRE_MAX_BYTES)
 		return RAFT_ERR_TOO_LARGE;
@@ -621,11 +808,11 @@ raft_message_decode(const uint8_t *buf, size_t len, raft_message *msg)
 		raft_message_free(msg);
 		return err;
 	}
-	assert(r.offset == len);
-	assert(msg->type < RAFT_MSG_TYPE_COUNT);
-	assert(msg->n_entries <= RAFT_WIRE_MAX_ENTRIES);
-	assert((msg->n_entries == 0) == (msg->entries == NULL));
-	assert((msg->type == RAFT_MSG_SNAP) == (msg->snapshot != NULL));
+	RAFT_ASSERT(r.offset == len);
+	RAFT_ASSERT(message_type_to_wire(msg->type) != WIRE_INVALID);
+	RAFT_ASSERT(msg->n_entries <= RAFT_WIRE_MAX_ENTRIES);
+	RAFT_ASSERT((msg->n_entries == 0) == (msg->entries == NULL));
+	RAFT_ASSERT((msg->type == RAFT_MSG_SNAP) == (msg->snapshot != NULL));
 	return RAFT_OK;
 }
 
@@ -636,9 +823,9 @@ raft_message_decode(const uint8_t *buf, size_t len, raft_message *msg)
 void
 raft_message_free(raft_message *msg)
 {
-	assert(msg != NULL);
-	free(msg->entries);
-	free(msg->snapshot);
+	RAFT_ASSERT(msg != NULL);
+	raft_free(msg->entries);
+	raft_free(msg->snapshot);
 	memset(msg, 0, sizeof(*msg));
 }
 
@@ -646,17 +833,10 @@ raft_message_free(raft_message *msg)
  * raft_conf_change
  * ------------------------------------------------------------------------
  */
-static bool
-conf_change_type_is_valid(uint8_t type)
-{
-	return type == RAFT_CONF_ADD_VOTER || type == RAFT_CONF_ADD_LEARNER ||
-		type == RAFT_CONF_REMOVE;
-}
-
 size_t
 raft_conf_change_encoded_size(const raft_conf_change *change)
 {
-	assert(change != NULL);
+	RAFT_ASSERT(change != NULL);
 	return 2 + varint_size(change->node) + varint_size(change->context_size) +
 		change->context_size;
 }
@@ -668,12 +848,13 @@ raft_conf_change_encode(const raft_conf_change *change, uint8_t *buf,
 	codec_writer w = {.buf = buf, .capacity = capacity, .offset = 0};
 	size_t		size;
 
-	assert(change != NULL);
-	assert(written != NULL);
-	assert(buf != NULL || capacity == 0);
+	RAFT_ASSERT(change != NULL);
+	RAFT_ASSERT(written != NULL);
+	RAFT_ASSERT(buf != NULL || capacity == 0);
 	*written = 0;
 
-	if (!conf_change_type_is_valid(change->type) || change->node == RAFT_NONE)
+	if (conf_change_type_to_wire(change->type) == WIRE_INVALID ||
+		change->node == RAFT_NONE)
 		return RAFT_ERR_INVALID;
 	if (change->context_size > 0 && change->context == NULL)
 		return RAFT_ERR_INVALID;
@@ -683,12 +864,12 @@ raft_conf_change_encode(const raft_conf_change *change, uint8_t *buf,
 	if (size > capacity)
 		return RAFT_ERR_INVALID;
 
-	write_u8(&w, RAFT_WIRE_VERSION);
-	write_u8(&w, change->type);
+	write_u8(&w, CONF_CHANGE_VERSION);
+	write_u8(&w, conf_change_type_to_wire(change->type));
 	write_varint(&w, change->node);
 	write_varint(&w, change->context_size);
 	write_bytes(&w, change->context, change->context_size);
-	assert(w.offset == size);
+	RAFT_ASSERT(w.offset == size);
 	*written = size;
 	return RAFT_OK;
 }
@@ -700,9 +881,10 @@ raft_conf_change_decode(const uint8_t *buf, size_t len,
 	codec_reader r = {.buf = buf, .len = len, .offset = 0, .err = RAFT_OK};
 	raft_conf_change out;
 	uint8_t		version;
+	uint8_t		type_byte;
 
-	assert(change != NULL);
-	assert(buf != NULL || len == 0);
+	RAFT_ASSERT(change != NULL);
+	RAFT_ASSERT(buf != NULL || len == 0);
 	memset(change, 0, sizeof(*change));
 	if (len > RAFT_WIRE_MAX_BYTES)
 		return RAFT_ERR_TOO_LARGE;
@@ -711,10 +893,10 @@ raft_conf_change_decode(const uint8_t *buf, size_t len,
 	version = read_u8(&r);
 	if (r.err != RAFT_OK)
 		return r.err;
-	if (version != RAFT_WIRE_VERSION)
+	if (version != CONF_CHANGE_VERSION)
 		return RAFT_ERR_VERSION;
-	out.type = read_u8(&r);
-	if (r.err == RAFT_OK && !conf_change_type_is_valid(out.type))
+	type_byte = read_u8(&r);
+	if (r.err == RAFT_OK && !conf_change_type_from_wire(type_byte, &out.type))
 		return RAFT_ERR_MALFORMED;
 	out.node = read_varint(&r);
 	if (r.err == RAFT_OK && out.node == RAFT_NONE)
@@ -729,7 +911,7 @@ raft_conf_change_decode(const uint8_t *buf, size_t len,
 		return RAFT_ERR_MALFORMED;	/* trailing garbage */
 
 	*change = out;
-	assert(conf_change_type_is_valid(change->type));
-	assert(change->node != RAFT_NONE);
+	RAFT_ASSERT(conf_change_type_to_wire(change->type) != WIRE_INVALID);
+	RAFT_ASSERT(change->node != RAFT_NONE);
 	return RAFT_OK;
 }

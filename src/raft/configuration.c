@@ -13,10 +13,9 @@
  *
  *-------------------------------------------------------------------------
  */
-#include <assert.h>
 #include <string.h>
 
-#include "raft_internal.h"
+#include "internal/core.h"
 
 static int
 id_position(const raft_id *ids, uint32_t n, raft_id id)
@@ -32,7 +31,7 @@ id_position(const raft_id *ids, uint32_t n, raft_id id)
 static void
 id_remove_at(raft_id *ids, uint32_t *n, int position)
 {
-	assert(position >= 0 && (uint32_t) position < *n);
+	RAFT_ASSERT(position >= 0 && (uint32_t) position < *n);
 	memmove(&ids[position], &ids[position + 1],
 			(*n - (uint32_t) position - 1) * sizeof(raft_id));
 	(*n)--;
@@ -41,16 +40,16 @@ id_remove_at(raft_id *ids, uint32_t *n, int position)
 bool
 raft_config_is_voter(const raft_config *config, raft_id id)
 {
-	assert(config != NULL);
-	assert(config->n_voters <= RAFT_MAX_MEMBERS);
+	RAFT_ASSERT(config != NULL);
+	RAFT_ASSERT(config->n_voters <= RAFT_MAX_MEMBERS);
 	return id != RAFT_NONE && id_position(config->voters, config->n_voters, id) >= 0;
 }
 
 bool
 raft_config_is_learner(const raft_config *config, raft_id id)
 {
-	assert(config != NULL);
-	assert(config->n_learners <= RAFT_MAX_MEMBERS);
+	RAFT_ASSERT(config != NULL);
+	RAFT_ASSERT(config->n_learners <= RAFT_MAX_MEMBERS);
 	return id != RAFT_NONE &&
 		id_position(config->learners, config->n_learners, id) >= 0;
 }
@@ -69,7 +68,7 @@ raft_config_is_member(const raft_config *config, raft_id id)
 bool
 raft_config_is_valid(const raft_config *config)
 {
-	assert(config != NULL);
+	RAFT_ASSERT(config != NULL);
 	if (config->n_voters > RAFT_MAX_MEMBERS ||
 		config->n_learners > RAFT_MAX_MEMBERS ||
 		config->n_voters + config->n_learners > RAFT_MAX_MEMBERS)
@@ -144,7 +143,7 @@ raft_config_apply(raft_config *config, const raft_conf_change *change)
 	}
 	if (next.n_voters == 0)
 		return RAFT_ERR_INVALID;
-	assert(raft_config_is_valid(&next));
+	RAFT_ASSERT(raft_config_is_valid(&next));
 	*config = next;
 	return RAFT_OK;
 }

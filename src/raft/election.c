@@ -8,10 +8,9 @@
  *
  *-------------------------------------------------------------------------
  */
-#include <assert.h>
 #include <string.h>
 
-#include "raft_internal.h"
+#include "internal/core.h"
 
 static int	campaign(raft_node *node, raft_campaign_type type);
 
@@ -38,7 +37,7 @@ won_election(raft_node *node, raft_campaign_type type)
 static int
 campaign(raft_node *node, raft_campaign_type type)
 {
-	uint8_t		request;
+	raft_message_type request;
 	raft_term	term;
 	uint32_t	granted;
 	uint32_t	rejected;
@@ -86,13 +85,18 @@ campaign(raft_node *node, raft_campaign_type type)
 
 /*
  * A committed configuration change that is not applied yet may change who
- * votes: do not campaign until the host has applied it.
+ * votes: do not campaign until the host has applied it.  Nor past the
+ * bound of terms and indexes: a node there stays a follower.
  */
 int
 raft_hup(raft_node *node, raft_campaign_type type)
 {
 	if (node->role == RAFT_LEADER)
 		return RAFT_OK;
+	/* Saturate: a term or log at the bound goes no further. */
+	if (node->term + 1 >= RAFT_NUMBER_LIMIT ||
+		raft_log_last_index(&node->log) + 1 >= RAFT_NUMBER_LIMIT)
+		return RAFT_ERR_OUT_OF_RANGE;
 	if (!raft_promotable(node))
 		return RAFT_OK;
 	if (raft_has_unapplied_conf_changes(node))
@@ -109,6 +113,8 @@ raft_hup(raft_node *node, raft_campaign_type type)
  *
  * Learners answer too: a learner promoted to voter may not know it yet,
  * and the candidate only counts answers of voters in its configuration.
+ * A recovering node, or one in its first election timeout after a restart,
+ * grants nothing.
  */
 int
 raft_handle_vote_request(raft_node *node, const raft_message *msg)
@@ -122,6 +128,9 @@ raft_handle_vote_request(raft_node *node, const raft_message *msg)
 		(is_pre && msg->term > node->term);
 	if (is_pre && node->leader != RAFT_NONE &&
 		node->election_elapsed < node->election_tick)
+		can_vote = false;
+	/* Behind what it promised, or just restarted: no vote (recovery.c). */
+	if (!raft_recovery_may_vote(node))
 		can_vote = false;
 
 	memset(&reply, 0, sizeof(reply));
@@ -158,7 +167,7 @@ raft_handle_vote_response(raft_node *node, const raft_message *msg)
 	uint32_t	granted;
 	uint32_t	rejected;
 
-	assert(node->role == RAFT_PRECANDIDATE || node->role == RAFT_CANDIDATE);
+	RAFT_ASSERT(node->role == RAFT_PRECANDIDATE || node->role == RAFT_CANDIDATE);
 	raft_tracker_record_vote(&node->tracker, msg->from, !msg->reject);
 	switch ((raft_vote_result) raft_tracker_tally(&node->tracker, &granted,
 												 &rejected))

@@ -12,11 +12,9 @@
  *
  *-------------------------------------------------------------------------
  */
-#include <assert.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "raft_internal.h"
+#include "internal/core.h"
 
 /* ---- the unstable tail ------------------------------------------------ */
 
@@ -61,18 +59,18 @@ unstable_maybe_term(const raft_unstable *u, raft_index index, raft_term *term)
 	}
 	if (!unstable_maybe_last_index(u, &last) || index > last)
 		return false;
-	assert(u->n_entries > 0);
+	RAFT_ASSERT(u->n_entries > 0);
 	*term = u->entries[index - u->offset].term;
-	assert(u->entries[index - u->offset].index == index);
+	RAFT_ASSERT(u->entries[index - u->offset].index == index);
 	return true;
 }
 
 static void
 unstable_free_range(raft_unstable *u, uint32_t from, uint32_t to)
 {
-	assert(from <= to && to <= u->n_entries);
+	RAFT_ASSERT(from <= to && to <= u->n_entries);
 	for (uint32_t i = from; i < to; i++)
-		free(u->entries[i].data);
+		raft_free(u->entries[i].data);
 }
 
 static int
@@ -86,7 +84,7 @@ unstable_reserve(raft_unstable *u, uint32_t needed)
 	capacity = u->capacity < 16 ? 16 : u->capacity;
 	while (capacity < needed)
 		capacity *= 2;
-	grown = realloc(u->entries, (size_t) capacity * sizeof(raft_entry));
+	grown = raft_realloc(u->entries, (size_t) capacity * sizeof(raft_entry));
 	if (grown == NULL)
 		return RAFT_ERR_NOMEM;
 	u->entries = grown;
@@ -108,8 +106,8 @@ unstable_truncate_and_append(raft_unstable *u, const raft_entry *entries,
 	uint32_t	keep;
 	int			rc;
 
-	assert(n > 0);
-	copies = malloc((size_t) n * sizeof(raft_entry));
+	RAFT_ASSERT(n > 0);
+	copies = raft_malloc((size_t) n * sizeof(raft_entry));
 	if (copies == NULL)
 		return RAFT_ERR_NOMEM;
 	for (uint32_t i = 0; i < n; i++)
@@ -118,8 +116,8 @@ unstable_truncate_and_append(raft_unstable *u, const raft_entry *entries,
 		if (rc != RAFT_OK)
 		{
 			for (uint32_t j = 0; j < i; j++)
-				free(copies[j].data);
-			free(copies);
+				raft_free(copies[j].data);
+			raft_free(copies);
 			return rc;
 		}
 	}
@@ -128,15 +126,15 @@ unstable_truncate_and_append(raft_unstable *u, const raft_entry *entries,
 		keep = 0;				/* replaces the whole tail (and maybe more) */
 	else
 	{
-		assert(after <= u->offset + u->n_entries);	/* no gap */
+		RAFT_ASSERT(after <= u->offset + u->n_entries);	/* no gap */
 		keep = (uint32_t) (after - u->offset);
 	}
 	rc = unstable_reserve(u, keep + n);
 	if (rc != RAFT_OK)
 	{
 		for (uint32_t j = 0; j < n; j++)
-			free(copies[j].data);
-		free(copies);
+			raft_free(copies[j].data);
+		raft_free(copies);
 		return rc;
 	}
 	unstable_free_range(u, keep, u->n_entries);
@@ -144,8 +142,8 @@ unstable_truncate_and_append(raft_unstable *u, const raft_entry *entries,
 		u->offset = after;
 	memcpy(&u->entries[keep], copies, (size_t) n * sizeof(raft_entry));
 	u->n_entries = keep + n;
-	free(copies);
-	assert(u->entries[0].index == u->offset);
+	raft_free(copies);
+	RAFT_ASSERT(u->entries[0].index == u->offset);
 	return RAFT_OK;
 }
 
@@ -153,7 +151,7 @@ static void
 unstable_destroy(raft_unstable *u)
 {
 	unstable_free_range(u, 0, u->n_entries);
-	free(u->entries);
+	raft_free(u->entries);
 	if (u->has_snapshot)
 		raft_snapshot_clear(&u->snapshot);
 	memset(u, 0, sizeof(*u));
@@ -168,22 +166,22 @@ raft_log_init(raft_log *log, const raft_storage *storage,
 	raft_index	first;
 	raft_index	last;
 
-	assert(log != NULL && storage != NULL);
-	assert(storage->term && storage->entries && storage->first_index &&
+	RAFT_ASSERT(log != NULL && storage != NULL);
+	RAFT_ASSERT(storage->term && storage->entries && storage->first_index &&
 		   storage->last_index && storage->snapshot);
 	memset(log, 0, sizeof(*log));
 	log->storage = *storage;
 	first = storage->first_index(storage->ud);
 	last = storage->last_index(storage->ud);
 	if (first == 0 || last + 1 < first)
-		return RAFT_ERR_INVALID;
+		return RAFT_ERR_CORRUPT;
 	/* The snapshot's index is committed and applied by definition. */
 	if (committed < first - 1)
 		committed = first - 1;
 	if (applied < first - 1)
 		applied = first - 1;
 	if (committed > last || applied > committed)
-		return RAFT_ERR_INVALID;
+		return RAFT_ERR_CORRUPT;
 	log->unstable.offset = last + 1;
 	log->committed = committed;
 	log->applied = applied;
@@ -226,7 +224,7 @@ raft_log_term(const raft_log *log, raft_index index, raft_term *term)
 {
 	int			rc;
 
-	assert(term != NULL);
+	RAFT_ASSERT(term != NULL);
 	if (unstable_maybe_term(&log->unstable, index, term))
 		return RAFT_OK;
 	if (index + 1 < raft_log_first_index(log))
@@ -234,7 +232,7 @@ raft_log_term(const raft_log *log, raft_index index, raft_term *term)
 	if (index > raft_log_last_index(log))
 		return RAFT_ERR_UNAVAILABLE;
 	rc = log->storage.term(log->storage.ud, index, term);
-	assert(rc <= RAFT_OK);
+	RAFT_ASSERT(rc <= RAFT_OK);
 	return rc;
 }
 
@@ -285,7 +283,7 @@ raft_log_is_up_to_date(const raft_log *log, raft_index index, raft_term term)
 raft_index
 raft_log_durable_last(const raft_log *log)
 {
-	assert(!log->unstable.has_snapshot);
+	RAFT_ASSERT(!log->unstable.has_snapshot);
 	if (log->unstable.n_entries > 0)
 		return log->unstable.offset - 1;
 	return raft_log_last_index(log);
@@ -370,9 +368,9 @@ raft_log_maybe_append(raft_log *log, raft_index prev_index,
 		/* Committed entries never change: a leader asking so is broken. */
 		if (conflict <= log->committed)
 			return RAFT_ERR_INVALID;
-		assert(conflict > prev_index);
+		RAFT_ASSERT(conflict > prev_index);
 		skip = (uint32_t) (conflict - (prev_index + 1));
-		assert(skip < n);
+		RAFT_ASSERT(skip < n);
 		rc = raft_log_append(log, entries + skip, n - skip);
 		if (rc != RAFT_OK)
 			return rc;
@@ -389,12 +387,12 @@ raft_log_append(raft_log *log, const raft_entry *entries, uint32_t n)
 {
 	if (n == 0)
 		return RAFT_OK;
-	assert(entries[0].index > log->committed);
-	assert(entries[0].index <= raft_log_last_index(log) + 1);
+	RAFT_ASSERT(entries[0].index > log->committed);
+	RAFT_ASSERT(entries[0].index <= raft_log_last_index(log) + 1);
 	for (uint32_t i = 1; i < n; i++)
 	{
-		assert(entries[i].index == entries[i - 1].index + 1);
-		assert(entries[i].term >= entries[i - 1].term);
+		RAFT_ASSERT(entries[i].index == entries[i - 1].index + 1);
+		RAFT_ASSERT(entries[i].term >= entries[i - 1].term);
 	}
 	return unstable_truncate_and_append(&log->unstable, entries, n);
 }
@@ -405,7 +403,7 @@ raft_log_commit_to(raft_log *log, raft_index index)
 	/* The commit index never decreases. */
 	if (index <= log->committed)
 		return;
-	assert(index <= raft_log_last_index(log));
+	RAFT_ASSERT(index <= raft_log_last_index(log));
 	log->committed = index;
 }
 
@@ -428,7 +426,7 @@ raft_log_applied_to(raft_log *log, raft_index index)
 {
 	if (index <= log->applied)
 		return;
-	assert(index <= log->committed);
+	RAFT_ASSERT(index <= log->committed);
 	log->applied = index;
 }
 
@@ -446,7 +444,7 @@ raft_log_stable_to(raft_log *log, raft_index index, raft_term term)
 	if (index < u->offset || ours != term)
 		return;
 	count = (uint32_t) (index + 1 - u->offset);
-	assert(count <= u->n_entries);
+	RAFT_ASSERT(count <= u->n_entries);
 	unstable_free_range(u, 0, count);
 	memmove(u->entries, u->entries + count,
 			(size_t) (u->n_entries - count) * sizeof(raft_entry));
@@ -476,7 +474,7 @@ raft_log_restore(raft_log *log, raft_snapshot *snapshot)
 {
 	raft_unstable *u = &log->unstable;
 
-	assert(snapshot->meta.index > log->committed);
+	RAFT_ASSERT(snapshot->meta.index > log->committed);
 	unstable_free_range(u, 0, u->n_entries);
 	u->n_entries = 0;
 	if (u->has_snapshot)
@@ -524,7 +522,7 @@ gather_add(entry_gather *g, const raft_entry *entry)
 	if (g->n == g->capacity)
 	{
 		uint32_t	capacity = g->capacity == 0 ? 16 : g->capacity * 2;
-		raft_entry *grown = realloc(g->items, (size_t) capacity * sizeof(raft_entry));
+		raft_entry *grown = raft_realloc(g->items, (size_t) capacity * sizeof(raft_entry));
 
 		if (grown == NULL)
 			return RAFT_ERR_NOMEM;
@@ -548,10 +546,10 @@ gather_from_storage(const raft_log *log, entry_gather *g, raft_index lo,
 							  &stored, &n);
 	if (rc != RAFT_OK)
 		return rc;
-	assert(n <= hi - lo);
+	RAFT_ASSERT(n <= hi - lo);
 	for (uint32_t i = 0; i < n && !g->full; i++)
 	{
-		assert(stored[i].index == lo + i);
+		RAFT_ASSERT(stored[i].index == lo + i);
 		rc = gather_add(g, &stored[i]);
 		if (rc != RAFT_OK)
 			return rc;
@@ -576,7 +574,7 @@ raft_log_slice(const raft_log *log, raft_index lo, raft_index hi,
 
 	*entries = NULL;
 	*n = 0;
-	assert(lo <= hi);
+	RAFT_ASSERT(lo <= hi);
 	if (lo < raft_log_first_index(log))
 		return RAFT_ERR_COMPACTED;
 	if (hi > raft_log_last_index(log) + 1)
@@ -595,8 +593,8 @@ raft_log_slice(const raft_log *log, raft_index lo, raft_index hi,
 		rc = raft_entries_copy(g.items, g.n, entries);
 	if (rc == RAFT_OK)
 		*n = g.n;
-	free(g.items);
-	assert(rc != RAFT_OK || *n > 0);
+	raft_free(g.items);
+	RAFT_ASSERT(rc != RAFT_OK || *n > 0);
 	return rc;
 }
 
@@ -617,7 +615,7 @@ raft_log_next_committed(const raft_log *log, uint64_t max_bytes,
 	*n = 0;
 	if (!raft_log_has_next_committed(log))
 		return RAFT_OK;
-	assert(log->applied + 1 >= raft_log_first_index(log));
+	RAFT_ASSERT(log->applied + 1 >= raft_log_first_index(log));
 	return raft_log_slice(log, log->applied + 1, log->committed + 1,
 						  max_bytes, entries, n);
 }

@@ -12,11 +12,9 @@
  *
  *-------------------------------------------------------------------------
  */
-#include <assert.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "raft_internal.h"
+#include "internal/core.h"
 
 /*
  * Switches the tracker to config and reacts as a leader must: step down if
@@ -30,6 +28,7 @@ raft_switch_to_config(raft_node *node, const raft_config *config)
 
 	raft_tracker_set_config(&node->tracker, config,
 							raft_log_last_index(&node->log));
+	raft_recovery_prune_peers(node);
 	if (node->role != RAFT_LEADER)
 		return RAFT_OK;
 
@@ -71,7 +70,7 @@ raft_apply_conf_change_entry(raft_node *node, const raft_entry *entry)
 	raft_conf_change change;
 	raft_config next;
 
-	assert(entry->type == RAFT_ENTRY_CONF_CHANGE);
+	RAFT_ASSERT(entry->type == RAFT_ENTRY_CONF_CHANGE);
 	if (entry->index <= node->config_index)
 		return;
 	node->config_index = entry->index;
@@ -101,11 +100,11 @@ raft_has_unapplied_conf_changes(const raft_node *node)
 						   node->max_committed_size_per_ready,
 						   &entries, &n) != RAFT_OK)
 			return true;
-		assert(n > 0);
+		RAFT_ASSERT(n > 0);
 		for (uint32_t i = 0; i < n; i++)
 			found = found || entries[i].type == RAFT_ENTRY_CONF_CHANGE;
 		lo = entries[n - 1].index + 1;
-		free(entries);
+		raft_free(entries);
 		if (found)
 			return true;
 	}

@@ -18,11 +18,9 @@
  *
  *-------------------------------------------------------------------------
  */
-#include <assert.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "raft_internal.h"
+#include "internal/core.h"
 
 struct raft_memory_storage
 {
@@ -36,7 +34,7 @@ struct raft_memory_storage
 static raft_index
 ms_offset(const raft_memory_storage *ms)
 {
-	assert(ms->n >= 1);
+	RAFT_ASSERT(ms->n >= 1);
 	return ms->entries[0].index;
 }
 
@@ -50,11 +48,11 @@ ms_last(const raft_memory_storage *ms)
 static void
 ms_truncate(raft_memory_storage *ms, uint32_t from)
 {
-	assert(from >= 1 && from <= ms->n);
+	RAFT_ASSERT(from >= 1 && from <= ms->n);
 	for (uint32_t i = from; i < ms->n; i++)
 	{
 		ms->data_bytes -= ms->entries[i].size;
-		free(ms->entries[i].data);
+		raft_free(ms->entries[i].data);
 	}
 	ms->n = from;
 }
@@ -72,7 +70,7 @@ ms_reserve(raft_memory_storage *ms, uint64_t needed)
 	capacity = ms->capacity < 16 ? 16 : ms->capacity;
 	while (capacity < needed)
 		capacity *= 2;
-	grown = realloc(ms->entries, (size_t) capacity * sizeof(raft_entry));
+	grown = raft_realloc(ms->entries, (size_t) capacity * sizeof(raft_entry));
 	if (grown == NULL)
 		return RAFT_ERR_NOMEM;
 	ms->entries = grown;
@@ -84,11 +82,11 @@ ms_reserve(raft_memory_storage *ms, uint64_t needed)
 static void
 ms_compact_to(raft_memory_storage *ms, uint32_t at)
 {
-	assert(at < ms->n);
+	RAFT_ASSERT(at < ms->n);
 	for (uint32_t i = 0; i <= at; i++)
 	{
 		ms->data_bytes -= ms->entries[i].size;
-		free(ms->entries[i].data);
+		raft_free(ms->entries[i].data);
 	}
 	memmove(ms->entries, ms->entries + at, (size_t) (ms->n - at) * sizeof(raft_entry));
 	ms->n -= at;
@@ -100,13 +98,13 @@ ms_compact_to(raft_memory_storage *ms, uint32_t at)
 raft_memory_storage *
 raft_memory_storage_create(void)
 {
-	raft_memory_storage *ms = calloc(1, sizeof(*ms));
+	raft_memory_storage *ms = raft_calloc(1, sizeof(*ms));
 
 	if (ms == NULL)
 		return NULL;
 	if (ms_reserve(ms, 16) != RAFT_OK)
 	{
-		free(ms);
+		raft_free(ms);
 		return NULL;
 	}
 	memset(&ms->entries[0], 0, sizeof(raft_entry));
@@ -120,9 +118,9 @@ raft_memory_storage_destroy(raft_memory_storage *ms)
 	if (ms == NULL)
 		return;
 	ms_truncate(ms, 1);
-	free(ms->entries);
+	raft_free(ms->entries);
 	raft_snapshot_clear(&ms->snapshot);
-	free(ms);
+	raft_free(ms);
 }
 
 /* ---- the raft_storage callbacks -------------------------------------- */
@@ -196,7 +194,7 @@ raft_memory_storage_view(raft_memory_storage *ms)
 {
 	raft_storage storage;
 
-	assert(ms != NULL);
+	RAFT_ASSERT(ms != NULL);
 	storage.ud = ms;
 	storage.term = ms_term;
 	storage.entries = ms_entries;
@@ -223,9 +221,14 @@ raft_memory_storage_append(raft_memory_storage *ms, const raft_entry *entries,
 
 	if (ms == NULL || (n > 0 && entries == NULL))
 		return RAFT_ERR_INVALID;
-	for (uint32_t i = 1; i < n; i++)
+	/* What a host loads from its tables is checked like a peer's input. */
+	for (uint32_t i = 0; i < n; i++)
 	{
-		if (entries[i].index != entries[i - 1].index + 1)
+		if (entries[i].index >= RAFT_NUMBER_LIMIT ||
+			entries[i].term >= RAFT_NUMBER_LIMIT ||
+			(entries[i].size > 0 && entries[i].data == NULL) ||
+			(i > 0 && (entries[i].index != entries[i - 1].index + 1 ||
+					   entries[i].term < entries[i - 1].term)))
 			return RAFT_ERR_INVALID;
 	}
 	if (n == 0)
@@ -244,7 +247,7 @@ raft_memory_storage_append(raft_memory_storage *ms, const raft_entry *entries,
 	if (position > ms->n)
 		return RAFT_ERR_INVALID;	/* gap after the last index */
 
-	copies = calloc(n, sizeof(raft_entry));
+	copies = raft_calloc(n, sizeof(raft_entry));
 	if (copies == NULL)
 		return RAFT_ERR_NOMEM;
 	for (uint32_t i = 0; i < n; i++)
@@ -258,15 +261,15 @@ raft_memory_storage_append(raft_memory_storage *ms, const raft_entry *entries,
 	if (rc != RAFT_OK)
 	{
 		for (uint32_t i = 0; i < n; i++)
-			free(copies[i].data);
-		free(copies);
+			raft_free(copies[i].data);
+		raft_free(copies);
 		return rc;
 	}
 	ms_truncate(ms, (uint32_t) position);
 	memcpy(&ms->entries[position], copies, (size_t) n * sizeof(raft_entry));
 	ms->n = (uint32_t) position + n;
 	ms->data_bytes += raft_entries_size_bytes(copies, n);
-	free(copies);
+	raft_free(copies);
 	return RAFT_OK;
 }
 
@@ -278,7 +281,11 @@ raft_memory_storage_apply_snapshot(raft_memory_storage *ms,
 	raft_snapshot copy;
 	int			rc;
 
-	if (ms == NULL || snapshot == NULL || snapshot->meta.index == 0)
+	if (ms == NULL || snapshot == NULL || snapshot->meta.index == 0 ||
+		snapshot->meta.index >= RAFT_NUMBER_LIMIT ||
+		snapshot->meta.term >= RAFT_NUMBER_LIMIT ||
+		!raft_config_is_valid(&snapshot->meta.config) ||
+		(snapshot->data_size > 0 && snapshot->data == NULL))
 		return RAFT_ERR_INVALID;
 	if (snapshot->meta.index <= ms->snapshot.meta.index)
 		return RAFT_ERR_SNAPSHOT_OUT_OF_DATE;
@@ -347,7 +354,7 @@ raft_memory_storage_compact(raft_memory_storage *ms, raft_index index)
 	if (index == ms_offset(ms) + 1)
 		return RAFT_OK;			/* nothing below index left */
 	ms_compact_to(ms, (uint32_t) (index - 1 - ms_offset(ms)));
-	assert(ms_offset(ms) + 1 == index);
+	RAFT_ASSERT(ms_offset(ms) + 1 == index);
 	return RAFT_OK;
 }
 

@@ -4,77 +4,16 @@
  *	  Creating and destroying a node, and the public entry points: each
  *	  checks its arguments and turns the call into one step of a message.
  *
- * Messages from peers are validated here, before Step sees them: a peer
- * (or a corrupt wire) cannot make the core step a local message type, nor
- * append entries that do not line up with the message.
+ * Messages from peers and the state the host loads are checked first
+ * (validate.c): nothing from outside reaches Step or the log unchecked.
  *
  * src/raft/node.c
  *
  *-------------------------------------------------------------------------
  */
-#include <assert.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "raft_internal.h"
-
-/* ---- validating what comes from the network --------------------------- */
-
-static bool
-is_local_type(uint8_t type)
-{
-	return type == RAFT_MSG_HUP || type == RAFT_MSG_BEAT ||
-		type == RAFT_MSG_PROP || type == RAFT_MSG_UNREACHABLE ||
-		type == RAFT_MSG_SNAP_STATUS;
-}
-
-static int
-validate_append(const raft_message *msg)
-{
-	raft_term	previous = msg->log_term;
-
-	if (msg->log_term > msg->term || msg->commit > UINT64_MAX / 2 ||
-		msg->index > UINT64_MAX / 2)
-		return RAFT_ERR_INVALID;
-	for (uint32_t i = 0; i < msg->n_entries; i++)
-	{
-		const raft_entry *e = &msg->entries[i];
-
-		if (e->index != msg->index + 1 + i || e->term < previous ||
-			e->term > msg->term || (e->size > 0 && e->data == NULL) ||
-			e->type > RAFT_ENTRY_CONF_CHANGE)
-			return RAFT_ERR_INVALID;
-		previous = e->term;
-	}
-	return RAFT_OK;
-}
-
-static int
-validate_peer_message(const raft_node *node, const raft_message *msg)
-{
-	if (msg->type >= RAFT_MSG_TYPE_COUNT || is_local_type(msg->type))
-		return RAFT_ERR_INVALID;
-	if (msg->from == RAFT_NONE || msg->from == node->id ||
-		msg->to != node->id || msg->term == 0)
-		return RAFT_ERR_INVALID;
-	if (msg->n_entries > RAFT_WIRE_MAX_ENTRIES)
-		return RAFT_ERR_TOO_LARGE;
-	if (msg->n_entries > 0 &&
-		(msg->type != RAFT_MSG_APP || msg->entries == NULL))
-		return RAFT_ERR_INVALID;
-	if (msg->type == RAFT_MSG_APP)
-		return validate_append(msg);
-	if (msg->type == RAFT_MSG_SNAP)
-	{
-		const raft_snapshot *s = msg->snapshot;
-
-		if (s == NULL || s->meta.index == 0 || s->meta.term == 0 ||
-			s->meta.term > msg->term || !raft_config_is_valid(&s->meta.config) ||
-			(s->data_size > 0 && s->data == NULL))
-			return RAFT_ERR_INVALID;
-	}
-	return RAFT_OK;
-}
+#include "internal/core.h"
 
 /* ---- public API ------------------------------------------------------- */
 
@@ -90,6 +29,8 @@ apply_option_defaults(const raft_options *options, raft_node *node)
 	node->max_committed_size_per_ready = options->max_committed_size_per_ready ?
 		options->max_committed_size_per_ready :
 		RAFT_DEFAULT_MAX_COMMITTED_SIZE_PER_READY;
+	node->max_uncommitted_bytes = options->max_uncommitted_bytes ?
+		options->max_uncommitted_bytes : RAFT_DEFAULT_MAX_UNCOMMITTED_BYTES;
 	node->pre_vote = !options->disable_pre_vote;
 	node->check_quorum = !options->disable_check_quorum;
 	if (node->heartbeat_tick >= node->election_tick ||
@@ -111,13 +52,13 @@ initial_config(const raft_options *options, raft_config *config)
 
 	*config = options->config;
 	if (config->n_voters > 0 || config->n_learners > 0)
-		return raft_config_is_valid(config) ? RAFT_OK : RAFT_ERR_INVALID;
+		return raft_config_is_valid(config) ? RAFT_OK : RAFT_ERR_CORRUPT;
 	rc = options->storage.snapshot(options->storage.ud, &snapshot);
 	if (rc != RAFT_OK)
 		return rc;
 	if (snapshot != NULL && snapshot->meta.index > 0)
 		*config = snapshot->meta.config;
-	return raft_config_is_valid(config) ? RAFT_OK : RAFT_ERR_INVALID;
+	return raft_config_is_valid(config) ? RAFT_OK : RAFT_ERR_CORRUPT;
 }
 
 int
@@ -134,7 +75,10 @@ raft_node_create(const raft_options *options, raft_node **out)
 		!options->storage.snapshot)
 		return RAFT_ERR_INVALID;
 	*out = NULL;
-	node = calloc(1, sizeof(*node));
+	rc = raft_validate_stored_state(options);
+	if (rc != RAFT_OK)
+		return rc;
+	node = raft_calloc(1, sizeof(*node));
 	if (node == NULL)
 		return RAFT_ERR_NOMEM;
 	node->id = options->id;
@@ -151,6 +95,8 @@ raft_node_create(const raft_options *options, raft_node **out)
 	if (rc == RAFT_OK)
 		raft_tracker_set_config(&node->tracker, &config,
 								raft_log_last_index(&node->log));
+	if (rc == RAFT_OK)
+		rc = raft_recovery_init(node, options);
 	if (rc != RAFT_OK)
 	{
 		raft_node_destroy(node);
@@ -161,6 +107,7 @@ raft_node_create(const raft_options *options, raft_node **out)
 	node->vote = options->hard_state.vote;
 	node->prev_hard_state = options->hard_state;
 	raft_become_follower(node, node->term, RAFT_NONE);
+	raft_recovery_hello(node);
 	node->prev_role = node->role;
 	node->prev_leader = node->leader;
 	raft_assert_invariants(node);
@@ -177,13 +124,14 @@ raft_node_destroy(raft_node *node)
 	raft_message_queue_clear(&node->msgs);
 	raft_tracker_destroy(&node->tracker);
 	raft_log_destroy(&node->log);
-	free(node);
+	raft_free(node);
 }
 
 void
 raft_tick(raft_node *node)
 {
-	assert(node != NULL);
+	RAFT_ASSERT(node != NULL);
+	raft_recovery_tick(node);
 	if (node->role == RAFT_LEADER)
 		raft_tick_heartbeat(node);
 	else
@@ -198,16 +146,20 @@ raft_step(raft_node *node, const raft_message *msg)
 
 	if (node == NULL || msg == NULL)
 		return RAFT_ERR_INVALID;
-	rc = validate_peer_message(node, msg);
+	rc = raft_validate_peer_message(node, msg);
 	if (rc != RAFT_OK)
 		return rc;
-	rc = raft_step_internal(node, msg);
+	rc = raft_recovery_check_sender(node, msg);
+	/* A HELLO has told who its sender is; that was all it had to say. */
+	if (rc == RAFT_OK && msg->type != RAFT_MSG_HELLO)
+		rc = raft_step_internal(node, msg);
+	raft_recovery_maybe_finish(node);
 	raft_assert_invariants(node);
 	return rc;
 }
 
 static raft_message
-local_message(uint8_t type, raft_id from)
+local_message(raft_message_type type, raft_id from)
 {
 	raft_message msg;
 
@@ -229,7 +181,7 @@ raft_campaign(raft_node *node)
 }
 
 static int
-propose_entry(raft_node *node, uint8_t type, const uint8_t *data,
+propose_entry(raft_node *node, raft_entry_type type, const uint8_t *data,
 			  uint32_t size)
 {
 	raft_message msg = local_message(RAFT_MSG_PROP, node->id);
@@ -254,7 +206,7 @@ propose_entry(raft_node *node, uint8_t type, const uint8_t *data,
 int
 raft_propose(raft_node *node, const uint8_t *data, uint32_t size)
 {
-	assert(node != NULL);
+	RAFT_ASSERT(node != NULL);
 	return propose_entry(node, RAFT_ENTRY_NORMAL, data, size);
 }
 
@@ -272,7 +224,7 @@ raft_propose_conf_change(raft_node *node, const raft_conf_change *change)
 	size_t		written = 0;
 	int			rc;
 
-	assert(node != NULL);
+	RAFT_ASSERT(node != NULL);
 	if (change == NULL)
 		return RAFT_ERR_INVALID;
 	if (node->role != RAFT_LEADER || node->lead_transferee != RAFT_NONE)
@@ -288,14 +240,14 @@ raft_propose_conf_change(raft_node *node, const raft_conf_change *change)
 	size = raft_conf_change_encoded_size(change);
 	if (size == 0 || size > RAFT_MAX_PROPOSAL_BYTES)
 		return RAFT_ERR_TOO_LARGE;
-	buffer = malloc(size);
+	buffer = raft_malloc(size);
 	if (buffer == NULL)
 		return RAFT_ERR_NOMEM;
 	rc = raft_conf_change_encode(change, buffer, size, &written);
 	if (rc == RAFT_OK)
 		rc = propose_entry(node, RAFT_ENTRY_CONF_CHANGE, buffer,
 						   (uint32_t) written);
-	free(buffer);
+	raft_free(buffer);
 	return rc;
 }
 
@@ -305,7 +257,7 @@ raft_transfer_leader(raft_node *node, raft_id to)
 	raft_message msg = local_message(RAFT_MSG_TRANSFER_LEADER, to);
 	int			rc;
 
-	assert(node != NULL);
+	RAFT_ASSERT(node != NULL);
 	if (to == RAFT_NONE)
 		return RAFT_ERR_INVALID;
 	if (node->role == RAFT_LEADER &&
@@ -321,7 +273,7 @@ raft_report_unreachable(raft_node *node, raft_id peer)
 {
 	raft_message msg = local_message(RAFT_MSG_UNREACHABLE, peer);
 
-	assert(node != NULL);
+	RAFT_ASSERT(node != NULL);
 	(void) raft_step_internal(node, &msg);
 	raft_assert_invariants(node);
 }
@@ -331,7 +283,7 @@ raft_report_snapshot(raft_node *node, raft_id peer, bool failed)
 {
 	raft_message msg = local_message(RAFT_MSG_SNAP_STATUS, peer);
 
-	assert(node != NULL);
+	RAFT_ASSERT(node != NULL);
 	msg.reject = failed;
 	(void) raft_step_internal(node, &msg);
 	raft_assert_invariants(node);

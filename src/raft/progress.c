@@ -8,18 +8,16 @@
  *
  *-------------------------------------------------------------------------
  */
-#include <assert.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "raft_internal.h"
+#include "internal/core.h"
 
 /* ---- inflights -------------------------------------------------------- */
 
 void
 raft_inflights_init(raft_inflights *in, raft_index *buffer, uint32_t capacity)
 {
-	assert(buffer != NULL && capacity > 0);
+	RAFT_ASSERT(buffer != NULL && capacity > 0);
 	in->buffer = buffer;
 	in->start = 0;
 	in->count = 0;
@@ -29,7 +27,7 @@ raft_inflights_init(raft_inflights *in, raft_index *buffer, uint32_t capacity)
 bool
 raft_inflights_full(const raft_inflights *in)
 {
-	assert(in->count <= in->capacity);
+	RAFT_ASSERT(in->count <= in->capacity);
 	return in->count == in->capacity;
 }
 
@@ -37,8 +35,8 @@ raft_inflights_full(const raft_inflights *in)
 void
 raft_inflights_add(raft_inflights *in, raft_index index)
 {
-	assert(!raft_inflights_full(in));
-	assert(in->count == 0 ||
+	RAFT_ASSERT(!raft_inflights_full(in));
+	RAFT_ASSERT(in->count == 0 ||
 		   in->buffer[(in->start + in->count - 1) % in->capacity] < index);
 	in->buffer[(in->start + in->count) % in->capacity] = index;
 	in->count++;
@@ -71,7 +69,7 @@ progress_reset_state(raft_progress *pr, raft_progress_state state)
 {
 	pr->msg_app_flow_paused = false;
 	pr->pending_snapshot = 0;
-	pr->state = (uint8_t) state;
+	pr->state = state;
 	raft_inflights_reset(&pr->inflights);
 }
 
@@ -85,6 +83,39 @@ raft_progress_reset(raft_progress *pr, raft_index last_index)
 	pr->sent_commit = 0;
 	pr->recent_active = false;
 	pr->vote = RAFT_VOTE_NONE;
+	pr->match_life = 0;
+	pr->recovering = false;
+	pr->recovery_life = 0;
+	pr->recovery_target = 0;
+}
+
+/*
+ * The peer lost what it had acknowledged: nothing it said before counts
+ * (match 0), and we probe from next, where it really is.
+ */
+void
+raft_progress_forget(raft_progress *pr, raft_index next)
+{
+	RAFT_ASSERT(next > 0);
+	progress_reset_state(pr, RAFT_PROGRESS_PROBE);
+	pr->match = 0;
+	pr->next = next;
+	pr->sent_commit = 0;
+}
+
+/*
+ * The peer says its log ends at match, below what it acknowledged: believe
+ * it and probe from just after (counting less never commits more).
+ */
+void
+raft_progress_lower_match(raft_progress *pr, raft_index match)
+{
+	RAFT_ASSERT(match < pr->match);
+	progress_reset_state(pr, RAFT_PROGRESS_PROBE);
+	pr->match = match;
+	pr->next = match + 1;
+	if (pr->sent_commit > match)
+		pr->sent_commit = match;
 }
 
 /*
@@ -106,7 +137,7 @@ raft_progress_become_probe(raft_progress *pr)
 		progress_reset_state(pr, RAFT_PROGRESS_PROBE);
 		pr->next = pr->match + 1;
 	}
-	assert(pr->match < pr->next);
+	RAFT_ASSERT(pr->match < pr->next);
 }
 
 void
@@ -137,7 +168,7 @@ raft_progress_maybe_update(raft_progress *pr, raft_index index)
 	}
 	if (pr->next < index + 1)
 		pr->next = index + 1;
-	assert(pr->match < pr->next);
+	RAFT_ASSERT(pr->match < pr->next);
 	return updated;
 }
 
@@ -167,7 +198,7 @@ raft_progress_maybe_decr_to(raft_progress *pr, raft_index rejected,
 		next = pr->match + 1;
 	pr->next = next;
 	pr->msg_app_flow_paused = false;
-	assert(pr->match < pr->next);
+	RAFT_ASSERT(pr->match < pr->next);
 	return true;
 }
 
@@ -190,7 +221,7 @@ raft_progress_sent_entries(raft_progress *pr, uint32_t n_entries)
 			pr->msg_app_flow_paused = true;
 			break;
 		default:
-			assert(!"append sent to a peer in snapshot state");
+			RAFT_ASSERT(!"append sent to a peer in snapshot state");
 	}
 }
 
@@ -205,7 +236,7 @@ raft_progress_is_paused(const raft_progress *pr)
 		case RAFT_PROGRESS_SNAPSHOT:
 			return true;
 	}
-	assert(!"unknown progress state");
+	RAFT_ASSERT(!"unknown progress state");
 	return true;
 }
 
@@ -214,10 +245,10 @@ raft_progress_is_paused(const raft_progress *pr)
 int
 raft_tracker_init(raft_tracker *tracker, uint32_t max_inflight)
 {
-	assert(max_inflight > 0);
+	RAFT_ASSERT(max_inflight > 0);
 	memset(tracker, 0, sizeof(*tracker));
 	tracker->max_inflight = max_inflight;
-	tracker->pool = malloc((size_t) RAFT_MAX_MEMBERS * max_inflight *
+	tracker->pool = raft_malloc((size_t) RAFT_MAX_MEMBERS * max_inflight *
 						   sizeof(raft_index));
 	if (tracker->pool == NULL)
 		return RAFT_ERR_NOMEM;
@@ -227,7 +258,7 @@ raft_tracker_init(raft_tracker *tracker, uint32_t max_inflight)
 void
 raft_tracker_destroy(raft_tracker *tracker)
 {
-	free(tracker->pool);
+	raft_free(tracker->pool);
 	memset(tracker, 0, sizeof(*tracker));
 }
 
@@ -259,7 +290,7 @@ take_slot(raft_tracker *tracker)
 			return slot;
 		}
 	}
-	assert(!"no free inflight slot: more than RAFT_MAX_MEMBERS members");
+	RAFT_ASSERT(!"no free inflight slot: more than RAFT_MAX_MEMBERS members");
 	return 0;
 }
 
@@ -278,8 +309,8 @@ raft_tracker_set_config(raft_tracker *tracker, const raft_config *config,
 	uint32_t	n = 0;
 	uint32_t	total = config->n_voters + config->n_learners;
 
-	assert(raft_config_is_valid(config));
-	assert(total <= RAFT_MAX_MEMBERS);
+	RAFT_ASSERT(raft_config_is_valid(config));
+	RAFT_ASSERT(total <= RAFT_MAX_MEMBERS);
 	for (uint32_t i = 0; i < total; i++)
 	{
 		bool		learner = i >= config->n_voters;
@@ -336,7 +367,7 @@ raft_tracker_committed(const raft_tracker *tracker)
 		if (!tracker->progress[i].is_learner)
 			match[n++] = tracker->progress[i].match;
 	}
-	assert(n == tracker->config.n_voters);
+	RAFT_ASSERT(n == tracker->config.n_voters);
 	return raft_quorum_committed_index(match, n);
 }
 

@@ -11,9 +11,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include <assert.h>
-
-#include "raft_internal.h"
+#include "internal/core.h"
 
 uint32_t
 raft_quorum_size(uint32_t n_voters)
@@ -32,7 +30,7 @@ raft_quorum_committed_index(const raft_index *match, uint32_t n_voters)
 	raft_index	sorted[RAFT_MAX_MEMBERS];
 	uint32_t	quorum;
 
-	assert(n_voters <= RAFT_MAX_MEMBERS);
+	RAFT_ASSERT(n_voters <= RAFT_MAX_MEMBERS);
 	if (n_voters == 0)
 		return 0;
 
@@ -50,7 +48,7 @@ raft_quorum_committed_index(const raft_index *match, uint32_t n_voters)
 		sorted[j] = value;
 	}
 	quorum = raft_quorum_size(n_voters);
-	assert(quorum >= 1 && quorum <= n_voters);
+	RAFT_ASSERT(quorum >= 1 && quorum <= n_voters);
 	return sorted[quorum - 1];
 }
 
@@ -65,7 +63,7 @@ raft_quorum_vote_result(uint32_t n_voters, uint32_t granted, uint32_t rejected)
 	uint32_t	quorum = raft_quorum_size(n_voters);
 	uint32_t	missing;
 
-	assert(granted + rejected <= n_voters);
+	RAFT_ASSERT(granted + rejected <= n_voters);
 	if (n_voters == 0)
 		return RAFT_VOTE_LOST;
 	if (granted >= quorum)

@@ -13,11 +13,9 @@
  *
  *-------------------------------------------------------------------------
  */
-#include <assert.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "raft_internal.h"
+#include "internal/core.h"
 
 /* ---- outgoing messages ------------------------------------------------ */
 
@@ -26,12 +24,12 @@ raft_message_queue_clear(raft_message_queue *queue)
 {
 	for (uint32_t i = 0; i < queue->n; i++)
 		raft_message_release(&queue->items[i]);
-	free(queue->items);
+	raft_free(queue->items);
 	memset(queue, 0, sizeof(*queue));
 }
 
 static bool
-is_vote_type(uint8_t type)
+is_vote_type(raft_message_type type)
 {
 	return type == RAFT_MSG_VOTE || type == RAFT_MSG_VOTE_RESP ||
 		type == RAFT_MSG_PREVOTE || type == RAFT_MSG_PREVOTE_RESP;
@@ -50,18 +48,18 @@ raft_send(raft_node *node, raft_message *msg)
 
 	if (msg->from == RAFT_NONE)
 		msg->from = node->id;
-	assert(msg->to != RAFT_NONE && msg->to != node->id);
+	RAFT_ASSERT(msg->to != RAFT_NONE && msg->to != node->id);
 	if (is_vote_type(msg->type))
-		assert(msg->term != 0);
+		RAFT_ASSERT(msg->term != 0);
 	else
 	{
-		assert(msg->term == 0);
+		RAFT_ASSERT(msg->term == 0);
 		msg->term = node->term;
 	}
 	if (queue->n == queue->capacity)
 	{
 		uint32_t	capacity = queue->capacity == 0 ? 16 : queue->capacity * 2;
-		raft_message *grown = realloc(queue->items,
+		raft_message *grown = raft_realloc(queue->items,
 									  (size_t) capacity * sizeof(raft_message));
 
 		if (grown == NULL)
@@ -83,14 +81,20 @@ step_leader_propose(raft_node *node, const raft_message *msg)
 {
 	raft_entry *entries;
 	raft_index	pending_conf_index = node->pending_conf_index;
+	uint64_t	bytes;
 	int			rc;
 
-	assert(msg->n_entries > 0);
+	RAFT_ASSERT(msg->n_entries > 0);
 	/* A leader removed from the configuration takes no new proposals. */
 	if (raft_tracker_get(&node->tracker, node->id) == NULL)
 		return RAFT_ERR_PROPOSAL_DROPPED;
 	if (node->lead_transferee != RAFT_NONE)
 		return RAFT_ERR_PROPOSAL_DROPPED;
+	if (raft_log_last_index(&node->log) + msg->n_entries >= RAFT_NUMBER_LIMIT)
+		return RAFT_ERR_OUT_OF_RANGE;
+	bytes = raft_entries_size_bytes(msg->entries, msg->n_entries);
+	if (!raft_uncommitted_admits(node, bytes))
+		return RAFT_ERR_BUSY;
 	for (uint32_t i = 0; i < msg->n_entries; i++)
 	{
 		if (msg->entries[i].type != RAFT_ENTRY_CONF_CHANGE)
@@ -105,9 +109,10 @@ step_leader_propose(raft_node *node, const raft_message *msg)
 	if (rc != RAFT_OK)
 		return rc;
 	rc = raft_append_entries_as_leader(node, entries, msg->n_entries);
-	free(entries);
+	raft_free(entries);
 	if (rc != RAFT_OK)
 		return rc;
+	node->uncommitted_bytes += bytes;
 	node->pending_conf_index = pending_conf_index;
 	return raft_bcast_append(node);
 }
@@ -131,12 +136,15 @@ step_leader(raft_node *node, const raft_message *msg)
 	pr = raft_tracker_get(&node->tracker, msg->from);
 	if (pr == NULL)
 		return RAFT_OK;			/* not (or no longer) a member */
+	/* Peer messages say whether their sender recovers (local ones don't). */
+	if (msg->term != 0 && msg->type != RAFT_MSG_TRANSFER_LEADER)
+		raft_recovery_observe(node, pr, msg);
 	switch (msg->type)
 	{
 		case RAFT_MSG_APP_RESP:
 			return raft_handle_append_response(node, pr, msg);
 		case RAFT_MSG_HEARTBEAT_RESP:
-			return raft_handle_heartbeat_response(node, pr);
+			return raft_handle_heartbeat_response(node, pr, msg);
 		case RAFT_MSG_SNAP_STATUS:
 			if (pr->state != RAFT_PROGRESS_SNAPSHOT)
 				return RAFT_OK;
@@ -163,11 +171,13 @@ step_leader(raft_node *node, const raft_message *msg)
 	}
 }
 
+static int	step_follower(raft_node *node, const raft_message *msg);
+
 /* Shared by pre-candidates and candidates. */
 static int
 step_candidate(raft_node *node, const raft_message *msg)
 {
-	uint8_t		my_response = node->role == RAFT_PRECANDIDATE ?
+	raft_message_type my_response = node->role == RAFT_PRECANDIDATE ?
 		RAFT_MSG_PREVOTE_RESP : RAFT_MSG_VOTE_RESP;
 
 	switch (msg->type)
@@ -177,15 +187,16 @@ step_candidate(raft_node *node, const raft_message *msg)
 		case RAFT_MSG_TRANSFER_LEADER:
 			return RAFT_ERR_PROPOSAL_DROPPED;
 		case RAFT_MSG_APP:
+		case RAFT_MSG_HEARTBEAT:
+		case RAFT_MSG_SNAP:
 			/* A leader of our term exists: "return to follower state". */
 			raft_become_follower(node, msg->term, msg->from);
-			return raft_handle_append_entries(node, msg);
-		case RAFT_MSG_HEARTBEAT:
+			return step_follower(node, msg);
+		case RAFT_MSG_RECOVER:
+			if (msg->index == 0)
+				return RAFT_OK;
 			raft_become_follower(node, msg->term, msg->from);
-			return raft_handle_heartbeat(node, msg);
-		case RAFT_MSG_SNAP:
-			raft_become_follower(node, msg->term, msg->from);
-			return raft_handle_snapshot(node, msg);
+			return step_follower(node, msg);
 		case RAFT_MSG_PREVOTE_RESP:
 		case RAFT_MSG_VOTE_RESP:
 			/* Stale pre-vote answers may reach a candidate: skip them. */
@@ -195,6 +206,14 @@ step_candidate(raft_node *node, const raft_message *msg)
 		default:
 			return RAFT_OK;
 	}
+}
+
+static void
+heard_from_leader(raft_node *node, const raft_message *msg)
+{
+	node->election_elapsed = 0;
+	node->leader = msg->from;
+	raft_recovery_follow(node, msg);
 }
 
 static int
@@ -208,17 +227,19 @@ step_follower(raft_node *node, const raft_message *msg)
 			/* The host routes proposals to the leader itself. */
 			return RAFT_ERR_PROPOSAL_DROPPED;
 		case RAFT_MSG_APP:
-			node->election_elapsed = 0;
-			node->leader = msg->from;
+			heard_from_leader(node, msg);
 			return raft_handle_append_entries(node, msg);
 		case RAFT_MSG_HEARTBEAT:
-			node->election_elapsed = 0;
-			node->leader = msg->from;
+			heard_from_leader(node, msg);
 			return raft_handle_heartbeat(node, msg);
 		case RAFT_MSG_SNAP:
-			node->election_elapsed = 0;
-			node->leader = msg->from;
+			heard_from_leader(node, msg);
 			return raft_handle_snapshot(node, msg);
+		case RAFT_MSG_RECOVER:
+			/* With a target, from the leader; without, a peer's notice. */
+			if (msg->index > 0)
+				heard_from_leader(node, msg);
+			return RAFT_OK;
 		case RAFT_MSG_TRANSFER_LEADER:
 			if (node->leader == RAFT_NONE)
 				return RAFT_ERR_PROPOSAL_DROPPED;
@@ -267,7 +288,8 @@ step_higher_term(raft_node *node, const raft_message *msg)
 	if (msg->type == RAFT_MSG_PREVOTE_RESP && !msg->reject)
 		return true;			/* granted for our future term */
 	if (msg->type == RAFT_MSG_APP || msg->type == RAFT_MSG_HEARTBEAT ||
-		msg->type == RAFT_MSG_SNAP)
+		msg->type == RAFT_MSG_SNAP ||
+		(msg->type == RAFT_MSG_RECOVER && msg->index > 0))
 		raft_become_follower(node, msg->term, msg->from);
 	else
 		raft_become_follower(node, msg->term, RAFT_NONE);
@@ -288,7 +310,12 @@ step_lower_term(raft_node *node, const raft_message *msg)
 
 	memset(&reply, 0, sizeof(reply));
 	reply.to = msg->from;
-	if ((node->check_quorum || node->pre_vote) &&
+	/*
+	 * A recovering node answers too: it does not campaign, so this is the
+	 * only way the group learns a term it reached, and the only way it
+	 * gets a leader of its own term to give it a target.
+	 */
+	if ((node->check_quorum || node->pre_vote || node->recovering) &&
 		(msg->type == RAFT_MSG_HEARTBEAT || msg->type == RAFT_MSG_APP))
 	{
 		reply.type = RAFT_MSG_APP_RESP;
@@ -307,9 +334,12 @@ step_lower_term(raft_node *node, const raft_message *msg)
 int
 raft_step_internal(raft_node *node, const raft_message *msg)
 {
-	assert(node != NULL && msg != NULL);
-	assert(msg->type < RAFT_MSG_TYPE_COUNT);
+	RAFT_ASSERT(node != NULL && msg != NULL);
+	RAFT_ASSERT(msg->type < RAFT_MSG_TYPE_COUNT);
 
+	/* "You are behind" holds whatever the sender's term. */
+	if (msg->type == RAFT_MSG_RECOVER)
+		raft_recovery_notice(node, msg);
 	if (msg->term > node->term)
 	{
 		if (!step_higher_term(node, msg))
@@ -339,7 +369,7 @@ raft_step_internal(raft_node *node, const raft_message *msg)
 		case RAFT_FOLLOWER:
 			return step_follower(node, msg);
 	}
-	assert(!"unknown role");
+	RAFT_ASSERT(!"unknown role");
 	return RAFT_ERR_INVALID;
 }
 
@@ -354,39 +384,39 @@ raft_assert_invariants(const raft_node *node)
 	const raft_log *log = &node->log;
 	raft_index	last = raft_log_last_index(log);
 
-	assert(log->applied <= log->committed);
-	assert(log->committed <= last);
-	assert(log->committed + 1 >= raft_log_first_index(log));
-	assert(node->vote == RAFT_NONE || node->term > 0);
+	RAFT_ASSERT(log->applied <= log->committed);
+	RAFT_ASSERT(log->committed <= last);
+	RAFT_ASSERT(log->committed + 1 >= raft_log_first_index(log));
+	RAFT_ASSERT(node->vote == RAFT_NONE || node->term > 0);
 	switch (node->role)
 	{
 		case RAFT_LEADER:
-			assert(node->leader == node->id);
-			assert(!log->unstable.has_snapshot);
-			assert(node->pending_conf_index <= last);
+			RAFT_ASSERT(node->leader == node->id);
+			RAFT_ASSERT(!log->unstable.has_snapshot);
+			RAFT_ASSERT(node->pending_conf_index <= last);
 			for (uint32_t i = 0; i < node->tracker.n_progress; i++)
 			{
 				const raft_progress *pr = &node->tracker.progress[i];
 
-				assert(pr->match < pr->next);
-				assert(pr->id == node->id || pr->next <= last + 1);
-				assert(pr->inflights.count <= pr->inflights.capacity);
+				RAFT_ASSERT(pr->match < pr->next);
+				RAFT_ASSERT(pr->id == node->id || pr->next <= last + 1);
+				RAFT_ASSERT(pr->inflights.count <= pr->inflights.capacity);
 			}
 			break;
 		case RAFT_CANDIDATE:
-			assert(node->vote == node->id);
+			RAFT_ASSERT(node->vote == node->id);
 			/* fall through */
 		case RAFT_PRECANDIDATE:
-			assert(node->leader == RAFT_NONE);
-			assert(node->lead_transferee == RAFT_NONE);
+			RAFT_ASSERT(node->leader == RAFT_NONE);
+			RAFT_ASSERT(node->lead_transferee == RAFT_NONE);
 			break;
 		case RAFT_FOLLOWER:
-			assert(node->lead_transferee == RAFT_NONE);
+			RAFT_ASSERT(node->lead_transferee == RAFT_NONE);
 			break;
 	}
-	assert(node->tracker.n_progress ==
+	RAFT_ASSERT(node->tracker.n_progress ==
 		   node->tracker.config.n_voters + node->tracker.config.n_learners);
-	assert(node->randomized_election_timeout >= node->election_tick &&
+	RAFT_ASSERT(node->randomized_election_timeout >= node->election_tick &&
 		   node->randomized_election_timeout < 2 * node->election_tick);
 #else
 	(void) node;

@@ -11,17 +11,23 @@
  *		raft_step()            for every message received from a peer
  *		raft_propose*()        for new data
  *		raft_ready_get()       then, in this order:
+ *		  0. (optional) send ready.messages[0 .. n_early_messages)
  *		  1. persist ready.snapshot, ready.entries and ready.hard_state
- *		  2. send ready.messages (only now: they may depend on step 1)
+ *		  2. send the other messages (only now: they may depend on step 1)
  *		  3. apply ready.committed in order
- *		raft_advance()         acknowledges the ready
+ *		raft_advance()         acknowledges the ready: what it persisted
+ *		                       is durable (a leader counts its own entries
+ *		                       toward commit from here on)
  *
  * Everything a ready points at belongs to the core and stays valid until
  * raft_advance().  The core never calls the host except through the read
  * side of raft_storage.
  *
- * Memory: the core allocates with malloc/free.  Every function that can
- * fail returns an int error code (RAFT_OK or a negative RAFT_ERR_*).
+ * Memory: the core allocates through the heap hooks (raft_heap_set(),
+ * libc by default) and checks its invariants through the assertion hook
+ * (raft_assert_set_handler(), print and abort() by default).  Every
+ * function that can fail returns an int error code (RAFT_OK or a negative
+ * RAFT_ERR_*).
  *
  * Configuration changes take effect when the host applies them: at
  * raft_advance() the core applies every RAFT_ENTRY_CONF_CHANGE entry it
@@ -50,9 +56,21 @@ typedef uint64_t raft_index;
 
 /* Bounds: everything the core holds or decodes is bounded. */
 #define RAFT_MAX_MEMBERS 32		/* voters + learners of one group */
-#define RAFT_WIRE_VERSION 1
+#define RAFT_WIRE_VERSION 2
 #define RAFT_WIRE_MAX_BYTES (64u * 1024u * 1024u)	/* one encoded message */
 #define RAFT_WIRE_MAX_ENTRIES 65536 /* entries in one message */
+
+/*
+ * Every term and index, on the wire and on disk, is below 2^62: far above
+ * anything real (a billion elections or entries a second for a century),
+ * and low enough that no arithmetic on them overflows.  A message may not
+ * raise a node's term by more than RAFT_MAX_TERM_JUMP at once: with
+ * PreVote, terms move only with real elections, and a node partitioned
+ * from the others for 50 days of one election a millisecond still falls
+ * short of 2^32; a peer claiming more is broken or hostile.
+ */
+#define RAFT_NUMBER_LIMIT (UINT64_C(1) << 62)	/* terms, indexes < this */
+#define RAFT_MAX_TERM_JUMP (UINT64_C(1) << 32)
 
 /*
  * Error codes.  raft_strerror() names them.
@@ -73,11 +91,66 @@ enum
 	RAFT_ERR_TOO_LARGE = -8,	/* decoder/encoder: over a RAFT_WIRE_* bound */
 	RAFT_ERR_VERSION = -9,		/* decoder: unknown wire version */
 	RAFT_ERR_STORAGE = -10,		/* host storage callback failed */
-	RAFT_ERR_SNAPSHOT_OUT_OF_DATE = -11 /* storage: snapshot older than
-										 * current */
+	RAFT_ERR_SNAPSHOT_OUT_OF_DATE = -11,	/* storage: snapshot older than
+											 * current */
+	RAFT_ERR_OUT_OF_RANGE = -12,	/* raft_step: a term or index at or past
+									 * RAFT_NUMBER_LIMIT, or a term more than
+									 * RAFT_MAX_TERM_JUMP ahead */
+	RAFT_ERR_CORRUPT = -13,		/* raft_node_create: stored state out of
+								 * range or inconsistent */
+	RAFT_ERR_BUSY = -14,		/* leader: uncommitted entries exceed
+								 * max_uncommitted_bytes; retry later */
+	RAFT_ERR_BEHIND = -15		/* raft_step: the sender's durable state
+								 * went back; message dropped, sender told
+								 * to recover */
 };
 
+/* For the byte limits of raft_options: no limit. */
+#define RAFT_UNLIMITED UINT64_MAX
+
 extern const char *raft_strerror(int err);
+
+/*
+ * Hooks for an embedding host, process-wide (like canonical/raft's
+ * raft_heap): install them before creating nodes, or between calls.
+ *
+ * The heap: every allocation the core makes (nodes, readies, decoded
+ * messages, memory storage) goes through these, with the context given.
+ * Allocation failure is a NULL return (the core then returns
+ * RAFT_ERR_NOMEM); the core never passes NULL to free or realloc, nor asks
+ * realloc for zero bytes.  A host may change the context between calls,
+ * e.g. to allocate each group in its own memory context; what one
+ * allocation's context was, its free and realloc must still accept.
+ */
+typedef struct raft_heap
+{
+	void	   *context;
+	void	   *(*malloc) (void *context, size_t size);
+	void	   *(*calloc) (void *context, size_t count, size_t size);
+	void	   *(*realloc) (void *context, void *pointer, size_t size);
+	void		(*free) (void *context, void *pointer);
+} raft_heap;
+
+/* Installs heap (copied); NULL restores libc's malloc family. */
+extern void raft_heap_set(const raft_heap *heap);
+extern void raft_heap_get(raft_heap *heap);
+
+/*
+ * The assertion hook: called when an internal invariant of the core does
+ * not hold (a bug in the core, or a host breaking the API contract; never
+ * input from a peer or from storage, which is refused with an error).  The
+ * handler must not return (abort, or longjmp out, as PostgreSQL's
+ * elog(ERROR) does); if it returns, the core calls abort().  After it
+ * fired, the node it fired in is in an unspecified state: call nothing on
+ * it again, not even raft_node_destroy(), and reclaim its memory through
+ * the heap (e.g. reset the memory context it was allocated in).  Other
+ * nodes are unaffected.  NULL restores the default: print the failed
+ * expression and its place to stderr, then abort().
+ */
+typedef void (*raft_assert_handler) (const char *expression,
+									 const char *file, int line);
+
+extern void raft_assert_set_handler(raft_assert_handler handler);
 
 typedef enum raft_role
 {
@@ -100,7 +173,7 @@ typedef struct raft_entry
 {
 	raft_term	term;
 	raft_index	index;
-	uint8_t		type;			/* raft_entry_type */
+	raft_entry_type type;
 	uint32_t	size;			/* bytes of data */
 	uint8_t    *data;			/* NULL when size == 0 */
 } raft_entry;
@@ -123,7 +196,7 @@ typedef enum raft_conf_change_type
 
 typedef struct raft_conf_change
 {
-	uint8_t		type;			/* raft_conf_change_type */
+	raft_conf_change_type type;
 	raft_id		node;
 	uint32_t	context_size;	/* host data carried with the change */
 	const uint8_t *context;
@@ -135,7 +208,41 @@ typedef struct raft_hard_state
 	raft_term	term;
 	raft_id		vote;
 	raft_index	commit;
+
+	/*
+	 * Storage-fault recovery (src/raft/README.md, section 5).  All zero: a
+	 * host that does not take part; the core then checks nothing.
+	 *
+	 * incarnation: random and nonzero, chosen by the host when it creates
+	 * this node's state for the group, never changed after (a wiped disk
+	 * gets a new one).  boot: incremented durably by the host before every
+	 * raft_node_create() of this state, starting at 1 (below 2^32); the
+	 * core may raise it.  recovering: this node may be behind what it once
+	 * acknowledged, so it neither votes nor campaigns until it has caught
+	 * up; set by the host (at creation) or by the core, cleared by the
+	 * core.
+	 */
+	uint64_t	incarnation;
+	uint64_t	boot;
+	bool		recovering;
 } raft_hard_state;
+
+/*
+ * What a node knows of another member's durable identity, from the last
+ * message it accepted from it: the member's incarnation, its life (boot
+ * counter << 32 | a random nonce per start), and the highest term it sent
+ * (PreVote messages aside).  The host persists these with the hard state
+ * (ready.peers) and passes them back at creation (options.peers), so that
+ * a member coming back with older state than it once showed is recognised
+ * even after this node restarted.
+ */
+typedef struct raft_peer_record
+{
+	raft_id		id;
+	uint64_t	incarnation;
+	uint64_t	boot;
+	raft_term	term;
+} raft_peer_record;
 
 typedef struct raft_snapshot_meta
 {
@@ -171,7 +278,9 @@ typedef enum raft_message_type
 	RAFT_MSG_UNREACHABLE = 14,	/* local: host could not reach a peer */
 	RAFT_MSG_SNAP_STATUS = 15,	/* local: snapshot to a peer failed
 								 * (reject) */
-	RAFT_MSG_TYPE_COUNT = 16
+	RAFT_MSG_RECOVER = 16,		/* "your state went back": recover */
+	RAFT_MSG_HELLO = 17,		/* "I (re)started": the sender's identity */
+	RAFT_MSG_TYPE_COUNT = 18
 } raft_message_type;
 
 /*
@@ -182,12 +291,28 @@ typedef enum raft_message_type
  *	VOTE, PREVOTE: index/log_term = candidate's last log index/term;
  *	            context = 1 when campaigning for a leader transfer
  *	*_RESP:     reject = vote not granted
- *	HEARTBEAT:  commit = min(leader commit, follower match)
+ *	HEARTBEAT:  commit = min(leader commit, follower match), log_term =
+ *	            the leader's term of that entry (the follower commits it
+ *	            only if its own entry there has that term)
+ *	HEARTBEAT_RESP: reject = the follower lacks that entry: it lost what
+ *	            it acknowledged, and the leader probes it again
  *	SNAP:       snapshot
+ *	RECOVER:    context = a life of the receiver (its from_boot); reject =
+ *	            that life is behind what the sender saw of it (else the
+ *	            leader only answers a member that says it recovers);
+ *	            commit = the highest boot counter the sender has seen of
+ *	            the receiver; index/log_term = the recovery target (from
+ *	            the leader; 0 otherwise)
+ *	HELLO:      nothing but the sender's identity and durable term: sent
+ *	            to every member when a node starts, so that each knows its
+ *	            newest life at once (no answer)
+ * Every message carries the sender's identity: from_incarnation, from_boot
+ * (its life: boot counter << 32 | nonce) and whether it is recovering, or
+ * has recovered in this life (never both).
  */
 typedef struct raft_message
 {
-	uint8_t		type;			/* raft_message_type */
+	raft_message_type type;
 	raft_id		from;
 	raft_id		to;
 	raft_term	term;			/* sender's term; 0 for local messages */
@@ -197,6 +322,10 @@ typedef struct raft_message
 	bool		reject;
 	raft_index	reject_hint;
 	uint64_t	context;
+	uint64_t	from_incarnation;	/* 0: the sender checks nothing */
+	uint64_t	from_boot;
+	bool		recovering;		/* the sender waits to catch up */
+	bool		recovered;		/* the sender caught up since it started */
 	uint32_t	n_entries;
 	raft_entry *entries;
 	raft_snapshot *snapshot;	/* only for RAFT_MSG_SNAP */
@@ -237,13 +366,32 @@ typedef struct raft_options
 	raft_hard_state hard_state; /* as persisted; zeros for a new node */
 	raft_config config;			/* configuration in effect at 'applied' */
 	raft_index	applied;		/* last index the host has applied */
-	uint64_t	seed;			/* the only source of randomness */
+	uint64_t	seed;			/* the only source of randomness; a new
+								 * one at every start (it also draws the
+								 * nonce of this node's life) */
 	uint32_t	election_tick;	/* default 10: election timeout is random
 								 * in [election_tick, 2 * election_tick) */
 	uint32_t	heartbeat_tick; /* default 1 */
 	uint64_t	max_size_per_msg;	/* bytes of entries per APP; default 1 MiB */
 	uint32_t	max_inflight_msgs;	/* APPs in flight per peer; default 256 */
 	uint64_t	max_committed_size_per_ready;	/* default 16 MiB */
+
+	/*
+	 * A leader refuses proposals (RAFT_ERR_BUSY) while the data of the
+	 * entries it appended in its term and has not seen committed exceed
+	 * this, except when none are pending: a proposal is always admitted
+	 * then (etcd's MaxUncommittedEntriesSize).  It bounds what a leader
+	 * holds when its followers cannot keep up or are gone.  0 means the
+	 * default, 64 MiB: two proposals of the largest size the core takes
+	 * (RAFT_WIRE_MAX_BYTES / 2), or some sixty blocks of a megabyte in
+	 * flight, which no healthy group needs.  RAFT_UNLIMITED turns it off.
+	 */
+	uint64_t	max_uncommitted_bytes;
+
+	/* The peer records persisted from earlier readies (ready.peers). */
+	uint32_t	n_peers;
+	const raft_peer_record *peers;
+
 	bool		disable_pre_vote;	/* tests only: PreVote is on by default */
 	bool		disable_check_quorum;	/* tests only: CheckQuorum is on by
 										 * default */
@@ -263,10 +411,11 @@ typedef struct raft_progress_status
 	bool		is_learner;
 	raft_index	match;
 	raft_index	next;
-	uint8_t		state;			/* raft_progress_state */
+	raft_progress_state state;
 	bool		recent_active;
 	uint32_t	inflight;
 	raft_index	pending_snapshot;
+	bool		recovering;		/* caught up to a recovery target yet? */
 } raft_progress_status;
 
 typedef struct raft_status
@@ -280,6 +429,13 @@ typedef struct raft_status
 	raft_index	last_index;
 	raft_id		lead_transferee;
 	raft_config config;
+	uint64_t	uncommitted_bytes;	/* leader: counted against
+									 * max_uncommitted_bytes */
+	uint64_t	life;			/* boot counter << 32 | nonce; 0 if the
+								 * host takes no part in recovery */
+	raft_index	recovery_target;	/* recovering: caught up once this
+										 * index is committed (0: waiting
+										 * for a leader to give one) */
 	uint32_t	n_progress;		/* filled on the leader only */
 	raft_progress_status progress[RAFT_MAX_MEMBERS * 2];
 } raft_status;
@@ -294,6 +450,10 @@ typedef struct raft_ready
 	bool		has_hard_state; /* persist hard_state */
 	raft_hard_state hard_state;
 
+	bool		has_peers;		/* persist peers, with hard_state */
+	uint32_t	n_peers;
+	const raft_peer_record *peers;
+
 	bool		has_snapshot;	/* persist/install before entries */
 	raft_snapshot snapshot;
 
@@ -305,8 +465,17 @@ typedef struct raft_ready
 	uint32_t	n_committed;
 	raft_entry *committed;
 
-	/* Send after persisting the above. */
+	/*
+	 * Messages.  The first n_early_messages may be sent before the
+	 * snapshot, entries and hard state above are persisted: they are a
+	 * leader's appends, heartbeats and snapshots (Raft thesis 10.2.1), and
+	 * the leader's own entries count toward commit only once the host has
+	 * persisted them and called raft_advance().  The others are sent only
+	 * after persisting: votes, answers, acknowledgements.  Sending every
+	 * message after persisting is always correct too.
+	 */
 	uint32_t	n_messages;
+	uint32_t	n_early_messages;
 	raft_message *messages;
 } raft_ready;
 

@@ -14,11 +14,9 @@
  *
  *-------------------------------------------------------------------------
  */
-#include <assert.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "raft_internal.h"
+#include "internal/core.h"
 
 static raft_hard_state
 current_hard_state(const raft_node *node)
@@ -28,13 +26,18 @@ current_hard_state(const raft_node *node)
 	hs.term = node->term;
 	hs.vote = node->vote;
 	hs.commit = node->log.committed;
+	hs.incarnation = node->incarnation;
+	hs.boot = node->boot;
+	hs.recovering = node->recovering;
 	return hs;
 }
 
 static bool
 hard_state_equal(const raft_hard_state *a, const raft_hard_state *b)
 {
-	return a->term == b->term && a->vote == b->vote && a->commit == b->commit;
+	return a->term == b->term && a->vote == b->vote &&
+		a->commit == b->commit && a->incarnation == b->incarnation &&
+		a->boot == b->boot && a->recovering == b->recovering;
 }
 
 bool
@@ -42,13 +45,14 @@ raft_has_ready(const raft_node *node)
 {
 	raft_hard_state hs = current_hard_state(node);
 
-	assert(node != NULL);
+	RAFT_ASSERT(node != NULL);
 	return node->role != node->prev_role ||
 		node->leader != node->prev_leader ||
 		!hard_state_equal(&hs, &node->prev_hard_state) ||
 		node->log.unstable.has_snapshot ||
 		node->log.unstable.n_entries > 0 ||
 		node->msgs.n > 0 ||
+		node->peers_version != node->peers_persisted ||
 		raft_log_has_next_committed(&node->log);
 }
 
@@ -56,12 +60,69 @@ void
 raft_release_ready(raft_node *node)
 {
 	raft_message_queue_clear(&node->ready_msgs);
-	free(node->ready_entries);
-	free(node->ready_committed);
+	raft_free(node->ready_entries);
+	raft_free(node->ready_committed);
 	node->ready_entries = NULL;
 	node->ready_committed = NULL;
 	raft_snapshot_clear(&node->ready_snapshot);
 	node->ready_outstanding = false;
+}
+
+/*
+ * May msg leave before this ready is persisted?  A leader's appends,
+ * heartbeats and snapshots may (Raft thesis 10.2.1; etcd's asynchronous
+ * storage writes): they promise nothing about the leader's disk, whose
+ * own entries count toward commit only once persisted (raft_self_ack, at
+ * raft_advance).  Their term must be durable already, which it always is
+ * for a leader (its term was persisted before it asked for votes); the
+ * check makes that a rule rather than an argument.  Everything else waits:
+ * votes and their answers, acknowledgements, anything that reports state
+ * this ready persists.
+ */
+static bool
+may_leave_early(const raft_node *node, const raft_message *msg)
+{
+	switch (msg->type)
+	{
+		case RAFT_MSG_APP:
+		case RAFT_MSG_HEARTBEAT:
+		case RAFT_MSG_SNAP:
+			return msg->term <= node->prev_hard_state.term;
+		default:
+			return false;
+	}
+}
+
+/*
+ * Reorders messages, stably, so that those that may leave early come
+ * first; returns how many.  Without memory for the reordering, none is
+ * early: sending everything after persisting is always correct.
+ */
+static uint32_t
+early_messages_first(const raft_node *node, raft_message *messages,
+					 uint32_t n)
+{
+	raft_message *sorted;
+	uint32_t	early = 0;
+	uint32_t	at = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		early += may_leave_early(node, &messages[i]);
+	if (early == 0 || early == n)
+		return early;
+	sorted = raft_malloc((size_t) n * sizeof(raft_message));
+	if (sorted == NULL)
+		return 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (may_leave_early(node, &messages[i]))
+			sorted[at++] = messages[i];
+	for (uint32_t i = 0; i < n; i++)
+		if (!may_leave_early(node, &messages[i]))
+			sorted[at++] = messages[i];
+	RAFT_ASSERT(at == n);
+	memcpy(messages, sorted, (size_t) n * sizeof(raft_message));
+	raft_free(sorted);
+	return early;
 }
 
 /* Fills the parts of a ready that need copies; on failure, none is kept. */
@@ -102,7 +163,7 @@ raft_ready_get(raft_node *node, raft_ready *ready)
 	if (node == NULL || ready == NULL)
 		return RAFT_ERR_INVALID;
 	/* One ready at a time: advance the previous one first. */
-	assert(!node->ready_outstanding);
+	RAFT_ASSERT(!node->ready_outstanding);
 	if (node->ready_outstanding)
 		return RAFT_ERR_INVALID;
 
@@ -116,6 +177,15 @@ raft_ready_get(raft_node *node, raft_ready *ready)
 	{
 		ready->has_hard_state = true;
 		ready->hard_state = hs;
+	}
+	if (node->peers_version != node->peers_persisted)
+	{
+		memcpy(node->ready_peers, node->peers,
+			   node->n_peers * sizeof(raft_peer_record));
+		node->ready_peers_version = node->peers_version;
+		ready->has_peers = true;
+		ready->n_peers = node->n_peers;
+		ready->peers = node->ready_peers;
 	}
 
 	rc = copy_ready_data(node, ready);
@@ -131,11 +201,16 @@ raft_ready_get(raft_node *node, raft_ready *ready)
 	memset(&node->msgs, 0, sizeof(node->msgs));
 	ready->n_messages = node->ready_msgs.n;
 	ready->messages = node->ready_msgs.items;
+	/* Each carries the identity this ready persists (recovery.c). */
+	for (uint32_t i = 0; i < ready->n_messages; i++)
+		raft_recovery_stamp(node, &ready->messages[i]);
+	ready->n_early_messages = early_messages_first(node, ready->messages,
+												   ready->n_messages);
 
 	/* Invariants of what the host will persist and apply. */
-	assert(!ready->has_hard_state || ready->hard_state.commit >=
+	RAFT_ASSERT(!ready->has_hard_state || ready->hard_state.commit >=
 		   node->prev_hard_state.commit);
-	assert(ready->n_committed == 0 ||
+	RAFT_ASSERT(ready->n_committed == 0 ||
 		   ready->committed[ready->n_committed - 1].index <= hs.commit);
 	node->ready_outstanding = true;
 	return RAFT_OK;
@@ -149,14 +224,16 @@ raft_ready_get(raft_node *node, raft_ready *ready)
 void
 raft_advance(raft_node *node, const raft_ready *ready)
 {
-	assert(node != NULL && ready != NULL);
-	assert(node->ready_outstanding);
-	assert(ready->messages == node->ready_msgs.items);
+	RAFT_ASSERT(node != NULL && ready != NULL);
+	RAFT_ASSERT(node->ready_outstanding);
+	RAFT_ASSERT(ready->messages == node->ready_msgs.items);
 
 	node->prev_role = ready->role;
 	node->prev_leader = ready->leader;
 	if (ready->has_hard_state)
 		node->prev_hard_state = ready->hard_state;
+	if (ready->has_peers)
+		node->peers_persisted = node->ready_peers_version;
 
 	if (ready->has_snapshot)
 	{
@@ -177,6 +254,8 @@ raft_advance(raft_node *node, const raft_ready *ready)
 	if (ready->n_committed > 0)
 		raft_log_applied_to(&node->log,
 							ready->committed[ready->n_committed - 1].index);
+	if (node->role == RAFT_LEADER)
+		raft_uncommitted_release(node, ready->committed, ready->n_committed);
 
 	raft_release_ready(node);
 	if (node->role == RAFT_LEADER)
@@ -187,7 +266,7 @@ raft_advance(raft_node *node, const raft_ready *ready)
 void
 raft_get_status(const raft_node *node, raft_status *status)
 {
-	assert(node != NULL && status != NULL);
+	RAFT_ASSERT(node != NULL && status != NULL);
 	memset(status, 0, sizeof(*status));
 	status->id = node->id;
 	status->role = node->role;
@@ -198,8 +277,11 @@ raft_get_status(const raft_node *node, raft_status *status)
 	status->last_index = raft_log_last_index(&node->log);
 	status->lead_transferee = node->lead_transferee;
 	status->config = node->tracker.config;
+	status->life = node->life;
+	status->recovery_target = node->recovery_target;
 	if (node->role != RAFT_LEADER)
 		return;
+	status->uncommitted_bytes = node->uncommitted_bytes;
 	for (uint32_t i = 0; i < node->tracker.n_progress; i++)
 	{
 		const raft_progress *pr = &node->tracker.progress[i];
@@ -213,5 +295,6 @@ raft_get_status(const raft_node *node, raft_status *status)
 		out->recent_active = pr->recent_active;
 		out->inflight = pr->inflights.count;
 		out->pending_snapshot = pr->pending_snapshot;
+		out->recovering = pr->recovering;
 	}
 }

@@ -9,10 +9,9 @@
  *
  *-------------------------------------------------------------------------
  */
-#include <assert.h>
 #include <string.h>
 
-#include "raft_internal.h"
+#include "internal/core.h"
 
 /* ---- leader: appending and sending ------------------------------------ */
 
@@ -27,13 +26,47 @@ raft_append_entries_as_leader(raft_node *node, raft_entry *entries,
 {
 	raft_index	last = raft_log_last_index(&node->log);
 
-	assert(node->role == RAFT_LEADER);
+	RAFT_ASSERT(node->role == RAFT_LEADER);
 	for (uint32_t i = 0; i < n; i++)
 	{
 		entries[i].term = node->term;
 		entries[i].index = last + 1 + i;
 	}
 	return raft_log_append(&node->log, entries, n);
+}
+
+/*
+ * etcd's MaxUncommittedEntriesSize: admit a proposal of bytes unless the
+ * entries of our term not yet seen committed would then exceed the cap;
+ * with none pending, always (a proposal larger than the cap must pass
+ * some time), and an empty one always.
+ */
+bool
+raft_uncommitted_admits(const raft_node *node, uint64_t bytes)
+{
+	if (bytes == 0 || node->uncommitted_bytes == 0 ||
+		node->max_uncommitted_bytes == RAFT_UNLIMITED)
+		return true;
+	return node->uncommitted_bytes + bytes <= node->max_uncommitted_bytes;
+}
+
+/*
+ * Committed entries handed to the host: those of our term were counted
+ * when proposed.  (A new leader starts from zero: become_leader.)
+ */
+void
+raft_uncommitted_release(raft_node *node, const raft_entry *committed,
+						 uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+	{
+		uint64_t	size = committed[i].size;
+
+		if (committed[i].term != node->term)
+			continue;
+		node->uncommitted_bytes = node->uncommitted_bytes > size ?
+			node->uncommitted_bytes - size : 0;
+	}
 }
 
 /*
@@ -82,7 +115,7 @@ raft_send_append(raft_node *node, raft_id to, bool send_if_empty, bool *sent)
 	int			rc;
 
 	*sent = false;
-	assert(pr != NULL && to != node->id);
+	RAFT_ASSERT(pr != NULL && to != node->id);
 	if (raft_progress_is_paused(pr))
 		return RAFT_OK;
 
@@ -150,7 +183,11 @@ raft_bcast_append(raft_node *node)
 /*
  * A heartbeat carries commit = min(our commit, the peer's match): the peer
  * may not have the entries up to our commit, and must never commit an
- * index it has not matched with us.
+ * index it has not matched with us.  It also carries the term of our entry
+ * there: the peer commits only if its entry has that term, so the same
+ * prefix (Log Matching).  A match we hold can be stale, when the peer's
+ * disk went back since it acknowledged (recovery.c): without the term it
+ * would commit entries it kept from before, that are not ours.
  */
 static int
 send_heartbeat(raft_node *node, raft_progress *pr)
@@ -162,6 +199,7 @@ send_heartbeat(raft_node *node, raft_progress *pr)
 	msg.to = pr->id;
 	msg.commit = pr->match < node->log.committed ? pr->match :
 		node->log.committed;
+	msg.log_term = raft_log_term_or_zero(&node->log, msg.commit);
 	if (pr->sent_commit < msg.commit)
 		pr->sent_commit = msg.commit;
 	return raft_send(node, &msg);
@@ -194,7 +232,7 @@ raft_bcast_heartbeat(raft_node *node)
 bool
 raft_maybe_commit(raft_node *node)
 {
-	assert(node->role == RAFT_LEADER);
+	RAFT_ASSERT(node->role == RAFT_LEADER);
 	return raft_log_maybe_commit(&node->log,
 								 raft_tracker_committed(&node->tracker),
 								 node->term);
@@ -206,7 +244,7 @@ raft_self_ack(raft_node *node)
 {
 	raft_progress *self;
 
-	assert(node->role == RAFT_LEADER);
+	RAFT_ASSERT(node->role == RAFT_LEADER);
 	self = raft_tracker_get(&node->tracker, node->id);
 	if (self == NULL)
 		return RAFT_OK;
@@ -233,6 +271,9 @@ handle_append_rejection(raft_node *node, raft_progress *pr,
 	raft_index	next_probe = msg->reject_hint;
 	bool		sent;
 
+	/* Below what it acknowledged: it lost state; probe from where it is. */
+	if (raft_recovery_lost_entries(node, pr, msg))
+		return raft_send_append(node, pr->id, true, &sent);
 	if (msg->log_term > 0)
 	{
 		raft_term	unused;
@@ -257,7 +298,7 @@ send_window(raft_node *node, raft_progress *pr)
 	/* Each append fills a window slot or pauses the peer: bounded. */
 	for (uint32_t i = 0; sent && rc == RAFT_OK; i++)
 	{
-		assert(i <= node->tracker.max_inflight + 1);
+		RAFT_ASSERT(i <= node->tracker.max_inflight + 1);
 		rc = raft_send_append(node, pr->id, false, &sent);
 	}
 	return rc;
@@ -276,8 +317,9 @@ raft_handle_append_response(raft_node *node, raft_progress *pr,
 	if (msg->index > raft_log_last_index(&node->log))
 		return RAFT_ERR_INVALID;
 
-	if (!raft_progress_maybe_update(pr, msg->index) &&
-		!(pr->match == msg->index && pr->state == RAFT_PROGRESS_PROBE))
+	if (raft_progress_maybe_update(pr, msg->index))
+		pr->match_life = msg->from_boot;
+	else if (!(pr->match == msg->index && pr->state == RAFT_PROGRESS_PROBE))
 		return RAFT_OK;
 
 	switch (pr->state)
@@ -329,12 +371,20 @@ raft_handle_append_response(raft_node *node, raft_progress *pr,
  * behind (or still probing), send an append.
  */
 int
-raft_handle_heartbeat_response(raft_node *node, raft_progress *pr)
+raft_handle_heartbeat_response(raft_node *node, raft_progress *pr,
+							   const raft_message *msg)
 {
 	bool		sent;
 
 	pr->recent_active = true;
 	pr->msg_app_flow_paused = false;
+	/*
+	 * It does not hold the entry at the commit index we sent, which is at
+	 * or below its match: it lost what it acknowledged.  Probe from its
+	 * match: its rejection tells where it really is (recovery.c).
+	 */
+	if (msg->reject && pr->state != RAFT_PROGRESS_PROBE)
+		raft_progress_become_probe(pr);
 	if (pr->match < raft_log_last_index(&node->log) ||
 		pr->state == RAFT_PROGRESS_PROBE)
 		return raft_send_append(node, pr->id, true, &sent);
@@ -382,17 +432,28 @@ raft_handle_append_entries(raft_node *node, const raft_message *msg)
 	return raft_send(node, &reply);
 }
 
+/*
+ * Commit only an index where our entry is the leader's (or that we know
+ * committed already): the leader's view of our match may predate a disk of
+ * ours that went back.  If we lack that entry we lost what we acknowledged:
+ * say so, and the leader probes again.  A leader that no longer knows the
+ * term there (compacted) gets neither.
+ */
 int
 raft_handle_heartbeat(raft_node *node, const raft_message *msg)
 {
 	raft_message reply;
+	bool		ours;
 
-	/* The leader never sends a commit above our match: ignore a bad one. */
-	if (msg->commit <= raft_log_last_index(&node->log))
+	ours = msg->commit <= node->log.committed ||
+		(msg->commit <= raft_log_last_index(&node->log) &&
+		 raft_log_match_term(&node->log, msg->commit, msg->log_term));
+	if (ours)
 		raft_log_commit_to(&node->log, msg->commit);
 	memset(&reply, 0, sizeof(reply));
 	reply.type = RAFT_MSG_HEARTBEAT_RESP;
 	reply.to = msg->from;
+	reply.reject = !ours && msg->log_term > 0;
 	return raft_send(node, &reply);
 }
 
@@ -408,7 +469,7 @@ restore(raft_node *node, const raft_snapshot *snapshot, bool *restored)
 	int			rc;
 
 	*restored = false;
-	assert(node->role == RAFT_FOLLOWER);
+	RAFT_ASSERT(node->role == RAFT_FOLLOWER);
 	if (meta->index <= node->log.committed)
 		return RAFT_OK;
 
@@ -449,7 +510,7 @@ raft_handle_snapshot(raft_node *node, const raft_message *msg)
 	bool		restored;
 	int			rc;
 
-	assert(msg->snapshot != NULL);
+	RAFT_ASSERT(msg->snapshot != NULL);
 	rc = restore(node, msg->snapshot, &restored);
 	if (rc != RAFT_OK)
 		return rc;

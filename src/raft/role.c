@@ -15,10 +15,9 @@
  *
  *-------------------------------------------------------------------------
  */
-#include <assert.h>
 #include <string.h>
 
-#include "raft_internal.h"
+#include "internal/core.h"
 
 /* "Raft uses randomized election timeouts" in [election_tick, 2x). */
 static void
@@ -26,8 +25,8 @@ reset_randomized_election_timeout(raft_node *node)
 {
 	node->randomized_election_timeout = node->election_tick +
 		(uint32_t) raft_prng_below(&node->prng, node->election_tick);
-	assert(node->randomized_election_timeout >= node->election_tick);
-	assert(node->randomized_election_timeout < 2 * node->election_tick);
+	RAFT_ASSERT(node->randomized_election_timeout >= node->election_tick);
+	RAFT_ASSERT(node->randomized_election_timeout < 2 * node->election_tick);
 }
 
 /* Our own durable match: what we have stored and still belongs to the log. */
@@ -44,7 +43,7 @@ reset(raft_node *node, raft_term term)
 {
 	raft_index	last = raft_log_last_index(&node->log);
 
-	assert(term >= node->term);
+	RAFT_ASSERT(term >= node->term);
 	if (node->term != term)
 	{
 		node->term = term;
@@ -82,7 +81,7 @@ raft_become_follower(raft_node *node, raft_term term, raft_id leader)
 void
 raft_become_pre_candidate(raft_node *node)
 {
-	assert(node->role != RAFT_LEADER);
+	RAFT_ASSERT(node->role != RAFT_LEADER);
 	raft_tracker_reset_votes(&node->tracker);
 	node->leader = RAFT_NONE;
 	node->role = RAFT_PRECANDIDATE;
@@ -92,7 +91,7 @@ raft_become_pre_candidate(raft_node *node)
 void
 raft_become_candidate(raft_node *node)
 {
-	assert(node->role != RAFT_LEADER);
+	RAFT_ASSERT(node->role != RAFT_LEADER);
 	reset(node, node->term + 1);
 	node->vote = node->id;
 	node->role = RAFT_CANDIDATE;
@@ -109,14 +108,16 @@ raft_become_leader(raft_node *node)
 	raft_progress *self;
 	raft_entry	empty;
 
-	assert(node->role != RAFT_FOLLOWER);
-	assert(!node->log.unstable.has_snapshot);
+	RAFT_ASSERT(node->role != RAFT_FOLLOWER);
+	RAFT_ASSERT(!node->log.unstable.has_snapshot);
+	RAFT_ASSERT(!node->recovering);
 	reset(node, node->term);
 	node->leader = node->id;
 	node->role = RAFT_LEADER;
+	node->uncommitted_bytes = 0;
 
 	self = raft_tracker_get(&node->tracker, node->id);
-	assert(self != NULL);
+	RAFT_ASSERT(self != NULL);
 	raft_progress_become_replicate(self);
 	self->recent_active = true;
 
@@ -128,14 +129,15 @@ raft_become_leader(raft_node *node)
 	return raft_append_entries_as_leader(node, &empty, 1);
 }
 
-/* Only a voter of its own configuration may campaign. */
+/* Only a voter of its own configuration may campaign, and not while it
+ * recovers. */
 bool
 raft_promotable(const raft_node *node)
 {
 	const raft_progress *self = raft_tracker_get_const(&node->tracker, node->id);
 
 	return self != NULL && !self->is_learner &&
-		!node->log.unstable.has_snapshot;
+		!node->log.unstable.has_snapshot && !node->recovering;
 }
 
 bool
@@ -150,7 +152,7 @@ raft_tick_election(raft_node *node)
 {
 	raft_message hup;
 
-	assert(node->role != RAFT_LEADER);
+	RAFT_ASSERT(node->role != RAFT_LEADER);
 	if (node->election_elapsed < UINT32_MAX)	/* a learner ticks forever */
 		node->election_elapsed++;
 	if (!raft_promotable(node) || !raft_past_election_timeout(node))
@@ -190,7 +192,7 @@ raft_tick_heartbeat(raft_node *node)
 {
 	raft_message beat;
 
-	assert(node->role == RAFT_LEADER);
+	RAFT_ASSERT(node->role == RAFT_LEADER);
 	node->heartbeat_elapsed++;
 	node->election_elapsed++;
 	if (node->election_elapsed >= node->election_tick)

@@ -5,17 +5,15 @@
  *	  PRNG, and deep copies of entries, snapshots and messages.
  *
  * Everything here is pure.  Copies are made in one block per array so that
- * whoever owns a copy releases it with a single free().
+ * whoever owns a copy releases it with a single raft_free().
  *
  * src/raft/util.c
  *
  *-------------------------------------------------------------------------
  */
-#include <assert.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "raft_internal.h"
+#include "internal/core.h"
 
 const char *
 raft_strerror(int err)
@@ -46,6 +44,14 @@ raft_strerror(int err)
 			return "storage failure";
 		case RAFT_ERR_SNAPSHOT_OUT_OF_DATE:
 			return "snapshot out of date";
+		case RAFT_ERR_OUT_OF_RANGE:
+			return "term or index out of range";
+		case RAFT_ERR_CORRUPT:
+			return "stored state out of range or inconsistent";
+		case RAFT_ERR_BUSY:
+			return "too many uncommitted bytes: retry later";
+		case RAFT_ERR_BEHIND:
+			return "sender's state went back: told to recover";
 	}
 	return "unknown error";
 }
@@ -76,7 +82,7 @@ raft_prng_next(uint64_t *state)
 {
 	uint64_t	z;
 
-	assert(state != NULL);
+	RAFT_ASSERT(state != NULL);
 	*state += UINT64_C(0x9e3779b97f4a7c15);
 	z = *state;
 	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
@@ -88,7 +94,7 @@ raft_prng_next(uint64_t *state)
 uint64_t
 raft_prng_below(uint64_t *state, uint64_t bound)
 {
-	assert(bound > 0);
+	RAFT_ASSERT(bound > 0);
 	return raft_prng_next(state) % bound;
 }
 
@@ -104,7 +110,7 @@ raft_entries_size_bytes(const raft_entry *entries, uint32_t n)
 
 /*
  * Deep-copies n entries into one block: the array followed by all data.
- * *out is NULL when n == 0.  Release with free(*out).
+ * *out is NULL when n == 0.  Release with raft_free(*out).
  */
 int
 raft_entries_copy(const raft_entry *src, uint32_t n, raft_entry **out)
@@ -114,8 +120,8 @@ raft_entries_copy(const raft_entry *src, uint32_t n, raft_entry **out)
 	raft_entry *copy;
 	uint8_t    *cursor;
 
-	assert(out != NULL);
-	assert(n == 0 || src != NULL);
+	RAFT_ASSERT(out != NULL);
+	RAFT_ASSERT(n == 0 || src != NULL);
 	*out = NULL;
 	if (n == 0)
 		return RAFT_OK;
@@ -124,14 +130,14 @@ raft_entries_copy(const raft_entry *src, uint32_t n, raft_entry **out)
 	array_bytes = (size_t) n * sizeof(raft_entry);
 	if (data_bytes > SIZE_MAX - array_bytes)
 		return RAFT_ERR_TOO_LARGE;
-	copy = malloc(array_bytes + (size_t) data_bytes);
+	copy = raft_malloc(array_bytes + (size_t) data_bytes);
 	if (copy == NULL)
 		return RAFT_ERR_NOMEM;
 
 	cursor = (uint8_t *) copy + array_bytes;
 	for (uint32_t i = 0; i < n; i++)
 	{
-		assert(src[i].size == 0 || src[i].data != NULL);
+		RAFT_ASSERT(src[i].size == 0 || src[i].data != NULL);
 		copy[i] = src[i];
 		if (src[i].size == 0)
 		{
@@ -142,7 +148,7 @@ raft_entries_copy(const raft_entry *src, uint32_t n, raft_entry **out)
 		copy[i].data = cursor;
 		cursor += src[i].size;
 	}
-	assert(cursor == (uint8_t *) copy + array_bytes + data_bytes);
+	RAFT_ASSERT(cursor == (uint8_t *) copy + array_bytes + data_bytes);
 	*out = copy;
 	return RAFT_OK;
 }
@@ -151,13 +157,13 @@ raft_entries_copy(const raft_entry *src, uint32_t n, raft_entry **out)
 int
 raft_entry_copy(const raft_entry *src, raft_entry *dst)
 {
-	assert(src != NULL && dst != NULL);
-	assert(src->size == 0 || src->data != NULL);
+	RAFT_ASSERT(src != NULL && dst != NULL);
+	RAFT_ASSERT(src->size == 0 || src->data != NULL);
 	*dst = *src;
 	dst->data = NULL;
 	if (src->size == 0)
 		return RAFT_OK;
-	dst->data = malloc(src->size);
+	dst->data = raft_malloc(src->size);
 	if (dst->data == NULL)
 		return RAFT_ERR_NOMEM;
 	memcpy(dst->data, src->data, src->size);
@@ -168,13 +174,13 @@ raft_entry_copy(const raft_entry *src, raft_entry *dst)
 int
 raft_snapshot_copy(const raft_snapshot *src, raft_snapshot *dst)
 {
-	assert(src != NULL && dst != NULL);
-	assert(src->data_size == 0 || src->data != NULL);
+	RAFT_ASSERT(src != NULL && dst != NULL);
+	RAFT_ASSERT(src->data_size == 0 || src->data != NULL);
 	*dst = *src;
 	dst->data = NULL;
 	if (src->data_size == 0)
 		return RAFT_OK;
-	dst->data = malloc(src->data_size);
+	dst->data = raft_malloc(src->data_size);
 	if (dst->data == NULL)
 		return RAFT_ERR_NOMEM;
 	memcpy(dst->data, src->data, src->data_size);
@@ -184,22 +190,22 @@ raft_snapshot_copy(const raft_snapshot *src, raft_snapshot *dst)
 void
 raft_snapshot_clear(raft_snapshot *snapshot)
 {
-	assert(snapshot != NULL);
-	free(snapshot->data);
+	RAFT_ASSERT(snapshot != NULL);
+	raft_free(snapshot->data);
 	memset(snapshot, 0, sizeof(*snapshot));
 }
 
 /*
  * A snapshot for a message: the struct and its data in one block, so the
- * message releases it with free(msg->snapshot).
+ * message releases it with raft_free(msg->snapshot).
  */
 int
 raft_snapshot_copy_block(const raft_snapshot *src, raft_snapshot **out)
 {
 	raft_snapshot *copy;
 
-	assert(src != NULL && out != NULL);
-	copy = malloc(sizeof(raft_snapshot) + src->data_size);
+	RAFT_ASSERT(src != NULL && out != NULL);
+	copy = raft_malloc(sizeof(raft_snapshot) + src->data_size);
 	if (copy == NULL)
 		return RAFT_ERR_NOMEM;
 	*copy = *src;
@@ -217,9 +223,9 @@ raft_snapshot_copy_block(const raft_snapshot *src, raft_snapshot **out)
 void
 raft_message_release(raft_message *msg)
 {
-	assert(msg != NULL);
-	free(msg->entries);
-	free(msg->snapshot);
+	RAFT_ASSERT(msg != NULL);
+	raft_free(msg->entries);
+	raft_free(msg->snapshot);
 	msg->entries = NULL;
 	msg->n_entries = 0;
 	msg->snapshot = NULL;

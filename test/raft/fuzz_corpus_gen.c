@@ -86,7 +86,11 @@ main(int argc, char **argv)
 		msg.commit = 118;
 		msg.reject = type == RAFT_MSG_APP_RESP;
 		msg.reject_hint = msg.reject ? 100 : 0;
-		msg.context = type == RAFT_MSG_VOTE;
+		msg.context = type == RAFT_MSG_VOTE ? 1 :
+			type == RAFT_MSG_RECOVER ? UINT64_C(0x300000a5a5) : 0;
+		msg.from_incarnation = UINT64_C(0x1234567890abcdef);
+		msg.from_boot = UINT64_C(0x400000c3c3);
+		msg.recovering = type == RAFT_MSG_APP_RESP;
 		if (type == RAFT_MSG_APP)
 		{
 			msg.n_entries = 3;

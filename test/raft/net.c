@@ -46,22 +46,41 @@ net_config(uint32_t n_voters, uint32_t n_learners)
 	return config;
 }
 
+/* Like a host: with identities, the boot counter goes up at every start. */
 static void
 node_start(net *nw, net_node *n)
 {
+	static uint64_t starts;
+
 	raft_options options = nw->options;
 	int			rc;
 
+	if (nw->identity)
+		n->hard_state.boot++;
+	options.n_peers = n->n_peers;
+	options.peers = n->peers;
 	options.id = n->id;
 	options.storage = raft_memory_storage_view(n->ms);
 	options.hard_state = n->hard_state;
 	options.config = n->config;
 	options.applied = n->applied;
-	options.seed = nw->options.seed + n->id * 7919;
+	/* A new seed at each start, as raft.h asks: a new nonce, a new life. */
+	starts++;
+	options.seed = nw->options.seed + n->id * 7919 + starts * 104729;
 	rc = raft_node_create(&options, &n->rn);
 	if (rc != RAFT_OK)
 		net_die("raft_node_create", rc);
 	n->down = false;
+}
+
+/* Deterministic, distinct, nonzero: what a host draws at random. */
+static uint64_t
+new_incarnation(raft_id id)
+{
+	static uint64_t counter;
+
+	counter++;
+	return (UINT64_C(0x9e3779b97f4a7c15) * (id * 1000 + counter)) | 1;
 }
 
 void
@@ -77,18 +96,33 @@ net_add(net *nw, raft_id id, const raft_config *config)
 	if (n->ms == NULL)
 		net_die("raft_memory_storage_create", RAFT_ERR_NOMEM);
 	n->config = *config;
+	if (nw->identity)
+		n->hard_state.incarnation = new_incarnation(id);
 	node_start(nw, n);
 }
 
-void
-net_init(net *nw, uint32_t n_voters, const raft_options *options)
+static void
+init(net *nw, uint32_t n_voters, const raft_options *options, bool identity)
 {
 	raft_config config = net_config(n_voters, 0);
 
 	memset(nw, 0, sizeof(*nw));
 	nw->options = options ? *options : net_default_options();
+	nw->identity = identity;
 	for (raft_id id = 1; id <= n_voters; id++)
 		net_add(nw, id, &config);
+}
+
+void
+net_init(net *nw, uint32_t n_voters, const raft_options *options)
+{
+	init(nw, n_voters, options, false);
+}
+
+void
+net_init_identity(net *nw, uint32_t n_voters, const raft_options *options)
+{
+	init(nw, n_voters, options, true);
 }
 
 void
@@ -159,6 +193,114 @@ net_load(net *nw, raft_id id, const raft_term *terms, uint32_t n,
 	n_->hard_state.term = term;
 	n_->applied = 0;
 	net_restart(nw, id);
+}
+
+raft_memory_storage *
+net_storage_clone(raft_memory_storage *src)
+{
+	raft_storage view = raft_memory_storage_view(src);
+	raft_memory_storage *copy = raft_memory_storage_create();
+	const raft_snapshot *snapshot = NULL;
+	raft_index	first = view.first_index(view.ud);
+	raft_index	last = view.last_index(view.ud);
+
+	if (copy == NULL)
+		net_die("raft_memory_storage_create", RAFT_ERR_NOMEM);
+	if (view.snapshot(view.ud, &snapshot) == RAFT_OK &&
+		snapshot->meta.index > 0 &&
+		raft_memory_storage_apply_snapshot(copy, snapshot) != RAFT_OK)
+		net_die("clone snapshot", RAFT_ERR_INVALID);
+	while (first <= last)
+	{
+		const raft_entry *entries = NULL;
+		uint32_t	n = 0;
+
+		if (view.entries(view.ud, first, last + 1, UINT64_MAX, &entries,
+						 &n) != RAFT_OK || n == 0 ||
+			raft_memory_storage_append(copy, entries, n) != RAFT_OK)
+			net_die("clone entries", RAFT_ERR_INVALID);
+		first += n;
+	}
+	return copy;
+}
+
+void
+net_wipe(net *nw, raft_id id, const raft_config *config, bool recovering)
+{
+	net_node   *n = &nw->nodes[id];
+
+	assert(n->exists && n->down);
+	raft_memory_storage_destroy(n->ms);
+	n->ms = raft_memory_storage_create();
+	if (n->ms == NULL)
+		net_die("raft_memory_storage_create", RAFT_ERR_NOMEM);
+	memset(&n->hard_state, 0, sizeof(n->hard_state));
+	if (nw->identity)
+		n->hard_state.incarnation = new_incarnation(id);
+	n->hard_state.recovering = recovering;
+	n->config = *config;
+	n->applied = 0;
+	n->n_peers = 0;
+	n->n_log = 0;
+}
+
+net_disk *
+net_backup(net *nw, raft_id id)
+{
+	net_node   *n = &nw->nodes[id];
+	net_disk   *copy = calloc(1, sizeof(*copy));
+
+	if (copy == NULL)
+		net_die("calloc", RAFT_ERR_NOMEM);
+	copy->ms = net_storage_clone(n->ms);
+	copy->hard_state = n->hard_state;
+	copy->config = n->config;
+	copy->applied = n->applied;
+	copy->n_peers = n->n_peers;
+	memcpy(copy->peers, n->peers, sizeof(copy->peers));
+	copy->n_log = n->n_log;
+	copy->log = malloc((n->n_log + 1) * sizeof(net_applied));
+	if (copy->log == NULL)
+		net_die("malloc", RAFT_ERR_NOMEM);
+	if (n->n_log > 0)
+		memcpy(copy->log, n->log, n->n_log * sizeof(net_applied));
+	return copy;
+}
+
+void
+net_restore(net *nw, raft_id id, const net_disk *copy, bool recovering)
+{
+	net_node   *n = &nw->nodes[id];
+
+	assert(n->exists && n->down);
+	raft_memory_storage_destroy(n->ms);
+	n->ms = net_storage_clone(copy->ms);
+	n->hard_state = copy->hard_state;
+	n->hard_state.recovering = n->hard_state.recovering || recovering;
+	n->config = copy->config;
+	n->applied = copy->applied;
+	n->n_peers = copy->n_peers;
+	memcpy(n->peers, copy->peers, sizeof(n->peers));
+	if (n->cap_log < copy->n_log + 1)
+	{
+		n->cap_log = copy->n_log + 1;
+		n->log = realloc(n->log, n->cap_log * sizeof(net_applied));
+		if (n->log == NULL)
+			net_die("realloc", RAFT_ERR_NOMEM);
+	}
+	if (copy->n_log > 0)
+		memcpy(n->log, copy->log, copy->n_log * sizeof(net_applied));
+	n->n_log = copy->n_log;
+}
+
+void
+net_disk_free(net_disk *copy)
+{
+	if (copy == NULL)
+		return;
+	raft_memory_storage_destroy(copy->ms);
+	free(copy->log);
+	free(copy);
 }
 
 raft_term
@@ -273,6 +415,11 @@ net_process(net *nw, raft_id id)
 	}
 	if (ready.has_hard_state)
 		n->hard_state = ready.hard_state;
+	if (ready.has_peers)
+	{
+		n->n_peers = ready.n_peers;
+		memcpy(n->peers, ready.peers, ready.n_peers * sizeof(raft_peer_record));
+	}
 
 	/* 2. send */
 	for (uint32_t i = 0; i < ready.n_messages; i++)
@@ -337,7 +484,8 @@ net_deliver(net *nw)
 
 		if (deliverable(nw, msg))
 		{
-			(void) raft_step(nw->nodes[msg->to].rn, msg);
+			if (raft_step(nw->nodes[msg->to].rn, msg) == RAFT_ERR_BEHIND)
+				nw->behind++;
 			nw->delivered++;
 			count++;
 			net_process(nw, msg->to);
@@ -457,6 +605,19 @@ net_status(const net *nw, raft_id id)
 	if (nw->nodes[id].exists && !nw->nodes[id].down)
 		raft_get_status(nw->nodes[id].rn, &status);
 	return status;
+}
+
+raft_progress_status
+net_progress(const net *nw, raft_id leader, raft_id peer)
+{
+	raft_status s = net_status(nw, leader);
+
+	for (uint32_t i = 0; i < s.n_progress; i++)
+	{
+		if (s.progress[i].id == peer)
+			return s.progress[i];
+	}
+	return (raft_progress_status) {0};
 }
 
 raft_node *

@@ -14,6 +14,9 @@
  * persisted hard state, applied index, configuration at applied, and state
  * machine (a chain hash of every applied entry).  The host loop, one ready
  * at a time, as raft.h asks:
+ *		0. a host that sends early (--early-send, half of them by default)
+ *		   sends the ready's early messages (a leader's appends, heartbeats
+ *		   and snapshots) before anything is persisted;
  *		1. persist the snapshot (and install it in the state machine), the
  *		   entries, and the hard state;
  *		2. encode every message (src/raft/codec.c) onto the network; the
@@ -23,7 +26,9 @@
  *		   apply conf changes to the configuration;
  *		raft_advance(); a snapshot every snapshot_interval entries.
  * A crash may strike between any two of these, or between two applied
- * entries: what was not done is lost, with the node's volatile state.
+ * entries: what was not done is lost, with the node's volatile state (a
+ * leader that sent early and crashed before persisting loses its own copy
+ * of the tail it sent).
  * With --interleave each host event does one of these stages, and other
  * events may reach the node in between.
  *
@@ -74,7 +79,7 @@
 static const char *const message_names[RAFT_MSG_TYPE_COUNT] = {
 	"HUP", "BEAT", "PROP", "APP", "APP_RESP", "VOTE", "VOTE_RESP", "PREVOTE",
 	"PREVOTE_RESP", "HEARTBEAT", "HEARTBEAT_RESP", "SNAP", "TIMEOUT_NOW",
-	"TRANSFER_LEADER", "UNREACHABLE", "SNAP_STATUS"
+	"TRANSFER_LEADER", "UNREACHABLE", "SNAP_STATUS", "RECOVER", "HELLO"
 };
 
 /* For the signal handler: the seed in flight and the replay command. */
@@ -115,6 +120,12 @@ rng_next(sim *s)
 	r[2] ^= t;
 	r[3] = rotl(r[3], 45);
 	return result;
+}
+
+uint64_t
+sim_rng_next(sim *s)
+{
+	return rng_next(s);
 }
 
 /* Uniform in [0, n), n > 0. */
@@ -187,19 +198,26 @@ trace_message(const sim *s, const char *what, const raft_message *m)
 				 m->snapshot->meta.config.n_learners);
 	sim_trace(s, "%s %s %" PRIu64 "->%" PRIu64 " term=%" PRIu64
 			  " log_term=%" PRIu64 " index=%" PRIu64 " commit=%" PRIu64
-			  " reject=%d hint=%" PRIu64 " n=%u%s", what,
+			  " reject=%d hint=%" PRIu64 " n=%u%s life=%" PRIx64 "%s", what,
 			  m->type < RAFT_MSG_TYPE_COUNT ? message_names[m->type] : "?",
 			  m->from, m->to, m->term, m->log_term, m->index, m->commit,
-			  m->reject, m->reject_hint, m->n_entries, snap);
+			  m->reject, m->reject_hint, m->n_entries, snap, m->from_boot,
+			  m->recovering ? " recovering" : "");
 }
 
-/* API results the core may legitimately return to a host call. */
+/*
+ * API results the core may legitimately return to a host call.  Honest
+ * peers never send what is out of range, and the simulator's disks are
+ * never corrupt.
+ */
 static void
 check_result(sim *s, const char *call, raft_id id, int err)
 {
 	if (err == RAFT_ERR_NOMEM || err == RAFT_ERR_STORAGE || err > 0 ||
-		err < RAFT_ERR_SNAPSHOT_OUT_OF_DATE)
-		sim_fail(s, "node %" PRIu64 ": %s returned %d", id, call, err);
+		err == RAFT_ERR_OUT_OF_RANGE || err == RAFT_ERR_CORRUPT ||
+		err < RAFT_ERR_BEHIND)
+		sim_fail(s, "node %" PRIu64 ": %s returned %d (%s)", id, call, err,
+				 raft_strerror(err));
 }
 
 /* ------------------------------------------------------------------------
@@ -238,8 +256,8 @@ snapshot_data_read(const raft_snapshot *snapshot, uint64_t *chain)
  * Nodes
  * ------------------------------------------------------------------------
  */
-static bool
-config_same(const raft_config *a, const raft_config *b)
+bool
+sim_config_same(const raft_config *a, const raft_config *b)
 {
 	if (a->n_voters != b->n_voters || a->n_learners != b->n_learners)
 		return false;
@@ -252,6 +270,10 @@ config_same(const raft_config *a, const raft_config *b)
 	return true;
 }
 
+/*
+ * Starts a node from its disk.  Like the worker, the host increments the
+ * boot counter durably first (raft.h), and hands back the peer records.
+ */
 static void
 node_start(sim *s, sim_node *n)
 {
@@ -259,8 +281,14 @@ node_start(sim *s, sim_node *n)
 	int			err;
 
 	assert(n->exists && !n->alive && !n->removed);
+	/* A copy of a stopped disk, as a snapshot of a stopped machine is. */
+	if (s->options->rollback_rate > 0 && n->restarts > 0)
+		sim_backup(s, n);
+	n->hard_state.boot++;
 	memset(&o, 0, sizeof(o));
 	o.id = n->id;
+	o.n_peers = n->n_peers;
+	o.peers = n->peers;
 	o.storage = raft_memory_storage_view(n->ms);
 	o.hard_state = n->hard_state;
 	o.config = n->config;
@@ -271,6 +299,7 @@ node_start(sim *s, sim_node *n)
 	o.max_size_per_msg = s->max_msg_bytes;
 	o.max_inflight_msgs = s->max_inflight;
 	o.max_committed_size_per_ready = s->max_committed_bytes;
+	o.max_uncommitted_bytes = s->max_uncommitted_bytes;
 	o.disable_pre_vote = !s->options->pre_vote;
 	o.disable_check_quorum = !s->options->check_quorum;
 	err = raft_node_create(&o, &n->rn);
@@ -282,13 +311,23 @@ node_start(sim *s, sim_node *n)
 		return;
 	}
 	n->alive = true;
+	n->restarts++;
+	n->ticks = 0;
 	n->term_seen = 0;
 	n->leader_term = 0;
 	n->role = RAFT_FOLLOWER;
 	sim_trace(s, "start node %" PRIu64 " (term %" PRIu64 ", commit %" PRIu64
-			  ", applied %" PRIu64 ", log (%" PRIu64 ", %" PRIu64 "])",
-			  n->id, n->hard_state.term, n->hard_state.commit, n->applied,
-			  n->snap_index, (uint64_t) (n->snap_index + n->log_len));
+			  ", applied %" PRIu64 ", log (%" PRIu64 ", %" PRIu64 "], boot %"
+			  PRIu64 "%s)", n->id, n->hard_state.term, n->hard_state.commit,
+			  n->applied, n->snap_index,
+			  (uint64_t) (n->snap_index + n->log_len), n->hard_state.boot,
+			  n->hard_state.recovering ? ", recovering" : "");
+}
+
+void
+sim_node_start(sim *s, sim_node *n)
+{
+	node_start(s, n);
 }
 
 static void
@@ -300,6 +339,12 @@ node_stop(sim *s, sim_node *n, const char *why)
 	n->alive = false;
 	n->stage = 0;				/* a ready in progress is lost */
 	sim_trace(s, "%s node %" PRIu64, why, n->id);
+}
+
+void
+sim_node_stop(sim *s, sim_node *n, const char *why)
+{
+	node_stop(s, n, why);
 }
 
 /*
@@ -322,6 +367,8 @@ node_create(sim *s, raft_id id, bool founder)
 	memset(n, 0, sizeof(*n));
 	n->id = id;
 	n->exists = true;
+	n->early_send = rng_chance(s, s->options->early_send);
+	n->hard_state.incarnation = rng_next(s) | 1;	/* a new disk */
 	n->ms = raft_memory_storage_create();
 	if (n->ms == NULL)
 		abort();
@@ -367,6 +414,7 @@ node_free(sim_node *n)
 	if (n->ms != NULL)
 		raft_memory_storage_destroy(n->ms);
 	free(n->log);
+	sim_disk_copy_free(n->backup);
 	memset(n, 0, sizeof(*n));
 }
 
@@ -439,6 +487,10 @@ check_durable_before_send(sim *s, const sim_node *n, const raft_message *m)
 	 */
 	if (m->term < n->hard_state.term)
 		return;
+	if ((m->type == RAFT_MSG_VOTE_RESP || m->type == RAFT_MSG_PREVOTE_RESP) &&
+		!m->reject && n->hard_state.recovering)
+		sim_fail(s, "node %" PRIu64 " grants a %s to %" PRIu64 " while it "
+				 "recovers", n->id, message_names[m->type], m->to);
 	if (m->type == RAFT_MSG_VOTE_RESP && !m->reject &&
 		n->hard_state.vote != m->to)
 		sim_fail(s, "node %" PRIu64 " grants its vote to %" PRIu64
@@ -523,11 +575,21 @@ static void host_snapshot(sim *s, sim_node *n);
 typedef enum crash_point
 {
 	CRASH_NONE = 0,
-	CRASH_BEFORE_PERSIST,
+	CRASH_BEFORE_PERSIST,		/* an early-sending host: after early sends */
 	CRASH_BEFORE_SEND,
 	CRASH_BEFORE_APPLY,
 	CRASH_MID_APPLY
 } crash_point;
+
+/* The ready stages, in order; stage 0 is "no ready taken". */
+typedef enum host_stage
+{
+	STAGE_NONE = 0,
+	STAGE_SEND_EARLY,			/* early-sending hosts only */
+	STAGE_PERSIST,
+	STAGE_SEND,
+	STAGE_APPLY
+} host_stage;
 
 static void
 host_persist(sim *s, sim_node *n, const raft_ready *rd)
@@ -582,6 +644,11 @@ host_persist(sim *s, sim_node *n, const raft_ready *rd)
 				  rd->entries[0].index,
 				  rd->entries[rd->n_entries - 1].index, rd->entries[0].term,
 				  rd->entries[rd->n_entries - 1].term);
+	}
+	if (rd->has_peers)
+	{
+		n->n_peers = rd->n_peers;
+		memcpy(n->peers, rd->peers, rd->n_peers * sizeof(raft_peer_record));
 	}
 	if (rd->has_hard_state)
 	{
@@ -649,7 +716,7 @@ host_after_advance(sim *s, sim_node *n)
 	 * ready hands over: compare only when nothing is pending.
 	 */
 	comparable = !s->options->interleave || !raft_has_ready(n->rn);
-	if (comparable && !config_same(&st.config, &n->config))
+	if (comparable && !sim_config_same(&st.config, &n->config))
 		sim_fail(s, "node %" PRIu64 ": core config (%u voters, %u learners)"
 				 " differs from the applied one (%u, %u)", n->id,
 				 st.config.n_voters, st.config.n_learners,
@@ -692,13 +759,15 @@ host_stage_persist(sim *s, sim_node *n, const raft_ready *rd)
 	}
 }
 
-/* Stage 2: send; what the transport learns is reported after advance. */
+/*
+ * Sends messages [from, to) of the ready; what the transport learns is
+ * reported after advance.
+ */
 static void
-host_stage_send(sim *s, sim_node *n, const raft_ready *rd)
+host_send_range(sim *s, sim_node *n, const raft_ready *rd, uint32_t from,
+				uint32_t to)
 {
-	n->n_snap_failed = 0;
-	n->n_unreachable = 0;
-	for (uint32_t i = 0; i < rd->n_messages && !s->failed; i++)
+	for (uint32_t i = from; i < to && !s->failed; i++)
 	{
 		const raft_message *m = &rd->messages[i];
 		send_result sent = net_send(s, n, m);
@@ -711,6 +780,26 @@ host_stage_send(sim *s, sim_node *n, const raft_ready *rd)
 		if (sent == SEND_CUT && n->n_unreachable < SIM_MAX_REPORTS)
 			n->unreachable[n->n_unreachable++] = m->to;
 	}
+}
+
+/*
+ * An early-sending host sends the leader's appends, heartbeats and
+ * snapshots before it persists (raft.h); the others wait.
+ */
+static void
+host_stage_send_early(sim *s, sim_node *n, const raft_ready *rd)
+{
+	if (rd->n_early_messages > 0)
+		sim_trace(s, "node %" PRIu64 " sends %u early", n->id,
+				  rd->n_early_messages);
+	host_send_range(s, n, rd, 0, rd->n_early_messages);
+}
+
+static void
+host_stage_send(sim *s, sim_node *n, const raft_ready *rd)
+{
+	host_send_range(s, n, rd, n->early_send ? rd->n_early_messages : 0,
+					rd->n_messages);
 }
 
 /* Stage 3: apply, advance, report.  Returns false if it crashed midway. */
@@ -751,11 +840,13 @@ host_take_ready(sim *s, sim_node *n)
 				 err);
 		return false;
 	}
-	n->stage = 1;
+	n->stage = n->early_send ? STAGE_SEND_EARLY : STAGE_PERSIST;
+	n->n_snap_failed = 0;
+	n->n_unreachable = 0;
 	sim_trace(s, "host node %" PRIu64 ": ready (hs=%d snap=%d entries=%u "
-			  "committed=%u messages=%u)", n->id, rd->has_hard_state,
+			  "committed=%u messages=%u early=%u)", n->id, rd->has_hard_state,
 			  rd->has_snapshot, rd->n_entries, rd->n_committed,
-			  rd->n_messages);
+			  rd->n_messages, rd->n_early_messages);
 	return true;
 }
 
@@ -783,31 +874,39 @@ event_host(sim *s, sim_node *n)
 
 	if (s->options->interleave)
 	{
-		switch (n->stage)
+		switch ((host_stage) n->stage)
 		{
-			case 0:
+			case STAGE_NONE:
 				(void) host_take_ready(s, n);
 				return;
-			case 1:
+			case STAGE_SEND_EARLY:
+				host_stage_send_early(s, n, &n->ready);
+				n->stage = STAGE_PERSIST;
+				return;
+			case STAGE_PERSIST:
 				host_stage_persist(s, n, &n->ready);
-				n->stage = 2;
+				n->stage = STAGE_SEND;
 				return;
-			case 2:
+			case STAGE_SEND:
 				host_stage_send(s, n, &n->ready);
-				n->stage = 3;
+				n->stage = STAGE_APPLY;
 				return;
-			default:
+			case STAGE_APPLY:
 				(void) host_stage_apply(s, n, &n->ready, false);
 				return;
 		}
+		return;
 	}
 
 	/* Crashes strike mid-ready too, at four times the step rate. */
-	if (!s->calm && rng_chance(s, s->options->crash_rate * 4))
+	if (!s->calm && rng_chance(s, s->options->crash_rate * 4) &&
+		!n->undetected)
 		crash = (crash_point) (1 + rng_below(s, 4));
 	if (!host_take_ready(s, n))
 		return;
-	if (crash == CRASH_BEFORE_PERSIST)
+	if (n->early_send)
+		host_stage_send_early(s, n, &n->ready);
+	if (s->failed || crash == CRASH_BEFORE_PERSIST)
 	{
 		host_crash(s, n);
 		return;
@@ -848,6 +947,12 @@ random_node(sim *s, bool alive)
 	return n == 0 ? NULL : &s->nodes[ids[rng_below(s, n)]];
 }
 
+sim_node *
+sim_random_node(sim *s, bool alive)
+{
+	return random_node(s, alive);
+}
+
 /* The running node that believes it leads the highest term, if any. */
 static sim_node *
 find_leader(sim *s, raft_status *st)
@@ -877,6 +982,7 @@ static void
 event_tick(sim *s, sim_node *n)
 {
 	sim_trace(s, "tick node %" PRIu64, n->id);
+	n->ticks++;
 	raft_tick(n->rn);
 }
 
@@ -951,6 +1057,12 @@ event_deliver(sim *s, int at)
 	trace_message(s, "deliver", &m);
 	err = raft_step(to->rn, &m);
 	check_result(s, "raft_step", to->id, err);
+	if (err == RAFT_ERR_BEHIND)
+	{
+		s->behind++;
+		sim_trace(s, "node %" PRIu64 " finds node %" PRIu64 " behind "
+				  "(life %" PRIx64 ")", to->id, m.from, m.from_boot);
+	}
 	report_snapshot_arrival(s, msg, false);
 	raft_message_free(&m);
 	free(msg);
@@ -963,7 +1075,8 @@ event_crash(sim *s)
 {
 	sim_node   *n = random_node(s, true);
 
-	if (n == NULL)
+	/* A restored disk left to its peers talks before it restarts again. */
+	if (n == NULL || n->undetected)
 		return;
 	s->crashes++;
 	node_stop(s, n, "crash");
@@ -974,7 +1087,7 @@ event_restart(sim *s)
 {
 	sim_node   *n = random_node(s, false);
 
-	if (n == NULL)
+	if (n == NULL || !sim_may_restart(s, n))
 		return NULL;
 	node_start(s, n);
 	return n->alive ? n : NULL;
@@ -1081,6 +1194,7 @@ event_propose(sim *s, bool marker)
 	err = raft_propose(n->rn, data, size);
 	check_result(s, "raft_propose", n->id, err);
 	s->proposals += err == RAFT_OK;
+	s->busy += err == RAFT_ERR_BUSY;
 	sim_trace(s, "propose%s at node %" PRIu64 ": %d", marker ? " marker" : "",
 			  n->id, err);
 	return n;
@@ -1109,6 +1223,10 @@ event_conf_change(sim *s)
 
 	if (n == NULL)
 		return NULL;
+	/* Membership holds still while a disk failure is being recovered. */
+	for (raft_id id = 1; id <= SIM_MAX_NODES; id++)
+		if (s->nodes[id].storage_failed)
+			return NULL;
 	memset(&cc, 0, sizeof(cc));
 	if (st.config.n_learners > 0 && choice < 5)
 	{
@@ -1151,6 +1269,8 @@ event_conf_change(sim *s)
 			  cc.node, err);
 	if (err == RAFT_OK)
 	{
+		s->newest_config = st.config;
+		(void) raft_config_apply(&s->newest_config, &cc);
 		s->conf_changes++;
 		if (fresh != RAFT_NONE)
 		{
@@ -1229,7 +1349,7 @@ calm_down(sim *s)
 	{
 		sim_node   *n = &s->nodes[id];
 
-		if (n->exists && !n->removed && !n->alive)
+		if (n->exists && !n->removed && !n->alive && sim_may_restart(s, n))
 		{
 			node_start(s, n);
 			if (n->alive)
@@ -1299,6 +1419,21 @@ one_step(sim *s)
 			return event_conf_change(s);
 		if (u < (edge += o->transfer_rate))
 			return event_transfer(s);
+		if (u < (edge += o->lose_rate))
+		{
+			sim_event_lose_state(s);
+			return NULL;
+		}
+		if (u < (edge += o->rollback_rate))
+		{
+			sim_event_roll_back(s);
+			return NULL;
+		}
+		if (u < (edge += o->rollback_rate / 2))
+		{
+			sim_event_backup(s);
+			return NULL;
+		}
 	}
 	if (u < (edge += o->propose_rate))
 		return event_propose(s, false);
@@ -1332,6 +1467,12 @@ all_voters_have_marker(sim *s)
 	}
 	if (newest == NULL)
 		return false;
+	/* Every member whose disk failed must have recovered too. */
+	for (raft_id id = 1; id <= SIM_MAX_NODES; id++)
+		if (s->nodes[id].storage_failed && !s->nodes[id].removed &&
+			(raft_config_is_voter(&newest->config, id) ||
+			 raft_config_is_learner(&newest->config, id)))
+			return false;
 	for (uint32_t i = 0; i < newest->config.n_voters; i++)
 	{
 		const sim_node *v = &s->nodes[newest->config.voters[i]];
@@ -1386,6 +1527,7 @@ step_checks(sim *s, sim_node *touched)
 		return;
 	if (touched != NULL && touched->alive)
 		sim_check_status(s, touched);
+	sim_storage_progress(s);
 }
 
 static seed_result
@@ -1412,6 +1554,8 @@ run_seed(const sim_options *o, uint64_t seed, char *summary, size_t cap)
 	s->max_msg_bytes = rng_chance(s, 0.3) ? 1 : 64 + rng_below(s, 2048);
 	s->max_inflight = 1 + (uint32_t) rng_below(s, 16);
 	s->max_committed_bytes = rng_chance(s, 0.3) ? 1 : 64 + rng_below(s, 8192);
+	/* A tight cap on uncommitted bytes in 30% of seeds: leaders say busy. */
+	s->max_uncommitted_bytes = rng_chance(s, 0.3) ? 64 + rng_below(s, 1024) : 0;
 	s->n_nodes_initial = o->nodes != 0 ? o->nodes :
 		(uint32_t) (3 + 2 * (seed % 3));
 	sim_check_init(s);
@@ -1435,6 +1579,7 @@ run_seed(const sim_options *o, uint64_t seed, char *summary, size_t cap)
 	memset(&s->initial_config, 0, sizeof(s->initial_config));
 	for (uint32_t i = 0; i < s->n_nodes_initial; i++)
 		s->initial_config.voters[s->initial_config.n_voters++] = i + 1;
+	s->newest_config = s->initial_config;
 	s->next_id = s->n_nodes_initial + 1;
 	for (raft_id id = 1; id <= s->n_nodes_initial && !s->failed; id++)
 		(void) node_create(s, id, true);
@@ -1485,12 +1630,15 @@ run_seed(const sim_options *o, uint64_t seed, char *summary, size_t cap)
 		snprintf(summary, cap, "%s", s->failure);
 	else
 		snprintf(summary, cap, "nodes=%u, leaders=%" PRIu64 ", committed=%"
-				 PRIu64 ", proposals=%" PRIu64 ", conf=%" PRIu64
-				 ", snaps=%" PRIu64 "/%" PRIu64 ", crashes=%" PRIu64
-				 ", delivered=%" PRIu64 ", liveness=%" PRIu64,
+				 PRIu64 ", proposals=%" PRIu64 ", busy=%" PRIu64 ", conf=%"
+				 PRIu64 ", snaps=%" PRIu64 "/%" PRIu64 ", crashes=%" PRIu64
+				 ", storage faults=%" PRIu64 " (%" PRIu64 " left to peers)"
+				 ", behind=%" PRIu64 ", delivered=%" PRIu64 ", liveness=%"
+				 PRIu64,
 				 s->n_nodes_initial, s->n_leaders, s->hist_len, s->proposals,
-				 s->conf_changes, s->snapshots_taken, s->snapshots_installed,
-				 s->crashes, s->delivered, tail);
+				 s->busy, s->conf_changes, s->snapshots_taken,
+				 s->snapshots_installed, s->crashes, s->storage_faults,
+				 s->peer_detected, s->behind, s->delivered, tail);
 
 	for (raft_id id = 1; id <= SIM_MAX_NODES; id++)
 		if (s->nodes[id].exists)
@@ -1516,7 +1664,8 @@ usage(const char *argv0)
 			"  [--transfer-rate P] [--snapshot-rate P] [--fault-fraction F]\n"
 			"  [--liveness-steps N] [--no-pre-vote] [--no-check-quorum]\n"
 			"  [--snapshot-on-conf] [--bootstrap snapshot|genesis|mixed]\n"
-			"  [--interleave]\n"
+			"  [--interleave] [--early-send P] [--lose-rate P]\n"
+			"  [--rollback-rate P]\n"
 			"  [--seconds S] [--verbose] [--quiet]\n"
 			"A..B may be open-ended (A..) with --seconds.  Rates are per step,\n"
 			"drop/dup/delay per message.  Output is TAP.\n", argv0);
@@ -1592,6 +1741,7 @@ parse_options(sim_options *o, int argc, char **argv)
 	o->snapshot_on_conf = false;
 	o->bootstrap = BOOTSTRAP_MIXED;
 	o->interleave = false;
+	o->early_send = 0.5;
 
 	for (int i = 1; i < argc; i++)
 	{
@@ -1651,6 +1801,12 @@ parse_options(sim_options *o, int argc, char **argv)
 			o->snapshot_on_conf = true;
 		else if (strcmp(a, "--interleave") == 0)
 			o->interleave = true;
+		else if (strcmp(a, "--early-send") == 0)
+			o->early_send = parse_double(VALUE(), argv[0]);
+		else if (strcmp(a, "--lose-rate") == 0)
+			o->lose_rate = parse_double(VALUE(), argv[0]);
+		else if (strcmp(a, "--rollback-rate") == 0)
+			o->rollback_rate = parse_double(VALUE(), argv[0]);
 		else if (strcmp(a, "--bootstrap") == 0)
 		{
 			const char *b = VALUE();
@@ -1675,7 +1831,7 @@ parse_options(sim_options *o, int argc, char **argv)
 	if (o->seed_last == UINT64_MAX && o->seconds <= 0)
 		usage(argv[0]);
 	if (o->fault_fraction > 1.0 || o->drop > 1.0 || o->dup > 1.0 ||
-		o->delay > 1.0)
+		o->delay > 1.0 || o->early_send > 1.0)
 		usage(argv[0]);
 }
 
@@ -1688,13 +1844,14 @@ format_replay(const sim_options *o, const char *argv0)
 			 "--max-delay %u %s --partition-rate %g --crash-rate %g "
 			 "--restart-rate %g --propose-rate %g --conf-rate %g "
 			 "--transfer-rate %g --snapshot-rate %g --fault-fraction %g "
-			 "--liveness-steps %" PRIu64 " --bootstrap %s%s%s%s%s",
+			 "--liveness-steps %" PRIu64 " --early-send %g --lose-rate %g "
+			 "--rollback-rate %g --bootstrap %s%s%s%s%s",
 			 argv0, o->steps, o->nodes ? " --nodes " : "", o->nodes,
 			 o->drop, o->dup, o->delay, o->max_delay,
 			 o->reorder ? "--reorder" : "--no-reorder", o->partition_rate,
 			 o->crash_rate, o->restart_rate, o->propose_rate, o->conf_rate,
 			 o->transfer_rate, o->snapshot_rate, o->fault_fraction,
-			 o->liveness_steps,
+			 o->liveness_steps, o->early_send, o->lose_rate, o->rollback_rate,
 			 o->bootstrap == BOOTSTRAP_SNAPSHOT ? "snapshot" :
 			 o->bootstrap == BOOTSTRAP_GENESIS ? "genesis" : "mixed",
 			 o->pre_vote ? "" : " --no-pre-vote",

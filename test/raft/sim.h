@@ -62,6 +62,10 @@ typedef struct sim_options
 	bool		snapshot_on_conf;	/* host snapshots after a conf change */
 	sim_bootstrap bootstrap;
 	bool		interleave;		/* one ready stage per host event */
+	double		early_send;		/* share of hosts that send a leader's
+								 * appends before persisting */
+	double		lose_rate;		/* per step, fault phase: a wiped disk */
+	double		rollback_rate;	/* per step, fault phase: an older copy */
 	bool		verbose;
 	bool		quiet;			/* print only failures and a summary */
 } sim_options;
@@ -76,6 +80,24 @@ typedef struct sim_entry
 								 * it was committed in this term or before */
 } sim_entry;
 
+/* A copy of a node's disk, for "roll back state" (sim_storage.c). */
+typedef struct sim_disk_copy
+{
+	raft_memory_storage *ms;
+	raft_hard_state hard_state;
+	raft_config config;
+	raft_index	applied;
+	uint64_t	applied_chain;
+	raft_index	snap_index;
+	raft_term	snap_term;
+	uint64_t	snap_chain;
+	sim_entry  *log;
+	size_t		log_len;
+	uint32_t	n_peers;
+	raft_peer_record peers[RAFT_MAX_MEMBERS];
+	bool		was_member;
+} sim_disk_copy;
+
 typedef struct sim_node
 {
 	raft_id		id;
@@ -84,12 +106,15 @@ typedef struct sim_node
 	bool		removed;		/* applied its own removal: stopped */
 	bool		was_member;		/* its applied config ever held it */
 	bool		conf_applied;	/* this ready applied a conf change */
+	bool		early_send;		/* this host sends early messages first */
 	raft_node  *rn;
 	uint32_t	restarts;
 
 	/* The "disk": what survives a crash. */
 	raft_memory_storage *ms;
-	raft_hard_state hard_state;
+	raft_hard_state hard_state; /* with incarnation, boot, recovering */
+	uint32_t	n_peers;		/* the peer records, as persisted */
+	raft_peer_record peers[RAFT_MAX_MEMBERS];
 	raft_config config;			/* in effect at applied */
 	raft_index	applied;
 	uint64_t	applied_chain;	/* the state machine: a digest of history */
@@ -102,13 +127,21 @@ typedef struct sim_node
 	size_t		log_len;
 	size_t		log_cap;
 
+	/* Storage faults (sim_storage.c). */
+	sim_disk_copy *backup;		/* an older copy of the disk, or NULL */
+	bool		storage_failed; /* lost or rolled back, not yet recovered */
+	bool		undetected;		/* rolled back, the host did not say so */
+	uint64_t	ticks;			/* ticks in this life */
+	uint64_t	fault_ticks[SIM_MAX_NODES + 1];	/* others' ticks and */
+	uint32_t	fault_restarts[SIM_MAX_NODES + 1];	/* restarts at the fault */
+
 	/* Checks. */
 	raft_term	term_seen;		/* highest term observed in this life */
 	raft_term	leader_term;	/* term of the leader-completeness cursor */
 	raft_index	leader_checked; /* committed entries verified up to here */
 	raft_role	role;
 
-	/* The ready in progress (stage 1..3; 0: none). */
+	/* The ready in progress (a host_stage of sim.c; 0: none). */
 	int			stage;
 	raft_ready	ready;
 	raft_id		snap_failed_to[SIM_MAX_REPORTS];
@@ -149,10 +182,12 @@ typedef struct sim
 	uint32_t	next_id;
 	bool		genesis;		/* BOOTSTRAP_GENESIS for this seed */
 	raft_config initial_config;
+	raft_config newest_config;	/* the last one proposed */
 	uint64_t	snapshot_interval;	/* entries applied between snapshots */
 	uint64_t	max_msg_bytes;	/* raft_options.max_size_per_msg */
 	uint32_t	max_inflight;	/* raft_options.max_inflight_msgs */
 	uint64_t	max_committed_bytes;	/* max_committed_size_per_ready */
+	uint64_t	max_uncommitted_bytes;	/* 0: the core's default */
 
 	sim_node	nodes[SIM_MAX_NODES + 1];	/* by id; [0] unused */
 
@@ -174,11 +209,15 @@ typedef struct sim
 	raft_term	max_term;		/* highest term any node has had */
 
 	uint64_t	proposals;
+	uint64_t	busy;			/* proposals refused: RAFT_ERR_BUSY */
 	uint64_t	conf_changes;
 	uint64_t	snapshots_taken;
 	uint64_t	snapshots_installed;
 	uint64_t	crashes;
 	uint64_t	delivered;
+	uint64_t	storage_faults; /* disks wiped or rolled back */
+	uint64_t	peer_detected;	/* rollbacks left to the peers to find */
+	uint64_t	behind;			/* messages refused: RAFT_ERR_BEHIND */
 
 	/* Liveness. */
 	uint64_t	marker_next;
@@ -191,6 +230,20 @@ typedef struct sim
 /* sim.c */
 extern void sim_fail(sim *s, const char *fmt,...)
 			__attribute__((format(printf, 2, 3)));
+extern uint64_t sim_rng_next(sim *s);
+extern void sim_node_start(sim *s, sim_node *n);
+extern void sim_node_stop(sim *s, sim_node *n, const char *why);
+extern sim_node *sim_random_node(sim *s, bool alive);
+extern bool sim_config_same(const raft_config *a, const raft_config *b);
+
+/* sim_storage.c: wiped and rolled-back disks */
+extern void sim_event_backup(sim *s);
+extern void sim_backup(sim *s, sim_node *n);
+extern void sim_event_lose_state(sim *s);
+extern void sim_event_roll_back(sim *s);
+extern bool sim_may_restart(const sim *s, const sim_node *n);
+extern void sim_storage_progress(sim *s);
+extern void sim_disk_copy_free(sim_disk_copy *copy);
 extern void sim_trace(const sim *s, const char *fmt,...)
 			__attribute__((format(printf, 2, 3)));
 

@@ -244,6 +244,9 @@ sim_check_status(sim *s, sim_node *n)
 					 (unsigned long long) st.hard_state.term);
 		record_leader(s, st.hard_state.term, n->id);
 	}
+	if (st.hard_state.recovering && st.role != RAFT_FOLLOWER)
+		sim_fail(s, "node %llu is %s while it recovers",
+				 (unsigned long long) n->id, raft_role_name(st.role));
 	if (st.role == RAFT_CANDIDATE || st.role == RAFT_PRECANDIDATE)
 	{
 		if (!raft_config_is_voter(&st.config, n->id))

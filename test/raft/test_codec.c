@@ -80,7 +80,10 @@ message_equal(const raft_message *a, const raft_message *b)
 		a->term != b->term || a->log_term != b->log_term ||
 		a->index != b->index || a->commit != b->commit ||
 		a->reject != b->reject || a->reject_hint != b->reject_hint ||
-		a->context != b->context || a->n_entries != b->n_entries)
+		a->context != b->context || a->n_entries != b->n_entries ||
+		a->from_incarnation != b->from_incarnation ||
+		a->from_boot != b->from_boot || a->recovering != b->recovering ||
+		a->recovered != b->recovered)
 		return false;
 	for (uint32_t i = 0; i < a->n_entries; i++)
 		if (!entry_equal(&a->entries[i], &b->entries[i]))
@@ -227,10 +230,10 @@ test_extreme_values(void)
 
 	msg.from = UINT64_MAX;
 	msg.to = 0;
-	msg.term = UINT64_MAX;
+	msg.term = RAFT_NUMBER_LIMIT - 1;
 	msg.log_term = 127;
 	msg.index = 128;
-	msg.commit = (uint64_t) 1 << 63;
+	msg.commit = RAFT_NUMBER_LIMIT - 1;
 	msg.reject_hint = 16383;
 	msg.context = 16384;
 	len = encode_or_die(&msg);
@@ -241,7 +244,7 @@ test_extreme_values(void)
 	/* The smallest message: everything zero. */
 	memset(&msg, 0, sizeof(msg));
 	len = encode_or_die(&msg);
-	is_u64(len, 13, "an all-zero HUP is 13 bytes");
+	is_u64(len, 16, "an all-zero HUP is 16 bytes");
 	ok(raft_message_decode(buf, len, &out) == RAFT_OK &&
 	   message_equal(&msg, &out), "all-zero message round-trips");
 	raft_message_free(&out);
@@ -362,14 +365,24 @@ test_corrupted_fields(void)
 	msg.context = 0;
 	len = encode_or_die(&msg);
 	/* 0 version, 1 type, 2..7 from..commit, 8 reject, 9 hint, 10 context,
-	 * 11 n_entries, 12 entry term, 13 entry index, 14 entry type. */
-	entry0 = 12;
+	 * 11 from_incarnation, 12 from_boot, 13 recovery, 14 n_entries,
+	 * 15 entry term, 16 entry index, 17 entry type. */
+	entry0 = 15;
 	is_u64(decode_poked(len, 0, 0), (uint64_t) (int64_t) RAFT_ERR_VERSION,
 		   "version 0 is refused as RAFT_ERR_VERSION");
-	is_u64(decode_poked(len, 0, 2), (uint64_t) (int64_t) RAFT_ERR_VERSION,
-		   "version 2 is refused as RAFT_ERR_VERSION");
+	is_u64(decode_poked(len, 0, 1), (uint64_t) (int64_t) RAFT_ERR_VERSION,
+		   "version 1 (before identities) is refused as RAFT_ERR_VERSION");
+	is_u64(decode_poked(len, 0, 3), (uint64_t) (int64_t) RAFT_ERR_VERSION,
+		   "version 3 is refused as RAFT_ERR_VERSION");
+	is_u64(decode_poked(len, 13, 3), (uint64_t) (int64_t) RAFT_ERR_MALFORMED,
+		   "recovery = 3 is refused");
+	is_u64(decode_poked(len, 13, 1), RAFT_OK, "recovery = 1 (recovering) is "
+		   "accepted");
+	is_u64(decode_poked(len, 13, 2), RAFT_OK, "recovery = 2 (recovered) is "
+		   "accepted");
 	is_u64(decode_poked(len, 1, RAFT_MSG_TYPE_COUNT),
-		   (uint64_t) (int64_t) RAFT_ERR_MALFORMED, "type 16 is refused");
+		   (uint64_t) (int64_t) RAFT_ERR_MALFORMED,
+		   "type RAFT_MSG_TYPE_COUNT is refused");
 	is_u64(decode_poked(len, 1, 255), (uint64_t) (int64_t) RAFT_ERR_MALFORMED,
 		   "type 255 is refused");
 	is_u64(decode_poked(len, 8, 2), (uint64_t) (int64_t) RAFT_ERR_MALFORMED,
@@ -389,16 +402,16 @@ test_corrupted_fields(void)
 	/* Overlong and over-wide varints. */
 	{
 		uint8_t		overlong[] = {RAFT_WIRE_VERSION, RAFT_MSG_HUP, 0x81, 0x00,
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 		uint8_t		wide[] = {RAFT_WIRE_VERSION, RAFT_MSG_HUP,
 			0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02,
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 		uint8_t		max[] = {RAFT_WIRE_VERSION, RAFT_MSG_HUP,
 			0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 		uint8_t		eleven[] = {RAFT_WIRE_VERSION, RAFT_MSG_HUP,
 			0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00,
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 		raft_message out;
 
 		ok(raft_message_decode(overlong, sizeof(overlong), &out) ==
@@ -441,6 +454,9 @@ put_head(uint8_t *p, uint8_t type)
 	p[n++] = 0;					/* reject */
 	p[n++] = 0;					/* reject_hint */
 	p[n++] = 0;					/* context */
+	p[n++] = 0;					/* from_incarnation */
+	p[n++] = 0;					/* from_boot */
+	p[n++] = 0;					/* recovery */
 	return n;
 }
 
@@ -659,6 +675,13 @@ static uint8_t random_data[64][40];
 static raft_snapshot random_snapshot;
 static uint8_t random_snap_data[100];
 
+/* Terms and indexes are below RAFT_NUMBER_LIMIT on the wire. */
+static uint64_t
+rng_term_or_index(void)
+{
+	return rng_number() & (RAFT_NUMBER_LIMIT - 1);
+}
+
 static raft_message
 random_message(void)
 {
@@ -668,21 +691,25 @@ random_message(void)
 	msg.type = (uint8_t) (rng_next() % RAFT_MSG_TYPE_COUNT);
 	msg.from = rng_number();
 	msg.to = rng_number();
-	msg.term = rng_number();
-	msg.log_term = rng_number();
-	msg.index = rng_number();
-	msg.commit = rng_number();
+	msg.term = rng_term_or_index();
+	msg.log_term = rng_term_or_index();
+	msg.index = rng_term_or_index();
+	msg.commit = rng_term_or_index();
 	msg.reject = rng_next() % 2;
-	msg.reject_hint = rng_number();
+	msg.reject_hint = rng_term_or_index();
 	msg.context = rng_number();
+	msg.from_incarnation = rng_number();
+	msg.from_boot = rng_number();
+	msg.recovering = rng_next() % 3 == 1;
+	msg.recovered = !msg.recovering && rng_next() % 2;
 	msg.n_entries = (uint32_t) (rng_next() % 5 == 0 ? rng_next() % 64 : 0);
 	msg.entries = msg.n_entries > 0 ? random_entries : NULL;
 	for (uint32_t i = 0; i < msg.n_entries; i++)
 	{
 		raft_entry *e = &random_entries[i];
 
-		e->term = rng_number();
-		e->index = rng_number();
+		e->term = rng_term_or_index();
+		e->index = rng_term_or_index();
 		e->type = (uint8_t) (rng_next() % 2);
 		e->size = (uint32_t) (rng_next() % 41);
 		e->data = e->size > 0 ? random_data[i] : NULL;
@@ -695,8 +722,8 @@ random_message(void)
 		uint32_t	members = (uint32_t) (rng_next() % (RAFT_MAX_MEMBERS + 1));
 
 		memset(&random_snapshot, 0, sizeof(random_snapshot));
-		random_snapshot.meta.index = rng_number();
-		random_snapshot.meta.term = rng_number();
+		random_snapshot.meta.index = rng_term_or_index();
+		random_snapshot.meta.term = rng_term_or_index();
 		c->n_voters = members > 0 ? (uint32_t) (rng_next() % (members + 1)) : 0;
 		c->n_learners = members - c->n_voters;
 		for (uint32_t i = 0; i < c->n_voters; i++)
@@ -788,8 +815,16 @@ test_conf_change(void)
 
 	ok(raft_conf_change_encode(&cc, buf, sizeof(buf), &len) == RAFT_OK &&
 	   len == raft_conf_change_encoded_size(&cc), "conf change encodes");
-	ok(buf[0] == RAFT_WIRE_VERSION && buf[1] == RAFT_CONF_ADD_LEARNER,
-	   "conf change starts with version and type");
+	/* Conf changes live in logs on disk: their format stays at version 1. */
+	ok(buf[0] == 1 && buf[1] == RAFT_CONF_ADD_LEARNER,
+	   "conf change starts with version 1 and type");
+	{
+		const uint8_t stored[] = {1, RAFT_CONF_ADD_LEARNER, 4, 0};
+
+		ok(raft_conf_change_decode(stored, sizeof(stored), &out) == RAFT_OK &&
+		   out.node == 4 && out.type == RAFT_CONF_ADD_LEARNER,
+		   "a conf change stored before messages became version 2 decodes");
+	}
 	ok(raft_conf_change_decode(buf, len, &out) == RAFT_OK &&
 	   out.type == cc.type && out.node == cc.node &&
 	   out.context_size == cc.context_size &&
@@ -816,7 +851,7 @@ test_conf_change(void)
 	buf[0] = 2;
 	ok(raft_conf_change_decode(buf, len, &out) == RAFT_ERR_VERSION,
 	   "conf change of version 2 is refused");
-	buf[0] = RAFT_WIRE_VERSION;
+	buf[0] = 1;
 	buf[1] = 3;
 	ok(raft_conf_change_decode(buf, len, &out) == RAFT_ERR_MALFORMED,
 	   "conf change of type 3 is refused");

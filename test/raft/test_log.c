@@ -8,7 +8,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "raft_internal.h"
+#include "internal/core.h"
 #include "tap.h"
 
 #include <stdlib.h>
@@ -169,9 +169,9 @@ test_commit_and_up_to_date(void)
 	free(got);
 	raft_log_applied_to(&log, 3);
 	ok(!raft_log_has_next_committed(&log), "all applied");
-	is_u64(raft_log_init(&log, &st, 5, 0), RAFT_ERR_INVALID,
+	is_u64(raft_log_init(&log, &st, 5, 0), RAFT_ERR_CORRUPT,
 		   "commit beyond the log refused at init");
-	is_u64(raft_log_init(&log, &st, 1, 2), RAFT_ERR_INVALID,
+	is_u64(raft_log_init(&log, &st, 1, 2), RAFT_ERR_CORRUPT,
 		   "applied beyond commit refused at init");
 	raft_log_destroy(&log);
 	raft_memory_storage_destroy(ms);

@@ -42,19 +42,6 @@ count_filter(const raft_message *m, void *ud)
 	return c->drop;
 }
 
-static raft_progress_status
-progress_of(const net *nw, raft_id leader, raft_id peer)
-{
-	raft_status s = net_status(nw, leader);
-
-	for (uint32_t i = 0; i < s.n_progress; i++)
-	{
-		if (s.progress[i].id == peer)
-			return s.progress[i];
-	}
-	return (raft_progress_status) {0};
-}
-
 static bool
 logs_equal(net *nw, raft_id a, raft_id b)
 {
@@ -139,7 +126,7 @@ test_inflight_window(void)
 	for (uint8_t i = 0; i < 10; i++)
 		ok(net_propose(&nw, 1, i), "proposal %u accepted", i);
 	is_u64(c.with_entries, 3, "only 3 appends with entries in flight");
-	pr = progress_of(&nw, 1, 2);
+	pr = net_progress(&nw, 1, 2);
 	is_u64(pr.state, RAFT_PROGRESS_REPLICATE, "peer 2 still replicating");
 	is_u64(pr.inflight, 3, "window is full");
 	is_u64(net_status(&nw, 3).last_index, 11, "node 3 got everything");
@@ -257,14 +244,14 @@ test_report_unreachable(void)
 	net_init(&nw, 3, NULL);
 	ok(net_elect(&nw, 1), "leader elected");
 	net_propose(&nw, 1, 1);
-	is_u64(progress_of(&nw, 1, 2).state, RAFT_PROGRESS_REPLICATE,
+	is_u64(net_progress(&nw, 1, 2).state, RAFT_PROGRESS_REPLICATE,
 		   "peer 2 replicating");
 	raft_report_unreachable(net_raft(&nw, 1), 2);
-	is_u64(progress_of(&nw, 1, 2).state, RAFT_PROGRESS_PROBE,
+	is_u64(net_progress(&nw, 1, 2).state, RAFT_PROGRESS_PROBE,
 		   "unreachable: back to probe");
 	net_tick(&nw, 1, 1);
 	net_stabilize(&nw);
-	is_u64(progress_of(&nw, 1, 2).state, RAFT_PROGRESS_REPLICATE,
+	is_u64(net_progress(&nw, 1, 2).state, RAFT_PROGRESS_REPLICATE,
 		   "a heartbeat round trip restores replicate");
 	net_destroy(&nw);
 }

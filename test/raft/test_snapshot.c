@@ -34,19 +34,6 @@ watch_snap(const raft_message *m, void *ud)
 	return w->drop;
 }
 
-static raft_progress_status
-progress_of(const net *nw, raft_id leader, raft_id peer)
-{
-	raft_status s = net_status(nw, leader);
-
-	for (uint32_t i = 0; i < s.n_progress; i++)
-	{
-		if (s.progress[i].id == peer)
-			return s.progress[i];
-	}
-	return (raft_progress_status) {0};
-}
-
 /* Leader 1 and follower 2 snapshot at their applied index and compact. */
 static void
 compact_majority(net *nw)
@@ -114,9 +101,9 @@ test_send_and_restore(void)
 	   memcmp(snap->data, "state@10", 9) == 0,
 	   "follower stores the snapshot with the host's data");
 	is_u64(nw.nodes[3].config.n_voters, 3, "host config from the snapshot");
-	is_u64(progress_of(&nw, 1, 3).state, RAFT_PROGRESS_REPLICATE,
+	is_u64(net_progress(&nw, 1, 3).state, RAFT_PROGRESS_REPLICATE,
 		   "leader replicates to it again");
-	is_u64(progress_of(&nw, 1, 3).match, 11, "with match 11");
+	is_u64(net_progress(&nw, 1, 3).match, 11, "with match 11");
 	ok(net_propose(&nw, 1, 7), "more proposals");
 	is_u64(nw.nodes[3].applied, 12, "reach the restored follower");
 	net_destroy(&nw);
@@ -134,7 +121,7 @@ test_report_snapshot_failed(void)
 	nw.filter = watch_snap;
 	nw.filter_ud = &w;
 	heartbeat_rounds(&nw, 3);
-	pr = progress_of(&nw, 1, 3);
+	pr = net_progress(&nw, 1, 3);
 	is_u64(w.sent, 1, "snapshot sent (and lost)");
 	is_u64(pr.state, RAFT_PROGRESS_SNAPSHOT, "peer 3 in snapshot state");
 	is_u64(pr.pending_snapshot, 10, "pending snapshot 10");
@@ -142,7 +129,7 @@ test_report_snapshot_failed(void)
 	is_u64(w.sent, 1, "paused: no second snapshot while one is pending");
 
 	raft_report_snapshot(net_raft(&nw, 1), 3, true);
-	pr = progress_of(&nw, 1, 3);
+	pr = net_progress(&nw, 1, 3);
 	is_u64(pr.state, RAFT_PROGRESS_PROBE, "failure reported: back to probe");
 	is_u64(pr.pending_snapshot, 0, "pending snapshot forgotten");
 	w.drop = false;
@@ -164,10 +151,10 @@ test_unreachable_during_snapshot(void)
 	nw.filter = watch_snap;
 	nw.filter_ud = &w;
 	heartbeat_rounds(&nw, 3);
-	is_u64(progress_of(&nw, 1, 3).state, RAFT_PROGRESS_SNAPSHOT,
+	is_u64(net_progress(&nw, 1, 3).state, RAFT_PROGRESS_SNAPSHOT,
 		   "snapshot lost: peer 3 in snapshot state");
 	raft_report_unreachable(net_raft(&nw, 1), 3);
-	is_u64(progress_of(&nw, 1, 3).state, RAFT_PROGRESS_PROBE,
+	is_u64(net_progress(&nw, 1, 3).state, RAFT_PROGRESS_PROBE,
 		   "unreachable: probe again");
 	w.drop = false;
 	heartbeat_rounds(&nw, 5);

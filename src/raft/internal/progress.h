@@ -9,14 +9,14 @@
  *	  replicate: optimistic pipelining, at most max_inflight_msgs appends
  *	  snapshot:  paused until the peer reports the snapshot installed
  *
- * src/raft/progress.h
+ * src/raft/internal/progress.h
  *
  *-------------------------------------------------------------------------
  */
-#ifndef RAFT_PROGRESS_H
-#define RAFT_PROGRESS_H
+#ifndef RAFT_INTERNAL_PROGRESS_H
+#define RAFT_INTERNAL_PROGRESS_H
 
-#include "raft.h"
+#include "../raft.h"
 
 /* A ring of the last index of each append in flight, oldest first. */
 typedef struct raft_inflights
@@ -42,7 +42,7 @@ typedef struct raft_progress
 	/* Invariant: match < next.  match is what the peer has acknowledged. */
 	raft_index	match;
 	raft_index	next;			/* next index to send */
-	uint8_t		state;			/* raft_progress_state */
+	raft_progress_state state;
 	raft_index	pending_snapshot;	/* snapshot index sent, in SNAPSHOT */
 	raft_index	sent_commit;	/* highest commit index sent to the peer */
 
@@ -51,7 +51,15 @@ typedef struct raft_progress
 	raft_inflights inflights;	/* buffer: the tracker's pool slot */
 	uint32_t	slot;			/* which pool slot */
 
-	uint8_t		vote;			/* raft_vote_mark, in the current election */
+	raft_vote_mark vote;		/* in the current election */
+
+	uint64_t	match_life;		/* the peer's life that acknowledged match */
+
+	/* The peer lost state (recovery.c): caught up once it holds target. */
+	bool		recovering;
+	uint64_t	recovery_life;	/* its life we gave the target to; 0: not
+								 * heard from it since we told it */
+	raft_index	recovery_target;
 } raft_progress;
 
 /*
@@ -77,6 +85,8 @@ extern void raft_inflights_free_le(raft_inflights *in, raft_index index);
 extern void raft_inflights_reset(raft_inflights *in);
 
 extern void raft_progress_reset(raft_progress *pr, raft_index last_index);
+extern void raft_progress_forget(raft_progress *pr, raft_index next);
+extern void raft_progress_lower_match(raft_progress *pr, raft_index match);
 extern void raft_progress_become_probe(raft_progress *pr);
 extern void raft_progress_become_replicate(raft_progress *pr);
 extern void raft_progress_become_snapshot(raft_progress *pr,
@@ -103,4 +113,4 @@ extern void raft_tracker_record_vote(raft_tracker *tracker, raft_id id,
 extern int	raft_tracker_tally(const raft_tracker *tracker, uint32_t *granted,
 							   uint32_t *rejected);
 
-#endif							/* RAFT_PROGRESS_H */
+#endif							/* RAFT_INTERNAL_PROGRESS_H */

@@ -11,14 +11,14 @@
  * unstable.offset are read only from the unstable tail, because storage
  * may still hold a suffix that the tail has since replaced.
  *
- * src/raft/log.h
+ * src/raft/internal/log.h
  *
  *-------------------------------------------------------------------------
  */
-#ifndef RAFT_LOG_H
-#define RAFT_LOG_H
+#ifndef RAFT_INTERNAL_LOG_H
+#define RAFT_INTERNAL_LOG_H
 
-#include "raft.h"
+#include "../raft.h"
 
 typedef struct raft_unstable
 {
@@ -96,4 +96,4 @@ extern bool raft_log_has_next_committed(const raft_log *log);
 extern int	raft_log_next_committed(const raft_log *log, uint64_t max_bytes,
 									raft_entry **entries, uint32_t *n);
 
-#endif							/* RAFT_LOG_H */
+#endif							/* RAFT_INTERNAL_LOG_H */

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * raft_internal.h
+ * core.h
  *	  The raft_node structure and the functions the core's files share.
  *	  Not for the host: the host sees only raft.h.
  *
@@ -8,14 +8,15 @@
  * result of exactly one raft_step_internal() call (ticks step local HUP or
  * BEAT messages), which is what makes a seeded run replay exactly.
  *
- * src/raft/raft_internal.h
+ * src/raft/internal/core.h
  *
  *-------------------------------------------------------------------------
  */
-#ifndef RAFT_INTERNAL_H
-#define RAFT_INTERNAL_H
+#ifndef RAFT_INTERNAL_CORE_H
+#define RAFT_INTERNAL_CORE_H
 
-#include "raft.h"
+#include "../raft.h"
+#include "heap.h"
 #include "log.h"
 #include "progress.h"
 
@@ -25,6 +26,7 @@
 #define RAFT_DEFAULT_MAX_SIZE_PER_MSG (1024u * 1024u)
 #define RAFT_DEFAULT_MAX_INFLIGHT_MSGS 256
 #define RAFT_DEFAULT_MAX_COMMITTED_SIZE_PER_READY (16u * 1024u * 1024u)
+#define RAFT_DEFAULT_MAX_UNCOMMITTED_BYTES (64u * 1024u * 1024u)
 /* Bounds on options: keep one APP well under RAFT_WIRE_MAX_BYTES. */
 #define RAFT_MAX_SIZE_PER_MSG_LIMIT (RAFT_WIRE_MAX_BYTES / 4)
 #define RAFT_MAX_INFLIGHT_LIMIT 4096
@@ -72,6 +74,8 @@ struct raft_node
 	raft_index	config_index;	/* tracker.config is in effect from here */
 	raft_index	pending_conf_index; /* leader: last conf change proposed */
 	raft_id		lead_transferee;
+	uint64_t	uncommitted_bytes;	/* leader: data of its term's entries
+									 * not yet seen committed */
 
 	/* Time, in ticks. */
 	uint32_t	election_elapsed;
@@ -83,11 +87,28 @@ struct raft_node
 	uint32_t	heartbeat_tick;
 	uint64_t	max_size_per_msg;
 	uint64_t	max_committed_size_per_ready;
+	uint64_t	max_uncommitted_bytes;
 	bool		pre_vote;
 	bool		check_quorum;
 	uint64_t	prng;
 
 	raft_message_queue msgs;
+
+	/* Storage-fault recovery (recovery.c). */
+	uint64_t	incarnation;	/* 0: the host takes no part */
+	uint64_t	boot;			/* counter, as in the hard state */
+	uint32_t	nonce;			/* random, drawn at creation */
+	uint64_t	life;			/* boot << 32 | nonce, or 0 */
+	bool		recovering;
+	bool		recovered;		/* caught up since this start */
+	raft_index	recovery_target;	/* 0: none given yet */
+	raft_term	recovery_target_term;	/* term of that entry, or 0 */
+	raft_term	recovery_leader_term;	/* the term it was given in */
+	uint32_t	quiet_ticks;	/* restarted: no votes while > 0 */
+	uint32_t	n_peers;
+	raft_peer_record peers[RAFT_MAX_MEMBERS];
+	uint64_t	peers_version;	/* bumped on every change */
+	uint64_t	peers_persisted;	/* version the host last persisted */
 
 	/* What the last acknowledged ready reported. */
 	raft_role	prev_role;
@@ -100,6 +121,8 @@ struct raft_node
 	raft_entry *ready_entries;
 	raft_entry *ready_committed;
 	raft_snapshot ready_snapshot;
+	raft_peer_record ready_peers[RAFT_MAX_MEMBERS];
+	uint64_t	ready_peers_version;
 };
 
 /* util.c */
@@ -126,6 +149,28 @@ extern raft_vote_result raft_quorum_vote_result(uint32_t n_voters,
 /* configuration.c */
 extern bool raft_config_is_member(const raft_config *config, raft_id id);
 extern bool raft_config_is_valid(const raft_config *config);
+
+/* validate.c */
+extern int	raft_validate_peer_message(const raft_node *node,
+									   const raft_message *msg);
+extern int	raft_validate_stored_state(const raft_options *options);
+
+/* recovery.c */
+extern int	raft_recovery_init(raft_node *node, const raft_options *options);
+extern void raft_recovery_stamp(const raft_node *node, raft_message *msg);
+extern void raft_recovery_hello(raft_node *node);
+extern int	raft_recovery_check_sender(raft_node *node,
+									   const raft_message *msg);
+extern void raft_recovery_notice(raft_node *node, const raft_message *msg);
+extern void raft_recovery_follow(raft_node *node, const raft_message *msg);
+extern void raft_recovery_observe(raft_node *node, raft_progress *pr,
+								  const raft_message *msg);
+extern bool raft_recovery_lost_entries(raft_node *node, raft_progress *pr,
+									   const raft_message *msg);
+extern void raft_recovery_maybe_finish(raft_node *node);
+extern bool raft_recovery_may_vote(const raft_node *node);
+extern void raft_recovery_tick(raft_node *node);
+extern void raft_recovery_prune_peers(raft_node *node);
 
 /* raft.c: the single entry point of every state change */
 extern int	raft_step_internal(raft_node *node, const raft_message *msg);
@@ -162,8 +207,12 @@ extern int	raft_handle_heartbeat(raft_node *node, const raft_message *msg);
 extern int	raft_handle_snapshot(raft_node *node, const raft_message *msg);
 extern int	raft_handle_append_response(raft_node *node, raft_progress *pr,
 										const raft_message *msg);
-extern int	raft_handle_heartbeat_response(raft_node *node, raft_progress *pr);
+extern int	raft_handle_heartbeat_response(raft_node *node, raft_progress *pr,
+										   const raft_message *msg);
 extern int	raft_self_ack(raft_node *node);
+extern bool raft_uncommitted_admits(const raft_node *node, uint64_t bytes);
+extern void raft_uncommitted_release(raft_node *node,
+									 const raft_entry *committed, uint32_t n);
 
 /* ready.c */
 extern void raft_release_ready(raft_node *node);
@@ -179,4 +228,4 @@ extern int	raft_handle_transfer_leader(raft_node *node, raft_progress *pr,
 extern void raft_abort_leader_transfer(raft_node *node);
 extern int	raft_send_timeout_now(raft_node *node, raft_id to);
 
-#endif							/* RAFT_INTERNAL_H */
+#endif							/* RAFT_INTERNAL_CORE_H */
