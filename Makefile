@@ -40,7 +40,8 @@ PROVE_TESTS = test/tap/*.pl
 # PGXS tracks no header dependencies: rebuild every object when any header
 # changes (the tree is small).
 ORDERING_HEADERS = $(wildcard $(srcdir)/src/*.h \
-	$(foreach layer,$(LAYERS),$(srcdir)/src/$(layer)/*.h))
+	$(foreach layer,$(LAYERS),$(srcdir)/src/$(layer)/*.h) \
+	$(srcdir)/src/raft/internal/*.h)
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

@@ -168,21 +168,6 @@ ChannelForgetInflight(Channel *ch, const char *tx_id)
 	hash_search(ch->routing.inflight_ids, key, HASH_REMOVE, NULL);
 }
 
-/*
- * Whether the core refused a proposal for backpressure: a leader whose
- * uncommitted entries exceed max_uncommitted_bytes answers RAFT_ERR_BUSY
- * (cores that have the option also define RAFT_UNLIMITED).
- */
-static bool
-channel_core_busy(int rc)
-{
-#ifdef RAFT_UNLIMITED
-	return rc == RAFT_ERR_BUSY;
-#else
-	return false;
-#endif
-}
-
 static int64
 channel_batch_bytes(List *batch)
 {
@@ -271,7 +256,7 @@ ChannelProposeBatch(Channel *ch, List *batch)
 	rc = channel_propose_entry(ch, batch);
 	if (rc == RAFT_OK)
 		CutterBatchFree(batch);
-	else if (channel_core_busy(rc))
+	else if (rc == RAFT_ERR_BUSY)
 		channel_block(ch, batch);
 	else
 		channel_proposal_failed(ch, batch, rc);
@@ -291,7 +276,7 @@ ChannelRetryBlocked(Channel *ch)
 			return;
 		}
 		rc = channel_propose_entry(ch, batch);
-		if (channel_core_busy(rc))
+		if (rc == RAFT_ERR_BUSY)
 			return;
 		ch->routing.blocked = list_delete_first(ch->routing.blocked);
 		ch->routing.blocked_bytes -= channel_batch_bytes(batch);
