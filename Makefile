@@ -83,11 +83,9 @@ check-fast: all check-layout format-check raft-check
 check-layout:
 	bash $(srcdir)/scripts/check-layout.sh $(srcdir)
 
-# Every C file of the tree, less FORMAT_EXCLUDE (patterns of paths).  The
-# Raft core and its tests are left out until they are formatted; then
-# FORMAT_EXCLUDE becomes empty.
+# Every C file of the tree, less FORMAT_EXCLUDE (patterns of paths).
 CLANG_FORMAT ?= clang-format
-FORMAT_EXCLUDE ?= src/raft/% test/raft/%
+FORMAT_EXCLUDE ?=
 FORMAT_FILES = $(filter-out $(FORMAT_EXCLUDE),$(sort $(shell cd $(srcdir) && \
 	find src test bench -name '*.[ch]' -not -path '*/build*')))
 

@@ -61,7 +61,7 @@
 
 #include "internal/heap.h"
 
-#define VARINT_BYTES_MAX 10		/* 64 bits in 7-bit groups */
+#define VARINT_BYTES_MAX 10 /* 64 bits in 7-bit groups */
 
 /*
  * Conf changes live in the log, on disk: their format has its own version,
@@ -69,8 +69,8 @@
  * longer decode).
  */
 #define CONF_CHANGE_VERSION 1
-#define ENTRY_BYTES_MIN 4		/* term, index, type, size: a byte each */
-#define MESSAGE_BYTES_MIN 16	/* every field at its shortest */
+#define ENTRY_BYTES_MIN 4	 /* term, index, type, size: a byte each */
+#define MESSAGE_BYTES_MIN 16 /* every field at its shortest */
 
 /* ------------------------------------------------------------------------
  * Writer: bounds were checked by the caller against the exact size.
@@ -78,15 +78,15 @@
  */
 typedef struct codec_writer
 {
-	uint8_t    *buf;
-	size_t		capacity;
-	size_t		offset;
+	uint8_t *buf;
+	size_t capacity;
+	size_t offset;
 } codec_writer;
 
 static size_t
 varint_size(uint64_t value)
 {
-	size_t		size = 1;
+	size_t size = 1;
 
 	while (value >= 0x80)
 	{
@@ -107,7 +107,7 @@ write_u8(codec_writer *w, uint8_t value)
 static void
 write_varint(codec_writer *w, uint64_t value)
 {
-	size_t		start = w->offset;
+	size_t start = w->offset;
 
 	while (value >= 0x80)
 	{
@@ -116,7 +116,7 @@ write_varint(codec_writer *w, uint64_t value)
 	}
 	write_u8(w, (uint8_t) value);
 	RAFT_ASSERT(w->offset - start <= VARINT_BYTES_MAX);
-	(void) start;				/* only the assertion reads it */
+	(void) start; /* only the assertion reads it */
 }
 
 static void
@@ -136,9 +136,9 @@ write_bytes(codec_writer *w, const uint8_t *data, size_t size)
 typedef struct codec_reader
 {
 	const uint8_t *buf;
-	size_t		len;
-	size_t		offset;
-	int			err;
+	size_t len;
+	size_t offset;
+	int err;
 } codec_reader;
 
 static size_t
@@ -172,7 +172,7 @@ read_u8(codec_reader *r)
 static bool
 read_bool(codec_reader *r)
 {
-	uint8_t		byte = read_u8(r);
+	uint8_t byte = read_u8(r);
 
 	if (byte > 1)
 		reader_fail(r, RAFT_ERR_MALFORMED);
@@ -183,11 +183,11 @@ read_bool(codec_reader *r)
 static uint64_t
 read_varint(codec_reader *r)
 {
-	uint64_t	value = 0;
+	uint64_t value = 0;
 
 	for (unsigned i = 0; i < VARINT_BYTES_MAX; i++)
 	{
-		uint8_t		byte = read_u8(r);
+		uint8_t byte = read_u8(r);
 
 		if (r->err != RAFT_OK)
 			return 0;
@@ -216,7 +216,7 @@ read_varint(codec_reader *r)
 static uint64_t
 read_number(codec_reader *r)
 {
-	uint64_t	value = read_varint(r);
+	uint64_t value = read_varint(r);
 
 	if (value >= RAFT_NUMBER_LIMIT)
 	{
@@ -229,7 +229,7 @@ read_number(codec_reader *r)
 static uint32_t
 read_u32_varint(codec_reader *r)
 {
-	uint64_t	value = read_varint(r);
+	uint64_t value = read_varint(r);
 
 	if (value > UINT32_MAX)
 	{
@@ -264,8 +264,8 @@ read_bytes(codec_reader *r, size_t size)
 static bool
 config_is_valid(const raft_config *config)
 {
-	raft_id		ids[RAFT_MAX_MEMBERS * 2];
-	uint32_t	n = 0;
+	raft_id ids[RAFT_MAX_MEMBERS * 2];
+	uint32_t n = 0;
 
 	if (config->n_voters > RAFT_MAX_MEMBERS ||
 		config->n_learners > RAFT_MAX_MEMBERS ||
@@ -424,7 +424,7 @@ static size_t
 snapshot_encoded_size(const raft_snapshot *snapshot)
 {
 	const raft_config *config = &snapshot->meta.config;
-	size_t		size = 0;
+	size_t size = 0;
 
 	size += varint_size(snapshot->meta.index);
 	size += varint_size(snapshot->meta.term);
@@ -446,7 +446,7 @@ snapshot_encoded_size(const raft_snapshot *snapshot)
 size_t
 raft_message_encoded_size(const raft_message *msg)
 {
-	size_t		size = 2;		/* version, type */
+	size_t size = 2; /* version, type */
 
 	RAFT_ASSERT(msg != NULL);
 	size += varint_size(msg->from);
@@ -455,12 +455,12 @@ raft_message_encoded_size(const raft_message *msg)
 	size += varint_size(msg->log_term);
 	size += varint_size(msg->index);
 	size += varint_size(msg->commit);
-	size += 1;					/* reject */
+	size += 1; /* reject */
 	size += varint_size(msg->reject_hint);
 	size += varint_size(msg->context);
 	size += varint_size(msg->from_incarnation);
 	size += varint_size(msg->from_boot);
-	size += 1;					/* recovery */
+	size += 1; /* recovery */
 	size += varint_size(msg->n_entries);
 	for (uint32_t i = 0; i < msg->n_entries && msg->entries != NULL; i++)
 	{
@@ -468,11 +468,11 @@ raft_message_encoded_size(const raft_message *msg)
 
 		size += varint_size(entry->term);
 		size += varint_size(entry->index);
-		size += 1;				/* type */
+		size += 1; /* type */
 		size += varint_size(entry->size);
 		size += entry->size;
 	}
-	size += 1;					/* has_snapshot */
+	size += 1; /* has_snapshot */
 	if (msg->snapshot != NULL)
 		size += snapshot_encoded_size(msg->snapshot);
 	RAFT_ASSERT(size >= MESSAGE_BYTES_MIN);
@@ -536,9 +536,9 @@ int
 raft_message_encode(const raft_message *msg, uint8_t *buf, size_t capacity,
 					size_t *written)
 {
-	codec_writer w = {.buf = buf, .capacity = capacity, .offset = 0};
-	size_t		size;
-	int			err;
+	codec_writer w = { .buf = buf, .capacity = capacity, .offset = 0 };
+	size_t size;
+	int err;
 
 	RAFT_ASSERT(msg != NULL);
 	RAFT_ASSERT(written != NULL);
@@ -608,11 +608,11 @@ raft_message_encode(const raft_message *msg, uint8_t *buf, size_t capacity,
 static int
 decode_entries(codec_reader *r, raft_message *msg)
 {
-	size_t		start = r->offset;
-	size_t		data_total = 0;
-	uint32_t	n;
-	uint8_t    *block;
-	uint8_t    *data;
+	size_t start = r->offset;
+	size_t data_total = 0;
+	uint32_t n;
+	uint8_t *block;
+	uint8_t *data;
 
 	n = read_u32_varint(r);
 	if (r->err != RAFT_OK)
@@ -627,11 +627,11 @@ decode_entries(codec_reader *r, raft_message *msg)
 	/* Pass 1: validate, and size the data. */
 	for (uint32_t i = 0; i < n; i++)
 	{
-		uint32_t	size;
+		uint32_t size;
 		raft_entry_type type;
 
-		(void) read_number(r);	/* term */
-		(void) read_number(r);	/* index */
+		(void) read_number(r); /* term */
+		(void) read_number(r); /* index */
 		if (!entry_type_from_wire(read_u8(r), &type))
 			reader_fail(r, RAFT_ERR_MALFORMED);
 		size = read_u32_varint(r);
@@ -662,7 +662,7 @@ decode_entries(codec_reader *r, raft_message *msg)
 			reader_fail(r, RAFT_ERR_MALFORMED);
 		entry->size = read_u32_varint(r);
 		bytes = read_bytes(r, entry->size);
-		RAFT_ASSERT(r->err == RAFT_OK);	/* pass 1 read the same bytes */
+		RAFT_ASSERT(r->err == RAFT_OK); /* pass 1 read the same bytes */
 		entry->data = NULL;
 		if (entry->size > 0)
 		{
@@ -678,7 +678,7 @@ decode_entries(codec_reader *r, raft_message *msg)
 static int
 decode_id_list(codec_reader *r, raft_id *ids, uint32_t *n)
 {
-	uint32_t	count = read_u32_varint(r);
+	uint32_t count = read_u32_varint(r);
 
 	if (r->err != RAFT_OK)
 		return r->err;
@@ -695,9 +695,9 @@ decode_snapshot(codec_reader *r, raft_message *msg)
 {
 	raft_snapshot_meta meta;
 	const uint8_t *bytes;
-	uint32_t	data_size;
+	uint32_t data_size;
 	raft_snapshot *snapshot;
-	int			err;
+	int err;
 
 	memset(&meta, 0, sizeof(meta));
 	meta.index = read_number(r);
@@ -735,11 +735,11 @@ decode_snapshot(codec_reader *r, raft_message *msg)
 static int
 decode_message(codec_reader *r, raft_message *msg)
 {
-	uint8_t		version;
-	uint8_t		type_byte;
-	uint8_t		recovery;
-	bool		has_snapshot;
-	int			err;
+	uint8_t version;
+	uint8_t type_byte;
+	uint8_t recovery;
+	bool has_snapshot;
+	int err;
 
 	version = read_u8(r);
 	if (r->err != RAFT_OK)
@@ -786,15 +786,15 @@ decode_message(codec_reader *r, raft_message *msg)
 			return err;
 	}
 	if (reader_left(r) != 0)
-		return RAFT_ERR_MALFORMED;	/* trailing garbage */
+		return RAFT_ERR_MALFORMED; /* trailing garbage */
 	return RAFT_OK;
 }
 
 int
 raft_message_decode(const uint8_t *buf, size_t len, raft_message *msg)
 {
-	codec_reader r = {.buf = buf, .len = len, .offset = 0, .err = RAFT_OK};
-	int			err;
+	codec_reader r = { .buf = buf, .len = len, .offset = 0, .err = RAFT_OK };
+	int err;
 
 	RAFT_ASSERT(msg != NULL);
 	RAFT_ASSERT(buf != NULL || len == 0);
@@ -845,8 +845,8 @@ int
 raft_conf_change_encode(const raft_conf_change *change, uint8_t *buf,
 						size_t capacity, size_t *written)
 {
-	codec_writer w = {.buf = buf, .capacity = capacity, .offset = 0};
-	size_t		size;
+	codec_writer w = { .buf = buf, .capacity = capacity, .offset = 0 };
+	size_t size;
 
 	RAFT_ASSERT(change != NULL);
 	RAFT_ASSERT(written != NULL);
@@ -875,13 +875,12 @@ raft_conf_change_encode(const raft_conf_change *change, uint8_t *buf,
 }
 
 int
-raft_conf_change_decode(const uint8_t *buf, size_t len,
-						raft_conf_change *change)
+raft_conf_change_decode(const uint8_t *buf, size_t len, raft_conf_change *change)
 {
-	codec_reader r = {.buf = buf, .len = len, .offset = 0, .err = RAFT_OK};
+	codec_reader r = { .buf = buf, .len = len, .offset = 0, .err = RAFT_OK };
 	raft_conf_change out;
-	uint8_t		version;
-	uint8_t		type_byte;
+	uint8_t version;
+	uint8_t type_byte;
 
 	RAFT_ASSERT(change != NULL);
 	RAFT_ASSERT(buf != NULL || len == 0);
@@ -908,7 +907,7 @@ raft_conf_change_decode(const uint8_t *buf, size_t len,
 	if (out.context_size == 0)
 		out.context = NULL;
 	if (reader_left(&r) != 0)
-		return RAFT_ERR_MALFORMED;	/* trailing garbage */
+		return RAFT_ERR_MALFORMED; /* trailing garbage */
 
 	*change = out;
 	RAFT_ASSERT(conf_change_type_to_wire(change->type) != WIRE_INVALID);

@@ -42,7 +42,8 @@ raft_config_is_voter(const raft_config *config, raft_id id)
 {
 	RAFT_ASSERT(config != NULL);
 	RAFT_ASSERT(config->n_voters <= RAFT_MAX_MEMBERS);
-	return id != RAFT_NONE && id_position(config->voters, config->n_voters, id) >= 0;
+	return id != RAFT_NONE &&
+		id_position(config->voters, config->n_voters, id) >= 0;
 }
 
 bool
@@ -57,7 +58,8 @@ raft_config_is_learner(const raft_config *config, raft_id id)
 bool
 raft_config_is_member(const raft_config *config, raft_id id)
 {
-	return raft_config_is_voter(config, id) || raft_config_is_learner(config, id);
+	return raft_config_is_voter(config, id) ||
+		raft_config_is_learner(config, id);
 }
 
 /*
@@ -99,8 +101,8 @@ int
 raft_config_apply(raft_config *config, const raft_conf_change *change)
 {
 	raft_config next;
-	int			voter_at;
-	int			learner_at;
+	int voter_at;
+	int learner_at;
 
 	if (config == NULL || change == NULL || change->node == RAFT_NONE)
 		return RAFT_ERR_INVALID;

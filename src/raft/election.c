@@ -12,12 +12,12 @@
 
 #include "internal/core.h"
 
-static int	campaign(raft_node *node, raft_campaign_type type);
+static int campaign(raft_node *node, raft_campaign_type type);
 
 static int
 won_election(raft_node *node, raft_campaign_type type)
 {
-	int			rc;
+	int rc;
 
 	if (type == RAFT_CAMPAIGN_PRE_ELECTION)
 		return campaign(node, RAFT_CAMPAIGN_ELECTION);
@@ -38,10 +38,10 @@ static int
 campaign(raft_node *node, raft_campaign_type type)
 {
 	raft_message_type request;
-	raft_term	term;
-	uint32_t	granted;
-	uint32_t	rejected;
-	int			rc = RAFT_OK;
+	raft_term term;
+	uint32_t granted;
+	uint32_t rejected;
+	int rc = RAFT_OK;
 
 	if (type == RAFT_CAMPAIGN_PRE_ELECTION)
 	{
@@ -62,9 +62,9 @@ campaign(raft_node *node, raft_campaign_type type)
 
 	for (uint32_t i = 0; i < node->tracker.config.n_voters; i++)
 	{
-		raft_id		to = node->tracker.config.voters[i];
+		raft_id to = node->tracker.config.voters[i];
 		raft_message msg;
-		int			sent;
+		int sent;
 
 		if (to == node->id)
 			continue;
@@ -119,8 +119,8 @@ raft_hup(raft_node *node, raft_campaign_type type)
 int
 raft_handle_vote_request(raft_node *node, const raft_message *msg)
 {
-	bool		is_pre = msg->type == RAFT_MSG_PREVOTE;
-	bool		can_vote;
+	bool is_pre = msg->type == RAFT_MSG_PREVOTE;
+	bool can_vote;
 	raft_message reply;
 
 	can_vote = node->vote == msg->from ||
@@ -136,8 +136,7 @@ raft_handle_vote_request(raft_node *node, const raft_message *msg)
 	memset(&reply, 0, sizeof(reply));
 	reply.type = is_pre ? RAFT_MSG_PREVOTE_RESP : RAFT_MSG_VOTE_RESP;
 	reply.to = msg->from;
-	if (can_vote && raft_log_is_up_to_date(&node->log, msg->index,
-										   msg->log_term))
+	if (can_vote && raft_log_is_up_to_date(&node->log, msg->index, msg->log_term))
 	{
 		/*
 		 * Answer with the request's term, not ours: for a pre-vote ours
@@ -164,18 +163,19 @@ raft_handle_vote_request(raft_node *node, const raft_message *msg)
 int
 raft_handle_vote_response(raft_node *node, const raft_message *msg)
 {
-	uint32_t	granted;
-	uint32_t	rejected;
+	uint32_t granted;
+	uint32_t rejected;
 
 	RAFT_ASSERT(node->role == RAFT_PRECANDIDATE || node->role == RAFT_CANDIDATE);
 	raft_tracker_record_vote(&node->tracker, msg->from, !msg->reject);
 	switch ((raft_vote_result) raft_tracker_tally(&node->tracker, &granted,
-												 &rejected))
+												  &rejected))
 	{
 		case RAFT_VOTE_WON:
-			return won_election(node, node->role == RAFT_PRECANDIDATE ?
-								RAFT_CAMPAIGN_PRE_ELECTION :
-								RAFT_CAMPAIGN_ELECTION);
+			return won_election(node,
+								node->role == RAFT_PRECANDIDATE
+									? RAFT_CAMPAIGN_PRE_ELECTION
+									: RAFT_CAMPAIGN_ELECTION);
 		case RAFT_VOTE_LOST:
 			/* A pre-vote answer may carry term + 1: keep our own. */
 			raft_become_follower(node, node->term, RAFT_NONE);

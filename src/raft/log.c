@@ -46,7 +46,7 @@ unstable_maybe_last_index(const raft_unstable *u, raft_index *index)
 static bool
 unstable_maybe_term(const raft_unstable *u, raft_index index, raft_term *term)
 {
-	raft_index	last;
+	raft_index last;
 
 	if (index < u->offset)
 	{
@@ -76,7 +76,7 @@ unstable_free_range(raft_unstable *u, uint32_t from, uint32_t to)
 static int
 unstable_reserve(raft_unstable *u, uint32_t needed)
 {
-	uint32_t	capacity;
+	uint32_t capacity;
 	raft_entry *grown;
 
 	if (needed <= u->capacity)
@@ -101,10 +101,10 @@ static int
 unstable_truncate_and_append(raft_unstable *u, const raft_entry *entries,
 							 uint32_t n)
 {
-	raft_index	after = entries[0].index;
+	raft_index after = entries[0].index;
 	raft_entry *copies;
-	uint32_t	keep;
-	int			rc;
+	uint32_t keep;
+	int rc;
 
 	RAFT_ASSERT(n > 0);
 	copies = raft_malloc((size_t) n * sizeof(raft_entry));
@@ -123,10 +123,10 @@ unstable_truncate_and_append(raft_unstable *u, const raft_entry *entries,
 	}
 
 	if (after <= u->offset)
-		keep = 0;				/* replaces the whole tail (and maybe more) */
+		keep = 0; /* replaces the whole tail (and maybe more) */
 	else
 	{
-		RAFT_ASSERT(after <= u->offset + u->n_entries);	/* no gap */
+		RAFT_ASSERT(after <= u->offset + u->n_entries); /* no gap */
 		keep = (uint32_t) (after - u->offset);
 	}
 	rc = unstable_reserve(u, keep + n);
@@ -160,15 +160,15 @@ unstable_destroy(raft_unstable *u)
 /* ---- the whole log ---------------------------------------------------- */
 
 int
-raft_log_init(raft_log *log, const raft_storage *storage,
-			  raft_index committed, raft_index applied)
+raft_log_init(raft_log *log, const raft_storage *storage, raft_index committed,
+			  raft_index applied)
 {
-	raft_index	first;
-	raft_index	last;
+	raft_index first;
+	raft_index last;
 
 	RAFT_ASSERT(log != NULL && storage != NULL);
 	RAFT_ASSERT(storage->term && storage->entries && storage->first_index &&
-		   storage->last_index && storage->snapshot);
+				storage->last_index && storage->snapshot);
 	memset(log, 0, sizeof(*log));
 	log->storage = *storage;
 	first = storage->first_index(storage->ud);
@@ -197,7 +197,7 @@ raft_log_destroy(raft_log *log)
 raft_index
 raft_log_first_index(const raft_log *log)
 {
-	raft_index	index;
+	raft_index index;
 
 	if (unstable_maybe_first_index(&log->unstable, &index))
 		return index;
@@ -207,7 +207,7 @@ raft_log_first_index(const raft_log *log)
 raft_index
 raft_log_last_index(const raft_log *log)
 {
-	raft_index	index;
+	raft_index index;
 
 	if (unstable_maybe_last_index(&log->unstable, &index))
 		return index;
@@ -222,7 +222,7 @@ raft_log_last_index(const raft_log *log)
 int
 raft_log_term(const raft_log *log, raft_index index, raft_term *term)
 {
-	int			rc;
+	int rc;
 
 	RAFT_ASSERT(term != NULL);
 	if (unstable_maybe_term(&log->unstable, index, term))
@@ -239,7 +239,7 @@ raft_log_term(const raft_log *log, raft_index index, raft_term *term)
 raft_term
 raft_log_term_or_zero(const raft_log *log, raft_index index)
 {
-	raft_term	term = 0;
+	raft_term term = 0;
 
 	if (raft_log_term(log, index, &term) != RAFT_OK)
 		return 0;
@@ -255,7 +255,7 @@ raft_log_last_term(const raft_log *log)
 bool
 raft_log_match_term(const raft_log *log, raft_index index, raft_term term)
 {
-	raft_term	ours;
+	raft_term ours;
 
 	if (raft_log_term(log, index, &ours) != RAFT_OK)
 		return false;
@@ -270,7 +270,7 @@ raft_log_match_term(const raft_log *log, raft_index index, raft_term term)
 bool
 raft_log_is_up_to_date(const raft_log *log, raft_index index, raft_term term)
 {
-	raft_term	last_term = raft_log_last_term(log);
+	raft_term last_term = raft_log_last_term(log);
 
 	return term > last_term ||
 		(term == last_term && index >= raft_log_last_index(log));
@@ -301,7 +301,7 @@ raft_log_find_conflict_by_term(const raft_log *log, raft_index index,
 {
 	for (; index > 0; index--)
 	{
-		raft_term	ours;
+		raft_term ours;
 
 		if (raft_log_term(log, index, &ours) != RAFT_OK)
 		{
@@ -347,13 +347,12 @@ find_conflict(const raft_log *log, const raft_entry *entries, uint32_t n)
  *     min(leaderCommit, index of last new entry).
  */
 int
-raft_log_maybe_append(raft_log *log, raft_index prev_index,
-					  raft_term prev_term, raft_index commit,
-					  const raft_entry *entries, uint32_t n,
+raft_log_maybe_append(raft_log *log, raft_index prev_index, raft_term prev_term,
+					  raft_index commit, const raft_entry *entries, uint32_t n,
 					  bool *accepted, raft_index *last_new)
 {
-	raft_index	conflict;
-	int			rc;
+	raft_index conflict;
+	int rc;
 
 	*accepted = false;
 	*last_new = 0;
@@ -363,7 +362,7 @@ raft_log_maybe_append(raft_log *log, raft_index prev_index,
 	conflict = find_conflict(log, entries, n);
 	if (conflict != 0)
 	{
-		uint32_t	skip;
+		uint32_t skip;
 
 		/* Committed entries never change: a leader asking so is broken. */
 		if (conflict <= log->committed)
@@ -435,8 +434,8 @@ void
 raft_log_stable_to(raft_log *log, raft_index index, raft_term term)
 {
 	raft_unstable *u = &log->unstable;
-	raft_term	ours;
-	uint32_t	count;
+	raft_term ours;
+	uint32_t count;
 
 	if (!unstable_maybe_term(u, index, &ours))
 		return;
@@ -501,28 +500,29 @@ raft_log_snapshot(const raft_log *log, const raft_snapshot **snapshot)
 
 typedef struct entry_gather
 {
-	raft_entry *items;			/* shallow: data points into the sources */
-	uint32_t	n;
-	uint32_t	capacity;
-	uint64_t	bytes;
-	uint64_t	max_bytes;
-	bool		full;
+	raft_entry *items; /* shallow: data points into the sources */
+	uint32_t n;
+	uint32_t capacity;
+	uint64_t bytes;
+	uint64_t max_bytes;
+	bool full;
 } entry_gather;
 
 /* Adds one entry if the size bound allows: the first entry always fits. */
 static int
 gather_add(entry_gather *g, const raft_entry *entry)
 {
-	if (g->n > 0 && (g->bytes + entry->size > g->max_bytes ||
-					 g->n >= RAFT_WIRE_MAX_ENTRIES))
+	if (g->n > 0 &&
+		(g->bytes + entry->size > g->max_bytes || g->n >= RAFT_WIRE_MAX_ENTRIES))
 	{
 		g->full = true;
 		return RAFT_OK;
 	}
 	if (g->n == g->capacity)
 	{
-		uint32_t	capacity = g->capacity == 0 ? 16 : g->capacity * 2;
-		raft_entry *grown = raft_realloc(g->items, (size_t) capacity * sizeof(raft_entry));
+		uint32_t capacity = g->capacity == 0 ? 16 : g->capacity * 2;
+		raft_entry *grown =
+			raft_realloc(g->items, (size_t) capacity * sizeof(raft_entry));
 
 		if (grown == NULL)
 			return RAFT_ERR_NOMEM;
@@ -539,11 +539,11 @@ gather_from_storage(const raft_log *log, entry_gather *g, raft_index lo,
 					raft_index hi)
 {
 	const raft_entry *stored = NULL;
-	uint32_t	n = 0;
-	int			rc;
+	uint32_t n = 0;
+	int rc;
 
-	rc = log->storage.entries(log->storage.ud, lo, hi, g->max_bytes,
-							  &stored, &n);
+	rc = log->storage.entries(log->storage.ud, lo, hi, g->max_bytes, &stored,
+							  &n);
 	if (rc != RAFT_OK)
 		return rc;
 	RAFT_ASSERT(n <= hi - lo);
@@ -569,8 +569,8 @@ raft_log_slice(const raft_log *log, raft_index lo, raft_index hi,
 			   uint64_t max_bytes, raft_entry **entries, uint32_t *n)
 {
 	const raft_unstable *u = &log->unstable;
-	entry_gather g = {0};
-	int			rc = RAFT_OK;
+	entry_gather g = { 0 };
+	int rc = RAFT_OK;
 
 	*entries = NULL;
 	*n = 0;
@@ -616,6 +616,6 @@ raft_log_next_committed(const raft_log *log, uint64_t max_bytes,
 	if (!raft_log_has_next_committed(log))
 		return RAFT_OK;
 	RAFT_ASSERT(log->applied + 1 >= raft_log_first_index(log));
-	return raft_log_slice(log, log->applied + 1, log->committed + 1,
-						  max_bytes, entries, n);
+	return raft_log_slice(log, log->applied + 1, log->committed + 1, max_bytes,
+						  entries, n);
 }

@@ -24,7 +24,7 @@
 int
 raft_switch_to_config(raft_node *node, const raft_config *config)
 {
-	int			rc;
+	int rc;
 
 	raft_tracker_set_config(&node->tracker, config,
 							raft_log_last_index(&node->log));
@@ -45,8 +45,8 @@ raft_switch_to_config(raft_node *node, const raft_config *config)
 		return raft_bcast_append(node);
 	for (uint32_t i = 0; i < node->tracker.n_progress; i++)
 	{
-		raft_id		to = node->tracker.progress[i].id;
-		bool		sent;
+		raft_id to = node->tracker.progress[i].id;
+		bool sent;
 
 		if (to == node->id)
 			continue;
@@ -86,18 +86,17 @@ raft_apply_conf_change_entry(raft_node *node, const raft_entry *entry)
 bool
 raft_has_unapplied_conf_changes(const raft_node *node)
 {
-	raft_index	lo = node->log.applied + 1;
-	raft_index	hi = node->log.committed + 1;
+	raft_index lo = node->log.applied + 1;
+	raft_index hi = node->log.committed + 1;
 
 	while (lo < hi)
 	{
 		raft_entry *entries;
-		uint32_t	n;
-		bool		found = false;
+		uint32_t n;
+		bool found = false;
 
 		/* If we cannot tell (no memory), do not campaign. */
-		if (raft_log_slice(&node->log, lo, hi,
-						   node->max_committed_size_per_ready,
+		if (raft_log_slice(&node->log, lo, hi, node->max_committed_size_per_ready,
 						   &entries, &n) != RAFT_OK)
 			return true;
 		RAFT_ASSERT(n > 0);
@@ -146,15 +145,15 @@ int
 raft_handle_transfer_leader(raft_node *node, raft_progress *pr,
 							const raft_message *msg)
 {
-	raft_id		transferee = msg->from;
-	bool		sent;
+	raft_id transferee = msg->from;
+	bool sent;
 
 	if (pr->is_learner)
 		return RAFT_ERR_INVALID;
 	if (node->lead_transferee != RAFT_NONE)
 	{
 		if (node->lead_transferee == transferee)
-			return RAFT_OK;		/* already under way */
+			return RAFT_OK; /* already under way */
 		raft_abort_leader_transfer(node);
 	}
 	if (transferee == node->id)

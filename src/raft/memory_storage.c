@@ -24,11 +24,11 @@
 
 struct raft_memory_storage
 {
-	raft_snapshot snapshot;		/* data owned; meta.index 0 if none */
-	raft_entry *entries;		/* entries[0] is the dummy; data owned */
-	uint32_t	n;				/* n >= 1 */
-	uint32_t	capacity;
-	uint64_t	data_bytes;		/* sum of entry data sizes */
+	raft_snapshot snapshot; /* data owned; meta.index 0 if none */
+	raft_entry *entries;	/* entries[0] is the dummy; data owned */
+	uint32_t n;				/* n >= 1 */
+	uint32_t capacity;
+	uint64_t data_bytes; /* sum of entry data sizes */
 };
 
 static raft_index
@@ -60,7 +60,7 @@ ms_truncate(raft_memory_storage *ms, uint32_t from)
 static int
 ms_reserve(raft_memory_storage *ms, uint64_t needed)
 {
-	uint64_t	capacity;
+	uint64_t capacity;
 	raft_entry *grown;
 
 	if (needed <= ms->capacity)
@@ -88,7 +88,8 @@ ms_compact_to(raft_memory_storage *ms, uint32_t at)
 		ms->data_bytes -= ms->entries[i].size;
 		raft_free(ms->entries[i].data);
 	}
-	memmove(ms->entries, ms->entries + at, (size_t) (ms->n - at) * sizeof(raft_entry));
+	memmove(ms->entries, ms->entries + at,
+			(size_t) (ms->n - at) * sizeof(raft_entry));
 	ms->n -= at;
 	ms->entries[0].data = NULL;
 	ms->entries[0].size = 0;
@@ -143,9 +144,9 @@ ms_entries(void *ud, raft_index lo, raft_index hi, uint64_t max_bytes,
 		   const raft_entry **entries, uint32_t *n)
 {
 	raft_memory_storage *ms = ud;
-	uint64_t	bytes = 0;
-	uint32_t	count = 0;
-	uint32_t	start;
+	uint64_t bytes = 0;
+	uint32_t count = 0;
+	uint32_t start;
 
 	*entries = NULL;
 	*n = 0;
@@ -156,7 +157,7 @@ ms_entries(void *ud, raft_index lo, raft_index hi, uint64_t max_bytes,
 	start = (uint32_t) (lo - ms_offset(ms));
 	for (raft_index i = lo; i < hi; i++)
 	{
-		uint32_t	size = ms->entries[start + count].size;
+		uint32_t size = ms->entries[start + count].size;
 
 		if (count > 0 && bytes + size > max_bytes)
 			break;
@@ -214,10 +215,10 @@ int
 raft_memory_storage_append(raft_memory_storage *ms, const raft_entry *entries,
 						   uint32_t n)
 {
-	raft_index	first;
-	raft_index	position;
+	raft_index first;
+	raft_index position;
 	raft_entry *copies;
-	int			rc = RAFT_OK;
+	int rc = RAFT_OK;
 
 	if (ms == NULL || (n > 0 && entries == NULL))
 		return RAFT_ERR_INVALID;
@@ -227,25 +228,26 @@ raft_memory_storage_append(raft_memory_storage *ms, const raft_entry *entries,
 		if (entries[i].index >= RAFT_NUMBER_LIMIT ||
 			entries[i].term >= RAFT_NUMBER_LIMIT ||
 			(entries[i].size > 0 && entries[i].data == NULL) ||
-			(i > 0 && (entries[i].index != entries[i - 1].index + 1 ||
-					   entries[i].term < entries[i - 1].term)))
+			(i > 0 &&
+			 (entries[i].index != entries[i - 1].index + 1 ||
+			  entries[i].term < entries[i - 1].term)))
 			return RAFT_ERR_INVALID;
 	}
 	if (n == 0)
 		return RAFT_OK;
 	first = ms_offset(ms) + 1;
 	if (entries[0].index + n - 1 < first)
-		return RAFT_OK;			/* all compacted */
+		return RAFT_OK; /* all compacted */
 	if (entries[0].index < first)
 	{
-		uint32_t	skip = (uint32_t) (first - entries[0].index);
+		uint32_t skip = (uint32_t) (first - entries[0].index);
 
 		entries += skip;
 		n -= skip;
 	}
 	position = entries[0].index - ms_offset(ms);
 	if (position > ms->n)
-		return RAFT_ERR_INVALID;	/* gap after the last index */
+		return RAFT_ERR_INVALID; /* gap after the last index */
 
 	copies = raft_calloc(n, sizeof(raft_entry));
 	if (copies == NULL)
@@ -279,7 +281,7 @@ raft_memory_storage_apply_snapshot(raft_memory_storage *ms,
 								   const raft_snapshot *snapshot)
 {
 	raft_snapshot copy;
-	int			rc;
+	int rc;
 
 	if (ms == NULL || snapshot == NULL || snapshot->meta.index == 0 ||
 		snapshot->meta.index >= RAFT_NUMBER_LIMIT ||
@@ -308,7 +310,7 @@ raft_memory_storage_create_snapshot(raft_memory_storage *ms, raft_index index,
 {
 	raft_snapshot source;
 	raft_snapshot copy;
-	int			rc;
+	int rc;
 
 	if (ms == NULL || config == NULL || (data_size > 0 && data == NULL))
 		return RAFT_ERR_INVALID;
@@ -352,7 +354,7 @@ raft_memory_storage_compact(raft_memory_storage *ms, raft_index index)
 	if (index > ms_last(ms) + 1)
 		return RAFT_ERR_UNAVAILABLE;
 	if (index == ms_offset(ms) + 1)
-		return RAFT_OK;			/* nothing below index left */
+		return RAFT_OK; /* nothing below index left */
 	ms_compact_to(ms, (uint32_t) (index - 1 - ms_offset(ms)));
 	RAFT_ASSERT(ms_offset(ms) + 1 == index);
 	return RAFT_OK;

@@ -20,17 +20,20 @@
 static int
 apply_option_defaults(const raft_options *options, raft_node *node)
 {
-	node->election_tick = options->election_tick ? options->election_tick :
-		RAFT_DEFAULT_ELECTION_TICK;
-	node->heartbeat_tick = options->heartbeat_tick ? options->heartbeat_tick :
-		RAFT_DEFAULT_HEARTBEAT_TICK;
-	node->max_size_per_msg = options->max_size_per_msg ?
-		options->max_size_per_msg : RAFT_DEFAULT_MAX_SIZE_PER_MSG;
-	node->max_committed_size_per_ready = options->max_committed_size_per_ready ?
-		options->max_committed_size_per_ready :
-		RAFT_DEFAULT_MAX_COMMITTED_SIZE_PER_READY;
-	node->max_uncommitted_bytes = options->max_uncommitted_bytes ?
-		options->max_uncommitted_bytes : RAFT_DEFAULT_MAX_UNCOMMITTED_BYTES;
+	node->election_tick = options->election_tick ? options->election_tick
+												 : RAFT_DEFAULT_ELECTION_TICK;
+	node->heartbeat_tick = options->heartbeat_tick
+		? options->heartbeat_tick
+		: RAFT_DEFAULT_HEARTBEAT_TICK;
+	node->max_size_per_msg = options->max_size_per_msg
+		? options->max_size_per_msg
+		: RAFT_DEFAULT_MAX_SIZE_PER_MSG;
+	node->max_committed_size_per_ready = options->max_committed_size_per_ready
+		? options->max_committed_size_per_ready
+		: RAFT_DEFAULT_MAX_COMMITTED_SIZE_PER_READY;
+	node->max_uncommitted_bytes = options->max_uncommitted_bytes
+		? options->max_uncommitted_bytes
+		: RAFT_DEFAULT_MAX_UNCOMMITTED_BYTES;
 	node->pre_vote = !options->disable_pre_vote;
 	node->check_quorum = !options->disable_check_quorum;
 	if (node->heartbeat_tick >= node->election_tick ||
@@ -48,7 +51,7 @@ static int
 initial_config(const raft_options *options, raft_config *config)
 {
 	const raft_snapshot *snapshot = NULL;
-	int			rc;
+	int rc;
 
 	*config = options->config;
 	if (config->n_voters > 0 || config->n_learners > 0)
@@ -64,10 +67,10 @@ initial_config(const raft_options *options, raft_config *config)
 int
 raft_node_create(const raft_options *options, raft_node **out)
 {
-	raft_node  *node;
+	raft_node *node;
 	raft_config config;
-	uint32_t	max_inflight;
-	int			rc;
+	uint32_t max_inflight;
+	int rc;
 
 	if (options == NULL || out == NULL || options->id == RAFT_NONE ||
 		!options->storage.term || !options->storage.entries ||
@@ -82,8 +85,8 @@ raft_node_create(const raft_options *options, raft_node **out)
 	if (node == NULL)
 		return RAFT_ERR_NOMEM;
 	node->id = options->id;
-	max_inflight = options->max_inflight_msgs ? options->max_inflight_msgs :
-		RAFT_DEFAULT_MAX_INFLIGHT_MSGS;
+	max_inflight = options->max_inflight_msgs ? options->max_inflight_msgs
+											  : RAFT_DEFAULT_MAX_INFLIGHT_MSGS;
 	rc = apply_option_defaults(options, node);
 	if (rc == RAFT_OK)
 		rc = raft_tracker_init(&node->tracker, max_inflight);
@@ -142,7 +145,7 @@ raft_tick(raft_node *node)
 int
 raft_step(raft_node *node, const raft_message *msg)
 {
-	int			rc;
+	int rc;
 
 	if (node == NULL || msg == NULL)
 		return RAFT_ERR_INVALID;
@@ -173,7 +176,7 @@ int
 raft_campaign(raft_node *node)
 {
 	raft_message msg = local_message(RAFT_MSG_HUP, node->id);
-	int			rc;
+	int rc;
 
 	rc = raft_step_internal(node, &msg);
 	raft_assert_invariants(node);
@@ -185,8 +188,8 @@ propose_entry(raft_node *node, raft_entry_type type, const uint8_t *data,
 			  uint32_t size)
 {
 	raft_message msg = local_message(RAFT_MSG_PROP, node->id);
-	raft_entry	entry;
-	int			rc;
+	raft_entry entry;
+	int rc;
 
 	if (size > RAFT_MAX_PROPOSAL_BYTES)
 		return RAFT_ERR_TOO_LARGE;
@@ -195,7 +198,7 @@ propose_entry(raft_node *node, raft_entry_type type, const uint8_t *data,
 	memset(&entry, 0, sizeof(entry));
 	entry.type = type;
 	entry.size = size;
-	entry.data = (uint8_t *) data;	/* read only: the log copies it */
+	entry.data = (uint8_t *) data; /* read only: the log copies it */
 	msg.n_entries = 1;
 	msg.entries = &entry;
 	rc = raft_step_internal(node, &msg);
@@ -219,10 +222,10 @@ int
 raft_propose_conf_change(raft_node *node, const raft_conf_change *change)
 {
 	raft_config next;
-	uint8_t    *buffer;
-	size_t		size;
-	size_t		written = 0;
-	int			rc;
+	uint8_t *buffer;
+	size_t size;
+	size_t written = 0;
+	int rc;
 
 	RAFT_ASSERT(node != NULL);
 	if (change == NULL)
@@ -255,7 +258,7 @@ int
 raft_transfer_leader(raft_node *node, raft_id to)
 {
 	raft_message msg = local_message(RAFT_MSG_TRANSFER_LEADER, to);
-	int			rc;
+	int rc;
 
 	RAFT_ASSERT(node != NULL);
 	if (to == RAFT_NONE)

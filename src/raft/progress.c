@@ -37,7 +37,7 @@ raft_inflights_add(raft_inflights *in, raft_index index)
 {
 	RAFT_ASSERT(!raft_inflights_full(in));
 	RAFT_ASSERT(in->count == 0 ||
-		   in->buffer[(in->start + in->count - 1) % in->capacity] < index);
+				in->buffer[(in->start + in->count - 1) % in->capacity] < index);
 	in->buffer[(in->start + in->count) % in->capacity] = index;
 	in->count++;
 }
@@ -127,7 +127,7 @@ raft_progress_become_probe(raft_progress *pr)
 {
 	if (pr->state == RAFT_PROGRESS_SNAPSHOT)
 	{
-		raft_index	pending = pr->pending_snapshot;
+		raft_index pending = pr->pending_snapshot;
 
 		progress_reset_state(pr, RAFT_PROGRESS_PROBE);
 		pr->next = (pr->match + 1 > pending + 1) ? pr->match + 1 : pending + 1;
@@ -158,7 +158,7 @@ raft_progress_become_snapshot(raft_progress *pr, raft_index snapshot_index)
 bool
 raft_progress_maybe_update(raft_progress *pr, raft_index index)
 {
-	bool		updated = false;
+	bool updated = false;
 
 	if (pr->match < index)
 	{
@@ -180,7 +180,7 @@ bool
 raft_progress_maybe_decr_to(raft_progress *pr, raft_index rejected,
 							raft_index match_hint)
 {
-	raft_index	next;
+	raft_index next;
 
 	if (pr->state == RAFT_PROGRESS_REPLICATE)
 	{
@@ -249,7 +249,7 @@ raft_tracker_init(raft_tracker *tracker, uint32_t max_inflight)
 	memset(tracker, 0, sizeof(*tracker));
 	tracker->max_inflight = max_inflight;
 	tracker->pool = raft_malloc((size_t) RAFT_MAX_MEMBERS * max_inflight *
-						   sizeof(raft_index));
+								sizeof(raft_index));
 	if (tracker->pool == NULL)
 		return RAFT_ERR_NOMEM;
 	return RAFT_OK;
@@ -305,17 +305,17 @@ raft_tracker_set_config(raft_tracker *tracker, const raft_config *config,
 						raft_index last_index)
 {
 	raft_progress next[RAFT_MAX_MEMBERS];
-	bool		kept[RAFT_MAX_MEMBERS] = {false};
-	uint32_t	n = 0;
-	uint32_t	total = config->n_voters + config->n_learners;
+	bool kept[RAFT_MAX_MEMBERS] = { false };
+	uint32_t n = 0;
+	uint32_t total = config->n_voters + config->n_learners;
 
 	RAFT_ASSERT(raft_config_is_valid(config));
 	RAFT_ASSERT(total <= RAFT_MAX_MEMBERS);
 	for (uint32_t i = 0; i < total; i++)
 	{
-		bool		learner = i >= config->n_voters;
-		raft_id		id = learner ? config->learners[i - config->n_voters] :
-			config->voters[i];
+		bool learner = i >= config->n_voters;
+		raft_id id = learner ? config->learners[i - config->n_voters]
+							 : config->voters[i];
 		raft_progress *old = raft_tracker_get(tracker, id);
 
 		if (old != NULL)
@@ -327,7 +327,7 @@ raft_tracker_set_config(raft_tracker *tracker, const raft_config *config,
 		{
 			memset(&next[n], 0, sizeof(next[n]));
 			next[n].id = id;
-			next[n].slot = UINT32_MAX;	/* assigned below */
+			next[n].slot = UINT32_MAX; /* assigned below */
 			raft_progress_reset(&next[n], last_index);
 			next[n].recent_active = true;
 		}
@@ -346,8 +346,8 @@ raft_tracker_set_config(raft_tracker *tracker, const raft_config *config,
 			continue;
 		next[i].slot = take_slot(tracker);
 		raft_inflights_init(&next[i].inflights,
-							tracker->pool + (size_t) next[i].slot *
-							tracker->max_inflight,
+							tracker->pool +
+								(size_t) next[i].slot * tracker->max_inflight,
 							tracker->max_inflight);
 	}
 	memcpy(tracker->progress, next, (size_t) n * sizeof(raft_progress));
@@ -359,8 +359,8 @@ raft_tracker_set_config(raft_tracker *tracker, const raft_config *config,
 raft_index
 raft_tracker_committed(const raft_tracker *tracker)
 {
-	raft_index	match[RAFT_MAX_MEMBERS];
-	uint32_t	n = 0;
+	raft_index match[RAFT_MAX_MEMBERS];
+	uint32_t n = 0;
 
 	for (uint32_t i = 0; i < tracker->n_progress; i++)
 	{
@@ -375,8 +375,8 @@ raft_tracker_committed(const raft_tracker *tracker)
 bool
 raft_tracker_quorum_active(const raft_tracker *tracker)
 {
-	uint32_t	active = 0;
-	uint32_t	inactive = 0;
+	uint32_t active = 0;
+	uint32_t inactive = 0;
 
 	for (uint32_t i = 0; i < tracker->n_progress; i++)
 	{

@@ -27,8 +27,8 @@ raft_quorum_size(uint32_t n_voters)
 raft_index
 raft_quorum_committed_index(const raft_index *match, uint32_t n_voters)
 {
-	raft_index	sorted[RAFT_MAX_MEMBERS];
-	uint32_t	quorum;
+	raft_index sorted[RAFT_MAX_MEMBERS];
+	uint32_t quorum;
 
 	RAFT_ASSERT(n_voters <= RAFT_MAX_MEMBERS);
 	if (n_voters == 0)
@@ -37,8 +37,8 @@ raft_quorum_committed_index(const raft_index *match, uint32_t n_voters)
 	/* Insertion sort, decreasing: n is at most RAFT_MAX_MEMBERS. */
 	for (uint32_t i = 0; i < n_voters; i++)
 	{
-		raft_index	value = match[i];
-		uint32_t	j = i;
+		raft_index value = match[i];
+		uint32_t j = i;
 
 		while (j > 0 && sorted[j - 1] < value)
 		{
@@ -60,8 +60,8 @@ raft_quorum_committed_index(const raft_index *match, uint32_t n_voters)
 raft_vote_result
 raft_quorum_vote_result(uint32_t n_voters, uint32_t granted, uint32_t rejected)
 {
-	uint32_t	quorum = raft_quorum_size(n_voters);
-	uint32_t	missing;
+	uint32_t quorum = raft_quorum_size(n_voters);
+	uint32_t missing;
 
 	RAFT_ASSERT(granted + rejected <= n_voters);
 	if (n_voters == 0)

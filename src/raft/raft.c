@@ -58,9 +58,9 @@ raft_send(raft_node *node, raft_message *msg)
 	}
 	if (queue->n == queue->capacity)
 	{
-		uint32_t	capacity = queue->capacity == 0 ? 16 : queue->capacity * 2;
-		raft_message *grown = raft_realloc(queue->items,
-									  (size_t) capacity * sizeof(raft_message));
+		uint32_t capacity = queue->capacity == 0 ? 16 : queue->capacity * 2;
+		raft_message *grown =
+			raft_realloc(queue->items, (size_t) capacity * sizeof(raft_message));
 
 		if (grown == NULL)
 		{
@@ -80,9 +80,9 @@ static int
 step_leader_propose(raft_node *node, const raft_message *msg)
 {
 	raft_entry *entries;
-	raft_index	pending_conf_index = node->pending_conf_index;
-	uint64_t	bytes;
-	int			rc;
+	raft_index pending_conf_index = node->pending_conf_index;
+	uint64_t bytes;
+	int rc;
 
 	RAFT_ASSERT(msg->n_entries > 0);
 	/* A leader removed from the configuration takes no new proposals. */
@@ -135,7 +135,7 @@ step_leader(raft_node *node, const raft_message *msg)
 
 	pr = raft_tracker_get(&node->tracker, msg->from);
 	if (pr == NULL)
-		return RAFT_OK;			/* not (or no longer) a member */
+		return RAFT_OK; /* not (or no longer) a member */
 	/* Peer messages say whether their sender recovers (local ones don't). */
 	if (msg->term != 0 && msg->type != RAFT_MSG_TRANSFER_LEADER)
 		raft_recovery_observe(node, pr, msg);
@@ -171,14 +171,15 @@ step_leader(raft_node *node, const raft_message *msg)
 	}
 }
 
-static int	step_follower(raft_node *node, const raft_message *msg);
+static int step_follower(raft_node *node, const raft_message *msg);
 
 /* Shared by pre-candidates and candidates. */
 static int
 step_candidate(raft_node *node, const raft_message *msg)
 {
-	raft_message_type my_response = node->role == RAFT_PRECANDIDATE ?
-		RAFT_MSG_PREVOTE_RESP : RAFT_MSG_VOTE_RESP;
+	raft_message_type my_response = node->role == RAFT_PRECANDIDATE
+		? RAFT_MSG_PREVOTE_RESP
+		: RAFT_MSG_VOTE_RESP;
 
 	switch (msg->type)
 	{
@@ -270,9 +271,8 @@ step_higher_term(raft_node *node, const raft_message *msg)
 {
 	if (msg->type == RAFT_MSG_VOTE || msg->type == RAFT_MSG_PREVOTE)
 	{
-		bool		force = msg->context == RAFT_CAMPAIGN_TRANSFER_CONTEXT;
-		bool		in_lease = node->check_quorum &&
-			node->leader != RAFT_NONE &&
+		bool force = msg->context == RAFT_CAMPAIGN_TRANSFER_CONTEXT;
+		bool in_lease = node->check_quorum && node->leader != RAFT_NONE &&
 			node->election_elapsed < node->election_tick;
 
 		/*
@@ -284,9 +284,9 @@ step_higher_term(raft_node *node, const raft_message *msg)
 			return false;
 	}
 	if (msg->type == RAFT_MSG_PREVOTE)
-		return true;			/* never change term for a pre-vote */
+		return true; /* never change term for a pre-vote */
 	if (msg->type == RAFT_MSG_PREVOTE_RESP && !msg->reject)
-		return true;			/* granted for our future term */
+		return true; /* granted for our future term */
 	if (msg->type == RAFT_MSG_APP || msg->type == RAFT_MSG_HEARTBEAT ||
 		msg->type == RAFT_MSG_SNAP ||
 		(msg->type == RAFT_MSG_RECOVER && msg->index > 0))
@@ -351,8 +351,9 @@ raft_step_internal(raft_node *node, const raft_message *msg)
 	switch (msg->type)
 	{
 		case RAFT_MSG_HUP:
-			return raft_hup(node, node->pre_vote ? RAFT_CAMPAIGN_PRE_ELECTION :
-							RAFT_CAMPAIGN_ELECTION);
+			return raft_hup(node,
+							node->pre_vote ? RAFT_CAMPAIGN_PRE_ELECTION
+										   : RAFT_CAMPAIGN_ELECTION);
 		case RAFT_MSG_VOTE:
 		case RAFT_MSG_PREVOTE:
 			return raft_handle_vote_request(node, msg);
@@ -382,7 +383,7 @@ raft_assert_invariants(const raft_node *node)
 {
 #ifndef NDEBUG
 	const raft_log *log = &node->log;
-	raft_index	last = raft_log_last_index(log);
+	raft_index last = raft_log_last_index(log);
 
 	RAFT_ASSERT(log->applied <= log->committed);
 	RAFT_ASSERT(log->committed <= last);
@@ -415,9 +416,9 @@ raft_assert_invariants(const raft_node *node)
 			break;
 	}
 	RAFT_ASSERT(node->tracker.n_progress ==
-		   node->tracker.config.n_voters + node->tracker.config.n_learners);
+				node->tracker.config.n_voters + node->tracker.config.n_learners);
 	RAFT_ASSERT(node->randomized_election_timeout >= node->election_tick &&
-		   node->randomized_election_timeout < 2 * node->election_tick);
+				node->randomized_election_timeout < 2 * node->election_tick);
 #else
 	(void) node;
 #endif

@@ -46,13 +46,10 @@ raft_has_ready(const raft_node *node)
 	raft_hard_state hs = current_hard_state(node);
 
 	RAFT_ASSERT(node != NULL);
-	return node->role != node->prev_role ||
-		node->leader != node->prev_leader ||
+	return node->role != node->prev_role || node->leader != node->prev_leader ||
 		!hard_state_equal(&hs, &node->prev_hard_state) ||
-		node->log.unstable.has_snapshot ||
-		node->log.unstable.n_entries > 0 ||
-		node->msgs.n > 0 ||
-		node->peers_version != node->peers_persisted ||
+		node->log.unstable.has_snapshot || node->log.unstable.n_entries > 0 ||
+		node->msgs.n > 0 || node->peers_version != node->peers_persisted ||
 		raft_log_has_next_committed(&node->log);
 }
 
@@ -99,12 +96,11 @@ may_leave_early(const raft_node *node, const raft_message *msg)
  * early: sending everything after persisting is always correct.
  */
 static uint32_t
-early_messages_first(const raft_node *node, raft_message *messages,
-					 uint32_t n)
+early_messages_first(const raft_node *node, raft_message *messages, uint32_t n)
 {
 	raft_message *sorted;
-	uint32_t	early = 0;
-	uint32_t	at = 0;
+	uint32_t early = 0;
+	uint32_t at = 0;
 
 	for (uint32_t i = 0; i < n; i++)
 		early += may_leave_early(node, &messages[i]);
@@ -130,7 +126,7 @@ static int
 copy_ready_data(raft_node *node, raft_ready *ready)
 {
 	const raft_unstable *u = &node->log.unstable;
-	int			rc;
+	int rc;
 
 	if (u->has_snapshot)
 	{
@@ -158,7 +154,7 @@ int
 raft_ready_get(raft_node *node, raft_ready *ready)
 {
 	raft_hard_state hs;
-	int			rc;
+	int rc;
 
 	if (node == NULL || ready == NULL)
 		return RAFT_ERR_INVALID;
@@ -170,8 +166,8 @@ raft_ready_get(raft_node *node, raft_ready *ready)
 	memset(ready, 0, sizeof(*ready));
 	ready->role = node->role;
 	ready->leader = node->leader;
-	ready->soft_state_changed = node->role != node->prev_role ||
-		node->leader != node->prev_leader;
+	ready->soft_state_changed =
+		node->role != node->prev_role || node->leader != node->prev_leader;
 	hs = current_hard_state(node);
 	if (!hard_state_equal(&hs, &node->prev_hard_state))
 	{
@@ -204,14 +200,14 @@ raft_ready_get(raft_node *node, raft_ready *ready)
 	/* Each carries the identity this ready persists (recovery.c). */
 	for (uint32_t i = 0; i < ready->n_messages; i++)
 		raft_recovery_stamp(node, &ready->messages[i]);
-	ready->n_early_messages = early_messages_first(node, ready->messages,
-												   ready->n_messages);
+	ready->n_early_messages =
+		early_messages_first(node, ready->messages, ready->n_messages);
 
 	/* Invariants of what the host will persist and apply. */
-	RAFT_ASSERT(!ready->has_hard_state || ready->hard_state.commit >=
-		   node->prev_hard_state.commit);
+	RAFT_ASSERT(!ready->has_hard_state ||
+				ready->hard_state.commit >= node->prev_hard_state.commit);
 	RAFT_ASSERT(ready->n_committed == 0 ||
-		   ready->committed[ready->n_committed - 1].index <= hs.commit);
+				ready->committed[ready->n_committed - 1].index <= hs.commit);
 	node->ready_outstanding = true;
 	return RAFT_OK;
 }

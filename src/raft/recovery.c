@@ -90,7 +90,7 @@ record_sender(raft_node *node, raft_peer_record *rec, const raft_message *msg)
 	if (rec == NULL)
 	{
 		if (node->n_peers == RAFT_MAX_MEMBERS)
-			return;				/* members only: cannot happen */
+			return; /* members only: cannot happen */
 		rec = &node->peers[node->n_peers++];
 		memset(rec, 0, sizeof(*rec));
 		rec->id = msg->from;
@@ -109,7 +109,7 @@ record_sender(raft_node *node, raft_peer_record *rec, const raft_message *msg)
 void
 raft_recovery_prune_peers(raft_node *node)
 {
-	uint32_t	kept = 0;
+	uint32_t kept = 0;
 
 	for (uint32_t i = 0; i < node->n_peers; i++)
 	{
@@ -137,7 +137,7 @@ load_peers(raft_node *node, const raft_options *options)
 			return RAFT_ERR_CORRUPT;
 		if (!raft_config_is_member(&node->tracker.config, rec->id) ||
 			node->n_peers == RAFT_MAX_MEMBERS)
-			continue;			/* no longer a member: forget it */
+			continue; /* no longer a member: forget it */
 		node->peers[node->n_peers++] = *rec;
 	}
 	return RAFT_OK;
@@ -170,7 +170,7 @@ void
 raft_recovery_stamp(const raft_node *node, raft_message *msg)
 {
 	if (msg->type == RAFT_MSG_TRANSFER_LEADER && msg->from != node->id)
-		return;					/* forwarded: not ours to sign */
+		return; /* forwarded: not ours to sign */
 	msg->from_incarnation = node->incarnation;
 	msg->from_boot = node->life;
 	msg->recovering = node->recovering;
@@ -193,15 +193,16 @@ raft_recovery_hello(raft_node *node)
 	for (uint32_t i = 0; i < config->n_voters + config->n_learners; i++)
 	{
 		raft_message msg;
-		raft_id		to = i < config->n_voters ? config->voters[i] :
-			config->learners[i - config->n_voters];
+		raft_id to = i < config->n_voters
+			? config->voters[i]
+			: config->learners[i - config->n_voters];
 
 		if (to == node->id)
 			continue;
 		memset(&msg, 0, sizeof(msg));
 		msg.type = RAFT_MSG_HELLO;
 		msg.to = to;
-		(void) raft_send(node, &msg);	/* lost on NOMEM, like on the wire */
+		(void) raft_send(node, &msg); /* lost on NOMEM, like on the wire */
 	}
 }
 
@@ -229,7 +230,7 @@ send_recover(raft_node *node, raft_id to, uint64_t life, bool behind,
 		msg.index = target;
 		msg.log_term = raft_log_term_or_zero(&node->log, target);
 	}
-	(void) raft_send(node, &msg);	/* lost on NOMEM: asked again later */
+	(void) raft_send(node, &msg); /* lost on NOMEM: asked again later */
 }
 
 /*
@@ -240,7 +241,7 @@ send_recover(raft_node *node, raft_id to, uint64_t life, bool behind,
 static void
 leader_forget(raft_node *node, raft_progress *pr, raft_index next)
 {
-	raft_index	last = raft_log_last_index(&node->log);
+	raft_index last = raft_log_last_index(&node->log);
 
 	if (next == 0 || next > last + 1)
 		next = last + 1;
@@ -257,8 +258,8 @@ sender_behind(raft_node *node, const raft_peer_record *rec,
 			  const raft_message *msg)
 {
 	raft_progress *pr = raft_tracker_get(&node->tracker, msg->from);
-	uint64_t	seen = rec->incarnation == msg->from_incarnation ?
-		counter_of(rec->boot) : 0;
+	uint64_t seen =
+		rec->incarnation == msg->from_incarnation ? counter_of(rec->boot) : 0;
 
 	if (node->role == RAFT_LEADER && pr != NULL)
 		leader_forget(node, pr, 0);
@@ -277,8 +278,8 @@ int
 raft_recovery_check_sender(raft_node *node, const raft_message *msg)
 {
 	raft_peer_record *rec;
-	uint64_t	counter;
-	uint64_t	seen;
+	uint64_t counter;
+	uint64_t seen;
 
 	/* A forwarded transfer request speaks for another node: no identity. */
 	if (msg->from_incarnation == 0 || msg->type == RAFT_MSG_TRANSFER_LEADER ||
@@ -348,14 +349,14 @@ static void
 withdraw_grants(raft_node *node)
 {
 	raft_message_queue *queue = &node->msgs;
-	uint32_t	kept = 0;
+	uint32_t kept = 0;
 
 	for (uint32_t i = 0; i < queue->n; i++)
 	{
 		raft_message *m = &queue->items[i];
 
-		if ((m->type == RAFT_MSG_VOTE_RESP ||
-			 m->type == RAFT_MSG_PREVOTE_RESP) && !m->reject)
+		if ((m->type == RAFT_MSG_VOTE_RESP || m->type == RAFT_MSG_PREVOTE_RESP) &&
+			!m->reject)
 			raft_message_release(m);
 		else
 			queue->items[kept++] = *m;
@@ -376,7 +377,7 @@ void
 raft_recovery_notice(raft_node *node, const raft_message *msg)
 {
 	if (!msg->reject || msg->context != node->life)
-		return;					/* a target only, or about an earlier life */
+		return; /* a target only, or about an earlier life */
 	/* Caught up since it started: the peer's record is older than that. */
 	if (!node->recovering && !node->recovered)
 	{
@@ -424,14 +425,14 @@ raft_recovery_follow(raft_node *node, const raft_message *msg)
 void
 raft_recovery_maybe_finish(raft_node *node)
 {
-	raft_index	target = node->recovery_target;
-	raft_term	term;
+	raft_index target = node->recovery_target;
+	raft_term term;
 
 	if (!node->recovering || target == 0)
 		return;
 	if (node->recovery_leader_term != node->term)
 	{
-		node->recovery_target = 0;	/* a new leader gives a new target */
+		node->recovery_target = 0; /* a new leader gives a new target */
 		return;
 	}
 	if (node->log.committed < target)
@@ -466,8 +467,7 @@ raft_recovery_tick(raft_node *node)
  * now; repeat the target at each heartbeat answer, in case it was lost.
  */
 void
-raft_recovery_observe(raft_node *node, raft_progress *pr,
-					  const raft_message *msg)
+raft_recovery_observe(raft_node *node, raft_progress *pr, const raft_message *msg)
 {
 	if (!msg->recovering)
 	{
@@ -479,7 +479,7 @@ raft_recovery_observe(raft_node *node, raft_progress *pr,
 		msg->from_boot != 0)
 		return;
 	if (pr->recovering && pr->recovery_life == 0)
-		pr->recovery_life = msg->from_boot;	/* the life we told */
+		pr->recovery_life = msg->from_boot; /* the life we told */
 	else if (!pr->recovering || pr->recovery_life != msg->from_boot)
 	{
 		leader_forget(node, pr, 0);
@@ -487,8 +487,7 @@ raft_recovery_observe(raft_node *node, raft_progress *pr,
 	}
 	else if (msg->type != RAFT_MSG_HEARTBEAT_RESP)
 		return;
-	send_recover(node, pr->id, msg->from_boot, false, 0,
-				 pr->recovery_target);
+	send_recover(node, pr->id, msg->from_boot, false, 0, pr->recovery_target);
 }
 
 /*
@@ -512,8 +511,7 @@ raft_recovery_lost_entries(raft_node *node, raft_progress *pr,
 		msg->from_boot != pr->match_life)
 	{
 		leader_forget(node, pr, msg->reject_hint + 1);
-		send_recover(node, pr->id, msg->from_boot, true, 0,
-					 pr->recovery_target);
+		send_recover(node, pr->id, msg->from_boot, true, 0, pr->recovery_target);
 		return true;
 	}
 	raft_progress_lower_match(pr, msg->reject_hint);

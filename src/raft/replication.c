@@ -21,10 +21,9 @@
  * (raft_self_ack, at raft_advance).
  */
 int
-raft_append_entries_as_leader(raft_node *node, raft_entry *entries,
-							  uint32_t n)
+raft_append_entries_as_leader(raft_node *node, raft_entry *entries, uint32_t n)
 {
-	raft_index	last = raft_log_last_index(&node->log);
+	raft_index last = raft_log_last_index(&node->log);
 
 	RAFT_ASSERT(node->role == RAFT_LEADER);
 	for (uint32_t i = 0; i < n; i++)
@@ -55,17 +54,16 @@ raft_uncommitted_admits(const raft_node *node, uint64_t bytes)
  * when proposed.  (A new leader starts from zero: become_leader.)
  */
 void
-raft_uncommitted_release(raft_node *node, const raft_entry *committed,
-						 uint32_t n)
+raft_uncommitted_release(raft_node *node, const raft_entry *committed, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++)
 	{
-		uint64_t	size = committed[i].size;
+		uint64_t size = committed[i].size;
 
 		if (committed[i].term != node->term)
 			continue;
-		node->uncommitted_bytes = node->uncommitted_bytes > size ?
-			node->uncommitted_bytes - size : 0;
+		node->uncommitted_bytes =
+			node->uncommitted_bytes > size ? node->uncommitted_bytes - size : 0;
 	}
 }
 
@@ -78,7 +76,7 @@ send_snapshot(raft_node *node, raft_progress *pr, bool *sent)
 {
 	const raft_snapshot *snapshot = NULL;
 	raft_message msg;
-	int			rc;
+	int rc;
 
 	if (!pr->recent_active)
 		return RAFT_OK;
@@ -86,7 +84,7 @@ send_snapshot(raft_node *node, raft_progress *pr, bool *sent)
 	if (rc != RAFT_OK)
 		return rc;
 	if (snapshot == NULL || snapshot->meta.index == 0)
-		return RAFT_OK;			/* temporarily unavailable */
+		return RAFT_OK; /* temporarily unavailable */
 	memset(&msg, 0, sizeof(msg));
 	msg.type = RAFT_MSG_SNAP;
 	msg.to = pr->id;
@@ -109,10 +107,10 @@ int
 raft_send_append(raft_node *node, raft_id to, bool send_if_empty, bool *sent)
 {
 	raft_progress *pr = raft_tracker_get(&node->tracker, to);
-	raft_index	prev_index;
-	raft_term	prev_term = 0;
+	raft_index prev_index;
+	raft_term prev_term = 0;
 	raft_message msg;
-	int			rc;
+	int rc;
 
 	*sent = false;
 	RAFT_ASSERT(pr != NULL && to != node->id);
@@ -130,7 +128,7 @@ raft_send_append(raft_node *node, raft_id to, bool send_if_empty, bool *sent)
 	if (pr->state != RAFT_PROGRESS_REPLICATE ||
 		!raft_inflights_full(&pr->inflights))
 	{
-		raft_index	last = raft_log_last_index(&node->log);
+		raft_index last = raft_log_last_index(&node->log);
 
 		if (pr->next <= last)
 		{
@@ -163,13 +161,13 @@ raft_send_append(raft_node *node, raft_id to, bool send_if_empty, bool *sent)
 int
 raft_bcast_append(raft_node *node)
 {
-	int			rc = RAFT_OK;
+	int rc = RAFT_OK;
 
 	for (uint32_t i = 0; i < node->tracker.n_progress; i++)
 	{
-		raft_id		to = node->tracker.progress[i].id;
-		bool		sent;
-		int			one;
+		raft_id to = node->tracker.progress[i].id;
+		bool sent;
+		int one;
 
 		if (to == node->id)
 			continue;
@@ -197,8 +195,8 @@ send_heartbeat(raft_node *node, raft_progress *pr)
 	memset(&msg, 0, sizeof(msg));
 	msg.type = RAFT_MSG_HEARTBEAT;
 	msg.to = pr->id;
-	msg.commit = pr->match < node->log.committed ? pr->match :
-		node->log.committed;
+	msg.commit =
+		pr->match < node->log.committed ? pr->match : node->log.committed;
 	msg.log_term = raft_log_term_or_zero(&node->log, msg.commit);
 	if (pr->sent_commit < msg.commit)
 		pr->sent_commit = msg.commit;
@@ -208,12 +206,12 @@ send_heartbeat(raft_node *node, raft_progress *pr)
 int
 raft_bcast_heartbeat(raft_node *node)
 {
-	int			rc = RAFT_OK;
+	int rc = RAFT_OK;
 
 	for (uint32_t i = 0; i < node->tracker.n_progress; i++)
 	{
 		raft_progress *pr = &node->tracker.progress[i];
-		int			one;
+		int one;
 
 		if (pr->id == node->id)
 			continue;
@@ -268,15 +266,15 @@ static int
 handle_append_rejection(raft_node *node, raft_progress *pr,
 						const raft_message *msg)
 {
-	raft_index	next_probe = msg->reject_hint;
-	bool		sent;
+	raft_index next_probe = msg->reject_hint;
+	bool sent;
 
 	/* Below what it acknowledged: it lost state; probe from where it is. */
 	if (raft_recovery_lost_entries(node, pr, msg))
 		return raft_send_append(node, pr->id, true, &sent);
 	if (msg->log_term > 0)
 	{
-		raft_term	unused;
+		raft_term unused;
 
 		raft_log_find_conflict_by_term(&node->log, msg->reject_hint,
 									   msg->log_term, &next_probe, &unused);
@@ -292,8 +290,8 @@ handle_append_rejection(raft_node *node, raft_progress *pr,
 static int
 send_window(raft_node *node, raft_progress *pr)
 {
-	bool		sent = true;
-	int			rc = RAFT_OK;
+	bool sent = true;
+	int rc = RAFT_OK;
 
 	/* Each append fills a window slot or pauses the peer: bounded. */
 	for (uint32_t i = 0; sent && rc == RAFT_OK; i++)
@@ -308,7 +306,7 @@ int
 raft_handle_append_response(raft_node *node, raft_progress *pr,
 							const raft_message *msg)
 {
-	int			rc = RAFT_OK;
+	int rc = RAFT_OK;
 
 	pr->recent_active = true;
 	if (msg->reject)
@@ -350,7 +348,7 @@ raft_handle_append_response(raft_node *node, raft_progress *pr,
 	else if (node->log.committed > pr->sent_commit &&
 			 pr->sent_commit + 1 < pr->next)
 	{
-		bool		sent;
+		bool sent;
 
 		/*
 		 * The peer may lack our commit index: tell it now, not at the
@@ -374,7 +372,7 @@ int
 raft_handle_heartbeat_response(raft_node *node, raft_progress *pr,
 							   const raft_message *msg)
 {
-	bool		sent;
+	bool sent;
 
 	pr->recent_active = true;
 	pr->msg_app_flow_paused = false;
@@ -397,9 +395,9 @@ int
 raft_handle_append_entries(raft_node *node, const raft_message *msg)
 {
 	raft_message reply;
-	raft_index	last_new = 0;
-	bool		accepted = false;
-	int			rc;
+	raft_index last_new = 0;
+	bool accepted = false;
+	int rc;
 
 	memset(&reply, 0, sizeof(reply));
 	reply.type = RAFT_MSG_APP_RESP;
@@ -425,8 +423,9 @@ raft_handle_append_entries(raft_node *node, const raft_message *msg)
 	reply.index = msg->index;
 	reply.reject = true;
 	raft_log_find_conflict_by_term(&node->log,
-								   msg->index < raft_log_last_index(&node->log) ?
-								   msg->index : raft_log_last_index(&node->log),
+								   msg->index < raft_log_last_index(&node->log)
+									   ? msg->index
+									   : raft_log_last_index(&node->log),
 								   msg->log_term, &reply.reject_hint,
 								   &reply.log_term);
 	return raft_send(node, &reply);
@@ -443,7 +442,7 @@ int
 raft_handle_heartbeat(raft_node *node, const raft_message *msg)
 {
 	raft_message reply;
-	bool		ours;
+	bool ours;
 
 	ours = msg->commit <= node->log.committed ||
 		(msg->commit <= raft_log_last_index(&node->log) &&
@@ -466,7 +465,7 @@ restore(raft_node *node, const raft_snapshot *snapshot, bool *restored)
 {
 	const raft_snapshot_meta *meta = &snapshot->meta;
 	raft_snapshot copy;
-	int			rc;
+	int rc;
 
 	*restored = false;
 	RAFT_ASSERT(node->role == RAFT_FOLLOWER);
@@ -507,8 +506,8 @@ int
 raft_handle_snapshot(raft_node *node, const raft_message *msg)
 {
 	raft_message reply;
-	bool		restored;
-	int			rc;
+	bool restored;
+	int rc;
 
 	RAFT_ASSERT(msg->snapshot != NULL);
 	rc = restore(node, msg->snapshot, &restored);
@@ -517,7 +516,7 @@ raft_handle_snapshot(raft_node *node, const raft_message *msg)
 	memset(&reply, 0, sizeof(reply));
 	reply.type = RAFT_MSG_APP_RESP;
 	reply.to = msg->from;
-	reply.index = restored ? raft_log_last_index(&node->log) :
-		node->log.committed;
+	reply.index =
+		restored ? raft_log_last_index(&node->log) : node->log.committed;
 	return raft_send(node, &reply);
 }

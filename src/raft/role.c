@@ -41,7 +41,7 @@ self_match(const raft_node *node)
 static void
 reset(raft_node *node, raft_term term)
 {
-	raft_index	last = raft_log_last_index(&node->log);
+	raft_index last = raft_log_last_index(&node->log);
 
 	RAFT_ASSERT(term >= node->term);
 	if (node->term != term)
@@ -106,7 +106,7 @@ int
 raft_become_leader(raft_node *node)
 {
 	raft_progress *self;
-	raft_entry	empty;
+	raft_entry empty;
 
 	RAFT_ASSERT(node->role != RAFT_FOLLOWER);
 	RAFT_ASSERT(!node->log.unstable.has_snapshot);
@@ -153,7 +153,7 @@ raft_tick_election(raft_node *node)
 	raft_message hup;
 
 	RAFT_ASSERT(node->role != RAFT_LEADER);
-	if (node->election_elapsed < UINT32_MAX)	/* a learner ticks forever */
+	if (node->election_elapsed < UINT32_MAX) /* a learner ticks forever */
 		node->election_elapsed++;
 	if (!raft_promotable(node) || !raft_past_election_timeout(node))
 		return;

@@ -80,7 +80,7 @@ raft_role_name(raft_role role)
 uint64_t
 raft_prng_next(uint64_t *state)
 {
-	uint64_t	z;
+	uint64_t z;
 
 	RAFT_ASSERT(state != NULL);
 	*state += UINT64_C(0x9e3779b97f4a7c15);
@@ -101,7 +101,7 @@ raft_prng_below(uint64_t *state, uint64_t bound)
 uint64_t
 raft_entries_size_bytes(const raft_entry *entries, uint32_t n)
 {
-	uint64_t	total = 0;
+	uint64_t total = 0;
 
 	for (uint32_t i = 0; i < n; i++)
 		total += entries[i].size;
@@ -115,10 +115,10 @@ raft_entries_size_bytes(const raft_entry *entries, uint32_t n)
 int
 raft_entries_copy(const raft_entry *src, uint32_t n, raft_entry **out)
 {
-	uint64_t	data_bytes;
-	size_t		array_bytes;
+	uint64_t data_bytes;
+	size_t array_bytes;
 	raft_entry *copy;
-	uint8_t    *cursor;
+	uint8_t *cursor;
 
 	RAFT_ASSERT(out != NULL);
 	RAFT_ASSERT(n == 0 || src != NULL);

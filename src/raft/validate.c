@@ -58,7 +58,7 @@ numbers_in_range(const raft_message *msg)
 static int
 validate_append(const raft_message *msg)
 {
-	raft_term	previous = msg->log_term;
+	raft_term previous = msg->log_term;
 
 	if (msg->log_term > msg->term)
 		return RAFT_ERR_INVALID;
@@ -97,8 +97,7 @@ raft_validate_peer_message(const raft_node *node, const raft_message *msg)
 		return RAFT_ERR_INVALID;
 	if (msg->n_entries > RAFT_WIRE_MAX_ENTRIES)
 		return RAFT_ERR_TOO_LARGE;
-	if (msg->n_entries > 0 &&
-		(msg->type != RAFT_MSG_APP || msg->entries == NULL))
+	if (msg->n_entries > 0 && (msg->type != RAFT_MSG_APP || msg->entries == NULL))
 		return RAFT_ERR_INVALID;
 	if ((msg->snapshot != NULL) != (msg->type == RAFT_MSG_SNAP))
 		return RAFT_ERR_INVALID;
@@ -124,9 +123,9 @@ raft_validate_stored_state(const raft_options *options)
 {
 	const raft_hard_state *hs = &options->hard_state;
 	const raft_storage *storage = &options->storage;
-	raft_index	first = storage->first_index(storage->ud);
-	raft_index	last = storage->last_index(storage->ud);
-	raft_term	last_term = 0;
+	raft_index first = storage->first_index(storage->ud);
+	raft_index last = storage->last_index(storage->ud);
+	raft_term last_term = 0;
 
 	if (!in_range(hs->term) || !in_range(hs->commit) ||
 		!in_range(options->applied) || !in_range(last))

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void
 check(int condition)
@@ -36,7 +36,7 @@ fuzz_message(const uint8_t *data, size_t size)
 {
 	static const raft_message zero;
 	raft_message msg;
-	int			err = raft_message_decode(data, size, &msg);
+	int err = raft_message_decode(data, size, &msg);
 
 	if (err != RAFT_OK)
 	{
@@ -45,9 +45,9 @@ fuzz_message(const uint8_t *data, size_t size)
 		return;
 	}
 	{
-		size_t		need = raft_message_encoded_size(&msg);
-		uint8_t    *out = malloc(need > 0 ? need : 1);
-		size_t		written = 0;
+		size_t need = raft_message_encoded_size(&msg);
+		uint8_t *out = malloc(need > 0 ? need : 1);
+		size_t written = 0;
 
 		check(out != NULL);
 		check(need == size);
@@ -63,7 +63,7 @@ static void
 fuzz_conf_change(const uint8_t *data, size_t size)
 {
 	raft_conf_change cc;
-	int			err = raft_conf_change_decode(data, size, &cc);
+	int err = raft_conf_change_decode(data, size, &cc);
 
 	if (err != RAFT_OK)
 	{
@@ -74,9 +74,9 @@ fuzz_conf_change(const uint8_t *data, size_t size)
 	check(cc.context_size == 0 ||
 		  (cc.context >= data && cc.context + cc.context_size <= data + size));
 	{
-		size_t		need = raft_conf_change_encoded_size(&cc);
-		uint8_t    *out = malloc(need);
-		size_t		written = 0;
+		size_t need = raft_conf_change_encoded_size(&cc);
+		uint8_t *out = malloc(need);
+		size_t written = 0;
 
 		check(out != NULL && need == size);
 		check(raft_conf_change_encode(&cc, out, need, &written) == RAFT_OK);

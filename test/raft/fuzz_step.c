@@ -39,13 +39,13 @@
 #define MAX_EVENTS 96
 #define TERM_BOUND (UINT64_C(1) << 62)
 
-int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 typedef struct input
 {
 	const uint8_t *data;
-	size_t		size;
-	size_t		at;
+	size_t size;
+	size_t at;
 } input;
 
 typedef struct disk
@@ -53,16 +53,16 @@ typedef struct disk
 	raft_memory_storage *ms;
 	raft_hard_state hard_state;
 	raft_config config;
-	raft_index	applied;
-	uint32_t	n_peers;
+	raft_index applied;
+	uint32_t n_peers;
 	raft_peer_record peers[RAFT_MAX_MEMBERS];
 } disk;
 
 static void
 trap_on_assert(const char *expression, const char *file, int line)
 {
-	fprintf(stderr, "assertion reached from input: %s (%s:%d)\n",
-			expression, file, line);
+	fprintf(stderr, "assertion reached from input: %s (%s:%d)\n", expression,
+			file, line);
 	__builtin_trap();
 }
 
@@ -75,7 +75,7 @@ next_u8(input *in)
 static uint64_t
 next_u64(input *in)
 {
-	uint64_t	v = 0;
+	uint64_t v = 0;
 
 	for (int i = 0; i < 8; i++)
 		v = (v << 8) | next_u8(in);
@@ -86,8 +86,8 @@ next_u64(input *in)
 static uint64_t
 next_near(input *in, uint64_t base)
 {
-	uint8_t		mode = next_u8(in);
-	uint64_t	small = mode >> 3;
+	uint8_t mode = next_u8(in);
+	uint64_t small = mode >> 3;
 
 	switch (mode & 7)
 	{
@@ -138,7 +138,7 @@ drain(raft_node *node, disk *d)
 {
 	for (int round = 0; round < 8 && raft_has_ready(node); round++)
 	{
-		raft_ready	rd;
+		raft_ready rd;
 
 		if (raft_ready_get(node, &rd) != RAFT_OK)
 			return;
@@ -159,13 +159,13 @@ drain(raft_node *node, disk *d)
 		}
 		for (uint32_t i = 0; i < rd.n_messages; i++)
 		{
-			size_t		need = raft_message_encoded_size(&rd.messages[i]);
-			uint8_t    *buf = malloc(need);
-			size_t		written = 0;
+			size_t need = raft_message_encoded_size(&rd.messages[i]);
+			uint8_t *buf = malloc(need);
+			size_t written = 0;
 
 			check(buf != NULL, "malloc");
-			check(raft_message_encode(&rd.messages[i], buf, need,
-									  &written) == RAFT_OK,
+			check(raft_message_encode(&rd.messages[i], buf, need, &written) ==
+					  RAFT_OK,
 				  "every message the core sends encodes");
 			free(buf);
 		}
@@ -175,8 +175,7 @@ drain(raft_node *node, disk *d)
 
 			if (rd.committed[i].type == RAFT_ENTRY_CONF_CHANGE &&
 				raft_conf_change_decode(rd.committed[i].data,
-										rd.committed[i].size,
-										&cc) == RAFT_OK)
+										rd.committed[i].size, &cc) == RAFT_OK)
 				(void) raft_config_apply(&d->config, &cc);
 			d->applied = rd.committed[i].index;
 		}
@@ -188,11 +187,11 @@ static raft_node *
 start(disk *d, uint8_t flags)
 {
 	raft_options o;
-	raft_node  *node = NULL;
+	raft_node *node = NULL;
 
 	memset(&o, 0, sizeof(o));
 	if (d->hard_state.incarnation != 0)
-		d->hard_state.boot++;	/* as a host does at every start */
+		d->hard_state.boot++; /* as a host does at every start */
 	o.id = 1;
 	o.storage = raft_memory_storage_view(d->ms);
 	o.hard_state = d->hard_state;
@@ -214,7 +213,7 @@ built_message(input *in, raft_node *node, raft_entry *entries)
 {
 	raft_status st;
 	raft_message m;
-	uint8_t		shape = next_u8(in);
+	uint8_t shape = next_u8(in);
 
 	raft_get_status(node, &st);
 	memset(&m, 0, sizeof(m));
@@ -238,8 +237,8 @@ built_message(input *in, raft_node *node, raft_entry *entries)
 	{
 		memset(&entries[i], 0, sizeof(entries[i]));
 		entries[i].term = next_near(in, m.log_term);
-		entries[i].index = (shape & 64) ? m.index + 1 + i :
-			next_near(in, m.index);
+		entries[i].index =
+			(shape & 64) ? m.index + 1 + i : next_near(in, m.index);
 		entries[i].type = (raft_entry_type) (next_u8(in) % 3);
 		entries[i].size = next_u8(in) & 3;
 		entries[i].data = entries[i].size ? (uint8_t *) "data" : NULL;
@@ -251,7 +250,7 @@ built_message(input *in, raft_node *node, raft_entry *entries)
 static void
 step_built(input *in, raft_node *node)
 {
-	raft_entry	entries[3];
+	raft_entry entries[3];
 	raft_snapshot snapshot;
 	raft_message m = built_message(in, node, entries);
 
@@ -271,8 +270,8 @@ step_built(input *in, raft_node *node)
 static void
 step_decoded(input *in, raft_node *node)
 {
-	size_t		len = next_u8(in);
-	uint8_t		rewrite = next_u8(in);
+	size_t len = next_u8(in);
+	uint8_t rewrite = next_u8(in);
 	raft_message m;
 
 	len |= (size_t) next_u8(in) << 8;
@@ -294,8 +293,8 @@ step_decoded(input *in, raft_node *node)
 static void
 host_event(input *in, raft_node *node, disk *d)
 {
-	uint8_t		what = next_u8(in);
-	uint8_t		payload[8] = {0};
+	uint8_t what = next_u8(in);
+	uint8_t payload[8] = { 0 };
 
 	switch (what & 3)
 	{
@@ -311,8 +310,8 @@ host_event(input *in, raft_node *node, disk *d)
 		default:
 			if (d->applied > 0)
 				(void) raft_memory_storage_create_snapshot(d->ms, d->applied,
-														   &d->config,
-														   payload, 8);
+														   &d->config, payload,
+														   8);
 			break;
 	}
 }
@@ -328,8 +327,8 @@ become_leader(raft_node *node, disk *d)
 	drain(node, d);
 	raft_get_status(node, &st);
 	memset(&vote, 0, sizeof(vote));
-	vote.type = st.role == RAFT_PRECANDIDATE ? RAFT_MSG_PREVOTE_RESP :
-		RAFT_MSG_VOTE_RESP;
+	vote.type = st.role == RAFT_PRECANDIDATE ? RAFT_MSG_PREVOTE_RESP
+											 : RAFT_MSG_VOTE_RESP;
 	vote.from = 2;
 	vote.to = 1;
 	vote.term = st.hard_state.term + (st.role == RAFT_PRECANDIDATE);
@@ -348,11 +347,11 @@ become_leader(raft_node *node, disk *d)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	input		in = {.data = data, .size = size, .at = 0};
-	disk		d;
-	raft_node  *node;
-	raft_term	last_term = 0;
-	uint8_t		flags = next_u8(&in);
+	input in = { .data = data, .size = size, .at = 0 };
+	disk d;
+	raft_node *node;
+	raft_term last_term = 0;
+	uint8_t flags = next_u8(&in);
 
 	raft_assert_set_handler(trap_on_assert);
 	memset(&d, 0, sizeof(d));
@@ -379,7 +378,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (int event = 0; event < MAX_EVENTS && in.at < in.size; event++)
 	{
-		uint8_t		op = next_u8(&in);
+		uint8_t op = next_u8(&in);
 
 		switch (op % 8)
 		{
@@ -404,7 +403,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				last_term = 0;
 				node = start(&d, flags);
 				if (node == NULL)
-					goto done;	/* the load was refused: fine */
+					goto done; /* the load was refused: fine */
 				break;
 			default:
 				host_event(&in, node, &d);

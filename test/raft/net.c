@@ -53,7 +53,7 @@ node_start(net *nw, net_node *n)
 	static uint64_t starts;
 
 	raft_options options = nw->options;
-	int			rc;
+	int rc;
 
 	if (nw->identity)
 		n->hard_state.boot++;
@@ -86,7 +86,7 @@ new_incarnation(raft_id id)
 void
 net_add(net *nw, raft_id id, const raft_config *config)
 {
-	net_node   *n = &nw->nodes[id];
+	net_node *n = &nw->nodes[id];
 
 	assert(id > 0 && id <= NET_MAX_NODES && !n->exists);
 	memset(n, 0, sizeof(*n));
@@ -140,7 +140,7 @@ net_destroy(net *nw)
 	free(nw->queue);
 	for (raft_id id = 1; id <= NET_MAX_NODES; id++)
 	{
-		net_node   *n = &nw->nodes[id];
+		net_node *n = &nw->nodes[id];
 
 		if (!n->exists)
 			continue;
@@ -154,7 +154,7 @@ net_destroy(net *nw)
 void
 net_crash(net *nw, raft_id id)
 {
-	net_node   *n = &nw->nodes[id];
+	net_node *n = &nw->nodes[id];
 
 	assert(n->exists && !n->down);
 	raft_node_destroy(n->rn);
@@ -165,18 +165,17 @@ net_crash(net *nw, raft_id id)
 void
 net_restart(net *nw, raft_id id)
 {
-	net_node   *n = &nw->nodes[id];
+	net_node *n = &nw->nodes[id];
 
 	assert(n->exists && n->down);
 	node_start(nw, n);
 }
 
 void
-net_load(net *nw, raft_id id, const raft_term *terms, uint32_t n,
-		 raft_term term)
+net_load(net *nw, raft_id id, const raft_term *terms, uint32_t n, raft_term term)
 {
-	net_node   *n_ = &nw->nodes[id];
-	raft_entry	entry;
+	net_node *n_ = &nw->nodes[id];
+	raft_entry entry;
 
 	net_crash(nw, id);
 	raft_memory_storage_destroy(n_->ms);
@@ -201,8 +200,8 @@ net_storage_clone(raft_memory_storage *src)
 	raft_storage view = raft_memory_storage_view(src);
 	raft_memory_storage *copy = raft_memory_storage_create();
 	const raft_snapshot *snapshot = NULL;
-	raft_index	first = view.first_index(view.ud);
-	raft_index	last = view.last_index(view.ud);
+	raft_index first = view.first_index(view.ud);
+	raft_index last = view.last_index(view.ud);
 
 	if (copy == NULL)
 		net_die("raft_memory_storage_create", RAFT_ERR_NOMEM);
@@ -213,11 +212,11 @@ net_storage_clone(raft_memory_storage *src)
 	while (first <= last)
 	{
 		const raft_entry *entries = NULL;
-		uint32_t	n = 0;
+		uint32_t n = 0;
 
-		if (view.entries(view.ud, first, last + 1, UINT64_MAX, &entries,
-						 &n) != RAFT_OK || n == 0 ||
-			raft_memory_storage_append(copy, entries, n) != RAFT_OK)
+		if (view.entries(view.ud, first, last + 1, UINT64_MAX, &entries, &n) !=
+				RAFT_OK ||
+			n == 0 || raft_memory_storage_append(copy, entries, n) != RAFT_OK)
 			net_die("clone entries", RAFT_ERR_INVALID);
 		first += n;
 	}
@@ -227,7 +226,7 @@ net_storage_clone(raft_memory_storage *src)
 void
 net_wipe(net *nw, raft_id id, const raft_config *config, bool recovering)
 {
-	net_node   *n = &nw->nodes[id];
+	net_node *n = &nw->nodes[id];
 
 	assert(n->exists && n->down);
 	raft_memory_storage_destroy(n->ms);
@@ -247,8 +246,8 @@ net_wipe(net *nw, raft_id id, const raft_config *config, bool recovering)
 net_disk *
 net_backup(net *nw, raft_id id)
 {
-	net_node   *n = &nw->nodes[id];
-	net_disk   *copy = calloc(1, sizeof(*copy));
+	net_node *n = &nw->nodes[id];
+	net_disk *copy = calloc(1, sizeof(*copy));
 
 	if (copy == NULL)
 		net_die("calloc", RAFT_ERR_NOMEM);
@@ -270,7 +269,7 @@ net_backup(net *nw, raft_id id)
 void
 net_restore(net *nw, raft_id id, const net_disk *copy, bool recovering)
 {
-	net_node   *n = &nw->nodes[id];
+	net_node *n = &nw->nodes[id];
 
 	assert(n->exists && n->down);
 	raft_memory_storage_destroy(n->ms);
@@ -307,7 +306,7 @@ raft_term
 net_stored_term(net *nw, raft_id id, raft_index index)
 {
 	raft_storage st = raft_memory_storage_view(nw->nodes[id].ms);
-	raft_term	term = 0;
+	raft_term term = 0;
 
 	if (st.term(st.ud, index, &term) != RAFT_OK)
 		return 0;
@@ -326,10 +325,10 @@ net_stored_last(net *nw, raft_id id)
 static void
 enqueue(net *nw, const raft_message *msg)
 {
-	size_t		size = raft_message_encoded_size(msg);
-	uint8_t    *buffer = malloc(size);
-	size_t		written = 0;
-	int			rc;
+	size_t size = raft_message_encoded_size(msg);
+	uint8_t *buffer = malloc(size);
+	size_t written = 0;
+	int rc;
 
 	if (buffer == NULL)
 		net_die("malloc", RAFT_ERR_NOMEM);
@@ -388,9 +387,9 @@ apply_entry(net_node *n, const raft_entry *e)
 bool
 net_process(net *nw, raft_id id)
 {
-	net_node   *n = &nw->nodes[id];
-	raft_ready	ready;
-	int			rc;
+	net_node *n = &nw->nodes[id];
+	raft_ready ready;
+	int rc;
 
 	if (!n->exists || n->down || !raft_has_ready(n->rn))
 		return false;
@@ -442,7 +441,7 @@ net_process_all(net *nw)
 {
 	for (uint32_t round = 0; round < NET_MAX_ROUNDS; round++)
 	{
-		bool		any = false;
+		bool any = false;
 
 		for (raft_id id = 1; id <= NET_MAX_NODES; id++)
 			any = net_process(nw, id) || any;
@@ -472,8 +471,8 @@ uint32_t
 net_deliver(net *nw)
 {
 	raft_message *batch = nw->queue;
-	uint32_t	n = nw->n_queue;
-	uint32_t	count = 0;
+	uint32_t n = nw->n_queue;
+	uint32_t count = 0;
 
 	nw->queue = NULL;
 	nw->n_queue = 0;
@@ -515,7 +514,7 @@ net_stabilize(net *nw)
 void
 net_tick(net *nw, raft_id id, uint32_t ticks)
 {
-	net_node   *n = &nw->nodes[id];
+	net_node *n = &nw->nodes[id];
 
 	if (!n->exists || n->down)
 		return;
@@ -547,7 +546,7 @@ net_elect(net *nw, raft_id id)
 bool
 net_propose(net *nw, raft_id id, uint8_t byte)
 {
-	int			rc = raft_propose(nw->nodes[id].rn, &byte, 1);
+	int rc = raft_propose(nw->nodes[id].rn, &byte, 1);
 
 	net_stabilize(nw);
 	return rc == RAFT_OK;
@@ -583,7 +582,7 @@ net_heal(net *nw)
 uint32_t
 net_count(const net *nw, uint8_t type, raft_id from, raft_id to)
 {
-	uint32_t	count = 0;
+	uint32_t count = 0;
 
 	for (uint32_t i = 0; i < nw->n_queue; i++)
 	{
@@ -617,7 +616,7 @@ net_progress(const net *nw, raft_id leader, raft_id peer)
 		if (s.progress[i].id == peer)
 			return s.progress[i];
 	}
-	return (raft_progress_status) {0};
+	return (raft_progress_status){ 0 };
 }
 
 raft_node *

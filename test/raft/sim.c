@@ -71,16 +71,29 @@
 #include <string.h>
 #include <time.h>
 
-#define SNAP_MAGIC 0x53494d534e415031ULL	/* "SIMSNAP1" */
+#define SNAP_MAGIC 0x53494d534e415031ULL /* "SIMSNAP1" */
 #define SNAP_HEADER_BYTES 24
 #define MARKER_RETRY_STEPS 400
 #define ELECTION_TICK 10
 
-static const char *const message_names[RAFT_MSG_TYPE_COUNT] = {
-	"HUP", "BEAT", "PROP", "APP", "APP_RESP", "VOTE", "VOTE_RESP", "PREVOTE",
-	"PREVOTE_RESP", "HEARTBEAT", "HEARTBEAT_RESP", "SNAP", "TIMEOUT_NOW",
-	"TRANSFER_LEADER", "UNREACHABLE", "SNAP_STATUS", "RECOVER", "HELLO"
-};
+static const char *const message_names[RAFT_MSG_TYPE_COUNT] = { "HUP",
+																"BEAT",
+																"PROP",
+																"APP",
+																"APP_RESP",
+																"VOTE",
+																"VOTE_RESP",
+																"PREVOTE",
+																"PREVOTE_RESP",
+																"HEARTBEAT",
+																"HEARTBEAT_RESP",
+																"SNAP",
+																"TIMEOUT_NOW",
+																"TRANSFER_LEADER",
+																"UNREACHABLE",
+																"SNAP_STATUS",
+																"RECOVER",
+																"HELLO" };
 
 /* For the signal handler: the seed in flight and the replay command. */
 static volatile uint64_t current_seed;
@@ -93,7 +106,7 @@ static char replay_prefix[1024];
 static uint64_t
 splitmix64(uint64_t *x)
 {
-	uint64_t	z = (*x += 0x9e3779b97f4a7c15ULL);
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
 
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
@@ -109,9 +122,9 @@ rotl(uint64_t x, int k)
 static uint64_t
 rng_next(sim *s)
 {
-	uint64_t   *r = s->rng;
-	uint64_t	result = rotl(r[1] * 5, 7) * 9;
-	uint64_t	t = r[1] << 17;
+	uint64_t *r = s->rng;
+	uint64_t result = rotl(r[1] * 5, 7) * 9;
+	uint64_t t = r[1] << 17;
 
 	r[2] ^= r[0];
 	r[3] ^= r[1];
@@ -153,16 +166,16 @@ rng_chance(sim *s, double p)
  * ------------------------------------------------------------------------
  */
 void
-sim_fail(sim *s, const char *fmt,...)
+sim_fail(sim *s, const char *fmt, ...)
 {
-	va_list		ap;
-	int			used;
+	va_list ap;
+	int used;
 
 	if (s->failed)
-		return;					/* the first violation is the one to read */
+		return; /* the first violation is the one to read */
 	s->failed = true;
-	used = snprintf(s->failure, sizeof(s->failure), "step %" PRIu64 ": ",
-					s->step);
+	used =
+		snprintf(s->failure, sizeof(s->failure), "step %" PRIu64 ": ", s->step);
 	va_start(ap, fmt);
 	vsnprintf(s->failure + used, sizeof(s->failure) - (size_t) used, fmt, ap);
 	va_end(ap);
@@ -171,9 +184,9 @@ sim_fail(sim *s, const char *fmt,...)
 }
 
 void
-sim_trace(const sim *s, const char *fmt,...)
+sim_trace(const sim *s, const char *fmt, ...)
 {
-	va_list		ap;
+	va_list ap;
 
 	if (!s->options->verbose)
 		return;
@@ -187,19 +200,21 @@ sim_trace(const sim *s, const char *fmt,...)
 static void
 trace_message(const sim *s, const char *what, const raft_message *m)
 {
-	char		snap[64] = "";
+	char snap[64] = "";
 
 	if (!s->options->verbose)
 		return;
 	if (m->snapshot != NULL)
-		snprintf(snap, sizeof(snap), " snapshot=%" PRIu64 "/t%" PRIu64
-				 "/v%u/l%u", m->snapshot->meta.index, m->snapshot->meta.term,
+		snprintf(snap, sizeof(snap),
+				 " snapshot=%" PRIu64 "/t%" PRIu64 "/v%u/l%u",
+				 m->snapshot->meta.index, m->snapshot->meta.term,
 				 m->snapshot->meta.config.n_voters,
 				 m->snapshot->meta.config.n_learners);
-	sim_trace(s, "%s %s %" PRIu64 "->%" PRIu64 " term=%" PRIu64
+	sim_trace(s,
+			  "%s %s %" PRIu64 "->%" PRIu64 " term=%" PRIu64
 			  " log_term=%" PRIu64 " index=%" PRIu64 " commit=%" PRIu64
-			  " reject=%d hint=%" PRIu64 " n=%u%s life=%" PRIx64 "%s", what,
-			  m->type < RAFT_MSG_TYPE_COUNT ? message_names[m->type] : "?",
+			  " reject=%d hint=%" PRIu64 " n=%u%s life=%" PRIx64 "%s",
+			  what, m->type < RAFT_MSG_TYPE_COUNT ? message_names[m->type] : "?",
 			  m->from, m->to, m->term, m->log_term, m->index, m->commit,
 			  m->reject, m->reject_hint, m->n_entries, snap, m->from_boot,
 			  m->recovering ? " recovering" : "");
@@ -234,7 +249,7 @@ put_u64(uint8_t *p, uint64_t v)
 static uint64_t
 get_u64(const uint8_t *p)
 {
-	uint64_t	v = 0;
+	uint64_t v = 0;
 
 	for (int i = 0; i < 8; i++)
 		v |= (uint64_t) p[i] << (8 * i);
@@ -278,7 +293,7 @@ static void
 node_start(sim *s, sim_node *n)
 {
 	raft_options o;
-	int			err;
+	int err;
 
 	assert(n->exists && !n->alive && !n->removed);
 	/* A copy of a stopped disk, as a snapshot of a stopped machine is. */
@@ -316,11 +331,13 @@ node_start(sim *s, sim_node *n)
 	n->term_seen = 0;
 	n->leader_term = 0;
 	n->role = RAFT_FOLLOWER;
-	sim_trace(s, "start node %" PRIu64 " (term %" PRIu64 ", commit %" PRIu64
-			  ", applied %" PRIu64 ", log (%" PRIu64 ", %" PRIu64 "], boot %"
-			  PRIu64 "%s)", n->id, n->hard_state.term, n->hard_state.commit,
-			  n->applied, n->snap_index,
-			  (uint64_t) (n->snap_index + n->log_len), n->hard_state.boot,
+	sim_trace(s,
+			  "start node %" PRIu64 " (term %" PRIu64 ", commit %" PRIu64
+			  ", applied %" PRIu64 ", log (%" PRIu64 ", %" PRIu64
+			  "], boot %" PRIu64 "%s)",
+			  n->id, n->hard_state.term, n->hard_state.commit, n->applied,
+			  n->snap_index, (uint64_t) (n->snap_index + n->log_len),
+			  n->hard_state.boot,
 			  n->hard_state.recovering ? ", recovering" : "");
 }
 
@@ -337,7 +354,7 @@ node_stop(sim *s, sim_node *n, const char *why)
 	raft_node_destroy(n->rn);
 	n->rn = NULL;
 	n->alive = false;
-	n->stage = 0;				/* a ready in progress is lost */
+	n->stage = 0; /* a ready in progress is lost */
 	sim_trace(s, "%s node %" PRIu64, why, n->id);
 }
 
@@ -361,14 +378,14 @@ sim_node_stop(sim *s, sim_node *n, const char *why)
 static sim_node *
 node_create(sim *s, raft_id id, bool founder)
 {
-	sim_node   *n = &s->nodes[id];
+	sim_node *n = &s->nodes[id];
 
 	assert(id >= 1 && id <= SIM_MAX_NODES && !n->exists);
 	memset(n, 0, sizeof(*n));
 	n->id = id;
 	n->exists = true;
 	n->early_send = rng_chance(s, s->options->early_send);
-	n->hard_state.incarnation = rng_next(s) | 1;	/* a new disk */
+	n->hard_state.incarnation = rng_next(s) | 1; /* a new disk */
 	n->ms = raft_memory_storage_create();
 	if (n->ms == NULL)
 		abort();
@@ -381,7 +398,7 @@ node_create(sim *s, raft_id id, bool founder)
 	else if (founder)
 	{
 		raft_snapshot snap;
-		uint8_t		data[SNAP_HEADER_BYTES];
+		uint8_t data[SNAP_HEADER_BYTES];
 
 		memset(&snap, 0, sizeof(snap));
 		snap.meta.index = 1;
@@ -433,10 +450,10 @@ link_up(const sim *s, raft_id from, raft_id to)
 static bool
 net_push(sim *s, const raft_message *m, const uint8_t *bytes, size_t size)
 {
-	sim_msg    *msg;
+	sim_msg *msg;
 
 	if (s->net_len == SIM_NET_CAPACITY)
-		return false;			/* a full queue drops, like a full socket */
+		return false; /* a full queue drops, like a full socket */
 	msg = malloc(sizeof(*msg) + size);
 	if (msg == NULL)
 		abort();
@@ -445,8 +462,7 @@ net_push(sim *s, const raft_message *m, const uint8_t *bytes, size_t size)
 	msg->type = m->type;
 	msg->seq = s->net_seq++;
 	msg->due_step = s->step;
-	if (!s->calm && rng_chance(s, s->options->delay) &&
-		s->options->max_delay > 0)
+	if (!s->calm && rng_chance(s, s->options->delay) && s->options->max_delay > 0)
 		msg->due_step += 1 + rng_below(s, s->options->max_delay);
 	msg->size = (uint32_t) size;
 	msg->bytes = (uint8_t *) (msg + 1);
@@ -474,13 +490,14 @@ net_free(sim *s)
 static void
 check_durable_before_send(sim *s, const sim_node *n, const raft_message *m)
 {
-	sim_entry	acked;
+	sim_entry acked;
 
 	if (m->type != RAFT_MSG_PREVOTE && m->type != RAFT_MSG_PREVOTE_RESP &&
 		m->term > n->hard_state.term)
-		sim_fail(s, "node %" PRIu64 " sends %s of term %" PRIu64
-				 " with term %" PRIu64 " persisted", n->id,
-				 message_names[m->type], m->term, n->hard_state.term);
+		sim_fail(s,
+				 "node %" PRIu64 " sends %s of term %" PRIu64
+				 " with term %" PRIu64 " persisted",
+				 n->id, message_names[m->type], m->term, n->hard_state.term);
 	/*
 	 * A grant or an ack of an earlier term is covered by the later term on
 	 * disk: after a crash the node can never act in that term again.
@@ -489,26 +506,29 @@ check_durable_before_send(sim *s, const sim_node *n, const raft_message *m)
 		return;
 	if ((m->type == RAFT_MSG_VOTE_RESP || m->type == RAFT_MSG_PREVOTE_RESP) &&
 		!m->reject && n->hard_state.recovering)
-		sim_fail(s, "node %" PRIu64 " grants a %s to %" PRIu64 " while it "
-				 "recovers", n->id, message_names[m->type], m->to);
+		sim_fail(s,
+				 "node %" PRIu64 " grants a %s to %" PRIu64 " while it "
+				 "recovers",
+				 n->id, message_names[m->type], m->to);
 	if (m->type == RAFT_MSG_VOTE_RESP && !m->reject &&
 		n->hard_state.vote != m->to)
-		sim_fail(s, "node %" PRIu64 " grants its vote to %" PRIu64
-				 " in term %" PRIu64 " but persisted term %" PRIu64
-				 " vote %" PRIu64, n->id, m->to, m->term,
-				 n->hard_state.term, n->hard_state.vote);
+		sim_fail(s,
+				 "node %" PRIu64 " grants its vote to %" PRIu64 " in term %" PRIu64
+				 " but persisted term %" PRIu64 " vote %" PRIu64,
+				 n->id, m->to, m->term, n->hard_state.term, n->hard_state.vote);
 	if (m->type == RAFT_MSG_APP_RESP && !m->reject &&
 		m->index > n->snap_index && !sim_log_lookup(n, m->index, &acked))
-		sim_fail(s, "node %" PRIu64 " acknowledges entry %" PRIu64
-				 " that it has not persisted (last %" PRIu64 ")", n->id,
-				 m->index, (uint64_t) (n->snap_index + n->log_len));
+		sim_fail(s,
+				 "node %" PRIu64 " acknowledges entry %" PRIu64
+				 " that it has not persisted (last %" PRIu64 ")",
+				 n->id, m->index, (uint64_t) (n->snap_index + n->log_len));
 }
 
 typedef enum send_result
 {
-	SEND_QUEUED,				/* on the network (it may still be lost) */
-	SEND_CUT,					/* the link is down: the transport knows */
-	SEND_DROPPED				/* lost silently */
+	SEND_QUEUED, /* on the network (it may still be lost) */
+	SEND_CUT,	 /* the link is down: the transport knows */
+	SEND_DROPPED /* lost silently */
 } send_result;
 
 /*
@@ -518,18 +538,18 @@ typedef enum send_result
 static send_result
 net_send(sim *s, sim_node *n, const raft_message *m)
 {
-	uint8_t		stack[4096];
-	uint8_t    *bytes = stack;
-	size_t		need = raft_message_encoded_size(m);
-	size_t		size = 0;
-	int			err;
+	uint8_t stack[4096];
+	uint8_t *bytes = stack;
+	size_t need = raft_message_encoded_size(m);
+	size_t size = 0;
+	int err;
 	send_result result = SEND_DROPPED;
 
 	if (m->from != n->id || m->to == RAFT_NONE || m->to == n->id)
 	{
 		sim_fail(s, "node %" PRIu64 " sends %s from %" PRIu64 " to %" PRIu64,
-				 n->id, message_names[m->type % RAFT_MSG_TYPE_COUNT],
-				 m->from, m->to);
+				 n->id, message_names[m->type % RAFT_MSG_TYPE_COUNT], m->from,
+				 m->to);
 		return SEND_DROPPED;
 	}
 	if (m->term == 0 && m->type != RAFT_MSG_PROP &&
@@ -575,7 +595,7 @@ static void host_snapshot(sim *s, sim_node *n);
 typedef enum crash_point
 {
 	CRASH_NONE = 0,
-	CRASH_BEFORE_PERSIST,		/* an early-sending host: after early sends */
+	CRASH_BEFORE_PERSIST, /* an early-sending host: after early sends */
 	CRASH_BEFORE_SEND,
 	CRASH_BEFORE_APPLY,
 	CRASH_MID_APPLY
@@ -585,7 +605,7 @@ typedef enum crash_point
 typedef enum host_stage
 {
 	STAGE_NONE = 0,
-	STAGE_SEND_EARLY,			/* early-sending hosts only */
+	STAGE_SEND_EARLY, /* early-sending hosts only */
 	STAGE_PERSIST,
 	STAGE_SEND,
 	STAGE_APPLY
@@ -596,19 +616,20 @@ host_persist(sim *s, sim_node *n, const raft_ready *rd)
 {
 	if (rd->has_snapshot)
 	{
-		uint64_t	chain = 0;
+		uint64_t chain = 0;
 
 		if (!snapshot_data_read(&rd->snapshot, &chain))
 		{
-			sim_fail(s, "node %" PRIu64 " is handed a snapshot whose data "
-					 "the host did not write", n->id);
+			sim_fail(s,
+					 "node %" PRIu64 " is handed a snapshot whose data "
+					 "the host did not write",
+					 n->id);
 			return;
 		}
 		sim_check_snapshot(s, n, &rd->snapshot, chain);
 		if (s->failed)
 			return;
-		if (raft_memory_storage_apply_snapshot(n->ms, &rd->snapshot) !=
-			RAFT_OK)
+		if (raft_memory_storage_apply_snapshot(n->ms, &rd->snapshot) != RAFT_OK)
 		{
 			sim_fail(s, "node %" PRIu64 ": storage refused snapshot %" PRIu64,
 					 n->id, rd->snapshot.meta.index);
@@ -623,9 +644,10 @@ host_persist(sim *s, sim_node *n, const raft_ready *rd)
 		if (n->hard_state.commit < n->applied)
 			n->hard_state.commit = n->applied;
 		s->snapshots_installed++;
-		sim_trace(s, "node %" PRIu64 " installs snapshot %" PRIu64
-				  " (term %" PRIu64 ")", n->id, rd->snapshot.meta.index,
-				  rd->snapshot.meta.term);
+		sim_trace(s,
+				  "node %" PRIu64 " installs snapshot %" PRIu64
+				  " (term %" PRIu64 ")",
+				  n->id, rd->snapshot.meta.index, rd->snapshot.meta.term);
 	}
 	if (rd->n_entries > 0)
 	{
@@ -635,13 +657,15 @@ host_persist(sim *s, sim_node *n, const raft_ready *rd)
 		if (raft_memory_storage_append(n->ms, rd->entries, rd->n_entries) !=
 			RAFT_OK)
 		{
-			sim_fail(s, "node %" PRIu64 ": storage refused entries from %"
-					 PRIu64, n->id, rd->entries[0].index);
+			sim_fail(s,
+					 "node %" PRIu64 ": storage refused entries from %" PRIu64,
+					 n->id, rd->entries[0].index);
 			return;
 		}
-		sim_trace(s, "node %" PRIu64 " persists entries [%" PRIu64 ", %"
-				  PRIu64 "] (term %" PRIu64 "..%" PRIu64 ")", n->id,
-				  rd->entries[0].index,
+		sim_trace(s,
+				  "node %" PRIu64 " persists entries [%" PRIu64 ", %" PRIu64
+				  "] (term %" PRIu64 "..%" PRIu64 ")",
+				  n->id, rd->entries[0].index,
 				  rd->entries[rd->n_entries - 1].index, rd->entries[0].term,
 				  rd->entries[rd->n_entries - 1].term);
 	}
@@ -654,9 +678,11 @@ host_persist(sim *s, sim_node *n, const raft_ready *rd)
 	{
 		sim_check_hard_state(s, n, &rd->hard_state);
 		n->hard_state = rd->hard_state;
-		sim_trace(s, "node %" PRIu64 " persists term=%" PRIu64 " vote=%"
-				  PRIu64 " commit=%" PRIu64, n->id, n->hard_state.term,
-				  n->hard_state.vote, n->hard_state.commit);
+		sim_trace(s,
+				  "node %" PRIu64 " persists term=%" PRIu64 " vote=%" PRIu64
+				  " commit=%" PRIu64,
+				  n->id, n->hard_state.term, n->hard_state.vote,
+				  n->hard_state.commit);
 	}
 	sim_check_storage(s, n);
 }
@@ -665,7 +691,7 @@ host_persist(sim *s, sim_node *n, const raft_ready *rd)
 static void
 host_apply_entry(sim *s, sim_node *n, const raft_entry *e)
 {
-	uint64_t	chain = sim_chain_next(n->applied_chain, e);
+	uint64_t chain = sim_chain_next(n->applied_chain, e);
 
 	sim_check_apply(s, n, e, chain);
 	if (s->failed)
@@ -675,20 +701,25 @@ host_apply_entry(sim *s, sim_node *n, const raft_entry *e)
 	if (e->type == RAFT_ENTRY_CONF_CHANGE)
 	{
 		raft_conf_change cc;
-		int			err = raft_conf_change_decode(e->data, e->size, &cc);
+		int err = raft_conf_change_decode(e->data, e->size, &cc);
 
 		if (err != RAFT_OK)
 		{
-			sim_fail(s, "node %" PRIu64 ": conf change at %" PRIu64
-					 " does not decode (%d)", n->id, e->index, err);
+			sim_fail(s,
+					 "node %" PRIu64 ": conf change at %" PRIu64
+					 " does not decode (%d)",
+					 n->id, e->index, err);
 			return;
 		}
 		err = raft_config_apply(&n->config, &cc);
 		n->conf_applied = true;
-		sim_trace(s, "node %" PRIu64 " applies conf change %" PRIu64
-				  ": %s %" PRIu64 " -> %d voters %d learners (%d)", n->id,
-				  e->index, cc.type == RAFT_CONF_ADD_VOTER ? "add-voter" :
-				  cc.type == RAFT_CONF_ADD_LEARNER ? "add-learner" : "remove",
+		sim_trace(s,
+				  "node %" PRIu64 " applies conf change %" PRIu64
+				  ": %s %" PRIu64 " -> %d voters %d learners (%d)",
+				  n->id, e->index,
+				  cc.type == RAFT_CONF_ADD_VOTER		 ? "add-voter"
+					  : cc.type == RAFT_CONF_ADD_LEARNER ? "add-learner"
+														 : "remove",
 				  cc.node, n->config.n_voters, n->config.n_learners, err);
 	}
 	else if (e->size >= 12 && memcmp(e->data, "LIVE", 4) == 0 &&
@@ -704,8 +735,8 @@ static void
 host_after_advance(sim *s, sim_node *n)
 {
 	raft_status st;
-	bool		comparable;
-	bool		member = raft_config_is_voter(&n->config, n->id) ||
+	bool comparable;
+	bool member = raft_config_is_voter(&n->config, n->id) ||
 		raft_config_is_learner(&n->config, n->id);
 
 	if (member)
@@ -717,13 +748,16 @@ host_after_advance(sim *s, sim_node *n)
 	 */
 	comparable = !s->options->interleave || !raft_has_ready(n->rn);
 	if (comparable && !sim_config_same(&st.config, &n->config))
-		sim_fail(s, "node %" PRIu64 ": core config (%u voters, %u learners)"
-				 " differs from the applied one (%u, %u)", n->id,
-				 st.config.n_voters, st.config.n_learners,
+		sim_fail(s,
+				 "node %" PRIu64 ": core config (%u voters, %u learners)"
+				 " differs from the applied one (%u, %u)",
+				 n->id, st.config.n_voters, st.config.n_learners,
 				 n->config.n_voters, n->config.n_learners);
 	else if (comparable && st.applied != n->applied)
-		sim_fail(s, "node %" PRIu64 ": core says applied %" PRIu64
-				 ", host applied %" PRIu64, n->id, st.applied, n->applied);
+		sim_fail(s,
+				 "node %" PRIu64 ": core says applied %" PRIu64
+				 ", host applied %" PRIu64,
+				 n->id, st.applied, n->applied);
 	if (n->was_member && !member)
 	{
 		node_stop(s, n, "removed:");
@@ -831,22 +865,22 @@ host_stage_apply(sim *s, sim_node *n, raft_ready *rd, bool crash_midway)
 static bool
 host_take_ready(sim *s, sim_node *n)
 {
-	int			err = raft_ready_get(n->rn, &n->ready);
+	int err = raft_ready_get(n->rn, &n->ready);
 	const raft_ready *rd = &n->ready;
 
 	if (err != RAFT_OK)
 	{
-		sim_fail(s, "node %" PRIu64 ": raft_ready_get returned %d", n->id,
-				 err);
+		sim_fail(s, "node %" PRIu64 ": raft_ready_get returned %d", n->id, err);
 		return false;
 	}
 	n->stage = n->early_send ? STAGE_SEND_EARLY : STAGE_PERSIST;
 	n->n_snap_failed = 0;
 	n->n_unreachable = 0;
-	sim_trace(s, "host node %" PRIu64 ": ready (hs=%d snap=%d entries=%u "
-			  "committed=%u messages=%u early=%u)", n->id, rd->has_hard_state,
-			  rd->has_snapshot, rd->n_entries, rd->n_committed,
-			  rd->n_messages, rd->n_early_messages);
+	sim_trace(s,
+			  "host node %" PRIu64 ": ready (hs=%d snap=%d entries=%u "
+			  "committed=%u messages=%u early=%u)",
+			  n->id, rd->has_hard_state, rd->has_snapshot, rd->n_entries,
+			  rd->n_committed, rd->n_messages, rd->n_early_messages);
 	return true;
 }
 
@@ -899,8 +933,7 @@ event_host(sim *s, sim_node *n)
 	}
 
 	/* Crashes strike mid-ready too, at four times the step rate. */
-	if (!s->calm && rng_chance(s, s->options->crash_rate * 4) &&
-		!n->undetected)
+	if (!s->calm && rng_chance(s, s->options->crash_rate * 4) && !n->undetected)
 		crash = (crash_point) (1 + rng_below(s, 4));
 	if (!host_take_ready(s, n))
 		return;
@@ -934,8 +967,8 @@ event_host(sim *s, sim_node *n)
 static sim_node *
 random_node(sim *s, bool alive)
 {
-	raft_id		ids[SIM_MAX_NODES];
-	uint32_t	n = 0;
+	raft_id ids[SIM_MAX_NODES];
+	uint32_t n = 0;
 
 	for (raft_id id = 1; id <= SIM_MAX_NODES; id++)
 	{
@@ -957,12 +990,12 @@ sim_random_node(sim *s, bool alive)
 static sim_node *
 find_leader(sim *s, raft_status *st)
 {
-	sim_node   *best = NULL;
-	raft_term	best_term = 0;
+	sim_node *best = NULL;
+	raft_term best_term = 0;
 
 	for (raft_id id = 1; id <= SIM_MAX_NODES; id++)
 	{
-		sim_node   *n = &s->nodes[id];
+		sim_node *n = &s->nodes[id];
 		raft_status tmp;
 
 		if (!n->alive)
@@ -990,9 +1023,9 @@ event_tick(sim *s, sim_node *n)
 static int
 net_pick(sim *s)
 {
-	uint32_t	due[SIM_NET_CAPACITY];
-	uint32_t	n_due = 0;
-	int			oldest = -1;
+	uint32_t due[SIM_NET_CAPACITY];
+	uint32_t n_due = 0;
+	int oldest = -1;
 
 	for (uint32_t i = 0; i < s->net_len; i++)
 	{
@@ -1016,7 +1049,7 @@ net_pick(sim *s)
 static void
 report_snapshot_arrival(sim *s, const sim_msg *msg, bool failed)
 {
-	sim_node   *from;
+	sim_node *from;
 
 	if (msg->type != RAFT_MSG_SNAP || msg->from > SIM_MAX_NODES)
 		return;
@@ -1032,10 +1065,10 @@ report_snapshot_arrival(sim *s, const sim_msg *msg, bool failed)
 static sim_node *
 event_deliver(sim *s, int at)
 {
-	sim_msg    *msg = s->net[at];
-	sim_node   *to = msg->to <= SIM_MAX_NODES ? &s->nodes[msg->to] : NULL;
+	sim_msg *msg = s->net[at];
+	sim_node *to = msg->to <= SIM_MAX_NODES ? &s->nodes[msg->to] : NULL;
 	raft_message m;
-	int			err;
+	int err;
 
 	s->net[at] = s->net[--s->net_len];
 	err = raft_message_decode(msg->bytes, msg->size, &m);
@@ -1060,8 +1093,10 @@ event_deliver(sim *s, int at)
 	if (err == RAFT_ERR_BEHIND)
 	{
 		s->behind++;
-		sim_trace(s, "node %" PRIu64 " finds node %" PRIu64 " behind "
-				  "(life %" PRIx64 ")", to->id, m.from, m.from_boot);
+		sim_trace(s,
+				  "node %" PRIu64 " finds node %" PRIu64 " behind "
+				  "(life %" PRIx64 ")",
+				  to->id, m.from, m.from_boot);
 	}
 	report_snapshot_arrival(s, msg, false);
 	raft_message_free(&m);
@@ -1073,7 +1108,7 @@ event_deliver(sim *s, int at)
 static void
 event_crash(sim *s)
 {
-	sim_node   *n = random_node(s, true);
+	sim_node *n = random_node(s, true);
 
 	/* A restored disk left to its peers talks before it restarts again. */
 	if (n == NULL || n->undetected)
@@ -1085,7 +1120,7 @@ event_crash(sim *s)
 static sim_node *
 event_restart(sim *s)
 {
-	sim_node   *n = random_node(s, false);
+	sim_node *n = random_node(s, false);
 
 	if (n == NULL || !sim_may_restart(s, n))
 		return NULL;
@@ -1097,9 +1132,9 @@ event_restart(sim *s)
 static void
 event_partition(sim *s)
 {
-	raft_id		ids[SIM_MAX_NODES];
-	uint32_t	n = 0;
-	bool		any = false;
+	raft_id ids[SIM_MAX_NODES];
+	uint32_t n = 0;
+	bool any = false;
 
 	for (raft_id a = 1; a <= SIM_MAX_NODES; a++)
 		for (raft_id b = 1; b <= SIM_MAX_NODES; b++)
@@ -1117,50 +1152,49 @@ event_partition(sim *s)
 		return;
 	switch (rng_below(s, 4))
 	{
-		case 0:					/* symmetric split */
-			{
-				bool		side[SIM_MAX_NODES + 1] = {false};
+		case 0: /* symmetric split */
+		{
+			bool side[SIM_MAX_NODES + 1] = { false };
 
-				for (uint32_t i = 0; i < n; i++)
-					side[ids[i]] = rng_chance(s, 0.5);
-				for (uint32_t i = 0; i < n; i++)
-					for (uint32_t j = 0; j < n; j++)
-						if (side[ids[i]] != side[ids[j]])
-							s->blocked[ids[i]][ids[j]] = true;
-				sim_trace(s, "partition: symmetric split");
-				break;
-			}
-		case 1:					/* one node hears but is not heard */
-			{
-				raft_id		x = ids[rng_below(s, n)];
+			for (uint32_t i = 0; i < n; i++)
+				side[ids[i]] = rng_chance(s, 0.5);
+			for (uint32_t i = 0; i < n; i++)
+				for (uint32_t j = 0; j < n; j++)
+					if (side[ids[i]] != side[ids[j]])
+						s->blocked[ids[i]][ids[j]] = true;
+			sim_trace(s, "partition: symmetric split");
+			break;
+		}
+		case 1: /* one node hears but is not heard */
+		{
+			raft_id x = ids[rng_below(s, n)];
 
-				for (uint32_t i = 0; i < n; i++)
-					if (ids[i] != x)
-						s->blocked[x][ids[i]] = true;
-				sim_trace(s, "partition: node %" PRIu64 " cannot send", x);
-				break;
-			}
-		case 2:					/* one node is heard but does not hear */
-			{
-				raft_id		x = ids[rng_below(s, n)];
+			for (uint32_t i = 0; i < n; i++)
+				if (ids[i] != x)
+					s->blocked[x][ids[i]] = true;
+			sim_trace(s, "partition: node %" PRIu64 " cannot send", x);
+			break;
+		}
+		case 2: /* one node is heard but does not hear */
+		{
+			raft_id x = ids[rng_below(s, n)];
 
-				for (uint32_t i = 0; i < n; i++)
-					if (ids[i] != x)
-						s->blocked[ids[i]][x] = true;
-				sim_trace(s, "partition: node %" PRIu64 " cannot receive", x);
-				break;
-			}
-		default:				/* one link, one way */
-			{
-				raft_id		a = ids[rng_below(s, n)];
-				raft_id		b = ids[rng_below(s, n)];
+			for (uint32_t i = 0; i < n; i++)
+				if (ids[i] != x)
+					s->blocked[ids[i]][x] = true;
+			sim_trace(s, "partition: node %" PRIu64 " cannot receive", x);
+			break;
+		}
+		default: /* one link, one way */
+		{
+			raft_id a = ids[rng_below(s, n)];
+			raft_id b = ids[rng_below(s, n)];
 
-				if (a != b)
-					s->blocked[a][b] = true;
-				sim_trace(s, "partition: link %" PRIu64 "->%" PRIu64 " cut",
-						  a, b);
-				break;
-			}
+			if (a != b)
+				s->blocked[a][b] = true;
+			sim_trace(s, "partition: link %" PRIu64 "->%" PRIu64 " cut", a, b);
+			break;
+		}
 	}
 }
 
@@ -1168,10 +1202,10 @@ static sim_node *
 event_propose(sim *s, bool marker)
 {
 	raft_status st;
-	sim_node   *n = find_leader(s, &st);
-	uint8_t		data[64];
-	uint32_t	size;
-	int			err;
+	sim_node *n = find_leader(s, &st);
+	uint8_t data[64];
+	uint32_t size;
+	int err;
 
 	/* Now and then at any node: a follower must refuse cleanly. */
 	if (!marker && (n == NULL || rng_chance(s, 0.1)))
@@ -1212,14 +1246,14 @@ static sim_node *
 event_conf_change(sim *s)
 {
 	raft_status st;
-	sim_node   *n = find_leader(s, &st);
+	sim_node *n = find_leader(s, &st);
 	raft_conf_change cc;
-	uint8_t		context[16];
-	uint8_t		bytes[64];
-	size_t		size = 0;
-	raft_id		fresh = RAFT_NONE;
-	int			err;
-	uint64_t	choice = rng_below(s, 10);
+	uint8_t context[16];
+	uint8_t bytes[64];
+	size_t size = 0;
+	raft_id fresh = RAFT_NONE;
+	int err;
+	uint64_t choice = rng_below(s, 10);
 
 	if (n == NULL)
 		return NULL;
@@ -1264,8 +1298,10 @@ event_conf_change(sim *s)
 	err = raft_propose_conf_change(n->rn, &cc);
 	check_result(s, "raft_propose_conf_change", n->id, err);
 	sim_trace(s, "conf change at leader %" PRIu64 ": %s %" PRIu64 " -> %d",
-			  n->id, cc.type == RAFT_CONF_ADD_VOTER ? "add-voter" :
-			  cc.type == RAFT_CONF_ADD_LEARNER ? "add-learner" : "remove",
+			  n->id,
+			  cc.type == RAFT_CONF_ADD_VOTER		 ? "add-voter"
+				  : cc.type == RAFT_CONF_ADD_LEARNER ? "add-learner"
+													 : "remove",
 			  cc.node, err);
 	if (err == RAFT_OK)
 	{
@@ -1285,9 +1321,9 @@ static sim_node *
 event_transfer(sim *s)
 {
 	raft_status st;
-	sim_node   *n = find_leader(s, &st);
-	raft_id		to;
-	int			err;
+	sim_node *n = find_leader(s, &st);
+	raft_id to;
+	int err;
 
 	if (n == NULL || st.config.n_voters < 2)
 		return NULL;
@@ -1303,9 +1339,9 @@ event_transfer(sim *s)
 static void
 host_snapshot(sim *s, sim_node *n)
 {
-	uint8_t		data[SNAP_HEADER_BYTES + 32];
-	uint32_t	size;
-	int			err;
+	uint8_t data[SNAP_HEADER_BYTES + 32];
+	uint32_t size;
+	int err;
 
 	if (n->applied <= n->snap_index || n->stage != 0)
 		return;
@@ -1319,8 +1355,9 @@ host_snapshot(sim *s, sim_node *n)
 											  data, size);
 	if (err != RAFT_OK)
 	{
-		sim_fail(s, "node %" PRIu64 ": create_snapshot at %" PRIu64
-				 " returned %d", n->id, n->applied, err);
+		sim_fail(s,
+				 "node %" PRIu64 ": create_snapshot at %" PRIu64 " returned %d",
+				 n->id, n->applied, err);
 		return;
 	}
 	sim_log_compact(s, n, n->applied);
@@ -1332,7 +1369,7 @@ host_snapshot(sim *s, sim_node *n)
 static void
 event_snapshot(sim *s)
 {
-	sim_node   *n = random_node(s, true);
+	sim_node *n = random_node(s, true);
 
 	if (n != NULL)
 		host_snapshot(s, n);
@@ -1347,7 +1384,7 @@ calm_down(sim *s)
 	sim_trace(s, "calm: partitions healed, crashed nodes restart");
 	for (raft_id id = 1; id <= SIM_MAX_NODES && !s->failed; id++)
 	{
-		sim_node   *n = &s->nodes[id];
+		sim_node *n = &s->nodes[id];
 
 		if (n->exists && !n->removed && !n->alive && sim_may_restart(s, n))
 		{
@@ -1362,12 +1399,12 @@ calm_down(sim *s)
 static sim_node *
 routine_event(sim *s)
 {
-	raft_id		with_ready[SIM_MAX_NODES];
-	uint32_t	n_ready = 0;
-	int			msg_at = net_pick(s);
-	uint64_t	w_host;
-	uint64_t	w_deliver;
-	uint64_t	r;
+	raft_id with_ready[SIM_MAX_NODES];
+	uint32_t n_ready = 0;
+	int msg_at = net_pick(s);
+	uint64_t w_host;
+	uint64_t w_deliver;
+	uint64_t r;
 
 	for (raft_id id = 1; id <= SIM_MAX_NODES; id++)
 		if (s->nodes[id].alive &&
@@ -1378,7 +1415,7 @@ routine_event(sim *s)
 	r = rng_below(s, w_host + w_deliver + 1);
 	if (r < w_host)
 	{
-		sim_node   *n = &s->nodes[with_ready[rng_below(s, n_ready)]];
+		sim_node *n = &s->nodes[with_ready[rng_below(s, n_ready)]];
 
 		event_host(s, n);
 		return n->alive ? n : NULL;
@@ -1386,7 +1423,7 @@ routine_event(sim *s)
 	if (r < w_host + w_deliver)
 		return event_deliver(s, msg_at);
 	{
-		sim_node   *n = random_node(s, true);
+		sim_node *n = random_node(s, true);
 
 		if (n != NULL)
 			event_tick(s, n);
@@ -1398,8 +1435,8 @@ static sim_node *
 one_step(sim *s)
 {
 	const sim_options *o = s->options;
-	double		u = rng_unit(s);
-	double		edge = 0;
+	double u = rng_unit(s);
+	double edge = 0;
 
 	if (!s->calm)
 	{
@@ -1487,21 +1524,22 @@ all_voters_have_marker(sim *s)
 static void
 describe_nodes(sim *s, char *out, size_t cap)
 {
-	size_t		used = 0;
+	size_t used = 0;
 
 	out[0] = '\0';
 	for (raft_id id = 1; id <= SIM_MAX_NODES && used < cap; id++)
 	{
 		const sim_node *n = &s->nodes[id];
 		raft_status st;
-		int			w;
+		int w;
 
 		if (!n->exists || n->removed || !n->alive)
 			continue;
 		raft_get_status(n->rn, &st);
-		w = snprintf(out + used, cap - used, "%s%" PRIu64 ":%s/t%" PRIu64
-					 "/a%" PRIu64 "/v%u", used ? " " : "", id,
-					 raft_role_name(st.role), st.hard_state.term, n->applied,
+		w = snprintf(out + used, cap - used,
+					 "%s%" PRIu64 ":%s/t%" PRIu64 "/a%" PRIu64 "/v%u",
+					 used ? " " : "", id, raft_role_name(st.role),
+					 st.hard_state.term, n->applied,
 					 raft_config_is_voter(&n->config, id));
 		if (w < 0)
 			break;
@@ -1515,9 +1553,9 @@ describe_nodes(sim *s, char *out, size_t cap)
  */
 typedef struct seed_result
 {
-	bool		failed;
-	uint32_t	nodes;
-	uint64_t	liveness_steps;
+	bool failed;
+	uint32_t nodes;
+	uint64_t liveness_steps;
 } seed_result;
 
 static void
@@ -1533,15 +1571,14 @@ step_checks(sim *s, sim_node *touched)
 static seed_result
 run_seed(const sim_options *o, uint64_t seed, char *summary, size_t cap)
 {
-	sim		   *s = calloc(1, sizeof(sim));
+	sim *s = calloc(1, sizeof(sim));
 	seed_result result;
-	uint64_t	x = seed;
-	bool		coin;
-	uint64_t	fault_end;
-	uint64_t	tail = 0;
-	uint64_t	last_marker = 0;
-	raft_entry	boot_entry = {.term = 1, .index = 1,
-	.type = RAFT_ENTRY_NORMAL};
+	uint64_t x = seed;
+	bool coin;
+	uint64_t fault_end;
+	uint64_t tail = 0;
+	uint64_t last_marker = 0;
+	raft_entry boot_entry = { .term = 1, .index = 1, .type = RAFT_ENTRY_NORMAL };
 
 	if (s == NULL)
 		abort();
@@ -1556,12 +1593,12 @@ run_seed(const sim_options *o, uint64_t seed, char *summary, size_t cap)
 	s->max_committed_bytes = rng_chance(s, 0.3) ? 1 : 64 + rng_below(s, 8192);
 	/* A tight cap on uncommitted bytes in 30% of seeds: leaders say busy. */
 	s->max_uncommitted_bytes = rng_chance(s, 0.3) ? 64 + rng_below(s, 1024) : 0;
-	s->n_nodes_initial = o->nodes != 0 ? o->nodes :
-		(uint32_t) (3 + 2 * (seed % 3));
+	s->n_nodes_initial =
+		o->nodes != 0 ? o->nodes : (uint32_t) (3 + 2 * (seed % 3));
 	sim_check_init(s);
 
 	/* Snapshot bootstrap: index 1 is history before anything runs. */
-	coin = rng_chance(s, 0.5);	/* drawn always: modes share the stream */
+	coin = rng_chance(s, 0.5); /* drawn always: modes share the stream */
 	s->genesis = o->bootstrap == BOOTSTRAP_GENESIS ||
 		(o->bootstrap == BOOTSTRAP_MIXED && coin);
 	s->hist_cap = 1024;
@@ -1599,13 +1636,14 @@ run_seed(const sim_options *o, uint64_t seed, char *summary, size_t cap)
 	{
 		if (tail >= o->liveness_steps)
 		{
-			char		lag[512];
+			char lag[512];
 
 			describe_nodes(s, lag, sizeof(lag));
-			sim_fail(s, "liveness: no marker reached every voter within %"
-					 PRIu64 " steps after the faults (marker at %" PRIu64
-					 ", %" PRIu64 " leaders so far; %s)", o->liveness_steps,
-					 s->marker_index, s->n_leaders, lag);
+			sim_fail(s,
+					 "liveness: no marker reached every voter within %" PRIu64
+					 " steps after the faults (marker at %" PRIu64 ", %" PRIu64
+					 " leaders so far; %s)",
+					 o->liveness_steps, s->marker_index, s->n_leaders, lag);
 			break;
 		}
 		if (s->marker_index == 0 &&
@@ -1629,12 +1667,13 @@ run_seed(const sim_options *o, uint64_t seed, char *summary, size_t cap)
 	if (s->failed)
 		snprintf(summary, cap, "%s", s->failure);
 	else
-		snprintf(summary, cap, "nodes=%u, leaders=%" PRIu64 ", committed=%"
-				 PRIu64 ", proposals=%" PRIu64 ", busy=%" PRIu64 ", conf=%"
-				 PRIu64 ", snaps=%" PRIu64 "/%" PRIu64 ", crashes=%" PRIu64
+		snprintf(summary, cap,
+				 "nodes=%u, leaders=%" PRIu64 ", committed=%" PRIu64
+				 ", proposals=%" PRIu64 ", busy=%" PRIu64 ", conf=%" PRIu64
+				 ", snaps=%" PRIu64 "/%" PRIu64 ", crashes=%" PRIu64
 				 ", storage faults=%" PRIu64 " (%" PRIu64 " left to peers)"
-				 ", behind=%" PRIu64 ", delivered=%" PRIu64 ", liveness=%"
-				 PRIu64,
+				 ", behind=%" PRIu64 ", delivered=%" PRIu64
+				 ", liveness=%" PRIu64,
 				 s->n_nodes_initial, s->n_leaders, s->hist_len, s->proposals,
 				 s->busy, s->conf_changes, s->snapshots_taken,
 				 s->snapshots_installed, s->crashes, s->storage_faults,
@@ -1668,15 +1707,16 @@ usage(const char *argv0)
 			"  [--rollback-rate P]\n"
 			"  [--seconds S] [--verbose] [--quiet]\n"
 			"A..B may be open-ended (A..) with --seconds.  Rates are per step,\n"
-			"drop/dup/delay per message.  Output is TAP.\n", argv0);
+			"drop/dup/delay per message.  Output is TAP.\n",
+			argv0);
 	exit(2);
 }
 
 static double
 parse_double(const char *arg, const char *argv0)
 {
-	char	   *end;
-	double		v = strtod(arg, &end);
+	char *end;
+	double v = strtod(arg, &end);
 
 	if (*end != '\0' || v < 0)
 		usage(argv0);
@@ -1686,7 +1726,7 @@ parse_double(const char *arg, const char *argv0)
 static uint64_t
 parse_u64(const char *arg, const char *argv0)
 {
-	char	   *end;
+	char *end;
 	unsigned long long v = strtoull(arg, &end, 10);
 
 	if (*end != '\0' || end == arg)
@@ -1698,7 +1738,7 @@ static void
 parse_seeds(sim_options *o, const char *arg, const char *argv0)
 {
 	const char *dots = strstr(arg, "..");
-	char		first[32];
+	char first[32];
 
 	if (dots == NULL)
 	{
@@ -1846,14 +1886,15 @@ format_replay(const sim_options *o, const char *argv0)
 			 "--transfer-rate %g --snapshot-rate %g --fault-fraction %g "
 			 "--liveness-steps %" PRIu64 " --early-send %g --lose-rate %g "
 			 "--rollback-rate %g --bootstrap %s%s%s%s%s",
-			 argv0, o->steps, o->nodes ? " --nodes " : "", o->nodes,
-			 o->drop, o->dup, o->delay, o->max_delay,
+			 argv0, o->steps, o->nodes ? " --nodes " : "", o->nodes, o->drop,
+			 o->dup, o->delay, o->max_delay,
 			 o->reorder ? "--reorder" : "--no-reorder", o->partition_rate,
 			 o->crash_rate, o->restart_rate, o->propose_rate, o->conf_rate,
 			 o->transfer_rate, o->snapshot_rate, o->fault_fraction,
 			 o->liveness_steps, o->early_send, o->lose_rate, o->rollback_rate,
-			 o->bootstrap == BOOTSTRAP_SNAPSHOT ? "snapshot" :
-			 o->bootstrap == BOOTSTRAP_GENESIS ? "genesis" : "mixed",
+			 o->bootstrap == BOOTSTRAP_SNAPSHOT		 ? "snapshot"
+				 : o->bootstrap == BOOTSTRAP_GENESIS ? "genesis"
+													 : "mixed",
 			 o->pre_vote ? "" : " --no-pre-vote",
 			 o->check_quorum ? "" : " --no-check-quorum",
 			 o->snapshot_on_conf ? " --snapshot-on-conf" : "",
@@ -1866,8 +1907,7 @@ on_fatal_signal(int sig)
 {
 	printf("\nnot ok - seed %" PRIu64 " died with signal %d\n"
 		   "# replay: %s --seeds %" PRIu64 " --verbose\n",
-		   (uint64_t) current_seed, sig, replay_prefix,
-		   (uint64_t) current_seed);
+		   (uint64_t) current_seed, sig, replay_prefix, (uint64_t) current_seed);
 	fflush(stdout);
 	signal(sig, SIG_DFL);
 	raise(sig);
@@ -1888,11 +1928,11 @@ main(int argc, char **argv)
 {
 	sim_options o;
 	struct timespec start;
-	uint64_t	seeds = 0;
-	uint64_t	tap_number = 0;
-	uint64_t	failures = 0;
-	uint64_t	longest_liveness = 0;
-	char		summary[SIM_FAIL_BYTES + 64];
+	uint64_t seeds = 0;
+	uint64_t tap_number = 0;
+	uint64_t failures = 0;
+	uint64_t longest_liveness = 0;
+	char summary[SIM_FAIL_BYTES + 64];
 
 	parse_options(&o, argc, argv);
 	format_replay(&o, argv[0]);
@@ -1934,8 +1974,8 @@ main(int argc, char **argv)
 		printf("ok %" PRIu64 " - %" PRIu64 " seeds passed\n", ++tap_number,
 			   seeds - failures);
 	printf("# %" PRIu64 " seeds, %" PRIu64 " failed, %.1f s, longest "
-		   "liveness tail %" PRIu64 " steps\n", seeds, failures,
-		   seconds_since(&start), longest_liveness);
+		   "liveness tail %" PRIu64 " steps\n",
+		   seeds, failures, seconds_since(&start), longest_liveness);
 	printf("1..%" PRIu64 "\n", tap_number);
 	return failures == 0 ? 0 : 1;
 }

@@ -44,7 +44,7 @@ mix64(uint64_t z)
 uint64_t
 sim_hash_bytes(const uint8_t *data, size_t size)
 {
-	uint64_t	h = 0xcbf29ce484222325ULL;	/* FNV-1a, then mixed */
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a, then mixed */
 
 	for (size_t i = 0; i < size; i++)
 	{
@@ -57,7 +57,7 @@ sim_hash_bytes(const uint8_t *data, size_t size)
 uint64_t
 sim_chain_next(uint64_t chain, const raft_entry *entry)
 {
-	uint64_t	h = chain;
+	uint64_t h = chain;
 
 	h = mix64(h ^ entry->index);
 	h = mix64(h ^ entry->term);
@@ -85,7 +85,7 @@ chain_map_alloc(sim_chain_map *m, size_t capacity)
 static size_t
 chain_map_slot(const sim_chain_map *m, raft_index index, raft_term term)
 {
-	size_t		slot = mix64(index * 31 + mix64(term)) & (m->capacity - 1);
+	size_t slot = mix64(index * 31 + mix64(term)) & (m->capacity - 1);
 
 	while (m->index[slot] != 0 &&
 		   (m->index[slot] != index || m->term[slot] != term))
@@ -111,10 +111,9 @@ chain_map_grow(sim_chain_map *m)
 }
 
 static void
-chain_map_put(sim_chain_map *m, raft_index index, raft_term term,
-			  uint64_t chain)
+chain_map_put(sim_chain_map *m, raft_index index, raft_term term, uint64_t chain)
 {
-	size_t		slot;
+	size_t slot;
 
 	assert(index != 0);
 	if ((m->count + 1) * 2 > m->capacity)
@@ -132,7 +131,7 @@ static void
 check_chain(sim *s, const sim_node *n, raft_index index, raft_term term,
 			uint64_t chain)
 {
-	size_t		slot = chain_map_slot(&s->chains, index, term);
+	size_t slot = chain_map_slot(&s->chains, index, term);
 
 	if (s->chains.index[slot] == 0)
 	{
@@ -140,7 +139,8 @@ check_chain(sim *s, const sim_node *n, raft_index index, raft_term term,
 		return;
 	}
 	if (s->chains.chain[slot] != chain)
-		sim_fail(s, "log matching: node %llu has entry %llu of term %llu "
+		sim_fail(s,
+				 "log matching: node %llu has entry %llu of term %llu "
 				 "with a different prefix than another node had",
 				 (unsigned long long) n->id, (unsigned long long) index,
 				 (unsigned long long) term);
@@ -180,7 +180,7 @@ record_leader(sim *s, raft_term term, raft_id id)
 {
 	if (term >= s->leader_cap)
 	{
-		size_t		cap = s->leader_cap ? s->leader_cap : 64;
+		size_t cap = s->leader_cap ? s->leader_cap : 64;
 
 		while (cap <= term)
 			cap *= 2;
@@ -217,8 +217,7 @@ sim_check_status(sim *s, sim_node *n)
 				 (unsigned long long) n->id, (unsigned long long) st.id);
 	if (st.hard_state.term < n->term_seen)
 		sim_fail(s, "node %llu term went back from %llu to %llu",
-				 (unsigned long long) n->id,
-				 (unsigned long long) n->term_seen,
+				 (unsigned long long) n->id, (unsigned long long) n->term_seen,
 				 (unsigned long long) st.hard_state.term);
 	n->term_seen = st.hard_state.term;
 	if (st.hard_state.term > s->max_term)
@@ -236,8 +235,7 @@ sim_check_status(sim *s, sim_node *n)
 	{
 		if (st.leader != n->id)
 			sim_fail(s, "leader %llu names %llu as leader",
-					 (unsigned long long) n->id,
-					 (unsigned long long) st.leader);
+					 (unsigned long long) n->id, (unsigned long long) st.leader);
 		if (!raft_config_is_voter(&st.config, n->id))
 			sim_fail(s, "node %llu leads term %llu but is not a voter",
 					 (unsigned long long) n->id,
@@ -260,12 +258,11 @@ void
 sim_check_hard_state(sim *s, sim_node *n, const raft_hard_state *next)
 {
 	const raft_hard_state *prev = &n->hard_state;
-	raft_index	last = n->snap_index + n->log_len;
+	raft_index last = n->snap_index + n->log_len;
 
 	if (next->term < prev->term)
 		sim_fail(s, "node %llu persists term %llu below %llu",
-				 (unsigned long long) n->id,
-				 (unsigned long long) next->term,
+				 (unsigned long long) n->id, (unsigned long long) next->term,
 				 (unsigned long long) prev->term);
 	if (next->term == prev->term && prev->vote != RAFT_NONE &&
 		next->vote != prev->vote)
@@ -275,13 +272,13 @@ sim_check_hard_state(sim *s, sim_node *n, const raft_hard_state *next)
 				 (unsigned long long) next->vote);
 	if (next->commit < prev->commit)
 		sim_fail(s, "node %llu persists commit %llu below %llu",
-				 (unsigned long long) n->id,
-				 (unsigned long long) next->commit,
+				 (unsigned long long) n->id, (unsigned long long) next->commit,
 				 (unsigned long long) prev->commit);
 	if (next->commit > last)
-		sim_fail(s, "node %llu persists commit %llu beyond its last index "
-				 "%llu", (unsigned long long) n->id,
-				 (unsigned long long) next->commit,
+		sim_fail(s,
+				 "node %llu persists commit %llu beyond its last index "
+				 "%llu",
+				 (unsigned long long) n->id, (unsigned long long) next->commit,
 				 (unsigned long long) last);
 }
 
@@ -319,8 +316,8 @@ sim_log_reset(sim *s, sim_node *n, raft_index index, raft_term term,
 void
 sim_log_compact(sim *s, sim_node *n, raft_index index)
 {
-	sim_entry	at;
-	size_t		drop;
+	sim_entry at;
+	size_t drop;
 
 	if (!sim_log_lookup(n, index, &at))
 	{
@@ -341,32 +338,31 @@ sim_log_compact(sim *s, sim_node *n, raft_index index)
  * and checks Log Matching and that nothing committed is overwritten.
  */
 void
-sim_log_append(sim *s, sim_node *n, const raft_entry *entries,
-			   uint32_t count)
+sim_log_append(sim *s, sim_node *n, const raft_entry *entries, uint32_t count)
 {
-	raft_index	first = entries[0].index;
-	raft_index	last = n->snap_index + n->log_len;
-	sim_entry	prev = {0, 0, 0};
-	size_t		keep;
+	raft_index first = entries[0].index;
+	raft_index last = n->snap_index + n->log_len;
+	sim_entry prev = { 0, 0, 0 };
+	size_t keep;
 
 	if (first <= n->snap_index || first > last + 1)
 	{
 		sim_fail(s, "node %llu appends at %llu to a log of (%llu, %llu]",
 				 (unsigned long long) n->id, (unsigned long long) first,
-				 (unsigned long long) n->snap_index,
-				 (unsigned long long) last);
+				 (unsigned long long) n->snap_index, (unsigned long long) last);
 		return;
 	}
 	/* Overwriting a different entry at or below commit loses it. */
 	for (uint32_t i = 0; i < count && entries[i].index <= last; i++)
 	{
-		sim_entry	old = {0, 0, 0};
+		sim_entry old = { 0, 0, 0 };
 
 		(void) sim_log_lookup(n, entries[i].index, &old);
 		if (old.term != entries[i].term &&
 			(entries[i].index <= n->hard_state.commit ||
 			 entries[i].index <= n->applied))
-			sim_fail(s, "node %llu overwrites committed entry %llu (term "
+			sim_fail(s,
+					 "node %llu overwrites committed entry %llu (term "
 					 "%llu with term %llu; commit %llu)",
 					 (unsigned long long) n->id,
 					 (unsigned long long) entries[i].index,
@@ -378,7 +374,7 @@ sim_log_append(sim *s, sim_node *n, const raft_entry *entries,
 	keep = (size_t) (first - 1 - n->snap_index);
 	if (keep + count > n->log_cap)
 	{
-		size_t		cap = n->log_cap ? n->log_cap : 64;
+		size_t cap = n->log_cap ? n->log_cap : 64;
 
 		while (cap < keep + count)
 			cap *= 2;
@@ -391,30 +387,29 @@ sim_log_append(sim *s, sim_node *n, const raft_entry *entries,
 	for (uint32_t i = 0; i < count; i++)
 	{
 		const raft_entry *e = &entries[i];
-		sim_entry	next;
+		sim_entry next;
 
 		if (e->index != first + i)
 		{
 			sim_fail(s, "node %llu: ready entries not contiguous at %llu",
-					 (unsigned long long) n->id,
-					 (unsigned long long) e->index);
+					 (unsigned long long) n->id, (unsigned long long) e->index);
 			return;
 		}
 		if (e->term < prev.term)
-			sim_fail(s, "node %llu: entry %llu has term %llu below the "
-					 "previous entry's %llu", (unsigned long long) n->id,
-					 (unsigned long long) e->index,
+			sim_fail(s,
+					 "node %llu: entry %llu has term %llu below the "
+					 "previous entry's %llu",
+					 (unsigned long long) n->id, (unsigned long long) e->index,
 					 (unsigned long long) e->term,
 					 (unsigned long long) prev.term);
 		if (e->type != RAFT_ENTRY_NORMAL && e->type != RAFT_ENTRY_CONF_CHANGE)
 			sim_fail(s, "node %llu: entry %llu of unknown type %u",
-					 (unsigned long long) n->id,
-					 (unsigned long long) e->index, e->type);
+					 (unsigned long long) n->id, (unsigned long long) e->index,
+					 e->type);
 		if ((e->size == 0) != (e->data == NULL))
 			sim_fail(s, "node %llu: entry %llu size %u with data %p",
-					 (unsigned long long) n->id,
-					 (unsigned long long) e->index, e->size,
-					 (void *) e->data);
+					 (unsigned long long) n->id, (unsigned long long) e->index,
+					 e->size, (void *) e->data);
 		next.term = e->term;
 		next.chain = sim_chain_next(prev.chain, e);
 		check_chain(s, n, e->index, e->term, next.chain);
@@ -428,23 +423,25 @@ void
 sim_check_storage(sim *s, sim_node *n)
 {
 	raft_storage st = raft_memory_storage_view(n->ms);
-	raft_index	first = st.first_index(st.ud);
-	raft_index	last = st.last_index(st.ud);
-	raft_term	term = 0;
-	int			err;
+	raft_index first = st.first_index(st.ud);
+	raft_index last = st.last_index(st.ud);
+	raft_term term = 0;
+	int err;
 
 	if (first != n->snap_index + 1 || last != n->snap_index + n->log_len)
 	{
-		sim_fail(s, "node %llu storage holds [%llu, %llu], expected "
-				 "[%llu, %llu]", (unsigned long long) n->id,
-				 (unsigned long long) first, (unsigned long long) last,
+		sim_fail(s,
+				 "node %llu storage holds [%llu, %llu], expected "
+				 "[%llu, %llu]",
+				 (unsigned long long) n->id, (unsigned long long) first,
+				 (unsigned long long) last,
 				 (unsigned long long) n->snap_index + 1,
 				 (unsigned long long) (n->snap_index + n->log_len));
 		return;
 	}
 	err = st.term(st.ud, last, &term);
-	if (err != RAFT_OK || term != (n->log_len > 0 ?
-								   n->log[n->log_len - 1].term : n->snap_term))
+	if (err != RAFT_OK ||
+		term != (n->log_len > 0 ? n->log[n->log_len - 1].term : n->snap_term))
 		sim_fail(s, "node %llu storage term of %llu is %llu (err %d)",
 				 (unsigned long long) n->id, (unsigned long long) last,
 				 (unsigned long long) term, err);
@@ -463,7 +460,8 @@ hist_record(sim *s, const sim_node *n, raft_index index, raft_term term,
 		const sim_entry *h = &s->hist[index];
 
 		if (h->term != term || h->chain != chain)
-			sim_fail(s, "state machine safety: node %llu applies entry %llu "
+			sim_fail(s,
+					 "state machine safety: node %llu applies entry %llu "
 					 "of term %llu, but term %llu was applied there before%s",
 					 (unsigned long long) n->id, (unsigned long long) index,
 					 (unsigned long long) term, (unsigned long long) h->term,
@@ -479,7 +477,7 @@ hist_record(sim *s, const sim_node *n, raft_index index, raft_term term,
 	}
 	if (index >= s->hist_cap)
 	{
-		size_t		cap = s->hist_cap ? s->hist_cap * 2 : 1024;
+		size_t cap = s->hist_cap ? s->hist_cap * 2 : 1024;
 
 		s->hist = realloc(s->hist, cap * sizeof(sim_entry));
 		if (s->hist == NULL)
@@ -499,27 +497,27 @@ hist_record(sim *s, const sim_node *n, raft_index index, raft_term term,
 void
 sim_check_apply(sim *s, sim_node *n, const raft_entry *entry, uint64_t chain)
 {
-	sim_entry	persisted;
+	sim_entry persisted;
 
 	if (entry->index != n->applied + 1)
 		sim_fail(s, "node %llu applies %llu after %llu",
-				 (unsigned long long) n->id,
-				 (unsigned long long) entry->index,
+				 (unsigned long long) n->id, (unsigned long long) entry->index,
 				 (unsigned long long) n->applied);
 	if (entry->index > n->hard_state.commit)
-		sim_fail(s, "node %llu applies %llu beyond its persisted commit "
-				 "%llu", (unsigned long long) n->id,
-				 (unsigned long long) entry->index,
+		sim_fail(s,
+				 "node %llu applies %llu beyond its persisted commit "
+				 "%llu",
+				 (unsigned long long) n->id, (unsigned long long) entry->index,
 				 (unsigned long long) n->hard_state.commit);
 	if (!sim_log_lookup(n, entry->index, &persisted) ||
 		entry->index == n->snap_index)
 		sim_fail(s, "node %llu applies %llu, which it has not persisted",
-				 (unsigned long long) n->id,
-				 (unsigned long long) entry->index);
+				 (unsigned long long) n->id, (unsigned long long) entry->index);
 	else if (persisted.term != entry->term || persisted.chain != chain)
-		sim_fail(s, "node %llu applies %llu of term %llu but persisted term "
-				 "%llu%s", (unsigned long long) n->id,
-				 (unsigned long long) entry->index,
+		sim_fail(s,
+				 "node %llu applies %llu of term %llu but persisted term "
+				 "%llu%s",
+				 (unsigned long long) n->id, (unsigned long long) entry->index,
 				 (unsigned long long) entry->term,
 				 (unsigned long long) persisted.term,
 				 persisted.term == entry->term ? " (other content)" : "");
@@ -536,26 +534,29 @@ void
 sim_check_snapshot(sim *s, sim_node *n, const raft_snapshot *snapshot,
 				   uint64_t chain)
 {
-	raft_index	index = snapshot->meta.index;
+	raft_index index = snapshot->meta.index;
 
 	if (index <= n->applied)
-		sim_fail(s, "node %llu is handed snapshot %llu at or below applied "
-				 "%llu", (unsigned long long) n->id,
-				 (unsigned long long) index,
+		sim_fail(s,
+				 "node %llu is handed snapshot %llu at or below applied "
+				 "%llu",
+				 (unsigned long long) n->id, (unsigned long long) index,
 				 (unsigned long long) n->applied);
 	if (index > s->hist_len)
 	{
-		sim_fail(s, "node %llu is handed snapshot %llu beyond the history "
-				 "%llu", (unsigned long long) n->id,
-				 (unsigned long long) index,
+		sim_fail(s,
+				 "node %llu is handed snapshot %llu beyond the history "
+				 "%llu",
+				 (unsigned long long) n->id, (unsigned long long) index,
 				 (unsigned long long) s->hist_len);
 		return;
 	}
 	if (s->hist[index].term != snapshot->meta.term ||
 		s->hist[index].chain != chain)
-		sim_fail(s, "node %llu: snapshot %llu (term %llu) differs from the "
-				 "history (term %llu)", (unsigned long long) n->id,
-				 (unsigned long long) index,
+		sim_fail(s,
+				 "node %llu: snapshot %llu (term %llu) differs from the "
+				 "history (term %llu)",
+				 (unsigned long long) n->id, (unsigned long long) index,
 				 (unsigned long long) snapshot->meta.term,
 				 (unsigned long long) s->hist[index].term);
 }
@@ -573,7 +574,7 @@ sim_check_snapshot(sim *s, sim_node *n, const raft_snapshot *snapshot,
 void
 sim_check_leader_completeness(sim *s, sim_node *n, raft_term term)
 {
-	raft_index	from;
+	raft_index from;
 
 	if (n->leader_term != term)
 	{
@@ -586,7 +587,8 @@ sim_check_leader_completeness(sim *s, sim_node *n, raft_term term)
 		if (n->snap_index <= s->hist_len &&
 			s->hist[n->snap_index].chain != n->snap_chain)
 		{
-			sim_fail(s, "leader completeness: leader %llu of term %llu has "
+			sim_fail(s,
+					 "leader completeness: leader %llu of term %llu has "
 					 "a snapshot at %llu that differs from the history",
 					 (unsigned long long) n->id, (unsigned long long) term,
 					 (unsigned long long) n->snap_index);
@@ -596,13 +598,14 @@ sim_check_leader_completeness(sim *s, sim_node *n, raft_term term)
 	}
 	for (raft_index i = from; i <= s->hist_len; i++)
 	{
-		sim_entry	mine;
+		sim_entry mine;
 
 		if (s->hist[i].committed_by >= term)
 			return;
 		if (!sim_log_lookup(n, i, &mine))
 		{
-			sim_fail(s, "leader completeness: leader %llu of term %llu "
+			sim_fail(s,
+					 "leader completeness: leader %llu of term %llu "
 					 "lacks entry %llu of term %llu, committed by term %llu",
 					 (unsigned long long) n->id, (unsigned long long) term,
 					 (unsigned long long) i,
@@ -612,11 +615,12 @@ sim_check_leader_completeness(sim *s, sim_node *n, raft_term term)
 		}
 		if (mine.term != s->hist[i].term || mine.chain != s->hist[i].chain)
 		{
-			sim_fail(s, "leader completeness: leader %llu of term %llu has "
+			sim_fail(s,
+					 "leader completeness: leader %llu of term %llu has "
 					 "entry %llu of term %llu, but term %llu was committed "
-					 "there by term %llu", (unsigned long long) n->id,
-					 (unsigned long long) term, (unsigned long long) i,
-					 (unsigned long long) mine.term,
+					 "there by term %llu",
+					 (unsigned long long) n->id, (unsigned long long) term,
+					 (unsigned long long) i, (unsigned long long) mine.term,
 					 (unsigned long long) s->hist[i].term,
 					 (unsigned long long) s->hist[i].committed_by);
 			return;

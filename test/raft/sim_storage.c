@@ -41,7 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DOWNTIME_TICKS 30		/* three election timeouts */
+#define DOWNTIME_TICKS 30 /* three election timeouts */
 
 /* ---- copies of a disk -------------------------------------------------- */
 
@@ -59,7 +59,7 @@ sim_disk_copy_free(sim_disk_copy *copy)
 void
 sim_event_backup(sim *s)
 {
-	sim_node   *n = sim_random_node(s, true);
+	sim_node *n = sim_random_node(s, true);
 
 	if (n != NULL)
 		sim_backup(s, n);
@@ -93,9 +93,11 @@ sim_backup(sim *s, sim_node *n)
 	copy->was_member = n->was_member;
 	sim_disk_copy_free(n->backup);
 	n->backup = copy;
-	sim_trace(s, "backup of node %" PRIu64 " (boot %" PRIu64 ", log (%"
-			  PRIu64 ", %" PRIu64 "])", n->id, copy->hard_state.boot,
-			  copy->snap_index, (uint64_t) (copy->snap_index + copy->log_len));
+	sim_trace(s,
+			  "backup of node %" PRIu64 " (boot %" PRIu64 ", log (%" PRIu64
+			  ", %" PRIu64 "])",
+			  n->id, copy->hard_state.boot, copy->snap_index,
+			  (uint64_t) (copy->snap_index + copy->log_len));
 }
 
 /* ---- the fault model --------------------------------------------------- */
@@ -176,8 +178,8 @@ membership_settled(const sim *s)
 	return true;
 }
 
-static bool peers_know_newer(const sim *s, const sim_node *n,
-							 const sim_disk_copy *copy);
+static bool
+peers_know_newer(const sim *s, const sim_node *n, const sim_disk_copy *copy);
 
 /*
  * A node to fail, or NULL when the model allows none now.  For a rollback,
@@ -187,9 +189,9 @@ static bool peers_know_newer(const sim *s, const sim_node *n,
 static sim_node *
 storage_victim(sim *s, bool need_backup)
 {
-	raft_id		ids[SIM_MAX_NODES];
-	uint32_t	count = 0;
-	bool		recognisable;
+	raft_id ids[SIM_MAX_NODES];
+	uint32_t count = 0;
+	bool recognisable;
 
 	if (any_failed(s) || !membership_settled(s))
 		return NULL;
@@ -200,8 +202,7 @@ storage_victim(sim *s, bool need_backup)
 		{
 			const sim_node *n = &s->nodes[id];
 
-			if (n->exists && !n->removed &&
-				(!need_backup || n->backup != NULL) &&
+			if (n->exists && !n->removed && (!need_backup || n->backup != NULL) &&
 				(pass == 1 || peers_know_newer(s, n, n->backup)))
 				ids[count++] = id;
 		}
@@ -220,7 +221,7 @@ storage_victim(sim *s, bool need_backup)
 void
 sim_event_lose_state(sim *s)
 {
-	sim_node   *n = storage_victim(s, false);
+	sim_node *n = storage_victim(s, false);
 
 	if (n == NULL)
 		return;
@@ -236,7 +237,7 @@ sim_event_lose_state(sim *s)
 	memset(&n->config, 0, sizeof(n->config));
 	if (s->genesis)
 		n->config = s->initial_config;
-	n->was_member = false;		/* until it applies its membership again */
+	n->was_member = false; /* until it applies its membership again */
 	n->applied = 0;
 	n->applied_chain = 0;
 	sim_log_reset(s, n, 0, 0, 0);
@@ -254,16 +255,15 @@ peers_know_newer(const sim *s, const sim_node *n, const sim_disk_copy *copy)
 	for (raft_id id = 1; id <= SIM_MAX_NODES; id++)
 	{
 		const sim_node *p = &s->nodes[id];
-		bool		known = false;
+		bool known = false;
 
 		if (id == n->id || !p->exists || p->removed)
 			continue;
 		for (uint32_t i = 0; i < p->n_peers; i++)
-			known = known || (p->peers[i].id == n->id &&
-							  p->peers[i].incarnation ==
-							  copy->hard_state.incarnation &&
-							  (p->peers[i].boot >> 32) >
-							  copy->hard_state.boot);
+			known = known ||
+				(p->peers[i].id == n->id &&
+				 p->peers[i].incarnation == copy->hard_state.incarnation &&
+				 (p->peers[i].boot >> 32) > copy->hard_state.boot);
 		if (!known)
 			return false;
 	}
@@ -277,9 +277,9 @@ peers_know_newer(const sim *s, const sim_node *n, const sim_disk_copy *copy)
 void
 sim_event_roll_back(sim *s)
 {
-	sim_node   *n = storage_victim(s, true);
+	sim_node *n = storage_victim(s, true);
 	const sim_disk_copy *copy;
-	bool		left_to_peers;
+	bool left_to_peers;
 
 	if (n == NULL)
 		return;
@@ -290,7 +290,7 @@ sim_event_roll_back(sim *s)
 	n->ms = net_storage_clone(copy->ms);
 	n->hard_state = copy->hard_state;
 	if (!left_to_peers)
-		n->hard_state.recovering = true;	/* the host knows */
+		n->hard_state.recovering = true; /* the host knows */
 	n->undetected = !n->hard_state.recovering;
 	s->peer_detected += n->undetected;
 	n->config = copy->config;
@@ -312,8 +312,10 @@ sim_event_roll_back(sim *s)
 		memcpy(n->log, copy->log, copy->log_len * sizeof(sim_entry));
 		n->log_len = copy->log_len;
 	}
-	sim_trace(s, "node %" PRIu64 " rolled back to its copy of boot %" PRIu64
-			  " (%s)", n->id, copy->hard_state.boot,
+	sim_trace(s,
+			  "node %" PRIu64 " rolled back to its copy of boot %" PRIu64
+			  " (%s)",
+			  n->id, copy->hard_state.boot,
 			  n->undetected ? "left to its peers" : "the host knows");
 }
 
@@ -328,7 +330,7 @@ sim_storage_progress(sim *s)
 {
 	for (raft_id id = 1; id <= SIM_MAX_NODES && !s->failed; id++)
 	{
-		sim_node   *n = &s->nodes[id];
+		sim_node *n = &s->nodes[id];
 		raft_status st;
 
 		if (!n->storage_failed || n->removed)

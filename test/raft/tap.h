@@ -15,13 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static int	tap_count = 0;
-static int	tap_failed = 0;
+static int tap_count = 0;
+static int tap_failed = 0;
 
 static inline int
 tap_ok(int pass, const char *file, int line, const char *fmt, ...)
 {
-	va_list		ap;
+	va_list ap;
 
 	tap_count++;
 	if (!pass)
@@ -38,12 +38,13 @@ tap_ok(int pass, const char *file, int line, const char *fmt, ...)
 }
 
 #define ok(cond, ...) tap_ok(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
-#define is_u64(got, want, name) \
-	do { \
-		unsigned long long tap_g_ = (unsigned long long) (got); \
-		unsigned long long tap_w_ = (unsigned long long) (want); \
-		if (!ok(tap_g_ == tap_w_, "%s", (name))) \
-			printf("#   got %llu, want %llu\n", tap_g_, tap_w_); \
+#define is_u64(got, want, name)                                               \
+	do                                                                        \
+	{                                                                         \
+		unsigned long long tap_g_ = (unsigned long long) (got);               \
+		unsigned long long tap_w_ = (unsigned long long) (want);              \
+		if (!ok(tap_g_ == tap_w_, "%s", (name)))                              \
+			printf("#   got %llu, want %llu\n", tap_g_, tap_w_);              \
 	} while (0)
 #define diag(...) (printf("# "), printf(__VA_ARGS__), printf("\n"))
 
@@ -55,4 +56,4 @@ tap_done(void)
 	return tap_failed == 0 ? 0 : 1;
 }
 
-#endif							/* RAFT_TAP_H */
+#endif /* RAFT_TAP_H */

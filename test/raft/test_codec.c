@@ -30,7 +30,7 @@ static uint64_t rng_state = 0x5eed5eed5eedULL;
 static uint64_t
 rng_next(void)
 {
-	uint64_t	z = (rng_state += 0x9e3779b97f4a7c15ULL);
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
 
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
@@ -130,14 +130,19 @@ samples_init(void)
 {
 	for (size_t i = 0; i < sizeof(payload_b); i++)
 		payload_b[i] = (uint8_t) (i * 7);
-	sample_entries[0] = (raft_entry) {.term = 3, .index = 41,
-		.type = RAFT_ENTRY_NORMAL, .size = 0, .data = NULL};
-	sample_entries[1] = (raft_entry) {.term = 3, .index = 42,
-		.type = RAFT_ENTRY_NORMAL, .size = sizeof(payload_a),
-	.data = payload_a};
-	sample_entries[2] = (raft_entry) {.term = 4, .index = 43,
-		.type = RAFT_ENTRY_CONF_CHANGE, .size = sizeof(payload_b),
-	.data = payload_b};
+	sample_entries[0] = (raft_entry){
+		.term = 3, .index = 41, .type = RAFT_ENTRY_NORMAL, .size = 0, .data = NULL
+	};
+	sample_entries[1] = (raft_entry){ .term = 3,
+									  .index = 42,
+									  .type = RAFT_ENTRY_NORMAL,
+									  .size = sizeof(payload_a),
+									  .data = payload_a };
+	sample_entries[2] = (raft_entry){ .term = 4,
+									  .index = 43,
+									  .type = RAFT_ENTRY_CONF_CHANGE,
+									  .size = sizeof(payload_b),
+									  .data = payload_b };
 	memset(&sample_snapshot, 0, sizeof(sample_snapshot));
 	sample_snapshot.meta.index = 1000000;
 	sample_snapshot.meta.term = 17;
@@ -182,8 +187,8 @@ sample_message(uint8_t type)
 static size_t
 encode_or_die(const raft_message *msg)
 {
-	size_t		written = 0;
-	int			err = raft_message_encode(msg, buf, sizeof(buf), &written);
+	size_t written = 0;
+	int err = raft_message_encode(msg, buf, sizeof(buf), &written);
 
 	if (err != RAFT_OK)
 	{
@@ -205,16 +210,16 @@ test_round_trip_every_type(void)
 	{
 		raft_message msg = sample_message(type);
 		raft_message out;
-		size_t		len = encode_or_die(&msg);
-		size_t		len2 = 0;
-		int			err = raft_message_decode(buf, len, &out);
+		size_t len = encode_or_die(&msg);
+		size_t len2 = 0;
+		int err = raft_message_decode(buf, len, &out);
 
 		ok(err == RAFT_OK, "type %u decodes", type);
 		ok(buf[0] == RAFT_WIRE_VERSION && buf[1] == type,
 		   "type %u starts with version and type", type);
 		ok(message_equal(&msg, &out), "type %u round-trips", type);
 		ok(raft_message_encode(&out, buf2, sizeof(buf2), &len2) == RAFT_OK &&
-		   len2 == len && memcmp(buf, buf2, len) == 0,
+			   len2 == len && memcmp(buf, buf2, len) == 0,
 		   "type %u re-encodes to the same bytes", type);
 		raft_message_free(&out);
 		ok(message_is_zero(&out), "type %u: free zeroes the message", type);
@@ -226,7 +231,7 @@ test_extreme_values(void)
 {
 	raft_message msg = sample_message(RAFT_MSG_APP);
 	raft_message out;
-	size_t		len;
+	size_t len;
 
 	msg.from = UINT64_MAX;
 	msg.to = 0;
@@ -238,7 +243,8 @@ test_extreme_values(void)
 	msg.context = 16384;
 	len = encode_or_die(&msg);
 	ok(raft_message_decode(buf, len, &out) == RAFT_OK &&
-	   message_equal(&msg, &out), "varint edge values round-trip");
+		   message_equal(&msg, &out),
+	   "varint edge values round-trip");
 	raft_message_free(&out);
 
 	/* The smallest message: everything zero. */
@@ -246,7 +252,8 @@ test_extreme_values(void)
 	len = encode_or_die(&msg);
 	is_u64(len, 16, "an all-zero HUP is 16 bytes");
 	ok(raft_message_decode(buf, len, &out) == RAFT_OK &&
-	   message_equal(&msg, &out), "all-zero message round-trips");
+		   message_equal(&msg, &out),
+	   "all-zero message round-trips");
 	raft_message_free(&out);
 }
 
@@ -256,7 +263,7 @@ test_empty_snapshot(void)
 	raft_snapshot snapshot;
 	raft_message msg = sample_message(RAFT_MSG_SNAP);
 	raft_message out;
-	size_t		len;
+	size_t len;
 
 	memset(&snapshot, 0, sizeof(snapshot));
 	snapshot.meta.index = 7;
@@ -264,7 +271,7 @@ test_empty_snapshot(void)
 	msg.snapshot = &snapshot;
 	len = encode_or_die(&msg);
 	ok(raft_message_decode(buf, len, &out) == RAFT_OK &&
-	   message_equal(&msg, &out) && out.snapshot->data == NULL,
+		   message_equal(&msg, &out) && out.snapshot->data == NULL,
 	   "snapshot without config or data round-trips");
 	raft_message_free(&out);
 
@@ -277,7 +284,8 @@ test_empty_snapshot(void)
 		snapshot.meta.config.learners[i] = 1000 + i;
 	len = encode_or_die(&msg);
 	ok(raft_message_decode(buf, len, &out) == RAFT_OK &&
-	   message_equal(&msg, &out), "a group of RAFT_MAX_MEMBERS round-trips");
+		   message_equal(&msg, &out),
+	   "a group of RAFT_MAX_MEMBERS round-trips");
 	raft_message_free(&out);
 }
 
@@ -288,13 +296,13 @@ test_truncation(void)
 	for (uint8_t type = 0; type < RAFT_MSG_TYPE_COUNT; type++)
 	{
 		raft_message msg = sample_message(type);
-		size_t		len = encode_or_die(&msg);
-		bool		all_refused = true;
+		size_t len = encode_or_die(&msg);
+		bool all_refused = true;
 
 		for (size_t cut = 0; cut < len; cut++)
 		{
 			raft_message out;
-			uint8_t    *copy = malloc(cut > 0 ? cut : 1);
+			uint8_t *copy = malloc(cut > 0 ? cut : 1);
 
 			/* A heap copy of exactly cut bytes: ASan sees any overread. */
 			memcpy(copy, buf, cut);
@@ -316,16 +324,18 @@ test_trailing_garbage(void)
 {
 	raft_message msg = sample_message(RAFT_MSG_APP);
 	raft_message out;
-	size_t		len = encode_or_die(&msg);
+	size_t len = encode_or_die(&msg);
 
 	buf[len] = 0;
 	ok(raft_message_decode(buf, len + 1, &out) == RAFT_ERR_MALFORMED &&
-	   message_is_zero(&out), "a trailing byte is refused");
+		   message_is_zero(&out),
+	   "a trailing byte is refused");
 	msg = sample_message(RAFT_MSG_SNAP);
 	len = encode_or_die(&msg);
 	buf[len] = 1;
 	ok(raft_message_decode(buf, len + 1, &out) == RAFT_ERR_MALFORMED &&
-	   message_is_zero(&out), "a trailing byte after a snapshot is refused");
+		   message_is_zero(&out),
+	   "a trailing byte after a snapshot is refused");
 }
 
 /* Decodes buf after poking one byte; returns the error. */
@@ -333,14 +343,14 @@ static int
 decode_poked(size_t len, size_t offset, uint8_t value)
 {
 	raft_message out;
-	uint8_t		saved = buf[offset];
-	int			err;
+	uint8_t saved = buf[offset];
+	int err;
 
 	buf[offset] = value;
 	err = raft_message_decode(buf, len, &out);
 	buf[offset] = saved;
 	if (err != RAFT_OK && !message_is_zero(&out))
-		return 1;				/* not a valid error code: fails the test */
+		return 1; /* not a valid error code: fails the test */
 	if (err == RAFT_OK)
 		raft_message_free(&out);
 	return err;
@@ -350,8 +360,8 @@ static void
 test_corrupted_fields(void)
 {
 	raft_message msg = sample_message(RAFT_MSG_APP);
-	size_t		len;
-	size_t		entry0;
+	size_t len;
+	size_t entry0;
 
 	/* An APP whose small fields are each one byte. */
 	msg.from = 1;
@@ -376,9 +386,11 @@ test_corrupted_fields(void)
 		   "version 3 is refused as RAFT_ERR_VERSION");
 	is_u64(decode_poked(len, 13, 3), (uint64_t) (int64_t) RAFT_ERR_MALFORMED,
 		   "recovery = 3 is refused");
-	is_u64(decode_poked(len, 13, 1), RAFT_OK, "recovery = 1 (recovering) is "
+	is_u64(decode_poked(len, 13, 1), RAFT_OK,
+		   "recovery = 1 (recovering) is "
 		   "accepted");
-	is_u64(decode_poked(len, 13, 2), RAFT_OK, "recovery = 2 (recovered) is "
+	is_u64(decode_poked(len, 13, 2), RAFT_OK,
+		   "recovery = 2 (recovered) is "
 		   "accepted");
 	is_u64(decode_poked(len, 1, RAFT_MSG_TYPE_COUNT),
 		   (uint64_t) (int64_t) RAFT_ERR_MALFORMED,
@@ -391,7 +403,8 @@ test_corrupted_fields(void)
 	is_u64(decode_poked(len, entry0 + 2, 2),
 		   (uint64_t) (int64_t) RAFT_ERR_MALFORMED, "entry type 2 is refused");
 	is_u64(decode_poked(len, len - 1, 2),
-		   (uint64_t) (int64_t) RAFT_ERR_MALFORMED, "has_snapshot = 2 is refused");
+		   (uint64_t) (int64_t) RAFT_ERR_MALFORMED,
+		   "has_snapshot = 2 is refused");
 	is_u64(decode_poked(len, len - 1, 1),
 		   (uint64_t) (int64_t) RAFT_ERR_MALFORMED,
 		   "a snapshot on an APP is refused");
@@ -401,27 +414,112 @@ test_corrupted_fields(void)
 
 	/* Overlong and over-wide varints. */
 	{
-		uint8_t		overlong[] = {RAFT_WIRE_VERSION, RAFT_MSG_HUP, 0x81, 0x00,
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-		uint8_t		wide[] = {RAFT_WIRE_VERSION, RAFT_MSG_HUP,
-			0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02,
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-		uint8_t		max[] = {RAFT_WIRE_VERSION, RAFT_MSG_HUP,
-			0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-		uint8_t		eleven[] = {RAFT_WIRE_VERSION, RAFT_MSG_HUP,
-			0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00,
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+		uint8_t overlong[] = { RAFT_WIRE_VERSION,
+							   RAFT_MSG_HUP,
+							   0x81,
+							   0x00,
+							   0,
+							   0,
+							   0,
+							   0,
+							   0,
+							   0,
+							   0,
+							   0,
+							   0,
+							   0,
+							   0,
+							   0,
+							   0 };
+		uint8_t wide[] = { RAFT_WIRE_VERSION,
+						   RAFT_MSG_HUP,
+						   0xff,
+						   0xff,
+						   0xff,
+						   0xff,
+						   0xff,
+						   0xff,
+						   0xff,
+						   0xff,
+						   0xff,
+						   0x02,
+						   0,
+						   0,
+						   0,
+						   0,
+						   0,
+						   0,
+						   0,
+						   0,
+						   0,
+						   0,
+						   0,
+						   0,
+						   0 };
+		uint8_t max[] = { RAFT_WIRE_VERSION,
+						  RAFT_MSG_HUP,
+						  0xff,
+						  0xff,
+						  0xff,
+						  0xff,
+						  0xff,
+						  0xff,
+						  0xff,
+						  0xff,
+						  0xff,
+						  0x01,
+						  0,
+						  0,
+						  0,
+						  0,
+						  0,
+						  0,
+						  0,
+						  0,
+						  0,
+						  0,
+						  0,
+						  0,
+						  0 };
+		uint8_t eleven[] = { RAFT_WIRE_VERSION,
+							 RAFT_MSG_HUP,
+							 0x80,
+							 0x80,
+							 0x80,
+							 0x80,
+							 0x80,
+							 0x80,
+							 0x80,
+							 0x80,
+							 0x80,
+							 0x80,
+							 0x00,
+							 0,
+							 0,
+							 0,
+							 0,
+							 0,
+							 0,
+							 0,
+							 0,
+							 0,
+							 0,
+							 0,
+							 0,
+							 0 };
 		raft_message out;
 
 		ok(raft_message_decode(overlong, sizeof(overlong), &out) ==
-		   RAFT_ERR_MALFORMED, "an overlong varint is refused");
-		ok(raft_message_decode(wide, sizeof(wide), &out) ==
-		   RAFT_ERR_MALFORMED, "a varint over 64 bits is refused");
+			   RAFT_ERR_MALFORMED,
+		   "an overlong varint is refused");
+		ok(raft_message_decode(wide, sizeof(wide), &out) == RAFT_ERR_MALFORMED,
+		   "a varint over 64 bits is refused");
 		ok(raft_message_decode(eleven, sizeof(eleven), &out) ==
-		   RAFT_ERR_MALFORMED, "an 11-byte varint is refused");
+			   RAFT_ERR_MALFORMED,
+		   "an 11-byte varint is refused");
 		ok(raft_message_decode(max, sizeof(max), &out) == RAFT_OK &&
-		   out.from == UINT64_MAX, "UINT64_MAX in ten bytes is accepted");
+			   out.from == UINT64_MAX,
+		   "UINT64_MAX in ten bytes is accepted");
 		raft_message_free(&out);
 	}
 }
@@ -430,7 +528,7 @@ test_corrupted_fields(void)
 static size_t
 put_varint(uint8_t *p, uint64_t value)
 {
-	size_t		n = 0;
+	size_t n = 0;
 
 	while (value >= 0x80)
 	{
@@ -445,18 +543,18 @@ put_varint(uint8_t *p, uint64_t value)
 static size_t
 put_head(uint8_t *p, uint8_t type)
 {
-	size_t		n = 0;
+	size_t n = 0;
 
 	p[n++] = RAFT_WIRE_VERSION;
 	p[n++] = type;
 	for (int i = 0; i < 6; i++)
-		p[n++] = 1;				/* from, to, term, log_term, index, commit */
-	p[n++] = 0;					/* reject */
-	p[n++] = 0;					/* reject_hint */
-	p[n++] = 0;					/* context */
-	p[n++] = 0;					/* from_incarnation */
-	p[n++] = 0;					/* from_boot */
-	p[n++] = 0;					/* recovery */
+		p[n++] = 1; /* from, to, term, log_term, index, commit */
+	p[n++] = 0;		/* reject */
+	p[n++] = 0;		/* reject_hint */
+	p[n++] = 0;		/* context */
+	p[n++] = 0;		/* from_incarnation */
+	p[n++] = 0;		/* from_boot */
+	p[n++] = 0;		/* recovery */
 	return n;
 }
 
@@ -464,22 +562,24 @@ static void
 test_hostile_counts(void)
 {
 	raft_message out;
-	uint8_t		p[256];
-	size_t		n;
+	uint8_t p[256];
+	size_t n;
 
 	/* More entries than allowed. */
 	n = put_head(p, RAFT_MSG_APP);
 	n += put_varint(p + n, RAFT_WIRE_MAX_ENTRIES + 1);
 	memset(p + n, 0, 8);
 	ok(raft_message_decode(p, n + 8, &out) == RAFT_ERR_TOO_LARGE &&
-	   message_is_zero(&out), "n_entries over RAFT_WIRE_MAX_ENTRIES: TOO_LARGE");
+		   message_is_zero(&out),
+	   "n_entries over RAFT_WIRE_MAX_ENTRIES: TOO_LARGE");
 
 	/* As many as allowed, but the bytes are not there: nothing allocated. */
 	n = put_head(p, RAFT_MSG_APP);
 	n += put_varint(p + n, RAFT_WIRE_MAX_ENTRIES);
 	memset(p + n, 0, 8);
 	ok(raft_message_decode(p, n + 8, &out) == RAFT_ERR_MALFORMED &&
-	   message_is_zero(&out), "65536 entries in 8 bytes: MALFORMED");
+		   message_is_zero(&out),
+	   "65536 entries in 8 bytes: MALFORMED");
 
 	/* A count of 2^64-1. */
 	n = put_head(p, RAFT_MSG_APP);
@@ -490,13 +590,14 @@ test_hostile_counts(void)
 	/* One entry claiming 4 GiB of data. */
 	n = put_head(p, RAFT_MSG_APP);
 	n += put_varint(p + n, 1);
-	n += put_varint(p + n, 1);	/* term */
-	n += put_varint(p + n, 1);	/* index */
+	n += put_varint(p + n, 1); /* term */
+	n += put_varint(p + n, 1); /* index */
 	p[n++] = RAFT_ENTRY_NORMAL;
 	n += put_varint(p + n, UINT32_MAX);
 	p[n++] = 0;
 	ok(raft_message_decode(p, n, &out) == RAFT_ERR_MALFORMED &&
-	   message_is_zero(&out), "an entry of 4 GiB in a few bytes: MALFORMED");
+		   message_is_zero(&out),
+	   "an entry of 4 GiB in a few bytes: MALFORMED");
 
 	/* An entry size beyond 32 bits. */
 	n = put_head(p, RAFT_MSG_APP);
@@ -520,19 +621,20 @@ test_hostile_counts(void)
 	p[n++] = 'i';
 	n += put_varint(p + n, 1);
 	n += put_varint(p + n, 2);
-	p[n++] = 7;					/* bad type */
+	p[n++] = 7; /* bad type */
 	n += put_varint(p + n, 0);
 	p[n++] = 0;
 	ok(raft_message_decode(p, n, &out) == RAFT_ERR_MALFORMED &&
-	   message_is_zero(&out), "a bad second entry: MALFORMED");
+		   message_is_zero(&out),
+	   "a bad second entry: MALFORMED");
 
 	/* Snapshots with too many members. */
 	{
-		size_t		head = put_head(p, RAFT_MSG_SNAP);
+		size_t head = put_head(p, RAFT_MSG_SNAP);
 
 		n = head;
 		n += put_varint(p + n, 0);	/* n_entries */
-		p[n++] = 1;				/* has_snapshot */
+		p[n++] = 1;					/* has_snapshot */
 		n += put_varint(p + n, 10); /* index */
 		n += put_varint(p + n, 2);	/* term */
 		n += put_varint(p + n, RAFT_MAX_MEMBERS + 1);
@@ -541,7 +643,8 @@ test_hostile_counts(void)
 		n += put_varint(p + n, 0);
 		n += put_varint(p + n, 0);
 		ok(raft_message_decode(p, n, &out) == RAFT_ERR_TOO_LARGE &&
-		   message_is_zero(&out), "33 voters: TOO_LARGE");
+			   message_is_zero(&out),
+		   "33 voters: TOO_LARGE");
 
 		n = head;
 		n += put_varint(p + n, 0);
@@ -610,17 +713,18 @@ test_hostile_counts(void)
 
 	/* A buffer over the wire bound is refused before it is read. */
 	{
-		size_t		big = (size_t) RAFT_WIRE_MAX_BYTES + 1;
-		uint8_t    *huge = calloc(1, big);
+		size_t big = (size_t) RAFT_WIRE_MAX_BYTES + 1;
+		uint8_t *huge = calloc(1, big);
 
 		if (huge != NULL)
 		{
 			raft_message msg = sample_message(RAFT_MSG_HUP);
-			size_t		len = encode_or_die(&msg);
+			size_t len = encode_or_die(&msg);
 
 			memcpy(huge, buf, len);
 			ok(raft_message_decode(huge, big, &out) == RAFT_ERR_TOO_LARGE &&
-			   message_is_zero(&out), "over RAFT_WIRE_MAX_BYTES: TOO_LARGE");
+				   message_is_zero(&out),
+			   "over RAFT_WIRE_MAX_BYTES: TOO_LARGE");
 			free(huge);
 		}
 		else
@@ -632,32 +736,34 @@ static void
 test_encoder_refusals(void)
 {
 	raft_message msg;
-	raft_entry	bad_entry = {.term = 1, .index = 1, .type = 9};
-	size_t		written = 99;
+	raft_entry bad_entry = { .term = 1, .index = 1, .type = 9 };
+	size_t written = 99;
 
 	msg = sample_message(RAFT_MSG_APP);
 	ok(raft_message_encode(&msg, buf, raft_message_encoded_size(&msg) - 1,
-						   &written) == RAFT_ERR_INVALID && written == 0,
+						   &written) == RAFT_ERR_INVALID &&
+		   written == 0,
 	   "a buffer one byte short is refused");
 	msg.type = RAFT_MSG_TYPE_COUNT;
-	ok(raft_message_encode(&msg, buf, sizeof(buf), &written) ==
-	   RAFT_ERR_INVALID, "an unknown type is not encoded");
+	ok(raft_message_encode(&msg, buf, sizeof(buf), &written) == RAFT_ERR_INVALID,
+	   "an unknown type is not encoded");
 	msg = sample_message(RAFT_MSG_APP);
 	msg.snapshot = &sample_snapshot;
-	ok(raft_message_encode(&msg, buf, sizeof(buf), &written) ==
-	   RAFT_ERR_INVALID, "a snapshot on an APP is not encoded");
+	ok(raft_message_encode(&msg, buf, sizeof(buf), &written) == RAFT_ERR_INVALID,
+	   "a snapshot on an APP is not encoded");
 	msg = sample_message(RAFT_MSG_SNAP);
 	msg.snapshot = NULL;
-	ok(raft_message_encode(&msg, buf, sizeof(buf), &written) ==
-	   RAFT_ERR_INVALID, "a SNAP without a snapshot is not encoded");
+	ok(raft_message_encode(&msg, buf, sizeof(buf), &written) == RAFT_ERR_INVALID,
+	   "a SNAP without a snapshot is not encoded");
 	msg = sample_message(RAFT_MSG_APP);
 	msg.n_entries = 1;
 	msg.entries = &bad_entry;
-	ok(raft_message_encode(&msg, buf, sizeof(buf), &written) ==
-	   RAFT_ERR_INVALID, "an entry of unknown type is not encoded");
+	ok(raft_message_encode(&msg, buf, sizeof(buf), &written) == RAFT_ERR_INVALID,
+	   "an entry of unknown type is not encoded");
 	msg.n_entries = RAFT_WIRE_MAX_ENTRIES + 1;
 	ok(raft_message_encode(&msg, buf, sizeof(buf), &written) ==
-	   RAFT_ERR_TOO_LARGE, "too many entries are not encoded");
+		   RAFT_ERR_TOO_LARGE,
+	   "too many entries are not encoded");
 	{
 		raft_snapshot s = sample_snapshot;
 
@@ -665,7 +771,8 @@ test_encoder_refusals(void)
 		msg = sample_message(RAFT_MSG_SNAP);
 		msg.snapshot = &s;
 		ok(raft_message_encode(&msg, buf, sizeof(buf), &written) ==
-		   RAFT_ERR_INVALID, "a config over RAFT_MAX_MEMBERS is not encoded");
+			   RAFT_ERR_INVALID,
+		   "a config over RAFT_MAX_MEMBERS is not encoded");
 	}
 }
 
@@ -719,7 +826,7 @@ random_message(void)
 	if (msg.type == RAFT_MSG_SNAP)
 	{
 		raft_config *c = &random_snapshot.meta.config;
-		uint32_t	members = (uint32_t) (rng_next() % (RAFT_MAX_MEMBERS + 1));
+		uint32_t members = (uint32_t) (rng_next() % (RAFT_MAX_MEMBERS + 1));
 
 		memset(&random_snapshot, 0, sizeof(random_snapshot));
 		random_snapshot.meta.index = rng_term_or_index();
@@ -731,7 +838,8 @@ random_message(void)
 		for (uint32_t i = 0; i < c->n_learners; i++)
 			c->learners[i] = UINT64_MAX - i;
 		random_snapshot.data_size = (uint32_t) (rng_next() % 101);
-		random_snapshot.data = random_snapshot.data_size ? random_snap_data : NULL;
+		random_snapshot.data =
+			random_snapshot.data_size ? random_snap_data : NULL;
 		for (uint32_t i = 0; i < random_snapshot.data_size; i++)
 			random_snap_data[i] = (uint8_t) rng_next();
 		msg.snapshot = &random_snapshot;
@@ -742,14 +850,14 @@ random_message(void)
 static void
 test_random_round_trips(void)
 {
-	int			failures = 0;
+	int failures = 0;
 
 	for (int round = 0; round < RANDOM_ROUNDS; round++)
 	{
 		raft_message msg = random_message();
 		raft_message out;
-		size_t		len = encode_or_die(&msg);
-		size_t		len2 = 0;
+		size_t len = encode_or_die(&msg);
+		size_t len2 = 0;
 
 		if (raft_message_decode(buf, len, &out) != RAFT_OK ||
 			!message_equal(&msg, &out) ||
@@ -769,27 +877,27 @@ test_random_round_trips(void)
 static void
 test_mutations(void)
 {
-	int			accepted = 0;
-	int			failures = 0;
+	int accepted = 0;
+	int failures = 0;
 
 	for (int round = 0; round < MUTATION_ROUNDS; round++)
 	{
 		raft_message msg = random_message();
 		raft_message out;
-		size_t		len = encode_or_die(&msg);
-		int			flips = 1 + (int) (rng_next() % 3);
-		int			err;
+		size_t len = encode_or_die(&msg);
+		int flips = 1 + (int) (rng_next() % 3);
+		int err;
 
 		for (int i = 0; i < flips; i++)
 			buf[rng_next() % len] ^= (uint8_t) (1 + rng_next() % 255);
 		err = raft_message_decode(buf, len, &out);
 		if (err == RAFT_OK)
 		{
-			size_t		len2 = 0;
+			size_t len2 = 0;
 
 			accepted++;
-			if (raft_message_encode(&out, buf2, sizeof(buf2), &len2) !=
-				RAFT_OK || len2 != len || memcmp(buf, buf2, len) != 0)
+			if (raft_message_encode(&out, buf2, sizeof(buf2), &len2) != RAFT_OK ||
+				len2 != len || memcmp(buf, buf2, len) != 0)
 				failures++;
 			raft_message_free(&out);
 		}
@@ -798,8 +906,7 @@ test_mutations(void)
 				  err != RAFT_ERR_VERSION))
 			failures++;
 	}
-	diag("%d of %d mutated encodings still decoded", accepted,
-		 MUTATION_ROUNDS);
+	diag("%d of %d mutated encodings still decoded", accepted, MUTATION_ROUNDS);
 	is_u64(failures, 0, "mutated encodings: canonical or refused cleanly");
 }
 
@@ -807,35 +914,38 @@ static void
 test_conf_change(void)
 {
 	static const uint8_t context[] = "node-4 host=10.0.0.4 port=5432";
-	raft_conf_change cc = {.type = RAFT_CONF_ADD_LEARNER, .node = 4,
-	.context_size = sizeof(context), .context = context};
+	raft_conf_change cc = { .type = RAFT_CONF_ADD_LEARNER,
+							.node = 4,
+							.context_size = sizeof(context),
+							.context = context };
 	raft_conf_change out;
-	size_t		len = 0;
-	bool		all_refused = true;
+	size_t len = 0;
+	bool all_refused = true;
 
 	ok(raft_conf_change_encode(&cc, buf, sizeof(buf), &len) == RAFT_OK &&
-	   len == raft_conf_change_encoded_size(&cc), "conf change encodes");
+		   len == raft_conf_change_encoded_size(&cc),
+	   "conf change encodes");
 	/* Conf changes live in logs on disk: their format stays at version 1. */
 	ok(buf[0] == 1 && buf[1] == RAFT_CONF_ADD_LEARNER,
 	   "conf change starts with version 1 and type");
 	{
-		const uint8_t stored[] = {1, RAFT_CONF_ADD_LEARNER, 4, 0};
+		const uint8_t stored[] = { 1, RAFT_CONF_ADD_LEARNER, 4, 0 };
 
 		ok(raft_conf_change_decode(stored, sizeof(stored), &out) == RAFT_OK &&
-		   out.node == 4 && out.type == RAFT_CONF_ADD_LEARNER,
+			   out.node == 4 && out.type == RAFT_CONF_ADD_LEARNER,
 		   "a conf change stored before messages became version 2 decodes");
 	}
 	ok(raft_conf_change_decode(buf, len, &out) == RAFT_OK &&
-	   out.type == cc.type && out.node == cc.node &&
-	   out.context_size == cc.context_size &&
-	   memcmp(out.context, context, sizeof(context)) == 0,
+		   out.type == cc.type && out.node == cc.node &&
+		   out.context_size == cc.context_size &&
+		   memcmp(out.context, context, sizeof(context)) == 0,
 	   "conf change round-trips");
 	ok(out.context == buf + len - sizeof(context),
 	   "conf change decode is zero-copy");
 
 	for (size_t cut = 0; cut < len; cut++)
 	{
-		uint8_t    *copy = malloc(cut > 0 ? cut : 1);
+		uint8_t *copy = malloc(cut > 0 ? cut : 1);
 
 		memcpy(copy, buf, cut);
 		if (raft_conf_change_decode(copy, cut, &out) != RAFT_ERR_MALFORMED ||
@@ -860,18 +970,19 @@ test_conf_change(void)
 	ok(raft_conf_change_decode(buf, len, &out) == RAFT_ERR_MALFORMED,
 	   "conf change of node 0 is refused");
 
-	cc = (raft_conf_change) {.type = RAFT_CONF_REMOVE, .node = UINT64_MAX};
+	cc = (raft_conf_change){ .type = RAFT_CONF_REMOVE, .node = UINT64_MAX };
 	ok(raft_conf_change_encode(&cc, buf, sizeof(buf), &len) == RAFT_OK &&
-	   raft_conf_change_decode(buf, len, &out) == RAFT_OK &&
-	   out.node == UINT64_MAX && out.context_size == 0 &&
-	   out.context == NULL, "conf change without context round-trips");
+		   raft_conf_change_decode(buf, len, &out) == RAFT_OK &&
+		   out.node == UINT64_MAX && out.context_size == 0 &&
+		   out.context == NULL,
+	   "conf change without context round-trips");
 	cc.node = RAFT_NONE;
-	ok(raft_conf_change_encode(&cc, buf, sizeof(buf), &len) ==
-	   RAFT_ERR_INVALID, "conf change of RAFT_NONE is not encoded");
+	ok(raft_conf_change_encode(&cc, buf, sizeof(buf), &len) == RAFT_ERR_INVALID,
+	   "conf change of RAFT_NONE is not encoded");
 	cc.node = 1;
 	cc.type = 3;
-	ok(raft_conf_change_encode(&cc, buf, sizeof(buf), &len) ==
-	   RAFT_ERR_INVALID, "conf change of unknown type is not encoded");
+	ok(raft_conf_change_encode(&cc, buf, sizeof(buf), &len) == RAFT_ERR_INVALID,
+	   "conf change of unknown type is not encoded");
 	cc.type = RAFT_CONF_ADD_VOTER;
 	ok(raft_conf_change_encode(&cc, buf, 3, &len) == RAFT_ERR_INVALID,
 	   "conf change into a short buffer is refused");

@@ -33,7 +33,7 @@ deliver_to_follower(net *nw, const raft_message *m)
 static uint32_t
 deliver_to_leader(net *nw, raft_id leader)
 {
-	uint32_t	n = 0;
+	uint32_t n = 0;
 
 	for (uint32_t i = 0; i < nw->n_queue; i++)
 	{
@@ -56,13 +56,13 @@ is_early_type(raft_message_type type)
 static void
 test_commit_while_leader_write_pending(void)
 {
-	net			nw;
-	raft_node  *leader;
-	raft_ready	rd;
-	uint8_t		byte = 42;
-	raft_index	index;
-	uint32_t	early_apps = 0;
-	uint32_t	late_apps = 0;
+	net nw;
+	raft_node *leader;
+	raft_ready rd;
+	uint8_t byte = 42;
+	raft_index index;
+	uint32_t early_apps = 0;
+	uint32_t late_apps = 0;
 
 	net_init(&nw, 3, NULL);
 	ok(net_elect(&nw, 1), "node 1 elected");
@@ -75,7 +75,8 @@ test_commit_while_leader_write_pending(void)
 	for (uint32_t i = 0; i < rd.n_early_messages; i++)
 		early_apps += rd.messages[i].type == RAFT_MSG_APP &&
 			rd.messages[i].n_entries == 1;
-	is_u64(early_apps, 2, "both appends may leave before the entry is persisted");
+	is_u64(early_apps, 2,
+		   "both appends may leave before the entry is persisted");
 
 	/* Send early; the followers persist and answer; the leader waits. */
 	for (uint32_t i = 0; i < rd.n_early_messages; i++)
@@ -86,14 +87,15 @@ test_commit_while_leader_write_pending(void)
 		   "yet the entry is committed, by the two followers");
 
 	/* The leader's write completes; only then does it apply. */
-	ok(raft_memory_storage_append(nw.nodes[1].ms, rd.entries,
-								  rd.n_entries) == RAFT_OK, "leader persists");
+	ok(raft_memory_storage_append(nw.nodes[1].ms, rd.entries, rd.n_entries) ==
+		   RAFT_OK,
+	   "leader persists");
 	for (uint32_t i = rd.n_early_messages; i < rd.n_messages; i++)
 		late_apps += rd.messages[i].type == RAFT_MSG_APP;
 	is_u64(late_apps, 0, "no append waits for the write");
 	raft_advance(leader, &rd);
 	ok(raft_ready_get(leader, &rd) == RAFT_OK && rd.n_committed == 1 &&
-	   rd.committed[0].index == index && rd.committed[0].data[0] == 42,
+		   rd.committed[0].index == index && rd.committed[0].data[0] == 42,
 	   "the next ready hands the committed entry out to apply");
 	raft_advance(leader, &rd);
 	net_destroy(&nw);
@@ -102,12 +104,12 @@ test_commit_while_leader_write_pending(void)
 static void
 test_crash_before_persist(void)
 {
-	net			nw;
-	raft_node  *leader;
-	raft_ready	rd;
-	uint8_t		byte = 77;
-	raft_index	index;
-	bool		same = true;
+	net nw;
+	raft_node *leader;
+	raft_ready rd;
+	uint8_t byte = 77;
+	raft_index index;
+	bool same = true;
 
 	net_init(&nw, 3, NULL);
 	ok(net_elect(&nw, 1), "node 1 elected");
@@ -144,7 +146,7 @@ test_crash_before_persist(void)
 	ok(same, "every node, the old leader too, applies the entry at %llu",
 	   (unsigned long long) index);
 	ok(net_status(&nw, 1).role != RAFT_LEADER ||
-	   net_status(&nw, 1).hard_state.term > 1,
+		   net_status(&nw, 1).hard_state.term > 1,
 	   "the old leader leads no more in its old term");
 	net_destroy(&nw);
 }
@@ -154,10 +156,10 @@ static void
 test_what_waits(void)
 {
 	raft_options o = net_default_options();
-	net			nw;
-	raft_ready	rd;
+	net nw;
+	raft_ready rd;
 	raft_message vote;
-	uint32_t	early_answers = 0;
+	uint32_t early_answers = 0;
 
 	o.disable_pre_vote = true;
 	net_init(&nw, 3, &o);
@@ -167,15 +169,17 @@ test_what_waits(void)
 	vote.to = 1;
 	vote.term = 1;
 	raft_step(net_raft(&nw, 1), &vote);
-	ok(raft_ready_get(net_raft(&nw, 1), &rd) == RAFT_OK &&
-	   rd.has_hard_state && rd.hard_state.vote == 2, "a vote to persist");
+	ok(raft_ready_get(net_raft(&nw, 1), &rd) == RAFT_OK && rd.has_hard_state &&
+		   rd.hard_state.vote == 2,
+	   "a vote to persist");
 	ok(rd.n_messages == 1 && rd.messages[0].type == RAFT_MSG_VOTE_RESP &&
-	   rd.n_early_messages == 0, "its answer waits for the write");
+		   rd.n_early_messages == 0,
+	   "its answer waits for the write");
 	raft_advance(net_raft(&nw, 1), &rd);
 
 	(void) raft_campaign(net_raft(&nw, 3));
 	ok(raft_ready_get(net_raft(&nw, 3), &rd) == RAFT_OK &&
-	   rd.n_early_messages == 0 && rd.n_messages == 2,
+		   rd.n_early_messages == 0 && rd.n_messages == 2,
 	   "a candidate's requests wait for its new term to be written");
 	raft_advance(net_raft(&nw, 3), &rd);
 	net_drop_queue(&nw);
@@ -185,11 +189,12 @@ test_what_waits(void)
 	(void) raft_propose(net_raft(&nw, 2), (const uint8_t *) "x", 1);
 	ok(raft_ready_get(net_raft(&nw, 2), &rd) == RAFT_OK, "leader's ready");
 	for (uint32_t i = 0; i < rd.n_messages; i++)
-		early_answers += i < rd.n_early_messages &&
-			!is_early_type(rd.messages[i].type);
+		early_answers +=
+			i < rd.n_early_messages && !is_early_type(rd.messages[i].type);
 	is_u64(early_answers, 0, "only appends, heartbeats and snapshots are early");
-	ok(raft_memory_storage_append(nw.nodes[2].ms, rd.entries,
-								  rd.n_entries) == RAFT_OK, "leader persists");
+	ok(raft_memory_storage_append(nw.nodes[2].ms, rd.entries, rd.n_entries) ==
+		   RAFT_OK,
+	   "leader persists");
 	raft_advance(net_raft(&nw, 2), &rd);
 	net_destroy(&nw);
 }

@@ -46,11 +46,11 @@ vote_request(uint8_t type, raft_id from, raft_id to, raft_term term,
 static void
 test_first_election(void)
 {
-	net			nw;
+	net nw;
 	raft_status s1;
 
 	net_init(&nw, 3, NULL);
-	net_tick(&nw, 1, 20);		/* at most 2x election_tick */
+	net_tick(&nw, 1, 20); /* at most 2x election_tick */
 	net_stabilize(&nw);
 	s1 = net_status(&nw, 1);
 	is_u64(s1.role, RAFT_LEADER, "node 1 wins the first election");
@@ -68,15 +68,15 @@ test_first_election(void)
 static void
 test_randomized_timeout(void)
 {
-	uint32_t	low = 1000;
-	uint32_t	high = 0;
-	bool		all_in_range = true;
+	uint32_t low = 1000;
+	uint32_t high = 0;
+	bool all_in_range = true;
 
 	for (uint64_t seed = 1; seed <= 50; seed++)
 	{
 		raft_options options = net_default_options();
-		net			nw;
-		uint32_t	ticks = 0;
+		net nw;
+		uint32_t ticks = 0;
 
 		options.seed = seed;
 		net_init(&nw, 3, &options);
@@ -101,7 +101,7 @@ static void
 test_one_vote_per_term(void)
 {
 	raft_options options = net_default_options();
-	net			nw;
+	net nw;
 	raft_message m;
 	const raft_message *resp;
 
@@ -145,10 +145,10 @@ static void
 test_up_to_date(void)
 {
 	raft_options options = net_default_options();
-	net			nw;
+	net nw;
 	raft_message m;
 	const raft_message *resp;
-	raft_term	term;
+	raft_term term;
 
 	options.disable_check_quorum = true;
 	options.disable_pre_vote = true;
@@ -185,7 +185,7 @@ test_up_to_date(void)
 static void
 test_single_voter(void)
 {
-	net			nw;
+	net nw;
 	raft_status s;
 
 	net_init(&nw, 1, NULL);
@@ -207,7 +207,7 @@ static void
 test_candidate_steps_down(void)
 {
 	raft_options options = net_default_options();
-	net			nw;
+	net nw;
 	raft_message m;
 
 	options.disable_pre_vote = true;
@@ -220,7 +220,8 @@ test_candidate_steps_down(void)
 	m.to = 1;
 	m.term = 1;
 	raft_step(net_raft(&nw, 1), &m);
-	is_u64(net_status(&nw, 1).role, RAFT_FOLLOWER, "heartbeat of term 1: follower");
+	is_u64(net_status(&nw, 1).role, RAFT_FOLLOWER,
+		   "heartbeat of term 1: follower");
 	is_u64(net_status(&nw, 1).leader, 2, "and knows the leader");
 	net_destroy(&nw);
 }
@@ -230,7 +231,7 @@ static void
 test_leader_sees_higher_term(void)
 {
 	raft_options options = net_default_options();
-	net			nw;
+	net nw;
 	raft_message m;
 
 	options.disable_check_quorum = true;
@@ -252,8 +253,8 @@ test_leader_sees_higher_term(void)
 static void
 test_eventually_one_leader(void)
 {
-	net			nw;
-	uint32_t	leaders = 0;
+	net nw;
+	uint32_t leaders = 0;
 
 	net_init(&nw, 5, NULL);
 	for (uint32_t i = 0; i < 100 && leaders == 0; i++)
@@ -271,11 +272,11 @@ test_eventually_one_leader(void)
 static void
 test_non_member_never_campaigns(void)
 {
-	net			nw;
+	net nw;
 	raft_config config = net_config(3, 0);
 
 	net_init(&nw, 3, NULL);
-	net_add(&nw, 4, &config);	/* 4 is not in its own config */
+	net_add(&nw, 4, &config); /* 4 is not in its own config */
 	net_tick(&nw, 4, 100);
 	net_process_all(&nw);
 	is_u64(net_status(&nw, 4).role, RAFT_FOLLOWER, "non-member stays follower");

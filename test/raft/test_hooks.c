@@ -25,14 +25,14 @@ typedef struct arena_block
 {
 	struct arena_block *prev;
 	struct arena_block *next;
-	max_align_t align[];		/* the caller's bytes start here */
+	max_align_t align[]; /* the caller's bytes start here */
 } arena_block;
 
 typedef struct arena
 {
-	arena_block head;			/* sentinel of a circular list */
-	long		live;
-	long		allocations;
+	arena_block head; /* sentinel of a circular list */
+	long live;
+	long allocations;
 } arena;
 
 static void
@@ -46,7 +46,7 @@ arena_init(arena *a)
 static void *
 arena_malloc(void *context, size_t size)
 {
-	arena	   *a = context;
+	arena *a = context;
 	arena_block *b = malloc(sizeof(arena_block) + size);
 
 	if (b == NULL)
@@ -63,7 +63,7 @@ arena_malloc(void *context, size_t size)
 static void *
 arena_calloc(void *context, size_t count, size_t size)
 {
-	void	   *p = arena_malloc(context, count * size);
+	void *p = arena_malloc(context, count * size);
 
 	if (p != NULL)
 		memset(p, 0, count * size);
@@ -79,7 +79,7 @@ block_of(void *pointer)
 static void
 arena_free(void *context, void *pointer)
 {
-	arena	   *a = context;
+	arena *a = context;
 	arena_block *b = block_of(pointer);
 
 	b->prev->next = b->next;
@@ -112,7 +112,7 @@ arena_reset(arena *a)
 static raft_heap
 arena_heap(arena *a)
 {
-	raft_heap	heap = {
+	raft_heap heap = {
 		.context = a,
 		.malloc = arena_malloc,
 		.calloc = arena_calloc,
@@ -127,10 +127,10 @@ arena_heap(arena *a)
 static void
 test_heap_hook(void)
 {
-	arena		a;
-	raft_heap	heap;
-	raft_heap	seen;
-	net			nw;
+	arena a;
+	raft_heap heap;
+	raft_heap seen;
+	net nw;
 
 	arena_init(&a);
 	heap = arena_heap(&a);
@@ -158,7 +158,7 @@ test_heap_hook(void)
 static jmp_buf escape;
 static const char *failed_expression;
 static const char *failed_file;
-static int	failed_line;
+static int failed_line;
 
 static void
 escape_handler(const char *expression, const char *file, int line)
@@ -181,13 +181,13 @@ test_assert_hook(void)
 #ifdef NDEBUG
 	ok(true, "# SKIP assertions are compiled out");
 #else
-	arena		a;
-	raft_heap	heap;
+	arena a;
+	raft_heap heap;
 	raft_memory_storage *volatile ms;
-	raft_node  *volatile node = NULL;
+	raft_node *volatile node = NULL;
 	raft_options o;
-	raft_ready	first;
-	raft_ready	second;
+	raft_ready first;
+	raft_ready second;
 
 	arena_init(&a);
 	heap = arena_heap(&a);
@@ -210,11 +210,11 @@ test_assert_hook(void)
 	else
 	{
 		ok(failed_expression != NULL &&
-		   strstr(failed_expression, "ready_outstanding") != NULL,
+			   strstr(failed_expression, "ready_outstanding") != NULL,
 		   "the handler got the failed expression (%s)", failed_expression);
 		ok(failed_file != NULL && strstr(failed_file, "ready.c") != NULL &&
-		   failed_line > 0, "and its place (%s:%d)", failed_file,
-		   failed_line);
+			   failed_line > 0,
+		   "and its place (%s:%d)", failed_file, failed_line);
 	}
 	ok(a.live > 0, "the discarded node still holds %ld blocks", a.live);
 	arena_reset(&a);
@@ -223,7 +223,7 @@ test_assert_hook(void)
 	raft_heap_set(NULL);
 
 	{
-		net			nw;
+		net nw;
 
 		net_init(&nw, 3, NULL);
 		ok(net_elect(&nw, 2), "other groups carry on with the defaults");

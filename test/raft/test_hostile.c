@@ -29,22 +29,22 @@ static char assertion[256];
 static void
 escape_handler(const char *expression, const char *file, int line)
 {
-	snprintf(assertion, sizeof(assertion), "%s (%s:%d)", expression, file,
-			 line);
+	snprintf(assertion, sizeof(assertion), "%s (%s:%d)", expression, file, line);
 	longjmp(escape, 1);
 }
 
 /* Runs body; a reached assertion fails the test instead of aborting. */
-#define GUARDED(name, body) \
-	do { \
-		assertion[0] = '\0'; \
-		if (setjmp(escape) == 0) \
-		{ \
-			body; \
-		} \
-		else \
-			ok(false, "%s: assertion reached from input: %s", (name), \
-			   assertion); \
+#define GUARDED(name, body)                                                   \
+	do                                                                        \
+	{                                                                         \
+		assertion[0] = '\0';                                                  \
+		if (setjmp(escape) == 0)                                              \
+		{                                                                     \
+			body;                                                             \
+		}                                                                     \
+		else                                                                  \
+			ok(false, "%s: assertion reached from input: %s", (name),         \
+			   assertion);                                                    \
 	} while (0)
 
 static raft_message
@@ -64,8 +64,8 @@ heartbeat(raft_id from, raft_id to, raft_term term)
 static void
 check_group_works(net *nw, const char *name)
 {
-	raft_index	before = nw->nodes[2].applied;
-	raft_id		leader = RAFT_NONE;
+	raft_index before = nw->nodes[2].applied;
+	raft_id leader = RAFT_NONE;
 
 	/* Time passes, one tick at a time, until a leader is there. */
 	for (int round = 0; round < 200 && leader == RAFT_NONE; round++)
@@ -80,8 +80,9 @@ check_group_works(net *nw, const char *name)
 	   "%s: a leader takes proposals", name);
 	net_tick_all(nw, 1);
 	net_stabilize(nw);
-	ok(nw->nodes[2].applied > before && nw->nodes[1].applied ==
-	   nw->nodes[2].applied && nw->nodes[3].applied == nw->nodes[2].applied,
+	ok(nw->nodes[2].applied > before &&
+		   nw->nodes[1].applied == nw->nodes[2].applied &&
+		   nw->nodes[3].applied == nw->nodes[2].applied,
 	   "%s: every node applies new entries (%llu)", name,
 	   (unsigned long long) nw->nodes[2].applied);
 	for (raft_id id = 1; id <= 3; id++)
@@ -95,7 +96,7 @@ check_group_works(net *nw, const char *name)
 static void
 test_heartbeat_of_max_term(void)
 {
-	net			nw;
+	net nw;
 	raft_message m;
 
 	net_init(&nw, 3, NULL);
@@ -121,10 +122,10 @@ test_max_term_on_the_wire(void)
 {
 	raft_message m = heartbeat(3, 2, 1);
 	raft_message out;
-	uint8_t		buf[128];
-	uint8_t		forged[128];
-	size_t		len = 0;
-	size_t		at = 0;
+	uint8_t buf[128];
+	uint8_t forged[128];
+	size_t len = 0;
+	size_t at = 0;
 
 	ok(raft_message_encode(&m, buf, sizeof(buf), &len) == RAFT_OK,
 	   "a heartbeat of term 1 encodes");
@@ -133,7 +134,7 @@ test_max_term_on_the_wire(void)
 	at = 4;
 	for (int i = 0; i < 9; i++)
 		forged[at++] = 0xff;
-	forged[at++] = 0x01;		/* 2^64 - 1 */
+	forged[at++] = 0x01; /* 2^64 - 1 */
 	memcpy(forged + at, buf + 5, len - 5);
 	at += len - 5;
 	is_u64(raft_message_decode(forged, at, &out), RAFT_ERR_TOO_LARGE,
@@ -143,7 +144,8 @@ test_max_term_on_the_wire(void)
 		   "nor encode at 2^62");
 	m.term = BOUND - 1;
 	ok(raft_message_encode(&m, buf, sizeof(buf), &len) == RAFT_OK &&
-	   raft_message_decode(buf, len, &out) == RAFT_OK && out.term == BOUND - 1,
+		   raft_message_decode(buf, len, &out) == RAFT_OK &&
+		   out.term == BOUND - 1,
 	   "2^62 - 1 is the largest term on the wire");
 	m.term = 1;
 	m.commit = BOUND;
@@ -155,7 +157,7 @@ test_max_term_on_the_wire(void)
 static void
 test_term_jump(void)
 {
-	net			nw;
+	net nw;
 	raft_message m;
 
 	net_init(&nw, 3, NULL);
@@ -177,10 +179,10 @@ test_term_jump(void)
 static void
 test_absurd_indexes(void)
 {
-	net			nw;
+	net nw;
 	raft_message m;
 	raft_snapshot snapshot;
-	raft_entry	entry;
+	raft_entry entry;
 
 	net_init(&nw, 3, NULL);
 	GUARDED("absurd indexes", {
@@ -231,8 +233,8 @@ static int
 create_from(raft_memory_storage *ms, raft_hard_state hs, raft_index applied)
 {
 	raft_options o = net_default_options();
-	raft_node  *node = NULL;
-	int			rc;
+	raft_node *node = NULL;
+	int rc;
 
 	o.id = 1;
 	o.storage = raft_memory_storage_view(ms);
@@ -249,7 +251,7 @@ static void
 test_stored_state(void)
 {
 	raft_memory_storage *ms = raft_memory_storage_create();
-	raft_entry	entries[2];
+	raft_entry entries[2];
 	raft_hard_state hs;
 
 	memset(entries, 0, sizeof(entries));
@@ -301,7 +303,7 @@ test_term_saturates(void)
 {
 	raft_memory_storage *ms = raft_memory_storage_create();
 	raft_options o = net_default_options();
-	raft_node  *node = NULL;
+	raft_node *node = NULL;
 	raft_status st;
 
 	o.id = 1;
@@ -309,7 +311,8 @@ test_term_saturates(void)
 	o.hard_state.term = BOUND - 1;
 	o.config = net_config(3, 0);
 	GUARDED("saturation", {
-		ok(raft_node_create(&o, &node) == RAFT_OK, "a node at term 2^62-1 loads");
+		ok(raft_node_create(&o, &node) == RAFT_OK,
+		   "a node at term 2^62-1 loads");
 		(void) raft_campaign(node);
 		for (int i = 0; i < 50; i++)
 			raft_tick(node);

@@ -17,7 +17,7 @@
 static raft_entry
 entry(raft_index index, raft_term term)
 {
-	raft_entry	e;
+	raft_entry e;
 
 	memset(&e, 0, sizeof(e));
 	e.index = index;
@@ -33,7 +33,7 @@ stored(const raft_term *terms, uint32_t n)
 
 	for (uint32_t i = 0; i < n; i++)
 	{
-		raft_entry	e = entry(i + 1, terms[i]);
+		raft_entry e = entry(i + 1, terms[i]);
 
 		raft_memory_storage_append(ms, &e, 1);
 	}
@@ -43,15 +43,15 @@ stored(const raft_term *terms, uint32_t n)
 static void
 test_unstable_over_stable(void)
 {
-	static const raft_term terms[] = {1, 1, 2};
+	static const raft_term terms[] = { 1, 1, 2 };
 	raft_memory_storage *ms = stored(terms, 3);
 	raft_storage st = raft_memory_storage_view(ms);
-	raft_log	log;
-	raft_entry	more[2] = {entry(4, 3), entry(5, 3)};
-	raft_entry	replace = entry(3, 4);
+	raft_log log;
+	raft_entry more[2] = { entry(4, 3), entry(5, 3) };
+	raft_entry replace = entry(3, 4);
 	raft_entry *got;
-	uint32_t	n;
-	raft_term	t;
+	uint32_t n;
+	raft_term t;
 
 	is_u64(raft_log_init(&log, &st, 2, 1), RAFT_OK, "init: commit 2 applied 1");
 	is_u64(raft_log_last_index(&log), 3, "last index from storage");
@@ -88,13 +88,13 @@ test_unstable_over_stable(void)
 static void
 test_maybe_append(void)
 {
-	static const raft_term terms[] = {1, 2, 3};
+	static const raft_term terms[] = { 1, 2, 3 };
 	raft_memory_storage *ms = stored(terms, 3);
 	raft_storage st = raft_memory_storage_view(ms);
-	raft_log	log;
-	raft_entry	ents[2] = {entry(3, 4), entry(4, 4)};
-	bool		accepted;
-	raft_index	last_new;
+	raft_log log;
+	raft_entry ents[2] = { entry(3, 4), entry(4, 4) };
+	bool accepted;
+	raft_index last_new;
 
 	raft_log_init(&log, &st, 1, 1);
 	raft_log_maybe_append(&log, 2, 9, 3, ents, 2, &accepted, &last_new);
@@ -111,7 +111,7 @@ test_maybe_append(void)
 	ok(accepted && last_new == 1 && log.committed == 3,
 	   "empty append at 1: commit not moved backwards nor past last new");
 	{
-		raft_entry	bad = entry(2, 9);
+		raft_entry bad = entry(2, 9);
 
 		is_u64(raft_log_maybe_append(&log, 1, 1, 9, &bad, 1, &accepted,
 									 &last_new),
@@ -125,12 +125,12 @@ test_maybe_append(void)
 static void
 test_find_conflict_by_term(void)
 {
-	static const raft_term terms[] = {1, 3, 3, 4, 4, 5, 5, 5, 6};
+	static const raft_term terms[] = { 1, 3, 3, 4, 4, 5, 5, 5, 6 };
 	raft_memory_storage *ms = stored(terms, 9);
 	raft_storage st = raft_memory_storage_view(ms);
-	raft_log	log;
-	raft_index	i;
-	raft_term	t;
+	raft_log log;
+	raft_index i;
+	raft_term t;
 
 	raft_log_init(&log, &st, 0, 0);
 	raft_log_find_conflict_by_term(&log, 8, 3, &i, &t);
@@ -148,12 +148,12 @@ test_find_conflict_by_term(void)
 static void
 test_commit_and_up_to_date(void)
 {
-	static const raft_term terms[] = {1, 2, 2};
+	static const raft_term terms[] = { 1, 2, 2 };
 	raft_memory_storage *ms = stored(terms, 3);
 	raft_storage st = raft_memory_storage_view(ms);
-	raft_log	log;
+	raft_log log;
 	raft_entry *got;
-	uint32_t	n;
+	uint32_t n;
 
 	raft_log_init(&log, &st, 0, 0);
 	ok(!raft_log_maybe_commit(&log, 3, 1), "wrong term: no commit");
@@ -180,12 +180,12 @@ test_commit_and_up_to_date(void)
 static void
 test_restore(void)
 {
-	static const raft_term terms[] = {1, 1};
+	static const raft_term terms[] = { 1, 1 };
 	raft_memory_storage *ms = stored(terms, 2);
 	raft_storage st = raft_memory_storage_view(ms);
-	raft_log	log;
+	raft_log log;
 	raft_snapshot snap;
-	raft_entry	e = entry(3, 1);
+	raft_entry e = entry(3, 1);
 
 	raft_log_init(&log, &st, 1, 1);
 	raft_log_append(&log, &e, 1);
@@ -209,7 +209,7 @@ static void
 test_inflights(void)
 {
 	raft_inflights in;
-	raft_index	buffer[3];
+	raft_index buffer[3];
 
 	raft_inflights_init(&in, buffer, 3);
 	raft_inflights_add(&in, 5);
@@ -219,7 +219,7 @@ test_inflights(void)
 	ok(raft_inflights_full(&in), "3 of 3: full");
 	raft_inflights_free_le(&in, 6);
 	is_u64(in.count, 2, "ack 6 frees the append ending at 5");
-	raft_inflights_add(&in, 11);	/* wraps around */
+	raft_inflights_add(&in, 11); /* wraps around */
 	raft_inflights_free_le(&in, 10);
 	is_u64(in.count, 1, "ack 10 frees 7 and 9");
 	raft_inflights_free_le(&in, 100);
@@ -230,7 +230,7 @@ static void
 test_progress(void)
 {
 	raft_progress pr;
-	raft_index	buffer[2];
+	raft_index buffer[2];
 
 	memset(&pr, 0, sizeof(pr));
 	raft_inflights_init(&pr.inflights, buffer, 2);
@@ -253,7 +253,8 @@ test_progress(void)
 	ok(raft_progress_maybe_update(&pr, 8), "ack 8");
 	raft_inflights_free_le(&pr.inflights, 8);
 	ok(!raft_inflights_full(&pr.inflights), "window reopened");
-	ok(raft_progress_maybe_decr_to(&pr, 9, 0), "replicate: rejection above match");
+	ok(raft_progress_maybe_decr_to(&pr, 9, 0),
+	   "replicate: rejection above match");
 	is_u64(pr.next, 9, "back to match + 1");
 	raft_progress_become_snapshot(&pr, 20);
 	ok(raft_progress_is_paused(&pr), "snapshot: paused");
@@ -264,17 +265,19 @@ test_progress(void)
 static void
 test_quorum(void)
 {
-	raft_index	m5[5] = {5, 1, 9, 3, 7};
-	raft_index	m4[4] = {4, 4, 2, 2};
-	raft_index	m1[1] = {6};
+	raft_index m5[5] = { 5, 1, 9, 3, 7 };
+	raft_index m4[4] = { 4, 4, 2, 2 };
+	raft_index m1[1] = { 6 };
 
 	is_u64(raft_quorum_committed_index(m5, 5), 5, "5 voters: third largest");
 	is_u64(raft_quorum_committed_index(m4, 4), 2, "4 voters need 3");
 	is_u64(raft_quorum_committed_index(m1, 1), 6, "1 voter: itself");
 	is_u64(raft_quorum_committed_index(NULL, 0), 0, "no voters: nothing");
 	is_u64(raft_quorum_vote_result(5, 3, 0), RAFT_VOTE_WON, "3 of 5 wins");
-	is_u64(raft_quorum_vote_result(5, 2, 2), RAFT_VOTE_PENDING, "2-2 of 5 pending");
-	is_u64(raft_quorum_vote_result(5, 2, 3), RAFT_VOTE_LOST, "3 rejections lose");
+	is_u64(raft_quorum_vote_result(5, 2, 2), RAFT_VOTE_PENDING,
+		   "2-2 of 5 pending");
+	is_u64(raft_quorum_vote_result(5, 2, 3), RAFT_VOTE_LOST,
+		   "3 rejections lose");
 	is_u64(raft_quorum_vote_result(4, 2, 2), RAFT_VOTE_LOST, "2-2 of 4 lost");
 	is_u64(raft_quorum_vote_result(1, 1, 0), RAFT_VOTE_WON, "1 of 1 wins");
 }

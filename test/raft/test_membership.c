@@ -29,10 +29,10 @@ propose_change(net *nw, raft_id leader, uint8_t type, raft_id node)
 static int
 change_and_settle(net *nw, raft_id leader, uint8_t type, raft_id node)
 {
-	int			rc = propose_change(nw, leader, type, node);
+	int rc = propose_change(nw, leader, type, node);
 
 	net_stabilize(nw);
-	net_tick(nw, leader, 1);	/* a heartbeat spreads the commit index */
+	net_tick(nw, leader, 1); /* a heartbeat spreads the commit index */
 	net_stabilize(nw);
 	return rc;
 }
@@ -47,10 +47,10 @@ static raft_config initial3;
 static void
 test_learner(void)
 {
-	net			nw;
+	net nw;
 	raft_status s;
-	raft_index	commit;
-	raft_term	term;
+	raft_index commit;
+	raft_term term;
 
 	net_init(&nw, 3, NULL);
 	ok(net_elect(&nw, 1), "node 1 elected");
@@ -94,7 +94,8 @@ test_learner(void)
 	net_stabilize(&nw);
 	ok(net_status(&nw, 1).role != RAFT_LEADER,
 	   "voter + learner cannot win an election");
-	is_u64(net_count(&nw, RAFT_MSG_PREVOTE, 1, 4), 0, "no request to the learner");
+	is_u64(net_count(&nw, RAFT_MSG_PREVOTE, 1, 4), 0,
+		   "no request to the learner");
 	{
 		raft_message grant;
 
@@ -114,7 +115,7 @@ test_learner(void)
 static void
 test_promote_learner(void)
 {
-	net			nw;
+	net nw;
 
 	net_init(&nw, 3, NULL);
 	ok(net_elect(&nw, 1), "node 1 elected");
@@ -146,7 +147,7 @@ test_promote_learner(void)
 static void
 test_one_change_at_a_time(void)
 {
-	net			nw;
+	net nw;
 
 	net_init(&nw, 3, NULL);
 	ok(net_elect(&nw, 1), "node 1 elected");
@@ -155,7 +156,8 @@ test_one_change_at_a_time(void)
 	is_u64(propose_change(&nw, 1, RAFT_CONF_ADD_VOTER, 4), RAFT_OK,
 		   "first change accepted");
 	is_u64(propose_change(&nw, 1, RAFT_CONF_ADD_VOTER, 5),
-		   RAFT_ERR_CONF_CHANGE_PENDING, "second refused while the first is unapplied");
+		   RAFT_ERR_CONF_CHANGE_PENDING,
+		   "second refused while the first is unapplied");
 	net_stabilize(&nw);
 	is_u64(propose_change(&nw, 1, RAFT_CONF_ADD_VOTER, 5), RAFT_OK,
 		   "accepted once the first is applied");
@@ -172,14 +174,15 @@ test_one_change_at_a_time(void)
 static void
 test_change_waits_for_own_term_commit(void)
 {
-	net			nw;
+	net nw;
 
 	net_init(&nw, 1, NULL);
 	raft_campaign(net_raft(&nw, 1));
 	is_u64(net_status(&nw, 1).role, RAFT_LEADER, "single voter leads at once");
 	is_u64(propose_change(&nw, 1, RAFT_CONF_ADD_LEARNER, 2),
-		   RAFT_ERR_CONF_CHANGE_PENDING, "empty entry not committed yet: refused");
-	net_process(&nw, 1);		/* persisted: commits its empty entry */
+		   RAFT_ERR_CONF_CHANGE_PENDING,
+		   "empty entry not committed yet: refused");
+	net_process(&nw, 1); /* persisted: commits its empty entry */
 	is_u64(net_status(&nw, 1).hard_state.commit, 1, "empty entry committed");
 	is_u64(propose_change(&nw, 1, RAFT_CONF_ADD_LEARNER, 2), RAFT_OK,
 		   "now accepted");
@@ -189,7 +192,7 @@ test_change_waits_for_own_term_commit(void)
 static void
 test_remove_follower(void)
 {
-	net			nw;
+	net nw;
 
 	net_init(&nw, 3, NULL);
 	ok(net_elect(&nw, 1), "node 1 elected");
@@ -201,15 +204,16 @@ test_remove_follower(void)
 	is_u64(net_status(&nw, 2).hard_state.commit, net_status(&nw, 1).last_index,
 		   "1 and 2 commit alone");
 	net_tick(&nw, 3, 100);
-	is_u64(net_status(&nw, 3).role, RAFT_FOLLOWER, "removed node never campaigns");
+	is_u64(net_status(&nw, 3).role, RAFT_FOLLOWER,
+		   "removed node never campaigns");
 	net_destroy(&nw);
 }
 
 static void
 test_remove_leader(void)
 {
-	net			nw;
-	raft_id		leader = RAFT_NONE;
+	net nw;
+	raft_id leader = RAFT_NONE;
 
 	net_init(&nw, 3, NULL);
 	ok(net_elect(&nw, 1), "node 1 elected");
@@ -221,7 +225,7 @@ test_remove_leader(void)
 		raft_status s1 = net_status(&nw, 1);
 
 		ok(!raft_config_is_voter(&s1.config, 1) &&
-		   !raft_config_is_learner(&s1.config, 1),
+			   !raft_config_is_learner(&s1.config, 1),
 		   "it is not in its configuration");
 	}
 	for (int i = 0; i < 60 && leader == RAFT_NONE; i++)
@@ -253,21 +257,21 @@ static void
 test_shrinking_quorum_commits(void)
 {
 	raft_options options = net_default_options();
-	net			nw;
-	raft_index	b_index;
-	uint8_t		byte = 42;
+	net nw;
+	raft_index b_index;
+	uint8_t byte = 42;
 
 	options.disable_check_quorum = true;
 	net_init(&nw, 2, &options);
 	ok(net_elect(&nw, 1), "node 1 elected");
 	is_u64(propose_change(&nw, 1, RAFT_CONF_REMOVE, 2), RAFT_OK, "remove 2");
-	net_process(&nw, 1);		/* APP(removal) to 2 queued */
-	net_deliver(&nw);			/* 2 stores it; its APP_RESP queued */
+	net_process(&nw, 1); /* APP(removal) to 2 queued */
+	net_deliver(&nw);	 /* 2 stores it; its APP_RESP queued */
 	is_u64(raft_propose(net_raft(&nw, 1), &byte, 1), RAFT_OK, "propose B");
 	b_index = net_status(&nw, 1).last_index;
-	net_process(&nw, 1);		/* B persisted on 1 */
-	nw.cut[1][2] = true;		/* 2 never gets B */
-	net_deliver(&nw);			/* the removal commits, is applied */
+	net_process(&nw, 1); /* B persisted on 1 */
+	nw.cut[1][2] = true; /* 2 never gets B */
+	net_deliver(&nw);	 /* the removal commits, is applied */
 	net_process_all(&nw);
 	is_u64(net_status(&nw, 1).config.n_voters, 1, "removal applied");
 	is_u64(net_status(&nw, 1).hard_state.commit, b_index,
@@ -280,7 +284,7 @@ static void
 test_config_helpers(void)
 {
 	raft_config c = net_config(1, 0);
-	raft_conf_change ch = {.type = RAFT_CONF_ADD_LEARNER, .node = 2};
+	raft_conf_change ch = { .type = RAFT_CONF_ADD_LEARNER, .node = 2 };
 
 	is_u64(raft_config_apply(&c, &ch), RAFT_OK, "add learner");
 	ok(raft_config_is_learner(&c, 2) && !raft_config_is_voter(&c, 2), "learner");

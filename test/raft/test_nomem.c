@@ -33,7 +33,7 @@ static uint64_t failures;
 static uint64_t
 rng_next(void)
 {
-	uint64_t	z = (rng_state += 0x9e3779b97f4a7c15ULL);
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
 
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
@@ -52,7 +52,7 @@ should_fail(void)
 static void *
 failing_malloc(void *context, size_t size)
 {
-	void	   *p;
+	void *p;
 
 	(void) context;
 	if (should_fail())
@@ -66,7 +66,7 @@ failing_malloc(void *context, size_t size)
 static void *
 failing_calloc(void *context, size_t n, size_t size)
 {
-	void	   *p;
+	void *p;
 
 	(void) context;
 	if (should_fail())
@@ -104,15 +104,15 @@ static const raft_heap failing_heap = {
 
 typedef struct applied
 {
-	raft_term	term;
-	uint8_t		byte;
-	bool		set;
+	raft_term term;
+	uint8_t byte;
+	bool set;
 } applied;
 
 typedef struct wire
 {
-	uint8_t    *bytes;
-	size_t		size;
+	uint8_t *bytes;
+	size_t size;
 } wire;
 
 static raft_node *nodes[NODES + 1];
@@ -137,7 +137,7 @@ static void
 start(raft_id id)
 {
 	raft_options o;
-	int			rc;
+	int rc;
 
 	memset(&o, 0, sizeof(o));
 	o.id = id;
@@ -163,8 +163,8 @@ start(raft_id id)
 static void
 send(const raft_message *m)
 {
-	size_t		size = raft_message_encoded_size(m);
-	size_t		written;
+	size_t size = raft_message_encoded_size(m);
+	size_t written;
 
 	if (n_queue == MAX_QUEUE)
 		return;
@@ -178,7 +178,7 @@ send(const raft_message *m)
 static void
 apply(raft_id id, const raft_entry *e)
 {
-	applied    *slot;
+	applied *slot;
 
 	if (e->index != applied_to[id] + 1 || e->index >= MAX_APPLIED)
 		abort();
@@ -200,8 +200,8 @@ apply(raft_id id, const raft_entry *e)
 static void
 host(raft_id id)
 {
-	raft_ready	rd;
-	int			rc;
+	raft_ready rd;
+	int rc;
 
 	if (!raft_has_ready(nodes[id]))
 		return;
@@ -211,9 +211,10 @@ host(raft_id id)
 	if (rc != RAFT_OK)
 		return;
 	if (rd.has_snapshot)
-		abort();				/* no compaction in this test */
-	if (rd.n_entries && raft_memory_storage_append(disks[id], rd.entries,
-												   rd.n_entries) != RAFT_OK)
+		abort(); /* no compaction in this test */
+	if (rd.n_entries &&
+		raft_memory_storage_append(disks[id], rd.entries, rd.n_entries) !=
+			RAFT_OK)
 		abort();
 	if (rd.has_hard_state)
 		hard[id] = rd.hard_state;
@@ -229,8 +230,8 @@ host(raft_id id)
 static void
 deliver(void)
 {
-	uint32_t	n = n_queue;
-	wire		batch[MAX_QUEUE];
+	uint32_t n = n_queue;
+	wire batch[MAX_QUEUE];
 
 	memcpy(batch, queue, n * sizeof(wire));
 	n_queue = 0;
@@ -262,7 +263,7 @@ round_trip(uint32_t round)
 		raft_get_status(nodes[id], &s);
 		if (s.role == RAFT_LEADER && round % 3 == 0)
 		{
-			uint8_t		byte = (uint8_t) round;
+			uint8_t byte = (uint8_t) round;
 
 			inject = true;
 			core(raft_propose(nodes[id], &byte, 1));
@@ -279,10 +280,10 @@ round_trip(uint32_t round)
 static void
 run(uint32_t one_in)
 {
-	long		baseline = outstanding;
-	raft_index	before;
-	raft_index	after;
-	bool		converged = true;
+	long baseline = outstanding;
+	raft_index before;
+	raft_index after;
+	bool converged = true;
 
 	memset(hard, 0, sizeof(hard));
 	memset(applied_to, 0, sizeof(applied_to));
@@ -300,7 +301,7 @@ run(uint32_t one_in)
 		if (round % 150 == 149)
 		{
 			/* A crash and restart, under pressure too. */
-			raft_id		id = 1 + round / 150 % NODES;
+			raft_id id = 1 + round / 150 % NODES;
 
 			raft_node_destroy(nodes[id]);
 			start(id);

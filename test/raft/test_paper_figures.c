@@ -14,22 +14,24 @@
 
 #include <string.h>
 
-static const raft_term leader_log[] = {1, 1, 1, 4, 4, 5, 5, 6, 6, 6};
+static const raft_term leader_log[] = { 1, 1, 1, 4, 4, 5, 5, 6, 6, 6 };
 
 typedef struct follower_case
 {
 	const char *name;
-	raft_term	terms[12];
-	uint32_t	n;
+	raft_term terms[12];
+	uint32_t n;
 } follower_case;
 
 static const follower_case figure7[] = {
-	{"(a) missing one entry", {1, 1, 1, 4, 4, 5, 5, 6, 6}, 9},
-	{"(b) missing many", {1, 1, 1, 4}, 4},
-	{"(c) one extra uncommitted entry", {1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 6}, 11},
-	{"(d) extra entries of a later term", {1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 7, 7}, 12},
-	{"(e) missing and extra", {1, 1, 1, 4, 4, 4, 4}, 7},
-	{"(f) diverged at index 4", {1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3}, 11},
+	{ "(a) missing one entry", { 1, 1, 1, 4, 4, 5, 5, 6, 6 }, 9 },
+	{ "(b) missing many", { 1, 1, 1, 4 }, 4 },
+	{ "(c) one extra uncommitted entry", { 1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 6 }, 11 },
+	{ "(d) extra entries of a later term",
+	  { 1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 7, 7 },
+	  12 },
+	{ "(e) missing and extra", { 1, 1, 1, 4, 4, 4, 4 }, 7 },
+	{ "(f) diverged at index 4", { 1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3 }, 11 },
 };
 
 /*
@@ -43,25 +45,24 @@ test_figure7(void)
 	for (size_t c = 0; c < sizeof(figure7) / sizeof(figure7[0]); c++)
 	{
 		const follower_case *fc = &figure7[c];
-		net			nw;
-		bool		same = true;
-		raft_index	last;
+		net nw;
+		bool same = true;
+		raft_index last;
 
 		net_init(&nw, 3, NULL);
 		net_load(&nw, 1, leader_log, 10, 7);
 		net_load(&nw, 3, leader_log, 10, 7);
 		net_load(&nw, 2, fc->terms, fc->n, 7);
 		ok(net_elect(&nw, 1), "%s: node 1 elected", fc->name);
-		is_u64(net_status(&nw, 1).hard_state.term, 8,
-			   "node 1 leads term 8");
+		is_u64(net_status(&nw, 1).hard_state.term, 8, "node 1 leads term 8");
 		net_tick_all(&nw, 1);
 		net_stabilize(&nw);
 		last = net_stored_last(&nw, 1);
 		is_u64(last, 11, "leader log: 10 entries plus its empty entry");
 		is_u64(net_stored_last(&nw, 2), last, "follower has the same length");
 		for (raft_index i = 1; i <= last; i++)
-			same = same && net_stored_term(&nw, 2, i) ==
-				net_stored_term(&nw, 1, i);
+			same = same &&
+				net_stored_term(&nw, 2, i) == net_stored_term(&nw, 1, i);
 		ok(same, "%s: follower's log duplicates the leader's", fc->name);
 		is_u64(net_status(&nw, 2).hard_state.commit, 11,
 			   "and everything is committed");
@@ -92,9 +93,9 @@ app_resp(raft_id from, raft_term term, raft_index index)
 static void
 test_figure8(void)
 {
-	static const raft_term log12[] = {1, 2};
+	static const raft_term log12[] = { 1, 2 };
 	raft_options options = net_default_options();
-	net			nw;
+	net nw;
 	raft_message m;
 
 	options.disable_check_quorum = true;
@@ -144,13 +145,13 @@ test_figure8(void)
 static void
 test_figure8_overwrite(void)
 {
-	static const raft_term s1[] = {1, 2};
-	static const raft_term s3[] = {1};
-	static const raft_term s5[] = {1, 3};
+	static const raft_term s1[] = { 1, 2 };
+	static const raft_term s3[] = { 1 };
+	static const raft_term s5[] = { 1, 3 };
 	raft_options options = net_default_options();
-	net			nw;
-	bool		overwritten = true;
-	bool		never_applied = true;
+	net nw;
+	bool overwritten = true;
+	bool never_applied = true;
 
 	options.disable_check_quorum = true;
 	net_init(&nw, 5, &options);

@@ -58,14 +58,14 @@ run(net *nw, uint32_t rounds)
 static void
 test_partitioned_node_rejoins(void)
 {
-	net			nw;
-	raft_term	term;
+	net nw;
+	raft_term term;
 
 	net_init(&nw, 3, NULL);
 	ok(net_elect(&nw, 1), "node 1 elected");
 	term = net_status(&nw, 1).hard_state.term;
 	net_isolate(&nw, 3);
-	run(&nw, 100);				/* ten election timeouts */
+	run(&nw, 100); /* ten election timeouts */
 	is_u64(net_status(&nw, 3).hard_state.term, term,
 		   "isolated node pre-campaigns without raising its term");
 	ok(net_status(&nw, 3).role != RAFT_LEADER, "and never leads");
@@ -82,7 +82,7 @@ test_partitioned_node_rejoins(void)
 static void
 test_prevote_keeps_terms(void)
 {
-	net			nw;
+	net nw;
 	raft_message m;
 	const raft_message *resp;
 
@@ -94,7 +94,8 @@ test_prevote_keeps_terms(void)
 	ok(resp && !resp->reject && resp->term == 5,
 	   "pre-vote granted for term 5, answered with term 5");
 	is_u64(net_status(&nw, 1).hard_state.term, 0, "but our term stays 0");
-	is_u64(net_status(&nw, 1).hard_state.vote, RAFT_NONE, "and no vote recorded");
+	is_u64(net_status(&nw, 1).hard_state.vote, RAFT_NONE,
+		   "and no vote recorded");
 	net_destroy(&nw);
 }
 
@@ -102,7 +103,7 @@ test_prevote_keeps_terms(void)
 static void
 test_prevote_needs_quorum(void)
 {
-	net			nw;
+	net nw;
 
 	net_init(&nw, 3, NULL);
 	net_isolate(&nw, 1);
@@ -123,11 +124,11 @@ static void
 test_prevote_refused_with_live_leader(void)
 {
 	raft_options options = net_default_options();
-	net			nw;
+	net nw;
 	raft_message m;
 	const raft_message *resp;
 
-	options.disable_check_quorum = true;	/* the pre-vote rule alone */
+	options.disable_check_quorum = true; /* the pre-vote rule alone */
 	net_init(&nw, 3, &options);
 	ok(net_elect(&nw, 1), "node 1 elected");
 	m = message(RAFT_MSG_PREVOTE, 3, 2, 2);
@@ -138,7 +139,7 @@ test_prevote_refused_with_live_leader(void)
 	resp = find(&nw, RAFT_MSG_PREVOTE_RESP, 2, 3);
 	ok(resp && resp->reject, "follower with a live leader refuses a pre-vote");
 	net_drop_queue(&nw);
-	net_tick(&nw, 2, 10);		/* election timeout without the leader */
+	net_tick(&nw, 2, 10); /* election timeout without the leader */
 	raft_step(net_raft(&nw, 2), &m);
 	net_process(&nw, 2);
 	resp = find(&nw, RAFT_MSG_PREVOTE_RESP, 2, 3);
@@ -150,7 +151,7 @@ test_prevote_refused_with_live_leader(void)
 static void
 test_check_quorum_steps_down(void)
 {
-	net			nw;
+	net nw;
 
 	net_init(&nw, 3, NULL);
 	ok(net_elect(&nw, 1), "node 1 elected");
@@ -166,11 +167,11 @@ test_check_quorum_steps_down(void)
 static void
 test_check_quorum_keeps_healthy_leader(void)
 {
-	net			nw;
+	net nw;
 
 	net_init(&nw, 3, NULL);
 	ok(net_elect(&nw, 1), "node 1 elected");
-	net_isolate(&nw, 3);		/* one of three lost: still a quorum */
+	net_isolate(&nw, 3); /* one of three lost: still a quorum */
 	for (int i = 0; i < 50; i++)
 	{
 		net_tick(&nw, 1, 1);
@@ -185,7 +186,7 @@ static void
 test_check_quorum_disabled(void)
 {
 	raft_options options = net_default_options();
-	net			nw;
+	net nw;
 
 	options.disable_check_quorum = true;
 	net_init(&nw, 3, &options);
@@ -205,9 +206,9 @@ test_check_quorum_disabled(void)
 static void
 test_lease_ignores_votes(void)
 {
-	net			nw;
+	net nw;
 	raft_message m;
-	raft_term	term;
+	raft_term term;
 
 	net_init(&nw, 3, NULL);
 	ok(net_elect(&nw, 1), "node 1 elected");
@@ -220,11 +221,11 @@ test_lease_ignores_votes(void)
 	ok(find(&nw, RAFT_MSG_VOTE_RESP, 2, 3) == NULL, "in lease: no answer");
 	is_u64(net_status(&nw, 2).hard_state.term, term, "in lease: term unchanged");
 
-	m.context = 1;				/* leader-transfer campaign */
+	m.context = 1; /* leader-transfer campaign */
 	raft_step(net_raft(&nw, 2), &m);
 	net_process(&nw, 2);
 	ok(find(&nw, RAFT_MSG_VOTE_RESP, 2, 3) != NULL &&
-	   !find(&nw, RAFT_MSG_VOTE_RESP, 2, 3)->reject,
+		   !find(&nw, RAFT_MSG_VOTE_RESP, 2, 3)->reject,
 	   "transfer campaign bypasses the lease and is granted");
 	is_u64(net_status(&nw, 2).hard_state.term, term + 1, "term moved");
 	net_destroy(&nw);
@@ -237,7 +238,7 @@ test_lease_ignores_votes(void)
 static void
 test_lower_term_append_answered(void)
 {
-	net			nw;
+	net nw;
 	raft_message m;
 	const raft_message *resp;
 

@@ -20,22 +20,23 @@
 #define ROUNDS 300
 
 /* Time passes, a tick at a time, until cond holds or ROUNDS ran out. */
-#define RUN_UNTIL(nw, cond) \
-	do { \
-		for (int round_ = 0; round_ < ROUNDS && !(cond); round_++) \
-		{ \
-			net_tick_all((nw), 1); \
-			net_stabilize((nw)); \
-		} \
+#define RUN_UNTIL(nw, cond)                                                   \
+	do                                                                        \
+	{                                                                         \
+		for (int round_ = 0; round_ < ROUNDS && !(cond); round_++)            \
+		{                                                                     \
+			net_tick_all((nw), 1);                                            \
+			net_stabilize((nw));                                              \
+		}                                                                     \
 	} while (0)
 
 /* Counts RECOVER messages (notices, or targets) to a node; drops none. */
 typedef struct recover_count
 {
-	raft_id		to;
-	uint32_t	notices;		/* "you are behind" */
-	uint32_t	targets;		/* with a recovery target */
-	const net  *nw;				/* to look at the leader's progress */
+	raft_id to;
+	uint32_t notices;				/* "you are behind" */
+	uint32_t targets;				/* with a recovery target */
+	const net *nw;					/* to look at the leader's progress */
 	raft_progress_status at_notice; /* of the receiver, at the first notice */
 } recover_count;
 
@@ -105,9 +106,9 @@ propose_n(net *nw, raft_id leader, uint8_t from, uint8_t n)
 static void
 test_wiped_follower_without_identities(void)
 {
-	net			nw;
+	net nw;
 	raft_config config = net_config(3, 0);
-	raft_index	last;
+	raft_index last;
 
 	net_init(&nw, 3, NULL);
 	ok(net_elect(&nw, 1), "node 1 elected");
@@ -127,11 +128,11 @@ test_wiped_follower_without_identities(void)
 static void
 test_wiped_follower_recovers(bool compacted)
 {
-	net			nw;
+	net nw;
 	raft_config config = net_config(3, 0);
-	raft_index	last;
+	raft_index last;
 	raft_status st;
-	recover_count seen = {.to = 3};
+	recover_count seen = { .to = 3 };
 
 	net_init_identity(&nw, 3, NULL);
 	ok(net_elect(&nw, 1), "node 1 elected");
@@ -139,8 +140,9 @@ test_wiped_follower_recovers(bool compacted)
 	last = net_status(&nw, 1).last_index;
 	if (compacted)
 		ok(raft_memory_storage_create_snapshot(nw.nodes[1].ms, last, &config,
-											   (const uint8_t *) "s", 1) ==
-		   RAFT_OK, "the leader compacts its log");
+											   (const uint8_t *) "s",
+											   1) == RAFT_OK,
+		   "the leader compacts its log");
 	net_crash(&nw, 3);
 	net_wipe(&nw, 3, &config, true);
 	net_restart(&nw, 3);
@@ -149,16 +151,17 @@ test_wiped_follower_recovers(bool compacted)
 	   "the new disk starts recovering, with a new incarnation");
 	nw.filter = count_recover;
 	nw.filter_ud = &seen;
-	RUN_UNTIL(&nw, nw.nodes[3].applied >= last &&
-			  !net_status(&nw, 3).hard_state.recovering);
+	RUN_UNTIL(&nw,
+			  nw.nodes[3].applied >= last &&
+				  !net_status(&nw, 3).hard_state.recovering);
 	ok(seen.targets > 0 && seen.notices == 0,
 	   "the leader gave it a target (%u), nobody had to tell it (%u)",
 	   seen.targets, seen.notices);
-	is_u64(nw.nodes[3].applied, last, compacted ?
-		   "caught up from the leader's snapshot" :
-		   "caught up from index 1 by entries");
+	is_u64(nw.nodes[3].applied, last,
+		   compacted ? "caught up from the leader's snapshot"
+					 : "caught up from index 1 by entries");
 	ok(!net_status(&nw, 3).hard_state.recovering &&
-	   !nw.nodes[3].hard_state.recovering,
+		   !nw.nodes[3].hard_state.recovering,
 	   "and no longer recovering, on disk too");
 	if (!compacted)
 		ok(same_history(&nw, 1, 3, last), "with the same entries");
@@ -175,10 +178,10 @@ test_wiped_follower_recovers(bool compacted)
 static void
 test_rolled_back_follower_recovers(void)
 {
-	net			nw;
-	net_disk   *copy;
-	raft_index	last;
-	raft_index	before;
+	net nw;
+	net_disk *copy;
+	raft_index last;
+	raft_index before;
 
 	net_init_identity(&nw, 3, NULL);
 	ok(net_elect(&nw, 1), "node 1 elected");
@@ -202,8 +205,9 @@ test_rolled_back_follower_recovers(void)
 	ok(nw.behind > 0, "its peers refused its messages (%llu)",
 	   (unsigned long long) nw.behind);
 	ok(net_status(&nw, 3).hard_state.recovering, "it learned it is behind");
-	RUN_UNTIL(&nw, !net_status(&nw, 3).hard_state.recovering &&
-			  nw.nodes[3].applied >= last);
+	RUN_UNTIL(&nw,
+			  !net_status(&nw, 3).hard_state.recovering &&
+				  nw.nodes[3].applied >= last);
 	is_u64(nw.nodes[3].applied, last, "then caught up");
 	ok(!net_status(&nw, 3).hard_state.recovering, "and recovered");
 	ok(same_history(&nw, 1, 3, last), "with the same entries");
@@ -219,10 +223,10 @@ test_rolled_back_follower_recovers(void)
 static void
 test_rollback_found_by_match(void)
 {
-	net			nw;
-	net_disk   *copy;
-	raft_index	last;
-	recover_count seen = {.to = 3, .nw = &nw};
+	net nw;
+	net_disk *copy;
+	raft_index last;
+	recover_count seen = { .to = 3, .nw = &nw };
 
 	net_init_identity(&nw, 3, NULL);
 	ok(net_elect(&nw, 1), "node 1 elected");
@@ -241,8 +245,9 @@ test_rollback_found_by_match(void)
 	   "it saw the log below that match, from a new life, and told it");
 	ok(seen.at_notice.match == 0 && seen.at_notice.recovering,
 	   "and had stopped counting the old match when it did");
-	RUN_UNTIL(&nw, !net_status(&nw, 3).hard_state.recovering &&
-			  nw.nodes[3].applied >= last);
+	RUN_UNTIL(&nw,
+			  !net_status(&nw, 3).hard_state.recovering &&
+				  nw.nodes[3].applied >= last);
 	is_u64(nw.nodes[3].applied, last, "caught up");
 	ok(!net_status(&nw, 3).hard_state.recovering, "and recovered");
 	net_disk_free(copy);
@@ -252,7 +257,7 @@ test_rollback_found_by_match(void)
 static uint32_t
 granted_votes(const net *nw, raft_id from)
 {
-	uint32_t	n = 0;
+	uint32_t n = 0;
 
 	for (uint32_t i = 0; i < nw->n_queue; i++)
 	{
@@ -270,7 +275,7 @@ static void
 test_recovering_refuses_votes(void)
 {
 	raft_options o = net_default_options();
-	net			nw;
+	net nw;
 	raft_config config = net_config(3, 0);
 	raft_message m;
 
@@ -308,9 +313,9 @@ test_recovering_refuses_votes(void)
 static void
 test_quorum_through_recovering_waits(void)
 {
-	net			nw;
+	net nw;
 	raft_config config = net_config(3, 0);
-	raft_index	last;
+	raft_index last;
 
 	net_init_identity(&nw, 3, NULL);
 	ok(net_elect(&nw, 1), "node 1 elected");
@@ -324,12 +329,13 @@ test_quorum_through_recovering_waits(void)
 	is_u64(leader_of(&nw), RAFT_NONE,
 		   "nodes 2 and 3 (recovering) elect nobody in 300 rounds");
 	net_restart(&nw, 1);
-	RUN_UNTIL(&nw, leader_of(&nw) != RAFT_NONE &&
-			  !net_status(&nw, 3).hard_state.recovering);
+	RUN_UNTIL(&nw,
+			  leader_of(&nw) != RAFT_NONE &&
+				  !net_status(&nw, 3).hard_state.recovering);
 	ok(leader_of(&nw) == 1 || leader_of(&nw) == 2,
 	   "with node 1 back, a leader is elected");
-	ok(!net_status(&nw, 3).hard_state.recovering &&
-	   nw.nodes[3].applied >= last, "and node 3 recovers");
+	ok(!net_status(&nw, 3).hard_state.recovering && nw.nodes[3].applied >= last,
+	   "and node 3 recovers");
 	net_destroy(&nw);
 }
 
@@ -341,7 +347,7 @@ static void
 test_restart_quiet(void)
 {
 	raft_options o = net_default_options();
-	net			nw;
+	net nw;
 	raft_message m;
 
 	o.disable_check_quorum = true;
@@ -379,9 +385,9 @@ test_restart_quiet(void)
 static void
 test_heartbeat_commits_only_the_leaders_entry(void)
 {
-	net			nw;
+	net nw;
 	raft_message m;
-	const raft_term terms[] = {1, 1, 1};
+	const raft_term terms[] = { 1, 1, 1 };
 
 	net_init(&nw, 3, NULL);
 	net_load(&nw, 2, terms, 3, 2);
@@ -406,13 +412,13 @@ test_heartbeat_commits_only_the_leaders_entry(void)
 static void
 test_recovering_survives_restart(void)
 {
-	net			nw;
+	net nw;
 	raft_config config = net_config(3, 0);
 
 	net_init_identity(&nw, 3, NULL);
 	ok(net_elect(&nw, 1), "node 1 elected");
 	ok(nw.nodes[2].n_peers == 1 && nw.nodes[2].peers[0].id == 1 &&
-	   nw.nodes[2].peers[0].incarnation == nw.nodes[1].hard_state.incarnation,
+		   nw.nodes[2].peers[0].incarnation == nw.nodes[1].hard_state.incarnation,
 	   "node 2 persisted its record of the leader");
 	net_crash(&nw, 3);
 	net_wipe(&nw, 3, &config, true);

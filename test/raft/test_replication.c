@@ -16,20 +16,20 @@
 
 typedef struct counter
 {
-	uint8_t		type;
-	raft_id		from;
-	raft_id		to;
-	bool		only_reject;
-	bool		drop;			/* drop what matches */
-	uint32_t	count;
-	uint32_t	max_entries;	/* most entries seen in one match */
-	uint32_t	with_entries;	/* matches carrying entries */
+	uint8_t type;
+	raft_id from;
+	raft_id to;
+	bool only_reject;
+	bool drop; /* drop what matches */
+	uint32_t count;
+	uint32_t max_entries;  /* most entries seen in one match */
+	uint32_t with_entries; /* matches carrying entries */
 } counter;
 
 static bool
 count_filter(const raft_message *m, void *ud)
 {
-	counter    *c = ud;
+	counter *c = ud;
 
 	if (m->type != c->type || (c->from && m->from != c->from) ||
 		(c->to && m->to != c->to) || (c->only_reject && !m->reject))
@@ -45,7 +45,7 @@ count_filter(const raft_message *m, void *ud)
 static bool
 logs_equal(net *nw, raft_id a, raft_id b)
 {
-	raft_index	last = net_stored_last(nw, a);
+	raft_index last = net_stored_last(nw, a);
 
 	if (net_stored_last(nw, b) != last)
 		return false;
@@ -65,10 +65,10 @@ logs_equal(net *nw, raft_id a, raft_id b)
 static void
 test_fast_backtracking_leader_side(void)
 {
-	static const raft_term leader[] = {1, 3, 3, 3, 5, 5, 5, 5, 5};
-	static const raft_term follower[] = {1, 1, 1, 1, 2, 2};
-	net			nw;
-	counter		c = {.type = RAFT_MSG_APP_RESP, .from = 2, .only_reject = true};
+	static const raft_term leader[] = { 1, 3, 3, 3, 5, 5, 5, 5, 5 };
+	static const raft_term follower[] = { 1, 1, 1, 1, 2, 2 };
+	net nw;
+	counter c = { .type = RAFT_MSG_APP_RESP, .from = 2, .only_reject = true };
 
 	net_init(&nw, 3, NULL);
 	net_load(&nw, 1, leader, 9, 5);
@@ -90,10 +90,10 @@ test_fast_backtracking_leader_side(void)
 static void
 test_fast_backtracking_follower_side(void)
 {
-	static const raft_term leader[] = {1, 3, 3, 3, 3, 3, 3, 3, 7};
-	static const raft_term follower[] = {1, 3, 3, 4, 4, 5, 5, 5, 6};
-	net			nw;
-	counter		c = {.type = RAFT_MSG_APP_RESP, .from = 2, .only_reject = true};
+	static const raft_term leader[] = { 1, 3, 3, 3, 3, 3, 3, 3, 7 };
+	static const raft_term follower[] = { 1, 3, 3, 4, 4, 5, 5, 5, 6 };
+	net nw;
+	counter c = { .type = RAFT_MSG_APP_RESP, .from = 2, .only_reject = true };
 
 	net_init(&nw, 3, NULL);
 	net_load(&nw, 1, leader, 9, 7);
@@ -112,15 +112,15 @@ static void
 test_inflight_window(void)
 {
 	raft_options options = net_default_options();
-	net			nw;
-	counter		c = {.type = RAFT_MSG_APP, .from = 1, .to = 2};
+	net nw;
+	counter c = { .type = RAFT_MSG_APP, .from = 1, .to = 2 };
 	raft_progress_status pr;
 
 	options.max_inflight_msgs = 3;
 	options.disable_check_quorum = true;
 	net_init(&nw, 3, &options);
 	ok(net_elect(&nw, 1), "leader elected");
-	nw.cut[2][1] = true;		/* node 2 hears, but is not heard */
+	nw.cut[2][1] = true; /* node 2 hears, but is not heard */
 	nw.filter = count_filter;
 	nw.filter_ud = &c;
 	for (uint8_t i = 0; i < 10; i++)
@@ -148,9 +148,9 @@ static void
 test_max_size_per_msg(void)
 {
 	raft_options options = net_default_options();
-	net			nw;
-	counter		c = {.type = RAFT_MSG_APP, .from = 1, .to = 3};
-	uint8_t		data[4] = {1, 2, 3, 4};
+	net nw;
+	counter c = { .type = RAFT_MSG_APP, .from = 1, .to = 3 };
+	uint8_t data[4] = { 1, 2, 3, 4 };
 
 	options.max_size_per_msg = 10;
 	options.disable_check_quorum = true;
@@ -181,7 +181,7 @@ static void
 test_heartbeat_commit(void)
 {
 	raft_options options = net_default_options();
-	net			nw;
+	net nw;
 	const raft_message *hb = NULL;
 
 	options.disable_check_quorum = true;
@@ -218,8 +218,8 @@ test_heartbeat_commit(void)
 static void
 test_proposals_need_a_leader(void)
 {
-	net			nw;
-	uint8_t		byte = 1;
+	net nw;
+	uint8_t byte = 1;
 
 	net_init(&nw, 3, NULL);
 	is_u64(raft_propose(net_raft(&nw, 1), &byte, 1), RAFT_ERR_PROPOSAL_DROPPED,
@@ -239,7 +239,7 @@ test_proposals_need_a_leader(void)
 static void
 test_report_unreachable(void)
 {
-	net			nw;
+	net nw;
 
 	net_init(&nw, 3, NULL);
 	ok(net_elect(&nw, 1), "leader elected");
@@ -260,13 +260,13 @@ test_report_unreachable(void)
 static void
 test_many_proposals(void)
 {
-	net			nw;
-	bool		same = true;
+	net nw;
+	bool same = true;
 
 	net_init(&nw, 5, NULL);
 	ok(net_elect(&nw, 2), "node 2 elected");
 	for (int i = 0; i < 200; i++)
-		raft_propose(net_raft(&nw, 2), (uint8_t[]) {(uint8_t) i}, 1);
+		raft_propose(net_raft(&nw, 2), (uint8_t[]){ (uint8_t) i }, 1);
 	net_stabilize(&nw);
 	for (raft_id id = 1; id <= 5; id++)
 	{

@@ -16,7 +16,7 @@
 static void
 test_restart_resumes(void)
 {
-	net			nw;
+	net nw;
 	raft_status before;
 	raft_status after;
 
@@ -44,8 +44,8 @@ test_restart_resumes(void)
 static void
 test_restart_reapplies(void)
 {
-	net			nw;
-	raft_index	commit;
+	net nw;
+	raft_index commit;
 
 	net_init(&nw, 3, NULL);
 	ok(net_elect(&nw, 1), "node 1 elected");
@@ -72,9 +72,9 @@ static void
 test_restart_keeps_vote(void)
 {
 	raft_options options = net_default_options();
-	net			nw;
+	net nw;
 	raft_message m;
-	bool		rejected = false;
+	bool rejected = false;
 
 	options.disable_pre_vote = true;
 	options.disable_check_quorum = true;
@@ -93,8 +93,9 @@ test_restart_keeps_vote(void)
 	raft_step(net_raft(&nw, 1), &m);
 	net_process(&nw, 1);
 	for (uint32_t i = 0; i < nw.n_queue; i++)
-		rejected = rejected || (nw.queue[i].type == RAFT_MSG_VOTE_RESP &&
-								nw.queue[i].to == 3 && nw.queue[i].reject);
+		rejected = rejected ||
+			(nw.queue[i].type == RAFT_MSG_VOTE_RESP && nw.queue[i].to == 3 &&
+			 nw.queue[i].reject);
 	ok(rejected, "vote of term 3 for 2 survives the restart");
 	net_destroy(&nw);
 }
@@ -102,10 +103,10 @@ test_restart_keeps_vote(void)
 static void
 test_ready_contents(void)
 {
-	net			nw;
-	raft_ready	ready;
-	raft_node  *rn;
-	uint8_t		byte = 5;
+	net nw;
+	raft_ready ready;
+	raft_node *rn;
+	uint8_t byte = 5;
 
 	net_init(&nw, 3, NULL);
 	ok(net_elect(&nw, 1), "node 1 elected");
@@ -119,14 +120,14 @@ test_ready_contents(void)
 	raft_ready_get(rn, &ready);
 	ok(!ready.has_hard_state, "proposal: no hard state change yet");
 	ok(ready.n_entries == 1 && ready.entries[0].index == 2 &&
-	   ready.entries[0].size == 1 && ready.entries[0].data[0] == 5,
+		   ready.entries[0].size == 1 && ready.entries[0].data[0] == 5,
 	   "the new entry, to persist");
 	is_u64(ready.n_committed, 0, "not committed before persisting");
 	is_u64(ready.n_messages, 2, "appends to both followers");
 	ok(!ready.soft_state_changed, "soft state unchanged");
-	raft_propose(rn, &byte, 1);	/* stepping while the ready is out is fine */
+	raft_propose(rn, &byte, 1); /* stepping while the ready is out is fine */
 	raft_memory_storage_append(nw.nodes[1].ms, ready.entries, ready.n_entries);
-	raft_advance(rn, &ready);	/* the appends are lost: heartbeats repair */
+	raft_advance(rn, &ready); /* the appends are lost: heartbeats repair */
 	raft_ready_get(rn, &ready);
 	ok(ready.n_entries == 1 && ready.entries[0].index == 3,
 	   "entry proposed during the ready comes next");
@@ -152,12 +153,12 @@ static void
 test_committed_bounded(void)
 {
 	raft_options options = net_default_options();
-	net			nw;
-	raft_ready	ready;
-	raft_node  *rn;
-	uint8_t		data[4] = {1, 2, 3, 4};
-	uint32_t	readies = 0;
-	uint32_t	most = 0;
+	net nw;
+	raft_ready ready;
+	raft_node *rn;
+	uint8_t data[4] = { 1, 2, 3, 4 };
+	uint32_t readies = 0;
+	uint32_t most = 0;
 
 	options.max_committed_size_per_ready = 8;
 	net_init(&nw, 1, &options);
@@ -186,12 +187,12 @@ test_committed_bounded(void)
 static void
 test_snapshot_then_entries(void)
 {
-	net			nw;
+	net nw;
 	raft_snapshot snap;
 	raft_message m;
-	raft_entry	e;
-	raft_ready	ready;
-	raft_node  *rn;
+	raft_entry e;
+	raft_ready ready;
+	raft_node *rn;
 
 	net_init(&nw, 3, NULL);
 	rn = net_raft(&nw, 2);
@@ -221,13 +222,16 @@ test_snapshot_then_entries(void)
 	m.entries = &e;
 	raft_step(rn, &m);
 	raft_ready_get(rn, &ready);
-	ok(ready.has_snapshot && ready.snapshot.meta.index == 5, "snapshot in ready");
+	ok(ready.has_snapshot && ready.snapshot.meta.index == 5,
+	   "snapshot in ready");
 	ok(ready.n_entries == 1 && ready.entries[0].index == 6,
 	   "entry after it in the same ready");
 	is_u64(ready.n_committed, 0, "nothing applied before the snapshot is in");
-	ok(ready.has_hard_state && ready.hard_state.commit == 6, "commit 6 persisted");
+	ok(ready.has_hard_state && ready.hard_state.commit == 6,
+	   "commit 6 persisted");
 	ok(ready.n_messages == 2 && ready.messages[0].index == 5 &&
-	   ready.messages[1].index == 6, "acks for the snapshot and the entry");
+		   ready.messages[1].index == 6,
+	   "acks for the snapshot and the entry");
 	raft_memory_storage_apply_snapshot(nw.nodes[2].ms, &ready.snapshot);
 	raft_memory_storage_append(nw.nodes[2].ms, ready.entries, ready.n_entries);
 	raft_advance(rn, &ready);
@@ -242,10 +246,10 @@ test_snapshot_then_entries(void)
 static void
 test_bad_input(void)
 {
-	net			nw;
+	net nw;
 	raft_message m;
 	raft_options options = net_default_options();
-	raft_node  *rn = NULL;
+	raft_node *rn = NULL;
 
 	net_init(&nw, 3, NULL);
 	memset(&m, 0, sizeof(m));
@@ -264,7 +268,8 @@ test_bad_input(void)
 	is_u64(raft_step(net_raft(&nw, 1), &m), RAFT_ERR_INVALID, "term 0 refused");
 	m.type = 77;
 	m.term = 1;
-	is_u64(raft_step(net_raft(&nw, 1), &m), RAFT_ERR_INVALID, "unknown type refused");
+	is_u64(raft_step(net_raft(&nw, 1), &m), RAFT_ERR_INVALID,
+		   "unknown type refused");
 	m.type = RAFT_MSG_SNAP;
 	is_u64(raft_step(net_raft(&nw, 1), &m), RAFT_ERR_INVALID,
 		   "snapshot message without a snapshot refused");

@@ -17,9 +17,9 @@
 
 typedef struct snap_watch
 {
-	uint32_t	sent;
-	bool		drop;
-	raft_index	index;
+	uint32_t sent;
+	bool drop;
+	raft_index index;
 } snap_watch;
 
 static bool
@@ -42,12 +42,11 @@ compact_majority(net *nw)
 
 	for (raft_id id = 1; id <= 2; id++)
 	{
-		net_node   *n = &nw->nodes[id];
-		int			rc;
+		net_node *n = &nw->nodes[id];
+		int rc;
 
-		rc = raft_memory_storage_create_snapshot(n->ms, n->applied,
-												 &n->config, data,
-												 sizeof(data));
+		rc = raft_memory_storage_create_snapshot(n->ms, n->applied, &n->config,
+												 data, sizeof(data));
 		is_u64(rc, RAFT_OK, "snapshot created");
 	}
 }
@@ -64,7 +63,7 @@ lagging_follower(net *nw)
 	is_u64(nw->nodes[1].applied, 10, "leader applied 10");
 	compact_majority(nw);
 	is_u64(net_status(nw, 1).first_index, 11, "leader's log now starts at 11");
-	net_propose(nw, 1, 100);	/* one entry after the snapshot */
+	net_propose(nw, 1, 100); /* one entry after the snapshot */
 }
 
 static void
@@ -80,8 +79,8 @@ heartbeat_rounds(net *nw, uint32_t rounds)
 static void
 test_send_and_restore(void)
 {
-	net			nw;
-	snap_watch	w = {0};
+	net nw;
+	snap_watch w = { 0 };
 	raft_storage st;
 	const raft_snapshot *snap = NULL;
 
@@ -98,7 +97,7 @@ test_send_and_restore(void)
 	st = raft_memory_storage_view(nw.nodes[3].ms);
 	st.snapshot(st.ud, &snap);
 	ok(snap && snap->meta.index == 10 && snap->data_size == 9 &&
-	   memcmp(snap->data, "state@10", 9) == 0,
+		   memcmp(snap->data, "state@10", 9) == 0,
 	   "follower stores the snapshot with the host's data");
 	is_u64(nw.nodes[3].config.n_voters, 3, "host config from the snapshot");
 	is_u64(net_progress(&nw, 1, 3).state, RAFT_PROGRESS_REPLICATE,
@@ -112,8 +111,8 @@ test_send_and_restore(void)
 static void
 test_report_snapshot_failed(void)
 {
-	net			nw;
-	snap_watch	w = {.drop = true};
+	net nw;
+	snap_watch w = { .drop = true };
 	raft_progress_status pr;
 
 	lagging_follower(&nw);
@@ -143,8 +142,8 @@ test_report_snapshot_failed(void)
 static void
 test_unreachable_during_snapshot(void)
 {
-	net			nw;
-	snap_watch	w = {.drop = true};
+	net nw;
+	snap_watch w = { .drop = true };
 
 	lagging_follower(&nw);
 	net_heal(&nw);
@@ -171,9 +170,9 @@ test_unreachable_during_snapshot(void)
 static void
 test_joiner_installs_older_snapshot(void)
 {
-	net			nw;
-	snap_watch	w = {0};
-	raft_conf_change change = {.type = RAFT_CONF_ADD_LEARNER, .node = 4};
+	net nw;
+	snap_watch w = { 0 };
+	raft_conf_change change = { .type = RAFT_CONF_ADD_LEARNER, .node = 4 };
 	raft_config empty;
 
 	memset(&empty, 0, sizeof(empty));
@@ -212,10 +211,10 @@ snap_message(raft_id from, raft_id to, raft_term term, raft_snapshot *snap)
 static void
 test_stale_snapshot_ignored(void)
 {
-	net			nw;
+	net nw;
 	raft_snapshot snap;
 	raft_message m;
-	raft_term	term;
+	raft_term term;
 
 	net_init(&nw, 3, NULL);
 	ok(net_elect(&nw, 1), "node 1 elected");
@@ -231,7 +230,8 @@ test_stale_snapshot_ignored(void)
 	ok(raft_has_ready(net_raft(&nw, 2)), "answer pending");
 	net_process(&nw, 2);
 	ok(nw.n_queue == 1 && nw.queue[0].type == RAFT_MSG_APP_RESP &&
-	   nw.queue[0].index == 3, "stale snapshot answered with our commit 3");
+		   nw.queue[0].index == 3,
+	   "stale snapshot answered with our commit 3");
 	is_u64(nw.nodes[2].applied, 3, "nothing restored");
 	is_u64(net_stored_last(&nw, 2), 3, "log kept");
 	net_destroy(&nw);
@@ -242,10 +242,10 @@ static void
 test_snapshot_of_known_entry(void)
 {
 	raft_options options = net_default_options();
-	net			nw;
+	net nw;
 	raft_snapshot snap;
 	raft_message m;
-	raft_term	term;
+	raft_term term;
 
 	options.disable_check_quorum = true;
 	net_init(&nw, 3, &options);
@@ -254,7 +254,7 @@ test_snapshot_of_known_entry(void)
 	/* Give node 2 entries 2..3 uncommitted, by hand. */
 	term = net_status(&nw, 2).hard_state.term;
 	{
-		raft_entry	entries[2];
+		raft_entry entries[2];
 		raft_message app;
 
 		memset(entries, 0, sizeof(entries));
@@ -283,7 +283,8 @@ test_snapshot_of_known_entry(void)
 	m = snap_message(1, 2, term, &snap);
 	raft_step(net_raft(&nw, 2), &m);
 	net_process(&nw, 2);
-	is_u64(net_status(&nw, 2).hard_state.commit, 3, "commit fast-forwarded to 3");
+	is_u64(net_status(&nw, 2).hard_state.commit, 3,
+		   "commit fast-forwarded to 3");
 	is_u64(net_status(&nw, 2).first_index, 1, "log not replaced");
 	is_u64(nw.nodes[2].applied, 3, "entries applied from the log");
 	net_destroy(&nw);
@@ -293,14 +294,15 @@ test_snapshot_of_known_entry(void)
 static void
 test_restart_follower_from_snapshot(void)
 {
-	net			nw;
+	net nw;
 
 	lagging_follower(&nw);
 	net_heal(&nw);
 	heartbeat_rounds(&nw, 5);
 	net_crash(&nw, 3);
 	net_restart(&nw, 3);
-	is_u64(net_status(&nw, 3).first_index, 11, "restarted from snapshot storage");
+	is_u64(net_status(&nw, 3).first_index, 11,
+		   "restarted from snapshot storage");
 	is_u64(net_status(&nw, 3).applied, 11, "applied as the host recorded");
 	ok(net_propose(&nw, 1, 5), "proposal after restart");
 	heartbeat_rounds(&nw, 2);

@@ -17,7 +17,7 @@
 static raft_entry
 entry(raft_index index, raft_term term, const char *data)
 {
-	raft_entry	e;
+	raft_entry e;
 
 	memset(&e, 0, sizeof(e));
 	e.index = index;
@@ -33,7 +33,7 @@ entry(raft_index index, raft_term term, const char *data)
 static raft_term
 term_at(raft_storage *st, raft_index i, int *rc)
 {
-	raft_term	t = 0;
+	raft_term t = 0;
 
 	*rc = st->term(st->ud, i, &t);
 	return t;
@@ -45,7 +45,7 @@ test_empty(void)
 	raft_memory_storage *ms = raft_memory_storage_create();
 	raft_storage st = raft_memory_storage_view(ms);
 	const raft_snapshot *snap;
-	int			rc;
+	int rc;
 
 	is_u64(st.first_index(st.ud), 1, "empty: first index 1");
 	is_u64(st.last_index(st.ud), 0, "empty: last index 0");
@@ -63,12 +63,13 @@ test_append_and_truncate(void)
 {
 	raft_memory_storage *ms = raft_memory_storage_create();
 	raft_storage st = raft_memory_storage_view(ms);
-	raft_entry	batch[3] = {entry(1, 1, "a"), entry(2, 1, "bb"), entry(3, 2, "ccc")};
-	raft_entry	conflict[2] = {entry(2, 3, "X"), entry(3, 3, "Y")};
-	raft_entry	gap = entry(9, 3, NULL);
+	raft_entry batch[3] = { entry(1, 1, "a"), entry(2, 1, "bb"),
+							entry(3, 2, "ccc") };
+	raft_entry conflict[2] = { entry(2, 3, "X"), entry(3, 3, "Y") };
+	raft_entry gap = entry(9, 3, NULL);
 	const raft_entry *got;
-	uint32_t	n;
-	int			rc;
+	uint32_t n;
+	int rc;
 
 	is_u64(raft_memory_storage_append(ms, batch, 3), RAFT_OK, "append 1..3");
 	is_u64(st.last_index(st.ud), 3, "last index 3");
@@ -81,7 +82,8 @@ test_append_and_truncate(void)
 	is_u64(term_at(&st, 2, &rc), 3, "entry 2 replaced");
 	rc = st.entries(st.ud, 1, 4, UINT64_MAX, &got, &n);
 	ok(rc == RAFT_OK && n == 3 && got[0].data[0] == 'a' &&
-	   got[1].data[0] == 'X' && got[2].data[0] == 'Y', "entries 1..3 read back");
+		   got[1].data[0] == 'X' && got[2].data[0] == 'Y',
+	   "entries 1..3 read back");
 
 	is_u64(raft_memory_storage_append(ms, batch, 1), RAFT_OK,
 		   "re-append entry 1");
@@ -97,10 +99,10 @@ test_entries_bounds(void)
 {
 	raft_memory_storage *ms = raft_memory_storage_create();
 	raft_storage st = raft_memory_storage_view(ms);
-	raft_entry	batch[4] = {entry(1, 1, "aaaa"), entry(2, 1, "bbbb"),
-	entry(3, 1, "cccc"), entry(4, 1, "dddd")};
+	raft_entry batch[4] = { entry(1, 1, "aaaa"), entry(2, 1, "bbbb"),
+							entry(3, 1, "cccc"), entry(4, 1, "dddd") };
 	const raft_entry *got;
-	uint32_t	n;
+	uint32_t n;
 
 	raft_memory_storage_append(ms, batch, 4);
 	st.entries(st.ud, 1, 5, 9, &got, &n);
@@ -119,13 +121,13 @@ test_snapshot_and_compact(void)
 {
 	raft_memory_storage *ms = raft_memory_storage_create();
 	raft_storage st = raft_memory_storage_view(ms);
-	raft_entry	batch[5] = {entry(1, 1, "a"), entry(2, 1, "b"), entry(3, 2, "c"),
-	entry(4, 2, "d"), entry(5, 3, "e")};
-	raft_config config = {.n_voters = 1, .voters = {1}};
+	raft_entry batch[5] = { entry(1, 1, "a"), entry(2, 1, "b"), entry(3, 2, "c"),
+							entry(4, 2, "d"), entry(5, 3, "e") };
+	raft_config config = { .n_voters = 1, .voters = { 1 } };
 	const raft_snapshot *snap;
 	const raft_entry *got;
-	uint32_t	n;
-	int			rc;
+	uint32_t n;
+	int rc;
 
 	raft_memory_storage_append(ms, batch, 5);
 	is_u64(raft_memory_storage_create_snapshot(ms, 3, &config,
@@ -140,7 +142,8 @@ test_snapshot_and_compact(void)
 		   "entries from the snapshot index: compacted");
 	st.snapshot(st.ud, &snap);
 	ok(snap->meta.index == 3 && snap->meta.term == 2 && snap->data_size == 1 &&
-	   snap->meta.config.n_voters == 1, "snapshot metadata and data kept");
+		   snap->meta.config.n_voters == 1,
+	   "snapshot metadata and data kept");
 	is_u64(raft_memory_storage_create_snapshot(ms, 2, &config, NULL, 0),
 		   RAFT_ERR_SNAPSHOT_OUT_OF_DATE, "older snapshot refused");
 	is_u64(raft_memory_storage_create_snapshot(ms, 9, &config, NULL, 0),
@@ -154,7 +157,8 @@ test_snapshot_and_compact(void)
 	is_u64(term_at(&st, 4, &rc), 2, "term of 4 still answered");
 	is_u64(rc, RAFT_OK, "without error");
 	ok(st.entries(st.ud, 5, 6, UINT64_MAX, &got, &n) == RAFT_OK && n == 1 &&
-	   got[0].data[0] == 'e', "entry 5 kept with its data");
+		   got[0].data[0] == 'e',
+	   "entry 5 kept with its data");
 	is_u64(raft_memory_storage_compact(ms, 4), RAFT_ERR_COMPACTED,
 		   "compacting below the first index: compacted");
 	is_u64(raft_memory_storage_compact(ms, 7), RAFT_ERR_UNAVAILABLE,
@@ -172,9 +176,9 @@ test_apply_snapshot(void)
 {
 	raft_memory_storage *ms = raft_memory_storage_create();
 	raft_storage st = raft_memory_storage_view(ms);
-	raft_entry	batch[2] = {entry(1, 1, "a"), entry(2, 1, "b")};
+	raft_entry batch[2] = { entry(1, 1, "a"), entry(2, 1, "b") };
 	raft_snapshot snap;
-	int			rc;
+	int rc;
 
 	raft_memory_storage_append(ms, batch, 2);
 	memset(&snap, 0, sizeof(snap));

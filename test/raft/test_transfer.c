@@ -18,8 +18,8 @@
 static void
 test_transfer_to_up_to_date(void)
 {
-	net			nw;
-	raft_term	term;
+	net nw;
+	raft_term term;
 
 	net_init(&nw, 3, NULL);
 	ok(net_elect(&nw, 1), "node 1 elected");
@@ -40,12 +40,12 @@ test_transfer_to_up_to_date(void)
 static void
 test_transfer_to_lagging(void)
 {
-	net			nw;
-	uint8_t		byte = 1;
+	net nw;
+	uint8_t byte = 1;
 
 	net_init(&nw, 3, NULL);
 	ok(net_elect(&nw, 1), "node 1 elected");
-	nw.cut[1][3] = true;		/* 3 misses the next entries */
+	nw.cut[1][3] = true; /* 3 misses the next entries */
 	net_propose(&nw, 1, 1);
 	net_propose(&nw, 1, 2);
 	ok(net_status(&nw, 3).last_index < net_status(&nw, 1).last_index,
@@ -55,7 +55,7 @@ test_transfer_to_lagging(void)
 	is_u64(raft_propose(net_raft(&nw, 1), &byte, 1), RAFT_ERR_PROPOSAL_DROPPED,
 		   "proposals refused while transferring");
 	net_heal(&nw);
-	net_tick(&nw, 1, 1);		/* heartbeat: 3 answers, gets caught up */
+	net_tick(&nw, 1, 1); /* heartbeat: 3 answers, gets caught up */
 	net_stabilize(&nw);
 	is_u64(net_status(&nw, 3).role, RAFT_LEADER, "caught up, then took over");
 	is_u64(net_status(&nw, 1).lead_transferee, RAFT_NONE, "transfer over");
@@ -65,8 +65,8 @@ test_transfer_to_lagging(void)
 static void
 test_transfer_aborts_after_timeout(void)
 {
-	net			nw;
-	uint8_t		byte = 1;
+	net nw;
+	uint8_t byte = 1;
 
 	net_init(&nw, 3, NULL);
 	ok(net_elect(&nw, 1), "node 1 elected");
@@ -92,7 +92,7 @@ test_transfer_aborts_after_timeout(void)
 static void
 test_follower_forwards(void)
 {
-	net			nw;
+	net nw;
 
 	net_init(&nw, 3, NULL);
 	ok(net_elect(&nw, 1), "node 1 elected");
@@ -109,11 +109,11 @@ test_follower_forwards(void)
 static void
 test_transfer_arguments(void)
 {
-	net			nw;
+	net nw;
 
 	net_init(&nw, 3, NULL);
-	is_u64(raft_transfer_leader(net_raft(&nw, 2), 3), RAFT_ERR_PROPOSAL_DROPPED,
-		   "no leader to forward to");
+	is_u64(raft_transfer_leader(net_raft(&nw, 2), 3),
+		   RAFT_ERR_PROPOSAL_DROPPED, "no leader to forward to");
 	ok(net_elect(&nw, 1), "node 1 elected");
 	is_u64(raft_transfer_leader(net_raft(&nw, 1), 9), RAFT_ERR_INVALID,
 		   "unknown node refused");
@@ -131,7 +131,7 @@ test_transfer_arguments(void)
 static void
 test_timeout_now_needs_voter(void)
 {
-	net			nw;
+	net nw;
 	raft_message m;
 	raft_config initial = net_config(3, 0);
 

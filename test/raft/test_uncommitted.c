@@ -21,7 +21,7 @@ static uint8_t payload[1000];
 static int
 propose_bytes(net *nw, raft_id id, uint32_t size)
 {
-	int			rc = raft_propose(net_raft(nw, id), payload, size);
+	int rc = raft_propose(net_raft(nw, id), payload, size);
 
 	net_process_all(nw);
 	return rc;
@@ -32,7 +32,7 @@ static void
 test_cap(void)
 {
 	raft_options o = net_default_options();
-	net			nw;
+	net nw;
 
 	o.max_uncommitted_bytes = 2500;
 	net_init(&nw, 3, &o);
@@ -65,7 +65,7 @@ static void
 test_first_always_admitted(void)
 {
 	raft_options o = net_default_options();
-	net			nw;
+	net nw;
 
 	o.max_uncommitted_bytes = 100;
 	net_init(&nw, 3, &o);
@@ -84,7 +84,7 @@ static void
 test_new_leader_starts_empty(void)
 {
 	raft_options o = net_default_options();
-	net			nw;
+	net nw;
 
 	o.max_uncommitted_bytes = 1500;
 	net_init(&nw, 3, &o);
@@ -111,8 +111,8 @@ static void
 test_unlimited(void)
 {
 	raft_options o = net_default_options();
-	net			nw;
-	bool		all = true;
+	net nw;
+	bool all = true;
 
 	o.max_uncommitted_bytes = RAFT_UNLIMITED;
 	net_init(&nw, 3, &o);

@@ -23,15 +23,16 @@ extern void *raft_calloc(size_t count, size_t size);
 extern void *raft_realloc(void *pointer, size_t size);
 extern void raft_free(void *pointer);
 
-extern _Noreturn void raft_assert_fail(const char *expression,
-									   const char *file, int line);
+extern _Noreturn void
+raft_assert_fail(const char *expression, const char *file, int line);
 
 #ifdef NDEBUG
 /* sizeof evaluates nothing but keeps assertion-only variables used. */
 #define RAFT_ASSERT(expression) ((void) sizeof(expression))
 #else
-#define RAFT_ASSERT(expression) \
-	((expression) ? (void) 0 : raft_assert_fail(#expression, __FILE__, __LINE__))
+#define RAFT_ASSERT(expression)                                               \
+	((expression) ? (void) 0                                                  \
+				  : raft_assert_fail(#expression, __FILE__, __LINE__))
 #endif
 
-#endif							/* RAFT_INTERNAL_HEAP_H */
+#endif /* RAFT_INTERNAL_HEAP_H */
