@@ -31,6 +31,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "miscadmin.h"
 #include "storage/latch.h"
 #include "utils/builtins.h"
@@ -152,6 +153,7 @@ eviction_peer_confirms(Channel *ch, const ChannelMember *peer,
 	{
 		PGresult *res;
 
+		StoreBegin();
 		conn = PeerChainConnect(peer->conninfo, ChannelOwnUser(ch), deadline);
 		res = OrderingRemoteExec(conn, peer->node,
 								 "SELECT ordering.peer_block_hash($1, $2)", 2,
@@ -161,6 +163,9 @@ eviction_peer_confirms(Channel *ch, const ChannelMember *peer,
 			PQgetlength(res, 0, 0) == ORDERING_HASH_LEN &&
 			memcmp(PQgetvalue(res, 0, 0), found->hash, ORDERING_HASH_LEN) == 0;
 		PQclear(res);
+		OrderingRemoteDisconnect(conn);
+		conn = NULL;
+		StoreCommit();
 	}
 	PG_CATCH();
 	{
@@ -169,13 +174,15 @@ eviction_peer_confirms(Channel *ch, const ChannelMember *peer,
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
+		OrderingRemoteDisconnect(conn);
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(cxt);
 		elog(DEBUG1,
 			 "channel \"%s\": node %s did not confirm block " INT64_FORMAT
 			 ": %s",
 			 ch->state.name, peer->node, found->number, edata->message);
 	}
 	PG_END_TRY();
-	OrderingRemoteDisconnect(conn);
 	return confirms;
 }
 
@@ -217,7 +224,10 @@ eviction_try_peer(Channel *ch, const ChannelMember *m, TimestampTz deadline,
 
 	PG_TRY();
 	{
+		/* A transaction owns what hashing and the connection need. */
+		StoreBegin();
 		eviction_search_peer(ch, m, &head, deadline, found);
+		StoreCommit();
 	}
 	PG_CATCH();
 	{
@@ -226,6 +236,8 @@ eviction_try_peer(Channel *ch, const ChannelMember *m, TimestampTz deadline,
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(cxt);
 		elog(DEBUG1, "channel \"%s\": eviction check with node %s: %s",
 			 ch->state.name, m->node, edata->message);
 	}

@@ -103,10 +103,23 @@ ChannelReject(Channel *ch, const char *from_node, const char *reason)
 	RejectionReport(from_node, ch->state.name, reason);
 }
 
+/*
+ * The members; while this node is not one of them yet (it joins), the
+ * address book a member gave it too.  A stale book never admits a node
+ * the channel has removed.
+ */
+static const ChannelMember *
+channel_admissible_member(const Channel *ch, const char *node)
+{
+	if (ChannelMemberByNode(ch, ordering_node_name) != NULL)
+		return ChannelMemberByNode(ch, node);
+	return ChannelPeerByNode(ch, node);
+}
+
 const ChannelMember *
 ChannelAdmit(Channel *ch, const char *from_node, const char *session_role)
 {
-	const ChannelMember *m = ChannelPeerByNode(ch, from_node);
+	const ChannelMember *m = channel_admissible_member(ch, from_node);
 	const char *role;
 
 	if (m == NULL || strcmp(from_node, ordering_node_name) == 0)

@@ -222,8 +222,8 @@ ChannelPushGenesis(Channel *ch, TimestampTz now)
 /*
  * Takes a GENESIS record for this existing channel from a member (admitted
  * by the caller): a joiner's address book, or this node added again after
- * a removal.  Anything that breaks the rules a new channel's genesis must
- * pass is dropped.
+ * a removal.  A member that runs the channel has no use for one.  Anything
+ * that breaks the rules a new channel's genesis must pass is dropped.
  */
 void
 ChannelReceiveGenesis(Channel *ch, const char *from_node,
@@ -238,6 +238,9 @@ ChannelReceiveGenesis(Channel *ch, const char *from_node,
 	char *genesis;
 	char *refusal;
 
+	if (ch->raft.node != NULL && ch->state.self_id != RAFT_NONE &&
+		ChannelMemberById(ch, ch->state.self_id) != NULL)
+		return;
 	StoreBegin();
 	genesis = StoreParseGenesisRecord(data, len, &n_book, book, cxt);
 	n_genesis = StoreDocumentConsenters(genesis, genesis_members, cxt);

@@ -666,6 +666,48 @@ sub submit_many
 
 =pod
 
+fill_to($node, $channel, $target, %opts): submits batches of at most 10
+payloads on $node (submit_txs) until the last block of opts{leader} (default
+$node) is at least $target; payloads are "$opts{prefix} NNNNNN " and 180
+'x' bytes.  The acknowledged rows (as submit_many's) are pushed onto
+opts{acked} (an arrayref) when given.  Returns true, or false after a diag
+when a submission fails or the leader does not answer.
+
+=cut
+
+my $fill_seq = 0;
+
+sub fill_to
+{
+	my ($self, $n, $channel, $target, %opts) = @_;
+	my $leader = $opts{leader} // $n;
+	my $prefix = $opts{prefix} // $channel;
+	my $acked = $opts{acked} // [];
+	while (1)
+	{
+		my $last = $self->last_block($leader, $channel);
+		if (!defined $last)
+		{
+			diag('node ' . $self->name_of($leader) . ' does not answer');
+			return 0;
+		}
+		return 1 if $last >= $target;
+		my $count = $target - $last < 10 ? $target - $last : 10;
+		my @payloads =
+		  map { sprintf('%s %06d ', $prefix, ++$fill_seq) . ('x' x 180) } 1 .. $count;
+		my $r = $self->submit_many($n, $channel, \@payloads);
+		if (!$r->{ok})
+		{
+			diag('submit_txs of ' . scalar(@payloads) . ' payloads on '
+				  . $self->name_of($n) . ": $r->{sqlstate}: $r->{message}");
+			return 0;
+		}
+		push @$acked, @{ $r->{rows} };
+	}
+}
+
+=pod
+
 =head2 Admin calls
 
 admin($channel, \@names, $sql, %opts) runs $sql (e.g. "SELECT
