@@ -19,6 +19,7 @@ packages=(
 	iproute2
 	rsync
 	procps
+	openssl
 )
 
 # deps.sh --list: print the packages, one a line (scripts/check-tools.sh

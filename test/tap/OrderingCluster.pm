@@ -75,14 +75,15 @@ my $json = JSON::PP->new->canonical(1)->allow_nonref(1);
 
 =pod
 
-=head2 OrderingCluster->new(nodes => N, prefix => 'x', start => 1, conf => '...', roles => 'shared')
+=head2 OrderingCluster->new(nodes => N, prefix => 'x', start => 1, conf => '...', roles => 'shared', conninfo_extra => '')
 
 Creates nodes n1..nN (the PostgreSQL::Test::Cluster names are
 "${prefix}n1"... so that one test file can build several clusters), starts
 them (unless start => 0) and creates the extension on each (unless
 create_extension => 0).  conf is appended to every node's postgresql.conf;
 so is $ENV{ORDERING_TAP_EXTRA_CONF}.  roles is 'shared' or 'per-node' (see
-above).
+above); conninfo_extra is appended to every node's conninfo (e.g.
+"sslmode=verify-full sslrootcert=...").
 
 =cut
 
@@ -98,6 +99,7 @@ sub new
 		loads => [],
 		create_extension => $p{create_extension} // 1,
 		roles => $p{roles} // 'shared',
+		conninfo_extra => $p{conninfo_extra} // '',
 	}, $class;
 	croak "roles must be 'shared' or 'per-node', not '$self->{roles}'"
 	  unless $self->{roles} =~ /^(shared|per-node)$/;
@@ -285,8 +287,10 @@ sub conninfo
 {
 	my ($self, $n) = @_;
 	my $node = $self->node($n);
-	return sprintf('host=127.0.0.1 port=%d dbname=postgres user=%s',
+	my $conninfo = sprintf('host=127.0.0.1 port=%d dbname=postgres user=%s',
 		$node->port, $self->role_of($n));
+	$conninfo .= " $self->{conninfo_extra}" if $self->{conninfo_extra} ne '';
+	return $conninfo;
 }
 
 =pod
