@@ -25,8 +25,10 @@
 #include "common/gucs.h"
 #include "common/limits.h"
 
-/* Addressing and TLS verification; nothing that names a secret or a file
- * of this node's own. */
+/*
+ * Addressing and TLS verification: nothing that names a secret, a local
+ * file of this node's own, or a setting of the remote session.
+ */
 static const char *const allowed_keywords[] = {
 	"host",
 	"hostaddr",
@@ -53,7 +55,10 @@ keyword_is_allowed(const char *keyword)
 	return false;
 }
 
-/* A host element that is a socket directory or an abstract socket. */
+/*
+ * Every element of a host list is a name or an address: not empty, not a
+ * socket directory, not an abstract socket.  *bad gets the first that is.
+ */
 static bool
 host_list_is_allowed(const char *hosts, char **bad)
 {
@@ -104,10 +109,7 @@ conninfo_parse(const char *conninfo, char **error)
 	return options;
 }
 
-/*
- * Why conninfo breaks the policy, with its SQLSTATE detail and hint, or
- * NULL.  The message, detail and hint are palloc'd.
- */
+/* Why a conninfo breaks the policy (palloc'd); message NULL if it does not. */
 typedef struct ConninfoRefusal
 {
 	char *message;

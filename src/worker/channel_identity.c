@@ -96,11 +96,12 @@ ChannelSend(Channel *ch, const ChannelMember *to, OrderingRecordKind kind,
 }
 
 void
-ChannelReject(Channel *ch, const char *from_node, const char *reason)
+ChannelReject(Channel *ch, const char *from_node, const char *reason,
+			  const char *detail)
 {
 	ch->counters.rejected_records++;
 	ch->counters.status_dirty = true;
-	RejectionReport(from_node, ch->state.name, reason);
+	RejectionReport(from_node, ch->state.name, reason, detail);
 }
 
 /*
@@ -124,14 +125,15 @@ ChannelAdmit(Channel *ch, const char *from_node, const char *session_role)
 
 	if (m == NULL || strcmp(from_node, ordering_node_name) == 0)
 	{
-		ChannelReject(ch, from_node, "the node is not a member of the channel");
+		ChannelReject(ch, from_node, "the node is not a member of the channel",
+					  NULL);
 		return NULL;
 	}
 	role = ChannelRoleOf(m->conninfo);
 	if (role == NULL || strcmp(role, session_role) != 0)
 	{
-		ChannelReject(ch, from_node,
-					  psprintf("delivered by role \"%s\", not the node's role \"%s\"",
+		ChannelReject(ch, from_node, "delivered by another role than the node's",
+					  psprintf("Delivered by role \"%s\"; the node logs in as \"%s\".",
 							   session_role, role != NULL ? role : ""));
 		return NULL;
 	}

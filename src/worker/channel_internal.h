@@ -42,8 +42,9 @@ extern bool ChannelSend(Channel *ch, const ChannelMember *to,
  */
 extern const ChannelMember *
 ChannelAdmit(Channel *ch, const char *from_node, const char *session_role);
-extern void
-ChannelReject(Channel *ch, const char *from_node, const char *reason);
+/* Counts a dropped record; logs reason (fixed text) and detail, rate-limited. */
+extern void ChannelReject(Channel *ch, const char *from_node,
+						  const char *reason, const char *detail);
 extern void ChannelNoteMembersChanged(void);
 /* The leader's node name, "" when unknown. */
 extern const char *ChannelLeaderName(const Channel *ch);

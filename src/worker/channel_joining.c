@@ -76,7 +76,7 @@ ChannelGenesisRefusal(const char *from_node, const char *session_role,
 	if (refusal == NULL)
 		refusal = channel_conninfos_refusal(n_genesis, genesis_members);
 	if (refusal != NULL)
-		return psprintf("its consenters break the conninfo policy: %s", refusal);
+		return psprintf("Its consenters break the conninfo policy: %s", refusal);
 	for (int i = 0; i < n_book; i++)
 	{
 		const char *role = ChannelRoleOf(book[i].conninfo);
@@ -86,10 +86,10 @@ ChannelGenesisRefusal(const char *from_node, const char *session_role,
 			names_sender = true;
 	}
 	if (!names_sender)
-		return psprintf("its consenters do not name node \"%s\" with role \"%s\"",
+		return psprintf("Its consenters do not name node \"%s\" with role \"%s\".",
 						from_node, session_role);
 	if (!ChannelBookHasSelf(n_book, book))
-		return pstrdup("its consenters do not name this node");
+		return pstrdup("Its consenters do not name this node.");
 	return NULL;
 }
 
@@ -252,14 +252,13 @@ ChannelReceiveGenesis(Channel *ch, const char *from_node,
 	{
 		/* Not naming this node is no news: it never means "removed". */
 		if (ChannelBookHasSelf(n_book, book))
-			ChannelReject(ch, from_node,
-						  psprintf("GENESIS refused: %s", refusal));
+			ChannelReject(ch, from_node, "GENESIS refused", refusal);
 		return;
 	}
 	if (ch->joining.genesis_doc != NULL &&
 		strcmp(ch->joining.genesis_doc, genesis) != 0)
 	{
-		ChannelReject(ch, from_node, "GENESIS with another block 0");
+		ChannelReject(ch, from_node, "GENESIS with another block 0", NULL);
 		return;
 	}
 	if (ch->state.removed)

@@ -38,14 +38,15 @@ channel_receive_raft(Channel *ch, const ChannelMember *from, const char *data,
 	rc = raft_message_decode((const uint8 *) data, len, &msg);
 	if (rc != RAFT_OK)
 	{
-		ChannelReject(ch, from->node,
-					  psprintf("malformed raft message: %s", raft_strerror(rc)));
+		ChannelReject(ch, from->node, "malformed raft message",
+					  raft_strerror(rc));
 		return;
 	}
 	if (msg.from != from->id || msg.to != ch->state.self_id)
 	{
 		ChannelReject(ch, from->node,
-					  "raft message not from the node's raft id to this node's");
+					  "raft message not from the node's raft id to this node's",
+					  NULL);
 		raft_message_free(&msg);
 		return;
 	}
@@ -113,7 +114,7 @@ channel_receive_forward(Channel *ch, const ChannelMember *from,
 	if (ChannelMemberByNode(ch, from->node) == NULL)
 	{
 		ChannelReject(ch, from->node,
-					  "forwarded transactions from a non-member");
+					  "forwarded transactions from a non-member", NULL);
 		return;
 	}
 	txs = channel_decode_forward(data, len, &n_txs, &refusal);
@@ -121,7 +122,7 @@ channel_receive_forward(Channel *ch, const ChannelMember *from,
 		refusal = channel_forward_refusal(ch, txs, n_txs);
 	if (refusal != NULL)
 	{
-		ChannelReject(ch, from->node, refusal);
+		ChannelReject(ch, from->node, "forwarded transactions refused", refusal);
 		return;
 	}
 	/* The forwarding node keeps them pending, not us. */
@@ -163,7 +164,7 @@ ChannelReceive(Channel *ch, const char *from_node, const char *session_role,
 			ChannelReceiveGenesis(ch, from_node, session_role, data, len);
 			break;
 		default:
-			ChannelReject(ch, from->node, "unknown record kind");
+			ChannelReject(ch, from->node, "unknown record kind", NULL);
 			break;
 	}
 }

@@ -6,8 +6,6 @@
  * One entry per (peer, reason) in a hash table of the worker's lifetime,
  * bounded: when it is full it starts over, so a flood of distinct reasons
  * costs at most one log line per reason and minute, never memory.
- * Reasons are fixed texts (with at most the authenticated role in them),
- * never numbers a peer chooses.
  *
  * src/worker/rejections.c
  *
@@ -51,7 +49,8 @@ rejections_reset(void)
 }
 
 void
-RejectionReport(const char *from_node, const char *channel, const char *reason)
+RejectionReport(const char *from_node, const char *channel, const char *reason,
+				const char *detail)
 {
 	char key[REJECTION_KEY_BYTES];
 	RejectionEntry *entry;
@@ -73,9 +72,10 @@ RejectionReport(const char *from_node, const char *channel, const char *reason)
 	ereport(LOG,
 			(errmsg("dropped a record of channel \"%s\" from ordering node \"%s\": %s",
 					channel, from_node, reason),
+			 detail != NULL ? errdetail_internal("%s", detail) : 0,
 			 found && entry->suppressed > 0
-				 ? errdetail("%llu more such records were dropped since the last line.",
-							 (unsigned long long) entry->suppressed)
+				 ? errhint("%llu more such records were dropped since the last line.",
+						   (unsigned long long) entry->suppressed)
 				 : 0));
 	entry->logged_at = now;
 	entry->suppressed = 0;

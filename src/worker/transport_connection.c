@@ -401,7 +401,8 @@ transport_peer_call_result(TransportPeer *peer, PGresult *result)
 					peer->node),
 			 errdetail_internal("%s", detail),
 			 code == ERRCODE_INSUFFICIENT_PRIVILEGE
-				 ? errhint("Grant role ordering_peer to the user that the conninfo of node \"%s\" names.",
+				 ? errhint("Grant role ordering_peer to role \"%s\" on node \"%s\": the role this node logs in as, the user of its own conninfo.",
+						   peer->own_user != NULL ? peer->own_user : "",
 						   peer->node)
 				 : (code == ERRCODE_UNDEFINED_FUNCTION ||
 					code == ERRCODE_INVALID_SCHEMA_NAME)

@@ -502,13 +502,13 @@ step_receive(Channel *ch, void *arg)
 /* A record for a channel this node does not serve, dropped. */
 static void
 worker_reject_unknown(const char *from_node, const char *channel,
-					  const char *reason)
+					  const char *reason, const char *detail)
 {
 	OrderingTransportCount(ORDERING_COUNT_UNKNOWN_CHANNEL_RECORDS);
 	RejectionReport(from_node,
 					OrderingChannelNameIsValid(channel) ? channel
 														: "(invalid name)",
-					reason);
+					reason, detail);
 }
 
 /*
@@ -562,7 +562,7 @@ step_join(GenesisArg *a)
 	if (!StoreExtensionExists())
 	{
 		StoreCommit();
-		a->refusal = pstrdup("the extension does not exist");
+		a->refusal = pstrdup("The extension does not exist here.");
 		return;
 	}
 	genesis = StoreParseGenesisRecord(a->data, a->len, &a->n_book, a->book, cxt);
@@ -576,7 +576,7 @@ step_join(GenesisArg *a)
 		conflict = worker_own_role_conflict(ChannelRoleOf(a->book[i].conninfo));
 		if (conflict != NULL)
 			a->refusal =
-				psprintf("it names this node with another role than \"%s\", its role in the other channels here",
+				psprintf("It names this node with another role than \"%s\", its role in the other channels here.",
 						 conflict);
 	}
 	if (a->refusal == NULL)
@@ -619,9 +619,7 @@ worker_join_channel(const char *from_node, const char *session_role,
 	PG_END_TRY();
 	if (!a.created)
 	{
-		worker_reject_unknown(from_node, channel,
-							  psprintf("GENESIS refused: %s",
-									   a.refusal ? a.refusal : "unknown"));
+		worker_reject_unknown(from_node, channel, "GENESIS refused", a.refusal);
 		return;
 	}
 	ereport(LOG,
@@ -640,7 +638,7 @@ worker_on_record(void *arg, const char *from_node, const char *session_role,
 
 	if (!OrderingChannelNameIsValid(channel))
 	{
-		worker_reject_unknown(from_node, channel, "invalid channel name");
+		worker_reject_unknown(from_node, channel, "invalid channel name", NULL);
 		return;
 	}
 	ch = worker_find_channel(channel);
@@ -654,7 +652,8 @@ worker_on_record(void *arg, const char *from_node, const char *session_role,
 			worker_join_channel(from_node, session_role, channel, data, len);
 		else
 			worker_reject_unknown(from_node, channel,
-								  "record for a channel this node does not serve");
+								  "record for a channel this node does not serve",
+								  NULL);
 		return;
 	}
 	a.from_node = from_node;
