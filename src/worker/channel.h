@@ -235,7 +235,10 @@ ChannelGenesisRefusal(const char *from_node, const char *session_role,
 
 /* Publishes the (node, role) pairs of every channel's members if changed. */
 extern void ChannelPublishNodeRoles(Channel *const *channels, int n_channels);
-/* The role a conninfo names (cached), or NULL. */
+/*
+ * The role a conninfo names, or NULL; cached, and valid only until the
+ * next call (a full cache starts over).
+ */
 extern const char *ChannelRoleOf(const char *conninfo);
 /* The role this node logs in to its peers as, in this channel, or NULL. */
 extern const char *ChannelOwnUser(const Channel *ch);

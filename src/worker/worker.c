@@ -573,7 +573,9 @@ step_join(GenesisArg *a)
 	{
 		if (strcmp(a->book[i].node, ordering_node_name) != 0)
 			continue;
-		conflict = worker_own_role_conflict(ChannelRoleOf(a->book[i].conninfo));
+		/* A copy: looking up the other channels' roles may evict it. */
+		conflict =
+			worker_own_role_conflict(OrderingConninfoUser(a->book[i].conninfo));
 		if (conflict != NULL)
 			a->refusal =
 				psprintf("It names this node with another role than \"%s\", its role in the other channels here.",
