@@ -168,15 +168,26 @@ $leader = $oc->wait_for_leader($ch, \@all);
 my ($lagger) = grep { $_ ne $leader } @all;
 ok($oc->wait_for_block($ch, [$lagger], $oc->last_block($leader, $ch)), "$lagger is up to date");
 my $lag_block = $oc->last_block($lagger, $ch);
-my $lag_index = $oc->safe_query($lagger,
-	"SELECT greatest(applied_index, snapshot_index, (SELECT coalesce(max(index), 0) FROM ordering.log WHERE channel = '$ch')) FROM ordering.raft_state WHERE channel = '$ch'");
 $oc->stop_node($lagger, 'fast');
+# The stopped node's log is no longer than the leader's is now.
+my $lag_index = $oc->safe_query($leader,
+	"SELECT greatest(applied_index, snapshot_index, (SELECT coalesce(max(index), 0) FROM ordering.log WHERE channel = '$ch')) FROM ordering.raft_state WHERE channel = '$ch'");
 my @up = grep { $_ ne $lagger } @all;
 ok($oc->fill_to($leader, $ch, $lag_block + 40, leader => $leader, acked => \@acked), "the others go on without $lagger");
-ok($oc->wait_until("the leader's snapshot covers ${lagger}'s last index", 60, sub {
-			$oc->safe_query($leader, "SELECT snapshot_index FROM ordering.raft_state WHERE channel = '$ch'") > $lag_index;
+ok($oc->wait_until("the snapshots of the others cover ${lagger}'s last index and block", 60, sub {
+			!grep {
+				$oc->safe_query($_,
+					"SELECT snapshot_index > $lag_index AND (convert_from(snapshot_data, 'UTF8')::jsonb->>'last_block')::bigint > $lag_block"
+					  . " FROM ordering.raft_state WHERE channel = '$ch'") ne 't'
+			} @up;
 		}),
-	"the leader's snapshot is past ${lagger}'s last raft index ($lag_index)");
+	"every other node's snapshot is past ${lagger}'s last raft index ($lag_index) and block ($lag_block)");
+# The leader queued appends for the stopped node while it was away (a
+# backing-off connection keeps its queue); a restart drops them, so that
+# the node needs the snapshot.
+$oc->stop_node($leader, 'fast');
+$oc->start_node($leader);
+ok(defined $oc->wait_for_leader($ch, \@up), 'the others elect a leader again');
 my $log_offset = -s $oc->node($lagger)->logfile;
 $oc->start_node($lagger);
 ok(defined $oc->wait_for_same_head($ch, \@all, 120), "$lagger catches up through the snapshot");
