@@ -16,7 +16,7 @@ pgxs="$(dirname "$(pg_config --pgxs 2>/dev/null || echo /nonexistent/x)")"
 # What test-all.sh, pg-tests.sh, the TAP tests, the fault tests and the
 # Raft core's tests call.  Keep in step with them.
 tools=(
-	make gcc clang clang-format rsync su runuser setsid timeout flock ip perl prove
+	make gcc clang clang-format rsync su runuser setsid timeout flock ip perl prove openssl
 	pg_config initdb pg_ctl postgres psql createdb pg_isready pg_dump
 	pg_restore pg_basebackup pg_prove "$pgxs/../test/regress/pg_regress"
 )

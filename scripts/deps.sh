@@ -26,6 +26,7 @@ test_packages=(
 	iproute2
 	rsync
 	procps
+	openssl
 )
 
 bench_packages=(

@@ -24,7 +24,7 @@ LANGUAGE sql AS $$
 	ORDER BY b.number
 $$;
 
-SELECT ordering.create_channel('admin-ch', '{"n1": "dbname=contrib_regression"}',
+SELECT ordering.create_channel('admin-ch', '{"n1": "dbname=contrib_regression user=orderer"}',
 	'{"max_message_count": 1, "batch_timeout": 20}');
 SELECT public.regress_wait_for_leader('admin-ch');
 SELECT * FROM ordering.submit_tx('admin-ch', 'first');
@@ -51,12 +51,12 @@ SELECT public.regress_error_of(statement) FROM (VALUES
 	($$SELECT ordering.update_channel_config('admin-ch', '{"max_message_count": true}')$$),
 	($$SELECT ordering.update_channel_config('admin-ch', '{"preferred_max_bytes": 20000000}')$$),
 	($$SELECT ordering.update_channel_config('admin-ch', '{"max_message_count": 0}')$$),
-	($$SELECT ordering.add_consenter('no-such-channel', 'n2', 'dbname=x')$$),
-	($$SELECT ordering.add_consenter('admin-ch', NULL, 'dbname=x')$$),
+	($$SELECT ordering.add_consenter('no-such-channel', 'n2', 'dbname=x user=orderer')$$),
+	($$SELECT ordering.add_consenter('admin-ch', NULL, 'dbname=x user=orderer')$$),
 	($$SELECT ordering.add_consenter('admin-ch', 'n2', NULL)$$),
-	($$SELECT ordering.add_consenter('admin-ch', 'bad name', 'dbname=x')$$),
+	($$SELECT ordering.add_consenter('admin-ch', 'bad name', 'dbname=x user=orderer')$$),
 	($$SELECT ordering.add_consenter('admin-ch', 'n2', 'port')$$),
-	($$SELECT ordering.add_consenter('admin-ch', 'n1', 'dbname=x')$$),
+	($$SELECT ordering.add_consenter('admin-ch', 'n1', 'dbname=x user=orderer')$$),
 	($$SELECT ordering.remove_consenter('no-such-channel', 'n1')$$),
 	($$SELECT ordering.remove_consenter('admin-ch', 'n9')$$),
 	($$SELECT ordering.remove_consenter('admin-ch', 'n1')$$),
@@ -69,7 +69,7 @@ SELECT node, raft_id, is_learner FROM ordering.consenters WHERE channel = 'admin
 
 -- A node is added as a learner, and removed again; each change is a
 -- configuration block.  (n2 does not run: a learner is not in the quorum.)
-SELECT ordering.add_consenter('admin-ch', 'n2', 'host=127.0.0.1 port=1 dbname=contrib_regression connect_timeout=1');
+SELECT ordering.add_consenter('admin-ch', 'n2', 'host=127.0.0.1 port=1 dbname=contrib_regression user=orderer');
 SELECT node, raft_id, is_learner FROM ordering.consenters WHERE channel = 'admin-ch' ORDER BY raft_id;
 SELECT public.regress_error_of($$SELECT ordering.transfer_leadership('admin-ch', 'n2')$$);
 SELECT ordering.remove_consenter('admin-ch', 'n2');

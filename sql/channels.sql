@@ -12,9 +12,9 @@ RESET client_min_messages;
 \set ECHO all
 
 SELECT ordering.create_channel('genesis-ch',
-	'{"n1": "host=localhost port=5432 dbname=contrib_regression",
-	  "n3": "host=127.0.0.1 port=3 dbname=contrib_regression",
-	  "n2": "host=127.0.0.1 port=2 dbname=contrib_regression"}',
+	'{"n1": "host=localhost port=5432 dbname=contrib_regression user=orderer",
+	  "n3": "host=127.0.0.1 port=3 dbname=contrib_regression user=orderer",
+	  "n2": "host=127.0.0.1 port=2 dbname=contrib_regression user=orderer"}',
 	'{"max_message_count": 10, "batch_timeout": 50}');
 
 -- Defaults are filled in; raft ids follow the node names' order.
@@ -43,43 +43,43 @@ SELECT * FROM ordering.verify_chain('genesis-ch');
 
 -- Bad inputs: each refused with its SQLSTATE.
 SELECT public.regress_error_of(statement) FROM (VALUES
-	($$SELECT ordering.create_channel('genesis-ch', '{"n1": "dbname=x"}')$$),
-	($$SELECT ordering.create_channel(NULL, '{"n1": "dbname=x"}')$$),
+	($$SELECT ordering.create_channel('genesis-ch', '{"n1": "dbname=x user=orderer"}')$$),
+	($$SELECT ordering.create_channel(NULL, '{"n1": "dbname=x user=orderer"}')$$),
 	($$SELECT ordering.create_channel('a1', NULL)$$),
-	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', NULL)$$),
-	($$SELECT ordering.create_channel('Upper', '{"n1": "dbname=x"}')$$),
-	($$SELECT ordering.create_channel('', '{"n1": "dbname=x"}')$$),
-	($$SELECT ordering.create_channel('1abc', '{"n1": "dbname=x"}')$$),
-	($$SELECT ordering.create_channel('a_b', '{"n1": "dbname=x"}')$$),
-	($$SELECT ordering.create_channel(repeat('a', 64), '{"n1": "dbname=x"}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x user=orderer"}', NULL)$$),
+	($$SELECT ordering.create_channel('Upper', '{"n1": "dbname=x user=orderer"}')$$),
+	($$SELECT ordering.create_channel('', '{"n1": "dbname=x user=orderer"}')$$),
+	($$SELECT ordering.create_channel('1abc', '{"n1": "dbname=x user=orderer"}')$$),
+	($$SELECT ordering.create_channel('a_b', '{"n1": "dbname=x user=orderer"}')$$),
+	($$SELECT ordering.create_channel(repeat('a', 64), '{"n1": "dbname=x user=orderer"}')$$),
 	($$SELECT ordering.create_channel('a1', '[]')$$),
 	($$SELECT ordering.create_channel('a1', '"n1"')$$),
 	($$SELECT ordering.create_channel('a1', '{}')$$),
 	($$SELECT ordering.create_channel('a1', '{"n1": 5}')$$),
-	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x", "-n2": "dbname=x"}')$$),
-	($$SELECT ordering.create_channel('a1', '{"n2": "dbname=x"}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x user=orderer", "-n2": "dbname=x user=orderer"}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n2": "dbname=x user=orderer"}')$$),
 	($$SELECT ordering.create_channel('a1', '{"n1": "host"}')$$),
 	($$SELECT ordering.create_channel('a1', '{"n1": "nosuchoption=1"}')$$),
 	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=''x"}')$$),
 	($$SELECT ordering.create_channel('a1', jsonb_build_object('n1', repeat('x', 2000)))$$),
 	($$SELECT ordering.create_channel('a1',
-		(SELECT jsonb_object_agg('n' || i, 'dbname=x') FROM generate_series(1, 33) i))$$),
-	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '[1]')$$),
-	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"max_messages": 1}')$$),
-	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"max_message_count": "10"}')$$),
-	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"max_message_count": 1.5}')$$),
-	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"max_message_count": null}')$$),
-	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"max_message_count": 0}')$$),
-	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"batch_timeout": 99999999999999999999}')$$),
-	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"absolute_max_bytes": 16777217}')$$),
-	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"absolute_max_bytes": 100, "preferred_max_bytes": 200}')$$),
-	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"snapshot_interval_bytes": 1023}')$$),
-	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"election_tick": 2, "heartbeat_tick": 2}')$$)
+		(SELECT jsonb_object_agg('n' || i, 'dbname=x user=orderer') FROM generate_series(1, 33) i))$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x user=orderer"}', '[1]')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x user=orderer"}', '{"max_messages": 1}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x user=orderer"}', '{"max_message_count": "10"}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x user=orderer"}', '{"max_message_count": 1.5}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x user=orderer"}', '{"max_message_count": null}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x user=orderer"}', '{"max_message_count": 0}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x user=orderer"}', '{"batch_timeout": 99999999999999999999}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x user=orderer"}', '{"absolute_max_bytes": 16777217}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x user=orderer"}', '{"absolute_max_bytes": 100, "preferred_max_bytes": 200}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x user=orderer"}', '{"snapshot_interval_bytes": 1023}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x user=orderer"}', '{"election_tick": 2, "heartbeat_tick": 2}')$$)
 ) AS bad(statement);
 
 -- An error shows what to do about it.
-SELECT ordering.create_channel('a1', '{"n1": "dbname=x"}', '{"max_messages": 1}');
-SELECT ordering.create_channel('a1', '{"n2": "dbname=x"}');
+SELECT ordering.create_channel('a1', '{"n1": "dbname=x user=orderer"}', '{"max_messages": 1}');
+SELECT ordering.create_channel('a1', '{"n2": "dbname=x user=orderer"}');
 
 -- None of that changed anything.
 SELECT count(*) AS channels FROM ordering.channels WHERE channel <> 'genesis-ch';
@@ -87,13 +87,13 @@ SELECT count(*) AS blocks FROM ordering.blocks WHERE channel <> 'genesis-ch';
 
 -- All or nothing, in the caller's transaction.
 BEGIN;
-SELECT ordering.create_channel('rolled-back', '{"n1": "dbname=x"}');
+SELECT ordering.create_channel('rolled-back', '{"n1": "dbname=x user=orderer"}');
 SELECT count(*) FROM ordering.blocks WHERE channel = 'rolled-back';
 ROLLBACK;
 SELECT count(*) AS rolled_back FROM ordering.channels WHERE channel = 'rolled-back';
 
 -- list_channels
-SELECT ordering.create_channel('second.ch-2', '{"n1": "dbname=x", "n10": "dbname=y", "n9": "dbname=z"}');
+SELECT ordering.create_channel('second.ch-2', '{"n1": "dbname=x user=orderer", "n10": "dbname=y user=orderer", "n9": "dbname=z user=orderer"}');
 SELECT channel, membership, consenters, last_block FROM ordering.list_channels()
 WHERE channel IN ('genesis-ch', 'second.ch-2');
 
@@ -126,7 +126,7 @@ SELECT ordering.drop_channel('second.ch-2');
 SELECT count(*) FROM ordering.consenters WHERE channel = 'second.ch-2';
 SELECT public.regress_error_of($$SELECT ordering.drop_channel('second.ch-2')$$);
 SELECT public.regress_error_of($$SELECT ordering.drop_channel(NULL)$$);
-SELECT ordering.create_channel('second.ch-2', '{"n1": "dbname=x"}');
+SELECT ordering.create_channel('second.ch-2', '{"n1": "dbname=x user=orderer"}');
 SELECT ordering.drop_channel('second.ch-2');
 SELECT ordering.drop_channel('genesis-ch');
 SELECT count(*) AS channels_left FROM ordering.channels

@@ -115,7 +115,9 @@ ALTER TABLE ordering.transactions ALTER COLUMN payload SET STORAGE EXTERNAL;
  *   ordering_writer  submit_tx, submit_tx_async, submit_txs
  *   ordering_admin   channels and consenters; is a reader and a writer;
  *                    may read the Raft log and state
- *   ordering_peer    deliver() only (transport, below)
+ *   ordering_peer    deliver(), peer_blocks(), peer_block_hash(),
+ *                    relay_admin() only (what nodes do for each other,
+ *                    below; each checks which node's role calls)
  * Functions that write the tables run as the extension's owner (SECURITY
  * DEFINER, with a fixed search_path); EXECUTE is what grants the right.
  */
@@ -242,7 +244,8 @@ RETURNS TABLE (channel text, node text, membership text, role text,
 			   last_block bigint, is_leader boolean, leader_changes bigint,
 			   proposal_failures bigint, committed_block_number bigint,
 			   data_persist_count bigint, data_persist_avg_ms float8,
-			   updated_at timestamptz, last_error text)
+			   updated_at timestamptz, last_error text,
+			   rejected_records bigint)
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'ordering_channel_status';
 COMMENT ON FUNCTION ordering.channel_status() IS
@@ -267,7 +270,7 @@ SELECT c.channel,
 	   s.applied_index, s.snapshot_index, s.last_block, s.is_leader,
 	   s.leader_changes, s.proposal_failures, s.committed_block_number,
 	   s.data_persist_count, s.data_persist_avg_ms, s.updated_at,
-	   s.last_error
+	   s.last_error, s.rejected_records
 FROM ordering.channels c
 LEFT JOIN ordering.channel_status() s ON s.channel = c.channel;
 COMMENT ON VIEW ordering.status IS
@@ -277,6 +280,14 @@ CREATE VIEW ordering.peers AS
 SELECT * FROM ordering.peer_status();
 COMMENT ON VIEW ordering.peers IS
 	'on a channel''s leader: one row per peer with its replication progress';
+
+CREATE FUNCTION ordering.transport_stats()
+RETURNS TABLE (unknown_channel_records bigint, refused_deliveries bigint,
+			   inbox_dropped bigint)
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'ordering_transport_stats';
+COMMENT ON FUNCTION ordering.transport_stats() IS
+	'records of unknown channels dropped, deliver() calls refused as impersonation, envelopes dropped by a full inbox';
 
 CREATE FUNCTION ordering.list_channels()
 RETURNS TABLE (channel text, membership text, consenters text[],
@@ -319,6 +330,7 @@ REVOKE ALL ON FUNCTION
 	ordering.verify_chain(text),
 	ordering.channel_status(),
 	ordering.peer_status(),
+	ordering.transport_stats(),
 	ordering.list_channels()
 FROM PUBLIC;
 
@@ -342,6 +354,7 @@ GRANT EXECUTE ON FUNCTION
 	ordering.verify_chain(text),
 	ordering.channel_status(),
 	ordering.peer_status(),
+	ordering.transport_stats(),
 	ordering.list_channels()
 TO ordering_reader;
 GRANT SELECT ON ordering.status, ordering.peers TO ordering_reader;
@@ -361,6 +374,54 @@ COMMENT ON FUNCTION ordering.deliver(text, bytea) IS
 
 REVOKE ALL ON FUNCTION ordering.deliver(text, bytea) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ordering.deliver(text, bytea) TO ordering_peer;
+
+-- What else one node does for another, with ordering_peer and nothing more
+-- (src/sql/peer.c).  Each checks that the session user is the role of a
+-- member of the channel (the user of its conninfo).
+
+-- The chain, for snapshot catch-up and eviction detection: blocks from
+-- from_number on with their transactions, bounded in rows and bytes.
+CREATE FUNCTION ordering.peer_blocks(channel text, from_number bigint,
+									 max_blocks int)
+RETURNS TABLE (number bigint, previous_hash bytea, data_hash bytea,
+			   hash bytea, tx_count int, is_config boolean, config bytea,
+			   raft_index bigint, raft_term bigint, tx_ids text[],
+			   payloads bytea[])
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'ordering_peer_blocks';
+COMMENT ON FUNCTION ordering.peer_blocks(text, bigint, int) IS
+	'transport: blocks of a channel from from_number on, with their transactions, for its consenters (role ordering_peer)';
+
+CREATE FUNCTION ordering.peer_block_hash(channel text, number bigint)
+RETURNS bytea
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'ordering_peer_block_hash';
+COMMENT ON FUNCTION ordering.peer_block_hash(text, bigint) IS
+	'transport: the hash of one block of a channel, for its consenters (role ordering_peer)';
+
+-- An admin call made on a follower (whose ordering_admin was checked
+-- there), carried out on the leader: the peer role needs no ordering_admin.
+CREATE FUNCTION ordering.relay_admin(from_node text, channel text,
+									 request text, node text, arg text)
+RETURNS bigint
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'ordering_relay_admin';
+COMMENT ON FUNCTION ordering.relay_admin(text, text, text, text, text) IS
+	'transport: run an admin request a member relays for its own admins (role ordering_peer)';
+
+REVOKE ALL ON FUNCTION
+	ordering.peer_blocks(text, bigint, int),
+	ordering.peer_block_hash(text, bigint),
+	ordering.relay_admin(text, text, text, text, text)
+FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+	ordering.peer_blocks(text, bigint, int),
+	ordering.peer_block_hash(text, bigint),
+	ordering.relay_admin(text, text, text, text, text)
+TO ordering_peer;
 -- transport: end
 
 -- worker: begin

@@ -60,7 +60,7 @@ CREATE ROLE regress_ordering_nobody;
 
 -- An admin creates and drops channels.
 SET ROLE regress_ordering_admin;
-SELECT ordering.create_channel('privileges-ch', '{"n1": "dbname=contrib_regression"}');
+SELECT ordering.create_channel('privileges-ch', '{"n1": "dbname=contrib_regression user=orderer"}');
 SELECT count(*) >= 0 AS reads_log FROM ordering.log WHERE channel = 'privileges-ch';
 SELECT count(*) AS raft_state_rows FROM ordering.raft_state WHERE channel = 'privileges-ch';
 RESET ROLE;
@@ -69,10 +69,10 @@ RESET ROLE;
 CREATE TABLE public.regress_ordering_attempts (call text, statement text);
 GRANT SELECT ON public.regress_ordering_attempts TO PUBLIC;
 INSERT INTO public.regress_ordering_attempts VALUES
-	('create_channel', $$SELECT ordering.create_channel('privileges-x', '{"n1": "dbname=x"}')$$),
+	('create_channel', $$SELECT ordering.create_channel('privileges-x', '{"n1": "dbname=x user=orderer"}')$$),
 	('drop_channel', $$SELECT ordering.drop_channel('no-such-channel')$$),
 	('update_channel_config', $$SELECT ordering.update_channel_config('no-such-channel', '{}')$$),
-	('add_consenter', $$SELECT ordering.add_consenter('no-such-channel', 'n9', 'dbname=x')$$),
+	('add_consenter', $$SELECT ordering.add_consenter('no-such-channel', 'n9', 'dbname=x user=orderer')$$),
 	('remove_consenter', $$SELECT ordering.remove_consenter('no-such-channel', 'n9')$$),
 	('transfer_leadership', $$SELECT ordering.transfer_leadership('no-such-channel', 'n9')$$),
 	('submit_tx', $$SELECT ordering.submit_tx('no-such-channel', 'x')$$),

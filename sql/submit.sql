@@ -14,9 +14,9 @@ RESET client_min_messages;
 \i test/regress_helpers.sql
 \set ECHO all
 
-SELECT ordering.create_channel('submit-ch', '{"n1": "dbname=contrib_regression"}',
+SELECT ordering.create_channel('submit-ch', '{"n1": "dbname=contrib_regression user=orderer"}',
 	'{"max_message_count": 1, "batch_timeout": 20}');
-SELECT ordering.create_channel('small-ch', '{"n1": "dbname=contrib_regression"}',
+SELECT ordering.create_channel('small-ch', '{"n1": "dbname=contrib_regression user=orderer"}',
 	'{"max_message_count": 1, "batch_timeout": 20, "absolute_max_bytes": 8, "preferred_max_bytes": 8}');
 SELECT public.regress_wait_for_leader('submit-ch'), public.regress_wait_for_leader('small-ch');
 
@@ -174,7 +174,7 @@ SELECT * FROM ordering.verify_chain('submit-ch');
 
 -- Many transactions through the small submission queue (256kB in
 -- test/regress.conf): it wraps around and fills up; order is kept.
-SELECT ordering.create_channel('bulk-ch', '{"n1": "dbname=contrib_regression"}',
+SELECT ordering.create_channel('bulk-ch', '{"n1": "dbname=contrib_regression user=orderer"}',
 	'{"max_message_count": 500, "batch_timeout": 50}');
 SELECT public.regress_wait_for_leader('bulk-ch');
 SELECT count(*) AS submitted, count(DISTINCT tx_id) AS distinct_ids,
@@ -192,9 +192,9 @@ SELECT ordering.drop_channel('bulk-ch');
 
 -- Without a quorum nothing is ordered: submit_tx gives up after
 -- ordering.submit_timeout, and says resubmitting is safe.
-SELECT ordering.create_channel('no-quorum-ch', '{"n1": "dbname=contrib_regression",
-	"n2": "host=127.0.0.1 port=1 dbname=contrib_regression connect_timeout=1",
-	"n3": "host=127.0.0.1 port=1 dbname=contrib_regression connect_timeout=1"}');
+SELECT ordering.create_channel('no-quorum-ch', '{"n1": "dbname=contrib_regression user=orderer",
+	"n2": "host=127.0.0.1 port=1 dbname=contrib_regression user=orderer",
+	"n3": "host=127.0.0.1 port=1 dbname=contrib_regression user=orderer"}');
 SET ordering.submit_timeout = '300ms';
 SELECT * FROM ordering.submit_tx('no-quorum-ch', 'stuck', 'tx-stuck');
 SELECT * FROM ordering.submit_txs('no-quorum-ch', ARRAY['s1', 's2']::bytea[]);

@@ -22,6 +22,7 @@
 #include "utils/guc.h"
 
 #include "common/gucs.h"
+#include "common/node_roles.h"
 #include "common/shmem.h"
 
 PG_MODULE_MAGIC;
@@ -40,6 +41,7 @@ ordering_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	OrderingShmemRequest();
+	OrderingNodeRolesShmemRequest();
 }
 
 static void
@@ -48,6 +50,7 @@ ordering_shmem_startup(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	OrderingShmemInit();
+	OrderingNodeRolesShmemInit();
 }
 
 static void

@@ -250,3 +250,13 @@ OrderingSettingsMerge(const char *current, const char *update)
 	OrderingSettingsFromJsonb(merged, &settings);
 	return JsonbToCString(NULL, &merged->root, VARSIZE(merged));
 }
+
+int64
+OrderingSettingUpperBound(const char *key)
+{
+	const SettingSpec *spec = setting_spec(key, strlen(key));
+
+	if (spec == NULL)
+		elog(ERROR, "unknown channel setting \"%s\"", key);
+	return spec->max;
+}

@@ -45,4 +45,7 @@ extern Jsonb *OrderingSettingsToJsonb(const OrderingSettings *settings);
 /* current || update, checked; canonical jsonb text (palloc'd). */
 extern char *OrderingSettingsMerge(const char *current, const char *update);
 
+/* The largest value the table allows for a setting (ERROR if unknown). */
+extern int64 OrderingSettingUpperBound(const char *key);
+
 #endif /* ORDERING_CHANNEL_SETTINGS_H */

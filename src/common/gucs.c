@@ -31,6 +31,9 @@ int ordering_inbox_kb = 65536;
 int ordering_peer_buffer_kb = 16384;
 int ordering_reconnect_min_ms = 100;
 int ordering_reconnect_max_ms = 5000;
+char *ordering_peer_passfile = NULL;
+char *ordering_peer_sslcert = NULL;
+char *ordering_peer_sslkey = NULL;
 
 /* A node name is what ordering.consenters.node accepts. */
 static bool
@@ -103,6 +106,28 @@ OrderingDefineGucs(void)
 							"Longest delay between reconnection attempts to a peer.",
 							NULL, &ordering_reconnect_max_ms, 5000, 1, 3600000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+
+	/*
+	 * This node's own credentials for its peers: local files, never in the
+	 * replicated chain (a consenter's conninfo may not name them).
+	 */
+	DefineCustomStringVariable("ordering.peer_passfile",
+							   "Password file this node uses when it connects to its peers.",
+							   "Passed to libpq as passfile on every connection to another node; empty: libpq's default.",
+							   &ordering_peer_passfile, "", PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+
+	DefineCustomStringVariable("ordering.peer_sslcert",
+							   "Client certificate this node presents to its peers.",
+							   "Passed to libpq as sslcert on every connection to another node; empty: libpq's default.",
+							   &ordering_peer_sslcert, "", PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+
+	DefineCustomStringVariable("ordering.peer_sslkey",
+							   "Private key of ordering.peer_sslcert.",
+							   "Passed to libpq as sslkey on every connection to another node; empty: libpq's default.",
+							   &ordering_peer_sslkey, "", PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("ordering");
 }

@@ -23,6 +23,9 @@ extern int ordering_inbox_kb;		   /* ordering.inbox_size */
 extern int ordering_peer_buffer_kb;	   /* ordering.peer_buffer_size */
 extern int ordering_reconnect_min_ms;  /* ordering.reconnect_min */
 extern int ordering_reconnect_max_ms;  /* ordering.reconnect_max */
+extern char *ordering_peer_passfile;   /* ordering.peer_passfile */
+extern char *ordering_peer_sslcert;	   /* ordering.peer_sslcert */
+extern char *ordering_peer_sslkey;	   /* ordering.peer_sslkey */
 
 /* _PG_init: defines every ordering.* setting. */
 extern void OrderingDefineGucs(void);

@@ -24,4 +24,12 @@
 /* Bytes of a consenter's connection string. */
 #define ORDERING_CONNINFO_MAX 1024
 
+/*
+ * A page of ordering.peer_blocks(): at most this many blocks, and no block
+ * after the first that starts once the page holds this many bytes (so a
+ * page is at most this plus one block).
+ */
+#define ORDERING_PEER_PAGE_BLOCKS 1000
+#define ORDERING_PEER_PAGE_BYTES (16 * 1024 * 1024)
+
 #endif /* ORDERING_LIMITS_H */

@@ -13,12 +13,14 @@
  */
 #include "postgres.h"
 
+#include "mb/pg_wchar.h"
+
 #include "common/limits.h"
 #include "common/names.h"
 
 /* Fabric's channel name rule: ^[a-z][a-z0-9.-]{0,62}$ */
-static bool
-channel_name_is_valid(const char *channel)
+bool
+OrderingChannelNameIsValid(const char *channel)
 {
 	size_t len = strlen(channel);
 	bool valid = len >= 1 && len < ORDERING_NAME_MAX && channel[0] >= 'a' &&
@@ -37,7 +39,7 @@ channel_name_is_valid(const char *channel)
 void
 OrderingCheckChannelName(const char *channel)
 {
-	if (!channel_name_is_valid(channel))
+	if (!OrderingChannelNameIsValid(channel))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid channel name \"%s\"", channel),
@@ -73,12 +75,26 @@ OrderingCheckNodeName(const char *node)
 				 errdetail("%s", ORDERING_NODE_NAME_RULE)));
 }
 
+/*
+ * A transaction id: 1 .. ORDERING_TX_ID_MAX - 1 bytes of text valid in
+ * the database's encoding (UTF-8 by default), without NUL bytes.  What a
+ * peer forwards or a catch-up source sends must pass the same rule as a
+ * local submit.
+ */
+bool
+OrderingTxIdIsValid(const char *tx_id, Size len)
+{
+	return len >= 1 && len < ORDERING_TX_ID_MAX &&
+		memchr(tx_id, '\0', len) == NULL &&
+		pg_verifymbstr(tx_id, (int) len, true);
+}
+
 void
 OrderingCheckTxId(const char *tx_id)
 {
 	size_t len = strlen(tx_id);
 
-	if (len < 1 || len >= ORDERING_TX_ID_MAX)
+	if (!OrderingTxIdIsValid(tx_id, len))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid transaction id"),

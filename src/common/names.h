@@ -15,6 +15,8 @@
 	"digits, '.', '_' or '-'."
 
 extern bool OrderingNodeNameIsValid(const char *node);
+extern bool OrderingChannelNameIsValid(const char *channel);
+extern bool OrderingTxIdIsValid(const char *tx_id, Size len);
 
 /* ERROR 22023 unless valid. */
 extern void OrderingCheckChannelName(const char *channel);

@@ -17,11 +17,13 @@
  */
 #include "postgres.h"
 
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/fd.h"
 #include "storage/latch.h"
 
+#include "common/conninfo.h"
 #include "common/remote.h"
 
 /* Milliseconds until deadline; ERROR 57014 when it has passed. */
@@ -57,33 +59,29 @@ remote_wait(PGconn *conn, int io_flag, TimestampTz deadline, const char *what)
 }
 
 PGconn *
-OrderingRemoteConnect(const char *conninfo, const char *application_name,
-					  int statement_timeout_ms, TimestampTz deadline)
+OrderingRemoteConnect(const char *peer_conninfo, const char *own_user,
+					  const char *application_name, int statement_timeout_ms,
+					  TimestampTz deadline)
 {
-	const char *keywords[5];
-	const char *values[5];
-	char *options;
+	OrderingConnParams params;
+	char *timeout_option;
 	PGconn *volatile conn;
 	PostgresPollingStatusType status;
 
-	options = psprintf("-c statement_timeout=%d", Max(statement_timeout_ms, 1));
-	keywords[0] = "dbname";
-	values[0] = conninfo;
-	keywords[1] = "application_name";
-	values[1] = application_name;
-	keywords[2] = "options";
-	values[2] = options;
-	keywords[3] = "keepalives";
-	values[3] = "1";
-	keywords[4] = NULL;
-	values[4] = NULL;
+	timeout_option =
+		psprintf("-c statement_timeout=%d", Max(statement_timeout_ms, 1));
+	OrderingConnParamsInit(&params, peer_conninfo, own_user, application_name,
+						   timeout_option);
+	OrderingConnParamsSet(&params, "keepalives", "1");
+	/* Text in results arrives in this database's encoding. */
+	OrderingConnParamsSet(&params, "client_encoding", GetDatabaseEncodingName());
 
 	if (!AcquireExternalFD())
 		ereport(ERROR,
 				(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
 				 errmsg("could not establish connection"),
 				 errdetail("There are too many open files on the local server.")));
-	conn = PQconnectStartParams(keywords, values, 1);
+	conn = PQconnectStartParams(params.keywords, params.values, 0);
 	if (conn == NULL)
 	{
 		ReleaseExternalFD();
@@ -115,7 +113,6 @@ OrderingRemoteConnect(const char *conninfo, const char *application_name,
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	pfree(options);
 	return conn;
 }
 
@@ -160,14 +157,29 @@ remote_report(PGresult *res, PGconn *conn, const char *peer)
 			 hint_copy ? errhint("%s", hint_copy) : 0));
 }
 
+/* Waits until a result can be read without blocking. */
+static void
+remote_wait_result(PGconn *conn, const char *peer, TimestampTz deadline)
+{
+	while (PQisBusy(conn))
+	{
+		remote_wait(conn, WL_SOCKET_READABLE, deadline,
+					"waiting for a peer's answer");
+		if (!PQconsumeInput(conn))
+			remote_report(NULL, conn, peer);
+	}
+}
+
 PGresult *
 OrderingRemoteExec(PGconn *conn, const char *peer, const char *sql,
-				   int n_params, const char *const *params, TimestampTz deadline)
+				   int n_params, const char *const *params, bool binary_result,
+				   TimestampTz deadline)
 {
 	PGresult *last = NULL;
 	PGresult *res;
 
-	if (!PQsendQueryParams(conn, sql, n_params, NULL, params, NULL, NULL, 0))
+	if (!PQsendQueryParams(conn, sql, n_params, NULL, params, NULL, NULL,
+						   binary_result ? 1 : 0))
 		remote_report(NULL, conn, peer);
 
 	for (;;)
@@ -193,4 +205,56 @@ OrderingRemoteExec(PGconn *conn, const char *peer, const char *sql,
 		 PQresultStatus(last) != PGRES_COMMAND_OK))
 		remote_report(last, conn, peer);
 	return last;
+}
+
+/* Hands one row to the callback; the row is cleared whatever happens. */
+static pg_noinline void
+remote_hand_row(PGresult *row, OrderingRemoteRowCallback callback, void *arg)
+{
+	PG_TRY();
+	{
+		callback(row, arg);
+	}
+	PG_CATCH();
+	{
+		PQclear(row);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	PQclear(row);
+}
+
+void
+OrderingRemoteExecRows(PGconn *conn, const char *peer, const char *sql,
+					   int n_params, const char *const *params,
+					   bool binary_result, TimestampTz deadline,
+					   OrderingRemoteRowCallback callback, void *arg)
+{
+	if (!PQsendQueryParams(conn, sql, n_params, NULL, params, NULL, NULL,
+						   binary_result ? 1 : 0))
+		remote_report(NULL, conn, peer);
+	if (!PQsetSingleRowMode(conn))
+		elog(ERROR, "could not read the answer of node %s row by row", peer);
+
+	for (;;)
+	{
+		PGresult *res;
+
+		remote_wait_result(conn, peer, deadline);
+		res = PQgetResult(conn);
+		if (res == NULL)
+			break;
+		switch (PQresultStatus(res))
+		{
+			case PGRES_SINGLE_TUPLE:
+				remote_hand_row(res, callback, arg);
+				break;
+			case PGRES_TUPLES_OK:
+			case PGRES_COMMAND_OK:
+				PQclear(res);
+				break;
+			default:
+				remote_report(res, conn, peer);
+		}
+	}
 }

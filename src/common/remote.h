@@ -21,21 +21,42 @@
 #include "utils/timestamp.h"
 
 /*
- * Connects to conninfo before deadline; statement_timeout_ms is set on the
- * peer's session.  ERROR (08001) when that fails.
+ * Connects to the peer whose conninfo is peer_conninfo, as own_user (NULL:
+ * the conninfo's user) with this node's credentials, before deadline
+ * (common/conninfo.h builds the parameters).  The peer's session gets
+ * statement_timeout_ms and the pinned search_path.  ERROR (08001) when
+ * that fails.
  */
 extern PGconn *
-OrderingRemoteConnect(const char *conninfo, const char *application_name,
-					  int statement_timeout_ms, TimestampTz deadline);
+OrderingRemoteConnect(const char *peer_conninfo, const char *own_user,
+					  const char *application_name, int statement_timeout_ms,
+					  TimestampTz deadline);
 extern void OrderingRemoteDisconnect(PGconn *conn);
 
 /*
- * Runs sql with text parameters; returns the last result, which the caller
- * PQclear()s.  A failed statement is raised as an ERROR with the remote
- * SQLSTATE (the result is cleared first); a timeout as 57014.
+ * Runs sql with text parameters; returns the last result (text format, or
+ * binary with binary_result), which the caller PQclear()s.  A failed
+ * statement is raised as an ERROR with the remote SQLSTATE (the result is
+ * cleared first); a timeout as 57014.
  */
 extern PGresult *
-OrderingRemoteExec(PGconn *conn, const char *peer, const char *sql, int n_params,
-				   const char *const *params, TimestampTz deadline);
+OrderingRemoteExec(PGconn *conn, const char *peer, const char *sql,
+				   int n_params, const char *const *params, bool binary_result,
+				   TimestampTz deadline);
+
+/*
+ * Runs sql like OrderingRemoteExec, in single-row mode: callback gets each
+ * row as it arrives (a PGresult of one tuple, cleared after the call), so
+ * that the caller can check and bound what a peer sends before the next
+ * row is read.  An ERROR from the callback ends the call; the connection
+ * is then unusable and must be closed.
+ */
+typedef void (*OrderingRemoteRowCallback)(const PGresult *row, void *arg);
+
+extern void
+OrderingRemoteExecRows(PGconn *conn, const char *peer, const char *sql,
+					   int n_params, const char *const *params,
+					   bool binary_result, TimestampTz deadline,
+					   OrderingRemoteRowCallback callback, void *arg);
 
 #endif /* ORDERING_REMOTE_H */

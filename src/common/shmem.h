@@ -99,6 +99,7 @@ typedef struct OrderingChannelStatus
 	int64 data_persist_count;
 	double data_persist_total_ms;
 	double data_persist_last_ms;
+	int64 rejected_records; /* records from peers dropped */
 	TimestampTz updated_at;
 	char last_error[ORDERING_ERROR_MESSAGE_MAX];
 	int n_peers;

@@ -179,7 +179,7 @@ admin_wait_or_abandon(int index, uint64 ticket, const char *channel,
 
 int64
 OrderingAdminCall(OrderingAdminKind kind, const char *channel,
-				  const char *node, const char *arg)
+				  const char *node, const char *arg, bool may_route)
 {
 	uint64 ticket = 0;
 	int index;
@@ -191,14 +191,14 @@ OrderingAdminCall(OrderingAdminKind kind, const char *channel,
 	Assert(strlen(arg) < ORDERING_ADMIN_ARG_MAX);
 
 	/* On a follower, the leader does it (sql/leader_call.c). */
-	if (OrderingAdminRouteToLeader(kind, channel, node, arg, &block))
+	if (may_route && OrderingAdminRouteToLeader(kind, channel, node, arg, &block))
 		return block;
 
 	index = admin_slot_claim(kind, channel, node, arg, &ticket);
 	OrderingWakeWorker();
 	block = admin_wait_or_abandon(index, ticket, channel, &sqlstate, message);
 	/* Leadership moved while we asked: ask the new leader. */
-	if (sqlstate == ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE &&
+	if (may_route && sqlstate == ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE &&
 		strstr(message, "is not the leader") != NULL &&
 		OrderingAdminRouteToLeader(kind, channel, node, arg, &block))
 		return block;

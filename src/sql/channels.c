@@ -32,9 +32,11 @@
 #include "common/gucs.h"
 #include "common/names.h"
 #include "raft/raft.h"
+#include "store/spi.h"
 #include "sql/admin_call.h"
 #include "sql/backend.h"
 #include "sql/catalog.h"
+#include "sql/channels.h"
 #include "sql/validate.h"
 #include "store/genesis.h"
 
@@ -109,6 +111,7 @@ genesis_document(const char *channel, Jsonb *settings,
 Datum
 ordering_create_channel(PG_FUNCTION_ARGS)
 {
+	int spi;
 	char *channel = OrderingTextArg(fcinfo, 0, "channel");
 	OrderingConsenter *consenters;
 	int n_consenters;
@@ -126,13 +129,13 @@ ordering_create_channel(PG_FUNCTION_ARGS)
 	OrderingRequireSharedMemory();
 	OrderingRequireWorkerDatabase();
 
-	SPI_connect();
+	spi = StoreSpiConnect();
 	check_channel_is_new(channel);
 	/* The code a joining node runs too (store/genesis.c): one block 0. */
 	StoreInstallGenesis(channel,
 						genesis_document(channel, settings_jsonb, consenters,
 										 n_consenters));
-	SPI_finish();
+	StoreSpiFinish(spi);
 
 	OrderingReloadChannelsAtCommit();
 	PG_RETURN_TEXT_P(cstring_to_text(channel));
@@ -145,66 +148,63 @@ ordering_create_channel(PG_FUNCTION_ARGS)
 Datum
 ordering_drop_channel(PG_FUNCTION_ARGS)
 {
+	int spi;
 	char *channel = OrderingTextArg(fcinfo, 0, "channel");
 	Oid types[1] = { TEXTOID };
 	Datum values[1] = { CStringGetTextDatum(channel) };
 
-	SPI_connect();
+	spi = StoreSpiConnect();
 	OrderingSpiExecute("DELETE FROM ordering.channels WHERE channel = $1", 1,
 					   types, values, SPI_OK_DELETE);
 	if (SPI_processed == 0)
 		OrderingReportUnknownChannel(channel);
-	SPI_finish();
+	StoreSpiFinish(spi);
 
 	OrderingReloadChannelsAtCommit();
 	PG_RETURN_VOID();
 }
 
 /*
- * ordering.update_channel_config(channel text, config jsonb) RETURNS bigint:
- * the given settings overlay the current ones; the worker orders the full
- * new settings and returns the configuration block.
+ * The admin requests: what the backend checks, then the request handed to
+ * the worker (or, on a follower and when may_route, relayed to the
+ * leader).  The SQL functions below and ordering.relay_admin() on a
+ * leader (sql/peer.c) run the same code.
  */
-Datum
-ordering_update_channel_config(PG_FUNCTION_ARGS)
+
+/* The given settings overlay the current ones; the full result is ordered. */
+static int64
+admin_update_config(const char *channel, Jsonb *config, bool may_route)
 {
-	char *channel = OrderingTextArg(fcinfo, 0, "channel");
+	int spi;
 	OrderingSettings settings;
 	char *settings_text;
 
-	OrderingRequireArg(fcinfo, 1, "config");
-	SPI_connect();
+	spi = StoreSpiConnect();
 	OrderingChannelSettings(channel, &settings);
-	SPI_finish();
+	StoreSpiFinish(spi);
 
-	OrderingSettingsApply(&settings, PG_GETARG_JSONB_P(1));
+	OrderingSettingsApply(&settings, config);
 	settings_text =
 		JsonbToCString(NULL, &OrderingSettingsToJsonb(&settings)->root, 0);
 	if (strlen(settings_text) >= ORDERING_ADMIN_ARG_MAX)
 		elog(ERROR, "settings document of %zu bytes is too long",
 			 strlen(settings_text));
-
-	PG_RETURN_INT64(OrderingAdminCall(ORDERING_ADMIN_UPDATE_CONFIG, channel,
-									  "", settings_text));
+	return OrderingAdminCall(ORDERING_ADMIN_UPDATE_CONFIG, channel, "",
+							 settings_text, may_route);
 }
 
-/*
- * ordering.add_consenter(channel text, node text, conninfo text)
- * RETURNS bigint
- */
-Datum
-ordering_add_consenter(PG_FUNCTION_ARGS)
+static int64
+admin_add_consenter(const char *channel, const char *node,
+					const char *conninfo, bool may_route)
 {
-	char *channel = OrderingTextArg(fcinfo, 0, "channel");
-	char *node = OrderingTextArg(fcinfo, 1, "node");
-	char *conninfo = OrderingTextArg(fcinfo, 2, "conninfo");
+	int spi;
 	bool is_learner;
 	int n_consenters;
 
 	OrderingCheckNodeName(node);
 	OrderingCheckConninfo(node, conninfo);
 
-	SPI_connect();
+	spi = StoreSpiConnect();
 	if (!OrderingChannelExists(channel))
 		OrderingReportUnknownChannel(channel);
 	if (OrderingFindConsenter(channel, node, &is_learner))
@@ -213,16 +213,15 @@ ordering_add_consenter(PG_FUNCTION_ARGS)
 				 errmsg("node \"%s\" is already a consenter of channel \"%s\"",
 						node, channel)));
 	n_consenters = OrderingConsenterCount(channel, false);
-	SPI_finish();
+	StoreSpiFinish(spi);
 
 	if (n_consenters >= RAFT_MAX_MEMBERS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("channel \"%s\" already has the most consenters allowed (%d)",
 						channel, RAFT_MAX_MEMBERS)));
-
-	PG_RETURN_INT64(OrderingAdminCall(ORDERING_ADMIN_ADD_CONSENTER, channel,
-									  node, conninfo));
+	return OrderingAdminCall(ORDERING_ADMIN_ADD_CONSENTER, channel, node,
+							 conninfo, may_route);
 }
 
 /*
@@ -244,19 +243,17 @@ require_consenter(const char *channel, const char *node)
 	return is_learner;
 }
 
-/* ordering.remove_consenter(channel text, node text) RETURNS bigint */
-Datum
-ordering_remove_consenter(PG_FUNCTION_ARGS)
+static int64
+admin_remove_consenter(const char *channel, const char *node, bool may_route)
 {
-	char *channel = OrderingTextArg(fcinfo, 0, "channel");
-	char *node = OrderingTextArg(fcinfo, 1, "node");
+	int spi;
 	bool is_learner;
 	int n_voters;
 
-	SPI_connect();
+	spi = StoreSpiConnect();
 	is_learner = require_consenter(channel, node);
 	n_voters = OrderingConsenterCount(channel, true);
-	SPI_finish();
+	StoreSpiFinish(spi);
 
 	if (!is_learner && n_voters <= 1)
 		ereport(ERROR,
@@ -265,9 +262,90 @@ ordering_remove_consenter(PG_FUNCTION_ARGS)
 						node, channel),
 				 errhint(
 					 "Use ordering.drop_channel() to remove the channel from this node.")));
+	return OrderingAdminCall(ORDERING_ADMIN_REMOVE_CONSENTER, channel, node,
+							 "", may_route);
+}
 
-	PG_RETURN_INT64(
-		OrderingAdminCall(ORDERING_ADMIN_REMOVE_CONSENTER, channel, node, ""));
+static void
+admin_transfer_leadership(const char *channel, const char *node, bool may_route)
+{
+	int spi;
+	bool is_learner;
+
+	spi = StoreSpiConnect();
+	is_learner = require_consenter(channel, node);
+	StoreSpiFinish(spi);
+
+	if (is_learner)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("node \"%s\" is a learner of channel \"%s\" and cannot lead it",
+						node, channel)));
+	(void) OrderingAdminCall(ORDERING_ADMIN_TRANSFER_LEADER, channel, node, "",
+							 may_route);
+}
+
+int64
+OrderingRunAdminRequest(OrderingAdminKind kind, const char *channel,
+						const char *node, const char *arg)
+{
+	switch (kind)
+	{
+		case ORDERING_ADMIN_UPDATE_CONFIG:
+			return admin_update_config(channel,
+									   DatumGetJsonbP(
+										   DirectFunctionCall1(jsonb_in,
+															   CStringGetDatum(
+																   arg))),
+									   false);
+		case ORDERING_ADMIN_ADD_CONSENTER:
+			return admin_add_consenter(channel, node, arg, false);
+		case ORDERING_ADMIN_REMOVE_CONSENTER:
+			return admin_remove_consenter(channel, node, false);
+		case ORDERING_ADMIN_TRANSFER_LEADER:
+			admin_transfer_leadership(channel, node, false);
+			return -1;
+	}
+	elog(ERROR, "unknown admin request kind %d", (int) kind);
+	return -1; /* keep compiler quiet */
+}
+
+/*
+ * ordering.update_channel_config(channel text, config jsonb) RETURNS bigint:
+ * the given settings overlay the current ones; the worker orders the full
+ * new settings and returns the configuration block.
+ */
+Datum
+ordering_update_channel_config(PG_FUNCTION_ARGS)
+{
+	char *channel = OrderingTextArg(fcinfo, 0, "channel");
+
+	OrderingRequireArg(fcinfo, 1, "config");
+	PG_RETURN_INT64(admin_update_config(channel, PG_GETARG_JSONB_P(1), true));
+}
+
+/*
+ * ordering.add_consenter(channel text, node text, conninfo text)
+ * RETURNS bigint
+ */
+Datum
+ordering_add_consenter(PG_FUNCTION_ARGS)
+{
+	char *channel = OrderingTextArg(fcinfo, 0, "channel");
+	char *node = OrderingTextArg(fcinfo, 1, "node");
+	char *conninfo = OrderingTextArg(fcinfo, 2, "conninfo");
+
+	PG_RETURN_INT64(admin_add_consenter(channel, node, conninfo, true));
+}
+
+/* ordering.remove_consenter(channel text, node text) RETURNS bigint */
+Datum
+ordering_remove_consenter(PG_FUNCTION_ARGS)
+{
+	char *channel = OrderingTextArg(fcinfo, 0, "channel");
+	char *node = OrderingTextArg(fcinfo, 1, "node");
+
+	PG_RETURN_INT64(admin_remove_consenter(channel, node, true));
 }
 
 /* ordering.transfer_leadership(channel text, node text) RETURNS void */
@@ -276,18 +354,7 @@ ordering_transfer_leadership(PG_FUNCTION_ARGS)
 {
 	char *channel = OrderingTextArg(fcinfo, 0, "channel");
 	char *node = OrderingTextArg(fcinfo, 1, "node");
-	bool is_learner;
 
-	SPI_connect();
-	is_learner = require_consenter(channel, node);
-	SPI_finish();
-
-	if (is_learner)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("node \"%s\" is a learner of channel \"%s\" and cannot lead it",
-						node, channel)));
-
-	(void) OrderingAdminCall(ORDERING_ADMIN_TRANSFER_LEADER, channel, node, "");
+	admin_transfer_leadership(channel, node, true);
 	PG_RETURN_VOID();
 }

@@ -7,12 +7,15 @@
  *
  * A peer's worker calls this function over an ordinary libpq connection.
  * It runs in a regular backend: it checks that the caller has the
- * privileges of role ordering_peer, checks the envelope's structure, copies
- * it into the inbox ring in shared memory, wakes the local worker and
- * returns.  It never waits: when the inbox is full the envelope is dropped
+ * privileges of role ordering_peer and that the session user is the role
+ * of the node it claims to be (when a channel here knows that node),
+ * checks the envelope's structure, copies it with the session user's name
+ * into the inbox ring in shared memory, wakes the local worker and
+ * returns.  The worker checks every record again against the channel it
+ * is for.  It never waits: when the inbox is full the envelope is dropped
  * (and counted by the ring) and the call still succeeds, because Raft
- * retries lost messages.  Only malformed input is an error, so that a
- * misconfigured sender learns about it.
+ * retries lost messages.  Only malformed input and impersonation are
+ * errors, so that a misconfigured sender learns about it.
  *
  * src/sql/deliver.c
  *
@@ -27,18 +30,36 @@
 
 #include "common/envelope.h"
 #include "common/gucs.h"
+#include "common/node_roles.h"
 #include "common/shmem.h"
 
 PG_FUNCTION_INFO_V1(ordering_deliver);
 
 /*
- * Bytes an inbox record takes: the sender's name, its NUL terminator, the
- * envelope, and the ring's uint32 length prefix.
+ * Bytes an inbox record takes: the ring's uint32 length prefix, the
+ * sender's name and the session user's, each NUL-terminated, and the
+ * envelope.
  */
 static Size
-deliver_record_size(const char *from_node, Size envelope_len)
+deliver_record_size(const char *from_node, const char *role, Size envelope_len)
 {
-	return sizeof(uint32) + strlen(from_node) + 1 + envelope_len;
+	return sizeof(uint32) + strlen(from_node) + 1 + strlen(role) + 1 +
+		envelope_len;
+}
+
+/* 42501 when a channel here knows from_node and it logs in as another role. */
+static void
+deliver_check_identity(const char *from_node, const char *role)
+{
+	if (OrderingNodeRoleLookup(from_node, role) != ORDERING_NODE_ROLE_OTHER)
+		return;
+	OrderingTransportCount(ORDERING_COUNT_REFUSED_DELIVERIES);
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("role \"%s\" may not deliver messages as node \"%s\"",
+					role, from_node),
+			 errdetail("A node speaks only for itself: the user of node \"%s\"'s conninfo is another role.",
+					   from_node)));
 }
 
 Datum
@@ -53,6 +74,9 @@ ordering_deliver(PG_FUNCTION_ARGS)
 	uint32 count;
 	const char *error;
 	OrderingRing *inbox;
+	char *role;
+	char header[NAMEDATALEN * 2];
+	Size header_len;
 
 	if (!has_privs_of_role(GetUserId(), peer_role))
 		ereport(ERROR,
@@ -84,8 +108,12 @@ ordering_deliver(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid node name \"%s\"", from_node)));
 
+	/* The authenticated login role, whatever SET ROLE says. */
+	role = GetUserNameFromId(GetSessionUserId(), false);
+	deliver_check_identity(from_node, role);
+
 	/* A record the inbox could never hold would be refused forever. */
-	if (deliver_record_size(from_node, len) > inbox->capacity)
+	if (deliver_record_size(from_node, role, len) > inbox->capacity)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("ordering envelope of %zu bytes is too large for the inbox",
@@ -108,10 +136,13 @@ ordering_deliver(PG_FUNCTION_ARGS)
 						envelope_from, from_node)));
 
 	/*
-	 * The worker finds the sender's name first, then the envelope.  Wake it
-	 * either way: a full inbox is one it has to drain.
+	 * The worker finds the sender's name and role first, then the
+	 * envelope.  Wake it either way: a full inbox is one it has to drain.
 	 */
-	if (!OrderingRingPush(inbox, from_node, strlen(from_node) + 1, data, len))
+	header_len = strlen(from_node) + 1 + strlen(role) + 1;
+	memcpy(header, from_node, strlen(from_node) + 1);
+	memcpy(header + strlen(from_node) + 1, role, strlen(role) + 1);
+	if (!OrderingRingPush(inbox, header, header_len, data, len))
 		ereport(DEBUG1,
 				(errmsg_internal("ordering inbox full: dropped %u records from node \"%s\"",
 								 count, from_node)));

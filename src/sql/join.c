@@ -30,6 +30,7 @@
 #include "common/gucs.h"
 #include "common/names.h"
 #include "common/remote.h"
+#include "store/spi.h"
 #include "sql/backend.h"
 #include "sql/validate.h"
 #include "store/genesis.h"
@@ -84,12 +85,15 @@ check_genesis_hash(const char *channel, const char *document,
  * ordering.join_channel(channel text, peer_conninfo text,
  *						 expected_genesis_hash bytea DEFAULT NULL)
  * RETURNS text: fetches block 0 of the channel from a node that has it and
- * creates the channel here.  This node must be a consenter there
- * (add_consenter first); its worker then catches up through Raft.
+ * creates the channel here.  peer_conninfo reaches the peer as this node's
+ * own role (with this node's credentials, ordering.peer_*), which must be
+ * the role of a consenter there (add_consenter first): block 0 is read
+ * through ordering.peer_blocks().  The worker then catches up through Raft.
  */
 Datum
 ordering_join_channel(PG_FUNCTION_ARGS)
 {
+	int spi;
 	char *channel = OrderingTextArg(fcinfo, 0, "channel");
 	char *peer_conninfo = OrderingTextArg(fcinfo, 1, "peer_conninfo");
 	bytea *expected_hash = expected_hash_arg(fcinfo, 2);
@@ -97,7 +101,6 @@ ordering_join_channel(PG_FUNCTION_ARGS)
 	PGconn *volatile conn = NULL;
 	char *volatile document = NULL; /* set inside PG_TRY */
 	char *local_document;
-	bool member = false;
 	MemoryContext caller_cxt = CurrentMemoryContext;
 
 	OrderingCheckChannelName(channel);
@@ -110,30 +113,26 @@ ordering_join_channel(PG_FUNCTION_ARGS)
 	 * genesis): then joining again is a no-op, as long as it is the same
 	 * channel, i.e. the same block 0.
 	 */
-	SPI_connect();
+	spi = StoreSpiConnect();
 	local_document = StoreGenesisDocument(channel, caller_cxt);
-	SPI_finish();
+	StoreSpiFinish(spi);
 
 	deadline = OrderingSubmitDeadline();
 	PG_TRY();
 	{
-		const char *params[2] = { channel, ordering_node_name };
+		const char *params[1] = { channel };
 		PGresult *res;
 
-		conn = OrderingRemoteConnect(peer_conninfo, "ordering join_channel",
-									 ordering_submit_timeout_ms, deadline);
+		conn =
+			OrderingRemoteConnect(peer_conninfo, NULL, "ordering join_channel",
+								  ordering_submit_timeout_ms, deadline);
 		res = OrderingRemoteExec(conn, "peer",
-								 "SELECT convert_from(b.config, 'UTF8'),"
-								 " EXISTS (SELECT 1 FROM ordering.consenters c"
-								 "  WHERE c.channel = b.channel AND c.node = $2)"
-								 " FROM ordering.blocks b"
-								 " WHERE b.channel = $1 AND b.number = 0",
-								 2, params, deadline);
-		if (PQntuples(res) == 1)
-		{
+								 "SELECT convert_from(b.config, 'UTF8')"
+								 " FROM ordering.peer_blocks($1, 0, 1) b"
+								 " WHERE b.number = 0 AND b.is_config",
+								 1, params, false, deadline);
+		if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
 			document = pstrdup(PQgetvalue(res, 0, 0));
-			member = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-		}
 		PQclear(res);
 	}
 	PG_FINALLY();
@@ -147,13 +146,6 @@ ordering_join_channel(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("channel \"%s\" does not exist on the peer", channel)));
 	check_genesis_hash(channel, document, expected_hash);
-	if (!member)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("node \"%s\" is not a consenter of channel \"%s\" on the peer",
-						ordering_node_name, channel),
-				 errhint(
-					 "Call ordering.add_consenter on a member of the channel first.")));
 	if (local_document != NULL)
 	{
 		if (strcmp(local_document, document) != 0)
@@ -165,9 +157,9 @@ ordering_join_channel(PG_FUNCTION_ARGS)
 		PG_RETURN_TEXT_P(cstring_to_text(channel));
 	}
 
-	SPI_connect();
+	spi = StoreSpiConnect();
 	StoreInstallGenesis(channel, document);
-	SPI_finish();
+	StoreSpiFinish(spi);
 	OrderingReloadChannelsAtCommit();
 	PG_RETURN_TEXT_P(cstring_to_text(channel));
 }

@@ -1,21 +1,24 @@
 /*-------------------------------------------------------------------------
  *
  * leader_call.c
- *	  Routing admin requests made on a follower to the channel's leader.
+ *	  Relaying admin requests made on a follower to the channel's leader.
  *
  * update_channel_config, add_consenter, remove_consenter and
  * transfer_leadership are proposed by the leader's worker.  Called on a
- * follower, the backend looks up the leader in ordering.status and its
- * conninfo in ordering.consenters, connects to it with libpq and calls the
- * same function there (blocking is fine in a backend; every step is
- * bounded by ordering.submit_timeout and interruptible).  The answer is
- * relayed: the configuration block, or the remote error with its SQLSTATE
- * and the remote text in the detail.
+ * follower, the backend has checked its caller's ordering_admin already
+ * (the SQL function's EXECUTE privilege); it looks up the leader in
+ * ordering.status and its conninfo in ordering.consenters, connects to it
+ * as this node's own role (the user of this node's conninfo, with this
+ * node's credentials, common/conninfo.c) and calls
+ * ordering.relay_admin(from_node, ...) there, which ordering_peer may
+ * call: the leader trusts this node for what its own admins asked, and
+ * the peer role needs no ordering_admin.  Blocking is fine in a backend;
+ * every step is bounded by ordering.submit_timeout and interruptible.
+ * The answer is relayed: the configuration block, or the remote error
+ * with its SQLSTATE and the remote text in the detail.
  *
- * A routed call carries application_name ORDERING_REMOTE_ADMIN_APPNAME;
- * it is never routed again, so a leader change during the call gives a
- * "not the leader" error instead of a loop.  The conninfo's user must be
- * allowed to call the function on the leader (ordering_admin).
+ * A relayed request is never relayed again, so a leader change during the
+ * call gives a "not the leader" error instead of a loop.
  *
  * src/sql/leader_call.c
  *
@@ -26,15 +29,16 @@
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 
+#include "common/conninfo.h"
 #include "common/gucs.h"
 #include "common/remote.h"
 #include "sql/backend.h"
 #include "sql/leader_call.h"
+#include "store/spi.h"
 
-/* application_name of routed admin calls: such a call is never rerouted. */
-#define ORDERING_REMOTE_ADMIN_APPNAME "ordering admin route"
+/* application_name of relayed admin calls, as the leader sees them. */
+#define ORDERING_REMOTE_ADMIN_APPNAME "ordering admin relay"
 
 /* Extra time the remote call gets over the leader's own wait. */
 #define LEADER_CALL_SLACK_MS 2000
@@ -59,16 +63,17 @@ leader_call_find_leader(const char *channel, char *leader, Size size)
 	LWLockRelease(&ordering_shared->lock);
 }
 
+/* A consenter's conninfo (in the caller's context), or NULL. */
 static char *
-leader_call_conninfo(const char *channel, const char *leader)
+leader_call_conninfo(const char *channel, const char *node)
 {
+	int spi;
 	Oid types[2] = { TEXTOID, TEXTOID };
-	Datum values[2] = { CStringGetTextDatum(channel),
-						CStringGetTextDatum(leader) };
+	Datum values[2] = { CStringGetTextDatum(channel), CStringGetTextDatum(node) };
 	char *conninfo = NULL;
 	MemoryContext cxt = CurrentMemoryContext;
 
-	SPI_connect();
+	spi = StoreSpiConnect();
 	if (SPI_execute_with_args("SELECT conninfo FROM ordering.consenters"
 							  " WHERE channel = $1 AND node = $2",
 							  2, types, values, NULL, true, 1) == SPI_OK_SELECT &&
@@ -80,8 +85,42 @@ leader_call_conninfo(const char *channel, const char *leader)
 		if (value != NULL)
 			conninfo = MemoryContextStrdup(cxt, value);
 	}
-	SPI_finish();
+	StoreSpiFinish(spi);
 	return conninfo;
+}
+
+/* Request kinds by the name of their SQL function. */
+static const struct
+{
+	OrderingAdminKind kind;
+	const char *name;
+} admin_kind_names[] = {
+	{ ORDERING_ADMIN_UPDATE_CONFIG, "update_channel_config" },
+	{ ORDERING_ADMIN_ADD_CONSENTER, "add_consenter" },
+	{ ORDERING_ADMIN_REMOVE_CONSENTER, "remove_consenter" },
+	{ ORDERING_ADMIN_TRANSFER_LEADER, "transfer_leadership" },
+};
+
+const char *
+OrderingAdminKindName(OrderingAdminKind kind)
+{
+	for (int i = 0; i < lengthof(admin_kind_names); i++)
+		if (admin_kind_names[i].kind == kind)
+			return admin_kind_names[i].name;
+	elog(ERROR, "unknown admin request kind %d", (int) kind);
+	return NULL; /* keep compiler quiet */
+}
+
+bool
+OrderingAdminKindFromName(const char *name, OrderingAdminKind *kind)
+{
+	for (int i = 0; i < lengthof(admin_kind_names); i++)
+		if (strcmp(admin_kind_names[i].name, name) == 0)
+		{
+			*kind = admin_kind_names[i].kind;
+			return true;
+		}
+	return false;
 }
 
 bool
@@ -89,54 +128,36 @@ OrderingAdminRouteToLeader(OrderingAdminKind kind, const char *channel,
 						   const char *node, const char *arg, int64 *block)
 {
 	char leader[ORDERING_NAME_MAX];
-	const char *application_name =
-		GetConfigOption("application_name", true, false);
-	char *conninfo;
-	const char *sql;
-	const char *params[3];
-	int n_params;
+	char *leader_conninfo;
+	char *own_conninfo;
+	char *own_user;
+	const char *params[5];
 	TimestampTz deadline;
 	PGconn *volatile conn = NULL;
 
 	*block = -1;
-	if (application_name != NULL &&
-		strcmp(application_name, ORDERING_REMOTE_ADMIN_APPNAME) == 0)
-		return false;
 	leader_call_find_leader(channel, leader, sizeof(leader));
 	if (leader[0] == '\0')
 		return false;
-	conninfo = leader_call_conninfo(channel, leader);
-	if (conninfo == NULL)
+	leader_conninfo = leader_call_conninfo(channel, leader);
+	own_conninfo = leader_call_conninfo(channel, ordering_node_name);
+	if (leader_conninfo == NULL || own_conninfo == NULL)
 		return false;
+	own_user = OrderingConninfoUser(own_conninfo);
+	if (own_user == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot relay the request to leader %s: the conninfo of this node \"%s\" names no role",
+						leader, ordering_node_name)));
 
-	params[0] = channel;
-	params[1] = node;
-	params[2] = arg;
-	switch (kind)
-	{
-		case ORDERING_ADMIN_UPDATE_CONFIG:
-			sql = "SELECT ordering.update_channel_config($1, $2::jsonb)";
-			params[1] = arg;
-			n_params = 2;
-			break;
-		case ORDERING_ADMIN_ADD_CONSENTER:
-			sql = "SELECT ordering.add_consenter($1, $2, $3)";
-			n_params = 3;
-			break;
-		case ORDERING_ADMIN_REMOVE_CONSENTER:
-			sql = "SELECT ordering.remove_consenter($1, $2)";
-			n_params = 2;
-			break;
-		case ORDERING_ADMIN_TRANSFER_LEADER:
-			sql = "SELECT ordering.transfer_leadership($1, $2)::text";
-			n_params = 2;
-			break;
-		default:
-			return false;
-	}
+	params[0] = ordering_node_name;
+	params[1] = channel;
+	params[2] = OrderingAdminKindName(kind);
+	params[3] = node;
+	params[4] = arg;
 
 	ereport(DEBUG1,
-			(errmsg_internal("routing an admin request of channel \"%s\" to its leader %s",
+			(errmsg_internal("relaying an admin request of channel \"%s\" to its leader %s",
 							 channel, leader)));
 	deadline = TimestampTzPlusMilliseconds(OrderingSubmitDeadline(),
 										   LEADER_CALL_SLACK_MS);
@@ -144,13 +165,16 @@ OrderingAdminRouteToLeader(OrderingAdminKind kind, const char *channel,
 	{
 		PGresult *res;
 
-		conn = OrderingRemoteConnect(conninfo, ORDERING_REMOTE_ADMIN_APPNAME,
+		conn = OrderingRemoteConnect(leader_conninfo, own_user,
+									 ORDERING_REMOTE_ADMIN_APPNAME,
 									 ordering_submit_timeout_ms +
 										 LEADER_CALL_SLACK_MS,
 									 deadline);
-		res = OrderingRemoteExec(conn, leader, sql, n_params, params, deadline);
-		if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) &&
-			kind != ORDERING_ADMIN_TRANSFER_LEADER)
+		res =
+			OrderingRemoteExec(conn, leader,
+							   "SELECT ordering.relay_admin($1, $2, $3, $4, $5)",
+							   5, params, false, deadline);
+		if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
 			*block = strtoi64(PQgetvalue(res, 0, 0), NULL, 10);
 		PQclear(res);
 	}

@@ -25,4 +25,8 @@ extern bool
 OrderingAdminRouteToLeader(OrderingAdminKind kind, const char *channel,
 						   const char *node, const char *arg, int64 *block);
 
+/* The name of a request kind in ordering.relay_admin(), and back. */
+extern const char *OrderingAdminKindName(OrderingAdminKind kind);
+extern bool OrderingAdminKindFromName(const char *name, OrderingAdminKind *kind);
+
 #endif /* ORDERING_LEADER_CALL_H */

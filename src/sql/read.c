@@ -31,6 +31,7 @@
 #include "common/gucs.h"
 #include "common/shmem.h"
 #include "raft/raft.h"
+#include "store/spi.h"
 #include "sql/backend.h"
 #include "sql/catalog.h"
 #include "sql/validate.h"
@@ -40,7 +41,7 @@ PG_FUNCTION_INFO_V1(ordering_peer_status);
 PG_FUNCTION_INFO_V1(ordering_wait_for_block);
 PG_FUNCTION_INFO_V1(ordering_verify_chain);
 
-#define STATUS_COLUMNS 18
+#define STATUS_COLUMNS 19
 #define PEER_COLUMNS 10
 #define WAIT_SLICE_MS 1000
 #define VERIFY_FETCH_ROWS 1000
@@ -114,6 +115,7 @@ put_status_row(ReturnSetInfo *rsinfo, const OrderingChannelStatus *status)
 	column++;
 	values[column] = text_or_null(status->last_error, &nulls[column]);
 	column++;
+	values[column++] = Int64GetDatum(status->rejected_records);
 	Assert(column == STATUS_COLUMNS);
 
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
@@ -258,6 +260,7 @@ wait_for_block(const char *channel, int64 number, bool has_deadline,
 Datum
 ordering_wait_for_block(PG_FUNCTION_ARGS)
 {
+	int spi;
 	char *channel = OrderingTextArg(fcinfo, 0, "channel");
 	int64 number;
 	bool has_deadline = !PG_ARGISNULL(2);
@@ -278,7 +281,7 @@ ordering_wait_for_block(PG_FUNCTION_ARGS)
 		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 											   PG_GETARG_INT32(2));
 
-	SPI_connect();
+	spi = StoreSpiConnect();
 	if (!OrderingChannelExists(channel))
 		OrderingReportUnknownChannel(channel);
 	exists = block_exists(channel, number);
@@ -292,7 +295,7 @@ ordering_wait_for_block(PG_FUNCTION_ARGS)
 		OrderingRequireSharedMemory();
 		exists = wait_for_block(channel, number, has_deadline, deadline);
 	}
-	SPI_finish();
+	StoreSpiFinish(spi);
 	PG_RETURN_BOOL(exists);
 }
 
@@ -514,6 +517,7 @@ chain_check_all(const char *channel, ChainCheck *check)
 Datum
 ordering_verify_chain(PG_FUNCTION_ARGS)
 {
+	int spi;
 	char *channel = OrderingTextArg(fcinfo, 0, "channel");
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	ChainCheck check = { 0 };
@@ -521,11 +525,11 @@ ordering_verify_chain(PG_FUNCTION_ARGS)
 	bool nulls[4] = { false, false, false, false };
 
 	check.block_context = CurrentMemoryContext;
-	SPI_connect();
+	spi = StoreSpiConnect();
 	if (!OrderingChannelExists(channel))
 		OrderingReportUnknownChannel(channel);
 	chain_check_all(channel, &check);
-	SPI_finish();
+	StoreSpiFinish(spi);
 
 	if (check.blocks == 0)
 		chain_bad(&check, 0, "the channel has no blocks");

@@ -44,6 +44,7 @@
 #include "common/gucs.h"
 #include "common/names.h"
 #include "common/shmem.h"
+#include "store/spi.h"
 #include "sql/backend.h"
 #include "sql/catalog.h"
 #include "sql/validate.h"
@@ -390,12 +391,13 @@ create_places(SubmitItem *items, int n_items)
 static void
 submit_items(const char *channel, SubmitItem *items, int n_items, bool wait)
 {
+	int spi;
 	TimestampTz deadline = OrderingSubmitDeadline();
 	OrderingSettings settings;
 	HTAB *places;
 
 	OrderingRequireSharedMemory();
-	SPI_connect();
+	spi = StoreSpiConnect();
 	OrderingChannelSettings(channel, &settings);
 	for (int i = 0; i < n_items; i++)
 		check_payload(channel, &settings, &items[i]);
@@ -410,7 +412,7 @@ submit_items(const char *channel, SubmitItem *items, int n_items, bool wait)
 		if (wait)
 			wait_until_ordered(channel, items, n_items, places, deadline);
 	}
-	SPI_finish();
+	StoreSpiFinish(spi);
 }
 
 static SubmitItem

@@ -22,9 +22,98 @@
 #include "utils/builtins.h"
 
 #include "common/blocks.h"
+#include "common/conninfo.h"
+#include "common/gucs.h"
 #include "store/chain.h"
 #include "store/genesis.h"
 #include "store/spi.h"
+
+/*
+ * Reads the consenters an SPI result holds (node, id, conninfo, learner),
+ * at most RAFT_MAX_MEMBERS; ERROR 22023 on a missing id or name.
+ */
+static int
+genesis_read_members(ChannelMember *members, MemoryContext cxt)
+{
+	int n = 0;
+
+	for (uint64 i = 0; i < SPI_processed && i < RAFT_MAX_MEMBERS; i++)
+	{
+		HeapTuple tuple = SPI_tuptable->vals[i];
+		TupleDesc desc = SPI_tuptable->tupdesc;
+		ChannelMember *m = &members[n++];
+		char *node = SPI_getvalue(tuple, desc, 1);
+		char *conninfo = SPI_getvalue(tuple, desc, 3);
+		bool isnull;
+
+		if (node == NULL || strlen(node) >= sizeof(m->node))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid node name in a consenters document")));
+		SPI_getbinval(tuple, desc, 2, &isnull);
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("consenter \"%s\" has no raft id", node)));
+		strlcpy(m->node, node, sizeof(m->node));
+		m->id = (raft_id) StoreGetInt64(tuple, desc, 2);
+		m->conninfo = MemoryContextStrdup(cxt, conninfo ? conninfo : "");
+		m->is_learner = DatumGetBool(SPI_getbinval(tuple, desc, 4, &isnull));
+	}
+	return n;
+}
+
+/*
+ * One role per node per server: this node's role in a new channel must be
+ * the one it has in every other channel here, so that a peer tells the
+ * nodes apart by the role they log in as.  ERROR 22023 otherwise.
+ */
+static void
+genesis_check_own_role(const char *channel, const char *role)
+{
+	Oid types[2] = { TEXTOID, TEXTOID };
+	Datum values[2] = { CStringGetTextDatum(ordering_node_name),
+						CStringGetTextDatum(channel) };
+
+	StoreQuery("SELECT channel, conninfo FROM ordering.consenters"
+			   " WHERE node = $1 AND channel <> $2 ORDER BY channel",
+			   2, types, values, SPI_OK_SELECT);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char *other_channel =
+			SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		char *other_role = OrderingConninfoUser(
+			SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
+
+		if (other_role != NULL && strcmp(other_role, role) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("node \"%s\" connects as role \"%s\" in channel \"%s\" but as \"%s\" in channel \"%s\"",
+							ordering_node_name, role, channel, other_role,
+							other_channel),
+					 errdetail(
+						 "A node has one role per server: its peers tell the nodes apart by the role they log in as.")));
+	}
+}
+
+/*
+ * Every consenter of a genesis document passes the conninfo policy, and
+ * this node has its one role in it.
+ */
+static void
+genesis_check_consenters(const char *channel, const char *document)
+{
+	ChannelMember *members = palloc0(sizeof(ChannelMember) * RAFT_MAX_MEMBERS);
+	int n = StoreDocumentConsenters(document, members, CurrentMemoryContext);
+
+	for (int i = 0; i < n; i++)
+	{
+		OrderingCheckConninfo(members[i].node, members[i].conninfo);
+		if (strcmp(members[i].node, ordering_node_name) == 0)
+			genesis_check_own_role(channel,
+								   OrderingConninfoUser(members[i].conninfo));
+	}
+}
 
 void
 StoreInstallGenesis(const char *channel, const char *document)
@@ -58,6 +147,7 @@ StoreInstallGenesis(const char *channel, const char *document)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("channel \"%s\" already exists", channel)));
+	genesis_check_consenters(channel, document);
 
 	StoreQuery("INSERT INTO ordering.channels (channel, config)"
 			   " SELECT $1, $2::jsonb->'config'",
@@ -99,6 +189,20 @@ StoreGenesisDocument(const char *channel, MemoryContext cxt)
 	return MemoryContextStrdup(cxt, TextDatumGetCString(d));
 }
 
+int
+StoreDocumentConsenters(const char *document, ChannelMember *members,
+						MemoryContext cxt)
+{
+	Oid types[1] = { TEXTOID };
+	Datum value = CStringGetTextDatum(document);
+
+	StoreQuery("SELECT key, (value->>'id')::bigint, value->>'conninfo',"
+			   " coalesce((value->>'learner')::boolean, false)"
+			   " FROM jsonb_each($1::jsonb->'consenters') ORDER BY 2",
+			   1, types, &value, SPI_OK_SELECT);
+	return genesis_read_members(members, cxt);
+}
+
 /*
  * GENESIS: {"genesis": "<block 0's document>", "consenters": {current
  * consenters}}, sent by a member to a node that may lack the channel.
@@ -125,18 +229,6 @@ StoreParseGenesisRecord(const char *data, Size len, int *n_book,
 			   " coalesce((value->>'learner')::boolean, false)"
 			   " FROM jsonb_each($1::jsonb->'consenters') ORDER BY 2",
 			   1, types, &value, SPI_OK_SELECT);
-	*n_book = 0;
-	for (uint64 i = 0; i < SPI_processed && i < RAFT_MAX_MEMBERS; i++)
-	{
-		HeapTuple tuple = SPI_tuptable->vals[i];
-		TupleDesc desc = SPI_tuptable->tupdesc;
-		ChannelMember *m = &book[(*n_book)++];
-		char *conninfo = SPI_getvalue(tuple, desc, 3);
-
-		strlcpy(m->node, SPI_getvalue(tuple, desc, 1), sizeof(m->node));
-		m->id = (raft_id) StoreGetInt64(tuple, desc, 2);
-		m->conninfo = MemoryContextStrdup(cxt, conninfo ? conninfo : "");
-		m->is_learner = DatumGetBool(SPI_getbinval(tuple, desc, 4, &isnull));
-	}
+	*n_book = genesis_read_members(book, cxt);
 	return genesis;
 }

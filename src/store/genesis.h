@@ -34,4 +34,12 @@ extern char *StoreGenesisDocument(const char *channel, MemoryContext cxt);
 extern char *StoreParseGenesisRecord(const char *data, Size len, int *n_book,
 									 ChannelMember *book, MemoryContext cxt);
 
+/*
+ * The consenters of a configuration document (at most RAFT_MAX_MEMBERS,
+ * by raft id), allocated in cxt; returns how many.  ERROR on a malformed
+ * document.
+ */
+extern int StoreDocumentConsenters(const char *document,
+								   ChannelMember *members, MemoryContext cxt);
+
 #endif /* ORDERING_STORE_GENESIS_H */

@@ -19,9 +19,11 @@
 #include "access/xact.h"
 #include "commands/extension.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
+#include "common/conninfo.h"
 #include "store/spi.h"
 
 /*
@@ -101,6 +103,31 @@ StoreGetInt64(HeapTuple tuple, TupleDesc desc, int column)
 	if (isnull)
 		elog(ERROR, "unexpected NULL in column %d", column);
 	return DatumGetInt64(d);
+}
+
+/*
+ * A GUC nest level of its own, as a function's SET clause does: an ERROR
+ * unwinds it with the transaction, StoreSpiFinish pops it.
+ */
+int
+StoreSpiConnect(void)
+{
+	int nest_level;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	nest_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", ORDERING_PINNED_SEARCH_PATH,
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true,
+							 0, false);
+	return nest_level;
+}
+
+void
+StoreSpiFinish(int guc_nest_level)
+{
+	AtEOXact_GUC(true, guc_nest_level);
+	SPI_finish();
 }
 
 void

@@ -25,6 +25,14 @@ typedef struct StorePlan
 	SPIPlanPtr plan;
 } StorePlan;
 
+/*
+ * Backends: SPI_connect with search_path pinned to pg_catalog, pg_temp
+ * until StoreSpiFinish, whatever the caller's search_path (the worker's
+ * session is pinned for good).  Returns what StoreSpiFinish takes.
+ */
+extern int StoreSpiConnect(void);
+extern void StoreSpiFinish(int guc_nest_level);
+
 /* Transaction + SPI + snapshot around a unit of worker work. */
 extern void StoreBegin(void);
 extern void StoreCommit(void);

@@ -6,16 +6,17 @@
  * Fabric's follower that receives a snapshot at block 180 while it has
  * block 100 pulls blocks 101..180 from another orderer before it goes on
  * with Raft.  Here, the worker installing a snapshot connects to the
- * leader (or, failing that, another consenter) with libpq and reads
- * ordering.blocks and ordering.transactions page by page with plain
- * SELECTs.  Every block is checked before it is inserted: its number
- * follows, its previous_hash is our last block's hash, its data_hash is
- * recomputed from its items and its hash from the three (README.md, "How
- * blocks are hashed and verified"); the
- * last one must be the snapshot's last_hash.  All of it happens in the
- * transaction that installs the snapshot, so a failure leaves nothing
- * behind: the channel is rebuilt from its tables and the leader sends the
- * snapshot again later.  Each peer is tried in its own subtransaction.
+ * leader (or, failing that, another consenter) as this node's own role and
+ * reads the blocks through ordering.peer_blocks(), page by page
+ * (peer_chain.c checks every field and verifies every link and hash from
+ * this node's last block on); the last one must be the snapshot's
+ * last_hash.  Then the chain's last configuration block at or below the
+ * snapshot's last block must hold the snapshot's consenters and settings:
+ * a snapshot that disagrees with the chain is refused.  All of it happens
+ * in the transaction that installs the snapshot, so a failure leaves
+ * nothing behind: the channel is rebuilt from its tables and goes on with
+ * what it has, and the leader sends the snapshot again later.  Each peer
+ * is tried in its own subtransaction.
  *
  * This runs inside the worker's event loop and blocks it.  That is
  * acceptable because it is bounded (connect, statement and overall
@@ -48,11 +49,10 @@
 #include "store/chain.h"
 #include "store/spi.h"
 #include "worker/catchup.h"
+#include "worker/peer_chain.h"
 
-/* Bounds of one pull. */
+/* Bounds of one pull (peer_chain.c bounds each connect and page). */
 #define CATCHUP_PAGE_BLOCKS 64
-#define CATCHUP_CONNECT_TIMEOUT_MS 5000
-#define CATCHUP_STATEMENT_TIMEOUT_MS 15000
 #define CATCHUP_TOTAL_TIMEOUT_MS 60000
 typedef struct CatchupTarget
 {
@@ -60,60 +60,10 @@ typedef struct CatchupTarget
 	uint8 last_hash[ORDERING_HASH_LEN];
 } CatchupTarget;
 
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Decodes hex text into a palloc'd buffer; ERROR on bad input. */
-static uint8 *
-catchup_unhex(const char *hex, Size *len)
-{
-	Size hex_len = strlen(hex);
-	uint8 *out;
-
-	if (hex_len % 2 != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("peer sent malformed hex data")));
-	out = palloc(hex_len / 2 + 1);
-	for (Size i = 0; i < hex_len / 2; i++)
-	{
-		int hi = hex_value(hex[2 * i]);
-		int lo = hex_value(hex[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("peer sent malformed hex data")));
-		out[i] = (uint8) ((hi << 4) | lo);
-	}
-	*len = hex_len / 2;
-	return out;
-}
-
-static void
-catchup_hash_field(const char *hex, uint8 out[ORDERING_HASH_LEN])
-{
-	Size len;
-	uint8 *bytes = catchup_unhex(hex, &len);
-
-	if (len != ORDERING_HASH_LEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("peer sent a hash of %zu bytes", len)));
-	memcpy(out, bytes, ORDERING_HASH_LEN);
-	pfree(bytes);
-}
-
-/* The snapshot's last block and hash, and the consenters it names. */
+/*
+ * The snapshot's last block and hash, and the consenters it names.  The
+ * snapshot came from the leader; its fields are checked all the same.
+ */
 static void
 catchup_read_snapshot(const char *channel, const raft_snapshot *snapshot,
 					  CatchupTarget *target, CatchupPeers *peers)
@@ -122,32 +72,34 @@ catchup_read_snapshot(const char *channel, const raft_snapshot *snapshot,
 	Datum value =
 		PointerGetDatum(cstring_to_text_with_len((const char *) snapshot->data,
 												 snapshot->data_size));
-	bool isnull;
-	int rc;
+	bool block_isnull;
+	bool hash_isnull;
+	Datum block;
+	Datum hash;
 
-	rc = SPI_execute_with_args("SELECT ($1::jsonb->>'last_block')::bigint,"
-							   " $1::jsonb->>'last_hash'",
-							   1, types, &value, NULL, true, 1);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+	StoreQuery("SELECT ($1::jsonb->>'last_block')::bigint,"
+			   " decode($1::jsonb->>'last_hash', 'hex')",
+			   1, types, &value, SPI_OK_SELECT);
+	if (SPI_processed != 1)
 		elog(ERROR, "could not read the snapshot of channel \"%s\"", channel);
-	target->last_block = DatumGetInt64(
-		SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	if (isnull ||
-		SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2) == NULL)
+	block = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+						  &block_isnull);
+	hash = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2,
+						 &hash_isnull);
+	if (block_isnull || hash_isnull || DatumGetInt64(block) < 0 ||
+		VARSIZE_ANY_EXHDR(DatumGetByteaPP(hash)) != ORDERING_HASH_LEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("snapshot of channel \"%s\" lacks last_block or last_hash",
+				 errmsg("snapshot of channel \"%s\" lacks a valid last_block or last_hash",
 						channel)));
-	catchup_hash_field(SPI_getvalue(SPI_tuptable->vals[0],
-									SPI_tuptable->tupdesc, 2),
-					   target->last_hash);
+	target->last_block = DatumGetInt64(block);
+	memcpy(target->last_hash, VARDATA_ANY(DatumGetByteaPP(hash)),
+		   ORDERING_HASH_LEN);
 
-	rc = SPI_execute_with_args("SELECT key, value->>'conninfo'"
-							   " FROM jsonb_each($1::jsonb->'config'->'consenters')"
-							   " ORDER BY key",
-							   1, types, &value, NULL, true, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "could not read the consenters of a snapshot");
+	StoreQuery("SELECT key, value->>'conninfo'"
+			   " FROM jsonb_each($1::jsonb->'config'->'consenters')"
+			   " ORDER BY key",
+			   1, types, &value, SPI_OK_SELECT);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		char *node =
@@ -155,7 +107,7 @@ catchup_read_snapshot(const char *channel, const raft_snapshot *snapshot,
 		char *conninfo =
 			SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
 
-		if (conninfo != NULL)
+		if (conninfo != NULL && strlen(node) < ORDERING_NAME_MAX)
 			CatchupAddPeer(peers, node, conninfo);
 	}
 }
@@ -175,206 +127,47 @@ CatchupAddPeer(CatchupPeers *peers, const char *node, const char *conninfo)
 	peers->n_peers++;
 }
 
-/*
- * Pulls, verifies and inserts blocks first..last from one page of results
- * (blocks and their transactions, both ordered).  Advances ch's chain head.
- */
+/* Inserts a verified block and its transactions. */
 static void
-catchup_apply_page(const char *channel, ChainHead *head, const char *peer,
-				   PGresult *blocks, PGresult *txs)
+catchup_insert(const char *channel, const PulledBlock *block)
 {
-	int n_blocks = PQntuples(blocks);
-	int n_txs = PQntuples(txs);
-	int t = 0;
-
-	for (int b = 0; b < n_blocks; b++)
-	{
-		int64 number = strtoi64(PQgetvalue(blocks, b, 0), NULL, 10);
-		uint8 previous_hash[ORDERING_HASH_LEN];
-		uint8 data_hash[ORDERING_HASH_LEN];
-		uint8 hash[ORDERING_HASH_LEN];
-		uint8 computed[ORDERING_HASH_LEN];
-		int tx_count = atoi(PQgetvalue(blocks, b, 4));
-		bool is_config = strcmp(PQgetvalue(blocks, b, 5), "t") == 0;
-		int64 raft_index = strtoi64(PQgetvalue(blocks, b, 7), NULL, 10);
-		int64 raft_term = strtoi64(PQgetvalue(blocks, b, 8), NULL, 10);
-		OrderingDataHasher hasher;
-		StoreBlockRow row;
-		uint8 *config = NULL;
-		Size config_len = 0;
-		int first_tx = t;
-		int position = 0;
-
-		catchup_hash_field(PQgetvalue(blocks, b, 1), previous_hash);
-		catchup_hash_field(PQgetvalue(blocks, b, 2), data_hash);
-		catchup_hash_field(PQgetvalue(blocks, b, 3), hash);
-
-		if (number != head->last_block + 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("node %s sent block " INT64_FORMAT
-							" where block " INT64_FORMAT " was expected",
-							peer, number, head->last_block + 1)));
-		if (memcmp(previous_hash, head->last_hash, ORDERING_HASH_LEN) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("block " INT64_FORMAT
-							" from node %s does not link to block " INT64_FORMAT
-							" of this node",
-							number, peer, head->last_block)));
-
-		OrderingDataHashBegin(&hasher);
-		if (is_config)
-		{
-			if (PQgetisnull(blocks, b, 6) || tx_count != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("configuration block " INT64_FORMAT
-								" from node %s is malformed",
-								number, peer)));
-			config = catchup_unhex(PQgetvalue(blocks, b, 6), &config_len);
-			OrderingDataHashAdd(&hasher, config, config_len);
-		}
-		else
-		{
-			while (t < n_txs &&
-				   strtoi64(PQgetvalue(txs, t, 0), NULL, 10) == number)
-			{
-				Size len;
-				uint8 *payload = catchup_unhex(PQgetvalue(txs, t, 3), &len);
-
-				if (atoi(PQgetvalue(txs, t, 1)) != position)
-					ereport(ERROR,
-							(errcode(ERRCODE_DATA_CORRUPTED),
-							 errmsg("block " INT64_FORMAT
-									" from node %s has a gap in its positions",
-									number, peer)));
-				OrderingDataHashAddTx(&hasher, PQgetvalue(txs, t, 2), payload,
-									  len);
-				pfree(payload);
-				position++;
-				t++;
-			}
-			if (position == 0 || position != tx_count)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("block " INT64_FORMAT
-								" from node %s has %d transactions, tx_count %d",
-								number, peer, position, tx_count)));
-		}
-		OrderingDataHashEnd(&hasher, computed);
-		if (memcmp(computed, data_hash, ORDERING_HASH_LEN) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("data_hash of block " INT64_FORMAT
-							" from node %s does not match its items",
-							number, peer)));
-		OrderingBlockHash(number, previous_hash, data_hash, computed);
-		if (memcmp(computed, hash, ORDERING_HASH_LEN) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("hash of block " INT64_FORMAT " from node %s is wrong",
-							number, peer)));
-
-		/* Verified: insert it, then its transactions. */
-		row.number = number;
-		memcpy(row.previous_hash, previous_hash, ORDERING_HASH_LEN);
-		memcpy(row.data_hash, data_hash, ORDERING_HASH_LEN);
-		memcpy(row.hash, hash, ORDERING_HASH_LEN);
-		row.tx_count = tx_count;
-		row.config = config;
-		row.config_len = config_len;
-		row.raft_index = raft_index;
-		row.raft_term = raft_term;
-		StoreInsertBlock(channel, &row, true);
-		if (t > first_tx)
-		{
-			Datum *tx_ids = palloc(sizeof(Datum) * (t - first_tx));
-			Datum *payloads = palloc(sizeof(Datum) * (t - first_tx));
-
-			for (int i = first_tx; i < t; i++)
-			{
-				Size len;
-				uint8 *payload = catchup_unhex(PQgetvalue(txs, i, 3), &len);
-
-				tx_ids[i - first_tx] =
-					CStringGetTextDatum(PQgetvalue(txs, i, 2));
-				payloads[i - first_tx] =
-					PointerGetDatum(StoreBytea(payload, len));
-				pfree(payload);
-			}
-			StoreInsertTransactions(channel, number, t - first_tx, tx_ids,
-									payloads);
-		}
-		head->last_block = number;
-		memcpy(head->last_hash, hash, ORDERING_HASH_LEN);
-	}
-	if (t != n_txs)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("node %s sent transactions of blocks it did not send",
-						peer)));
+	StoreInsertBlock(channel, &block->row, true);
+	if (block->n_txs > 0)
+		StoreInsertTransactions(channel, block->row.number, block->n_txs,
+								block->tx_ids, block->payloads);
 }
 
 /* Pulls, verifies and inserts one page of blocks from the peer. */
-static pg_noinline void
+static void
 catchup_one_page(const char *channel, ChainHead *head, PGconn *conn,
 				 const CatchupPeer *peer, const CatchupTarget *target,
-				 const TimestampTz *overall_deadline)
+				 TimestampTz deadline)
 {
 	int64 first = head->last_block + 1;
-	int64 last = Min(target->last_block, first + CATCHUP_PAGE_BLOCKS - 1);
-	char first_text[32];
-	char last_text[32];
-	const char *params[3] = { channel, first_text, last_text };
-	TimestampTz deadline;
-	PGresult *blocks;
-	PGresult *volatile txs = NULL;
+	int max_blocks =
+		(int) Min(target->last_block - head->last_block, CATCHUP_PAGE_BLOCKS);
+	PulledPage page;
 
-	snprintf(first_text, sizeof(first_text), INT64_FORMAT, first);
-	snprintf(last_text, sizeof(last_text), INT64_FORMAT, last);
-	deadline = Min(*overall_deadline,
-				   TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-											   CATCHUP_STATEMENT_TIMEOUT_MS));
-	blocks =
-		OrderingRemoteExec(conn, peer->node,
-						   "SELECT number, encode(previous_hash, 'hex'),"
-						   " encode(data_hash, 'hex'), encode(hash, 'hex'),"
-						   " tx_count, is_config, encode(config, 'hex'),"
-						   " raft_index, raft_term FROM ordering.blocks"
-						   " WHERE channel = $1 AND number BETWEEN $2 AND $3"
-						   " ORDER BY number",
-						   3, params, deadline);
-	PG_TRY();
+	PeerChainFetch(conn, peer->node, channel, first, max_blocks, deadline,
+				   &page);
+	if (page.n_blocks == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("node %s does not have block " INT64_FORMAT
+						" of channel \"%s\"",
+						peer->node, first, channel)));
+	for (int i = 0; i < page.n_blocks; i++)
 	{
-		txs = OrderingRemoteExec(conn, peer->node,
-								 "SELECT block_number, position, tx_id,"
-								 " encode(payload, 'hex')"
-								 " FROM ordering.transactions"
-								 " WHERE channel = $1"
-								 " AND block_number BETWEEN $2 AND $3"
-								 " ORDER BY block_number, position",
-								 3, params, deadline);
-		if (PQntuples(blocks) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_NO_DATA_FOUND),
-					 errmsg("node %s does not have block " INT64_FORMAT
-							" of channel \"%s\"",
-							peer->node, first, channel)));
-		catchup_apply_page(channel, head, peer->node, blocks, txs);
+		PeerChainVerifyNext(head, &page.blocks[i], peer->node);
+		catchup_insert(channel, &page.blocks[i]);
 	}
-	PG_FINALLY();
-	{
-		PQclear(blocks);
-		PQclear(txs);
-	}
-	PG_END_TRY();
 }
 
 /* Pulls up to target from one peer; ERROR on any failure. */
 static pg_noinline void
-catchup_from_peer(const char *channel, ChainHead *head, const CatchupPeer *peer,
-				  const CatchupTarget *target, TimestampTz deadline_arg)
+catchup_from_peer(const char *channel, const char *own_user, ChainHead *head,
+				  const CatchupPeer *peer, const CatchupTarget *target,
+				  TimestampTz deadline_arg)
 {
 	volatile TimestampTz overall_deadline = deadline_arg;
 	PGconn *volatile conn = NULL;
@@ -386,19 +179,13 @@ catchup_from_peer(const char *channel, ChainHead *head, const CatchupPeer *peer,
 							  ALLOCSET_DEFAULT_SIZES);
 	PG_TRY();
 	{
-		conn =
-			OrderingRemoteConnect(peer->conninfo, "ordering catchup",
-								  CATCHUP_STATEMENT_TIMEOUT_MS,
-								  Min(overall_deadline,
-									  TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-																  CATCHUP_CONNECT_TIMEOUT_MS)));
+		conn = PeerChainConnect(peer->conninfo, own_user, overall_deadline);
 		while (head->last_block < target->last_block)
 		{
-			TimestampTz page_deadline = overall_deadline;
-
 			CHECK_FOR_INTERRUPTS();
 			MemoryContextSwitchTo(page_cxt);
-			catchup_one_page(channel, head, conn, peer, target, &page_deadline);
+			catchup_one_page(channel, head, conn, peer, target,
+							 overall_deadline);
 			MemoryContextSwitchTo(caller_cxt);
 			MemoryContextReset(page_cxt);
 		}
@@ -420,9 +207,9 @@ catchup_from_peer(const char *channel, ChainHead *head, const CatchupPeer *peer,
 
 /* One peer in a subtransaction; true when it provided the blocks. */
 static bool
-catchup_try_peer(const char *channel, ChainHead *head, const CatchupPeer *peer,
-				 const CatchupTarget *target, TimestampTz deadline,
-				 char **last_error)
+catchup_try_peer(const char *channel, const char *own_user, ChainHead *head,
+				 const CatchupPeer *peer, const CatchupTarget *target,
+				 TimestampTz deadline, char **last_error)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -435,7 +222,7 @@ catchup_try_peer(const char *channel, ChainHead *head, const CatchupPeer *peer,
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		catchup_from_peer(channel, head, peer, target, deadline);
+		catchup_from_peer(channel, own_user, head, peer, target, deadline);
 		ReleaseCurrentSubTransaction();
 		done = true;
 	}
@@ -460,10 +247,46 @@ catchup_try_peer(const char *channel, ChainHead *head, const CatchupPeer *peer,
 	return done;
 }
 
+/*
+ * The snapshot's consenters and settings must be those of the chain's last
+ * configuration block at or below its last block: a snapshot is the
+ * chain's state, not a way to hand a node another configuration.
+ */
+static void
+catchup_check_configuration(const char *channel, const raft_snapshot *snapshot,
+							int64 last_block)
+{
+	Oid types[3] = { TEXTOID, TEXTOID, INT8OID };
+	Datum values[3];
+	bool isnull = true;
+	Datum agrees = BoolGetDatum(false);
+
+	values[0] =
+		PointerGetDatum(cstring_to_text_with_len((const char *) snapshot->data,
+												 snapshot->data_size));
+	values[1] = CStringGetTextDatum(channel);
+	values[2] = Int64GetDatum(last_block);
+	StoreQuery("SELECT d.doc->'consenters' = $1::jsonb->'config'->'consenters'"
+			   " AND d.doc->'config' = $1::jsonb->'config'->'config'"
+			   " FROM (SELECT convert_from(b.config, 'UTF8')::jsonb AS doc"
+			   "  FROM ordering.blocks b"
+			   "  WHERE b.channel = $2 AND b.is_config AND b.number <= $3"
+			   "  ORDER BY b.number DESC LIMIT 1) d",
+			   3, types, values, SPI_OK_SELECT);
+	if (SPI_processed == 1)
+		agrees = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+							   &isnull);
+	if (isnull || !DatumGetBool(agrees))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("channel \"%s\": refused a snapshot whose consenters or settings differ from the chain's configuration at block " INT64_FORMAT,
+						channel, last_block)));
+}
+
 void
-CatchupPullBlocks(const char *channel, const CatchupPeers *leaders,
-				  const CatchupPeers *members, const raft_snapshot *snapshot,
-				  ChainHead *head)
+CatchupPullBlocks(const char *channel, const char *own_user,
+				  const CatchupPeers *leaders, const CatchupPeers *members,
+				  const raft_snapshot *snapshot, ChainHead *head)
 {
 	CatchupTarget target;
 	CatchupPeers *peers = palloc0(sizeof(CatchupPeers));
@@ -484,7 +307,11 @@ CatchupPullBlocks(const char *channel, const CatchupPeers *leaders,
 					   members->peers[i].conninfo);
 
 	if (target.last_block <= head->last_block)
-		return; /* nothing to pull; the caller checks the hash */
+	{
+		/* Nothing to pull; the caller checks the hash. */
+		catchup_check_configuration(channel, snapshot, target.last_block);
+		return;
+	}
 
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 										   CATCHUP_TOTAL_TIMEOUT_MS);
@@ -497,8 +324,8 @@ CatchupPullBlocks(const char *channel, const CatchupPeers *leaders,
 	SetLatch(MyLatch);
 	for (int i = 0; i < peers->n_peers && GetCurrentTimestamp() < deadline; i++)
 	{
-		if (catchup_try_peer(channel, head, &peers->peers[i], &target,
-							 deadline, &last_error))
+		if (catchup_try_peer(channel, own_user, head, &peers->peers[i],
+							 &target, deadline, &last_error))
 		{
 			ereport(LOG,
 					(errmsg("channel \"%s\": pulled blocks " INT64_FORMAT
@@ -506,6 +333,7 @@ CatchupPullBlocks(const char *channel, const CatchupPeers *leaders,
 							channel, start_block + 1, target.last_block,
 							peers->peers[i].node)));
 			SetLatch(MyLatch);
+			catchup_check_configuration(channel, snapshot, target.last_block);
 			return;
 		}
 	}

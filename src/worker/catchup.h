@@ -36,14 +36,17 @@ CatchupAddPeer(CatchupPeers *peers, const char *node, const char *conninfo);
 /*
  * Inside the worker transaction that installs snapshot: inserts blocks
  * head->last_block + 1 .. the snapshot's last_block (and their
- * transactions), pulled from the first of leaders, the consenters the
- * snapshot names, then members that provides them, after checking that
- * they link into the chain head and that every data_hash and hash is
- * right; advances head.  ERROR when no peer could provide a verified
- * chain; the caller's transaction then aborts.
+ * transactions), pulled as own_user (this node's role) from the first of
+ * leaders, the consenters the snapshot names, then members that provides
+ * them, after checking that they link into the chain head and that every
+ * data_hash and hash is right; advances head.  Then checks that the
+ * snapshot's configuration is the chain's.  ERROR when no peer could
+ * provide a verified chain or the snapshot disagrees with it; the
+ * caller's transaction then aborts.
  */
-extern void CatchupPullBlocks(const char *channel, const CatchupPeers *leaders,
-							  const CatchupPeers *members,
-							  const raft_snapshot *snapshot, ChainHead *head);
+extern void
+CatchupPullBlocks(const char *channel, const char *own_user,
+				  const CatchupPeers *leaders, const CatchupPeers *members,
+				  const raft_snapshot *snapshot, ChainHead *head);
 
 #endif /* ORDERING_CATCHUP_H */

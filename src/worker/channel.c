@@ -70,8 +70,8 @@ ChannelPeerById(const Channel *ch, raft_id id)
 	return NULL;
 }
 
-static const ChannelMember *
-channel_peer_by_node(const Channel *ch, const char *node)
+const ChannelMember *
+ChannelPeerByNode(const Channel *ch, const char *node)
 {
 	const ChannelMember *m = ChannelMemberByNode(ch, node);
 
@@ -134,6 +134,7 @@ channel_drop_raft(Channel *ch)
 void
 ChannelDestroy(Channel *ch)
 {
+	ChannelNoteMembersChanged();
 	ChannelFailAdminWaits(ch, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 						  "the channel was dropped");
 	channel_drop_raft(ch);
@@ -202,6 +203,7 @@ ChannelLoad(Channel *ch)
 
 	CutterConfigure(&ch->routing.cutter, &ch->state.settings);
 	ch->counters.status_dirty = true;
+	ChannelNoteMembersChanged();
 
 	/*
 	 * A joiner added after genesis: its id is in the address book.  An id
@@ -210,7 +212,7 @@ ChannelLoad(Channel *ch)
 	 */
 	if (ch->state.self_id == RAFT_NONE && !ch->state.removed)
 	{
-		const ChannelMember *me = channel_peer_by_node(ch, ordering_node_name);
+		const ChannelMember *me = ChannelPeerByNode(ch, ordering_node_name);
 
 		if (me != NULL && me->id > own_id_before)
 			ch->state.self_id = me->id;

@@ -18,6 +18,8 @@
  *	channel_joining.c		GENESIS, JOIN_REQUEST and the address book
  *	channel_admin.c			admin requests from backends
  *	channel_membership.c	promotion of learners, a leader's handoff
+ *	channel_identity.c		who a peer is; the check of every record
+ *	channel_eviction.c		finding this node's removal in peers' chains
  *	channel_ready.c			persisting, applying and sending a ready
  *	channel_status.c		ordering.status and ordering.peers
  *
@@ -144,6 +146,17 @@ typedef struct ChannelLeading
 	TimestampTz handoff_started_at;
 } ChannelLeading;
 
+/* Looking for this node's removal while no leader is heard (channel_eviction.c). */
+typedef struct ChannelEviction
+{
+	TimestampTz leaderless_since; /* 0 while a leader is known */
+	TimestampTz next_check_at;
+	/* The peers' chain verified so far, from own block cursor_base on. */
+	bool cursor_valid;
+	int64 cursor_base;
+	ChainHead cursor;
+} ChannelEviction;
+
 /* When the loop must look at the channel again. */
 typedef struct ChannelTimers
 {
@@ -161,6 +174,7 @@ typedef struct ChannelCounters
 	int64 data_persist_count;
 	double data_persist_total_ms;
 	double data_persist_last_ms;
+	int64 rejected_records; /* from peers, dropped (channel_identity.c) */
 	char last_error[ORDERING_ERROR_MESSAGE_MAX];
 } ChannelCounters;
 
@@ -175,6 +189,7 @@ typedef struct Channel
 	ChannelRouting routing;
 	ChannelJoining joining;
 	ChannelLeading leading;
+	ChannelEviction eviction;
 	ChannelTimers timers;
 	ChannelCounters counters;
 
@@ -200,9 +215,9 @@ ChannelIsLive(const Channel *ch)
 extern void ChannelTick(Channel *ch, TimestampTz now);
 extern void ChannelSubmit(Channel *ch, const char *tx_id, const char *payload,
 						  uint32 payload_len, TimestampTz now);
-extern void
-ChannelReceive(Channel *ch, const char *from_node, OrderingRecordKind kind,
-			   const char *data, Size len, TimestampTz now);
+extern void ChannelReceive(Channel *ch, const char *from_node,
+						   const char *session_role, OrderingRecordKind kind,
+						   const char *data, Size len, TimestampTz now);
 extern void ChannelTakeAdminRequest(Channel *ch, int slot,
 									const OrderingAdminRequest *request);
 extern void ChannelFlush(Channel *ch, TimestampTz now);
@@ -214,6 +229,26 @@ extern void ChannelPublishStatus(Channel *ch);
 extern void
 ChannelSetAddressBook(Channel *ch, int n_book, const ChannelMember *book);
 extern bool ChannelBookHasSelf(int n_book, const ChannelMember *book);
+/*
+ * Why a GENESIS record's consenters (book) and genesis document's
+ * (genesis_members) may not be taken from from_node logged in as
+ * session_role, or NULL: the book must name from_node with that role and
+ * this node, and every conninfo must pass the policy.
+ */
+extern char *
+ChannelGenesisRefusal(const char *from_node, const char *session_role,
+					  int n_book, const ChannelMember *book, int n_genesis,
+					  const ChannelMember *genesis_members);
+
+/* Publishes the (node, role) pairs of every channel's members if changed. */
+extern void ChannelPublishNodeRoles(Channel *const *channels, int n_channels);
+/*
+ * The role a conninfo names, or NULL; cached, and valid only until the
+ * next call (a full cache starts over).
+ */
+extern const char *ChannelRoleOf(const char *conninfo);
+/* The role this node logs in to its peers as, in this channel, or NULL. */
+extern const char *ChannelOwnUser(const Channel *ch);
 
 /* Answers an admin slot (worker side); broadcasts admin_cv. */
 extern void ChannelAnswerAdmin(int slot, uint64 ticket, int sqlstate,

@@ -23,11 +23,29 @@ ChannelIsLeader(const Channel *ch)
 	return ch->raft.node != NULL && ch->raft.role == RAFT_LEADER;
 }
 
-/* Membership lookups (channel.c); ChannelPeerById also reads the book. */
+/* Membership lookups (channel.c); ChannelPeer* also read the book. */
 extern const ChannelMember *ChannelMemberById(const Channel *ch, raft_id id);
 extern const ChannelMember *
 ChannelMemberByNode(const Channel *ch, const char *node);
 extern const ChannelMember *ChannelPeerById(const Channel *ch, raft_id id);
+extern const ChannelMember *
+ChannelPeerByNode(const Channel *ch, const char *node);
+
+/* Identity (channel_identity.c). */
+/* Queues a record for a member, connecting as ChannelOwnUser(ch). */
+extern bool ChannelSend(Channel *ch, const ChannelMember *to,
+						OrderingRecordKind kind, const void *data, Size len);
+/*
+ * The member from_node, when it is one (or in the address book) and
+ * session_role is its role; else counts and logs the record as rejected
+ * and returns NULL.
+ */
+extern const ChannelMember *
+ChannelAdmit(Channel *ch, const char *from_node, const char *session_role);
+/* Counts a dropped record; logs reason (fixed text) and detail, rate-limited. */
+extern void ChannelReject(Channel *ch, const char *from_node,
+						  const char *reason, const char *detail);
+extern void ChannelNoteMembersChanged(void);
 /* The leader's node name, "" when unknown. */
 extern const char *ChannelLeaderName(const Channel *ch);
 
@@ -49,13 +67,13 @@ extern void ChannelForgetPending(Channel *ch, const char *tx_id);
 
 /* Joining (channel_joining.c). */
 extern void ChannelNoteHeard(Channel *ch, raft_id id, TimestampTz now);
-extern void
-ChannelSendGenesis(Channel *ch, const char *node, const char *conninfo);
+extern void ChannelSendGenesis(Channel *ch, const ChannelMember *to);
 extern void
 ChannelRequestJoin(Channel *ch, const char *only_node, TimestampTz now);
 extern void ChannelPushGenesis(Channel *ch, TimestampTz now);
-extern void ChannelReceiveGenesis(Channel *ch, const char *from_node,
-								  const char *data, Size len);
+extern void
+ChannelReceiveGenesis(Channel *ch, const char *from_node,
+					  const char *session_role, const char *data, Size len);
 
 /* Admin requests (channel_admin.c). */
 extern void
@@ -72,6 +90,9 @@ extern char *ChannelCheckMembershipChange(Channel *ch, int kind,
 										  const ChannelMember *target);
 extern bool ChannelStartHandoff(Channel *ch, int slot, uint64 ticket);
 extern void ChannelFinishHandoff(Channel *ch, TimestampTz now);
+
+/* Eviction detection (channel_eviction.c), on every tick. */
+extern void ChannelWatchEviction(Channel *ch, TimestampTz now);
 
 /* Readies (channel_ready.c). */
 extern void ChannelExpireSnapshotSends(Channel *ch, TimestampTz now);

@@ -10,6 +10,11 @@
  * the sender knows them; the receiver keeps the consenters as its address
  * book until its log reaches the change that added it.
  *
+ * A GENESIS record is only an invitation: it never removes this node from
+ * a channel.  A node learns its removal from a committed configuration
+ * change only (channel_ready.c applies it; channel_eviction.c finds it in
+ * its peers' chain when it missed it).
+ *
  * src/worker/channel_joining.c
  *
  *-------------------------------------------------------------------------
@@ -18,7 +23,9 @@
 
 #include "utils/json.h"
 
+#include "common/conninfo.h"
 #include "common/gucs.h"
+#include "common/names.h"
 #include "store/genesis.h"
 #include "store/log.h"
 #include "store/spi.h"
@@ -40,6 +47,52 @@ ChannelBookHasSelf(int n_book, const ChannelMember *book)
 	return false;
 }
 
+/* Why a list of consenters may not be taken from a peer, or NULL. */
+static char *
+channel_conninfos_refusal(int n, const ChannelMember *members)
+{
+	for (int i = 0; i < n; i++)
+	{
+		char *refusal;
+
+		if (!OrderingNodeNameIsValid(members[i].node))
+			return pstrdup("invalid node name in consenters");
+		refusal = OrderingConninfoRefusal(members[i].node, members[i].conninfo);
+		if (refusal != NULL)
+			return refusal;
+	}
+	return NULL;
+}
+
+char *
+ChannelGenesisRefusal(const char *from_node, const char *session_role,
+					  int n_book, const ChannelMember *book, int n_genesis,
+					  const ChannelMember *genesis_members)
+{
+	char *refusal;
+	bool names_sender = false;
+
+	refusal = channel_conninfos_refusal(n_book, book);
+	if (refusal == NULL)
+		refusal = channel_conninfos_refusal(n_genesis, genesis_members);
+	if (refusal != NULL)
+		return psprintf("Its consenters break the conninfo policy: %s", refusal);
+	for (int i = 0; i < n_book; i++)
+	{
+		const char *role = ChannelRoleOf(book[i].conninfo);
+
+		if (strcmp(book[i].node, from_node) == 0 && role != NULL &&
+			strcmp(role, session_role) == 0)
+			names_sender = true;
+	}
+	if (!names_sender)
+		return psprintf("Its consenters do not name node \"%s\" with role \"%s\".",
+						from_node, session_role);
+	if (!ChannelBookHasSelf(n_book, book))
+		return pstrdup("Its consenters do not name this node.");
+	return NULL;
+}
+
 /* Keeps a copy of the consenters a GENESIS record named. */
 void
 ChannelSetAddressBook(Channel *ch, int n_book, const ChannelMember *book)
@@ -54,6 +107,7 @@ ChannelSetAddressBook(Channel *ch, int n_book, const ChannelMember *book)
 			MemoryContextStrdup(ch->top_cxt, book[i].conninfo);
 		ch->joining.n_book++;
 	}
+	ChannelNoteMembersChanged();
 }
 
 void
@@ -90,7 +144,7 @@ channel_heard_from(const Channel *ch, raft_id id, TimestampTz now)
  * keeps the consenters as its address book.
  */
 void
-ChannelSendGenesis(Channel *ch, const char *node, const char *conninfo)
+ChannelSendGenesis(Channel *ch, const ChannelMember *to)
 {
 	StringInfoData buf;
 
@@ -114,8 +168,7 @@ ChannelSendGenesis(Channel *ch, const char *node, const char *conninfo)
 						 m->is_learner ? "true" : "false");
 	}
 	appendStringInfoString(&buf, "}}");
-	(void) TransportSend(node, conninfo, ch->state.name,
-						 ORDERING_RECORD_GENESIS, buf.data, buf.len);
+	(void) ChannelSend(ch, to, ORDERING_RECORD_GENESIS, buf.data, buf.len);
 	pfree(buf.data);
 }
 
@@ -137,8 +190,7 @@ ChannelRequestJoin(Channel *ch, const char *only_node, TimestampTz now)
 		if (strcmp(m->node, ordering_node_name) == 0 ||
 			(only_node != NULL && strcmp(m->node, only_node) != 0))
 			continue;
-		(void) TransportSend(m->node, m->conninfo, ch->state.name,
-							 ORDERING_RECORD_JOIN_REQUEST, NULL, 0);
+		(void) ChannelSend(ch, m, ORDERING_RECORD_JOIN_REQUEST, NULL, 0);
 	}
 }
 
@@ -163,40 +215,50 @@ ChannelPushGenesis(Channel *ch, TimestampTz now)
 
 		if (m->id == ch->state.self_id || channel_heard_from(ch, m->id, now))
 			continue;
-		ChannelSendGenesis(ch, m->node, m->conninfo);
+		ChannelSendGenesis(ch, m);
 	}
 }
 
-/* Takes a GENESIS record for this existing channel. */
+/*
+ * Takes a GENESIS record for this existing channel from a member (admitted
+ * by the caller): a joiner's address book, or this node added again after
+ * a removal.  A member that runs the channel has no use for one.  Anything
+ * that breaks the rules a new channel's genesis must pass is dropped.
+ */
 void
-ChannelReceiveGenesis(Channel *ch, const char *from_node, const char *data,
-					  Size len)
+ChannelReceiveGenesis(Channel *ch, const char *from_node,
+					  const char *session_role, const char *data, Size len)
 {
 	ChannelMember *book = palloc0(sizeof(ChannelMember) * RAFT_MAX_MEMBERS);
+	ChannelMember *genesis_members =
+		palloc0(sizeof(ChannelMember) * RAFT_MAX_MEMBERS);
 	int n_book = 0;
+	int n_genesis = 0;
 	MemoryContext cxt = CurrentMemoryContext; /* outlives the transaction */
+	char *genesis;
+	char *refusal;
 
+	if (ch->raft.node != NULL && ch->state.self_id != RAFT_NONE &&
+		ChannelMemberById(ch, ch->state.self_id) != NULL)
+		return;
 	StoreBegin();
-	(void) StoreParseGenesisRecord(data, len, &n_book, book, cxt);
+	genesis = StoreParseGenesisRecord(data, len, &n_book, book, cxt);
+	n_genesis = StoreDocumentConsenters(genesis, genesis_members, cxt);
 	StoreCommit();
 
-	if (!ChannelBookHasSelf(n_book, book))
+	refusal = ChannelGenesisRefusal(from_node, session_role, n_book, book,
+									n_genesis, genesis_members);
+	if (refusal != NULL)
 	{
-		/*
-		 * Our leader tells us its configuration no longer has us: we were
-		 * removed but will never get the entry that says so.  Stop.
-		 */
-		if (ch->raft.node != NULL && ch->raft.leader != RAFT_NONE &&
-			strcmp(ChannelLeaderName(ch), from_node) == 0)
-		{
-			elog(LOG,
-				 "channel \"%s\": node %s says this node is no longer a consenter",
-				 ch->state.name, from_node);
-			StoreBegin();
-			StoreSetRemoved(&ch->state, true);
-			StoreCommit();
-			ChannelLoad(ch);
-		}
+		/* Not naming this node is no news: it never means "removed". */
+		if (ChannelBookHasSelf(n_book, book))
+			ChannelReject(ch, from_node, "GENESIS refused", refusal);
+		return;
+	}
+	if (ch->joining.genesis_doc != NULL &&
+		strcmp(ch->joining.genesis_doc, genesis) != 0)
+	{
+		ChannelReject(ch, from_node, "GENESIS with another block 0", NULL);
 		return;
 	}
 	if (ch->state.removed)

@@ -82,20 +82,19 @@ channel_apply_entry(Channel *ch, const raft_entry *entry, bool *rebuild)
 	if (entry->type == RAFT_ENTRY_CONF_CHANGE)
 	{
 		raft_conf_change cc;
-		const ChannelMember *m = NULL;
-		char *gone_node = NULL;
-		char *gone_conninfo = NULL;
+		bool removes_self = false;
 
+		/*
+		 * A node that misses the entry removing it finds it later in its
+		 * peers' chain (channel_eviction.c): nothing is sent to it here.
+		 */
 		if (raft_conf_change_decode(entry->data, entry->size, &cc) == RAFT_OK &&
 			cc.type == RAFT_CONF_REMOVE)
-			m = ChannelMemberById(ch, cc.node);
-		if (m != NULL)
-		{
-			gone_node = pstrdup(m->node);
-			gone_conninfo = pstrdup(m->conninfo);
-		}
+			removes_self = ChannelMemberById(ch, cc.node) != NULL &&
+				cc.node == ch->state.self_id;
 		block = StoreApplyConfChange(&ch->state, entry);
-		if (m != NULL && cc.node == ch->state.self_id)
+		ChannelNoteMembersChanged();
+		if (removes_self)
 		{
 			/* This node is out: stop running Raft once the ready is done. */
 			elog(LOG,
@@ -104,14 +103,6 @@ channel_apply_entry(Channel *ch, const raft_entry *entry, bool *rebuild)
 			StoreSetRemoved(&ch->state, true);
 			ChannelSetAddressBook(ch, 0, NULL);
 			*rebuild = true;
-		}
-		else if (m != NULL && ChannelIsLeader(ch))
-		{
-			/*
-			 * The removed node may never learn that the entry committed:
-			 * tell it (a GENESIS without it), so it stops too.
-			 */
-			ChannelSendGenesis(ch, gone_node, gone_conninfo);
 		}
 	}
 	else
@@ -241,8 +232,7 @@ channel_send_messages(Channel *ch, const raft_ready *rd, List **unreachable)
 		if (rc != RAFT_OK)
 			elog(ERROR, "could not encode a raft message: %s",
 				 raft_strerror(rc));
-		sent = TransportSend(to->node, to->conninfo, ch->state.name,
-							 ORDERING_RECORD_RAFT, buf, written);
+		sent = ChannelSend(ch, to, ORDERING_RECORD_RAFT, buf, written);
 		pfree(buf);
 		if (sent && msg->type == RAFT_MSG_SNAP)
 			channel_note_snapshot_sent(ch, msg->to);
@@ -281,8 +271,8 @@ channel_pull_snapshot_blocks(Channel *ch, const raft_snapshot *snapshot)
 	for (int i = 0; i < ch->state.n_members; i++)
 		CatchupAddPeer(&members, ch->state.members[i].node,
 					   ch->state.members[i].conninfo);
-	CatchupPullBlocks(ch->state.name, &leaders, &members, snapshot,
-					  &ch->state.chain);
+	CatchupPullBlocks(ch->state.name, ChannelOwnUser(ch), &leaders, &members,
+					  snapshot, &ch->state.chain);
 }
 
 /*

@@ -492,9 +492,8 @@ ChannelFlush(Channel *ch, TimestampTz now)
 	EntryBatchFinish(&ch->routing.forward_buf, ch->routing.forward_count);
 	leader = ChannelPeerById(ch, ch->raft.leader);
 	if (leader == NULL ||
-		!TransportSend(leader->node, leader->conninfo, ch->state.name,
-					   ORDERING_RECORD_FORWARD_TX, ch->routing.forward_buf.data,
-					   ch->routing.forward_buf.len))
+		!ChannelSend(ch, leader, ORDERING_RECORD_FORWARD_TX,
+					 ch->routing.forward_buf.data, ch->routing.forward_buf.len))
 	{
 		ch->counters.proposal_failures += ch->routing.forward_count;
 		ch->counters.status_dirty = true;

@@ -28,6 +28,7 @@ ChannelTick(Channel *ch, TimestampTz now)
 		ChannelPushGenesis(ch, now);
 		ChannelExpireSnapshotSends(ch, now);
 		ChannelFinishHandoff(ch, now);
+		ChannelWatchEviction(ch, now);
 	}
 	if (ChannelIsLeader(ch) && CutterTimedOut(&ch->routing.cutter, now))
 		ChannelProposeBatch(ch, CutterCut(&ch->routing.cutter));

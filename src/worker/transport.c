@@ -166,6 +166,7 @@ transport_peer_lookup(const char *node, bool create)
 	{
 		/* hash_search copied the key; everything else starts empty. */
 		peer->conninfo = NULL;
+		peer->own_user = NULL;
 		peer->state = TRANSPORT_PEER_IDLE;
 		dlist_init(&peer->queue);
 		peer->queued_bytes = 0;
@@ -191,16 +192,18 @@ transport_peer_lookup(const char *node, bool create)
 }
 
 /*
- * The latest conninfo given for a node wins.  A working connection is kept
- * and the new conninfo is used from the next connection on; one that is not
- * working (connecting, or its calls fail) is closed and the next attempt,
- * with the new conninfo, comes as soon as the current backoff delay allows.
- * Neither the delay nor the failure last logged is reset, so that two
- * channels spelling the same node's conninfo differently can make it
- * neither reconnect on every message nor log on every message.
+ * The latest conninfo (and own role) given for a node wins.  A working
+ * connection is kept and the new conninfo is used from the next connection
+ * on; one that is not working (connecting, or its calls fail) is closed
+ * and the next attempt, with the new conninfo, comes as soon as the
+ * current backoff delay allows.  Neither the delay nor the failure last
+ * logged is reset, so that two channels spelling the same node's conninfo
+ * differently can make it neither reconnect on every message nor log on
+ * every message.
  */
 static void
-transport_peer_set_conninfo(TransportPeer *peer, const char *conninfo)
+transport_peer_set_conninfo(TransportPeer *peer, const char *conninfo,
+							const char *own_user)
 {
 	bool working;
 
@@ -218,6 +221,11 @@ transport_peer_set_conninfo(TransportPeer *peer, const char *conninfo)
 										 : "")));
 	}
 	peer->conninfo = MemoryContextStrdup(transport_context, conninfo);
+	if (peer->own_user != NULL)
+		pfree(peer->own_user);
+	peer->own_user = own_user != NULL
+		? MemoryContextStrdup(transport_context, own_user)
+		: NULL;
 	if (working || peer->state == TRANSPORT_PEER_IDLE ||
 		peer->state == TRANSPORT_PEER_BACKOFF)
 		return;
@@ -276,9 +284,19 @@ TransportShutdown(void)
 	transport_wait_changed = true;
 }
 
+/* Whether a and b, either of which may be NULL, differ. */
+static bool
+transport_strings_differ(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
 bool
-TransportSend(const char *node, const char *conninfo, const char *channel,
-			  OrderingRecordKind kind, const void *data, Size len)
+TransportSend(const char *node, const char *conninfo, const char *own_user,
+			  const char *channel, OrderingRecordKind kind, const void *data,
+			  Size len)
 {
 	TransportPeer *peer;
 	TransportRecord *record;
@@ -297,8 +315,9 @@ TransportSend(const char *node, const char *conninfo, const char *channel,
 		return false;
 
 	if (conninfo != NULL &&
-		(peer->conninfo == NULL || strcmp(peer->conninfo, conninfo) != 0))
-		transport_peer_set_conninfo(peer, conninfo);
+		(transport_strings_differ(peer->conninfo, conninfo) ||
+		 transport_strings_differ(peer->own_user, own_user)))
+		transport_peer_set_conninfo(peer, conninfo, own_user);
 
 	envelope_bytes = EnvelopeRecordSize(channel, len);
 	limit_bytes = (Size) ordering_peer_buffer_kb * 1024;
@@ -355,7 +374,10 @@ TransportForgetPeer(const char *node)
 	TransportPeerClearQueue(peer);
 	if (peer->conninfo != NULL)
 		pfree(peer->conninfo);
+	if (peer->own_user != NULL)
+		pfree(peer->own_user);
 	peer->conninfo = NULL;
+	peer->own_user = NULL;
 	hash_search(transport_peers, node, HASH_REMOVE, NULL);
 	transport_wait_changed = true;
 }
@@ -491,15 +513,18 @@ TransportNextTimeoutMs(void)
 }
 
 /*
- * Decodes one inbox record (the sender's name, NUL, the envelope) and hands
- * out its records.  A malformed one is logged and dropped.
+ * Decodes one inbox record (the sender's name, NUL, the session user's
+ * name, NUL, the envelope) and hands out its records.  A malformed one is
+ * logged and dropped.
  */
 static void
 transport_receive_one(const char *data, Size len,
 					  TransportRecordCallback callback, void *arg)
 {
-	const char *nul = memchr(data, '\0', Min(len, NAMEDATALEN));
 	const char *from_node = data;
+	const char *from_end = memchr(data, '\0', Min(len, NAMEDATALEN));
+	const char *role;
+	const char *role_end = NULL;
 	const char *envelope;
 	Size envelope_len;
 	OrderingEnvelopeReader reader;
@@ -507,14 +532,19 @@ transport_receive_one(const char *data, Size len,
 	const char *error = NULL;
 	TransportPeer *peer;
 
-	if (nul == NULL || nul == data)
+	if (from_end != NULL && from_end != data)
+	{
+		role = from_end + 1;
+		role_end = memchr(role, '\0', Min(len - (role - data), NAMEDATALEN));
+	}
+	if (role_end == NULL || role_end == role)
 	{
 		ereport(LOG,
 				(errmsg(
-					"dropped an ordering inbox record without a sender name")));
+					"dropped an ordering inbox record without a sender or role name")));
 		return;
 	}
-	envelope = nul + 1;
+	envelope = role_end + 1;
 	envelope_len = len - (envelope - data);
 
 	/* deliver() checked it already; check again rather than trust shmem. */
@@ -534,7 +564,8 @@ transport_receive_one(const char *data, Size len,
 		return;
 	}
 
-	peer = transport_peer_lookup(from_node, true);
+	/* Only a node some channel already needs has a peer entry. */
+	peer = transport_peer_lookup(from_node, false);
 	if (peer != NULL)
 	{
 		peer->last_contact = GetCurrentTimestamp();
@@ -552,8 +583,8 @@ transport_receive_one(const char *data, Size len,
 
 	/* The callback may send or forget peers: hold no peer pointer now. */
 	while (EnvelopeNext(&reader, &record, &error))
-		callback(arg, from_node, record.channel, record.kind, record.data,
-				 record.len);
+		callback(arg, from_node, role, record.channel, record.kind,
+				 record.data, record.len);
 	Assert(error == NULL);
 }
 

@@ -27,11 +27,15 @@
 #include "common/envelope.h"
 
 /*
- * Called for each record received, by TransportReceive.  from_node,
- * channel and data point into the envelope being read: valid only during
- * the call.  The callback may call TransportSend and TransportForgetPeer.
+ * Called for each record received, by TransportReceive.  from_node is the
+ * node the envelope claims to come from, session_role the role that
+ * called deliver() (the identity PostgreSQL authenticated); the callback
+ * checks one against the other for the record's channel.  All pointers
+ * are into the envelope being read: valid only during the call.  The
+ * callback may call TransportSend and TransportForgetPeer.
  */
 typedef void (*TransportRecordCallback)(void *arg, const char *from_node,
+										const char *session_role,
 										const char *channel,
 										OrderingRecordKind kind,
 										const char *data, Size len);
@@ -41,16 +45,18 @@ extern void TransportInit(void);
 extern void TransportShutdown(void);
 
 /*
- * Queue one record for node, whose connection string is conninfo (the
- * latest one given for a node wins; a change closes a connection that does
- * not work and reconnects, within the backoff delay; a working connection
- * is kept and the next one uses the new conninfo).  Returns false when the
- * record was dropped because the peer's queue is full.  The record is
- * copied.
+ * Queue one record for node, whose connection string is conninfo, to be
+ * delivered logged in as own_user, the role this node connects as (the
+ * latest conninfo and role given for a node win; a change closes a
+ * connection that does not work and reconnects, within the backoff delay;
+ * a working connection is kept and the next one uses the new ones).
+ * Callers name only members of their channels, so the peer table never
+ * holds a node nobody needs.  Returns false when the record was dropped
+ * because the peer's queue is full.  The record is copied.
  */
-extern bool
-TransportSend(const char *node, const char *conninfo, const char *channel,
-			  OrderingRecordKind kind, const void *data, Size len);
+extern bool TransportSend(const char *node, const char *conninfo,
+						  const char *own_user, const char *channel,
+						  OrderingRecordKind kind, const void *data, Size len);
 
 /* Forget a peer no channel needs any more; closes its connection. */
 extern void TransportForgetPeer(const char *node);

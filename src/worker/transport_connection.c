@@ -31,6 +31,7 @@
 #include "storage/latch.h"
 #include "utils/timestamp.h"
 
+#include "common/conninfo.h"
 #include "common/gucs.h"
 #include "worker/transport_internal.h"
 
@@ -216,20 +217,61 @@ transport_notice_receiver(void *arg, const PGresult *result)
 }
 
 /*
+ * The parameters of a connection to the peer (common/conninfo.c): the
+ * allowed keywords of its conninfo, this node's role and credentials, the
+ * pinned search_path.  False (with *error) when the conninfo does not
+ * parse; nothing here may raise an ERROR in the worker's loop.
+ */
+static bool
+transport_peer_params(TransportPeer *peer, OrderingConnParams *params,
+					  char **error)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	char application_name[NAMEDATALEN];
+	char timeout[32];
+	volatile bool ok = false;
+
+	snprintf(application_name, sizeof(application_name), "ordering %s",
+			 ordering_node_name);
+	snprintf(timeout, sizeof(timeout), "%d",
+			 Max(TRANSPORT_CONNECT_TIMEOUT_MS / 1000, 2));
+	PG_TRY();
+	{
+		OrderingConnParamsInit(params, peer->conninfo, peer->own_user,
+							   application_name, NULL);
+		OrderingConnParamsSet(params, "connect_timeout", timeout);
+		ok = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		*error = edata->message;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/*
  * Starts a non-blocking connection: reserve a file descriptor, then
- * PQconnectStartParams with the peer's conninfo expanded in the middle so
- * that it can override connect_timeout but not application_name.
+ * PQconnectStartParams with expand_dbname = 0.
  */
 static void
 transport_peer_start_connect(TransportPeer *peer, TimestampTz now)
 {
-	const char *keywords[4];
-	const char *values[4];
-	char timeout[32];
-	char application_name[NAMEDATALEN];
+	OrderingConnParams params;
+	char *error = NULL;
 
 	Assert(peer->conn == NULL && peer->conninfo != NULL);
 
+	if (!transport_peer_params(peer, &params, &error))
+	{
+		transport_peer_fail(peer, now, "could not connect to", error);
+		return;
+	}
 	if (!AcquireExternalFD())
 	{
 		transport_peer_fail(peer, now, "could not connect to",
@@ -237,20 +279,7 @@ transport_peer_start_connect(TransportPeer *peer, TimestampTz now)
 		return;
 	}
 
-	snprintf(timeout, sizeof(timeout), "%d",
-			 Max(TRANSPORT_CONNECT_TIMEOUT_MS / 1000, 2));
-	snprintf(application_name, sizeof(application_name), "ordering %s",
-			 ordering_node_name);
-	keywords[0] = "connect_timeout";
-	values[0] = timeout;
-	keywords[1] = "dbname";
-	values[1] = peer->conninfo;
-	keywords[2] = "application_name";
-	values[2] = application_name;
-	keywords[3] = NULL;
-	values[3] = NULL;
-
-	peer->conn = PQconnectStartParams(keywords, values, 1);
+	peer->conn = PQconnectStartParams(params.keywords, params.values, 0);
 	if (peer->conn == NULL)
 	{
 		ReleaseExternalFD();
@@ -372,7 +401,8 @@ transport_peer_call_result(TransportPeer *peer, PGresult *result)
 					peer->node),
 			 errdetail_internal("%s", detail),
 			 code == ERRCODE_INSUFFICIENT_PRIVILEGE
-				 ? errhint("Grant role ordering_peer to the user that the conninfo of node \"%s\" names.",
+				 ? errhint("Grant role ordering_peer to role \"%s\" on node \"%s\": the role this node logs in as, the user of its own conninfo.",
+						   peer->own_user != NULL ? peer->own_user : "",
 						   peer->node)
 				 : (code == ERRCODE_UNDEFINED_FUNCTION ||
 					code == ERRCODE_INVALID_SCHEMA_NAME)

@@ -42,7 +42,8 @@ typedef struct TransportRecord
 typedef struct TransportPeer
 {
 	char node[NAMEDATALEN]; /* hash key */
-	char *conninfo;			/* NULL: a node we only heard from */
+	char *conninfo;			/* NULL: not yet given */
+	char *own_user;			/* the role this node logs in as there */
 	TransportPeerState state;
 
 	/* Records waiting for the next call, oldest first. */

@@ -38,11 +38,15 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
+#include "common/conninfo.h"
 #include "common/gucs.h"
+#include "common/names.h"
+#include "common/node_roles.h"
 #include "common/shmem.h"
 #include "store/genesis.h"
 #include "store/spi.h"
 #include "worker/channel.h"
+#include "worker/rejections.h"
 #include "worker/transport.h"
 
 PGDLLEXPORT void OrderingWorkerMain(Datum main_arg);
@@ -148,6 +152,29 @@ worker_set_ready(bool ready)
 typedef void (*ChannelStep)(Channel *ch, void *arg);
 
 /*
+ * After a caught ERROR: optionally report it (before cleanup, like
+ * PostgresMain's error recovery), abort the transaction if any, and
+ * return a copy of the error in cxt.
+ */
+static ErrorData *
+worker_recover(MemoryContext cxt, bool report)
+{
+	ErrorData *edata;
+
+	HOLD_INTERRUPTS();
+	if (report)
+		EmitErrorReport();
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	AbortCurrentTransaction();
+	LWLockReleaseAll();
+	MemoryContextSwitchTo(cxt);
+	RESUME_INTERRUPTS();
+	return edata;
+}
+
+/*
  * Runs step(ch, arg), catching an ERROR: the transaction (if any) is
  * aborted, the error logged, and a copy returned (NULL if none).  With
  * break_on_error the channel is also dropped for a rebuild.
@@ -164,17 +191,7 @@ worker_guard(Channel *ch, ChannelStep step, void *arg, bool break_on_error)
 	}
 	PG_CATCH();
 	{
-		/* Report before cleanup, like PostgresMain's error recovery. */
-		HOLD_INTERRUPTS();
-		EmitErrorReport();
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		LWLockReleaseAll();
-		MemoryContextSwitchTo(cxt);
-		RESUME_INTERRUPTS();
-
+		edata = worker_recover(cxt, true);
 		if (break_on_error)
 		{
 			ChannelBreak(ch, edata->message);
@@ -461,6 +478,7 @@ worker_drain_submissions(TimestampTz now)
 typedef struct ReceiveArg
 {
 	const char *from_node;
+	const char *session_role;
 	OrderingRecordKind kind;
 	const char *data;
 	Size len;
@@ -472,7 +490,8 @@ step_receive(Channel *ch, void *arg)
 {
 	ReceiveArg *a = arg;
 
-	ChannelReceive(ch, a->from_node, a->kind, a->data, a->len, a->now);
+	ChannelReceive(ch, a->from_node, a->session_role, a->kind, a->data, a->len,
+				   a->now);
 }
 
 /* ----------------------------------------------------------------
@@ -480,83 +499,89 @@ step_receive(Channel *ch, void *arg)
  * ----------------------------------------------------------------
  */
 
-/* Channels we asked to join, and when: at most one request a second. */
-typedef struct JoinAsked
+/* A record for a channel this node does not serve, dropped. */
+static void
+worker_reject_unknown(const char *from_node, const char *channel,
+					  const char *reason, const char *detail)
 {
-	char channel[ORDERING_NAME_MAX]; /* hash key */
-	TimestampTz asked_at;
-} JoinAsked;
-
-#define WORKER_JOIN_REQUEST_INTERVAL_MS 1000
-#define WORKER_JOIN_ASKED_MAX 1024
-
-static HTAB *join_asked;
+	OrderingTransportCount(ORDERING_COUNT_UNKNOWN_CHANNEL_RECORDS);
+	RejectionReport(from_node,
+					OrderingChannelNameIsValid(channel) ? channel
+														: "(invalid name)",
+					reason, detail);
+}
 
 /*
- * A peer runs a channel with us that we do not have: ask it for the
- * genesis.  The transport may not know the peer's conninfo yet (we have
- * no channel naming it); then the request waits in its queue, and the
- * peer's GENESIS push brings us in instead.
+ * The role this node logs in as in the channels it serves, when one of
+ * them names another role than role; NULL when none does.
  */
-static void
-worker_request_join(const char *from_node, const char *channel, TimestampTz now)
+static const char *
+worker_own_role_conflict(const char *role)
 {
-	JoinAsked *entry;
-	char key[ORDERING_NAME_MAX];
-	bool found;
-
-	if (join_asked == NULL ||
-		hash_get_num_entries(join_asked) >= WORKER_JOIN_ASKED_MAX)
+	for (int i = 0; i < ordering_max_channels; i++)
 	{
-		HASHCTL ctl;
+		const char *own;
 
-		if (join_asked != NULL)
-			hash_destroy(join_asked);
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = ORDERING_NAME_MAX;
-		ctl.entrysize = sizeof(JoinAsked);
-		ctl.hcxt = worker_cxt;
-		join_asked = hash_create("ordering join requests", 64, &ctl,
-								 HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+		if (channels[i] == NULL)
+			continue;
+		own = ChannelOwnUser(channels[i]);
+		if (own != NULL && (role == NULL || strcmp(own, role) != 0))
+			return own;
 	}
-	strlcpy(key, channel, sizeof(key));
-	entry = hash_search(join_asked, key, HASH_ENTER, &found);
-	if (found &&
-		now < TimestampTzPlusMilliseconds(entry->asked_at,
-										  WORKER_JOIN_REQUEST_INTERVAL_MS))
-		return;
-	entry->asked_at = now;
-	(void) TransportSend(from_node, NULL, channel,
-						 ORDERING_RECORD_JOIN_REQUEST, NULL, 0);
+	return NULL;
 }
 
 typedef struct GenesisArg
 {
 	const char *from_node;
+	const char *session_role;
 	const char *channel;
 	const char *data;
 	Size len;
 	int n_book;
 	ChannelMember *book;
+	char *refusal;
 	bool created;
 } GenesisArg;
 
-/* Creates the channel from a GENESIS record, if it names this node. */
+/*
+ * Creates the channel from a GENESIS record when the record may be taken
+ * (ChannelGenesisRefusal) and names this node with its one role.
+ */
 static void
-step_join(Channel *unused, void *arg)
+step_join(GenesisArg *a)
 {
-	GenesisArg *a = arg;
+	ChannelMember *genesis_members =
+		palloc0(sizeof(ChannelMember) * RAFT_MAX_MEMBERS);
+	int n_genesis;
 	char *genesis;
+	const char *conflict;
 	MemoryContext cxt = CurrentMemoryContext; /* outlives the transaction */
 
 	StoreBegin();
 	if (!StoreExtensionExists())
 	{
 		StoreCommit();
+		a->refusal = pstrdup("The extension does not exist here.");
 		return;
 	}
 	genesis = StoreParseGenesisRecord(a->data, a->len, &a->n_book, a->book, cxt);
-	if (ChannelBookHasSelf(a->n_book, a->book))
+	n_genesis = StoreDocumentConsenters(genesis, genesis_members, cxt);
+	a->refusal = ChannelGenesisRefusal(a->from_node, a->session_role, a->n_book,
+									   a->book, n_genesis, genesis_members);
+	for (int i = 0; a->refusal == NULL && i < a->n_book; i++)
+	{
+		if (strcmp(a->book[i].node, ordering_node_name) != 0)
+			continue;
+		/* A copy: looking up the other channels' roles may evict it. */
+		conflict =
+			worker_own_role_conflict(OrderingConninfoUser(a->book[i].conninfo));
+		if (conflict != NULL)
+			a->refusal =
+				psprintf("It names this node with another role than \"%s\", its role in the other channels here.",
+						 conflict);
+	}
+	if (a->refusal == NULL)
 	{
 		StoreInstallGenesis(a->channel, genesis);
 		a->created = true;
@@ -564,23 +589,41 @@ step_join(Channel *unused, void *arg)
 	StoreCommit();
 }
 
+/*
+ * A GENESIS record for a channel this node lacks.  Anybody holding a peer
+ * credential can send one, so a failure (malformed, refused) is counted
+ * and logged at most once a minute, like any dropped record.
+ */
 static void
-worker_join_channel(const char *from_node, const char *channel,
-					const char *data, Size len)
+worker_join_channel(const char *from_node, const char *session_role,
+					const char *channel, const char *data, Size len)
 {
+	MemoryContext cxt = CurrentMemoryContext;
 	GenesisArg a;
-	Channel dummy;
 
 	memset(&a, 0, sizeof(a));
 	a.from_node = from_node;
+	a.session_role = session_role;
 	a.channel = channel;
 	a.data = data;
 	a.len = len;
 	a.book = palloc0(sizeof(ChannelMember) * RAFT_MAX_MEMBERS);
-	memset(&dummy, 0, sizeof(dummy));
-	strlcpy(dummy.state.name, channel, sizeof(dummy.state.name));
-	if (worker_guard(&dummy, step_join, &a, false) != NULL || !a.created)
+	PG_TRY();
+	{
+		step_join(&a);
+	}
+	PG_CATCH();
+	{
+		/* Not reported: the rejection is, at most once a minute. */
+		a.refusal = worker_recover(cxt, false)->message;
+		a.created = false;
+	}
+	PG_END_TRY();
+	if (!a.created)
+	{
+		worker_reject_unknown(from_node, channel, "GENESIS refused", a.refusal);
 		return;
+	}
 	ereport(LOG,
 			(errmsg("joined channel \"%s\" with its genesis from node \"%s\"",
 					channel, from_node)));
@@ -588,26 +631,35 @@ worker_join_channel(const char *from_node, const char *channel,
 }
 
 static void
-worker_on_record(void *arg, const char *from_node, const char *channel,
-				 OrderingRecordKind kind, const char *data, Size len)
+worker_on_record(void *arg, const char *from_node, const char *session_role,
+				 const char *channel, OrderingRecordKind kind,
+				 const char *data, Size len)
 {
-	Channel *ch = worker_find_channel(channel);
+	Channel *ch;
 	ReceiveArg a;
 
+	if (!OrderingChannelNameIsValid(channel))
+	{
+		worker_reject_unknown(from_node, channel, "invalid channel name", NULL);
+		return;
+	}
+	ch = worker_find_channel(channel);
 	if (ch == NULL)
 	{
-		/* A channel this node does not serve (yet): join it. */
-		if (kind == ORDERING_RECORD_RAFT)
-			worker_request_join(from_node, channel, *(TimestampTz *) arg);
-		else if (kind == ORDERING_RECORD_GENESIS)
-			worker_join_channel(from_node, channel, data, len);
+		/*
+		 * A channel this node does not serve (yet): only a genesis push
+		 * naming the sender and this node brings it in.
+		 */
+		if (kind == ORDERING_RECORD_GENESIS)
+			worker_join_channel(from_node, session_role, channel, data, len);
 		else
-			elog(DEBUG1,
-				 "record of kind %d for unknown channel \"%s\" from node \"%s\" ignored",
-				 kind, channel, from_node);
+			worker_reject_unknown(from_node, channel,
+								  "record for a channel this node does not serve",
+								  NULL);
 		return;
 	}
 	a.from_node = from_node;
+	a.session_role = session_role;
 	a.kind = kind;
 	a.data = data;
 	a.len = len;
@@ -840,6 +892,7 @@ worker_iteration(void)
 	TransportPoll();
 
 	/* Publish, and find the next deadline. */
+	ChannelPublishNodeRoles(channels, ordering_max_channels);
 	now = GetCurrentTimestamp();
 	timeout_ms = TimestampDifferenceMilliseconds(now, next_reload_at);
 	for (int i = 0; i < ordering_max_channels; i++)
@@ -869,6 +922,9 @@ OrderingWorkerMain(Datum main_arg)
 
 	/* Persist before send: our commits must be durable when they return. */
 	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
+	/* Every statement we run resolves names in pg_catalog, never public. */
+	SetConfigOption("search_path", ORDERING_PINNED_SEARCH_PATH, PGC_SUSET,
+					PGC_S_OVERRIDE);
 
 	worker_publish();
 	worker_setup();

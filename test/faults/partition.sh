@@ -271,7 +271,7 @@ done
 check "every node reaches every other node over the bridge" all_reach
 
 consenters="{$(for n in "${NODES[@]}"; do
-	printf '"%s": "hostaddr=%s port=5432 dbname=postgres user=postgres connect_timeout=2",' "$n" "$(addr $n)"
+	printf '"%s": "hostaddr=%s port=5432 dbname=postgres user=postgres",' "$n" "$(addr $n)"
 done | sed 's/,$//')}"
 chconf='{"batch_timeout": 50'"${SNAPSHOT_INTERVAL_BYTES:+, \"snapshot_interval_bytes\": $SNAPSHOT_INTERVAL_BYTES}"'}'
 diag "channel $CH: consenters n1..n3, config $chconf"
@@ -541,7 +541,7 @@ if wait_leader 30 "${NODES[@]}"; then
 	submit_batch "$M" e-away-a 15 1000
 	# The appends for these are queued for $F by the leader's transport; they
 	# are dropped when its next connection attempt fails (backoff <= 5 s, then
-	# connect_timeout 2 s).  Otherwise, delivered after the heal, they would
+	# the transport's 5 s connect timeout).  Otherwise, delivered after the heal, they would
 	# catch $F up without a snapshot.
 	wait_leader 10 "$M" "$G" > /dev/null; TM="$TERM"
 	check "$CH: the leader $M keeps its role and term while $F is away (8 s)" observe 8 leader_is "$M" "$TM"

@@ -37,7 +37,8 @@ SELECT columns_are('ordering', 'status', ARRAY[
 	'channel', 'node', 'membership', 'role', 'term', 'leader', 'commit_index',
 	'applied_index', 'snapshot_index', 'last_block', 'is_leader',
 	'leader_changes', 'proposal_failures', 'committed_block_number',
-	'data_persist_count', 'data_persist_avg_ms', 'updated_at', 'last_error'],
+	'data_persist_count', 'data_persist_avg_ms', 'updated_at', 'last_error',
+	'rejected_records'],
 	'ordering.status has the columns of the contract');
 SELECT columns_are('ordering', 'peers', ARRAY[
 	'channel', 'node', 'raft_id', 'is_learner', 'match_index', 'next_index',

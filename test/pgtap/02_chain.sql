@@ -15,7 +15,7 @@ BEGIN;
 SELECT plan(21);
 
 SELECT is(ordering.create_channel('pgtap-chain',
-	'{"n1": "dbname=x", "n2": "host=10.9.9.2 dbname=x", "n3": "host=10.9.9.3 dbname=x"}',
+	'{"n1": "dbname=x user=orderer", "n2": "host=10.9.9.2 dbname=x user=orderer", "n3": "host=10.9.9.3 dbname=x user=orderer"}',
 	'{"max_message_count": 7}'), 'pgtap-chain', 'create_channel returns the channel name');
 
 SELECT results_eq($$SELECT node, raft_id FROM ordering.consenters
@@ -53,9 +53,9 @@ SELECT is(convert_from(config, 'UTF8')::jsonb,
 			'channel', 'pgtap-chain',
 			'change', 'genesis',
 			'config', (SELECT c.config FROM ordering.channels c WHERE c.channel = 'pgtap-chain'),
-			'consenters', '{"n1": {"id": 1, "conninfo": "dbname=x", "learner": false},
-							"n2": {"id": 2, "conninfo": "host=10.9.9.2 dbname=x", "learner": false},
-							"n3": {"id": 3, "conninfo": "host=10.9.9.3 dbname=x", "learner": false}}'::jsonb),
+			'consenters', '{"n1": {"id": 1, "conninfo": "dbname=x user=orderer", "learner": false},
+							"n2": {"id": 2, "conninfo": "host=10.9.9.2 dbname=x user=orderer", "learner": false},
+							"n3": {"id": 3, "conninfo": "host=10.9.9.3 dbname=x user=orderer", "learner": false}}'::jsonb),
 		  'the document names the channel, consenters, settings and change')
 FROM ordering.blocks WHERE channel = 'pgtap-chain' AND number = 0;
 
@@ -105,7 +105,7 @@ SELECT results_eq($$SELECT node FROM ordering.status WHERE channel = 'pgtap-chai
 SELECT lives_ok($$SELECT ordering.drop_channel('pgtap-chain')$$, 'drop_channel');
 SELECT is((SELECT count(*) FROM ordering.blocks WHERE channel = 'pgtap-chain'), 0::bigint,
 		  'drop_channel removes the blocks');
-SELECT lives_ok($$SELECT ordering.create_channel('pgtap-chain', '{"n1": "dbname=x"}')$$,
+SELECT lives_ok($$SELECT ordering.create_channel('pgtap-chain', '{"n1": "dbname=x user=orderer"}')$$,
 				'the name of a dropped channel can be used again');
 
 SELECT * FROM finish();

@@ -21,7 +21,7 @@ BEGIN
 END
 $$;
 SELECT diag('created channel ' || ordering.create_channel('pgtap-submit',
-	jsonb_build_object(current_setting('ordering.node_name'), 'dbname=' || current_database()),
+	jsonb_build_object(current_setting('ordering.node_name'), 'dbname=' || current_database() || ' user=orderer'),
 	'{"max_message_count": 1, "batch_timeout": 20}'));
 
 -- Until this node leads the channel (at most 30 s).

@@ -35,7 +35,7 @@ ordering.tick_interval = 50ms
 $node->start;
 
 $node->safe_psql('postgres', 'CREATE EXTENSION ordering');
-my $conninfo = 'host=' . $node->host . ' port=' . $node->port . ' dbname=postgres';
+my $conninfo = 'host=127.0.0.1 port=' . $node->port . ' dbname=postgres user=orderer';
 $node->safe_psql(
 	'postgres', qq{
 SELECT ordering.create_channel('ch1', '{"n1": "$conninfo"}',

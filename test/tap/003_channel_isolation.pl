@@ -26,7 +26,7 @@ ordering.node_name = 'n1'
 $node->start;
 
 $node->safe_psql('postgres', 'CREATE EXTENSION ordering');
-my $conninfo = 'host=' . $node->host . ' port=' . $node->port . ' dbname=postgres';
+my $conninfo = 'host=127.0.0.1 port=' . $node->port . ' dbname=postgres user=orderer';
 for my $ch ('good', 'bad')
 {
 	$node->safe_psql('postgres',

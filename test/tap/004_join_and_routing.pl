@@ -44,7 +44,7 @@ is($oc->safe_query($_, "SELECT config->>'max_message_count' FROM ordering.channe
 	'7', "the new setting is in effect on $_") for @members;
 
 # --- a refused request keeps the leader's SQLSTATE
-$r = $oc->query($f1, "SELECT ordering.add_consenter('$ch', '$f2', 'host=127.0.0.1')");
+$r = $oc->query($f1, "SELECT ordering.add_consenter('$ch', '$f2', 'host=127.0.0.1 user=x')");
 is($r->{sqlstate}, '42710', 'adding an existing consenter on a follower: 42710 from the leader')
   or diag($r->{stderr});
 

@@ -25,7 +25,7 @@ ordering.tick_interval = 50ms
 $node->start;
 
 $node->safe_psql('postgres', 'CREATE EXTENSION ordering');
-my $conninfo = 'host=' . $node->host . ' port=' . $node->port . ' dbname=postgres';
+my $conninfo = 'host=127.0.0.1 port=' . $node->port . ' dbname=postgres user=orderer';
 $node->safe_psql('postgres',
 	qq{SELECT ordering.create_channel('feed', '{"n1": "$conninfo"}', '{"batch_timeout": 10, "max_message_count": 1}')});
 ok( $node->poll_query_until(

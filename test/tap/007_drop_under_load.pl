@@ -25,7 +25,7 @@ ordering.tick_interval = 20ms
 });
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION ordering');
-my $conninfo = 'host=' . $node->host . ' port=' . $node->port . ' dbname=postgres';
+my $conninfo = 'host=127.0.0.1 port=' . $node->port . ' dbname=postgres user=orderer';
 
 my $rounds = 15;
 for my $round (1 .. $rounds)

@@ -37,7 +37,8 @@ my $oc = OrderingCluster->new(nodes => 2, conf => 'ordering.inbox_size = 1MB');
 my ($n1, $n2) = map { $oc->node($_) } qw(n1 n2);
 
 # A login role for the transport, with a SCRAM password, allowed over TCP
-# only with that password; the workers find it in a passfile.
+# only with that password; the workers find it in the passfile their
+# settings name (ordering.peer_passfile), never in a conninfo.
 my $tmp = File::Temp->newdir('ordering_010_XXXX', TMPDIR => 1);
 my $passfile = "$tmp/pgpass";
 open(my $pf, '>', $passfile) or die "could not write $passfile: $!";
@@ -59,6 +60,7 @@ for my $node ($n1, $n2)
 	open(my $fh, '>', $node->data_dir . '/pg_hba.conf') or die;
 	print $fh "host all orderer 127.0.0.1/32 scram-sha-256\n$hba";
 	close($fh);
+	$node->append_conf('postgresql.conf', "ordering.peer_passfile = '$passfile'\n");
 	$node->reload;
 }
 
@@ -164,8 +166,8 @@ unlike(slurp_file($n1->logfile), qr/terminated by signal|was terminated/,
 # --- Messages flow between workers --------------------------------------
 
 my %conninfo = map {
-	$_ => sprintf('host=127.0.0.1 port=%d dbname=postgres user=orderer passfile=%s',
-		$oc->node($_)->port, $passfile)
+	$_ => sprintf('host=127.0.0.1 port=%d dbname=postgres user=orderer',
+		$oc->node($_)->port)
 } qw(n1 n2);
 my $consenters = '{' . join(', ', map { qq{"$_": "$conninfo{$_}"} } sort keys %conninfo) . '}';
 for my $name (qw(n1 n2))

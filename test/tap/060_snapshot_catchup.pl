@@ -30,29 +30,6 @@ ok(defined $leader, 'leader elected') or die 'no leader';
 my ($lagger, $other) = $oc->followers($leader, \@names);
 
 my @acked;
-my $seq = 0;
-
-# Submit batches of 10 on $on until the leader's last block is >= $target.
-sub fill_to
-{
-	my ($on, $target) = @_;
-	while (1)
-	{
-		my $last = $oc->last_block($leader, $ch);
-		die "leader does not answer" unless defined $last;
-		return 1 if $last >= $target;
-		my $n = $target - $last < 10 ? $target - $last : 10;
-		my @payloads = map { sprintf('snapshot test %06d ', ++$seq) . ('x' x 180) } 1 .. $n;
-		my $r = $oc->submit_many($on, $ch, \@payloads);
-		if (!$r->{ok})
-		{
-			fail("submit_txs of $n payloads on $on");
-			diag("$r->{sqlstate}: $r->{message}");
-			return 0;
-		}
-		push @acked, @{ $r->{rows} };
-	}
-}
 
 sub raft_state
 {
@@ -63,7 +40,7 @@ sub raft_state
 }
 
 # --- up to block ~100 with everybody
-ok(fill_to($leader, 100), 'ordered up to block 100') or die;
+ok($oc->fill_to($leader, $ch, 100, leader => $leader, acked => \@acked), 'ordered up to block 100') or die;
 ok($oc->wait_for_block($ch, \@names, 100), 'every node has block 100');
 my $lag_block = $oc->last_block($lagger, $ch);
 my $lag_state = raft_state($lagger);
@@ -74,7 +51,7 @@ note("follower $lagger stops at block $lag_block, raft index $lag_index");
 $oc->stop_node($lagger, 'fast');
 
 # --- the others go on to ~196
-ok(fill_to($leader, 196), 'the leader goes on to block 196 without the stopped follower');
+ok($oc->fill_to($leader, $ch, 196, leader => $leader, acked => \@acked), 'the leader goes on to block 196 without the stopped follower');
 ok($oc->wait_for_block($ch, [ $leader, $other ], 196), "$leader and $other have block 196");
 
 my $ls;
@@ -122,7 +99,7 @@ $oc->assert_chains_identical_and_verified(\@names, $ch);
 
 # --- and then it follows by normal replication (and can submit)
 my $last = $oc->last_block($leader, $ch);
-ok(fill_to($lagger, $last + 5), "submitting on $lagger after the catch-up");
+ok($oc->fill_to($lagger, $ch, $last + 5, leader => $leader, acked => \@acked), "submitting on $lagger after the catch-up");
 $oc->assert_chains_identical_and_verified(\@names, $ch);
 $oc->assert_acknowledged_present(\@names, $ch, \@acked);
 my $st = $oc->status($lagger, $ch);
