@@ -324,9 +324,11 @@ static void
 peer_chain_hash_tx(OrderingDataHasher *hasher, Datum tx_id, Datum payload)
 {
 	bytea *bytes = DatumGetByteaPP(payload);
+	char *id = TextDatumGetCString(tx_id);
 
-	(void) tx_id;
-	OrderingDataHashAdd(hasher, VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes));
+	OrderingDataHashAddTx(hasher, id, VARDATA_ANY(bytes),
+						  VARSIZE_ANY_EXHDR(bytes));
+	pfree(id);
 }
 
 void
