@@ -87,7 +87,6 @@ sub new
 		tmp => File::Temp->newdir('ordering_tap_XXXX', TMPDIR => 1),
 		loads => [],
 		create_extension => $p{create_extension} // 1,
-		roles => $p{roles} // 'shared',    # STAND-IN, see _stand_in_per_node_roles
 	}, $class;
 	my $n = $p{nodes} // 3;
 	for my $i (1 .. $n)
@@ -127,9 +126,6 @@ max_connections = 120
 $self->{conf}
 $extra
 CONF
-	$node->append_conf('postgresql.conf',
-		"ordering.peer_passfile = '" . $self->_stand_in_passfile($name) . "'\n")
-	  if $self->{roles} eq 'per-node';
 	$node->{ordering_name} = $name;
 	$self->{node}{$name} = $node;
 	push @{ $self->{nodes} }, $name;
@@ -138,8 +134,6 @@ CONF
 		$node->start;
 		$node->safe_psql('postgres', 'CREATE EXTENSION ordering')
 		  if $self->{create_extension};
-		$self->_stand_in_per_node_roles($name)
-		  if $self->{roles} eq 'per-node';
 	}
 	return $node;
 }
@@ -196,7 +190,6 @@ sub conninfo
 	my ($self, $n) = @_;
 	my $node = $self->node($n);
 	my $user = getpwuid($<) // 'postgres';
-	$user = 'orderer_' . $self->name_of($n) if $self->{roles} eq 'per-node';
 	return sprintf('host=127.0.0.1 port=%d dbname=postgres user=%s',
 		$node->port, $user);
 }
@@ -1118,54 +1111,6 @@ sub wait_for_acked
 		}
 	}
 	return $ok;
-}
-
-# STAND-IN for the per-node roles option (roles => 'per-node'): role
-# orderer_nX (only ordering_peer, SCRAM password secret-nX) for every node on
-# every node, SCRAM required for them over TCP, one passfile per node named by
-# ordering.peer_passfile.  PGPASSFILE (read by libpq in the servers too) holds
-# every role's line, so that a server that connects as its peer's role still
-# finds a password.
-sub _stand_in_passfile
-{
-	my ($self, $name) = @_;
-	my $dir = $self->{tmp}->dirname;
-	my $all = "$dir/pgpass_all";
-	for my $file ("$dir/pgpass_$name", $all)
-	{
-		open(my $fh, '>>', $file) or die "could not write $file: $!";
-		print $fh "127.0.0.1:*:postgres:orderer_$name:secret-$name\n";
-		close($fh);
-		chmod(0600, $file);
-	}
-	$ENV{PGPASSFILE} = $all;
-	return "$dir/pgpass_$name";
-}
-
-sub _stand_in_per_node_roles
-{
-	my ($self, $name) = @_;
-	my $node = $self->node($name);
-	my $create = sub {
-		my ($on, $who) = @_;
-		$self->node($on)->safe_psql('postgres', "DO \$\$BEGIN
-			IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'orderer_$who') THEN
-				SET password_encryption = 'scram-sha-256';
-				CREATE ROLE orderer_$who LOGIN PASSWORD 'secret-$who' IN ROLE ordering_peer;
-			END IF; END\$\$");
-	};
-	for my $other (grep { $self->is_up($_) } $self->names)
-	{
-		$create->($other, $name);
-		$create->($name, $other);
-	}
-	my $hba = $node->data_dir . '/pg_hba.conf';
-	my $text = PostgreSQL::Test::Utils::slurp_file($hba);
-	open(my $fh, '>', $hba) or die "could not write $hba: $!";
-	print $fh "host all +ordering_peer 127.0.0.1/32 scram-sha-256\n$text";
-	close($fh);
-	$node->reload;
-	return;
 }
 
 sub DESTROY
