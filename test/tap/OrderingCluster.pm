@@ -36,6 +36,15 @@ other over TCP on 127.0.0.1 with the conninfo in the consenters document
 Nodes are named by their ordering.node_name ('n1'...).  Every method that
 takes a node accepts the name or the PostgreSQL::Test::Cluster object.
 
+With roles => 'per-node', each node nI logs in to its peers as its own role
+orderer_nI, which holds ordering_peer and nothing else, with a SCRAM password:
+every server has every such role (created once the extension exists), a
+pg_hba.conf line that requires scram-sha-256 from 127.0.0.1 for members of
+ordering_peer, and a password file (mode 0600) holding its own role's
+password, named by ordering.peer_passfile.  Conninfos then carry
+user=orderer_nI.  The default, roles => 'shared', is the development setup:
+every node connects as the operating system user (a superuser), with trust.
+
 Every wait is bounded (a deadline, polling every 100 ms); nothing waits for a
 fixed time.  Waits return false on timeout and print what they saw last.
 
@@ -66,13 +75,14 @@ my $json = JSON::PP->new->canonical(1)->allow_nonref(1);
 
 =pod
 
-=head2 OrderingCluster->new(nodes => N, prefix => 'x', start => 1, conf => '...')
+=head2 OrderingCluster->new(nodes => N, prefix => 'x', start => 1, conf => '...', roles => 'shared')
 
 Creates nodes n1..nN (the PostgreSQL::Test::Cluster names are
 "${prefix}n1"... so that one test file can build several clusters), starts
 them (unless start => 0) and creates the extension on each (unless
 create_extension => 0).  conf is appended to every node's postgresql.conf;
-so is $ENV{ORDERING_TAP_EXTRA_CONF}.
+so is $ENV{ORDERING_TAP_EXTRA_CONF}.  roles is 'shared' or 'per-node' (see
+above).
 
 =cut
 
@@ -87,7 +97,10 @@ sub new
 		tmp => File::Temp->newdir('ordering_tap_XXXX', TMPDIR => 1),
 		loads => [],
 		create_extension => $p{create_extension} // 1,
+		roles => $p{roles} // 'shared',
 	}, $class;
+	croak "roles must be 'shared' or 'per-node', not '$self->{roles}'"
+	  unless $self->{roles} =~ /^(shared|per-node)$/;
 	my $n = $p{nodes} // 3;
 	for my $i (1 .. $n)
 	{
@@ -129,13 +142,95 @@ CONF
 	$node->{ordering_name} = $name;
 	$self->{node}{$name} = $node;
 	push @{ $self->{nodes} }, $name;
+	$self->_setup_peer_role($name) if $self->{roles} eq 'per-node';
 	if ($p{start} // 1)
 	{
 		$node->start;
 		$node->safe_psql('postgres', 'CREATE EXTENSION ordering')
 		  if $self->{create_extension};
+		$self->ensure_roles($_) for $self->up_names;
 	}
 	return $node;
+}
+
+# Per-node roles: the node's password file and settings, and a pg_hba.conf
+# line (before initdb's trust lines) requiring SCRAM of ordering_peer's
+# members over TCP.
+sub _setup_peer_role
+{
+	my ($self, $name) = @_;
+	my $node = $self->node($name);
+	my $passfile = $self->passfile_of($name);
+	open(my $fh, '>', $passfile) or die "$passfile: $!";
+	print $fh '127.0.0.1:*:*:' . $self->role_of($name) . ':'
+	  . $self->password_of($name) . "\n";
+	close $fh;
+	chmod(0600, $passfile) or die "chmod $passfile: $!";
+	$node->append_conf('postgresql.conf',
+		"ordering.peer_passfile = '$passfile'\n");
+	my $hba = $node->data_dir . '/pg_hba.conf';
+	my $old = PostgreSQL::Test::Utils::slurp_file($hba);
+	open(my $out, '>', $hba) or die "$hba: $!";
+	print $out "# node roles (OrderingCluster.pm): SCRAM for ordering_peer's members\n"
+	  . "host all +ordering_peer 127.0.0.1/32 scram-sha-256\n" . $old;
+	close $out;
+	return;
+}
+
+=pod
+
+=head2 Roles
+
+role_of($name) - the role node $name logs in to its peers as (orderer_nI
+with per-node roles, else the operating system user); password_of($name)
+and passfile_of($name) - its password and password file (per-node roles).
+
+ensure_roles($node) - with per-node roles, creates on $node (if it runs and
+has the extension) every node's role that it lacks; add_node, start_node
+and create_channel call it.
+
+=cut
+
+sub role_of
+{
+	my ($self, $n) = @_;
+	my $name = $self->name_of($n);
+	return "orderer_$name" if $self->{roles} eq 'per-node';
+	return getpwuid($<) // 'postgres';
+}
+
+sub password_of
+{
+	my ($self, $n) = @_;
+	return 'secret-of-' . $self->role_of($n);
+}
+
+sub passfile_of
+{
+	my ($self, $n) = @_;
+	return File::Spec->catfile($self->{tmp}->dirname,
+		$self->name_of($n) . '.pgpass');
+}
+
+sub ensure_roles
+{
+	my ($self, $n) = @_;
+	return unless $self->{roles} eq 'per-node' && $self->is_up($n);
+	my $has = $self->query($n,
+		"SELECT count(*) FROM pg_roles WHERE rolname = 'ordering_peer'");
+	return unless $has->{ok} && $has->{stdout} eq '1';
+	my $sql = '';
+	for my $name ($self->names)
+	{
+		my $role = $self->role_of($name);
+		$sql .= "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+		  . lit($role)
+		  . ") THEN CREATE ROLE $role LOGIN PASSWORD "
+		  . lit($self->password_of($name))
+		  . " IN ROLE ordering_peer; END IF; END \$\$;\n";
+	}
+	$self->safe_query($n, $sql);
+	return;
 }
 
 =pod
@@ -181,7 +276,8 @@ sub up_names
 
 =head2 $oc->conninfo($name)
 
-The conninfo the other workers use to reach this node (TCP on 127.0.0.1).
+The conninfo the other workers use to reach this node (TCP on 127.0.0.1),
+naming the role this node logs in as (role_of).
 
 =cut
 
@@ -189,9 +285,8 @@ sub conninfo
 {
 	my ($self, $n) = @_;
 	my $node = $self->node($n);
-	my $user = getpwuid($<) // 'postgres';
 	return sprintf('host=127.0.0.1 port=%d dbname=postgres user=%s',
-		$node->port, $user);
+		$node->port, $self->role_of($n));
 }
 
 =pod
@@ -231,7 +326,9 @@ sub bytea_literal
 query($node, $sql, %opts) returns a hashref {ok, stdout, stderr, sqlstate,
 message} and never dies (a node that is down gives ok => 0).  psql runs with
 VERBOSITY=verbose so that the SQLSTATE of an error is in its message.
-opts: timeout (seconds, default the module's), set => {guc => value}.
+opts: timeout (seconds, default the module's), set => {guc => value},
+user => a role to log in as instead of the superuser (over the Unix socket,
+trust: e.g. role_of('n3') to act as node n3's peer role).
 
 safe_query($node, $sql) returns stdout or dies.
 
@@ -250,6 +347,9 @@ sub query
 		}
 	}
 	my ($out, $err, $timed_out) = ('', '', 0);
+	my %as;
+	$as{connstr} = $node->connstr('postgres') . " user=$opts{user}"
+	  if defined $opts{user};
 	my $ret = eval {
 		$node->psql(
 			'postgres', $set . $sql,
@@ -257,7 +357,8 @@ sub query
 			stderr => \$err,
 			timeout => $opts{timeout} // $DEFAULT_TIMEOUT,
 			timed_out => \$timed_out,
-			extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+			extra_params => [ '-v', 'VERBOSITY=verbose' ],
+			%as);
 	};
 	if ($@)
 	{
@@ -338,6 +439,7 @@ sub create_channel
 	my ($self, $channel, $names, $config, %opts) = @_;
 	$config //= {};
 	my @names = map { $self->name_of($_) } @$names;
+	$self->ensure_roles($_) for grep { $self->is_up($_) } @names;
 	my $sql = sprintf('SELECT ordering.create_channel(%s, %s::jsonb, %s::jsonb)',
 		lit($channel), lit($self->consenters_json(@names)),
 		lit($json->encode($config)));
@@ -621,6 +723,7 @@ sub start_node
 {
 	my ($self, $n) = @_;
 	$self->node($n)->start;
+	$self->ensure_roles($n);
 	return;
 }
 
