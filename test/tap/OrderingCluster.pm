@@ -1231,7 +1231,7 @@ sub DESTROY
 =head2 Trust-boundary helpers (the adversarial tests, 08x_trust_*.pl)
 
 query_as($node, $role, $sql, %opts): query() in a session whose session user
-is $role (psql connects as $role; local connections are trusted).
+is $role (query's user option).
 
 deliver_as($node, $role, $from_node, $envelope): ordering.deliver($from_node,
 $envelope) in a session as $role; returns query()'s hashref.
@@ -1248,8 +1248,7 @@ head (last block number) and head_hash; undef when the node does not answer.
 sub query_as
 {
 	my ($self, $n, $role, $sql, %opts) = @_;
-	local $ENV{PGUSER} = $role;
-	return $self->query($n, $sql, %opts);
+	return $self->query($n, $sql, %opts, user => $role);
 }
 
 sub deliver_as
