@@ -143,7 +143,6 @@ my ($lagger, $other) = $oc->followers($leader, \@names);
 my $health = $oc->health;
 
 my @acked;
-my $seq = 0;
 
 sub as_writer
 {
@@ -180,7 +179,9 @@ like($r->{stdout}, qr/^\d+$/, '... and returns the configuration block');
 $r = $oc->admin($ch, \@names, "SELECT ordering.add_consenter('$ch', 'n4', " . $lit->($oc->conninfo('n4')) . ')');
 ok($r->{ok}, 'n4 is added to the channel') or diag($r->{stderr});
 ok($oc->wait_for_channel($ch, ['n4']), 'n4 joins by itself');
-$r = $oc->query_as('n4', 'admin1', "SELECT ordering.join_channel('$ch', " . $lit->($oc->conninfo($leader)) . ')');
+# The peer's address, and this node's own role (its credentials are its own).
+my $peer = $oc->conninfo($leader) =~ s/user=\S+/user=orderer_n4/r;
+$r = $oc->query_as('n4', 'admin1', "SELECT ordering.join_channel('$ch', " . $lit->($peer) . ')');
 ok($r->{ok}, 'join_channel on n4, which has the channel already, is a no-op') or diag($r->{stderr});
 my @members = (@names, 'n4');
 
@@ -188,27 +189,17 @@ my @members = (@names, 'n4');
 
 sub fill_to
 {
-	my ($on, $target) = @_;
-	while (1)
-	{
-		my $last = $oc->last_block($leader, $ch);
-		return 0 unless defined $last;
-		return 1 if $last >= $target;
-		my $n = $target - $last < 10 ? $target - $last : 10;
-		my $r = $oc->submit_many($on, $ch,
-			[ map { sprintf('privilege test %06d ', ++$seq) . ('x' x 180) } 1 .. $n ]);
-		return 0 unless $r->{ok};
-		push @acked, @{ $r->{rows} };
-	}
+	my ($target) = @_;
+	return $oc->fill_to($leader, $ch, $target, prefix => 'privilege test', acked => \@acked);
 }
 
 $leader = $oc->wait_for_leader($ch, \@members);
 ($lagger) = grep { $_ ne 'n4' } $oc->followers($leader, \@names);
-ok(fill_to($leader, 20), 'ordered up to block 20');
+ok(fill_to(20), 'ordered up to block 20');
 ok($oc->wait_for_block($ch, \@members, 20), 'every node has block 20');
 my $lag = $oc->raft_state($lagger, $ch);
 $oc->stop_node($lagger, 'fast');
-ok(fill_to($leader, 60), "the others go on to block 60 without $lagger");
+ok(fill_to(60), "the others go on to block 60 without $lagger");
 ok($oc->wait_until("the leader's snapshot is past ${lagger}'s last index ($lag->{last_index})", 60,
 		sub { ($oc->raft_state($leader, $ch)->{snapshot_index} // 0) > $lag->{last_index} }),
 	"${lagger}'s entries are compacted away on the leader $leader");

@@ -75,14 +75,15 @@ my $json = JSON::PP->new->canonical(1)->allow_nonref(1);
 
 =pod
 
-=head2 OrderingCluster->new(nodes => N, prefix => 'x', start => 1, conf => '...', roles => 'shared')
+=head2 OrderingCluster->new(nodes => N, prefix => 'x', start => 1, conf => '...', roles => 'shared', conninfo_extra => '')
 
 Creates nodes n1..nN (the PostgreSQL::Test::Cluster names are
 "${prefix}n1"... so that one test file can build several clusters), starts
 them (unless start => 0) and creates the extension on each (unless
 create_extension => 0).  conf is appended to every node's postgresql.conf;
 so is $ENV{ORDERING_TAP_EXTRA_CONF}.  roles is 'shared' or 'per-node' (see
-above).
+above); conninfo_extra is appended to every node's conninfo (e.g.
+"sslmode=verify-full sslrootcert=...").
 
 =cut
 
@@ -98,6 +99,7 @@ sub new
 		loads => [],
 		create_extension => $p{create_extension} // 1,
 		roles => $p{roles} // 'shared',
+		conninfo_extra => $p{conninfo_extra} // '',
 	}, $class;
 	croak "roles must be 'shared' or 'per-node', not '$self->{roles}'"
 	  unless $self->{roles} =~ /^(shared|per-node)$/;
@@ -285,8 +287,10 @@ sub conninfo
 {
 	my ($self, $n) = @_;
 	my $node = $self->node($n);
-	return sprintf('host=127.0.0.1 port=%d dbname=postgres user=%s',
+	my $conninfo = sprintf('host=127.0.0.1 port=%d dbname=postgres user=%s',
 		$node->port, $self->role_of($n));
+	$conninfo .= " $self->{conninfo_extra}" if $self->{conninfo_extra} ne '';
+	return $conninfo;
 }
 
 =pod
@@ -662,6 +666,48 @@ sub submit_many
 		  . scalar(@rows) . " rows for " . scalar(@$payloads) . " payloads" }
 	  unless @rows == @$payloads;
 	return { ok => 1, rows => \@rows };
+}
+
+=pod
+
+fill_to($node, $channel, $target, %opts): submits batches of at most 10
+payloads on $node (submit_txs) until the last block of opts{leader} (default
+$node) is at least $target; payloads are "$opts{prefix} NNNNNN " and 180
+'x' bytes.  The acknowledged rows (as submit_many's) are pushed onto
+opts{acked} (an arrayref) when given.  Returns true, or false after a diag
+when a submission fails or the leader does not answer.
+
+=cut
+
+my $fill_seq = 0;
+
+sub fill_to
+{
+	my ($self, $n, $channel, $target, %opts) = @_;
+	my $leader = $opts{leader} // $n;
+	my $prefix = $opts{prefix} // $channel;
+	my $acked = $opts{acked} // [];
+	while (1)
+	{
+		my $last = $self->last_block($leader, $channel);
+		if (!defined $last)
+		{
+			diag('node ' . $self->name_of($leader) . ' does not answer');
+			return 0;
+		}
+		return 1 if $last >= $target;
+		my $count = $target - $last < 10 ? $target - $last : 10;
+		my @payloads =
+		  map { sprintf('%s %06d ', $prefix, ++$fill_seq) . ('x' x 180) } 1 .. $count;
+		my $r = $self->submit_many($n, $channel, \@payloads);
+		if (!$r->{ok})
+		{
+			diag('submit_txs of ' . scalar(@payloads) . ' payloads on '
+				  . $self->name_of($n) . ": $r->{sqlstate}: $r->{message}");
+			return 0;
+		}
+		push @$acked, @{ $r->{rows} };
+	}
 }
 
 =pod
@@ -1224,7 +1270,6 @@ sub DESTROY
 		eval { $l->{h}->kill_kill };
 	}
 }
-
 
 =pod
 
