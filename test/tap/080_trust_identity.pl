@@ -193,6 +193,20 @@ is($oc->wait_for_leader($ch, \@names), $leader_before,
 	"a TIMEOUT_NOW from n3 with the leader's id does not make $target campaign: $leader_before still leads");
 is($oc->raft_state($target, $ch)->{term}, $term, "... ${target}'s term is still $term");
 
+# The control: the same TIMEOUT_NOW from the leader's own role is a leader
+# transfer; the target takes over.  So what the forgeries carried was
+# understood, and dropped for what it claimed.
+pick_roles();
+$term = $oc->raft_state($target, $ch)->{term};
+$r = $oc->deliver_as($target, "orderer_$leader", $leader,
+	envelope($leader, [ $ch, 'RAFT',
+		raft_message(type => 'TIMEOUT_NOW', from => $id{$leader}, to => $id{$target}, term => $term) ]));
+ok($r->{ok}, "deliver() takes a TIMEOUT_NOW from $leader as orderer_$leader") or diag($r->{stderr});
+my $new_leader = $target;
+ok($oc->wait_until("$new_leader leads $ch", 30,
+		sub { ($oc->wait_for_leader($ch, \@names, 5) // '') eq $new_leader }),
+	"... and $new_leader campaigns and leads: the crafted messages are understood");
+
 my %rejected_after = map { ($_ => rejected($_, $ch)) } @names;
 ok(defined $rejected_after{n1}, "ordering.status shows rejected_records of $ch");
 my $rejected = 0;

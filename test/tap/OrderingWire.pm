@@ -31,9 +31,13 @@ integers big-endian;
 
 =item * a Raft message (src/raft/README.md, "Wire format"; src/raft/codec.c):
 version, type, then unsigned LEB128 varints (minimal), bools as 0/1 bytes,
-entries and an optional snapshot;
+entries and an optional snapshot.  Versions 1 and 2 (2 adds the sender's
+identity: from_incarnation, from_boot, recovery); messages are written in
+the version of the tree under test (RAFT_WIRE_VERSION in src/raft/raft.h,
+found from this file's place), read in either;
 
-=item * a configuration change (the data of a CONF_CHANGE entry);
+=item * a configuration change (the data of a CONF_CHANGE entry; its own
+version, 1, which does not move with the messages');
 
 =item * the worker's batch of transactions (src/common/entry.h), which is both
 the data of a NORMAL log entry and of a FORWARD_TX record;
@@ -61,12 +65,15 @@ use warnings;
 use Carp;
 use Config;
 use Exporter 'import';
+use File::Basename ();
+use File::Spec;
 use JSON::PP;
 
 croak 'OrderingWire needs a perl with 64-bit integers' unless $Config{ivsize} >= 8;
 
 our @EXPORT_OK = qw(
-  ENVELOPE_VERSION RAFT_WIRE_VERSION U64_MAX CAMPAIGN_TRANSFER_CONTEXT
+  ENVELOPE_VERSION CONF_CHANGE_VERSION U64_MAX CAMPAIGN_TRANSFER_CONTEXT
+  $RAFT_WIRE_VERSION raft_type_count
   %RECORD_KIND %MSG_TYPE %ENTRY_TYPE %CONF_CHANGE_TYPE
   envelope parse_envelope
   varint raft_message parse_raft_message raft_type_name
@@ -75,8 +82,28 @@ our @EXPORT_OK = qw(
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 use constant ENVELOPE_VERSION => 1;
-use constant RAFT_WIRE_VERSION => 1;
+use constant CONF_CHANGE_VERSION => 1;
 use constant U64_MAX => ~0;
+
+# The Raft wire versions this module reads and writes.
+my %KNOWN_WIRE_VERSION = (1 => 1, 2 => 1);
+
+# The Raft wire version of the tree these tests belong to.
+sub _tree_wire_version
+{
+	my $header = File::Spec->catfile(File::Basename::dirname(__FILE__),
+		'..', '..', 'src', 'raft', 'raft.h');
+	open(my $fh, '<', $header) or return undef;
+	while (<$fh>)
+	{
+		return $1 if /^#define\s+RAFT_WIRE_VERSION\s+(\d+)/;
+	}
+	return undef;
+}
+
+our $RAFT_WIRE_VERSION = _tree_wire_version() // 2;
+croak "OrderingWire does not know Raft wire version $RAFT_WIRE_VERSION (src/raft/raft.h): teach it"
+  unless $KNOWN_WIRE_VERSION{$RAFT_WIRE_VERSION};
 # raft_internal.h: a VOTE with this context is a leader transfer (no lease).
 use constant CAMPAIGN_TRANSFER_CONTEXT => 1;
 
@@ -88,8 +115,10 @@ our %MSG_TYPE = (
 	HUP => 0, BEAT => 1, PROP => 2, APP => 3, APP_RESP => 4,
 	VOTE => 5, VOTE_RESP => 6, PREVOTE => 7, PREVOTE_RESP => 8,
 	HEARTBEAT => 9, HEARTBEAT_RESP => 10, SNAP => 11, TIMEOUT_NOW => 12,
-	TRANSFER_LEADER => 13, UNREACHABLE => 14, SNAP_STATUS => 15);
+	TRANSFER_LEADER => 13, UNREACHABLE => 14, SNAP_STATUS => 15,
+	RECOVER => 16, HELLO => 17);
 my %MSG_TYPE_NAME = reverse %MSG_TYPE;
+my %MSG_TYPE_COUNT = (1 => 16, 2 => 18);
 
 our %ENTRY_TYPE = (NORMAL => 0, CONF_CHANGE => 1);
 our %CONF_CHANGE_TYPE = (ADD_VOTER => 0, ADD_LEARNER => 1, REMOVE => 2);
@@ -108,6 +137,13 @@ sub raft_type_name
 {
 	my ($type) = @_;
 	return $MSG_TYPE_NAME{$type} // "type$type";
+}
+
+# How many message types a wire version has (types are 0 .. count - 1).
+sub raft_type_count
+{
+	my ($version) = @_;
+	return $MSG_TYPE_COUNT{ $version // $RAFT_WIRE_VERSION };
 }
 
 =pod
@@ -190,15 +226,18 @@ varint($n): the minimal unsigned LEB128 encoding of $n (up to 2^64-1).
 
 raft_message(%fields) encodes one message.  Fields (all default 0/empty):
 type (a number or a name of %MSG_TYPE), from, to, term, log_term, index,
-commit, reject, reject_hint, context, entries => [{term, index, type, data}],
-snapshot => {index, term, voters => [...], learners => [...], data}.  A
-snapshot is written when given (has_snapshot = 1), whatever the type:
-forgeries may pair them wrongly on purpose.  version => n lies about the
-wire version.
+commit, reject, reject_hint, context, from_incarnation, from_boot, recovery
+(version 2), entries => [{term, index, type, data}], snapshot => {index,
+term, voters => [...], learners => [...], data}.  A snapshot is written
+when given (has_snapshot = 1), whatever the type: forgeries may pair them
+wrongly on purpose.  version => n: the layout of wire version n (default
+$RAFT_WIRE_VERSION); an unknown n is written in the default layout with n
+as its version byte (a lie).
 
-parse_raft_message($bytes) returns the same fields (type as a number), or
-dies with the reason (the codec's checks: minimal varints, bools 0/1,
-snapshot exactly on SNAP, no trailing bytes).
+parse_raft_message($bytes) returns the same fields (type as a number,
+version as read), or dies with the reason (the codec's checks: a known
+version, minimal varints, bools 0/1, snapshot exactly on SNAP, no trailing
+bytes).
 
 =cut
 
@@ -221,10 +260,15 @@ sub raft_message
 	my $type = $m{type} // 0;
 	$type = $MSG_TYPE{$type} // croak("unknown message type $type")
 	  unless $type =~ /^\d+$/;
-	my $out = chr($m{version} // RAFT_WIRE_VERSION) . chr($type);
+	my $version = $m{version} // $RAFT_WIRE_VERSION;
+	my $layout = $KNOWN_WIRE_VERSION{$version} ? $version : $RAFT_WIRE_VERSION;
+	my $out = chr($version) . chr($type);
 	$out .= varint($m{$_} // 0) for qw(from to term log_term index commit);
 	$out .= chr($m{reject} ? 1 : 0);
 	$out .= varint($m{$_} // 0) for qw(reject_hint context);
+	$out .= varint($m{from_incarnation} // 0) . varint($m{from_boot} // 0)
+	  . chr($m{recovery} // 0)
+	  if $layout >= 2;
 	my @entries = @{ $m{entries} // [] };
 	$out .= varint(scalar @entries);
 	for my $e (@entries)
@@ -301,12 +345,18 @@ sub parse_raft_message
 	my $r = _reader($bytes);
 	my %m;
 	$m{version} = $r->{u8}->();
-	die "wire version $m{version}\n" unless $m{version} == RAFT_WIRE_VERSION;
+	die "unknown wire version $m{version}\n" unless $KNOWN_WIRE_VERSION{ $m{version} };
 	$m{type} = $r->{u8}->();
-	die "unknown message type $m{type}\n" if $m{type} >= 16;
+	die "unknown message type $m{type}\n" if $m{type} >= raft_type_count($m{version});
 	$m{$_} = $r->{varint}->() for qw(from to term log_term index commit);
 	$m{reject} = $r->{bool}->();
 	$m{$_} = $r->{varint}->() for qw(reject_hint context);
+	if ($m{version} >= 2)
+	{
+		$m{$_} = $r->{varint}->() for qw(from_incarnation from_boot);
+		$m{recovery} = $r->{u8}->();
+		die "recovery byte $m{recovery}\n" if $m{recovery} > 2;
+	}
 	my $n = $r->{varint}->();
 	die "too many entries\n" if $n > 65536 || $n * 4 > $r->{left}->();
 	$m{entries} = [];
@@ -354,7 +404,7 @@ sub conf_change
 	$type = $CONF_CHANGE_TYPE{$type} // croak("unknown change $type")
 	  unless $type =~ /^\d+$/;
 	$context //= '';
-	return chr(RAFT_WIRE_VERSION) . chr($type) . varint($node)
+	return chr(CONF_CHANGE_VERSION) . chr($type) . varint($node)
 	  . varint(length $context) . $context;
 }
 
