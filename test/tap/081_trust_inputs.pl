@@ -279,6 +279,7 @@ my %worker = map { ($_ => $oc->health([$_])->{$_}{worker}) } @followers;
 my $sql = "SET ordering.submit_timeout = 60000;\n"
   . "SELECT tx_id || '|' || block_number || '|' || position FROM ordering.submit_tx('$ch', convert_to(%s, 'UTF8'), 'race-1')";
 my %race;
+kill 'STOP', values %worker;
 for my $side ([ $leader, 'race payload A' ], [ $followers[0], 'race payload B' ])
 {
 	my ($n, $payload) = @$side;
@@ -289,7 +290,6 @@ for my $side ([ $leader, 'race payload A' ], [ $followers[0], 'race payload B' ]
 			  '-c', sprintf($sql, $lit->($payload)) ],
 			'<', \undef, '>', \$out, '2>', \$err, IPC::Run::timeout(120)) };
 }
-kill 'STOP', values %worker;
 ok($oc->wait_until('both submissions are waiting', 30, sub {
 			!grep {
 				count_of($_, "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%submit_tx%race-1%' AND pid <> pg_backend_pid()") ne '1'
