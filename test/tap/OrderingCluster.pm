@@ -1272,4 +1272,197 @@ sub DESTROY
 	}
 }
 
+=pod
+
+=head2 Trust-boundary helpers (the adversarial tests, 08x_trust_*.pl)
+
+query_as($node, $role, $sql, %opts): query() in a session whose session user
+is $role (query's user option).
+
+deliver_as($node, $role, $from_node, $envelope): ordering.deliver($from_node,
+$envelope) in a session as $role; returns query()'s hashref.
+
+raft_ids($node, $channel): {node name => raft id} of the channel's consenters
+as that node knows them.
+
+raft_state($node, $channel): the node's ordering.raft_state row as a hashref,
+with last_index and last_term (its last log entry, else its snapshot), and
+head (last block number) and head_hash; undef when the node does not answer.
+
+=cut
+
+sub query_as
+{
+	my ($self, $n, $role, $sql, %opts) = @_;
+	return $self->query($n, $sql, %opts, user => $role);
+}
+
+sub deliver_as
+{
+	my ($self, $n, $role, $from_node, $envelope, %opts) = @_;
+	return $self->query_as($n, $role,
+		'SELECT ordering.deliver(' . lit($from_node) . ', '
+		  . bytea_literal($envelope) . ')', %opts);
+}
+
+sub raft_ids
+{
+	my ($self, $n, $channel) = @_;
+	my $out = $self->safe_query($n,
+		'SELECT node, raft_id FROM ordering.consenters WHERE channel = '
+		  . lit($channel));
+	return { map { split /\|/ } grep { $_ ne '' } split /\n/, $out };
+}
+
+sub raft_state
+{
+	my ($self, $n, $channel) = @_;
+	my $c = lit($channel);
+	my $r = $self->query($n, <<"SQL", timeout => 20);
+SELECT row_to_json(x) FROM (
+  SELECT r.term, r.vote, r.commit_index, r.applied_index, r.snapshot_index,
+         r.snapshot_term, r.removed,
+         coalesce((SELECT max(index) FROM ordering.log l WHERE l.channel = r.channel), r.snapshot_index) AS last_index,
+         coalesce((SELECT term FROM ordering.log l WHERE l.channel = r.channel ORDER BY index DESC LIMIT 1), r.snapshot_term) AS last_term,
+         (SELECT max(number) FROM ordering.blocks b WHERE b.channel = r.channel) AS head,
+         (SELECT encode(hash, 'hex') FROM ordering.blocks b WHERE b.channel = r.channel ORDER BY number DESC LIMIT 1) AS head_hash
+  FROM ordering.raft_state r WHERE r.channel = $c) x
+SQL
+	return $r->{ok} && $r->{stdout} ne '' ? $json->decode($r->{stdout}) : undef;
+}
+
+=pod
+
+health($names): what must not change while a test attacks the servers:
+{name => {postmaster => pid, worker => pid, log_offset => bytes}} for each
+listed node (default: every node that is up).
+
+assert_unharmed($health, %opts): for each node of $health, asserts that it
+is up with the same postmaster, that its ordering worker is the same process,
+and that its log since the snapshot shows no crash (a process terminated by
+a signal, a failed assertion, a PANIC, a worker that exited); opts: restarted
+=> [names] whose PIDs may differ (their logs are checked from their last
+start on).  Returns true when all held.
+
+=cut
+
+sub _worker_pid
+{
+	my ($self, $n) = @_;
+	my $r = $self->query($n,
+		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'ordering worker'",
+		timeout => 20);
+	return $r->{ok} ? $r->{stdout} : undef;
+}
+
+sub health
+{
+	my ($self, $names) = @_;
+	my %h;
+	for my $n (map { $self->name_of($_) } @{ $names // [ $self->up_names ] })
+	{
+		my $node = $self->node($n);
+		$h{$n} = {
+			postmaster => $node->{_pid},
+			worker => $self->_worker_pid($n),
+			log_offset => -s $node->logfile,
+		};
+	}
+	return \%h;
+}
+
+my $crash_pattern = qr/terminated by signal|was terminated|TRAP:|Assertion .* failed|PANIC:|background worker "ordering[^"]*" \(PID \d+\) exited|all server processes terminated|server process \(PID \d+\) exited with exit code/;
+
+sub assert_unharmed
+{
+	my ($self, $health, %opts) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my %restarted = map { ($self->name_of($_) => 1) } @{ $opts{restarted} // [] };
+	my $all = 1;
+	for my $n (sort keys %$health)
+	{
+		my $h = $health->{$n};
+		my $node = $self->node($n);
+		my @wrong;
+		my $answers = $self->query($n, 'SELECT 1', timeout => 20);
+		push @wrong, 'does not answer' unless $answers->{ok};
+		push @wrong, 'its postmaster is gone'
+		  unless defined $node->{_pid} && _alive($node->{_pid});
+		if (!$restarted{$n})
+		{
+			my $pidfile = $node->data_dir . '/postmaster.pid';
+			my ($pid) = -e $pidfile
+			  ? split /\n/, PostgreSQL::Test::Utils::slurp_file($pidfile)
+			  : ('none');
+			push @wrong, "postmaster $pid, was $h->{postmaster}"
+			  if $pid ne $h->{postmaster};
+			my $worker = $self->_worker_pid($n) // 'none';
+			push @wrong, "ordering worker $worker, was " . ($h->{worker} // 'none')
+			  if $worker ne ($h->{worker} // 'none');
+		}
+		my $log = PostgreSQL::Test::Utils::slurp_file($node->logfile);
+		$log = substr($log, $h->{log_offset}) if length $log >= $h->{log_offset};
+		# A node the test restarted: what its shutdown logged does not count.
+		$log =~ s/\A.*database system is ready to accept connections[^\n]*\n//s
+		  if $restarted{$n};
+		my @crashes = grep { /$crash_pattern/ } split /\n/, $log;
+		push @wrong, 'its log shows a crash:', @crashes[ 0 .. ($#crashes < 4 ? $#crashes : 4) ]
+		  if @crashes;
+		ok(!@wrong, "$n unharmed: up, "
+			  . ($restarted{$n} ? 'restarted by the test' : 'same postmaster and ordering worker')
+			  . ', no crash in its log')
+		  or do { $all = 0; diag("  $n: $_") for @wrong };
+	}
+	return $all;
+}
+
+=pod
+
+fence($channel, \@names, $tag, %opts): submits one transaction (on the first
+of @names that answers, or opts{on}) and waits until every listed node has
+it.  A node's inbox is one queue: what was delivered to a node before the
+fence's Raft messages has been handled once it has the fence's block.
+Returns the submit result, or undef when the fence did not pass (after a
+failed assertion).
+
+assert_cluster_sound($channel, \@names, $health, %opts): what every
+adversarial test ends with: the servers unharmed (assert_unharmed, opts
+restarted), a new transaction ordered on every node, and the chains
+identical and verified.
+
+=cut
+
+my $fence_seq = 0;
+
+sub fence
+{
+	my ($self, $channel, $names, $tag, %opts) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my @names = map { $self->name_of($_) } @$names;
+	my $id = sprintf('fence-%s-%d-%d', $tag, $$, ++$fence_seq);
+	my $r;
+	for my $on ($opts{on} // (), @names)
+	{
+		$r = $self->submit($on, $channel, "fence $id", $id,
+			submit_timeout => ($opts{timeout} // $DEFAULT_TIMEOUT) * 1000);
+		last if $r->{ok};
+	}
+	my $ok = $r->{ok}
+	  && $self->wait_for_block($channel, \@names, $r->{block_number}, $opts{timeout});
+	ok($ok, "$channel: a transaction is ordered on " . join(',', @names) . " ($tag)")
+	  or diag('submit: ' . ($r->{ok} ? 'ok' : "$r->{sqlstate} $r->{message}"));
+	return $ok ? $r : undef;
+}
+
+sub assert_cluster_sound
+{
+	my ($self, $channel, $names, $health, %opts) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my $all = $self->assert_unharmed($health, %opts);
+	my $r = $self->fence($channel, $names, $opts{tag} // 'sound');
+	$all = 0 unless $r;
+	$self->assert_chains_identical_and_verified($names, $channel) or $all = 0;
+	return $all;
+}
+
 1;
