@@ -53,7 +53,36 @@ CREATE TABLE ordering.raft_state (
 	-- This node was removed from the channel's consenters (it may have
 	-- learned so from the leader rather than from its own log): it keeps
 	-- its rows but runs no Raft for the channel.
-	removed boolean NOT NULL DEFAULT false
+	removed boolean NOT NULL DEFAULT false,
+	-- Storage-fault recovery (README.md, "Lost and rolled-back state").
+	-- incarnation: random, chosen when this node's state for the channel is
+	-- created (a wiped disk gets a new one); boot: raised durably before
+	-- every start of the Raft node; recovering: this node may hold less than
+	-- it once acknowledged, so it neither votes nor campaigns until it has
+	-- caught up; recovery_reason: why, for ordering.status.
+	incarnation bigint NOT NULL DEFAULT 0,
+	boot bigint NOT NULL DEFAULT 0 CHECK (boot >= 0),
+	recovering boolean NOT NULL DEFAULT false,
+	recovery_reason text,
+	-- The PostgreSQL cluster (pg_control_system()) and timeline the node
+	-- last started under: another one means a copy or a point-in-time
+	-- restore of this data directory.
+	system_identifier bigint,
+	timeline bigint
+);
+
+-- What this node knows of each member's durable identity (raft.h,
+-- raft_peer_record): its incarnation, its life (boot counter << 32 | nonce,
+-- stored as the bits of a bigint) and the highest term it sent.  Written
+-- with the hard state; a member coming back older than it once showed
+-- itself is recognised by them.
+CREATE TABLE ordering.raft_peers (
+	channel text NOT NULL REFERENCES ordering.channels ON DELETE CASCADE,
+	raft_id bigint NOT NULL CHECK (raft_id > 0),
+	incarnation bigint NOT NULL,
+	life bigint NOT NULL,
+	term bigint NOT NULL CHECK (term >= 0),
+	PRIMARY KEY (channel, raft_id)
 );
 
 -- The Raft log: entries after the snapshot.  kind 0 = normal, 1 = conf change.
@@ -105,6 +134,16 @@ CREATE INDEX blocks_config ON ordering.blocks (channel, number) WHERE is_config;
 ALTER TABLE ordering.log ALTER COLUMN data SET STORAGE EXTERNAL;
 ALTER TABLE ordering.transactions ALTER COLUMN payload SET STORAGE EXTERNAL;
 
+-- pg_dump keeps the ledger: the chain and its configuration are dumped with
+-- the database (pg_restore loads them in foreign-key order).  The Raft
+-- state, log and peer records are not: they belong to this server's place
+-- in its cluster, and a copy restored elsewhere must not act as this node.
+-- A channel restored without them is an archive (README.md, "Backups").
+SELECT pg_catalog.pg_extension_config_dump('ordering.channels', '');
+SELECT pg_catalog.pg_extension_config_dump('ordering.consenters', '');
+SELECT pg_catalog.pg_extension_config_dump('ordering.blocks', '');
+SELECT pg_catalog.pg_extension_config_dump('ordering.transactions', '');
+
 -- @FUNCTIONS@ (views, functions and grants follow)
 
 -- sql: begin
@@ -138,7 +177,8 @@ GRANT USAGE ON SCHEMA ordering
 REVOKE ALL ON ALL TABLES IN SCHEMA ordering FROM PUBLIC;
 GRANT SELECT ON ordering.channels, ordering.consenters, ordering.blocks,
 	ordering.transactions TO ordering_reader;
-GRANT SELECT ON ordering.log, ordering.raft_state TO ordering_admin;
+GRANT SELECT ON ordering.log, ordering.raft_state, ordering.raft_peers
+	TO ordering_admin;
 
 -- Channels ------------------------------------------------------------------
 
@@ -245,7 +285,8 @@ RETURNS TABLE (channel text, node text, membership text, role text,
 			   proposal_failures bigint, committed_block_number bigint,
 			   data_persist_count bigint, data_persist_avg_ms float8,
 			   updated_at timestamptz, last_error text,
-			   rejected_records bigint)
+			   rejected_records bigint, recovery_target bigint,
+			   recovery text)
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'ordering_channel_status';
 COMMENT ON FUNCTION ordering.channel_status() IS
@@ -266,11 +307,15 @@ COMMENT ON FUNCTION ordering.peer_status() IS
 CREATE VIEW ordering.status AS
 SELECT c.channel,
 	   coalesce(s.node, current_setting('ordering.node_name')) AS node,
-	   s.membership, s.role, s.term, s.leader, s.commit_index,
+	   coalesce(s.membership,
+				CASE WHEN NOT EXISTS (SELECT 1 FROM ordering.raft_state r
+									  WHERE r.channel = c.channel)
+					 THEN 'archive' END) AS membership,
+	   s.role, s.term, s.leader, s.commit_index,
 	   s.applied_index, s.snapshot_index, s.last_block, s.is_leader,
 	   s.leader_changes, s.proposal_failures, s.committed_block_number,
 	   s.data_persist_count, s.data_persist_avg_ms, s.updated_at,
-	   s.last_error, s.rejected_records
+	   s.last_error, s.rejected_records, s.recovery_target, s.recovery
 FROM ordering.channels c
 LEFT JOIN ordering.channel_status() s ON s.channel = c.channel;
 COMMENT ON VIEW ordering.status IS

@@ -83,7 +83,7 @@ typedef struct OrderingChannelStatus
 {
 	bool in_use;
 	char channel[ORDERING_NAME_MAX];
-	char membership[16]; /* consenter, learner, none */
+	char membership[16]; /* consenter, learner, recovering, archive, none */
 	char role[16];		 /* follower, precandidate, candidate, leader */
 	uint64 raft_id;
 	uint64 term;
@@ -102,6 +102,9 @@ typedef struct OrderingChannelStatus
 	int64 rejected_records; /* records from peers dropped */
 	TimestampTz updated_at;
 	char last_error[ORDERING_ERROR_MESSAGE_MAX];
+	bool recovering;		/* may be behind what it acknowledged */
+	uint64 recovery_target; /* 0: waiting for a leader to give one */
+	char recovery[ORDERING_ERROR_MESSAGE_MAX]; /* why it recovers */
 	int n_peers;
 	OrderingPeerStatus peers[ORDERING_MAX_PEERS];
 } OrderingChannelStatus;

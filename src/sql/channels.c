@@ -134,7 +134,8 @@ ordering_create_channel(PG_FUNCTION_ARGS)
 	/* The code a joining node runs too (store/genesis.c): one block 0. */
 	StoreInstallGenesis(channel,
 						genesis_document(channel, settings_jsonb, consenters,
-										 n_consenters));
+										 n_consenters),
+						NULL);
 	StoreSpiFinish(spi);
 
 	OrderingReloadChannelsAtCommit();

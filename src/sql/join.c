@@ -158,7 +158,7 @@ ordering_join_channel(PG_FUNCTION_ARGS)
 	}
 
 	spi = StoreSpiConnect();
-	StoreInstallGenesis(channel, document);
+	StoreInstallGenesis(channel, document, STORE_JOIN_CHANNEL_RECOVERING);
 	StoreSpiFinish(spi);
 	OrderingReloadChannelsAtCommit();
 	PG_RETURN_TEXT_P(cstring_to_text(channel));

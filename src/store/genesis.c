@@ -26,6 +26,7 @@
 #include "common/gucs.h"
 #include "store/chain.h"
 #include "store/genesis.h"
+#include "store/identity.h"
 #include "store/spi.h"
 
 /*
@@ -115,8 +116,33 @@ genesis_check_consenters(const char *channel, const char *document)
 	}
 }
 
+/*
+ * This node's Raft state for the channel starts here, under a new
+ * incarnation: a node that had the channel before and lost it (a wiped
+ * disk, drop_channel) is a new incarnation to its peers.
+ */
+static void
+genesis_insert_raft_state(const char *channel, const char *recovering)
+{
+	Oid types[4] = { TEXTOID, INT8OID, BOOLOID, TEXTOID };
+	Datum values[4];
+	char nulls[4] = { ' ', ' ', ' ', recovering == NULL ? 'n' : ' ' };
+
+	values[0] = CStringGetTextDatum(channel);
+	values[1] = Int64GetDatum((int64) StoreNewIncarnation());
+	values[2] = BoolGetDatum(recovering != NULL);
+	values[3] = recovering == NULL ? (Datum) 0 : CStringGetTextDatum(recovering);
+	if (SPI_execute_with_args("INSERT INTO ordering.raft_state"
+							  " (channel, incarnation, recovering, recovery_reason)"
+							  " VALUES ($1, $2, $3, $4)",
+							  4, types, values, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not insert the raft state of channel \"%s\"",
+			 channel);
+}
+
 void
-StoreInstallGenesis(const char *channel, const char *document)
+StoreInstallGenesis(const char *channel, const char *document,
+					const char *recovering)
 {
 	Size len = strlen(document);
 	StoreBlockRow row;
@@ -158,8 +184,7 @@ StoreInstallGenesis(const char *channel, const char *document)
 			   " coalesce((value->>'learner')::boolean, false)"
 			   " FROM jsonb_each($2::jsonb->'consenters')",
 			   2, types, values, SPI_OK_INSERT);
-	StoreQuery("INSERT INTO ordering.raft_state (channel) VALUES ($1)", 1,
-			   types, values, SPI_OK_INSERT);
+	genesis_insert_raft_state(channel, recovering);
 
 	/* Block 0: the document as its one item, raft index 0. */
 	memset(&row, 0, sizeof(row));
@@ -209,7 +234,8 @@ StoreDocumentConsenters(const char *document, ChannelMember *members,
  */
 char *
 StoreParseGenesisRecord(const char *data, Size len, int *n_book,
-						ChannelMember *book, MemoryContext cxt)
+						ChannelMember *book, bool *before_election,
+						MemoryContext cxt)
 {
 	Oid types[1] = { TEXTOID };
 	Datum value = PointerGetDatum(cstring_to_text_with_len(data, len));
@@ -217,13 +243,18 @@ StoreParseGenesisRecord(const char *data, Size len, int *n_book,
 	Datum d;
 	char *genesis;
 
-	StoreQuery("SELECT $1::jsonb->>'genesis'", 1, types, &value, SPI_OK_SELECT);
+	StoreQuery("SELECT $1::jsonb->>'genesis',"
+			   " coalesce(jsonb_typeof($1::jsonb->'term') = 'number'"
+			   " AND ($1::jsonb->'term')::numeric = 0, false)",
+			   1, types, &value, SPI_OK_SELECT);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("GENESIS record without a genesis document")));
 	genesis = MemoryContextStrdup(cxt, TextDatumGetCString(d));
+	*before_election = DatumGetBool(
+		SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 
 	StoreQuery("SELECT key, (value->>'id')::bigint, value->>'conninfo',"
 			   " coalesce((value->>'learner')::boolean, false)"

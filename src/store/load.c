@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include "store/chain.h"
+#include "store/identity.h"
 #include "store/load.h"
 #include "store/log.h"
 #include "store/snapshot.h"
@@ -28,6 +29,9 @@ StoreLoadChannel(ChannelState *ch, StoreRaftState *state,
 	StoreLoadConsenters(ch);
 	StoreLoadRaftState(ch, state);
 	StoreLoadChainHead(ch);
+	if (ch->archived)
+		return true;
+	StoreLoadIdentity(ch, state);
 	if (state->snapshot.data_size > 0)
 	{
 		StoreSnapshotConfig(state->snapshot.data, state->snapshot.data_size,

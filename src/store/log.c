@@ -29,6 +29,8 @@ typedef enum LogPlanId
 	PLAN_LOG_INSERT,
 	PLAN_LOG_DELETE_THROUGH,
 	PLAN_HARD_STATE,
+	PLAN_PEERS_DELETE,
+	PLAN_PEERS_INSERT,
 	PLAN_LOCK_CHANNEL,
 	PLAN_APPLIED,
 	PLAN_COUNT
@@ -46,9 +48,21 @@ static StorePlan plans[PLAN_COUNT] = {
 								  2,
 								  { TEXTOID, INT8OID } },
 	[PLAN_HARD_STATE] = { "UPDATE ordering.raft_state SET term = $2, vote = $3,"
-						  " commit_index = $4 WHERE channel = $1",
-						  4,
-						  { TEXTOID, INT8OID, INT8OID, INT8OID } },
+						  " commit_index = $4, boot = $5, recovering = $6,"
+						  " recovery_reason = CASE WHEN $6 THEN"
+						  " coalesce(recovery_reason, $7) END"
+						  " WHERE channel = $1",
+						  7,
+						  { TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID,
+							BOOLOID, TEXTOID } },
+	[PLAN_PEERS_DELETE] = { "DELETE FROM ordering.raft_peers WHERE channel = $1",
+							1,
+							{ TEXTOID } },
+	[PLAN_PEERS_INSERT] = { "INSERT INTO ordering.raft_peers"
+							" (channel, raft_id, incarnation, life, term)"
+							" VALUES ($1, $2, $3, $4, $5)",
+							5,
+							{ TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID } },
 	/*
 	 * Taken first in a ready's transaction.  drop_channel deletes the
 	 * channels row, then (cascading) raft_state, log and blocks; the worker
@@ -81,14 +95,14 @@ StoreLoadRaftState(ChannelState *ch, StoreRaftState *state)
 			   " log_bytes_since_snapshot, removed"
 			   " FROM ordering.raft_state WHERE channel = $1",
 			   1, types, &name, SPI_OK_SELECT);
-	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("channel \"%s\" has no raft state", ch->name)));
+	memset(state, 0, sizeof(*state));
+	/* Restored from a dump, which holds no Raft state: an archive. */
+	ch->archived = SPI_processed == 0;
+	if (ch->archived)
+		return;
 	tuple = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 
-	memset(state, 0, sizeof(*state));
 	state->hard_state.term = StoreGetInt64(tuple, desc, 1);
 	state->hard_state.vote = StoreGetInt64(tuple, desc, 2);
 	state->hard_state.commit = StoreGetInt64(tuple, desc, 3);
@@ -247,13 +261,38 @@ StoreLockChannel(const char *channel)
 void
 StorePersistHardState(const char *channel, const raft_hard_state *hs)
 {
-	Datum values[4];
+	Datum values[7];
 
 	values[0] = CStringGetTextDatum(channel);
 	values[1] = Int64GetDatum((int64) hs->term);
 	values[2] = Int64GetDatum((int64) hs->vote);
 	values[3] = Int64GetDatum((int64) hs->commit);
+	values[4] = Int64GetDatum((int64) hs->boot);
+	values[5] = BoolGetDatum(hs->recovering);
+	/* Set by the core: a peer found this node behind what it showed. */
+	values[6] = CStringGetTextDatum(
+		"a peer found its state older than it had shown before (a restore or a lost write)");
 	StoreExecPlan(&plans[PLAN_HARD_STATE], values, NULL, SPI_OK_UPDATE);
+}
+
+/* Replaces the channel's peer records (with the hard state). */
+void
+StorePersistPeers(const char *channel, uint32 n_peers,
+				  const raft_peer_record *peers)
+{
+	Datum values[5];
+
+	values[0] = CStringGetTextDatum(channel);
+	StoreExecPlan(&plans[PLAN_PEERS_DELETE], values, NULL, SPI_OK_DELETE);
+	for (uint32 i = 0; i < n_peers; i++)
+	{
+		/* Raw bits: incarnations and lives use all 64. */
+		values[1] = Int64GetDatum((int64) peers[i].id);
+		values[2] = Int64GetDatum((int64) peers[i].incarnation);
+		values[3] = Int64GetDatum((int64) peers[i].boot);
+		values[4] = Int64GetDatum((int64) peers[i].term);
+		StoreExecPlan(&plans[PLAN_PEERS_INSERT], values, NULL, SPI_OK_INSERT);
+	}
 }
 
 void

@@ -18,6 +18,9 @@ typedef struct StoreRaftState
 	raft_hard_state hard_state;
 	raft_index applied;
 	raft_snapshot snapshot; /* index 0: none; data in caller's context */
+	/* The peer records (ordering.raft_peers), for options.peers. */
+	uint32 n_peers;
+	raft_peer_record peers[RAFT_MAX_MEMBERS];
 } StoreRaftState;
 
 /* Loading (inside StoreLoadChannel). */
@@ -33,6 +36,8 @@ extern void StorePersistEntries(const char *channel, LogPosition *log,
 								raft_index last_index);
 extern void
 StorePersistHardState(const char *channel, const raft_hard_state *hs);
+extern void StorePersistPeers(const char *channel, uint32 n_peers,
+							  const raft_peer_record *peers);
 extern void StoreSaveApplied(const char *channel, const LogPosition *log);
 extern void StoreDeleteLogThrough(const char *channel, raft_index index);
 

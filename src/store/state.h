@@ -62,6 +62,9 @@ typedef struct ChannelState
 	raft_config config;
 	raft_id self_id; /* RAFT_NONE if this node is not a member */
 	bool removed;	 /* an applied change removed this node */
+	bool archived;	 /* no Raft state here (a restored dump): read-only */
+	/* Why this node recovers (ordering.raft_state.recovery_reason), or "". */
+	char recovery_reason[ORDERING_ERROR_MESSAGE_MAX];
 
 	LogPosition log;
 	ChainHead chain;

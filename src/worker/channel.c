@@ -24,6 +24,7 @@
 #include "common/gucs.h"
 #include "store/chain.h"
 #include "store/genesis.h"
+#include "store/identity.h"
 #include "store/load.h"
 #include "store/spi.h"
 #include "worker/channel_internal.h"
@@ -143,11 +144,17 @@ ChannelDestroy(Channel *ch)
 	MemoryContextDelete(ch->top_cxt);
 }
 
+/*
+ * A new seed at every start: the core draws this life's nonce from it, and
+ * a reused nonce would hide a restored copy of this node from its peers.
+ */
 static uint64
 channel_seed(const Channel *ch)
 {
 	uint64 seed;
 
+	if (pg_strong_random(&seed, sizeof(seed)))
+		return seed;
 	seed = hash_bytes_extended((const unsigned char *) ch->state.name,
 							   strlen(ch->state.name),
 							   (uint64) GetCurrentTimestamp());
@@ -200,6 +207,11 @@ ChannelLoad(Channel *ch)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("channel \"%s\" does not exist", ch->state.name)));
 	}
+	if (ch->state.archived)
+	{
+		ChannelLoadArchive(ch);
+		return;
+	}
 
 	CutterConfigure(&ch->routing.cutter, &ch->state.settings);
 	ch->counters.status_dirty = true;
@@ -236,6 +248,11 @@ ChannelLoad(Channel *ch)
 		return;
 	}
 
+	/* A new life: its boot counter is durable before the node exists. */
+	StoreBegin();
+	StoreStartNode(&ch->state, &stored);
+	StoreCommit();
+
 	memset(&options, 0, sizeof(options));
 	options.id = ch->state.self_id;
 	options.storage = raft_memory_storage_view(ch->raft.storage);
@@ -248,17 +265,16 @@ ChannelLoad(Channel *ch)
 	options.max_size_per_msg = CHANNEL_MAX_SIZE_PER_MSG;
 	options.max_inflight_msgs = CHANNEL_MAX_INFLIGHT_MSGS;
 	options.max_committed_size_per_ready = CHANNEL_MAX_COMMITTED_PER_READY;
+	ChannelPeerOptions(ch, &stored, &options);
 
 	rc = raft_node_create(&options, &ch->raft.node);
 	if (rc != RAFT_OK)
 	{
 		ch->raft.node = NULL;
 		channel_drop_raft(ch);
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not start the raft node of channel \"%s\": %s",
-						ch->state.name, raft_strerror(rc))));
+		ChannelRefuseStoredState(ch, rc);
 	}
+	ChannelNoteRecovery(ch, stored.hard_state.recovering);
 	ch->raft.term = stored.hard_state.term;
 	ch->raft.commit_index = stored.hard_state.commit;
 	ch->timers.next_tick_at =

@@ -175,6 +175,8 @@ typedef struct ChannelCounters
 	double data_persist_total_ms;
 	double data_persist_last_ms;
 	int64 rejected_records; /* from peers, dropped (channel_identity.c) */
+	bool recovering;		/* as last logged (channel_recovery.c) */
+	bool archive_logged;
 	char last_error[ORDERING_ERROR_MESSAGE_MAX];
 } ChannelCounters;
 

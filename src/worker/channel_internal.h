@@ -11,6 +11,7 @@
 #ifndef ORDERING_CHANNEL_INTERNAL_H
 #define ORDERING_CHANNEL_INTERNAL_H
 
+#include "store/log.h"
 #include "worker/channel.h"
 
 /* Bounds of the rebuild backoff after an error. */
@@ -96,6 +97,18 @@ extern void ChannelWatchEviction(Channel *ch, TimestampTz now);
 
 /* Readies (channel_ready.c). */
 extern void ChannelExpireSnapshotSends(Channel *ch, TimestampTz now);
+
+/* Storage-fault recovery and archives (channel_recovery.c). */
+/* A channel restored without Raft state: served read-only, never run. */
+extern void ChannelLoadArchive(Channel *ch);
+/* The stored peer records, bounded, as options.peers. */
+extern void
+ChannelPeerOptions(Channel *ch, StoreRaftState *stored, raft_options *options);
+/* raft_node_create refused the stored state: ERROR naming the remedy. */
+extern void
+ChannelRefuseStoredState(Channel *ch, int rc) pg_attribute_noreturn();
+/* Logs, once, that the node recovers or has caught up. */
+extern void ChannelNoteRecovery(Channel *ch, bool recovering);
 
 /* Status (channel_status.c). */
 extern void ChannelClearStatus(int status_slot);

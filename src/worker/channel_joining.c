@@ -167,7 +167,9 @@ ChannelSendGenesis(Channel *ch, const ChannelMember *to)
 		appendStringInfo(&buf, ", \"learner\": %s}",
 						 m->is_learner ? "true" : "false");
 	}
-	appendStringInfoString(&buf, "}}");
+	/* A joiner at term 0 lost nothing: nobody has voted yet. */
+	appendStringInfo(&buf, "}, \"term\": " UINT64_FORMAT "}",
+					 (uint64) ch->raft.term);
 	(void) ChannelSend(ch, to, ORDERING_RECORD_GENESIS, buf.data, buf.len);
 	pfree(buf.data);
 }
@@ -179,7 +181,7 @@ ChannelSendGenesis(Channel *ch, const ChannelMember *to)
 void
 ChannelRequestJoin(Channel *ch, const char *only_node, TimestampTz now)
 {
-	if (now < ch->joining.next_join_request_at)
+	if (now < ch->joining.next_join_request_at || ch->state.archived)
 		return;
 	ch->joining.next_join_request_at =
 		TimestampTzPlusMilliseconds(now, CHANNEL_JOIN_REQUEST_INTERVAL_MS);
@@ -237,12 +239,16 @@ ChannelReceiveGenesis(Channel *ch, const char *from_node,
 	MemoryContext cxt = CurrentMemoryContext; /* outlives the transaction */
 	char *genesis;
 	char *refusal;
+	bool before_election;
 
+	if (ch->state.archived)
+		return;
 	if (ch->raft.node != NULL && ch->state.self_id != RAFT_NONE &&
 		ChannelMemberById(ch, ch->state.self_id) != NULL)
 		return;
 	StoreBegin();
-	genesis = StoreParseGenesisRecord(data, len, &n_book, book, cxt);
+	genesis = StoreParseGenesisRecord(data, len, &n_book, book,
+									  &before_election, cxt);
 	n_genesis = StoreDocumentConsenters(genesis, genesis_members, cxt);
 	StoreCommit();
 

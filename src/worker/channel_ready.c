@@ -312,7 +312,7 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 
 	/* 1. Persist, and apply what is committed, in one transaction. */
 	if (rd.has_snapshot || rd.n_entries > 0 || rd.has_hard_state ||
-		rd.n_committed > 0)
+		rd.has_peers || rd.n_committed > 0)
 	{
 		TimestampTz start = GetCurrentTimestamp();
 		double elapsed_ms;
@@ -336,6 +336,8 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 							rd.n_entries, last_index);
 		if (rd.has_hard_state)
 			StorePersistHardState(ch->state.name, &rd.hard_state);
+		if (rd.has_peers)
+			StorePersistPeers(ch->state.name, rd.n_peers, rd.peers);
 		for (uint32 i = 0; i < rd.n_committed; i++)
 		{
 			entry_blocks[i] = -1;
@@ -351,6 +353,8 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 		if (rd.n_committed > 0)
 			snapshot_data = StoreMaybeSnapshot(&ch->state);
 		StoreCommit();
+		if (rd.has_hard_state)
+			ChannelNoteRecovery(ch, rd.hard_state.recovering);
 
 		elapsed_ms = (double) (GetCurrentTimestamp() - start) / 1000.0;
 		ch->counters.data_persist_count++;

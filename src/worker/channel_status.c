@@ -45,6 +45,10 @@ ChannelPublishStatus(Channel *ch)
 			? "consenter"
 			: "learner";
 	}
+	if (ch->raft.node != NULL && rs.hard_state.recovering)
+		membership = "recovering";
+	if (ch->state.archived)
+		membership = "archive";
 
 	LWLockAcquire(&ordering_shared->lock, LW_EXCLUSIVE);
 	st->in_use = true;
@@ -70,6 +74,13 @@ ChannelPublishStatus(Channel *ch)
 	st->rejected_records = ch->counters.rejected_records;
 	st->updated_at = GetCurrentTimestamp();
 	strlcpy(st->last_error, ch->counters.last_error, sizeof(st->last_error));
+	st->recovering = ch->raft.node != NULL && rs.hard_state.recovering;
+	st->recovery_target = st->recovering ? rs.recovery_target : 0;
+	strlcpy(st->recovery,
+			ch->state.recovery_reason[0] != '\0'
+				? ch->state.recovery_reason
+				: "a peer found this node's state older than it had shown before",
+			sizeof(st->recovery));
 	st->n_peers = 0;
 	if (ch->raft.node != NULL && ch->raft.role == RAFT_LEADER)
 	{

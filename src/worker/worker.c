@@ -556,6 +556,7 @@ step_join(GenesisArg *a)
 	int n_genesis;
 	char *genesis;
 	const char *conflict;
+	bool before_election;
 	MemoryContext cxt = CurrentMemoryContext; /* outlives the transaction */
 
 	StoreBegin();
@@ -565,7 +566,8 @@ step_join(GenesisArg *a)
 		a->refusal = pstrdup("The extension does not exist here.");
 		return;
 	}
-	genesis = StoreParseGenesisRecord(a->data, a->len, &a->n_book, a->book, cxt);
+	genesis = StoreParseGenesisRecord(a->data, a->len, &a->n_book, a->book,
+									  &before_election, cxt);
 	n_genesis = StoreDocumentConsenters(genesis, genesis_members, cxt);
 	a->refusal = ChannelGenesisRefusal(a->from_node, a->session_role, a->n_book,
 									   a->book, n_genesis, genesis_members);
@@ -583,7 +585,8 @@ step_join(GenesisArg *a)
 	}
 	if (a->refusal == NULL)
 	{
-		StoreInstallGenesis(a->channel, genesis);
+		StoreInstallGenesis(a->channel, genesis,
+							before_election ? NULL : STORE_JOIN_RECOVERING);
 		a->created = true;
 	}
 	StoreCommit();

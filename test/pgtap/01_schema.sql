@@ -11,7 +11,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS ordering;
 
 BEGIN;
-SELECT plan(115);
+SELECT plan(119);
 
 SELECT has_schema('ordering');
 SELECT has_table('ordering', t, 'table ordering.' || t)
@@ -38,7 +38,7 @@ SELECT columns_are('ordering', 'status', ARRAY[
 	'applied_index', 'snapshot_index', 'last_block', 'is_leader',
 	'leader_changes', 'proposal_failures', 'committed_block_number',
 	'data_persist_count', 'data_persist_avg_ms', 'updated_at', 'last_error',
-	'rejected_records'],
+	'rejected_records', 'recovery_target', 'recovery'],
 	'ordering.status has the columns of the contract');
 SELECT columns_are('ordering', 'peers', ARRAY[
 	'channel', 'node', 'raft_id', 'is_learner', 'match_index', 'next_index',
@@ -134,9 +134,9 @@ FROM unnest(ARRAY['blocks', 'transactions', 'channels', 'consenters']) t,
 SELECT table_privs_are('ordering', t, 'ordering_admin', ARRAY['SELECT'])
 FROM unnest(ARRAY['blocks', 'transactions', 'channels', 'consenters']) t;
 SELECT table_privs_are('ordering', t, 'ordering_admin', ARRAY['SELECT'])
-FROM unnest(ARRAY['log', 'raft_state']) t;
+FROM unnest(ARRAY['log', 'raft_state', 'raft_peers']) t;
 SELECT table_privs_are('ordering', t, r, ARRAY[]::text[])
-FROM unnest(ARRAY['log', 'raft_state']) t,
+FROM unnest(ARRAY['log', 'raft_state', 'raft_peers']) t,
 	 unnest(ARRAY['ordering_reader', 'ordering_writer', 'ordering_peer']) r;
 
 SELECT * FROM finish();
