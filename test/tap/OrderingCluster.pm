@@ -57,11 +57,13 @@ use warnings;
 
 use Carp;
 use File::Basename ();
+use File::Path ();
 use File::Spec;
 use File::Temp ();
 use IPC::Run;
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::RecursiveCopy;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
@@ -125,6 +127,25 @@ sub add_node
 	croak "node $name exists" if $self->{node}{$name};
 	my $node = PostgreSQL::Test::Cluster->new($self->{prefix} . $name);
 	$node->init;
+	$node->{ordering_name} = $name;
+	$self->{node}{$name} = $node;
+	push @{ $self->{nodes} }, $name;
+	$self->_configure($name);
+	if ($p{start} // 1)
+	{
+		$node->start;
+		$node->safe_psql('postgres', 'CREATE EXTENSION ordering')
+		  if $self->{create_extension};
+		$self->ensure_roles($_) for $self->up_names;
+	}
+	return $node;
+}
+
+# The settings of an ordering node, and its peer role's (after initdb).
+sub _configure
+{
+	my ($self, $name) = @_;
+	my $node = $self->node($name);
 	my $extra = $ENV{ORDERING_TAP_EXTRA_CONF} // '';
 	$node->append_conf('postgresql.conf', <<"CONF");
 # ordering (OrderingCluster.pm)
@@ -141,18 +162,8 @@ max_connections = 120
 $self->{conf}
 $extra
 CONF
-	$node->{ordering_name} = $name;
-	$self->{node}{$name} = $node;
-	push @{ $self->{nodes} }, $name;
 	$self->_setup_peer_role($name) if $self->{roles} eq 'per-node';
-	if ($p{start} // 1)
-	{
-		$node->start;
-		$node->safe_psql('postgres', 'CREATE EXTENSION ordering')
-		  if $self->{create_extension};
-		$self->ensure_roles($_) for $self->up_names;
-	}
-	return $node;
+	return;
 }
 
 # Per-node roles: the node's password file and settings, and a pg_hba.conf
@@ -771,6 +782,68 @@ sub start_node
 	$self->node($n)->start;
 	$self->ensure_roles($n);
 	return;
+}
+
+=pod
+
+=head2 Storage faults
+
+recreate_node($name) - what an operator does after losing a disk: stops
+the node if it runs, deletes its data directory, initdb again with the same
+settings (same node name), starts it and creates the extension (unless
+create_extension is off).
+
+copy_datadir($name) - a copy of the node's data directory (the node must
+be stopped); returns its path.  restore_datadir($name, $path) - replaces
+the (stopped) node's data directory with that copy.
+
+crashes($name, $offset) - the lines of the node's log from byte $offset on
+that say a server process crashed (empty when none).
+
+=cut
+
+sub recreate_node
+{
+	my ($self, $n) = @_;
+	my $name = $self->name_of($n);
+	my $node = $self->node($name);
+	$node->stop('immediate') if defined $node->{_pid};
+	File::Path::rmtree($node->data_dir);
+	$node->init;
+	$self->_configure($name);
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION ordering')
+	  if $self->{create_extension};
+	$self->ensure_roles($_) for $self->up_names;
+	return $node;
+}
+
+sub copy_datadir
+{
+	my ($self, $n) = @_;
+	my $node = $self->node($n);
+	croak 'copy_datadir: ' . $self->name_of($n) . ' runs' if defined $node->{_pid};
+	my $copy = File::Temp::tempdir('datadir_XXXX', DIR => $self->{tmp}->dirname);
+	PostgreSQL::Test::RecursiveCopy::copypath($node->data_dir, "$copy/data");
+	return "$copy/data";
+}
+
+sub restore_datadir
+{
+	my ($self, $n, $copy) = @_;
+	my $node = $self->node($n);
+	croak 'restore_datadir: ' . $self->name_of($n) . ' runs' if defined $node->{_pid};
+	File::Path::rmtree($node->data_dir);
+	PostgreSQL::Test::RecursiveCopy::copypath($copy, $node->data_dir);
+	chmod(0700, $node->data_dir);
+	return;
+}
+
+sub crashes
+{
+	my ($self, $n, $offset) = @_;
+	my $log = PostgreSQL::Test::Utils::slurp_file($self->node($n)->logfile, $offset // 0);
+	return join("\n", grep { /terminated by signal|was terminated by|PANIC|TRAP:/ } split /\n/, $log);
 }
 
 sub _children_of
