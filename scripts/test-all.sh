@@ -9,7 +9,8 @@
 #        AddressSanitizer/UBSan, then the decoder fuzzer for a short while
 #      - pg_regress and the multi-server TAP tests (make installcheck)
 #      - pgTAP tests against a temporary server
-#   3. as root: network partitions between servers in network namespaces
+#   3. as root: network partitions between servers in network namespaces,
+#      and a follower's disk filling up (tmpfs)
 #
 # Environment: FUZZ_SECONDS (default 30), SKIP_RAFT=1, SKIP_ASAN=1,
 # SKIP_FUZZ=1, SKIP_FAULTS=1 to leave parts out while developing; PGBIN (the
@@ -81,6 +82,12 @@ if [ "${SKIP_FAULTS:-0}" != 1 ]; then
 	# One run at a time per machine: the namespaces and addresses are fixed.
 	if ! flock /tmp/ordering-faults.lock bash "$work/src/test/faults/partition.sh"; then
 		echo "=== FAILED: test/faults/partition.sh"
+		status=1
+	fi
+	# A follower's disk (a small tmpfs) fills up under load (mount: root).
+	echo "=== test/faults/disk_full.sh"
+	if ! flock /tmp/ordering-faults.lock bash "$work/src/test/faults/disk_full.sh"; then
+		echo "=== FAILED: test/faults/disk_full.sh"
 		status=1
 	fi
 fi
