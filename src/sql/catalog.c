@@ -51,10 +51,21 @@ OrderingChannelSettings(const char *channel, OrderingSettings *settings)
 	bool isnull;
 	Datum config;
 
-	OrderingSpiExecute("SELECT config FROM ordering.channels WHERE channel = $1",
+	OrderingSpiExecute("SELECT c.config, EXISTS (SELECT 1 FROM ordering.raft_state r"
+					   " WHERE r.channel = c.channel)"
+					   " FROM ordering.channels c WHERE c.channel = $1",
 					   1, types, values, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		OrderingReportUnknownChannel(channel);
+	/* Restored from a dump without Raft state: read-only here. */
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+									SPI_tuptable->tupdesc, 2, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("channel \"%s\" is an archive on this node", channel),
+				 errdetail(
+					 "It was restored without Raft state: this node serves its chain read-only and is not a member."),
+				 errhint("Submit on a member of the channel.")));
 
 	config =
 		SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);

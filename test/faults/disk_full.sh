@@ -33,30 +33,8 @@ CH=diskfull
 NODES=(n1 n2 n3)
 FULL=n3
 
-T=0
-FAILED=0
-diag() { local l; while IFS= read -r l; do echo "# $l"; done <<< "$*"; }
-pass() { T=$((T + 1)); echo "ok $T - $1"; }
-fail() { T=$((T + 1)); FAILED=$((FAILED + 1)); echo "not ok $T - $1"; }
-check() { local d="$1"; shift; if "$@"; then pass "$d"; else fail "$d"; return 1; fi; }
-is() {
-	if [ "$1" == "$2" ]; then pass "$3"; else
-		fail "$3"; diag "  got:      '$1'"; diag "  expected: '$2'"; fi
-}
-bail() { echo "Bail out! $*"; exit 1; }
-now_ms() { date +%s%3N; }
-wait_until() { # TIMEOUT DESC COMMAND...
-	local timeout="$1" desc="$2"; shift 2
-	local deadline=$(( $(now_ms) + timeout * 1000 ))
-	while :; do
-		"$@" && return 0
-		if (( $(now_ms) > deadline )); then
-			diag "timed out after ${timeout}s waiting for: $desc"
-			return 1
-		fi
-		sleep 0.2
-	done
-}
+# diag pass fail check is bail now_ms wait_until
+. "$HERE/tap.sh"
 
 [ "$(id -u)" -eq 0 ] || bail "run as root (sudo $0)"
 for t in mount umount runuser timeout psql df dd; do
@@ -193,6 +171,8 @@ check "$FULL runs out of space under load" wait_until 90 "ENOSPC on $FULL" full
 l0="$(last_block "$LEADER")"
 past() { local l; l="$(last_block "$LEADER")"; [ -n "$l" ] && (( l >= l0 + 20 )); }
 check "the others keep ordering while $FULL is full (from block $l0 on)" wait_until 60 "20 more blocks" past
+
+diag "while full: $FULL at block $(last_block "$FULL" || echo '?'), the leader at $(last_block "$LEADER")"
 
 # ---------------------------------------------------------------- free it
 rm -f "$TMP/$FULL/ballast"

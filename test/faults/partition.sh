@@ -58,38 +58,8 @@ NET=10.213.0
 RANDOM=$SEED
 
 # ---------------------------------------------------------------- TAP
-T=0
-FAILED=0
-diag() { local l; while IFS= read -r l; do echo "# $l"; done <<< "$*"; }
-pass() { T=$((T + 1)); echo "ok $T - $1"; }
-fail() { T=$((T + 1)); FAILED=$((FAILED + 1)); echo "not ok $T - $1"; }
-# check DESC COMMAND...: ok when the command succeeds
-check() { local d="$1"; shift; if "$@"; then pass "$d"; else fail "$d"; return 1; fi; }
-# is GOT EXPECTED DESC
-is() {
-	if [ "$1" == "$2" ]; then pass "$3"; else
-		fail "$3"; diag "  got:      '$1'"; diag "  expected: '$2'"; fi
-}
-bail() { echo "Bail out! $*"; exit 1; }
-
-now_ms() { date +%s%3N; }
-T0=$(now_ms)
-elapsed() { echo "$(( ($(now_ms) - T0) / 1000 ))s"; }
-
-# wait_until TIMEOUT_S DESC COMMAND...: runs the command every 200 ms until
-# it succeeds (returns 0) or the deadline passes (returns 1, with a diag).
-wait_until() {
-	local timeout="$1" desc="$2"; shift 2
-	local deadline=$(( $(now_ms) + timeout * 1000 ))
-	while :; do
-		"$@" && return 0
-		if (( $(now_ms) > deadline )); then
-			diag "timed out after ${timeout}s waiting for: $desc"
-			return 1
-		fi
-		sleep 0.2
-	done
-}
+# diag pass fail check is bail now_ms elapsed wait_until
+. "$HERE/tap.sh"
 
 # ---------------------------------------------------------------- checks
 [ "$(id -u)" -eq 0 ] || bail "run as root (sudo $0)"

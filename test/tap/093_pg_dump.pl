@@ -72,6 +72,9 @@ ok($copy->wait_until('the copy shows an archive', 60,
 		sub { $st = $copy->status('n1', $ch); return $st && ($st->{membership} // '') eq 'archive'; }),
 	"ordering.status on the copy: membership 'archive'");
 ok(!defined $st->{role} || $st->{role} eq 'stopped', '... running no Raft');
+my $r = $copy->query('n1', "SELECT ordering.submit_tx('$ch', 'on the copy'::bytea)");
+is($r->{sqlstate}, '55000', 'submit_tx on the archive is refused (55000)');
+like($r->{message} // '', qr/is an archive on this node/, '... saying it is an archive');
 my $copy_node = $copy->node('n1');
 ok($copy->wait_until("the copy's log names the archive", 60,
 		sub { $copy_node->log_contains(qr/channel "$ch" has no Raft state on this node: serving it read-only as an archive/) }),
