@@ -171,10 +171,21 @@ StoreStartNode(ChannelState *ch, StoreRaftState *state)
 {
 	raft_hard_state *hs = &state->hard_state;
 	uint64 sysid = GetSystemIdentifier();
-	TimeLineID timeline = GetWALInsertionTimeLine();
-	char *reason = identity_moved(ch->name, sysid, timeline);
+	TimeLineID timeline;
+	char *reason;
 	Oid types[6] = { TEXTOID, INT8OID, INT8OID, BOOLOID, INT8OID, INT8OID };
 	Datum values[6];
+
+	/* A standby has no timeline of its own to write under, nor may it write. */
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("channel \"%s\" cannot run on a server in recovery",
+						ch->name),
+				 errhint(
+					 "Channels run on a primary; promote this server first.")));
+	timeline = GetWALInsertionTimeLine();
+	reason = identity_moved(ch->name, sysid, timeline);
 
 	if (hs->incarnation == 0)
 	{
