@@ -23,6 +23,9 @@ SELECT node, raft_id, is_learner, conninfo FROM ordering.consenters
 WHERE channel = 'genesis-ch' ORDER BY raft_id;
 SELECT term, vote, commit_index, applied_index, snapshot_index
 FROM ordering.raft_state WHERE channel = 'genesis-ch';
+-- The founder's state: an incarnation of its own, not recovering.
+SELECT incarnation > 0 AS has_incarnation, recovering, recovery_reason
+FROM ordering.raft_state WHERE channel = 'genesis-ch';
 
 -- Block 0 is the genesis configuration block.
 SELECT number, tx_count, is_config, raft_index, raft_term,
@@ -131,3 +134,9 @@ SELECT ordering.drop_channel('second.ch-2');
 SELECT ordering.drop_channel('genesis-ch');
 SELECT count(*) AS channels_left FROM ordering.channels
 WHERE channel IN ('genesis-ch', 'second.ch-2');
+
+-- pg_dump keeps the ledger: the chain's tables are extension configuration
+-- tables (dumped with their rows); the Raft state, log and peers are not.
+SELECT c.relname FROM pg_extension e, unnest(e.extconfig) t(oid)
+JOIN pg_class c ON c.oid = t.oid
+WHERE e.extname = 'ordering' ORDER BY 1;
