@@ -3,7 +3,8 @@
 # describes.  Fails (exit 1, one line per problem) when:
 #
 #   - more than two C files sit directly in src/;
-#   - a C file under src/ has more than 1,000 lines;
+#   - a C file or header anywhere in the tree (src/, test/, bench/...) has
+#     more than 1,000 lines;
 #   - a header under src/ includes postgres.h (only .c files do, first);
 #   - a PostgreSQL-side file includes a project header without its folder
 #     ("channel.h" instead of "worker/channel.h"), or a header of the Raft
@@ -43,6 +44,22 @@ my @top_c = grep { m{^src/[^/]+\.c$} } @files;
 push @problems, "more than two C files directly in src/: @top_c"
   if @top_c > 2;
 
+# Every C file and header of the tree, as git sees it (tracked, or new and
+# not ignored), or every one below here outside a git checkout.
+my @sized = `git ls-files -co --exclude-standard -- "*.c" "*.h" 2>/dev/null`;
+@sized = `find . -path ./.git -prune -o -name "*.[ch]" -type f -print`
+  if $? != 0;
+chomp @sized;
+s{^\./}{} for @sized;
+for my $f (sort grep { -f $_ } @sized)
+{
+	open my $fh, "<", $f or die "$f: $!";
+	my $n = 0;
+	$n++ while <$fh>;
+	close $fh;
+	push @problems, "$f has $n lines (at most 1000)" if $n > 1000;
+}
+
 my %exists = map { $_ => 1 } @files;
 my %headers;
 for my $f (@files)
@@ -70,8 +87,6 @@ for my $f (@files)
 	my @lines = <$fh>;
 	close $fh;
 
-	push @problems, "$f has " . scalar(@lines) . " lines (at most 1000)"
-	  if $f =~ /\.c$/ && @lines > 1000;
 	next if $f =~ m{^src/raft/};
 
 	my $from = module_of($f);
@@ -154,6 +169,7 @@ if (@problems)
 	print STDERR "check-layout: $_\n" for @problems;
 	exit 1;
 }
-printf "check-layout: %d files, %d modules, layers and includes in order\n",
-  scalar(@files), scalar(keys %edges);
+printf "check-layout: %d files, %d modules, layers and includes in order;"
+  . " %d C files and headers of at most 1000 lines\n",
+  scalar(@files), scalar(keys %edges), scalar(@sized);
 ' "$pg_common"

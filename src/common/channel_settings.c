@@ -83,6 +83,17 @@ setting_spec(const char *key, int key_len)
 	return NULL;
 }
 
+/* A setting this file names itself: always in the table. */
+static const SettingSpec *
+setting_spec_by_name(const char *key)
+{
+	const SettingSpec *spec = setting_spec(key, strlen(key));
+
+	if (spec == NULL)
+		elog(ERROR, "unknown channel setting \"%s\"", key);
+	return spec;
+}
+
 static char *
 known_settings_list(void)
 {
@@ -251,12 +262,16 @@ OrderingSettingsMerge(const char *current, const char *update)
 	return JsonbToCString(NULL, &merged->root, VARSIZE(merged));
 }
 
+/* The largest payload any channel may allow (absolute_max_bytes's bound). */
 int64
-OrderingSettingUpperBound(const char *key)
+OrderingMaxPayloadBytes(void)
 {
-	const SettingSpec *spec = setting_spec(key, strlen(key));
+	return setting_spec_by_name("absolute_max_bytes")->max;
+}
 
-	if (spec == NULL)
-		elog(ERROR, "unknown channel setting \"%s\"", key);
-	return spec->max;
+/* The most transactions a block of any channel may hold. */
+int64
+OrderingMaxBlockTransactions(void)
+{
+	return setting_spec_by_name("max_message_count")->max;
 }

@@ -46,6 +46,7 @@ extern Jsonb *OrderingSettingsToJsonb(const OrderingSettings *settings);
 extern char *OrderingSettingsMerge(const char *current, const char *update);
 
 /* The largest value the table allows for a setting (ERROR if unknown). */
-extern int64 OrderingSettingUpperBound(const char *key);
+extern int64 OrderingMaxPayloadBytes(void);
+extern int64 OrderingMaxBlockTransactions(void);
 
 #endif /* ORDERING_CHANNEL_SETTINGS_H */

@@ -221,8 +221,7 @@ fetch_transaction(FetchState *st, const PGresult *row, PulledBlock *block)
 		peer_chain_malformed(st, "an invalid transaction id");
 	payload_len = PQgetlength(row, 0, COL_PAYLOAD);
 	if (payload_len > st->max_payload)
-		peer_chain_malformed(st,
-							 "a payload above the largest absolute_max_bytes");
+		peer_chain_malformed(st, "a payload larger than any channel allows");
 
 	if (block->n_txs == st->txs_allocated)
 	{
@@ -292,8 +291,8 @@ PeerChainFetch(PGconn *conn, const char *peer, const char *channel, int64 first,
 	st.peer = peer;
 	st.first = first;
 	st.max_blocks = max_blocks;
-	st.max_payload = OrderingSettingUpperBound("absolute_max_bytes");
-	st.max_txs = OrderingSettingUpperBound("max_message_count");
+	st.max_payload = OrderingMaxPayloadBytes();
+	st.max_txs = OrderingMaxBlockTransactions();
 	/* The peer stops at the page's bytes, after a block of at most this. */
 	st.max_bytes = ORDERING_PEER_PAGE_BYTES + 2 * (Size) st.max_payload +
 		(Size) st.max_txs * (ORDERING_TX_ID_MAX + 256);

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * sim.h
- *	  The deterministic cluster simulator of the Raft core: shared types of
- *	  sim.c (cluster, network, events) and sim_check.c (safety checks).
+ *	  The deterministic cluster simulator of the Raft core: the types and
+ *	  functions its files share (sim.c lists them and what each does).
  *
  * Everything a run does follows from one seed through one PRNG, so a seed
  * and the command-line knobs replay a run exactly.
@@ -141,7 +141,7 @@ typedef struct sim_node
 	raft_index leader_checked; /* committed entries verified up to here */
 	raft_role role;
 
-	/* The ready in progress (a host_stage of sim.c; 0: none). */
+	/* The ready in progress (a host_stage of sim_host.c; 0: none). */
 	int stage;
 	raft_ready ready;
 	raft_id snap_failed_to[SIM_MAX_REPORTS];
@@ -227,14 +227,53 @@ typedef struct sim
 	char failure[SIM_FAIL_BYTES];
 } sim;
 
-/* sim.c */
+/* What became of one message a host sent (sim_net.c). */
+typedef enum send_result
+{
+	SEND_QUEUED, /* on the network (it may still be lost) */
+	SEND_CUT,	 /* the link is down: the transport knows */
+	SEND_DROPPED /* lost silently */
+} send_result;
+
+/* sim.c: the PRNG (every draw of a run) and failure reports */
+extern uint64_t sim_rng_next(sim *s);
+extern uint64_t sim_rng_below(sim *s, uint64_t n);
+extern double sim_rng_unit(sim *s);
+extern bool sim_rng_chance(sim *s, double p);
 extern void
 sim_fail(sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-extern uint64_t sim_rng_next(sim *s);
+extern void sim_trace(const sim *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+extern void sim_check_result(sim *s, const char *call, raft_id id, int err);
+
+/* sim_options.c: the command line */
+extern void sim_parse_options(sim_options *o, int argc, char **argv);
+extern void sim_format_replay(const sim_options *o, const char *argv0,
+							  char *out, size_t cap);
+
+/* sim_host.c: nodes and the host loop */
+extern void sim_put_u64(uint8_t *p, uint64_t v);
+extern bool sim_config_same(const raft_config *a, const raft_config *b);
 extern void sim_node_start(sim *s, sim_node *n);
 extern void sim_node_stop(sim *s, sim_node *n, const char *why);
+extern sim_node *sim_node_create(sim *s, raft_id id, bool founder);
+extern void sim_node_free(sim_node *n);
+extern void sim_event_host(sim *s, sim_node *n);
+extern void sim_host_snapshot(sim *s, sim_node *n);
+
+/* sim_net.c: the network */
+extern send_result sim_net_send(sim *s, sim_node *n, const raft_message *m);
+extern void sim_net_free(sim *s);
+extern int sim_net_pick(sim *s);
+extern sim_node *sim_event_deliver(sim *s, int at);
+
+/* sim_events.c: one step's event */
 extern sim_node *sim_random_node(sim *s, bool alive);
-extern bool sim_config_same(const raft_config *a, const raft_config *b);
+extern sim_node *sim_find_leader(sim *s, raft_status *st);
+extern sim_node *sim_event_propose(sim *s, bool marker);
+extern void sim_calm_down(sim *s);
+extern sim_node *sim_routine_event(sim *s);
+extern sim_node *sim_one_step(sim *s);
 
 /* sim_storage.c: wiped and rolled-back disks */
 extern void sim_event_backup(sim *s);
@@ -244,8 +283,6 @@ extern void sim_event_roll_back(sim *s);
 extern bool sim_may_restart(const sim *s, const sim_node *n);
 extern void sim_storage_progress(sim *s);
 extern void sim_disk_copy_free(sim_disk_copy *copy);
-extern void sim_trace(const sim *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
 
 /* sim_check.c: every check calls sim_fail() and returns on a violation. */
 extern uint64_t sim_hash_bytes(const uint8_t *data, size_t size);
