@@ -51,8 +51,8 @@ identity_corrupt(const char *channel, const char *what)
 			 errhint(STORE_IDENTITY_REMEDY)));
 }
 
-static void
-identity_load_peers(ChannelState *ch, StoreRaftState *state)
+void
+StoreLoadPeers(ChannelState *ch, StoreRaftState *state)
 {
 	Oid types[2] = { TEXTOID, INT4OID };
 	Datum values[2] = { CStringGetTextDatum(ch->name),
@@ -85,37 +85,37 @@ identity_load_peers(ChannelState *ch, StoreRaftState *state)
 	}
 }
 
-void
-StoreLoadIdentity(ChannelState *ch, StoreRaftState *state)
+/* A nullable bigint column as its raw bits; 0 when NULL. */
+static uint64
+identity_column(HeapTuple tuple, TupleDesc desc, int column)
 {
-	Oid types[1] = { TEXTOID };
-	Datum name = CStringGetTextDatum(ch->name);
-	HeapTuple tuple;
-	TupleDesc desc;
+	bool isnull;
+	Datum d = SPI_getbinval(tuple, desc, column, &isnull);
+
+	return isnull ? 0 : (uint64) DatumGetInt64(d);
+}
+
+void
+StoreReadIdentity(ChannelState *ch, StoreRaftState *state, HeapTuple tuple,
+				  TupleDesc desc, int first)
+{
 	bool isnull;
 	Datum reason;
-	int64 boot;
+	int64 boot = StoreGetInt64(tuple, desc, first + 1);
 
-	StoreQuery("SELECT incarnation, boot, recovering, recovery_reason"
-			   " FROM ordering.raft_state WHERE channel = $1",
-			   1, types, &name, SPI_OK_SELECT);
-	if (SPI_processed != 1)
-		return; /* an archive: StoreLoadRaftState said so */
-	tuple = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	boot = StoreGetInt64(tuple, desc, 2);
 	if (boot < 0 || (uint64) boot >= STORE_BOOT_LIMIT - 1)
 		identity_corrupt(ch->name, "the boot counter");
-	state->hard_state.incarnation = (uint64) StoreGetInt64(tuple, desc, 1);
+	state->hard_state.incarnation = (uint64) StoreGetInt64(tuple, desc, first);
 	state->hard_state.boot = (uint64) boot;
 	state->hard_state.recovering =
-		DatumGetBool(SPI_getbinval(tuple, desc, 3, &isnull));
-	reason = SPI_getbinval(tuple, desc, 4, &isnull);
+		DatumGetBool(SPI_getbinval(tuple, desc, first + 2, &isnull));
+	reason = SPI_getbinval(tuple, desc, first + 3, &isnull);
 	ch->recovery_reason[0] = '\0';
 	if (!isnull)
 		strlcpy(ch->recovery_reason, TextDatumGetCString(reason),
 				sizeof(ch->recovery_reason));
-	identity_load_peers(ch, state);
+	state->system_identifier = identity_column(tuple, desc, first + 4);
+	state->timeline = identity_column(tuple, desc, first + 5);
 }
 
 void
@@ -132,37 +132,19 @@ StoreSetRecoveryReason(const char *channel, const char *reason)
 
 /*
  * Was the state written under another cluster or timeline than the one
- * running now?  Returns why in *reason (palloc'd), or NULL.
+ * running now?  Returns why (palloc'd), or NULL.
  */
 static char *
-identity_moved(const char *channel, uint64 sysid, TimeLineID timeline)
+identity_moved(const StoreRaftState *state, uint64 sysid, TimeLineID timeline)
 {
-	Oid types[1] = { TEXTOID };
-	Datum name = CStringGetTextDatum(channel);
-	HeapTuple tuple;
-	TupleDesc desc;
-	bool sysid_null;
-	bool timeline_null;
-	Datum stored_sysid;
-	Datum stored_timeline;
-
-	StoreQuery("SELECT system_identifier, timeline FROM ordering.raft_state"
-			   " WHERE channel = $1 FOR UPDATE",
-			   1, types, &name, SPI_OK_SELECT);
-	if (SPI_processed != 1)
-		return NULL;
-	tuple = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	stored_sysid = SPI_getbinval(tuple, desc, 1, &sysid_null);
-	stored_timeline = SPI_getbinval(tuple, desc, 2, &timeline_null);
-	if (!sysid_null && (uint64) DatumGetInt64(stored_sysid) != sysid)
+	if (state->system_identifier != 0 && state->system_identifier != sysid)
 		return psprintf("its state was written by another PostgreSQL cluster (system identifier " UINT64_FORMAT
 						", now " UINT64_FORMAT "): a copy of a data directory",
-						(uint64) DatumGetInt64(stored_sysid), sysid);
-	if (!timeline_null && DatumGetInt64(stored_timeline) != (int64) timeline)
-		return psprintf("PostgreSQL's timeline changed from " INT64_FORMAT
+						state->system_identifier, sysid);
+	if (state->timeline != 0 && state->timeline != (uint64) timeline)
+		return psprintf("PostgreSQL's timeline changed from " UINT64_FORMAT
 						" to %u since its state was written: a point-in-time restore or a promoted standby",
-						DatumGetInt64(stored_timeline), timeline);
+						state->timeline, timeline);
 	return NULL;
 }
 
@@ -185,7 +167,7 @@ StoreStartNode(ChannelState *ch, StoreRaftState *state)
 				 errhint(
 					 "Channels run on a primary; promote this server first.")));
 	timeline = GetWALInsertionTimeLine();
-	reason = identity_moved(ch->name, sysid, timeline);
+	reason = identity_moved(state, sysid, timeline);
 
 	if (hs->incarnation == 0)
 	{

@@ -12,7 +12,9 @@
 #ifndef ORDERING_STORE_IDENTITY_H
 #define ORDERING_STORE_IDENTITY_H
 
-#include "store/log.h"
+#include "access/htup.h"
+#include "access/tupdesc.h"
+
 #include "store/state.h"
 
 /* What to do with a channel whose stored Raft state cannot be used. */
@@ -29,11 +31,16 @@
 extern uint64 StoreNewIncarnation(void);
 
 /*
- * Reads the identity columns and peer records of ordering.raft_state /
- * ordering.raft_peers into state and ch (inside StoreLoadChannel).  Values
- * out of range are an ERROR naming the remedy.
+ * Reads the identity columns of a row of ordering.raft_state, from column
+ * first on: incarnation, boot, recovering, recovery_reason,
+ * system_identifier, timeline (inside StoreLoadRaftState).  Values out of
+ * range are an ERROR naming the remedy.
  */
-extern void StoreLoadIdentity(ChannelState *ch, StoreRaftState *state);
+extern void StoreReadIdentity(ChannelState *ch, StoreRaftState *state,
+							  HeapTuple tuple, TupleDesc desc, int first);
+
+/* Reads the peer records of ordering.raft_peers, bounded, into state. */
+extern void StoreLoadPeers(ChannelState *ch, StoreRaftState *state);
 
 /*
  * Before the Raft node is created: raises the boot counter, and marks the

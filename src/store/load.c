@@ -31,7 +31,7 @@ StoreLoadChannel(ChannelState *ch, StoreRaftState *state,
 	StoreLoadChainHead(ch);
 	if (ch->archived)
 		return true;
-	StoreLoadIdentity(ch, state);
+	StoreLoadPeers(ch, state);
 	if (state->snapshot.data_size > 0)
 	{
 		StoreSnapshotConfig(state->snapshot.data, state->snapshot.data_size,

@@ -16,6 +16,7 @@
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 
+#include "store/identity.h"
 #include "store/log.h"
 #include "store/spi.h"
 
@@ -92,7 +93,8 @@ StoreLoadRaftState(ChannelState *ch, StoreRaftState *state)
 
 	StoreQuery("SELECT term, vote, commit_index, applied_index,"
 			   " snapshot_index, snapshot_term, snapshot_data,"
-			   " log_bytes_since_snapshot, removed"
+			   " log_bytes_since_snapshot, removed, incarnation, boot,"
+			   " recovering, recovery_reason, system_identifier, timeline"
 			   " FROM ordering.raft_state WHERE channel = $1",
 			   1, types, &name, SPI_OK_SELECT);
 	memset(state, 0, sizeof(*state));
@@ -112,6 +114,7 @@ StoreLoadRaftState(ChannelState *ch, StoreRaftState *state)
 	snapshot_data = SPI_getbinval(tuple, desc, 7, &snapshot_isnull);
 	ch->log.bytes_since_snapshot = StoreGetInt64(tuple, desc, 8);
 	ch->removed = DatumGetBool(SPI_getbinval(tuple, desc, 9, &isnull));
+	StoreReadIdentity(ch, state, tuple, desc, 10);
 
 	state->snapshot.meta.index = ch->log.snapshot_index;
 	state->snapshot.meta.term = ch->log.snapshot_term;

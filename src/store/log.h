@@ -12,16 +12,6 @@
 
 #include "store/state.h"
 
-/* What the worker needs from ordering.raft_state to create the node. */
-typedef struct StoreRaftState
-{
-	raft_hard_state hard_state;
-	raft_index applied;
-	raft_snapshot snapshot; /* index 0: none; data in caller's context */
-	/* The peer records (ordering.raft_peers), for options.peers. */
-	uint32 n_peers;
-	raft_peer_record peers[RAFT_MAX_MEMBERS];
-} StoreRaftState;
 
 /* Loading (inside StoreLoadChannel). */
 extern void StoreLoadRaftState(ChannelState *ch, StoreRaftState *state);

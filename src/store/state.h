@@ -70,4 +70,18 @@ typedef struct ChannelState
 	ChainHead chain;
 } ChannelState;
 
+/* What the worker needs from ordering.raft_state to create the node. */
+typedef struct StoreRaftState
+{
+	raft_hard_state hard_state;
+	raft_index applied;
+	raft_snapshot snapshot; /* index 0: none; data in caller's context */
+	/* The PostgreSQL cluster and timeline it last started under; 0: none. */
+	uint64 system_identifier;
+	uint64 timeline;
+	/* The peer records (ordering.raft_peers), for options.peers. */
+	uint32 n_peers;
+	raft_peer_record peers[RAFT_MAX_MEMBERS];
+} StoreRaftState;
+
 #endif /* ORDERING_STORE_STATE_H */

@@ -11,7 +11,6 @@
 #ifndef ORDERING_CHANNEL_INTERNAL_H
 #define ORDERING_CHANNEL_INTERNAL_H
 
-#include "store/log.h"
 #include "worker/channel.h"
 
 /* Bounds of the rebuild backoff after an error. */
