@@ -21,6 +21,10 @@
 #define STORE_IDENTITY_REMEDY                                                 \
 	"Drop the channel on this node with ordering.drop_channel() and let it join again: it then recovers from its peers."
 
+/* Why a node recovers when the core found it behind, not the host. */
+#define STORE_PEER_FOUND_BEHIND                                               \
+	"a peer found its state older than it had shown before (a restore or a lost write)"
+
 /* Boot counters stay below this (raft.h: below 2^32). */
 #define STORE_BOOT_LIMIT ((uint64) UINT32_MAX)
 

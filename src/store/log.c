@@ -273,8 +273,7 @@ StorePersistHardState(const char *channel, const raft_hard_state *hs)
 	values[4] = Int64GetDatum((int64) hs->boot);
 	values[5] = BoolGetDatum(hs->recovering);
 	/* Set by the core: a peer found this node behind what it showed. */
-	values[6] = CStringGetTextDatum(
-		"a peer found its state older than it had shown before (a restore or a lost write)");
+	values[6] = CStringGetTextDatum(STORE_PEER_FOUND_BEHIND);
 	StoreExecPlan(&plans[PLAN_HARD_STATE], values, NULL, SPI_OK_UPDATE);
 }
 

@@ -75,13 +75,15 @@ ChannelNoteRecovery(Channel *ch, bool recovering)
 	ch->counters.recovering = recovering;
 	ch->counters.status_dirty = true;
 	if (recovering)
+	{
+		if (ch->state.recovery_reason[0] == '\0')
+			strlcpy(ch->state.recovery_reason, STORE_PEER_FOUND_BEHIND,
+					sizeof(ch->state.recovery_reason));
 		ereport(LOG,
 				(errmsg("channel \"%s\": this node may hold less than it once acknowledged; it recovers: it neither votes nor campaigns until it has caught up with a leader",
 						ch->state.name),
-				 errdetail("Why: %s.",
-						   ch->state.recovery_reason[0] != '\0'
-							   ? ch->state.recovery_reason
-							   : "a peer found its state behind")));
+				 errdetail("Why: %s.", ch->state.recovery_reason)));
+	}
 	else
 	{
 		ch->state.recovery_reason[0] = '\0';

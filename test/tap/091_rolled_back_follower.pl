@@ -62,7 +62,9 @@ $oc->start_node($victim);
 my $node = $oc->node($victim);
 ok($oc->wait_until("${victim}'s log says it recovers", 60,
 		sub { $node->log_contains(qr/channel "$ch": this node may hold less than it once acknowledged; it recovers/, $victim_log_at) }),
-	"${victim}'s log says it recovers (its peers found it behind)");
+	"${victim}'s log says it recovers");
+ok($node->log_contains(qr/Why: a peer found its state older than it had shown before/, $victim_log_at),
+	'... because a peer found it behind (its own host could not tell)');
 ok($oc->wait_until("${victim}'s log says it caught up", 60,
 		sub { $node->log_contains(qr/channel "$ch": this node has caught up and votes again/, $victim_log_at) }),
 	"${victim}'s log says it has caught up");
