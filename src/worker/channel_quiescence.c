@@ -15,23 +15,26 @@
  *   QUIESCE record (its term and commit index).
  * - A follower stops ticking on QUIESCE from the leader it follows, in its
  *   term, when its own log ends at that commit index.
- * - Any Raft message for the channel wakes the node before it is stepped;
- *   a leader also wakes at its next tick once there is anything to send.
+ * - A Raft message for the channel wakes the node before it is stepped,
+ *   except, on a leader, a follower's answer that only confirms what it
+ *   was sent; a leader also wakes at its next tick once there is anything
+ *   to send.
  *   Waking needs no message of its own: whatever wakes the leader sends
  *   appends, which wake the followers.
- * - A quiet follower wakes when it has heard nothing from the leader's
- *   node for an election timeout: the leader re-sends QUIESCE of some
- *   channel to each follower node it has not sent to for two ticks, so a
- *   live leader node is never silent.  One record keeps a node pair alive
- *   for all its channels.  A follower that wakes times out as usual and
- *   campaigns; PreVote and the other members' leases keep that harmless
- *   while the leader is in fact alive (its answer to the campaign wakes
- *   it).
+ * - Quiet nodes keep hearing from each other: the leader sends QUIESCE
+ *   again to each follower node, and a follower to the leader's node, when
+ *   nothing was queued for it in two ticks (so one record keeps a node
+ *   pair alive for all its channels).  A quiet follower that hears nothing
+ *   from the leader's node for an election timeout wakes, times out as
+ *   usual and campaigns; PreVote and the other members' leases keep that
+ *   harmless while the leader is in fact alive (the campaign wakes it).
+ *   A quiet leader that hears nothing from a follower's node for an
+ *   election timeout wakes, so CheckQuorum runs as if it had never slept:
+ *   a leader that lost its quorum steps down.
  *
  * Safety does not depend on any of this: Raft's safety never rests on
  * timing, and a quiet node only stops starting elections and sending
- * heartbeats.  A leader cut off while quiet learns it at its next proposal
- * (CheckQuorum resumes with its ticks).
+ * heartbeats.
  *
  * src/worker/channel_quiescence.c
  *
@@ -72,9 +75,22 @@ ChannelMessageWakes(const Channel *ch, const raft_message *msg)
 	return true;
 }
 
-/* Leader: nothing to send, every member holds every entry. */
+/* A member's node has been silent for an election timeout. */
 static bool
-channel_leader_is_idle(const Channel *ch, const raft_status *rs)
+channel_node_silent(const Channel *ch, raft_id id, TimestampTz now)
+{
+	const ChannelMember *m = ChannelPeerById(ch, id);
+	int timeout_ms =
+		(int) ch->state.settings.election_tick * ordering_tick_interval_ms;
+
+	return m == NULL ||
+		TimestampDifferenceExceeds(TransportLastContact(m->node), now,
+								   timeout_ms);
+}
+
+/* Leader: nothing to send, every member holds every entry and is heard. */
+static bool
+channel_leader_is_idle(const Channel *ch, const raft_status *rs, TimestampTz now)
 {
 	if (rs->role != RAFT_LEADER || rs->lead_transferee != RAFT_NONE ||
 		rs->hard_state.commit != rs->last_index || rs->applied != rs->last_index)
@@ -91,57 +107,44 @@ channel_leader_is_idle(const Channel *ch, const raft_status *rs)
 		if (p->id == rs->id)
 			continue;
 		if (p->match != rs->last_index || p->inflight != 0 || p->recovering ||
-			p->state != RAFT_PROGRESS_REPLICATE)
+			p->state != RAFT_PROGRESS_REPLICATE ||
+			channel_node_silent(ch, p->id, now))
 			return false;
 	}
 	return true;
 }
 
+/*
+ * QUIESCE to a member: always (going quiet), or as a keep-alive only when
+ * nothing was queued for its node in two ticks.
+ */
 static void
-channel_send_quiesce(Channel *ch, const ChannelMember *to, const raft_status *rs)
+channel_send_quiesce(Channel *ch, const ChannelMember *to,
+					 const raft_status *rs, TimestampTz now, bool always)
 {
 	uint64 record[2];
 
+	if (to == NULL ||
+		(!always &&
+		 !TimestampDifferenceExceeds(TransportLastQueued(to->node), now,
+									 2 * ordering_tick_interval_ms)))
+		return;
 	record[0] = pg_hton64(rs->hard_state.term);
 	record[1] = pg_hton64(rs->hard_state.commit);
 	(void) ChannelSend(ch, to, ORDERING_RECORD_QUIESCE, record, sizeof(record));
 }
 
-/*
- * A quiet leader keeps each follower node hearing from it: QUIESCE again
- * to a node nothing was queued for in two ticks.
- */
+/* A quiet leader: QUIESCE to every follower (all) or as a keep-alive. */
 static void
-channel_keep_followers(Channel *ch, const raft_status *rs, TimestampTz now,
+channel_tell_followers(Channel *ch, const raft_status *rs, TimestampTz now,
 					   bool all)
 {
 	for (uint32 i = 0; i < rs->n_progress; i++)
 	{
-		const ChannelMember *m;
-
-		if (rs->progress[i].id == rs->id)
-			continue;
-		m = ChannelPeerById(ch, rs->progress[i].id);
-		if (m == NULL)
-			continue;
-		if (all ||
-			TimestampDifferenceExceeds(TransportLastQueued(m->node), now,
-									   2 * ordering_tick_interval_ms))
-			channel_send_quiesce(ch, m, rs);
+		if (rs->progress[i].id != rs->id)
+			channel_send_quiesce(ch, ChannelPeerById(ch, rs->progress[i].id),
+								 rs, now, all);
 	}
-}
-
-/* Follower: the leader's node has been silent for an election timeout. */
-static bool
-channel_leader_node_silent(const Channel *ch, TimestampTz now)
-{
-	const ChannelMember *leader = ChannelPeerById(ch, ch->raft.leader);
-	int timeout_ms =
-		(int) ch->state.settings.election_tick * ordering_tick_interval_ms;
-
-	return leader == NULL ||
-		TimestampDifferenceExceeds(TransportLastContact(leader->node), now,
-								   timeout_ms);
 }
 
 bool
@@ -151,22 +154,30 @@ ChannelQuiescentTick(Channel *ch, TimestampTz now)
 
 	if (ch->raft.role != RAFT_LEADER)
 	{
-		if (ch->quiet.quiesced &&
-			(ch->raft.role != RAFT_FOLLOWER ||
-			 channel_leader_node_silent(ch, now)))
+		if (!ch->quiet.quiesced)
+			return false;
+		if (ch->raft.role != RAFT_FOLLOWER ||
+			channel_node_silent(ch, ch->raft.leader, now))
+		{
 			ChannelWake(ch);
-		return ch->quiet.quiesced;
+			return false;
+		}
+		/* Keep the leader's node hearing from this one. */
+		raft_get_status(ch->raft.node, &rs);
+		channel_send_quiesce(ch, ChannelPeerById(ch, ch->raft.leader), &rs,
+							 now, false);
+		return true;
 	}
 
 	raft_get_status(ch->raft.node, &rs);
-	if (!channel_leader_is_idle(ch, &rs))
+	if (!channel_leader_is_idle(ch, &rs, now))
 	{
 		ChannelWake(ch);
 		return false;
 	}
 	if (ch->quiet.quiesced)
 	{
-		channel_keep_followers(ch, &rs, now, false);
+		channel_tell_followers(ch, &rs, now, false);
 		return true;
 	}
 	/* Tick on until heartbeats have carried the commit index. */
@@ -174,7 +185,7 @@ ChannelQuiescentTick(Channel *ch, TimestampTz now)
 		return false;
 	ch->quiet.quiesced = true;
 	ch->counters.status_dirty = true;
-	channel_keep_followers(ch, &rs, now, true);
+	channel_tell_followers(ch, &rs, now, true);
 	return true;
 }
 
@@ -190,7 +201,11 @@ ChannelReceiveQuiesce(Channel *ch, const ChannelMember *from, const char *data,
 		ChannelReject(ch, from->node, "malformed quiesce record", NULL);
 		return;
 	}
-	/* Only from the leader this node follows, in its term. */
+
+	/*
+	 * Only from the leader this node follows, in its term: a follower's
+	 * QUIESCE to its leader only keeps the pair of nodes hearing each other.
+	 */
 	if (ch->raft.node == NULL || ch->raft.role != RAFT_FOLLOWER ||
 		ch->raft.leader != from->id)
 		return;
