@@ -286,7 +286,7 @@ RETURNS TABLE (channel text, node text, membership text, role text,
 			   data_persist_count bigint, data_persist_avg_ms float8,
 			   updated_at timestamptz, last_error text,
 			   rejected_records bigint, recovery_target bigint,
-			   recovery text)
+			   recovery text, quiesced boolean)
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'ordering_channel_status';
 COMMENT ON FUNCTION ordering.channel_status() IS
@@ -315,7 +315,8 @@ SELECT c.channel,
 	   s.applied_index, s.snapshot_index, s.last_block, s.is_leader,
 	   s.leader_changes, s.proposal_failures, s.committed_block_number,
 	   s.data_persist_count, s.data_persist_avg_ms, s.updated_at,
-	   s.last_error, s.rejected_records, s.recovery_target, s.recovery
+	   s.last_error, s.rejected_records, s.recovery_target, s.recovery,
+	   s.quiesced
 FROM ordering.channels c
 LEFT JOIN ordering.channel_status() s ON s.channel = c.channel;
 COMMENT ON VIEW ordering.status IS

@@ -43,10 +43,11 @@ typedef enum OrderingRecordKind
 	ORDERING_RECORD_RAFT = 1,		  /* a raft_message, raft codec */
 	ORDERING_RECORD_FORWARD_TX = 2,	  /* transactions routed to the leader */
 	ORDERING_RECORD_JOIN_REQUEST = 3, /* "send me this channel's genesis" */
-	ORDERING_RECORD_GENESIS = 4		  /* a channel's genesis configuration */
+	ORDERING_RECORD_GENESIS = 4,	  /* a channel's genesis configuration */
+	ORDERING_RECORD_QUIESCE = 5		  /* the leader: "all caught up, sleep" */
 } OrderingRecordKind;
 
-#define ORDERING_RECORD_KIND_MAX ORDERING_RECORD_GENESIS
+#define ORDERING_RECORD_KIND_MAX ORDERING_RECORD_QUIESCE
 
 /* Bytes before the first record, at most (version, from_len, from, count). */
 #define ORDERING_ENVELOPE_HEADER_MAX (1 + 1 + (NAMEDATALEN - 1) + 4)

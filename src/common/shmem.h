@@ -100,6 +100,7 @@ typedef struct OrderingChannelStatus
 	double data_persist_total_ms;
 	double data_persist_last_ms;
 	int64 rejected_records; /* records from peers dropped */
+	bool quiesced;			/* idle: no ticks, no heartbeats */
 	TimestampTz updated_at;
 	char last_error[ORDERING_ERROR_MESSAGE_MAX];
 	bool recovering;		/* may be behind what it acknowledged */

@@ -130,6 +130,7 @@ channel_drop_raft(Channel *ch)
 	ch->raft.storage = NULL;
 	ch->raft.role = RAFT_FOLLOWER;
 	ch->raft.leader = RAFT_NONE;
+	ChannelWake(ch);
 }
 
 void

@@ -180,6 +180,13 @@ typedef struct ChannelCounters
 	char last_error[ORDERING_ERROR_MESSAGE_MAX];
 } ChannelCounters;
 
+/* Quiet while idle (channel_quiescence.c). */
+typedef struct ChannelQuiet
+{
+	bool quiesced;	/* not ticking: no heartbeats, no elections */
+	int idle_ticks; /* leader: ticks idle since it last had work */
+} ChannelQuiet;
+
 typedef struct Channel
 {
 	int status_slot;	   /* index in ordering_shared->status */
@@ -193,6 +200,7 @@ typedef struct Channel
 	ChannelLeading leading;
 	ChannelEviction eviction;
 	ChannelTimers timers;
+	ChannelQuiet quiet;
 	ChannelCounters counters;
 
 	/* Seen by the worker's reload pass; unseen channels are dropped. */

@@ -109,6 +109,15 @@ ChannelRefuseStoredState(Channel *ch, int rc) pg_attribute_noreturn();
 /* Logs, once, that the node recovers or has caught up. */
 extern void ChannelNoteRecovery(Channel *ch, bool recovering);
 
+/* Quiet idle channels (channel_quiescence.c). */
+/* On every tick: true while the channel is quiet and must not tick. */
+extern bool ChannelQuiescentTick(Channel *ch, TimestampTz now);
+/* A rebuild wakes a channel, and so does a Raft message that asks for work. */
+extern void ChannelWake(Channel *ch);
+extern bool ChannelMessageWakes(const Channel *ch, const raft_message *msg);
+extern void ChannelReceiveQuiesce(Channel *ch, const ChannelMember *from,
+								  const char *data, Size len);
+
 /* Status (channel_status.c). */
 extern void ChannelClearStatus(int status_slot);
 

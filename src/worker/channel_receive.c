@@ -51,6 +51,8 @@ channel_receive_raft(Channel *ch, const ChannelMember *from, const char *data,
 		return;
 	}
 	ChannelNoteHeard(ch, msg.from, now);
+	if (ChannelMessageWakes(ch, &msg))
+		ChannelWake(ch);
 	rc = raft_step(ch->raft.node, &msg);
 	if (rc != RAFT_OK)
 		elog(DEBUG1, "channel \"%s\": step of a message from \"%s\": %s",
@@ -159,6 +161,9 @@ ChannelReceive(Channel *ch, const char *from_node, const char *session_role,
 				ChannelSendGenesis(ch, m);
 			break;
 		}
+		case ORDERING_RECORD_QUIESCE:
+			ChannelReceiveQuiesce(ch, from, data, len);
+			break;
 		case ORDERING_RECORD_GENESIS:
 			/* The address book it may replace holds *from. */
 			ChannelReceiveGenesis(ch, from_node, session_role, data, len);

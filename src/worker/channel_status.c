@@ -72,6 +72,7 @@ ChannelPublishStatus(Channel *ch)
 	st->data_persist_total_ms = ch->counters.data_persist_total_ms;
 	st->data_persist_last_ms = ch->counters.data_persist_last_ms;
 	st->rejected_records = ch->counters.rejected_records;
+	st->quiesced = ch->quiet.quiesced;
 	st->updated_at = GetCurrentTimestamp();
 	strlcpy(st->last_error, ch->counters.last_error, sizeof(st->last_error));
 	st->recovering = ch->raft.node != NULL && rs.hard_state.recovering;

@@ -20,7 +20,8 @@ ChannelTick(Channel *ch, TimestampTz now)
 		return;
 	if (now >= ch->timers.next_tick_at)
 	{
-		raft_tick(ch->raft.node);
+		if (!ChannelQuiescentTick(ch, now))
+			raft_tick(ch->raft.node);
 		ch->timers.next_tick_at =
 			TimestampTzPlusMilliseconds(now, ordering_tick_interval_ms);
 		ChannelRoutingTick(ch, now);

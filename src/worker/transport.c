@@ -187,6 +187,7 @@ transport_peer_lookup(const char *node, bool create)
 		peer->event_mask = 0;
 		peer->last_error[0] = '\0';
 		peer->last_contact = 0;
+		peer->last_queued = 0;
 	}
 	return peer;
 }
@@ -357,6 +358,7 @@ TransportSend(const char *node, const char *conninfo, const char *own_user,
 	dlist_push_tail(&peer->queue, &record->node);
 	peer->queued_bytes += envelope_bytes;
 	peer->queued_records++;
+	peer->last_queued = GetCurrentTimestamp();
 	return true;
 }
 
@@ -646,4 +648,15 @@ TransportLastContact(const char *node)
 		return 0;
 	peer = transport_peer_lookup(node, false);
 	return peer != NULL ? peer->last_contact : 0;
+}
+
+TimestampTz
+TransportLastQueued(const char *node)
+{
+	TransportPeer *peer;
+
+	if (transport_peers == NULL)
+		return 0;
+	peer = transport_peer_lookup(node, false);
+	return peer != NULL ? peer->last_queued : 0;
 }

@@ -86,5 +86,7 @@ extern void TransportReceive(TransportRecordCallback callback, void *arg);
 
 /* Last time a message from node was received; 0 if never. */
 extern TimestampTz TransportLastContact(const char *node);
+/* Last time a record for node was queued; 0 if never. */
+extern TimestampTz TransportLastQueued(const char *node);
 
 #endif /* ORDERING_TRANSPORT_H */

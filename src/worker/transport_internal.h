@@ -76,6 +76,7 @@ typedef struct TransportPeer
 	char last_error[TRANSPORT_ERROR_MAX];
 
 	TimestampTz last_contact; /* last envelope received from it */
+	TimestampTz last_queued;  /* last record queued for it */
 } TransportPeer;
 
 /* Set when a socket came or went, or the events it waits for changed. */
