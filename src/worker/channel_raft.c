@@ -33,6 +33,14 @@
 #include "worker/channel_internal.h"
 
 /*
+ * The core is compiled with the same flags as this file: its assertions
+ * must stay live, or a broken invariant would go on unnoticed.
+ */
+#ifdef NDEBUG
+#error "the Raft core's assertions must stay live: do not define NDEBUG"
+#endif
+
+/*
  * Each allocation carries its size ahead of it: PostgreSQL 15 has no
  * repalloc that returns NULL on out of memory, so realloc copies, and
  * must know how much.  MAXALIGN keeps the core's data aligned.
