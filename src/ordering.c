@@ -2,7 +2,8 @@
  *
  * ordering.c
  *	  Module entry point of the ordering extension: defines the settings,
- *	  installs the shared memory hooks and registers the background worker.
+ *	  installs the Raft core's assertion hook and the shared memory hooks,
+ *	  and registers the background worker.
  *
  * The library must be in shared_preload_libraries: the worker and the
  * shared memory exist only then.  Loaded any other way (by CREATE
@@ -23,6 +24,7 @@
 
 #include "common/gucs.h"
 #include "common/node_roles.h"
+#include "common/raft_assert.h"
 #include "common/shmem.h"
 
 PG_MODULE_MAGIC;
@@ -74,6 +76,8 @@ void
 _PG_init(void)
 {
 	OrderingDefineGucs();
+	/* Any process may call into the Raft core: none may abort() in it. */
+	OrderingRaftAssertInstall();
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;

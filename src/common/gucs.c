@@ -34,6 +34,7 @@ int ordering_reconnect_max_ms = 5000;
 char *ordering_peer_passfile = NULL;
 char *ordering_peer_sslcert = NULL;
 char *ordering_peer_sslkey = NULL;
+char *ordering_debug_break_channel = NULL;
 
 /* A node name is what ordering.consenters.node accepts. */
 static bool
@@ -128,6 +129,19 @@ OrderingDefineGucs(void)
 							   "Passed to libpq as sslkey on every connection to another node; empty: libpq's default.",
 							   &ordering_peer_sslkey, "", PGC_SIGHUP,
 							   GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+
+	/*
+	 * A test aid: the worker breaks the Raft core's contract once in the
+	 * named channel, to show that a failed core assertion costs that
+	 * channel a rebuild and nothing else.  Read by the worker only, so
+	 * set where it reads it (postgresql.conf, ALTER SYSTEM).
+	 */
+	DefineCustomStringVariable("ordering.debug_break_channel",
+							   "Test aid: trips a Raft core assertion once in the named channel.",
+							   "The worker calls the core against its contract once, the channel's node is discarded and the channel rebuilt from its tables. Empty: never.",
+							   &ordering_debug_break_channel, "", PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE, NULL,
+							   NULL, NULL);
 
 	MarkGUCPrefixReserved("ordering");
 }

@@ -27,6 +27,9 @@ extern char *ordering_peer_passfile;   /* ordering.peer_passfile */
 extern char *ordering_peer_sslcert;	   /* ordering.peer_sslcert */
 extern char *ordering_peer_sslkey;	   /* ordering.peer_sslkey */
 
+/* ordering.debug_break_channel, a test aid */
+extern char *ordering_debug_break_channel;
+
 /* _PG_init: defines every ordering.* setting. */
 extern void OrderingDefineGucs(void);
 

@@ -111,6 +111,8 @@ ChannelCreate(const char *name, int status_slot, MemoryContext parent)
 	ch->top_cxt = top_cxt;
 	ch->state.cxt = AllocSetContextCreate(top_cxt, "ordering channel state",
 										  ALLOCSET_SMALL_SIZES);
+	ch->raft.cxt = AllocSetContextCreate(top_cxt, "ordering channel raft",
+										 ALLOCSET_DEFAULT_SIZES);
 	ChannelRoutingInit(ch);
 	ch->raft.role = RAFT_FOLLOWER;
 	ch->raft.leader = RAFT_NONE;
@@ -128,6 +130,8 @@ channel_drop_raft(Channel *ch)
 		raft_memory_storage_destroy(ch->raft.storage);
 	ch->raft.node = NULL;
 	ch->raft.storage = NULL;
+	/* Also what a decoded message left behind when an ERROR cut it short. */
+	MemoryContextReset(ch->raft.cxt);
 	ch->raft.role = RAFT_FOLLOWER;
 	ch->raft.leader = RAFT_NONE;
 	ChannelWake(ch);

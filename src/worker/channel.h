@@ -4,14 +4,17 @@
  *	  The worker's runtime of one channel: its Raft node, the state its
  *	  tables hold, its routing of transactions and its joining.
  *
- * Everything here lives in the worker process only.  The raft node and its
- * memory storage are malloc'd by the core; the rest is in the channel's own
- * memory context, a child of the worker's long-lived context.
+ * Everything here lives in the worker process only, in the channel's own
+ * memory context, a child of the worker's long-lived context; the core
+ * allocates the raft node and its memory storage in raft.cxt, a child of
+ * it, through the heap hook (channel_raft.c).
  *
  * The runtime is one module in several files, one per concern, sharing
  * channel_internal.h:
  *
  *	channel.c				creation, loading from the tables, breaking
+ *	channel_raft.c			the core's heap, entering a channel, discarding
+ *							a node after a failed core assertion
  *	channel_routing.c		submitted and forwarded transactions
  *	channel_ticks.c			time: ticks, sweeps, the next deadline
  *	channel_receive.c		records from peers
@@ -46,6 +49,7 @@ typedef struct ChannelRaft
 {
 	raft_node *node; /* NULL while broken or not a member */
 	raft_memory_storage *storage;
+	MemoryContext cxt; /* what the core allocates for node and storage */
 	raft_role role;
 	raft_id leader;
 	raft_term term;
@@ -220,6 +224,23 @@ ChannelIsLive(const Channel *ch)
 {
 	return ch->raft.node != NULL;
 }
+
+/*
+ * The Raft core (channel_raft.c).  Every call into a channel's core is
+ * made between ChannelEnter(ch) and ChannelLeave(previous): the core then
+ * allocates in ch->raft.cxt, and a failed core assertion is ch's.
+ */
+extern void ChannelRaftHooksInstall(void);
+extern Channel *ChannelEnter(Channel *ch);
+extern void ChannelLeave(Channel *previous);
+/*
+ * After a step in ch, ended by an ERROR or not: if a core assertion failed
+ * in ch, forgets its node, reclaims its memory, logs it and returns true;
+ * ChannelBreak() then schedules the rebuild.
+ */
+extern bool ChannelDiscardIfAsserted(Channel *ch);
+/* ordering.debug_break_channel (a test aid): may trip an assertion in ch. */
+extern void ChannelDebugBreak(Channel *ch);
 
 /* The event loop's steps. */
 extern void ChannelTick(Channel *ch, TimestampTz now);

@@ -13,6 +13,49 @@
 
 #include "worker/channel.h"
 
+/*
+ * Every call into the core that names a node or a memory storage checks
+ * first that it is the entered channel's (ChannelEnter): an ERROR before
+ * the call, never memory of one channel allocated in another's context.
+ */
+extern void ChannelCheckEntered(const void *node_or_storage);
+
+#define CHANNEL_FIRST(x, ...) (x)
+#define CHANNEL_ENTERED(f, ...)                                               \
+	(ChannelCheckEntered(CHANNEL_FIRST(__VA_ARGS__, 0)), f(__VA_ARGS__))
+#define raft_node_destroy(n) CHANNEL_ENTERED(raft_node_destroy, n)
+#define raft_tick(n) CHANNEL_ENTERED(raft_tick, n)
+#define raft_step(n, ...) CHANNEL_ENTERED(raft_step, n, __VA_ARGS__)
+#define raft_campaign(n) CHANNEL_ENTERED(raft_campaign, n)
+#define raft_propose(n, ...) CHANNEL_ENTERED(raft_propose, n, __VA_ARGS__)
+#define raft_propose_conf_change(n, ...)                                      \
+	CHANNEL_ENTERED(raft_propose_conf_change, n, __VA_ARGS__)
+#define raft_transfer_leader(n, ...)                                          \
+	CHANNEL_ENTERED(raft_transfer_leader, n, __VA_ARGS__)
+#define raft_report_unreachable(n, ...)                                       \
+	CHANNEL_ENTERED(raft_report_unreachable, n, __VA_ARGS__)
+#define raft_report_snapshot(n, ...)                                          \
+	CHANNEL_ENTERED(raft_report_snapshot, n, __VA_ARGS__)
+#define raft_has_ready(n) CHANNEL_ENTERED(raft_has_ready, n)
+#define raft_ready_get(n, ...) CHANNEL_ENTERED(raft_ready_get, n, __VA_ARGS__)
+#define raft_advance(n, ...) CHANNEL_ENTERED(raft_advance, n, __VA_ARGS__)
+#define raft_get_status(n, ...)                                               \
+	CHANNEL_ENTERED(raft_get_status, n, __VA_ARGS__)
+#define raft_memory_storage_destroy(s)                                        \
+	CHANNEL_ENTERED(raft_memory_storage_destroy, s)
+#define raft_memory_storage_view(s)                                           \
+	CHANNEL_ENTERED(raft_memory_storage_view, s)
+#define raft_memory_storage_append(s, ...)                                    \
+	CHANNEL_ENTERED(raft_memory_storage_append, s, __VA_ARGS__)
+#define raft_memory_storage_apply_snapshot(s, ...)                            \
+	CHANNEL_ENTERED(raft_memory_storage_apply_snapshot, s, __VA_ARGS__)
+#define raft_memory_storage_create_snapshot(s, ...)                           \
+	CHANNEL_ENTERED(raft_memory_storage_create_snapshot, s, __VA_ARGS__)
+#define raft_memory_storage_compact(s, ...)                                   \
+	CHANNEL_ENTERED(raft_memory_storage_compact, s, __VA_ARGS__)
+#define raft_memory_storage_size_bytes(s)                                     \
+	CHANNEL_ENTERED(raft_memory_storage_size_bytes, s)
+
 /* Bounds of the rebuild backoff after an error. */
 #define CHANNEL_BACKOFF_MIN_MS 1000
 #define CHANNEL_BACKOFF_MAX_MS 30000

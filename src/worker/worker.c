@@ -175,15 +175,18 @@ worker_recover(MemoryContext cxt, bool report)
 }
 
 /*
- * Runs step(ch, arg), catching an ERROR: the transaction (if any) is
- * aborted, the error logged, and a copy returned (NULL if none).  With
- * break_on_error the channel is also dropped for a rebuild.
+ * Runs step(ch, arg) with ch entered (its Raft core may be called),
+ * catching an ERROR: the transaction (if any) is aborted, the error
+ * logged, and a copy returned (NULL if none).  With break_on_error, or
+ * after a failed core assertion (whose node is discarded), the channel is
+ * also dropped for a rebuild.  The one place the worker calls a channel.
  */
 static ErrorData *
 worker_guard(Channel *ch, ChannelStep step, void *arg, bool break_on_error)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ErrorData *volatile edata = NULL;
+	Channel *previous = ChannelEnter(ch);
 
 	PG_TRY();
 	{
@@ -192,7 +195,7 @@ worker_guard(Channel *ch, ChannelStep step, void *arg, bool break_on_error)
 	PG_CATCH();
 	{
 		edata = worker_recover(cxt, true);
-		if (break_on_error)
+		if (ChannelDiscardIfAsserted(ch) || break_on_error)
 		{
 			ChannelBreak(ch, edata->message);
 			elog(LOG, "channel \"%s\" will be reloaded after an error",
@@ -204,6 +207,10 @@ worker_guard(Channel *ch, ChannelStep step, void *arg, bool break_on_error)
 		ch->counters.status_dirty = true;
 	}
 	PG_END_TRY();
+	/* An assertion some catch inside the step swallowed: the same. */
+	if (edata == NULL && ChannelDiscardIfAsserted(ch))
+		ChannelBreak(ch, "a Raft core assertion failed");
+	ChannelLeave(previous);
 	return edata;
 }
 
@@ -224,6 +231,7 @@ step_ready(Channel *ch, void *arg)
 {
 	bool *wrote_blocks = arg;
 
+	ChannelDebugBreak(ch);
 	for (int i = 0; i < WORKER_MAX_READIES_PER_CHANNEL; i++)
 	{
 		if (!ChannelIsLive(ch) || !ChannelProcessReady(ch, wrote_blocks))
@@ -235,6 +243,28 @@ static void
 step_flush(Channel *ch, void *arg)
 {
 	ChannelFlush(ch, *(TimestampTz *) arg);
+}
+
+typedef struct PublishArg
+{
+	TimestampTz now;
+	long timeout_ms; /* lowered to the channel's next deadline */
+} PublishArg;
+
+static void
+step_publish(Channel *ch, void *arg)
+{
+	PublishArg *a = arg;
+
+	ChannelPublishStatus(ch);
+	if (a != NULL)
+		a->timeout_ms = Min(a->timeout_ms, ChannelNextTimeoutMs(ch, a->now));
+}
+
+static void
+step_destroy(Channel *ch, void *arg)
+{
+	ChannelDestroy(ch);
 }
 
 /* ----------------------------------------------------------------
@@ -285,7 +315,7 @@ worker_add_channel(const char *name, int n_book, const ChannelMember *book)
 	if (n_book > 0)
 		ChannelSetAddressBook(ch, n_book, book);
 	worker_guard(ch, step_load, NULL, true);
-	ChannelPublishStatus(ch);
+	worker_guard(ch, step_publish, NULL, false);
 }
 
 static void
@@ -297,7 +327,9 @@ worker_remove_channel(Channel *ch)
 	strlcpy(key, ch->state.name, sizeof(key));
 	hash_search(channels_by_name, key, HASH_REMOVE, NULL);
 	channels[ch->status_slot] = NULL;
-	ChannelDestroy(ch);
+	/* After an ERROR its node is gone or discarded: no core call is left. */
+	if (worker_guard(ch, step_destroy, NULL, false) != NULL)
+		ChannelDestroy(ch);
 }
 
 static bool extension_exists;
@@ -843,6 +875,8 @@ worker_setup(void)
 		hash_create("ordering channels", ordering_max_channels, &ctl,
 					HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	TransportInit();
+	/* From now on the core allocates in the channel it is called for. */
+	ChannelRaftHooksInstall();
 }
 
 /* One pass over every input and every channel; returns the wait time. */
@@ -854,6 +888,7 @@ worker_iteration(void)
 	bool busy = false;
 	bool wrote_blocks = false;
 	long transport_ms;
+	PublishArg publish;
 
 	/* Channels created or dropped, or simply time to look again. */
 	if (pg_atomic_exchange_u32(&ordering_shared->reload_channels, 0) != 0 ||
@@ -896,17 +931,17 @@ worker_iteration(void)
 
 	/* Publish, and find the next deadline. */
 	ChannelPublishNodeRoles(channels, ordering_max_channels);
-	now = GetCurrentTimestamp();
-	timeout_ms = TimestampDifferenceMilliseconds(now, next_reload_at);
+	publish.now = GetCurrentTimestamp();
+	publish.timeout_ms =
+		TimestampDifferenceMilliseconds(publish.now, next_reload_at);
 	for (int i = 0; i < ordering_max_channels; i++)
 	{
 		Channel *ch = channels[i];
 
-		if (ch == NULL)
-			continue;
-		ChannelPublishStatus(ch);
-		timeout_ms = Min(timeout_ms, ChannelNextTimeoutMs(ch, now));
+		if (ch != NULL)
+			worker_guard(ch, step_publish, &publish, false);
 	}
+	timeout_ms = publish.timeout_ms;
 	transport_ms = TransportNextTimeoutMs();
 	if (transport_ms >= 0)
 		timeout_ms = Min(timeout_ms, transport_ms);
