@@ -116,6 +116,9 @@ channel_apply_entry(Channel *ch, const raft_entry *entry, bool *rebuild)
 				List *ids = NIL;
 				ListCell *lc;
 
+				/* One of this leader's own batches has committed. */
+				if (ChannelIsLeader(ch) && entry->term == ch->raft.term)
+					CutterNoteApplied(&ch->routing.cutter);
 				block = StoreApplyBatch(&ch->state, entry, &ids);
 				foreach(lc, ids)
 				{

@@ -226,6 +226,9 @@ step_ready(Channel *ch, void *arg)
 
 	for (int i = 0; i < WORKER_MAX_READIES_PER_CHANNEL; i++)
 	{
+		/* Adaptive cutting: what arrived, or gathered while blocks committed. */
+		if (ChannelIsLive(ch))
+			ChannelCutIfReady(ch);
 		if (!ChannelIsLive(ch) || !ChannelProcessReady(ch, wrote_blocks))
 			break;
 	}
