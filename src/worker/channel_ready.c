@@ -12,7 +12,8 @@
  *	   committed with synchronous_commit = on;
  *	2. mirror the persisted log into the memory storage the core reads;
  *	3. send the messages (only now: they may depend on step 1);
- *	4. answer admin requests, wake waiting submitters, raft_advance().
+ *	4. hand waiting submitters their places (common/submit_waits.c),
+ *	   answer admin requests, raft_advance().
  *
  * Applying committed entries in the persisting transaction is safe: a
  * committed entry is durable on a quorum whether or not this node has
@@ -34,6 +35,42 @@
 #include "worker/catchup.h"
 #include "worker/channel_internal.h"
 #include "worker/transport.h"
+
+/* The transactions a ready wrote into blocks, for their waiters. */
+typedef struct ReadyPlaces
+{
+	MemoryContext cxt; /* outlives the ready's transaction */
+	OrderingPlace *places;
+	int n;
+	int max;
+} ReadyPlaces;
+
+/* Notes the transactions of block number, in block order. */
+static void
+ready_note_places(ReadyPlaces *done, int64 number, List *written)
+{
+	ListCell *lc;
+	int position = 0;
+
+	foreach(lc, written)
+	{
+		const EntryTx *tx = lfirst(lc);
+		OrderingPlace *place;
+
+		if (done->n == done->max)
+		{
+			done->max = Max(64, done->max * 2);
+			done->places = done->places == NULL
+				? MemoryContextAlloc(done->cxt, sizeof(OrderingPlace) * done->max)
+				: repalloc(done->places, sizeof(OrderingPlace) * done->max);
+		}
+		place = &done->places[done->n++];
+		place->tx_id = MemoryContextStrdup(done->cxt, tx->tx_id);
+		OrderingSha256(tx->payload, tx->payload_len, place->payload_hash);
+		place->block_number = number;
+		place->position = position++;
+	}
+}
 
 /* A follower's catch-up pull is bounded at 60 s (worker/catchup.c); then some. */
 #define CHANNEL_SNAPSHOT_ACK_TIMEOUT_MS (90 * 1000)
@@ -75,7 +112,8 @@ channel_soft_state(Channel *ch, raft_role role, raft_id leader, TimestampTz now)
  * *rebuild when the Raft node must be recreated from the tables.
  */
 static int64
-channel_apply_entry(Channel *ch, const raft_entry *entry, bool *rebuild)
+channel_apply_entry(Channel *ch, const raft_entry *entry, bool *rebuild,
+					ReadyPlaces *done)
 {
 	int64 block = -1;
 
@@ -114,12 +152,15 @@ channel_apply_entry(Channel *ch, const raft_entry *entry, bool *rebuild)
 			case ENTRY_BATCH:
 			{
 				List *ids = NIL;
+				List *written = NIL;
 				ListCell *lc;
 
 				/* One of this leader's own batches has committed. */
 				if (ChannelIsLeader(ch) && entry->term == ch->raft.term)
 					CutterNoteApplied(&ch->routing.cutter);
-				block = StoreApplyBatch(&ch->state, entry, &ids);
+				block = StoreApplyBatch(&ch->state, entry, &ids, &written);
+				if (block >= 0)
+					ready_note_places(done, block, written);
 				foreach(lc, ids)
 				{
 					ChannelForgetInflight(ch, (const char *) lfirst(lc));
@@ -296,6 +337,7 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 	raft_index last_index;
 	int64 *entry_blocks = NULL;
 	bool rebuild = false;
+	ReadyPlaces done = { CurrentMemoryContext, NULL, 0, 0 };
 
 	if (ch->raft.node == NULL || !raft_has_ready(ch->raft.node))
 		return false;
@@ -345,7 +387,7 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 			if (rd.committed[i].index <= ch->state.log.applied_index)
 				continue;
 			entry_blocks[i] =
-				channel_apply_entry(ch, &rd.committed[i], &rebuild);
+				channel_apply_entry(ch, &rd.committed[i], &rebuild, &done);
 			if (entry_blocks[i] >= 0)
 				wrote_blocks = true;
 		}
@@ -354,6 +396,13 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 		if (rd.n_committed > 0)
 			snapshot_data = StoreMaybeSnapshot(&ch->state);
 		StoreCommit();
+
+		/* Committed: the waiters may have their places now. */
+		OrderingSubmitWaitsComplete(ordering_shared->submit_waits,
+									ch->state.name, done.places, done.n);
+		if (rd.has_snapshot)
+			OrderingSubmitWaitsRecheck(ordering_shared->submit_waits,
+									   ch->state.name);
 
 		elapsed_ms = (double) (GetCurrentTimestamp() - start) / 1000.0;
 		ch->counters.data_persist_count++;
@@ -388,10 +437,7 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 			ChannelAnswerApplied(ch, &rd.committed[i], entry_blocks[i]);
 	if (wrote_blocks)
 	{
-		/*
-		 * perf: publish the new last block before waking the submitters:
-		 * they look in the table only when it moved (sql/submit.c).
-		 */
+		/* Readers waiting for a block (sql/read.c) look when it moved. */
 		ch->counters.status_dirty = true;
 		ChannelPublishStatus(ch);
 		ConditionVariableBroadcast(&ordering_shared->applied_cv);
