@@ -6,12 +6,13 @@
  * A ready is handled in the order raft.h prescribes, with one worker
  * transaction doing the durable part:
  *
+ *	0. send the leader's early messages (appends, heartbeats, snapshots);
  *	1. pull the blocks a received snapshot covers (worker/catchup.c), then
  *	   persist snapshot, entries and hard state, and apply the committed
  *	   entries (blocks, consenters, applied index), in one transaction
  *	   committed with synchronous_commit = on;
  *	2. mirror the persisted log into the memory storage the core reads;
- *	3. send the messages (only now: they may depend on step 1);
+ *	3. send the other messages (only now: they may depend on step 1);
  *	4. hand waiting submitters their places (common/submit_waits.c),
  *	   answer admin requests, raft_advance().
  *
@@ -250,10 +251,12 @@ ChannelExpireSnapshotSends(Channel *ch, TimestampTz now)
 	pfree(status);
 }
 
+/* Sends rd's messages from .. to - 1. */
 static void
-channel_send_messages(Channel *ch, const raft_ready *rd, List **unreachable)
+channel_send_messages(Channel *ch, const raft_ready *rd, uint32 from,
+					  uint32 to_end, List **unreachable)
 {
-	for (uint32 i = 0; i < rd->n_messages; i++)
+	for (uint32 i = from; i < to_end; i++)
 	{
 		const raft_message *msg = &rd->messages[i];
 		const ChannelMember *to = ChannelPeerById(ch, msg->to);
@@ -355,6 +358,17 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 		ch->raft.commit_index = rd.hard_state.commit;
 	}
 
+	/*
+	 * 0. A leader's appends, heartbeats and snapshots leave before its own
+	 * write (Raft thesis 10.2.1): the core counts the leader's entries
+	 * toward commit only after raft_advance(), so commit still needs a
+	 * quorum of durable copies, and this write runs alongside the
+	 * followers' instead of before them.
+	 */
+	channel_send_messages(ch, &rd, 0, rd.n_early_messages, &reports);
+	if (rd.n_early_messages > 0)
+		TransportPoll(); /* on the wire now, not after this write */
+
 	/* 1. Persist, and apply what is committed, in one transaction. */
 	if (rd.has_snapshot || rd.n_entries > 0 || rd.has_hard_state ||
 		rd.n_committed > 0)
@@ -428,8 +442,8 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 		}
 	}
 
-	/* 3. Messages leave only now that what they depend on is durable. */
-	channel_send_messages(ch, &rd, &reports);
+	/* 3. The others leave only now that what they depend on is durable. */
+	channel_send_messages(ch, &rd, rd.n_early_messages, rd.n_messages, &reports);
 
 	/* 4. Answer, wake, acknowledge. */
 	for (uint32 i = 0; i < rd.n_committed; i++)
