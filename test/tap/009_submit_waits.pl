@@ -25,9 +25,9 @@ my $oc = OrderingCluster->new(nodes => 1,
 my $node = $oc->node('n1');
 $oc->create_channel('w', ['n1']);
 ok(defined $oc->wait_for_leader('w', ['n1']), 'w has a leader');
+my $nowhere = 'host=127.0.0.1 port=1 dbname=postgres user=' . $oc->role_of('n1');
 my $consenters = '{"n1": "' . $oc->conninfo('n1')
-  . '", "n2": "host=127.0.0.1 port=1 dbname=postgres user=nobody"'
-  . ', "n3": "host=127.0.0.1 port=1 dbname=postgres user=nobody"}';
+  . "\", \"n2\": \"$nowhere\", \"n3\": \"$nowhere\"}";
 $oc->safe_query('n1',
 	"SELECT ordering.create_channel('stuck', " . OrderingCluster::lit($consenters) . ')');
 
