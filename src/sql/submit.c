@@ -153,19 +153,12 @@ get_place_plan(void)
 	if (place_plan == NULL)
 	{
 		Oid types[3] = { TEXTOID, TEXTOID, BYTEAOID };
-		SPIPlanPtr plan;
 
-		plan = SPI_prepare("SELECT block_number, position,"
-						   " payload OPERATOR(pg_catalog.=) $3"
-						   " FROM ordering.transactions"
-						   " WHERE channel = $1 AND tx_id = $2",
-						   3, types);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s",
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		place_plan = plan;
+		place_plan = OrderingKeptPlan("SELECT block_number, position,"
+									  " payload OPERATOR(pg_catalog.=) $3"
+									  " FROM ordering.transactions"
+									  " WHERE channel = $1 AND tx_id = $2",
+									  3, types);
 	}
 	return place_plan;
 }
