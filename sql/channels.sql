@@ -77,7 +77,10 @@ SELECT public.regress_error_of(statement) FROM (VALUES
 	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x user=orderer"}', '{"absolute_max_bytes": 16777217}')$$),
 	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x user=orderer"}', '{"absolute_max_bytes": 100, "preferred_max_bytes": 200}')$$),
 	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x user=orderer"}', '{"snapshot_interval_bytes": 1023}')$$),
-	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x user=orderer"}', '{"election_tick": 2, "heartbeat_tick": 2}')$$)
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x user=orderer"}', '{"election_tick": 2, "heartbeat_tick": 2}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x user=orderer"}', '{"batch_mode": "fast"}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x user=orderer"}', '{"batch_mode": 1}')$$),
+	($$SELECT ordering.create_channel('a1', '{"n1": "dbname=x user=orderer"}', '{"max_inflight_blocks": 0}')$$)
 ) AS bad(statement);
 
 -- An error shows what to do about it.

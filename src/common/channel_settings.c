@@ -30,12 +30,22 @@ typedef struct SettingSpec
 	int64 max;
 	int64 default_value;
 	size_t offset; /* of the int64 field in OrderingSettings */
+	/* A setting named by a word: the words, NULL-terminated; else NULL. */
+	const char *const *words;
 } SettingSpec;
 
 #define SETTING(key, min, max, default_value)                                 \
 	{                                                                         \
-#key, min, max, default_value, offsetof(OrderingSettings, key)        \
+#key, min, max, default_value, offsetof(OrderingSettings, key), NULL  \
 	}
+#define WORD_SETTING(key, words, default_value)                               \
+	{                                                                         \
+#key, 0, lengthof(words) - 2, default_value,                          \
+			offsetof(OrderingSettings, key), words                            \
+	}
+
+/* batch_mode: the index is the value of OrderingBatchMode. */
+static const char *const batch_mode_words[] = { "adaptive", "timeout", NULL };
 
 /*
  * The largest transaction a channel may allow: what one Raft proposal and
@@ -50,6 +60,8 @@ static const SettingSpec settings_table[] = {
 	SETTING(absolute_max_bytes, 1, TRANSACTION_MAX_BYTES, 10 * 1024 * 1024),
 	SETTING(preferred_max_bytes, 1, TRANSACTION_MAX_BYTES, 2 * 1024 * 1024),
 	SETTING(batch_timeout, 1, 600000, 200),
+	WORD_SETTING(batch_mode, batch_mode_words, ORDERING_BATCH_ADAPTIVE),
+	SETTING(max_inflight_blocks, 1, 100, 1),
 	SETTING(snapshot_interval_bytes, 1024, INT64CONST(1) << 40, 16 * 1024 * 1024),
 	SETTING(election_tick, 2, 10000, 10),
 	SETTING(heartbeat_tick, 1, 1000, 1),
@@ -106,6 +118,27 @@ known_settings_list(void)
 	return list.data;
 }
 
+/* The index of a word setting's value among its words; errors otherwise. */
+static int64
+setting_word_value(const SettingSpec *spec, const JsonbValue *value)
+{
+	StringInfoData list;
+
+	if (value->type == jbvString)
+		for (int i = 0; spec->words[i] != NULL; i++)
+			if (strlen(spec->words[i]) == value->val.string.len &&
+				strncmp(spec->words[i], value->val.string.val,
+						value->val.string.len) == 0)
+				return i;
+	initStringInfo(&list);
+	for (int i = 0; spec->words[i] != NULL; i++)
+		appendStringInfo(&list, "%s\"%s\"", i > 0 ? ", " : "", spec->words[i]);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("setting \"%s\" must be one of %s", spec->key, list.data)));
+	return 0; /* not reached */
+}
+
 /* A JSON number with no fraction that fits int64; errors otherwise. */
 static int64
 setting_integer_value(const SettingSpec *spec, const JsonbValue *value)
@@ -114,6 +147,8 @@ setting_integer_value(const SettingSpec *spec, const JsonbValue *value)
 	char *end;
 	int64 result;
 
+	if (spec->words != NULL)
+		return setting_word_value(spec, value);
 	if (value->type != jbvNumeric)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -225,9 +260,21 @@ OrderingSettingsToJsonb(const OrderingSettings *settings)
 		key.val.string.val = (char *) spec->key;
 		key.val.string.len = strlen(spec->key);
 		pushJsonbValue(&state, WJB_KEY, &key);
-		value.type = jbvNumeric;
-		value.val.numeric = int64_to_numeric(
-			*setting_field((OrderingSettings *) settings, spec));
+		if (spec->words != NULL)
+		{
+			const char *word =
+				spec->words[*setting_field((OrderingSettings *) settings, spec)];
+
+			value.type = jbvString;
+			value.val.string.val = (char *) word;
+			value.val.string.len = strlen(word);
+		}
+		else
+		{
+			value.type = jbvNumeric;
+			value.val.numeric = int64_to_numeric(
+				*setting_field((OrderingSettings *) settings, spec));
+		}
 		pushJsonbValue(&state, WJB_VALUE, &value);
 	}
 	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));

@@ -13,6 +13,18 @@
 
 #include "utils/jsonb.h"
 
+/*
+ * How the leader cuts blocks.  adaptive: at once while fewer than
+ * max_inflight_blocks of its blocks are uncommitted, else when one commits
+ * (group commit); timeout: Fabric's cutter, when batch_timeout passes.
+ * Both cut on the size limits, and batch_timeout caps the wait.
+ */
+typedef enum OrderingBatchMode
+{
+	ORDERING_BATCH_ADAPTIVE = 0,
+	ORDERING_BATCH_TIMEOUT = 1
+} OrderingBatchMode;
+
 /* The settings of a channel, all filled in. */
 typedef struct OrderingSettings
 {
@@ -20,6 +32,8 @@ typedef struct OrderingSettings
 	int64 absolute_max_bytes;
 	int64 preferred_max_bytes;
 	int64 batch_timeout; /* ms */
+	int64 batch_mode;	 /* OrderingBatchMode */
+	int64 max_inflight_blocks;
 	int64 snapshot_interval_bytes;
 	int64 election_tick;
 	int64 heartbeat_tick;

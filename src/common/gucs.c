@@ -28,6 +28,7 @@ int ordering_submit_timeout_ms = 30000;
 int ordering_max_channels = 64;
 int ordering_submit_queue_kb = 65536;
 int ordering_inbox_kb = 65536;
+int ordering_max_submit_waits = 8192;
 int ordering_peer_buffer_kb = 16384;
 int ordering_reconnect_min_ms = 100;
 int ordering_reconnect_max_ms = 5000;
@@ -84,6 +85,12 @@ OrderingDefineGucs(void)
 							"When it is full, submitters wait.",
 							&ordering_submit_queue_kb, 65536, 64, INT_MAX / 1024,
 							PGC_POSTMASTER, GUC_UNIT_KB, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("ordering.max_submit_waits",
+							"Transactions that backends of this server may wait for at once.",
+							"submit_tx waits for one, submit_txs for each distinct id; past it they fail.",
+							&ordering_max_submit_waits, 8192, 16, 1024 * 1024,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
 
 	DefineCustomIntVariable("ordering.inbox_size",
 							"Shared memory for messages received from peers but not yet taken by the worker.",

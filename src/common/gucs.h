@@ -20,6 +20,7 @@ extern int ordering_submit_timeout_ms; /* ordering.submit_timeout */
 extern int ordering_max_channels;	   /* ordering.max_channels */
 extern int ordering_submit_queue_kb;   /* ordering.submit_queue_size */
 extern int ordering_inbox_kb;		   /* ordering.inbox_size */
+extern int ordering_max_submit_waits;  /* ordering.max_submit_waits */
 extern int ordering_peer_buffer_kb;	   /* ordering.peer_buffer_size */
 extern int ordering_reconnect_min_ms;  /* ordering.reconnect_min */
 extern int ordering_reconnect_max_ms;  /* ordering.reconnect_max */

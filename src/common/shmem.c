@@ -9,6 +9,7 @@
  *	OrderingShared (status[ordering.max_channels])
  *	submit queue   (its shares, and a ring of ordering.submit_queue_size kB)
  *	inbox ring     (ordering.inbox_size kB)
+ *	submit waits   (ordering.max_submit_waits slots)
  *
  * Every lock in it belongs to the LWLock tranche "ordering", so waits on
  * them show up under that name in pg_stat_activity.  The sizes come from
@@ -73,6 +74,9 @@ ordering_shmem_size(void)
 	size = add_size(size, MAXALIGN(submit_queue_size()));
 	size =
 		add_size(size, MAXALIGN(OrderingRingShmemSize(inbox_ring_capacity())));
+	size = add_size(size,
+					MAXALIGN(OrderingSubmitWaitsShmemSize(
+						ordering_max_submit_waits)));
 	return size;
 }
 
@@ -117,6 +121,9 @@ ordering_shared_init(OrderingShared *shared, int tranche_id)
 	cursor += MAXALIGN(submit_queue_size());
 	shared->inbox_ring = (OrderingRing *) cursor;
 	OrderingRingInit(shared->inbox_ring, inbox_ring_capacity(), tranche_id);
+	cursor += MAXALIGN(OrderingRingShmemSize(inbox_ring_capacity()));
+	shared->submit_waits =
+		OrderingSubmitWaitsInit(cursor, ordering_max_submit_waits, tranche_id);
 }
 
 /* Called from the shmem_startup_hook: attach, initializing on first use. */

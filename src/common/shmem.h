@@ -12,6 +12,7 @@
  *	inbox ring    ordering.deliver() -> worker: encoded peer messages
  *	admin slots   backend <-> worker: membership, settings, leadership
  *	status        worker -> backends: one row per channel (ordering.status)
+ *	submit waits  worker -> backends: the places of awaited transactions
  *
  * A full ring refuses the record (the caller waits or the message is
  * dropped); nothing here ever blocks the worker.
@@ -32,6 +33,7 @@
 #include "common/limits.h"
 #include "common/ring.h"
 #include "common/submit_queue.h"
+#include "common/submit_waits.h"
 
 /* Admin requests: a backend fills a free slot, the worker answers it. */
 typedef enum OrderingAdminKind
@@ -131,6 +133,7 @@ typedef struct OrderingShared
 
 	OrderingSubmitQueue *submit_queue; /* point into this same segment */
 	OrderingRing *inbox_ring;
+	OrderingSubmitWaits *submit_waits;
 
 	int max_channels;
 	OrderingChannelStatus status[FLEXIBLE_ARRAY_MEMBER];

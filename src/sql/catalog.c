@@ -33,6 +33,20 @@ OrderingSpiExecute(const char *sql, int nargs, Oid *types, Datum *values,
 	return result;
 }
 
+/* A plan prepared once and kept for the backend's lifetime. */
+SPIPlanPtr
+OrderingKeptPlan(const char *sql, int nargs, Oid *types)
+{
+	SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s",
+			 SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
 void
 OrderingReportUnknownChannel(const char *channel)
 {
@@ -43,18 +57,35 @@ OrderingReportUnknownChannel(const char *channel)
 				 "ordering.list_channels() shows the channels of this node.")));
 }
 
+/*
+ * The plan of the settings lookup, kept for the backend's lifetime: every
+ * submit runs it, and parsing and planning it each time cost as much as
+ * the rest of the submit (a kept plan is replanned after DDL by itself).
+ */
+static SPIPlanPtr settings_plan = NULL;
+
 void
 OrderingChannelSettings(const char *channel, OrderingSettings *settings)
 {
-	Oid types[1] = { TEXTOID };
 	Datum values[1] = { CStringGetTextDatum(channel) };
 	bool isnull;
 	Datum config;
+	int ret;
 
-	OrderingSpiExecute("SELECT c.config, EXISTS (SELECT 1 FROM ordering.raft_state r"
-					   " WHERE r.channel = c.channel)"
-					   " FROM ordering.channels c WHERE c.channel = $1",
-					   1, types, values, SPI_OK_SELECT);
+	if (settings_plan == NULL)
+	{
+		Oid types[1] = { TEXTOID };
+
+		settings_plan =
+			OrderingKeptPlan("SELECT c.config, EXISTS (SELECT 1 FROM ordering.raft_state r"
+							 " WHERE r.channel = c.channel)"
+							 " FROM ordering.channels c WHERE c.channel = $1",
+							 1, types);
+	}
+	ret = SPI_execute_plan(settings_plan, values, NULL, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan failed (%s) reading the settings of %s",
+			 SPI_result_code_string(ret), channel);
 	if (SPI_processed == 0)
 		OrderingReportUnknownChannel(channel);
 	/* Restored from a dump without Raft state: read-only here. */

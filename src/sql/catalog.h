@@ -14,9 +14,13 @@
 #ifndef ORDERING_SQL_CATALOG_H
 #define ORDERING_SQL_CATALOG_H
 
+#include "executor/spi.h"
+
 #include "common/channel_settings.h"
 
 /* Runs one statement with positional arguments ($1...); errors on failure. */
+/* A plan prepared once and kept for the backend's lifetime. */
+extern SPIPlanPtr OrderingKeptPlan(const char *sql, int nargs, Oid *types);
 extern int OrderingSpiExecute(const char *sql, int nargs, Oid *types,
 							  Datum *values, int expected_result);
 

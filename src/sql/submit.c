@@ -9,12 +9,11 @@
  * worker routes it to the channel's leader.  Submitting is not
  * transactional: like nextval(), a rollback of the caller does not undo it.
  *
- * Waiting means probing ordering.transactions for the tx_id with a fresh
- * snapshot each time, sleeping on applied_cv in between (the worker
- * broadcasts it after each commit that wrote blocks, having published the
- * channel's last block; a waiter probes again only when that moved).  That
- * only works in READ COMMITTED: a transaction snapshot would never show
- * the new block.
+ * Waiting: the backend registers the ids it waits for in shared memory
+ * (common/submit_waits.c), looks once in ordering.transactions for those
+ * ordered already, and sleeps on its latch; the worker that applies a
+ * block hands each waiter its place and sets that latch.  The one look
+ * uses a fresh snapshot, which only works in READ COMMITTED.
  * A transaction id is ordered at most once per channel, so an id already
  * in a block answers at once with its place, provided the payload there is
  * the one submitted; an id ordered with another payload is someone else's
@@ -35,6 +34,9 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -72,7 +74,21 @@ typedef struct PlaceEntry
 	bool ordered;
 	int64 block_number;
 	int32 position;
+	int wait_slot; /* in the submit waits, or one of these: */
+#define PLACE_NOT_REGISTERED (-1)
+#define PLACE_REGISTERING (-2)
 } PlaceEntry;
+
+/* Frees this backend's wait slots however it exits (FATAL included). */
+static bool exit_callback_registered = false;
+
+static void
+release_waits_at_exit(int code, Datum arg)
+{
+	if (ordering_shared != NULL && MyProc != NULL)
+		OrderingSubmitWaitsReleaseOwner(ordering_shared->submit_waits,
+										MyProc->pgprocno);
+}
 
 static char *
 payload_tx_id(bytea *payload)
@@ -137,19 +153,12 @@ get_place_plan(void)
 	if (place_plan == NULL)
 	{
 		Oid types[3] = { TEXTOID, TEXTOID, BYTEAOID };
-		SPIPlanPtr plan;
 
-		plan = SPI_prepare("SELECT block_number, position,"
-						   " payload OPERATOR(pg_catalog.=) $3"
-						   " FROM ordering.transactions"
-						   " WHERE channel = $1 AND tx_id = $2",
-						   3, types);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s",
-				 SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		place_plan = plan;
+		place_plan = OrderingKeptPlan("SELECT block_number, position,"
+									  " payload OPERATOR(pg_catalog.=) $3"
+									  " FROM ordering.transactions"
+									  " WHERE channel = $1 AND tx_id = $2",
+									  3, types);
 	}
 	return place_plan;
 }
@@ -299,15 +308,110 @@ enqueue_unordered(const char *channel, SubmitItem *items, int n_items,
 }
 
 /*
+ * Registers a wait for every distinct id (PlaceEntry.wait_slot), before
+ * the first look in the table, so that no block is missed between the two
+ * (common/submit_waits.c).  Errors 53000 when the table is full.
+ */
+static void
+register_waits(const char *channel, HTAB *places, SubmitItem *items,
+			   int n_items, int *slots, int *n_slots)
+{
+	const char **ids = palloc(sizeof(char *) * Max(n_items, 1));
+	uint8(*hashes)[ORDERING_HASH_LEN] =
+		palloc(sizeof(*hashes) * Max(n_items, 1));
+	PlaceEntry **entries = palloc(sizeof(PlaceEntry *) * Max(n_items, 1));
+	int n = 0;
+
+	if (!exit_callback_registered)
+	{
+		before_shmem_exit(release_waits_at_exit, (Datum) 0);
+		exit_callback_registered = true;
+	}
+	for (int i = 0; i < n_items; i++)
+	{
+		PlaceEntry *entry = hash_search(places, items[i].tx_id, HASH_FIND, NULL);
+
+		if (entry->wait_slot != PLACE_NOT_REGISTERED)
+			continue;
+		entry->wait_slot = PLACE_REGISTERING;
+		ids[n] = items[i].tx_id;
+		OrderingSha256(VARDATA_ANY(items[i].payload),
+					   VARSIZE_ANY_EXHDR(items[i].payload), hashes[n]);
+		entries[n++] = entry;
+	}
+	if (!OrderingSubmitWaitsRegister(ordering_shared->submit_waits,
+									 MyProc->pgprocno, channel, ids,
+									 (const uint8(*)[ORDERING_HASH_LEN]) hashes,
+									 n, slots))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("too many transactions are awaited on this server"),
+				 errdetail("Waiting for %d more would exceed ordering.max_submit_waits (%d).",
+						   n, ordering_max_submit_waits),
+				 errhint("Retry later, or raise ordering.max_submit_waits.")));
+	for (int i = 0; i < n; i++)
+		entries[i]->wait_slot = slots[i];
+	*n_slots = n;
+	pfree(ids);
+	pfree(hashes);
+	pfree(entries);
+}
+
+/*
+ * Takes the places the worker handed to this backend's slots; true if some
+ * slot asks for a look in the table (blocks that came by a snapshot).
+ */
+static bool
+collect_places(const char *channel, SubmitItem *items, int n_items, HTAB *places)
+{
+	bool recheck = false;
+
+	for (int i = 0; i < n_items; i++)
+	{
+		PlaceEntry *entry;
+
+		if (items[i].ordered)
+			continue;
+		entry = hash_search(places, items[i].tx_id, HASH_FIND, NULL);
+		if (!entry->ordered && entry->wait_slot >= 0)
+		{
+			int64 block_number;
+			int32 position;
+
+			switch (OrderingSubmitWaitsState(ordering_shared->submit_waits,
+											 entry->wait_slot, &block_number,
+											 &position))
+			{
+				case ORDERING_WAIT_ORDERED:
+					entry->ordered = true;
+					entry->block_number = block_number;
+					entry->position = position;
+					break;
+				case ORDERING_WAIT_TAKEN:
+					report_id_taken(channel, items[i].tx_id);
+					break;
+				case ORDERING_WAIT_RECHECK:
+					recheck = true;
+					break;
+				default:
+					break;
+			}
+		}
+		items[i].ordered = entry->ordered;
+		items[i].block_number = entry->block_number;
+		items[i].position = entry->position;
+	}
+	return recheck;
+}
+
+/*
  * Waits until every item is ordered; errors 57014 at the deadline.
  *
- * The worker wakes every waiter after each commit that wrote blocks, having
- * published the channel's last block first.  A waiter looks in the table
- * only when that number moved since its last look (or a slice of
- * SUBMIT_WAIT_SLICE_MS passed without a wake-up, in case blocks arrived
- * another way, e.g. a snapshot catch-up): 64 waiters no longer run 64
- * queries for every block.  The number is read before the look, so a block
- * committed after it is always followed by a wake-up and a new look.
+ * The worker that applies a block hands each registered slot its place
+ * and sets this backend's latch: no query on the way.  The table is read
+ * again only when the worker says blocks came another way (RECHECK), and
+ * once every SUBMIT_WAIT_SLICE_MS without news, a safety net for a worker
+ * that died between its commit and handing the places out.
  */
 static void
 wait_until_ordered(const char *channel, SubmitItem *items, int n_items,
@@ -316,25 +420,26 @@ wait_until_ordered(const char *channel, SubmitItem *items, int n_items,
 	MemoryContext poll_context =
 		AllocSetContextCreate(CurrentMemoryContext, "ordering submit poll",
 							  ALLOCSET_DEFAULT_SIZES);
-	int64 looked_at_block = PG_INT64_MIN;
-	bool timed_out = false;
+	bool look = false;
 
-	ConditionVariablePrepareToSleep(&ordering_shared->applied_cv);
 	for (;;)
 	{
-		int64 last_block = OrderingPublishedLastBlock(channel);
 		int n_unordered;
 		long sleep_ms;
+		int rc;
 
-		if (last_block != looked_at_block || last_block < 0 || timed_out)
+		ResetLatch(MyLatch);
+		if (collect_places(channel, items, n_items, places))
+			look = true;
+		if (look && count_unordered(items, n_items) > 0)
 		{
 			MemoryContext caller_context = MemoryContextSwitchTo(poll_context);
 
-			looked_at_block = last_block;
 			lookup_places(channel, items, n_items, places, true);
 			MemoryContextSwitchTo(caller_context);
 			MemoryContextReset(poll_context);
 		}
+		look = false;
 		n_unordered = count_unordered(items, n_items);
 		if (n_unordered == 0)
 			break;
@@ -355,10 +460,11 @@ wait_until_ordered(const char *channel, SubmitItem *items, int n_items,
 							n_unordered, n_items, ordering_submit_timeout_ms),
 					 errhint(
 						 "They may still be ordered; resubmitting the same payloads is safe.")));
-		timed_out = ConditionVariableTimedSleep(&ordering_shared->applied_cv,
-												sleep_ms, PG_WAIT_EXTENSION);
+		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					   sleep_ms, PG_WAIT_EXTENSION);
+		if (rc & WL_TIMEOUT)
+			look = true;
 	}
-	ConditionVariableCancelSleep();
 }
 
 static HTAB *
@@ -379,7 +485,10 @@ create_places(SubmitItem *items, int n_items)
 			hash_search(places, items[i].tx_id, HASH_ENTER, &found);
 
 		if (!found)
+		{
 			entry->ordered = false;
+			entry->wait_slot = PLACE_NOT_REGISTERED;
+		}
 	}
 	return places;
 }
@@ -395,6 +504,8 @@ submit_items(const char *channel, SubmitItem *items, int n_items, bool wait)
 	TimestampTz deadline = OrderingSubmitDeadline();
 	OrderingSettings settings;
 	HTAB *places;
+	int *slots;
+	int n_slots = 0;
 
 	OrderingRequireSharedMemory();
 	spi = StoreSpiConnect();
@@ -402,16 +513,38 @@ submit_items(const char *channel, SubmitItem *items, int n_items, bool wait)
 	for (int i = 0; i < n_items; i++)
 		check_payload(channel, &settings, &items[i]);
 
-	/* What is already in a block is answered even without a worker. */
 	places = create_places(items, n_items);
-	lookup_places(channel, items, n_items, places, false);
-	if (count_unordered(items, n_items) > 0)
+	if (!wait)
 	{
-		OrderingRequireWorker();
-		enqueue_unordered(channel, items, n_items, places, deadline);
-		if (wait)
-			wait_until_ordered(channel, items, n_items, places, deadline);
+		/* What is already in a block is answered even without a worker. */
+		lookup_places(channel, items, n_items, places, false);
+		if (count_unordered(items, n_items) > 0)
+		{
+			OrderingRequireWorker();
+			enqueue_unordered(channel, items, n_items, places, deadline);
+		}
+		StoreSpiFinish(spi);
+		return;
 	}
+
+	slots = palloc(sizeof(int) * Max(n_items, 1));
+	register_waits(channel, places, items, n_items, slots, &n_slots);
+	PG_TRY();
+	{
+		lookup_places(channel, items, n_items, places, false);
+		if (count_unordered(items, n_items) > 0)
+		{
+			OrderingRequireWorker();
+			enqueue_unordered(channel, items, n_items, places, deadline);
+			wait_until_ordered(channel, items, n_items, places, deadline);
+		}
+	}
+	PG_FINALLY();
+	{
+		OrderingSubmitWaitsRelease(ordering_shared->submit_waits, slots,
+								   n_slots);
+	}
+	PG_END_TRY();
 	StoreSpiFinish(spi);
 }
 

@@ -262,10 +262,12 @@ write_block(ChannelState *ch, const uint8 data_hash[ORDERING_HASH_LEN],
  * Applies a batch: drops transactions already ordered on the channel and
  * repeats within the batch, then writes the rest as the next block.  The
  * ids of every transaction in the batch go to *applied_ids (so the caller
- * forgets them as in flight).
+ * forgets them as in flight); those written go to *written, in block order
+ * (EntryTx *, valid as long as the current memory context).
  */
 int64
-StoreApplyBatch(ChannelState *ch, const raft_entry *entry, List **applied_ids)
+StoreApplyBatch(ChannelState *ch, const raft_entry *entry, List **applied_ids,
+				List **written)
 {
 	uint32 n_txs;
 	EntryTx *txs;
@@ -329,6 +331,7 @@ StoreApplyBatch(ChannelState *ch, const raft_entry *entry, List **applied_ids)
 			PointerGetDatum(StoreBytea(txs[i].payload, txs[i].payload_len));
 		OrderingDataHashAddTx(&hasher, txs[i].tx_id, txs[i].payload,
 							  txs[i].payload_len);
+		*written = lappend(*written, &txs[i]);
 		n_keep++;
 	}
 	hash_destroy(seen);

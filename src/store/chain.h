@@ -44,8 +44,8 @@ extern void StoreInsertTransactions(const char *channel, int64 number,
  * Applying committed entries; each returns the block written or -1.  The
  * ids of every transaction in a batch go to *applied_ids.
  */
-extern int64
-StoreApplyBatch(ChannelState *ch, const raft_entry *entry, List **applied_ids);
+extern int64 StoreApplyBatch(ChannelState *ch, const raft_entry *entry,
+							 List **applied_ids, List **written);
 extern int64 StoreApplySettings(ChannelState *ch, const raft_entry *entry);
 extern int64 StoreApplyConfChange(ChannelState *ch, const raft_entry *entry);
 

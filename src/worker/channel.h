@@ -251,6 +251,7 @@ extern void ChannelReceive(Channel *ch, const char *from_node,
 						   const char *data, Size len, TimestampTz now);
 extern void ChannelTakeAdminRequest(Channel *ch, int slot,
 									const OrderingAdminRequest *request);
+extern void ChannelCutIfReady(Channel *ch);
 extern void ChannelFlush(Channel *ch, TimestampTz now);
 extern bool ChannelProcessReady(Channel *ch, bool *wrote_blocks);
 extern long ChannelNextTimeoutMs(const Channel *ch, TimestampTz now);

@@ -6,13 +6,15 @@
  * A ready is handled in the order raft.h prescribes, with one worker
  * transaction doing the durable part:
  *
+ *	0. send the leader's early messages (appends, heartbeats, snapshots);
  *	1. pull the blocks a received snapshot covers (worker/catchup.c), then
  *	   persist snapshot, entries and hard state, and apply the committed
  *	   entries (blocks, consenters, applied index), in one transaction
  *	   committed with synchronous_commit = on;
  *	2. mirror the persisted log into the memory storage the core reads;
- *	3. send the messages (only now: they may depend on step 1);
- *	4. answer admin requests, wake waiting submitters, raft_advance().
+ *	3. send the other messages (only now: they may depend on step 1);
+ *	4. hand waiting submitters their places (common/submit_waits.c),
+ *	   answer admin requests, raft_advance().
  *
  * Applying committed entries in the persisting transaction is safe: a
  * committed entry is durable on a quorum whether or not this node has
@@ -34,6 +36,42 @@
 #include "worker/catchup.h"
 #include "worker/channel_internal.h"
 #include "worker/transport.h"
+
+/* The transactions a ready wrote into blocks, for their waiters. */
+typedef struct ReadyPlaces
+{
+	MemoryContext cxt; /* outlives the ready's transaction */
+	OrderingPlace *places;
+	int n;
+	int max;
+} ReadyPlaces;
+
+/* Notes the transactions of block number, in block order. */
+static void
+ready_note_places(ReadyPlaces *done, int64 number, List *written)
+{
+	ListCell *lc;
+	int position = 0;
+
+	foreach(lc, written)
+	{
+		const EntryTx *tx = lfirst(lc);
+		OrderingPlace *place;
+
+		if (done->n == done->max)
+		{
+			done->max = Max(64, done->max * 2);
+			done->places = done->places == NULL
+				? MemoryContextAlloc(done->cxt, sizeof(OrderingPlace) * done->max)
+				: repalloc(done->places, sizeof(OrderingPlace) * done->max);
+		}
+		place = &done->places[done->n++];
+		place->tx_id = MemoryContextStrdup(done->cxt, tx->tx_id);
+		OrderingSha256(tx->payload, tx->payload_len, place->payload_hash);
+		place->block_number = number;
+		place->position = position++;
+	}
+}
 
 /* A follower's catch-up pull is bounded at 60 s (worker/catchup.c); then some. */
 #define CHANNEL_SNAPSHOT_ACK_TIMEOUT_MS (90 * 1000)
@@ -75,7 +113,8 @@ channel_soft_state(Channel *ch, raft_role role, raft_id leader, TimestampTz now)
  * *rebuild when the Raft node must be recreated from the tables.
  */
 static int64
-channel_apply_entry(Channel *ch, const raft_entry *entry, bool *rebuild)
+channel_apply_entry(Channel *ch, const raft_entry *entry, bool *rebuild,
+					ReadyPlaces *done)
 {
 	int64 block = -1;
 
@@ -114,9 +153,15 @@ channel_apply_entry(Channel *ch, const raft_entry *entry, bool *rebuild)
 			case ENTRY_BATCH:
 			{
 				List *ids = NIL;
+				List *written = NIL;
 				ListCell *lc;
 
-				block = StoreApplyBatch(&ch->state, entry, &ids);
+				/* One of this leader's own batches has committed. */
+				if (ChannelIsLeader(ch) && entry->term == ch->raft.term)
+					CutterNoteApplied(&ch->routing.cutter);
+				block = StoreApplyBatch(&ch->state, entry, &ids, &written);
+				if (block >= 0)
+					ready_note_places(done, block, written);
 				foreach(lc, ids)
 				{
 					ChannelForgetInflight(ch, (const char *) lfirst(lc));
@@ -206,10 +251,12 @@ ChannelExpireSnapshotSends(Channel *ch, TimestampTz now)
 	pfree(status);
 }
 
+/* Sends rd's messages from .. to - 1. */
 static void
-channel_send_messages(Channel *ch, const raft_ready *rd, List **unreachable)
+channel_send_messages(Channel *ch, const raft_ready *rd, uint32 from,
+					  uint32 to_end, List **unreachable)
 {
-	for (uint32 i = 0; i < rd->n_messages; i++)
+	for (uint32 i = from; i < to_end; i++)
 	{
 		const raft_message *msg = &rd->messages[i];
 		const ChannelMember *to = ChannelPeerById(ch, msg->to);
@@ -293,7 +340,11 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 	raft_index last_index;
 	int64 *entry_blocks = NULL;
 	bool rebuild = false;
+	ReadyPlaces done = { CurrentMemoryContext, NULL, 0, 0 };
 
+	/* Adaptive cutting: what arrived, or gathered while blocks committed. */
+	if (ch->raft.node != NULL)
+		ChannelCutIfReady(ch);
 	if (ch->raft.node == NULL || !raft_has_ready(ch->raft.node))
 		return false;
 	rc = raft_ready_get(ch->raft.node, &rd);
@@ -309,6 +360,17 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 		ch->raft.term = rd.hard_state.term;
 		ch->raft.commit_index = rd.hard_state.commit;
 	}
+
+	/*
+	 * 0. A leader's appends, heartbeats and snapshots leave before its own
+	 * write (Raft thesis 10.2.1): the core counts the leader's entries
+	 * toward commit only after raft_advance(), so commit still needs a
+	 * quorum of durable copies, and this write runs alongside the
+	 * followers' instead of before them.
+	 */
+	channel_send_messages(ch, &rd, 0, rd.n_early_messages, &reports);
+	if (rd.n_early_messages > 0)
+		TransportPoll(); /* on the wire now, not after this write */
 
 	/* 1. Persist, and apply what is committed, in one transaction. */
 	if (rd.has_snapshot || rd.n_entries > 0 || rd.has_hard_state ||
@@ -344,7 +406,7 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 			if (rd.committed[i].index <= ch->state.log.applied_index)
 				continue;
 			entry_blocks[i] =
-				channel_apply_entry(ch, &rd.committed[i], &rebuild);
+				channel_apply_entry(ch, &rd.committed[i], &rebuild, &done);
 			if (entry_blocks[i] >= 0)
 				wrote_blocks = true;
 		}
@@ -355,6 +417,13 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 		StoreCommit();
 		if (rd.has_hard_state)
 			ChannelNoteRecovery(ch, rd.hard_state.recovering);
+
+		/* Committed: the waiters may have their places now. */
+		OrderingSubmitWaitsComplete(ordering_shared->submit_waits,
+									ch->state.name, done.places, done.n);
+		if (rd.has_snapshot)
+			OrderingSubmitWaitsRecheck(ordering_shared->submit_waits,
+									   ch->state.name);
 
 		elapsed_ms = (double) (GetCurrentTimestamp() - start) / 1000.0;
 		ch->counters.data_persist_count++;
@@ -380,8 +449,8 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 		}
 	}
 
-	/* 3. Messages leave only now that what they depend on is durable. */
-	channel_send_messages(ch, &rd, &reports);
+	/* 3. The others leave only now that what they depend on is durable. */
+	channel_send_messages(ch, &rd, rd.n_early_messages, rd.n_messages, &reports);
 
 	/* 4. Answer, wake, acknowledge. */
 	for (uint32 i = 0; i < rd.n_committed; i++)
@@ -389,10 +458,7 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 			ChannelAnswerApplied(ch, &rd.committed[i], entry_blocks[i]);
 	if (wrote_blocks)
 	{
-		/*
-		 * perf: publish the new last block before waking the submitters:
-		 * they look in the table only when it moved (sql/submit.c).
-		 */
+		/* Readers waiting for a block (sql/read.c) look when it moved. */
 		ch->counters.status_dirty = true;
 		ChannelPublishStatus(ch);
 		ConditionVariableBroadcast(&ordering_shared->applied_cv);

@@ -98,6 +98,7 @@ ChannelClearInflight(Channel *ch)
 	hash_seq_init(&seq, ch->routing.inflight_ids);
 	while ((entry = hash_seq_search(&seq)) != NULL)
 		hash_search(ch->routing.inflight_ids, entry->tx_id, HASH_REMOVE, NULL);
+	CutterResetInflight(&ch->routing.cutter);
 }
 
 /* Appends the transactions of list to the held list (unbounded) and frees it. */
@@ -198,6 +199,8 @@ channel_propose_entry(Channel *ch, List *batch)
 	EntryBatchFinish(&buf, list_length(batch));
 	rc = raft_propose(ch->raft.node, (const uint8_t *) buf.data, buf.len);
 	pfree(buf.data);
+	if (rc == RAFT_OK)
+		CutterNoteProposed(&ch->routing.cutter);
 	return rc;
 }
 
@@ -296,6 +299,20 @@ channel_propose_batches(Channel *ch, List *batches)
 	foreach(lc, batches)
 		ChannelProposeBatch(ch, (List *) lfirst(lc));
 	list_free(batches);
+}
+
+/*
+ * Adaptive cutting: proposes what the cutter holds once few enough of this
+ * leader's blocks are in flight.  Called after the iteration's submissions
+ * and forwards are routed, and after each ready (blocks may have been
+ * applied), so one cut takes everything that arrived meanwhile.
+ */
+void
+ChannelCutIfReady(Channel *ch)
+{
+	if (ChannelIsLeader(ch) && ch->routing.blocked == NIL &&
+		CutterShouldCut(&ch->routing.cutter))
+		ChannelProposeBatch(ch, CutterCut(&ch->routing.cutter));
 }
 
 /* Queues a transaction for the leader in this iteration's envelope. */

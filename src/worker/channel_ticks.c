@@ -44,6 +44,9 @@ ChannelNextTimeoutMs(const Channel *ch, TimestampTz now)
 		return Max(TimestampDifferenceMilliseconds(now, ch->timers.retry_at), 0);
 	if (raft_has_ready(ch->raft.node) || ch->routing.forward_count > 0)
 		return 0;
+	if (ChannelIsLeader(ch) && ch->routing.blocked == NIL &&
+		CutterShouldCut(&ch->routing.cutter))
+		return 0;
 	timeout = TimestampDifferenceMilliseconds(now, ch->timers.next_tick_at);
 	if (ChannelIsLeader(ch))
 	{

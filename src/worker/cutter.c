@@ -14,6 +14,13 @@
  * absolute_max_bytes is also enforced here, in case a peer forwards
  * something the local submit path would have refused.
  *
+ * batch_mode 'adaptive' (the default) adds group commit: the leader cuts
+ * what is pending at once while fewer than max_inflight_blocks of its
+ * blocks are proposed and not yet applied, so a lone transaction never
+ * waits for the timer, and under load transactions gather while the
+ * previous block commits.  The size rules and the batch_timeout cap stay.
+ * batch_mode 'timeout' is Fabric's cutter alone.
+ *
  * src/worker/cutter.c
  *
  *-------------------------------------------------------------------------
@@ -55,6 +62,36 @@ CutterConfigure(Cutter *cutter, const OrderingSettings *settings)
 	cutter->preferred_max_bytes = settings->preferred_max_bytes;
 	cutter->absolute_max_bytes = settings->absolute_max_bytes;
 	cutter->batch_timeout_ms = (int) Max(settings->batch_timeout, 1);
+	cutter->batch_mode = (int) settings->batch_mode;
+	cutter->max_inflight_blocks = (int) Max(settings->max_inflight_blocks, 1);
+}
+
+bool
+CutterShouldCut(const Cutter *cutter)
+{
+	return cutter->batch_mode == ORDERING_BATCH_ADAPTIVE &&
+		cutter->pending != NIL &&
+		cutter->inflight_blocks < cutter->max_inflight_blocks;
+}
+
+void
+CutterNoteProposed(Cutter *cutter)
+{
+	cutter->inflight_blocks++;
+}
+
+/* Clamped: the count only steers batching, the timer bounds any error. */
+void
+CutterNoteApplied(Cutter *cutter)
+{
+	if (cutter->inflight_blocks > 0)
+		cutter->inflight_blocks--;
+}
+
+void
+CutterResetInflight(Cutter *cutter)
+{
+	cutter->inflight_blocks = 0;
 }
 
 CutterTx *

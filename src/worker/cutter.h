@@ -2,7 +2,8 @@
  *
  * cutter.h
  *	  Fabric's block cutter: groups the leader's pending transactions into
- *	  batches (orderer/common/blockcutter/blockcutter.go).
+ *	  batches (orderer/common/blockcutter/blockcutter.go), with an adaptive
+ *	  mode that cuts as soon as the previous block has committed.
  *
  * src/worker/cutter.h
  *
@@ -31,6 +32,10 @@ typedef struct Cutter
 	int64 preferred_max_bytes;
 	int64 absolute_max_bytes;
 	int batch_timeout_ms;
+	int batch_mode;			 /* OrderingBatchMode */
+	int max_inflight_blocks; /* adaptive: cut at once below this */
+	/* Leader: its batches proposed in its term and not yet applied. */
+	int inflight_blocks;
 
 	List *pending; /* CutterTx *, in arrival order */
 	int64 pending_bytes;
@@ -55,6 +60,16 @@ extern List *
 CutterOrdered(Cutter *cutter, CutterTx *tx, TimestampTz now, bool *refused);
 /* Cuts whatever is pending (NIL when nothing is). */
 extern List *CutterCut(Cutter *cutter);
+/*
+ * Adaptive mode: true when what is pending should be cut now, because
+ * fewer than max_inflight_blocks of the leader's blocks are uncommitted.
+ */
+extern bool CutterShouldCut(const Cutter *cutter);
+/* A batch was proposed; one of this leader's batches was applied. */
+extern void CutterNoteProposed(Cutter *cutter);
+extern void CutterNoteApplied(Cutter *cutter);
+/* Leadership changed: nothing of ours is in flight any more. */
+extern void CutterResetInflight(Cutter *cutter);
 /* True when the pending batch has waited batch_timeout. */
 extern bool CutterTimedOut(const Cutter *cutter, TimestampTz now);
 /* Milliseconds until the batch timeout; -1 when nothing is pending. */

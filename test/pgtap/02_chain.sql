@@ -25,6 +25,7 @@ SELECT results_eq($$SELECT node, raft_id FROM ordering.consenters
 SELECT is((SELECT config FROM ordering.channels WHERE channel = 'pgtap-chain'),
 		  '{"max_message_count": 7, "absolute_max_bytes": 10485760,
 			"preferred_max_bytes": 2097152, "batch_timeout": 200,
+			"batch_mode": "adaptive", "max_inflight_blocks": 1,
 			"snapshot_interval_bytes": 16777216, "election_tick": 10,
 			"heartbeat_tick": 1}'::jsonb,
 		  'settings are stored with every default filled in');

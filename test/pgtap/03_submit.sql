@@ -67,7 +67,7 @@ SELECT is((SELECT tx_id FROM ordering.transactions WHERE channel = 'pgtap-submit
 SELECT ok(NOT ordering.wait_for_block('pgtap-submit', 100, 50), 'wait_for_block times out with false');
 
 -- A settings update is a configuration block and takes effect.
-SELECT is(ordering.update_channel_config('pgtap-submit', '{"max_message_count": 10, "batch_timeout": 300}'),
+SELECT is(ordering.update_channel_config('pgtap-submit', '{"max_message_count": 10, "batch_timeout": 300, "batch_mode": "timeout"}'),
 		  7::bigint, 'update_channel_config returns the configuration block');
 SELECT results_eq($$SELECT is_config, tx_count, convert_from(config, 'UTF8')::jsonb->>'change'
 				   FROM ordering.blocks WHERE channel = 'pgtap-submit' AND number = 7$$,
@@ -76,7 +76,7 @@ SELECT is((SELECT (config->>'max_message_count')::int FROM ordering.channels WHE
 		  10, 'the channel has the new settings');
 SELECT ok((SELECT count(DISTINCT block_number) < 4
 		   FROM ordering.submit_txs('pgtap-submit', ARRAY['b1', 'b2', 'b3', 'b4']::bytea[])),
-		  'with max_message_count 10 four transactions share blocks');
+		  'with max_message_count 10 and the batch timer four transactions share blocks');
 SELECT is_empty($$
 	SELECT block_number FROM ordering.transactions WHERE channel = 'pgtap-submit'
 	GROUP BY block_number
