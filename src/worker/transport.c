@@ -639,24 +639,25 @@ TransportReceive(TransportRecordCallback callback, void *arg)
 		SetLatch(MyLatch);
 }
 
+/* A known peer, or NULL (also before TransportInit). */
+static const TransportPeer *
+transport_known_peer(const char *node)
+{
+	return transport_peers != NULL ? transport_peer_lookup(node, false) : NULL;
+}
+
 TimestampTz
 TransportLastContact(const char *node)
 {
-	TransportPeer *peer;
+	const TransportPeer *peer = transport_known_peer(node);
 
-	if (transport_peers == NULL)
-		return 0;
-	peer = transport_peer_lookup(node, false);
 	return peer != NULL ? peer->last_contact : 0;
 }
 
 TimestampTz
 TransportLastQueued(const char *node)
 {
-	TransportPeer *peer;
+	const TransportPeer *peer = transport_known_peer(node);
 
-	if (transport_peers == NULL)
-		return 0;
-	peer = transport_peer_lookup(node, false);
 	return peer != NULL ? peer->last_queued : 0;
 }

@@ -368,6 +368,34 @@ END $$;
 SQL
 }
 
+# What the Raft messages of an envelope say of their senders: incarnation,
+# life and recovery flags.
+sub identities
+{
+	my ($bytes) = @_;
+	my $e = eval { parse_envelope($bytes) } or return ();
+	my %ids;
+	for my $r (grep { $_->{kind} == $RECORD_KIND{RAFT} } @{ $e->{records} })
+	{
+		my $m = eval { parse_raft_message($r->{data}) } or next;
+		$ids{ join(':', map { $m->{$_} // 0 } qw(from_incarnation from_boot recovery)) } = 1;
+	}
+	return %ids;
+}
+
+# A mutant in which a sender describes itself otherwise than it did: a
+# member lying about its own identity is Byzantine (README, "Threat
+# model").  Its peers believe it and tell it to recover; with every member
+# lying, every member recovers and none may vote, so the channel waits for
+# a leader forever: the safe outcome, outside what this test checks.
+sub lies_about_sender
+{
+	my ($original, $mutant) = @_;
+	my %known = identities($original);
+	my %said = identities($mutant);
+	return scalar grep { !$known{$_} } keys %said;
+}
+
 my $health = $oc->health;
 my %outcomes;
 my %ops;
@@ -385,7 +413,13 @@ while ($delivered < $n_mutations && time - $started < $budget_seconds)
 	my @batch;
 	while (@batch < $batch_size && $delivered + @batch < $n_mutations)
 	{
-		my $m = mutate(pick(@same));
+		my $original = pick(@same);
+		my $m = mutate($original);
+		if (lies_about_sender($original->[2], $m->[1]))
+		{
+			$ops{'identity lie (skipped)'}++;
+			next;
+		}
 		$ops{ $m->[0] }++;
 		push @batch, $m;
 	}

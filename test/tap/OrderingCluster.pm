@@ -547,7 +547,8 @@ sub _status_line
 	return join(' ',
 		map { "$_=" . ($st->{$_} // 'NULL') }
 		  grep { exists $st->{$_} }
-		  qw(role term leader is_leader commit_index applied_index last_block last_error));
+		  qw(membership role term leader is_leader commit_index applied_index
+		  last_block quiesced recovery_target recovery last_error));
 }
 
 sub wait_for_leader
@@ -1522,8 +1523,11 @@ sub fence
 	}
 	my $ok = $r->{ok}
 	  && $self->wait_for_block($channel, \@names, $r->{block_number}, $opts{timeout});
-	ok($ok, "$channel: a transaction is ordered on " . join(',', @names) . " ($tag)")
-	  or diag('submit: ' . ($r->{ok} ? 'ok' : "$r->{sqlstate} $r->{message}"));
+	if (!ok($ok, "$channel: a transaction is ordered on " . join(',', @names) . " ($tag)"))
+	{
+		diag('submit: ' . ($r->{ok} ? 'ok' : "$r->{sqlstate} $r->{message}"));
+		diag("  $_: " . _status_line($self->status($_, $channel))) for @names;
+	}
 	return $ok ? $r : undef;
 }
 
