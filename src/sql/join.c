@@ -146,8 +146,21 @@ ordering_join_channel(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("channel \"%s\" does not exist on the peer", channel)));
 	check_genesis_hash(channel, document, expected_hash);
+
+	/*
+	 * The worker may have joined while the peer answered: look again, with
+	 * the channels table locked against its insert (an insert under way
+	 * commits first and is found here; a later one waits, then fails on
+	 * the key, and the worker drops its copy).
+	 */
+	spi = StoreSpiConnect();
+	StoreQuery("LOCK TABLE ordering.channels IN SHARE ROW EXCLUSIVE MODE", 0,
+			   NULL, NULL, SPI_OK_UTILITY);
+	if (local_document == NULL)
+		local_document = StoreGenesisDocument(channel, caller_cxt);
 	if (local_document != NULL)
 	{
+		StoreSpiFinish(spi);
 		if (strcmp(local_document, document) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -157,7 +170,6 @@ ordering_join_channel(PG_FUNCTION_ARGS)
 		PG_RETURN_TEXT_P(cstring_to_text(channel));
 	}
 
-	spi = StoreSpiConnect();
 	StoreInstallGenesis(channel, document, STORE_JOIN_CHANNEL_RECOVERING);
 	StoreSpiFinish(spi);
 	OrderingReloadChannelsAtCommit();
