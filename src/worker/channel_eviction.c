@@ -299,8 +299,7 @@ void
 ChannelWatchEviction(Channel *ch, TimestampTz now)
 {
 	ChannelEviction *ev = &ch->eviction;
-	int64 wait_ms = (int64) EVICTION_LEADERLESS_TIMEOUTS *
-		ch->state.settings.election_tick * ordering_tick_interval_ms;
+	int64 wait_ms = EVICTION_LEADERLESS_TIMEOUTS * ChannelElectionTimeoutMs(ch);
 
 	if (ch->raft.node == NULL || ch->state.self_id == RAFT_NONE ||
 		ch->raft.leader != RAFT_NONE)

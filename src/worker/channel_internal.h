@@ -11,6 +11,7 @@
 #ifndef ORDERING_CHANNEL_INTERNAL_H
 #define ORDERING_CHANNEL_INTERNAL_H
 
+#include "common/gucs.h"
 #include "worker/channel.h"
 
 /*
@@ -64,6 +65,13 @@ static inline bool
 ChannelIsLeader(const Channel *ch)
 {
 	return ch->raft.node != NULL && ch->raft.role == RAFT_LEADER;
+}
+
+/* The channel's election timeout (election_tick ticks), in milliseconds. */
+static inline int64
+ChannelElectionTimeoutMs(const Channel *ch)
+{
+	return ch->state.settings.election_tick * (int64) ordering_tick_interval_ms;
 }
 
 /* Membership lookups (channel.c); ChannelPeer* also read the book. */

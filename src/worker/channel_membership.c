@@ -191,8 +191,7 @@ ChannelStartHandoff(Channel *ch, int slot, uint64 ticket)
 void
 ChannelFinishHandoff(Channel *ch, TimestampTz now)
 {
-	int64 limit_ms = 2 * (int64) ch->state.settings.election_tick *
-		ordering_tick_interval_ms;
+	int64 limit_ms = 2 * ChannelElectionTimeoutMs(ch);
 
 	if (!ch->leading.handoff_pending)
 		return;

@@ -80,12 +80,10 @@ static bool
 channel_node_silent(const Channel *ch, raft_id id, TimestampTz now)
 {
 	const ChannelMember *m = ChannelPeerById(ch, id);
-	int timeout_ms =
-		(int) ch->state.settings.election_tick * ordering_tick_interval_ms;
 
 	return m == NULL ||
 		TimestampDifferenceExceeds(TransportLastContact(m->node), now,
-								   timeout_ms);
+								   (int) ChannelElectionTimeoutMs(ch));
 }
 
 /* Leader: nothing to send, every member holds every entry and is heard. */

@@ -67,14 +67,11 @@ cleanup() {
 		[ $MOUNTED -eq 1 ] && umount "$TMP/$FULL"
 		rm -rf "$TMP"
 	fi
-	[ -n "$WATCHDOG" ] && kill -TERM "$WATCHDOG" 2>/dev/null
+	stop_watchdog
 	exit $rc
 }
 trap cleanup EXIT
-trap 'echo "Bail out! interrupted (or MAX_RUNTIME=${MAX_RUNTIME}s exceeded)"; exit 1' INT TERM
-setsid bash -c "for _ in \$(seq $MAX_RUNTIME); do sleep 1; kill -0 $$ || exit 0; done; kill -TERM $$" \
-	> /dev/null 2>&1 &
-WATCHDOG=$!
+start_watchdog
 
 TMP="$(mktemp -d /tmp/orddisk.XXXXXX)"
 chmod 755 "$TMP"

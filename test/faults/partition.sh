@@ -132,16 +132,11 @@ cleanup() {
 		ip netns del "$ns" 2>/dev/null
 	done
 	[ -n "$TMP" ] && rm -rf "$TMP"
-	[ -n "$WATCHDOG" ] && kill -TERM -- "-$WATCHDOG" 2>/dev/null
+	stop_watchdog
 	exit $rc
 }
 trap cleanup EXIT
-trap 'echo "Bail out! interrupted (or MAX_RUNTIME=${MAX_RUNTIME}s exceeded)"; exit 1' INT TERM
-
-# (polls, so that it ends with us even if we are SIGKILLed)
-setsid bash -c "for _ in \$(seq $MAX_RUNTIME); do sleep 1; kill -0 $$ || exit 0; done; kill -TERM $$" \
-	> /dev/null 2>&1 &
-WATCHDOG=$!
+start_watchdog
 
 echo "# partition.sh: SEED=$SEED ROUNDS=$ROUNDS (rerun: SEED=$SEED ROUNDS=$ROUNDS $0)"
 

@@ -15,6 +15,17 @@ is() {
 }
 bail() { echo "Bail out! $*"; exit 1; }
 
+# A watchdog that sends this script TERM after MAX_RUNTIME seconds (it polls,
+# so it ends with the script even if that is SIGKILLed); stop_watchdog in
+# the EXIT trap.
+start_watchdog() {
+	trap 'echo "Bail out! interrupted (or MAX_RUNTIME=${MAX_RUNTIME}s exceeded)"; exit 1' INT TERM
+	setsid bash -c "for _ in \$(seq $MAX_RUNTIME); do sleep 1; kill -0 $$ || exit 0; done; kill -TERM $$" \
+		> /dev/null 2>&1 &
+	WATCHDOG=$!
+}
+stop_watchdog() { [ -z "${WATCHDOG:-}" ] || kill -TERM -- "-$WATCHDOG" 2>/dev/null || true; }
+
 now_ms() { date +%s%3N; }
 T0=$(now_ms)
 elapsed() { echo "$(( ($(now_ms) - T0) / 1000 ))s"; }
