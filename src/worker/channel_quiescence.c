@@ -59,6 +59,15 @@ ChannelWake(Channel *ch)
 	ch->quiet.idle_ticks = 0;
 }
 
+bool
+ChannelIsSettled(const Channel *ch)
+{
+	return ch->raft.node != NULL && ch->quiet.quiesced &&
+		!ch->counters.status_dirty && ch->routing.forward_count == 0 &&
+		ch->routing.cutter.pending == NIL && ch->routing.blocked == NIL &&
+		!raft_has_ready(ch->raft.node);
+}
+
 /*
  * Any Raft message wakes a follower.  A leader's followers answer its last
  * heartbeats and appends after it went quiet: those answers, when they
