@@ -124,6 +124,14 @@ StoreSpiConnect(void)
 }
 
 void
+StorePinWorkerSession(void)
+{
+	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("search_path", ORDERING_PINNED_SEARCH_PATH, PGC_SUSET,
+					PGC_S_OVERRIDE);
+}
+
+void
 StoreSpiFinish(int guc_nest_level)
 {
 	AtEOXact_GUC(true, guc_nest_level);

@@ -33,6 +33,12 @@ typedef struct StorePlan
 extern int StoreSpiConnect(void);
 extern void StoreSpiFinish(int guc_nest_level);
 
+/*
+ * A worker's session, for good: commits are synchronous (persist before
+ * send) and names resolve in pg_catalog, never public.
+ */
+extern void StorePinWorkerSession(void);
+
 /* Transaction + SPI + snapshot around a unit of worker work. */
 extern void StoreBegin(void);
 extern void StoreCommit(void);

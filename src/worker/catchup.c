@@ -60,18 +60,23 @@ typedef struct CatchupTarget
 	uint8 last_hash[ORDERING_HASH_LEN];
 } CatchupTarget;
 
+static Datum
+catchup_snapshot_text(const raft_snapshot *snapshot)
+{
+	return PointerGetDatum(cstring_to_text_with_len((const char *) snapshot->data,
+													snapshot->data_size));
+}
+
 /*
- * The snapshot's last block and hash, and the consenters it names.  The
- * snapshot came from the leader; its fields are checked all the same.
+ * The snapshot's last block and hash.  The snapshot came from the leader;
+ * its fields are checked all the same.
  */
 static void
-catchup_read_snapshot(const char *channel, const raft_snapshot *snapshot,
-					  CatchupTarget *target, CatchupPeers *peers)
+catchup_read_target(const char *channel, const raft_snapshot *snapshot,
+					CatchupTarget *target)
 {
 	Oid types[1] = { TEXTOID };
-	Datum value =
-		PointerGetDatum(cstring_to_text_with_len((const char *) snapshot->data,
-												 snapshot->data_size));
+	Datum value = catchup_snapshot_text(snapshot);
 	bool block_isnull;
 	bool hash_isnull;
 	Datum block;
@@ -95,6 +100,23 @@ catchup_read_snapshot(const char *channel, const raft_snapshot *snapshot,
 	target->last_block = DatumGetInt64(block);
 	memcpy(target->last_hash, VARDATA_ANY(DatumGetByteaPP(hash)),
 		   ORDERING_HASH_LEN);
+}
+
+int64
+CatchupSnapshotLastBlock(const char *channel, const raft_snapshot *snapshot)
+{
+	CatchupTarget target;
+
+	catchup_read_target(channel, snapshot, &target);
+	return target.last_block;
+}
+
+/* The consenters the snapshot names, as peers to ask. */
+static void
+catchup_read_consenters(const raft_snapshot *snapshot, CatchupPeers *peers)
+{
+	Oid types[1] = { TEXTOID };
+	Datum value = catchup_snapshot_text(snapshot);
 
 	StoreQuery("SELECT key, value->>'conninfo'"
 			   " FROM jsonb_each($1::jsonb->'config'->'consenters')"
@@ -261,9 +283,7 @@ catchup_check_configuration(const char *channel, const raft_snapshot *snapshot,
 	bool isnull = true;
 	Datum agrees = BoolGetDatum(false);
 
-	values[0] =
-		PointerGetDatum(cstring_to_text_with_len((const char *) snapshot->data,
-												 snapshot->data_size));
+	values[0] = catchup_snapshot_text(snapshot);
 	values[1] = CStringGetTextDatum(channel);
 	values[2] = Int64GetDatum(last_block);
 	StoreQuery("SELECT d.doc->'consenters' = $1::jsonb->'config'->'consenters'"
@@ -301,7 +321,8 @@ CatchupPullBlocks(const char *channel, const char *own_user,
 	for (int i = 0; i < leaders->n_peers; i++)
 		CatchupAddPeer(peers, leaders->peers[i].node,
 					   leaders->peers[i].conninfo);
-	catchup_read_snapshot(channel, snapshot, &target, peers);
+	catchup_read_target(channel, snapshot, &target);
+	catchup_read_consenters(snapshot, peers);
 	for (int i = 0; i < members->n_peers; i++)
 		CatchupAddPeer(peers, members->peers[i].node,
 					   members->peers[i].conninfo);

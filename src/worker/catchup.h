@@ -33,6 +33,10 @@ typedef struct CatchupPeers
 extern void
 CatchupAddPeer(CatchupPeers *peers, const char *node, const char *conninfo);
 
+/* The last block the snapshot covers; ERROR if it names no valid one. */
+extern int64
+CatchupSnapshotLastBlock(const char *channel, const raft_snapshot *snapshot);
+
 /*
  * Inside the worker transaction that installs snapshot: inserts blocks
  * head->last_block + 1 .. the snapshot's last_block (and their
