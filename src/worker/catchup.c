@@ -18,14 +18,12 @@
  * what it has, and the leader sends the snapshot again later.  Each peer
  * is tried in its own subtransaction.
  *
- * This runs inside the worker's event loop and blocks it.  That is
- * acceptable because it is bounded (connect, statement and overall
- * deadlines below; the peer's session gets statement_timeout too), it
- * happens only when a node is far behind (it cannot take part in the
- * channel before it has the blocks anyway), and the waits are on the latch
- * and socket, so SIGTERM and postmaster death are still honoured.  Other
- * channels of this node pause meanwhile; a long pause can cost them their
- * leadership, which Raft tolerates.
+ * Up to CATCHUP_INLINE_MAX_BLOCKS this runs inside the worker's event
+ * loop, which it holds up for a page's time; longer pulls run in a
+ * background worker of their own (catchup_worker.c).  Either way it is
+ * bounded (connect, statement and overall deadlines below; the peer's
+ * session gets statement_timeout too), and the waits are on the latch and
+ * socket, so SIGTERM and postmaster death are still honoured.
  *
  * src/worker/catchup.c
  *
@@ -53,7 +51,6 @@
 
 /* Bounds of one pull (peer_chain.c bounds each connect and page). */
 #define CATCHUP_PAGE_BLOCKS 64
-#define CATCHUP_TOTAL_TIMEOUT_MS 60000
 typedef struct CatchupTarget
 {
 	int64 last_block;
@@ -306,7 +303,7 @@ catchup_check_configuration(const char *channel, const raft_snapshot *snapshot,
 void
 CatchupPullBlocks(const char *channel, const char *own_user,
 				  const CatchupPeers *leaders, const CatchupPeers *members,
-				  const raft_snapshot *snapshot, ChainHead *head)
+				  const raft_snapshot *snapshot, ChainHead *head, int timeout_ms)
 {
 	CatchupTarget target;
 	CatchupPeers *peers = palloc0(sizeof(CatchupPeers));
@@ -334,8 +331,7 @@ CatchupPullBlocks(const char *channel, const char *own_user,
 		return;
 	}
 
-	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-										   CATCHUP_TOTAL_TIMEOUT_MS);
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
 	ereport(LOG,
 			(errmsg("channel \"%s\": pulling blocks " INT64_FORMAT
 					" to " INT64_FORMAT " covered by a snapshot",

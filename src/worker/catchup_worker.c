@@ -310,7 +310,7 @@ catchup_run(const char *channel)
 		CatchupAddPeer(&members, st.members[i].node, st.members[i].conninfo);
 
 	CatchupPullBlocks(channel, req.pull_as, &req.leaders, &members,
-					  &req.snapshot, &st.chain);
+					  &req.snapshot, &st.chain, CATCHUP_BACKGROUND_TIMEOUT_MS);
 	catchup_install(&st, &req.snapshot);
 	StoreCommit();
 	ereport(LOG,

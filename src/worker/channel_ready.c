@@ -369,7 +369,7 @@ channel_pull_snapshot_blocks(Channel *ch, const raft_snapshot *snapshot)
 		CatchupAddPeer(&members, ch->state.members[i].node,
 					   ch->state.members[i].conninfo);
 	CatchupPullBlocks(ch->state.name, ChannelOwnUser(ch), &leaders, &members,
-					  snapshot, &ch->state.chain);
+					  snapshot, &ch->state.chain, CATCHUP_INLINE_TIMEOUT_MS);
 	CatchupForgetRequest(ch->state.name); /* one left by a failed hand-over */
 }
 
