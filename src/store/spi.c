@@ -158,6 +158,23 @@ StoreCommit(void)
 	MemoryContextSwitchTo(store_caller_cxt);
 }
 
+void
+StoreCommitUnflushed(void)
+{
+	int saved = synchronous_commit;
+
+	synchronous_commit = SYNCHRONOUS_COMMIT_OFF;
+	PG_TRY();
+	{
+		StoreCommit();
+	}
+	PG_FINALLY();
+	{
+		synchronous_commit = saved;
+	}
+	PG_END_TRY();
+}
+
 bool
 StoreExtensionExists(void)
 {

@@ -42,6 +42,12 @@ extern void StorePinWorkerSession(void);
 /* Transaction + SPI + snapshot around a unit of worker work. */
 extern void StoreBegin(void);
 extern void StoreCommit(void);
+/*
+ * StoreCommit without waiting for the WAL flush: for writes that are
+ * derived from durable ones and redone after a crash.  WAL keeps no later
+ * commit without this one.
+ */
+extern void StoreCommitUnflushed(void);
 /* Where results that outlive the SPI connection go (StoreBegin's caller). */
 extern MemoryContext StoreCallerContext(void);
 

@@ -281,6 +281,7 @@ ChannelLoad(Channel *ch)
 	options.id = ch->state.self_id;
 	options.storage = raft_memory_storage_view(ch->raft.storage);
 	options.hard_state = stored.hard_state;
+	ch->raft.durable = stored.hard_state;
 	options.config = ch->state.config;
 	options.applied = stored.applied;
 	options.seed = channel_seed(ch);

@@ -57,6 +57,8 @@ typedef struct ChannelRaft
 	raft_index commit_index;
 	/* The leader named by the ready being persisted (catch-up asks it). */
 	raft_id ready_leader;
+	/* The hard state as last written (a commit-only change need not flush). */
+	raft_hard_state durable;
 } ChannelRaft;
 
 /* Transactions submitted here or forwarded to us (channel_routing.c). */

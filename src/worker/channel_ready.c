@@ -374,6 +374,32 @@ channel_pull_snapshot_blocks(Channel *ch, const raft_snapshot *snapshot)
 }
 
 /*
+ * Whether a ready's transaction must reach disk before its messages leave
+ * and its waiters wake.  New entries, a snapshot, peer records, and a new
+ * term, vote or recovery state must: Raft's promises rest on them.  What
+ * is left, a higher commit index and the entries applied up to it, need
+ * not: those entries are durable in the log of a majority (this node's
+ * included), applying them is deterministic and starts again from the
+ * durable applied_index after a crash, giving the same blocks at the same
+ * places, and PostgreSQL's WAL never keeps a later commit without an
+ * earlier one.  A lone submitter so waits for one flush on the leader,
+ * not two.
+ */
+static bool
+channel_ready_must_flush(const Channel *ch, const raft_ready *rd)
+{
+	const raft_hard_state *was = &ch->raft.durable;
+	const raft_hard_state *hs = &rd->hard_state;
+
+	if (rd->has_snapshot || rd->n_entries > 0 || rd->has_peers)
+		return true;
+	return rd->has_hard_state &&
+		(hs->term != was->term || hs->vote != was->vote ||
+		 hs->incarnation != was->incarnation || hs->boot != was->boot ||
+		 hs->recovering != was->recovering);
+}
+
+/*
  * Handles one ready of the channel.  Returns false if there was none; sets
  * *wrote_blocks if blocks were applied (submitters have been woken).
  */
@@ -469,9 +495,15 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 			StoreSaveApplied(ch->state.name, &ch->state.log);
 		if (rd.n_committed > 0)
 			snapshot_data = StoreMaybeSnapshot(&ch->state);
-		StoreCommit();
+		if (channel_ready_must_flush(ch, &rd))
+			StoreCommit();
+		else
+			StoreCommitUnflushed();
 		if (rd.has_hard_state)
+		{
+			ch->raft.durable = rd.hard_state;
 			ChannelNoteRecovery(ch, rd.hard_state.recovering);
+		}
 
 		/* Committed: the waiters may have their places now. */
 		OrderingSubmitWaitsComplete(ordering_shared->submit_waits,
