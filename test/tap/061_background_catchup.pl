@@ -12,8 +12,9 @@
 # transactions submitted on that very node.  A catch-up worker killed
 # meanwhile is replaced at the leader's next snapshot.  Released, the catch-up
 # installs the blocks and the snapshot, the worker rebuilds "big", and it
-# replicates and takes submissions again; the chains are identical and
-# verified.
+# replicates and takes submissions again.  Last, with no background worker
+# slot free, the same catch-up is done inline.  The chains are identical
+# and verified.
 use strict;
 use warnings;
 
@@ -177,6 +178,25 @@ ok($oc->fill_to($lagger, 'big', $last + 5, leader => $leader,
 	"submitting to big on $lagger after the catch-up");
 ok(defined $oc->wait_for_same_head('big', \@names, 60),
 	'every node has the new blocks of big');
+# --- no background worker slot: the pull is done inline, as before ------
+# The logical replication launcher and the ordering worker take both slots.
+my $lag_node = $oc->node($lagger);
+$oc->stop_node($lagger, 'fast');
+$lag_node->append_conf('postgresql.conf', "max_worker_processes = 2\n");
+my $stopped_at = $oc->last_block($leader, 'big');
+ok($oc->fill_to($leader, 'big', $stopped_at + 150, leader => $leader,
+		acked => \@acked),
+	"big ordered 150 more blocks while $lagger was down");
+my $log_offset = -s $lag_node->logfile;
+$oc->start_node($lagger);
+ok(defined $oc->wait_for_same_head('big', \@names, 120),
+	"$lagger catches up big without a background worker slot");
+ok($lag_node->wait_for_log(qr/no background worker slot is free for the catch-up; pulling inline/,
+		$log_offset),
+	'it said so, and pulled inline');
+unlike(slurp_file($lag_node->logfile, $log_offset), qr/installed the snapshot at index \d+ \(block \d+\) in the background/,
+	'no catch-up worker ran');
+
 $oc->assert_chains_identical_and_verified(\@names, 'big');
 $oc->assert_chains_identical_and_verified(\@names, 'side');
 $oc->assert_acknowledged_present(\@names, 'big', \@acked);
