@@ -79,7 +79,7 @@ ready_note_places(ReadyPlaces *done, int64 number, List *written)
  * unanswered snapshot again after this, which is also what gets a node
  * that caught up in the background replicating again.
  */
-#define CHANNEL_SNAPSHOT_ACK_TIMEOUT_MS (10 * 1000)
+#define CHANNEL_SNAPSHOT_ACK_TIMEOUT_MS (5 * 1000)
 
 static void
 channel_soft_state(Channel *ch, raft_role role, raft_id leader, TimestampTz now)
