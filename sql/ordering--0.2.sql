@@ -85,6 +85,26 @@ CREATE TABLE ordering.raft_peers (
 	PRIMARY KEY (channel, raft_id)
 );
 
+-- A snapshot whose blocks a background worker pulls from a peer (README.md,
+-- "Snapshot catch-up"): the channel's worker hands the pull over and pauses
+-- the channel; the catch-up worker installs the blocks and the snapshot in
+-- one transaction and deletes the row, or records why it failed.
+CREATE TABLE ordering.catchups (
+	channel text PRIMARY KEY REFERENCES ordering.channels ON DELETE CASCADE,
+	snapshot_index bigint NOT NULL CHECK (snapshot_index > 0),
+	snapshot_term bigint NOT NULL CHECK (snapshot_term > 0),
+	snapshot_data bytea NOT NULL,
+	from_block bigint NOT NULL,
+	to_block bigint NOT NULL,
+	-- The role the pull connects as, and the leaders to ask first.
+	pull_as text NOT NULL,
+	leader_nodes text[] NOT NULL,
+	leader_conninfos text[] NOT NULL,
+	requested_at timestamptz NOT NULL DEFAULT now(),
+	failed_at timestamptz,
+	last_error text
+);
+
 -- The Raft log: entries after the snapshot.  kind 0 = normal, 1 = conf change.
 CREATE TABLE ordering.log (
 	channel text NOT NULL REFERENCES ordering.channels ON DELETE CASCADE,
@@ -177,8 +197,8 @@ GRANT USAGE ON SCHEMA ordering
 REVOKE ALL ON ALL TABLES IN SCHEMA ordering FROM PUBLIC;
 GRANT SELECT ON ordering.channels, ordering.consenters, ordering.blocks,
 	ordering.transactions TO ordering_reader;
-GRANT SELECT ON ordering.log, ordering.raft_state, ordering.raft_peers
-	TO ordering_admin;
+GRANT SELECT ON ordering.log, ordering.raft_state, ordering.raft_peers,
+	ordering.catchups TO ordering_admin;
 
 -- Channels ------------------------------------------------------------------
 

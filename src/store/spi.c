@@ -124,6 +124,14 @@ StoreSpiConnect(void)
 }
 
 void
+StorePinWorkerSession(void)
+{
+	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("search_path", ORDERING_PINNED_SEARCH_PATH, PGC_SUSET,
+					PGC_S_OVERRIDE);
+}
+
+void
 StoreSpiFinish(int guc_nest_level)
 {
 	AtEOXact_GUC(true, guc_nest_level);
@@ -148,6 +156,23 @@ StoreCommit(void)
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(store_caller_cxt);
+}
+
+void
+StoreCommitUnflushed(void)
+{
+	int saved = synchronous_commit;
+
+	synchronous_commit = SYNCHRONOUS_COMMIT_OFF;
+	PG_TRY();
+	{
+		StoreCommit();
+	}
+	PG_FINALLY();
+	{
+		synchronous_commit = saved;
+	}
+	PG_END_TRY();
 }
 
 bool

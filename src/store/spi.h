@@ -33,9 +33,21 @@ typedef struct StorePlan
 extern int StoreSpiConnect(void);
 extern void StoreSpiFinish(int guc_nest_level);
 
+/*
+ * A worker's session, for good: commits are synchronous (persist before
+ * send) and names resolve in pg_catalog, never public.
+ */
+extern void StorePinWorkerSession(void);
+
 /* Transaction + SPI + snapshot around a unit of worker work. */
 extern void StoreBegin(void);
 extern void StoreCommit(void);
+/*
+ * StoreCommit without waiting for the WAL flush: for writes that are
+ * derived from durable ones and redone after a crash.  WAL keeps no later
+ * commit without this one.
+ */
+extern void StoreCommitUnflushed(void);
 /* Where results that outlive the SPI connection go (StoreBegin's caller). */
 extern MemoryContext StoreCallerContext(void);
 

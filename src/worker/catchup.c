@@ -18,14 +18,12 @@
  * what it has, and the leader sends the snapshot again later.  Each peer
  * is tried in its own subtransaction.
  *
- * This runs inside the worker's event loop and blocks it.  That is
- * acceptable because it is bounded (connect, statement and overall
- * deadlines below; the peer's session gets statement_timeout too), it
- * happens only when a node is far behind (it cannot take part in the
- * channel before it has the blocks anyway), and the waits are on the latch
- * and socket, so SIGTERM and postmaster death are still honoured.  Other
- * channels of this node pause meanwhile; a long pause can cost them their
- * leadership, which Raft tolerates.
+ * Up to CATCHUP_INLINE_MAX_BLOCKS this runs inside the worker's event
+ * loop, which it holds up for a page's time; longer pulls run in a
+ * background worker of their own (catchup_worker.c).  Either way it is
+ * bounded (connect, statement and overall deadlines below; the peer's
+ * session gets statement_timeout too), and the waits are on the latch and
+ * socket, so SIGTERM and postmaster death are still honoured.
  *
  * src/worker/catchup.c
  *
@@ -53,25 +51,29 @@
 
 /* Bounds of one pull (peer_chain.c bounds each connect and page). */
 #define CATCHUP_PAGE_BLOCKS 64
-#define CATCHUP_TOTAL_TIMEOUT_MS 60000
 typedef struct CatchupTarget
 {
 	int64 last_block;
 	uint8 last_hash[ORDERING_HASH_LEN];
 } CatchupTarget;
 
+static Datum
+catchup_snapshot_text(const raft_snapshot *snapshot)
+{
+	return PointerGetDatum(cstring_to_text_with_len((const char *) snapshot->data,
+													snapshot->data_size));
+}
+
 /*
- * The snapshot's last block and hash, and the consenters it names.  The
- * snapshot came from the leader; its fields are checked all the same.
+ * The snapshot's last block and hash.  The snapshot came from the leader;
+ * its fields are checked all the same.
  */
 static void
-catchup_read_snapshot(const char *channel, const raft_snapshot *snapshot,
-					  CatchupTarget *target, CatchupPeers *peers)
+catchup_read_target(const char *channel, const raft_snapshot *snapshot,
+					CatchupTarget *target)
 {
 	Oid types[1] = { TEXTOID };
-	Datum value =
-		PointerGetDatum(cstring_to_text_with_len((const char *) snapshot->data,
-												 snapshot->data_size));
+	Datum value = catchup_snapshot_text(snapshot);
 	bool block_isnull;
 	bool hash_isnull;
 	Datum block;
@@ -95,6 +97,23 @@ catchup_read_snapshot(const char *channel, const raft_snapshot *snapshot,
 	target->last_block = DatumGetInt64(block);
 	memcpy(target->last_hash, VARDATA_ANY(DatumGetByteaPP(hash)),
 		   ORDERING_HASH_LEN);
+}
+
+int64
+CatchupSnapshotLastBlock(const char *channel, const raft_snapshot *snapshot)
+{
+	CatchupTarget target;
+
+	catchup_read_target(channel, snapshot, &target);
+	return target.last_block;
+}
+
+/* The consenters the snapshot names, as peers to ask. */
+static void
+catchup_read_consenters(const raft_snapshot *snapshot, CatchupPeers *peers)
+{
+	Oid types[1] = { TEXTOID };
+	Datum value = catchup_snapshot_text(snapshot);
 
 	StoreQuery("SELECT key, value->>'conninfo'"
 			   " FROM jsonb_each($1::jsonb->'config'->'consenters')"
@@ -261,9 +280,7 @@ catchup_check_configuration(const char *channel, const raft_snapshot *snapshot,
 	bool isnull = true;
 	Datum agrees = BoolGetDatum(false);
 
-	values[0] =
-		PointerGetDatum(cstring_to_text_with_len((const char *) snapshot->data,
-												 snapshot->data_size));
+	values[0] = catchup_snapshot_text(snapshot);
 	values[1] = CStringGetTextDatum(channel);
 	values[2] = Int64GetDatum(last_block);
 	StoreQuery("SELECT d.doc->'consenters' = $1::jsonb->'config'->'consenters'"
@@ -286,7 +303,7 @@ catchup_check_configuration(const char *channel, const raft_snapshot *snapshot,
 void
 CatchupPullBlocks(const char *channel, const char *own_user,
 				  const CatchupPeers *leaders, const CatchupPeers *members,
-				  const raft_snapshot *snapshot, ChainHead *head)
+				  const raft_snapshot *snapshot, ChainHead *head, int timeout_ms)
 {
 	CatchupTarget target;
 	CatchupPeers *peers = palloc0(sizeof(CatchupPeers));
@@ -301,7 +318,8 @@ CatchupPullBlocks(const char *channel, const char *own_user,
 	for (int i = 0; i < leaders->n_peers; i++)
 		CatchupAddPeer(peers, leaders->peers[i].node,
 					   leaders->peers[i].conninfo);
-	catchup_read_snapshot(channel, snapshot, &target, peers);
+	catchup_read_target(channel, snapshot, &target);
+	catchup_read_consenters(snapshot, peers);
 	for (int i = 0; i < members->n_peers; i++)
 		CatchupAddPeer(peers, members->peers[i].node,
 					   members->peers[i].conninfo);
@@ -313,8 +331,7 @@ CatchupPullBlocks(const char *channel, const char *own_user,
 		return;
 	}
 
-	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-										   CATCHUP_TOTAL_TIMEOUT_MS);
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
 	ereport(LOG,
 			(errmsg("channel \"%s\": pulling blocks " INT64_FORMAT
 					" to " INT64_FORMAT " covered by a snapshot",

@@ -27,12 +27,15 @@
 #include "store/identity.h"
 #include "store/load.h"
 #include "store/spi.h"
+#include "worker/catchup_worker.h"
 #include "worker/channel_internal.h"
 
 /* Byte limits the core is given (raft.h defaults). */
 #define CHANNEL_MAX_SIZE_PER_MSG (1024 * 1024)
 #define CHANNEL_MAX_INFLIGHT_MSGS 256
 #define CHANNEL_MAX_COMMITTED_PER_READY (16 * 1024 * 1024)
+/* How often a parked channel looks whether its catch-up worker stopped. */
+#define CHANNEL_CATCHUP_POLL_MS 500
 
 /* ----------------------------------------------------------------
  * Membership
@@ -144,6 +147,8 @@ ChannelDestroy(Channel *ch)
 	ChannelFailAdminWaits(ch, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 						  "the channel was dropped");
 	channel_drop_raft(ch);
+	if (ch->catchup.worker != NULL)
+		TerminateBackgroundWorker(ch->catchup.worker);
 	ChannelClearStatus(ch->status_slot);
 	hash_destroy(ch->routing.inflight_ids);
 	MemoryContextDelete(ch->top_cxt);
@@ -180,6 +185,20 @@ ChannelLoad(Channel *ch)
 	bool found;
 	raft_id own_id_before = RAFT_NONE;
 	int rc;
+
+	/* Parked: the catch-up worker owns the channel's tables until it stops. */
+	if (ch->catchup.worker != NULL)
+	{
+		if (CatchupWorkerRunning(ch->catchup.worker))
+		{
+			ch->timers.retry_at =
+				TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+											CHANNEL_CATCHUP_POLL_MS);
+			return;
+		}
+		ch->catchup.worker = NULL;
+		ch->counters.status_dirty = true;
+	}
 
 	/* A new node starts as a follower: pending work waits for a leader. */
 	ChannelHoldPending(ch);
@@ -262,6 +281,7 @@ ChannelLoad(Channel *ch)
 	options.id = ch->state.self_id;
 	options.storage = raft_memory_storage_view(ch->raft.storage);
 	options.hard_state = stored.hard_state;
+	ch->raft.durable = stored.hard_state;
 	options.config = ch->state.config;
 	options.applied = stored.applied;
 	options.seed = channel_seed(ch);
@@ -303,9 +323,23 @@ ChannelLoad(Channel *ch)
 		 (uint64) ch->state.log.applied_index, ch->state.chain.last_block);
 }
 
+/* Drops the Raft node, keeping pending transactions for the next leader. */
+static void
+channel_stop(Channel *ch, const char *admin_error)
+{
+	ChannelHoldPending(ch);
+	channel_drop_raft(ch);
+	ChannelFailAdminWaits(ch, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						  admin_error);
+	if (ch->routing.forward_buf.data != NULL)
+		resetStringInfo(&ch->routing.forward_buf);
+	ch->routing.forward_count = 0;
+	ch->counters.status_dirty = true;
+}
+
 /*
  * After an error: drop the Raft node (it may be ahead of the tables) and
- * schedule a rebuild.  Pending transactions are kept for the next leader.
+ * schedule a rebuild.
  */
 void
 ChannelBreak(Channel *ch, const char *message)
@@ -313,17 +347,21 @@ ChannelBreak(Channel *ch, const char *message)
 	TimestampTz now = GetCurrentTimestamp();
 
 	strlcpy(ch->counters.last_error, message, sizeof(ch->counters.last_error));
-	ChannelHoldPending(ch);
-	channel_drop_raft(ch);
-	ChannelFailAdminWaits(ch, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-						  psprintf("channel \"%s\" failed: %s", ch->state.name,
-								   message));
-	if (ch->routing.forward_buf.data != NULL)
-		resetStringInfo(&ch->routing.forward_buf);
-	ch->routing.forward_count = 0;
+	channel_stop(ch,
+				 psprintf("channel \"%s\" failed: %s", ch->state.name, message));
 	ch->timers.retry_at =
 		TimestampTzPlusMilliseconds(now, ch->timers.backoff_ms);
 	ch->timers.backoff_ms =
 		Min(ch->timers.backoff_ms * 2, CHANNEL_BACKOFF_MAX_MS);
-	ch->counters.status_dirty = true;
+}
+
+/* ChannelLoad rebuilds the channel once the catch-up worker has stopped. */
+void
+ChannelPark(Channel *ch, BackgroundWorkerHandle *worker, int64 to_block)
+{
+	channel_stop(ch, psprintf("channel \"%s\" is catching up", ch->state.name));
+	ch->catchup.worker = worker;
+	ch->catchup.to_block = to_block;
+	ch->timers.retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													  CHANNEL_CATCHUP_POLL_MS);
 }

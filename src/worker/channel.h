@@ -34,6 +34,7 @@
 #define ORDERING_CHANNEL_H
 
 #include "lib/stringinfo.h"
+#include "postmaster/bgworker.h"
 #include "utils/hsearch.h"
 #include "utils/timestamp.h"
 
@@ -56,6 +57,8 @@ typedef struct ChannelRaft
 	raft_index commit_index;
 	/* The leader named by the ready being persisted (catch-up asks it). */
 	raft_id ready_leader;
+	/* The hard state as last written (a commit-only change need not flush). */
+	raft_hard_state durable;
 } ChannelRaft;
 
 /* Transactions submitted here or forwarded to us (channel_routing.c). */
@@ -184,6 +187,17 @@ typedef struct ChannelCounters
 	char last_error[ORDERING_ERROR_MESSAGE_MAX];
 } ChannelCounters;
 
+/*
+ * A snapshot's blocks pulled by a background worker (catchup_worker.c):
+ * meanwhile the channel runs no Raft node, and is rebuilt from its tables
+ * once the worker has stopped.
+ */
+typedef struct ChannelCatchup
+{
+	BackgroundWorkerHandle *worker; /* in top_cxt; NULL when none runs */
+	int64 to_block;
+} ChannelCatchup;
+
 /* Quiet while idle (channel_quiescence.c). */
 typedef struct ChannelQuiet
 {
@@ -206,6 +220,7 @@ typedef struct Channel
 	ChannelEviction eviction;
 	ChannelTimers timers;
 	ChannelQuiet quiet;
+	ChannelCatchup catchup;
 	ChannelCounters counters;
 
 	/* Seen by the worker's reload pass; unseen channels are dropped. */
@@ -220,6 +235,9 @@ extern void ChannelDestroy(Channel *ch);
 extern void ChannelLoad(Channel *ch);
 /* Drops the Raft node after an error; ChannelLoad again after backoff. */
 extern void ChannelBreak(Channel *ch, const char *message);
+/* Drops the Raft node while worker pulls a snapshot's blocks up to to_block. */
+extern void
+ChannelPark(Channel *ch, BackgroundWorkerHandle *worker, int64 to_block);
 static inline bool
 ChannelIsLive(const Channel *ch)
 {

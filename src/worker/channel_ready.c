@@ -33,7 +33,7 @@
 #include "store/log.h"
 #include "store/snapshot.h"
 #include "store/spi.h"
-#include "worker/catchup.h"
+#include "worker/catchup_worker.h"
 #include "worker/channel_internal.h"
 #include "worker/transport.h"
 
@@ -73,8 +73,13 @@ ready_note_places(ReadyPlaces *done, int64 number, List *written)
 	}
 }
 
-/* A follower's catch-up pull is bounded at 60 s (worker/catchup.c); then some. */
-#define CHANNEL_SNAPSHOT_ACK_TIMEOUT_MS (90 * 1000)
+/*
+ * A follower pulls a few blocks inline and hands longer pulls to a
+ * background worker, dropping what arrives meanwhile: the leader sends an
+ * unanswered snapshot again after this, which is also what gets a node
+ * that caught up in the background replicating again.
+ */
+#define CHANNEL_SNAPSHOT_ACK_TIMEOUT_MS (5 * 1000)
 
 static void
 channel_soft_state(Channel *ch, raft_role role, raft_id leader, TimestampTz now)
@@ -297,6 +302,56 @@ channel_send_messages(Channel *ch, const raft_ready *rd, uint32 from,
 	}
 }
 
+/* The nodes to ask first for a snapshot's blocks: the leader that sent it. */
+static void
+channel_snapshot_leaders(Channel *ch, raft_id ready_leader, CatchupPeers *leaders)
+{
+	const ChannelMember *m;
+
+	memset(leaders, 0, sizeof(*leaders));
+	if ((m = ChannelPeerById(ch, ready_leader)) != NULL)
+		CatchupAddPeer(leaders, m->node, m->conninfo);
+	if ((m = ChannelPeerById(ch, ch->raft.leader)) != NULL)
+		CatchupAddPeer(leaders, m->node, m->conninfo);
+}
+
+/*
+ * A snapshot far ahead of the chain: its blocks are pulled, and it is
+ * installed, by a background worker (catchup_worker.c) while this channel
+ * is parked and the others run on.  Returns true if it was handed over.
+ */
+static bool
+channel_hand_over_catchup(Channel *ch, const raft_ready *rd)
+{
+	CatchupPeers leaders;
+	int64 to_block;
+	BackgroundWorkerHandle *worker;
+
+	StoreBegin();
+	to_block = CatchupSnapshotLastBlock(ch->state.name, &rd->snapshot);
+	if (to_block - ch->state.chain.last_block <= CATCHUP_INLINE_MAX_BLOCKS)
+	{
+		StoreCommit();
+		return false;
+	}
+	channel_snapshot_leaders(ch, rd->leader, &leaders);
+	CatchupRecordRequest(ch->state.name, ChannelOwnUser(ch), &leaders,
+						 &rd->snapshot, ch->state.chain.last_block + 1,
+						 to_block);
+	StoreCommit();
+	worker = CatchupWorkerStart(ch->state.name, ch->top_cxt);
+	if (worker == NULL)
+		return false;
+	ereport(LOG,
+			(errmsg("channel \"%s\": a background worker pulls blocks " INT64_FORMAT
+					" to " INT64_FORMAT
+					" for the snapshot at index " UINT64_FORMAT,
+					ch->state.name, ch->state.chain.last_block + 1, to_block,
+					(uint64) rd->snapshot.meta.index)));
+	ChannelPark(ch, worker, to_block);
+	return true;
+}
+
 /*
  * Before a received snapshot is installed, the blocks it covers are pulled
  * from a peer into the same transaction: the leader that sent it first,
@@ -307,19 +362,41 @@ channel_pull_snapshot_blocks(Channel *ch, const raft_snapshot *snapshot)
 {
 	CatchupPeers leaders;
 	CatchupPeers members;
-	const ChannelMember *m;
 
-	memset(&leaders, 0, sizeof(leaders));
+	channel_snapshot_leaders(ch, ch->raft.ready_leader, &leaders);
 	memset(&members, 0, sizeof(members));
-	if ((m = ChannelPeerById(ch, ch->raft.ready_leader)) != NULL)
-		CatchupAddPeer(&leaders, m->node, m->conninfo);
-	if ((m = ChannelPeerById(ch, ch->raft.leader)) != NULL)
-		CatchupAddPeer(&leaders, m->node, m->conninfo);
 	for (int i = 0; i < ch->state.n_members; i++)
 		CatchupAddPeer(&members, ch->state.members[i].node,
 					   ch->state.members[i].conninfo);
 	CatchupPullBlocks(ch->state.name, ChannelOwnUser(ch), &leaders, &members,
-					  snapshot, &ch->state.chain);
+					  snapshot, &ch->state.chain, CATCHUP_INLINE_TIMEOUT_MS);
+	CatchupForgetRequest(ch->state.name); /* one left by a failed hand-over */
+}
+
+/*
+ * Whether a ready's transaction must reach disk before its messages leave
+ * and its waiters wake.  New entries, a snapshot, peer records, and a new
+ * term, vote or recovery state must: Raft's promises rest on them.  What
+ * is left, a higher commit index and the entries applied up to it, need
+ * not: those entries are durable in the log of a majority (this node's
+ * included), applying them is deterministic and starts again from the
+ * durable applied_index after a crash, giving the same blocks at the same
+ * places, and PostgreSQL's WAL never keeps a later commit without an
+ * earlier one.  A lone submitter so waits for one flush on the leader,
+ * not two.
+ */
+static bool
+channel_ready_must_flush(const Channel *ch, const raft_ready *rd)
+{
+	const raft_hard_state *was = &ch->raft.durable;
+	const raft_hard_state *hs = &rd->hard_state;
+
+	if (rd->has_snapshot || rd->n_entries > 0 || rd->has_peers)
+		return true;
+	return rd->has_hard_state &&
+		(hs->term != was->term || hs->vote != was->vote ||
+		 hs->incarnation != was->incarnation || hs->boot != was->boot ||
+		 hs->recovering != was->recovering);
 }
 
 /*
@@ -372,6 +449,10 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 	if (rd.n_early_messages > 0)
 		TransportPoll(); /* on the wire now, not after this write */
 
+	/* A long catch-up leaves this ready to a background worker. */
+	if (rd.has_snapshot && channel_hand_over_catchup(ch, &rd))
+		return false;
+
 	/* 1. Persist, and apply what is committed, in one transaction. */
 	if (rd.has_snapshot || rd.n_entries > 0 || rd.has_hard_state ||
 		rd.has_peers || rd.n_committed > 0)
@@ -414,9 +495,15 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 			StoreSaveApplied(ch->state.name, &ch->state.log);
 		if (rd.n_committed > 0)
 			snapshot_data = StoreMaybeSnapshot(&ch->state);
-		StoreCommit();
+		if (channel_ready_must_flush(ch, &rd))
+			StoreCommit();
+		else
+			StoreCommitUnflushed();
 		if (rd.has_hard_state)
+		{
+			ch->raft.durable = rd.hard_state;
 			ChannelNoteRecovery(ch, rd.hard_state.recovering);
+		}
 
 		/* Committed: the waiters may have their places now. */
 		OrderingSubmitWaitsComplete(ordering_shared->submit_waits,

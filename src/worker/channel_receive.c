@@ -30,8 +30,8 @@ channel_receive_raft(Channel *ch, const ChannelMember *from, const char *data,
 
 	if (ch->raft.node == NULL)
 	{
-		/* Somebody runs the channel with us: ask to join. */
-		if (!ch->state.removed)
+		/* Somebody runs the channel with us: ask to join (unless parked). */
+		if (!ch->state.removed && ch->catchup.worker == NULL)
 			ChannelRequestJoin(ch, from->node, now);
 		return;
 	}

@@ -49,6 +49,8 @@ ChannelPublishStatus(Channel *ch)
 		membership = "recovering";
 	if (ch->state.archived)
 		membership = "archive";
+	if (ch->catchup.worker != NULL)
+		membership = "catchup";
 
 	LWLockAcquire(&ordering_shared->lock, LW_EXCLUSIVE);
 	st->in_use = true;

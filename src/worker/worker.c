@@ -813,11 +813,7 @@ OrderingWorkerMain(Datum main_arg)
 	BackgroundWorkerInitializeConnection(ordering_database, NULL, 0);
 	pgstat_report_appname("ordering worker");
 
-	/* Persist before send: our commits must be durable when they return. */
-	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
-	/* Every statement we run resolves names in pg_catalog, never public. */
-	SetConfigOption("search_path", ORDERING_PINNED_SEARCH_PATH, PGC_SUSET,
-					PGC_S_OVERRIDE);
+	StorePinWorkerSession();
 
 	worker_publish();
 	worker_setup();
