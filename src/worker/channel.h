@@ -203,6 +203,7 @@ typedef struct ChannelQuiet
 {
 	bool quiesced;	/* not ticking: no heartbeats, no elections */
 	int idle_ticks; /* leader: ticks idle since it last had work */
+	bool settled;	/* worker: quiet, nothing to do until a tick or input */
 } ChannelQuiet;
 
 typedef struct Channel
@@ -242,6 +243,12 @@ ChannelIsLive(const Channel *ch)
 {
 	return ch->raft.node != NULL;
 }
+
+/*
+ * Quiet, with nothing to do until its next tick or an input: the worker's
+ * passes may skip it (channel_quiescence.c).  Call with the channel entered.
+ */
+extern bool ChannelIsSettled(const Channel *ch);
 
 /*
  * The Raft core (channel_raft.c).  Every call into a channel's core is

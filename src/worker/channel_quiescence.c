@@ -59,6 +59,15 @@ ChannelWake(Channel *ch)
 	ch->quiet.idle_ticks = 0;
 }
 
+bool
+ChannelIsSettled(const Channel *ch)
+{
+	return ch->raft.node != NULL && ch->quiet.quiesced &&
+		!ch->counters.status_dirty && ch->routing.forward_count == 0 &&
+		ch->routing.cutter.pending == NIL && ch->routing.blocked == NIL &&
+		!raft_has_ready(ch->raft.node);
+}
+
 /*
  * Any Raft message wakes a follower.  A leader's followers answer its last
  * heartbeats and appends after it went quiet: those answers, when they
@@ -112,9 +121,18 @@ channel_leader_is_idle(const Channel *ch, const raft_status *rs, TimestampTz now
 	return true;
 }
 
+/* A keep-alive to a member's node: nothing was queued for it in two ticks. */
+static bool
+channel_keepalive_due(const ChannelMember *to, TimestampTz now)
+{
+	return to != NULL &&
+		TimestampDifferenceExceeds(TransportLastQueued(to->node), now,
+								   2 * ordering_tick_interval_ms);
+}
+
 /*
  * QUIESCE to a member: always (going quiet), or as a keep-alive only when
- * nothing was queued for its node in two ticks.
+ * one is due.
  */
 static void
 channel_send_quiesce(Channel *ch, const ChannelMember *to,
@@ -122,10 +140,7 @@ channel_send_quiesce(Channel *ch, const ChannelMember *to,
 {
 	uint64 record[2];
 
-	if (to == NULL ||
-		(!always &&
-		 !TimestampDifferenceExceeds(TransportLastQueued(to->node), now,
-									 2 * ordering_tick_interval_ms)))
+	if (to == NULL || (!always && !channel_keepalive_due(to, now)))
 		return;
 	record[0] = pg_hton64(rs->hard_state.term);
 	record[1] = pg_hton64(rs->hard_state.commit);
@@ -149,6 +164,7 @@ bool
 ChannelQuiescentTick(Channel *ch, TimestampTz now)
 {
 	raft_status rs;
+	const ChannelMember *leader;
 
 	if (ch->raft.role != RAFT_LEADER)
 	{
@@ -160,10 +176,13 @@ ChannelQuiescentTick(Channel *ch, TimestampTz now)
 			ChannelWake(ch);
 			return false;
 		}
-		/* Keep the leader's node hearing from this one. */
-		raft_get_status(ch->raft.node, &rs);
-		channel_send_quiesce(ch, ChannelPeerById(ch, ch->raft.leader), &rs,
-							 now, false);
+		/* Keep the leader's node hearing from this one (rarely needed). */
+		leader = ChannelPeerById(ch, ch->raft.leader);
+		if (channel_keepalive_due(leader, now))
+		{
+			raft_get_status(ch->raft.node, &rs);
+			channel_send_quiesce(ch, leader, &rs, now, true);
+		}
 		return true;
 	}
 

@@ -557,8 +557,10 @@ ChannelRoutingTick(Channel *ch, TimestampTz now)
 		channel_sweep_inflight(ch, now);
 		channel_sweep_pending(ch, now);
 	}
+	/* An empty table is not scanned: idle channels are many. */
 	if (now - ch->routing.last_reroute_at >= 1000 * (int64) 1000 &&
-		ch->raft.leader != RAFT_NONE)
+		ch->raft.leader != RAFT_NONE &&
+		hash_get_num_entries(ch->routing.pending) > 0)
 	{
 		ChannelReroutePending(ch, now, PENDING_REROUTE_MS);
 		ch->routing.last_reroute_at = now;

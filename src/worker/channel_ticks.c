@@ -13,6 +13,20 @@
 #include "common/gucs.h"
 #include "worker/channel_internal.h"
 
+/*
+ * The next tick on a grid shared by every channel: ticks due at the same
+ * time are handled by one wakeup of the loop, instead of one wakeup per
+ * channel's own phase (with hundreds of idle channels, most of the cost of
+ * an idle worker is passing over all channels on each wakeup).
+ */
+static TimestampTz
+channel_next_tick_at(TimestampTz now)
+{
+	int64 interval = (int64) ordering_tick_interval_ms * 1000;
+
+	return now - now % interval + interval;
+}
+
 void
 ChannelTick(Channel *ch, TimestampTz now)
 {
@@ -22,11 +36,17 @@ ChannelTick(Channel *ch, TimestampTz now)
 	{
 		if (!ChannelQuiescentTick(ch, now))
 			raft_tick(ch->raft.node);
-		ch->timers.next_tick_at =
-			TimestampTzPlusMilliseconds(now, ordering_tick_interval_ms);
+		ch->timers.next_tick_at = channel_next_tick_at(now);
 		ChannelRoutingTick(ch, now);
 		ChannelMaybePromote(ch);
-		ChannelPushGenesis(ch, now);
+		/*
+		 * A quiet channel's members all hold every entry, so all run it;
+		 * they send nothing on it while quiet, which would otherwise look
+		 * like members lacking the channel and cost a genesis push to each
+		 * of them every few seconds.
+		 */
+		if (!ch->quiet.quiesced)
+			ChannelPushGenesis(ch, now);
 		ChannelExpireSnapshotSends(ch, now);
 		ChannelFinishHandoff(ch, now);
 		ChannelWatchEviction(ch, now);

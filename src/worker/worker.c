@@ -48,6 +48,7 @@
 #include "worker/channel.h"
 #include "worker/rejections.h"
 #include "worker/transport.h"
+#include "worker/worker_internal.h"
 
 PGDLLEXPORT void OrderingWorkerMain(Datum main_arg);
 
@@ -57,7 +58,6 @@ PGDLLEXPORT void OrderingWorkerMain(Datum main_arg);
 #define WORKER_EXTENSION_POLL_MS 5000
 /* Bounds of one iteration, so that no source starves the others. */
 #define WORKER_MAX_SUBMITS_PER_ITERATION 100000
-#define WORKER_MAX_READIES_PER_CHANNEL 16
 
 typedef struct ChannelSlot
 {
@@ -144,123 +144,6 @@ worker_set_ready(bool ready)
 	LWLockRelease(&ordering_shared->lock);
 }
 
-/* ----------------------------------------------------------------
- * Error isolation
- * ----------------------------------------------------------------
- */
-
-typedef void (*ChannelStep)(Channel *ch, void *arg);
-
-/*
- * After a caught ERROR: optionally report it (before cleanup, like
- * PostgresMain's error recovery), abort the transaction if any, and
- * return a copy of the error in cxt.
- */
-static ErrorData *
-worker_recover(MemoryContext cxt, bool report)
-{
-	ErrorData *edata;
-
-	HOLD_INTERRUPTS();
-	if (report)
-		EmitErrorReport();
-	MemoryContextSwitchTo(cxt);
-	edata = CopyErrorData();
-	FlushErrorState();
-	AbortCurrentTransaction();
-	LWLockReleaseAll();
-	MemoryContextSwitchTo(cxt);
-	RESUME_INTERRUPTS();
-	return edata;
-}
-
-/*
- * Runs step(ch, arg) with ch entered (its Raft core may be called),
- * catching an ERROR: the transaction (if any) is aborted, the error
- * logged, and a copy returned (NULL if none).  With break_on_error, or
- * after a failed core assertion (whose node is discarded), the channel is
- * also dropped for a rebuild.  The one place the worker calls a channel.
- */
-static ErrorData *
-worker_guard(Channel *ch, ChannelStep step, void *arg, bool break_on_error)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	ErrorData *volatile edata = NULL;
-	Channel *previous = ChannelEnter(ch);
-
-	PG_TRY();
-	{
-		step(ch, arg);
-	}
-	PG_CATCH();
-	{
-		edata = worker_recover(cxt, true);
-		if (ChannelDiscardIfAsserted(ch) || break_on_error)
-		{
-			ChannelBreak(ch, edata->message);
-			elog(LOG, "channel \"%s\" will be reloaded after an error",
-				 ch->state.name);
-		}
-		else
-			strlcpy(ch->counters.last_error, edata->message,
-					sizeof(ch->counters.last_error));
-		ch->counters.status_dirty = true;
-	}
-	PG_END_TRY();
-	/* An assertion some catch inside the step swallowed: the same. */
-	if (edata == NULL && ChannelDiscardIfAsserted(ch))
-		ChannelBreak(ch, "a Raft core assertion failed");
-	ChannelLeave(previous);
-	return edata;
-}
-
-static void
-step_load(Channel *ch, void *arg)
-{
-	ChannelLoad(ch);
-}
-
-static void
-step_tick(Channel *ch, void *arg)
-{
-	ChannelTick(ch, *(TimestampTz *) arg);
-}
-
-static void
-step_ready(Channel *ch, void *arg)
-{
-	bool *wrote_blocks = arg;
-
-	ChannelDebugBreak(ch);
-	for (int i = 0; i < WORKER_MAX_READIES_PER_CHANNEL; i++)
-	{
-		if (!ChannelIsLive(ch) || !ChannelProcessReady(ch, wrote_blocks))
-			break;
-	}
-}
-
-static void
-step_flush(Channel *ch, void *arg)
-{
-	ChannelFlush(ch, *(TimestampTz *) arg);
-}
-
-typedef struct PublishArg
-{
-	TimestampTz now;
-	long timeout_ms; /* lowered to the channel's next deadline */
-} PublishArg;
-
-static void
-step_publish(Channel *ch, void *arg)
-{
-	PublishArg *a = arg;
-
-	ChannelPublishStatus(ch);
-	if (a != NULL)
-		a->timeout_ms = Min(a->timeout_ms, ChannelNextTimeoutMs(ch, a->now));
-}
-
 static void
 step_destroy(Channel *ch, void *arg)
 {
@@ -314,8 +197,7 @@ worker_add_channel(const char *name, int n_book, const ChannelMember *book)
 	entry->channel = ch;
 	if (n_book > 0)
 		ChannelSetAddressBook(ch, n_book, book);
-	worker_guard(ch, step_load, NULL, true);
-	worker_guard(ch, step_publish, NULL, false);
+	WorkerStartChannel(ch);
 }
 
 static void
@@ -328,7 +210,7 @@ worker_remove_channel(Channel *ch)
 	hash_search(channels_by_name, key, HASH_REMOVE, NULL);
 	channels[ch->status_slot] = NULL;
 	/* After an ERROR its node is gone or discarded: no core call is left. */
-	if (worker_guard(ch, step_destroy, NULL, false) != NULL)
+	if (WorkerGuard(ch, step_destroy, NULL, false) != NULL)
 		ChannelDestroy(ch);
 }
 
@@ -425,7 +307,7 @@ worker_reload_channels(void)
 
 	memset(&dummy, 0, sizeof(dummy));
 	strlcpy(dummy.state.name, "(channel list)", sizeof(dummy.state.name));
-	edata = worker_guard(&dummy, step_list_channels, &names, false);
+	edata = WorkerGuard(&dummy, step_list_channels, &names, false);
 	if (edata != NULL)
 		return false;
 
@@ -491,7 +373,7 @@ worker_drain_submissions(TimestampTz now)
 		Channel *ch = worker_find_channel(channel);
 
 		if (ch != NULL)
-			worker_guard(ch, step_submit, &a, false);
+			WorkerGuard(ch, step_submit, &a, false);
 		else
 			elog(LOG,
 				 "transaction %s submitted to unknown channel \"%s\" was dropped",
@@ -650,7 +532,7 @@ worker_join_channel(const char *from_node, const char *session_role,
 	PG_CATCH();
 	{
 		/* Not reported: the rejection is, at most once a minute. */
-		a.refusal = worker_recover(cxt, false)->message;
+		a.refusal = WorkerRecover(cxt, false)->message;
 		a.created = false;
 	}
 	PG_END_TRY();
@@ -700,7 +582,7 @@ worker_on_record(void *arg, const char *from_node, const char *session_role,
 	a.len = len;
 	a.now = *(TimestampTz *) arg;
 	/* A malformed record from a peer must not break the channel. */
-	worker_guard(ch, step_receive, &a, false);
+	WorkerGuard(ch, step_receive, &a, false);
 }
 
 typedef struct AdminArg
@@ -754,7 +636,7 @@ worker_take_admin_requests(void)
 		}
 		a.slot = slot;
 		a.request = req;
-		edata = worker_guard(ch, step_admin, &a, false);
+		edata = WorkerGuard(ch, step_admin, &a, false);
 		if (edata != NULL)
 			ChannelAnswerAdmin(slot, req->ticket, edata->sqlerrcode,
 							   edata->message, -1);
@@ -886,9 +768,7 @@ worker_iteration(void)
 	TimestampTz now = GetCurrentTimestamp();
 	long timeout_ms;
 	bool busy = false;
-	bool wrote_blocks = false;
 	long transport_ms;
-	PublishArg publish;
 
 	/* Channels created or dropped, or simply time to look again. */
 	if (pg_atomic_exchange_u32(&ordering_shared->reload_channels, 0) != 0 ||
@@ -900,48 +780,23 @@ worker_iteration(void)
 		now = GetCurrentTimestamp();
 	}
 
-	/* Rebuild channels whose backoff has passed; tick the others. */
-	for (int i = 0; i < ordering_max_channels; i++)
-	{
-		Channel *ch = channels[i];
-
-		if (ch == NULL)
-			continue;
-		if (!ChannelIsLive(ch) && now >= ch->timers.retry_at)
-			worker_guard(ch, step_load, NULL, true);
-		if (ChannelIsLive(ch))
-			worker_guard(ch, step_tick, &now, true);
-	}
+	WorkerTickChannels(channels, ordering_max_channels, now);
 
 	busy |= worker_drain_submissions(now);
 	TransportReceive(worker_on_record, &now);
 	worker_take_admin_requests();
 
-	for (int i = 0; i < ordering_max_channels; i++)
-	{
-		Channel *ch = channels[i];
-
-		if (ch == NULL || !ChannelIsLive(ch))
-			continue;
-		worker_guard(ch, step_ready, &wrote_blocks, true);
-		worker_guard(ch, step_flush, &now, false);
-	}
+	WorkerRunReadies(channels, ordering_max_channels, now);
 
 	TransportPoll();
 
 	/* Publish, and find the next deadline. */
 	ChannelPublishNodeRoles(channels, ordering_max_channels);
-	publish.now = GetCurrentTimestamp();
-	publish.timeout_ms =
-		TimestampDifferenceMilliseconds(publish.now, next_reload_at);
-	for (int i = 0; i < ordering_max_channels; i++)
-	{
-		Channel *ch = channels[i];
-
-		if (ch != NULL)
-			worker_guard(ch, step_publish, &publish, false);
-	}
-	timeout_ms = publish.timeout_ms;
+	now = GetCurrentTimestamp();
+	timeout_ms =
+		WorkerPublishChannels(channels, ordering_max_channels, now,
+							  TimestampDifferenceMilliseconds(now,
+															  next_reload_at));
 	transport_ms = TransportNextTimeoutMs();
 	if (transport_ms >= 0)
 		timeout_ms = Min(timeout_ms, transport_ms);

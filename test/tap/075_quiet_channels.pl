@@ -5,7 +5,8 @@
 # transaction and every member holds it, every node reports every channel
 # quiesced, and the channels stay quiet (same term, same commit index, no
 # leader change) while nothing happens.  A submit on a follower and on the
-# leader of a quiet channel is ordered.  Then the node leading the most
+# leader of a quiet channel is ordered, and so are a leadership transfer
+# and a settings change.  Then the node leading the most
 # channels is killed with SIGKILL: every channel it led elects a new leader
 # among the survivors (their followers notice that the leader's node went
 # silent), the others keep ordering, and after the node is back the chains
@@ -94,6 +95,28 @@ for my $n ($follower, $leader)
 	  or diag($r->{message});
 }
 wait_all_quiet(\@names, 'after the submits');
+
+# Admin calls wake a quiet channel too: a leadership transfer asked of
+# its leader, and a settings change asked of a follower (relayed).
+my $moved = $channels[1];
+my $from = $oc->wait_for_leader($moved, \@names);
+my ($to) = $oc->followers($from, \@names);
+my $r = $oc->admin($moved, \@names,
+	"SELECT ordering.transfer_leadership('$moved', '$to')");
+ok($r->{ok}, "transfer_leadership is taken on the quiet channel $moved")
+  or diag($r->{message});
+ok( $oc->wait_until(
+		"$to leads $moved", 30,
+		sub { ($oc->wait_for_leader($moved, \@names, 5) // '') eq $to }),
+	"the quiet channel $moved hands its leadership to $to");
+my $changed = $channels[2];
+my ($asked) =
+  $oc->followers(scalar $oc->wait_for_leader($changed, \@names), \@names);
+$r = $oc->query($asked,
+	"SELECT ordering.update_channel_config('$changed', '{\"batch_timeout\": 150}')");
+ok($r->{ok}, "a settings change asked of $asked is ordered on the quiet channel $changed")
+  or diag($r->{message});
+wait_all_quiet(\@names, 'after the admin calls');
 
 # Kill the node that leads the most channels.
 my %led;
