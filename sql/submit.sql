@@ -157,6 +157,15 @@ DELETE FROM ordering.blocks WHERE channel = 'submit-ch' AND number = 2;
 SELECT * FROM ordering.verify_chain('submit-ch');
 ROLLBACK;
 BEGIN;
+-- Transactions without a normal block are found (no foreign key keeps them out).
+INSERT INTO ordering.transactions VALUES ('submit-ch', 99, 0, 'orphan', 'o');
+SELECT * FROM ordering.verify_chain('submit-ch');
+ROLLBACK;
+BEGIN;
+INSERT INTO ordering.transactions VALUES ('submit-ch', 0, 0, 'on-genesis', 'g');
+SELECT * FROM ordering.verify_chain('submit-ch');
+ROLLBACK;
+BEGIN;
 UPDATE ordering.transactions SET position = 1 WHERE channel = 'submit-ch' AND block_number = 1;
 SELECT * FROM ordering.verify_chain('submit-ch');
 ROLLBACK;
@@ -189,6 +198,8 @@ SELECT ok, blocks > 1 AS several_blocks FROM ordering.verify_chain('bulk-ch');
 -- A transaction larger than the whole queue can never be taken.
 SELECT ordering.submit_tx('bulk-ch', convert_to(repeat('y', 300000), 'UTF8'));
 SELECT ordering.drop_channel('bulk-ch');
+-- drop_channel deletes the transactions too (no foreign key cascades).
+SELECT count(*) AS bulk_transactions_left FROM ordering.transactions WHERE channel = 'bulk-ch';
 
 -- Without a quorum nothing is ordered: submit_tx gives up after
 -- ordering.submit_timeout, and says resubmitting is safe.
