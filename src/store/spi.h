@@ -36,6 +36,7 @@ extern void StoreSpiFinish(int guc_nest_level);
 /* Transaction + SPI + snapshot around a unit of worker work. */
 extern void StoreBegin(void);
 extern void StoreCommit(void);
+extern ErrorData *StoreInSubtransaction(void (*fn)(void *arg), void *arg);
 /* Where results that outlive the SPI connection go (StoreBegin's caller). */
 extern MemoryContext StoreCallerContext(void);
 
