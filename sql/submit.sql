@@ -201,6 +201,21 @@ SELECT ordering.drop_channel('bulk-ch');
 -- drop_channel deletes the transactions too (no foreign key cascades).
 SELECT count(*) AS bulk_transactions_left FROM ordering.transactions WHERE channel = 'bulk-ch';
 
+-- A block per transaction, up to 100 in flight: a ready applies many
+-- batches in one transaction, more than it writes in subtransactions
+-- (the rest are probed first); every transaction is ordered once.
+SELECT ordering.create_channel('many-ch', '{"n1": "dbname=contrib_regression user=orderer"}',
+	'{"max_message_count": 1, "max_inflight_blocks": 100}');
+SELECT public.regress_wait_for_leader('many-ch');
+SELECT count(*) AS submitted, count(DISTINCT block_number) AS blocks
+FROM ordering.submit_txs('many-ch',
+	ARRAY(SELECT convert_to('m' || i, 'UTF8') FROM generate_series(1, 400) i));
+SELECT count(*) AS transactions, count(DISTINCT tx_id) AS distinct_ids,
+	   bool_and(position = 0) AS one_per_block
+FROM ordering.transactions WHERE channel = 'many-ch';
+SELECT ok, blocks FROM ordering.verify_chain('many-ch');
+SELECT ordering.drop_channel('many-ch');
+
 -- Without a quorum nothing is ordered: submit_tx gives up after
 -- ordering.submit_timeout, and says resubmitting is safe.
 SELECT ordering.create_channel('no-quorum-ch', '{"n1": "dbname=contrib_regression user=orderer",
