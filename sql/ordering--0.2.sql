@@ -115,9 +115,10 @@ CREATE TABLE ordering.blocks (
 
 -- The transactions of the normal blocks.  No foreign key to blocks: its
 -- check ran a query per row and cost the worker about a third of applying
--- a block (perf).  Only the worker inserts here, in the transaction that
--- inserts the block; drop_channel deletes a channel's rows itself, and
--- verify_chain reports rows without a block.  tx_id compares bytewise
+-- a block (perf).  Rows are only inserted with their block, after it in
+-- the same transaction (the block's foreign key locks the channels row
+-- against drop_channel); drop_channel deletes a channel's rows itself,
+-- and verify_chain reports rows without a block.  tx_id compares bytewise
 -- (COLLATE "C"): the unique index is probed and grown by every ordered
 -- transaction, and a locale's strcoll made each comparison several times
 -- dearer; equality is the same under any deterministic collation.
