@@ -216,6 +216,20 @@ FROM ordering.transactions WHERE channel = 'many-ch';
 SELECT ok, blocks FROM ordering.verify_chain('many-ch');
 SELECT ordering.drop_channel('many-ch');
 
+-- With a trigger on ordering.transactions the rows go through INSERT (the
+-- table AM path would skip it), so the trigger sees every row.
+CREATE TABLE public.tx_seen (tx_id text);
+CREATE FUNCTION public.tx_seen_note() RETURNS trigger LANGUAGE plpgsql AS
+$$BEGIN INSERT INTO public.tx_seen VALUES (NEW.tx_id); RETURN NEW; END$$;
+CREATE TRIGGER tx_seen AFTER INSERT ON ordering.transactions
+	FOR EACH ROW EXECUTE FUNCTION public.tx_seen_note();
+SELECT count(*) AS submitted FROM ordering.submit_txs('submit-ch', ARRAY['seen-1', 'seen-2']::bytea[]);
+SELECT count(*) AS seen_by_trigger FROM public.tx_seen
+WHERE tx_id IN (encode(sha256('seen-1'), 'hex'), encode(sha256('seen-2'), 'hex'));
+DROP TRIGGER tx_seen ON ordering.transactions;
+DROP FUNCTION public.tx_seen_note();
+DROP TABLE public.tx_seen;
+
 -- Without a quorum nothing is ordered: submit_tx gives up after
 -- ordering.submit_timeout, and says resubmitting is safe.
 SELECT ordering.create_channel('no-quorum-ch', '{"n1": "dbname=contrib_regression user=orderer",
