@@ -157,6 +157,15 @@ DELETE FROM ordering.blocks WHERE channel = 'submit-ch' AND number = 2;
 SELECT * FROM ordering.verify_chain('submit-ch');
 ROLLBACK;
 BEGIN;
+-- Transactions without a normal block are found (no foreign key keeps them out).
+INSERT INTO ordering.transactions VALUES ('submit-ch', 99, 0, 'orphan', 'o');
+SELECT * FROM ordering.verify_chain('submit-ch');
+ROLLBACK;
+BEGIN;
+INSERT INTO ordering.transactions VALUES ('submit-ch', 0, 0, 'on-genesis', 'g');
+SELECT * FROM ordering.verify_chain('submit-ch');
+ROLLBACK;
+BEGIN;
 UPDATE ordering.transactions SET position = 1 WHERE channel = 'submit-ch' AND block_number = 1;
 SELECT * FROM ordering.verify_chain('submit-ch');
 ROLLBACK;
@@ -189,6 +198,37 @@ SELECT ok, blocks > 1 AS several_blocks FROM ordering.verify_chain('bulk-ch');
 -- A transaction larger than the whole queue can never be taken.
 SELECT ordering.submit_tx('bulk-ch', convert_to(repeat('y', 300000), 'UTF8'));
 SELECT ordering.drop_channel('bulk-ch');
+-- drop_channel deletes the transactions too (no foreign key cascades).
+SELECT count(*) AS bulk_transactions_left FROM ordering.transactions WHERE channel = 'bulk-ch';
+
+-- A block per transaction, up to 100 in flight: a ready applies many
+-- batches in one transaction, more than it writes in subtransactions
+-- (the rest are probed first); every transaction is ordered once.
+SELECT ordering.create_channel('many-ch', '{"n1": "dbname=contrib_regression user=orderer"}',
+	'{"max_message_count": 1, "max_inflight_blocks": 100}');
+SELECT public.regress_wait_for_leader('many-ch');
+SELECT count(*) AS submitted, count(DISTINCT block_number) AS blocks
+FROM ordering.submit_txs('many-ch',
+	ARRAY(SELECT convert_to('m' || i, 'UTF8') FROM generate_series(1, 400) i));
+SELECT count(*) AS transactions, count(DISTINCT tx_id) AS distinct_ids,
+	   bool_and(position = 0) AS one_per_block
+FROM ordering.transactions WHERE channel = 'many-ch';
+SELECT ok, blocks FROM ordering.verify_chain('many-ch');
+SELECT ordering.drop_channel('many-ch');
+
+-- With a trigger on ordering.transactions the rows go through INSERT (the
+-- table AM path would skip it), so the trigger sees every row.
+CREATE TABLE public.tx_seen (tx_id text);
+CREATE FUNCTION public.tx_seen_note() RETURNS trigger LANGUAGE plpgsql AS
+$$BEGIN INSERT INTO public.tx_seen VALUES (NEW.tx_id); RETURN NEW; END$$;
+CREATE TRIGGER tx_seen AFTER INSERT ON ordering.transactions
+	FOR EACH ROW EXECUTE FUNCTION public.tx_seen_note();
+SELECT count(*) AS submitted FROM ordering.submit_txs('submit-ch', ARRAY['seen-1', 'seen-2']::bytea[]);
+SELECT count(*) AS seen_by_trigger FROM public.tx_seen
+WHERE tx_id IN (encode(sha256('seen-1'), 'hex'), encode(sha256('seen-2'), 'hex'));
+DROP TRIGGER tx_seen ON ordering.transactions;
+DROP FUNCTION public.tx_seen_note();
+DROP TABLE public.tx_seen;
 
 -- Without a quorum nothing is ordered: submit_tx gives up after
 -- ordering.submit_timeout, and says resubmitting is safe.

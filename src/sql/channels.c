@@ -155,10 +155,18 @@ ordering_drop_channel(PG_FUNCTION_ARGS)
 	Datum values[1] = { CStringGetTextDatum(channel) };
 
 	spi = StoreSpiConnect();
+	/*
+	 * The channels row first: it waits for the worker's ready transaction
+	 * (which holds the row FOR KEY SHARE) and keeps the next one out, so
+	 * the transactions deleted after it are all there are.
+	 */
 	OrderingSpiExecute("DELETE FROM ordering.channels WHERE channel = $1", 1,
 					   types, values, SPI_OK_DELETE);
 	if (SPI_processed == 0)
 		OrderingReportUnknownChannel(channel);
+	/* Not cascaded from blocks (no foreign key: see the schema). */
+	OrderingSpiExecute("DELETE FROM ordering.transactions WHERE channel = $1",
+					   1, types, values, SPI_OK_DELETE);
 	StoreSpiFinish(spi);
 
 	OrderingReloadChannelsAtCommit();

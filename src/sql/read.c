@@ -517,6 +517,31 @@ chain_check_all(const char *channel, ChainCheck *check)
 }
 
 /*
+ * Transactions the walk over the blocks did not see: rows whose block is
+ * missing or is a configuration block (no foreign key keeps them out).
+ */
+static void
+chain_check_orphans(const char *channel, ChainCheck *check)
+{
+	Oid types[1] = { TEXTOID };
+	Datum values[1] = { CStringGetTextDatum(channel) };
+	bool isnull;
+	Datum d;
+
+	OrderingSpiExecute("SELECT min(t.block_number) FROM ordering.transactions t"
+					   " WHERE t.channel = $1 AND NOT EXISTS"
+					   " (SELECT 1 FROM ordering.blocks b WHERE b.channel = $1"
+					   "  AND b.number = t.block_number AND NOT b.is_config)",
+					   1, types, values, SPI_OK_SELECT);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+		chain_bad(check, DatumGetInt64(d),
+				  psprintf("transactions of block " INT64_FORMAT
+						   " have no normal block",
+						   DatumGetInt64(d)));
+}
+
+/*
  * ordering.verify_chain(channel text)
  * RETURNS TABLE (ok boolean, blocks bigint, first_bad_block bigint,
  *				  detail text)
@@ -536,6 +561,7 @@ ordering_verify_chain(PG_FUNCTION_ARGS)
 	if (!OrderingChannelExists(channel))
 		OrderingReportUnknownChannel(channel);
 	chain_check_all(channel, &check);
+	chain_check_orphans(channel, &check);
 	StoreSpiFinish(spi);
 
 	if (check.blocks == 0)

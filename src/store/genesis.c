@@ -175,6 +175,12 @@ StoreInstallGenesis(const char *channel, const char *document,
 				 errmsg("channel \"%s\" already exists", channel)));
 	genesis_check_consenters(channel, document);
 
+	/*
+	 * Transactions left by a channel of this name dropped in a transaction
+	 * whose snapshot missed some of them (repeatable read).
+	 */
+	StoreQuery("DELETE FROM ordering.transactions WHERE channel = $1", 1,
+			   types, values, SPI_OK_DELETE);
 	StoreQuery("INSERT INTO ordering.channels (channel, config)"
 			   " SELECT $1, $2::jsonb->'config'",
 			   2, types, values, SPI_OK_INSERT);

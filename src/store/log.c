@@ -30,6 +30,7 @@ typedef enum LogPlanId
 	PLAN_LOG_INSERT,
 	PLAN_LOG_DELETE_THROUGH,
 	PLAN_HARD_STATE,
+	PLAN_HARD_STATE_APPLIED,
 	PLAN_PEERS_DELETE,
 	PLAN_PEERS_INSERT,
 	PLAN_LOCK_CHANNEL,
@@ -56,6 +57,16 @@ static StorePlan plans[PLAN_COUNT] = {
 						  7,
 						  { TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID,
 							BOOLOID, TEXTOID } },
+	/* Both in one: a second update of the row cost more than the first. */
+	[PLAN_HARD_STATE_APPLIED] = { "UPDATE ordering.raft_state SET term = $2, vote = $3,"
+								  " commit_index = $4, boot = $5, recovering = $6,"
+								  " recovery_reason = CASE WHEN $6 THEN"
+								  " coalesce(recovery_reason, $7) END,"
+								  " applied_index = $8, log_bytes_since_snapshot = $9"
+								  " WHERE channel = $1",
+								  9,
+								  { TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID,
+									BOOLOID, TEXTOID, INT8OID, INT8OID } },
 	[PLAN_PEERS_DELETE] = { "DELETE FROM ordering.raft_peers WHERE channel = $1",
 							1,
 							{ TEXTOID } },
@@ -261,11 +272,10 @@ StoreLockChannel(const char *channel)
 				 errmsg("channel \"%s\" was dropped", channel)));
 }
 
-void
-StorePersistHardState(const char *channel, const raft_hard_state *hs)
+/* The hard state's parameters of PLAN_HARD_STATE(_APPLIED), $1 to $7. */
+static void
+hard_state_values(const char *channel, const raft_hard_state *hs, Datum *values)
 {
-	Datum values[7];
-
 	values[0] = CStringGetTextDatum(channel);
 	values[1] = Int64GetDatum((int64) hs->term);
 	values[2] = Int64GetDatum((int64) hs->vote);
@@ -274,6 +284,14 @@ StorePersistHardState(const char *channel, const raft_hard_state *hs)
 	values[5] = BoolGetDatum(hs->recovering);
 	/* Set by the core: a peer found this node behind what it showed. */
 	values[6] = CStringGetTextDatum(STORE_PEER_FOUND_BEHIND);
+}
+
+void
+StorePersistHardState(const char *channel, const raft_hard_state *hs)
+{
+	Datum values[7];
+
+	hard_state_values(channel, hs, values);
 	StoreExecPlan(&plans[PLAN_HARD_STATE], values, NULL, SPI_OK_UPDATE);
 }
 
@@ -297,17 +315,30 @@ StorePersistPeers(const char *channel, uint32 n_peers,
 	}
 }
 
+/*
+ * Saves the applied index, with the hard state if hs is not NULL (one
+ * update of the row instead of StorePersistHardState's and this one).
+ */
 void
-StoreSaveApplied(const char *channel, const LogPosition *log)
+StoreSaveApplied(const char *channel, const LogPosition *log,
+				 const raft_hard_state *hs)
 {
-	Datum values[3];
+	Datum values[9];
 
+	if (hs != NULL)
+	{
+		hard_state_values(channel, hs, values);
+		values[7] = Int64GetDatum((int64) log->applied_index);
+		values[8] = Int64GetDatum(log->bytes_since_snapshot);
+		StoreExecPlan(&plans[PLAN_HARD_STATE_APPLIED], values, NULL,
+					  SPI_OK_UPDATE);
+		return;
+	}
 	values[0] = CStringGetTextDatum(channel);
 	values[1] = Int64GetDatum((int64) log->applied_index);
 	values[2] = Int64GetDatum(log->bytes_since_snapshot);
 	StoreExecPlan(&plans[PLAN_APPLIED], values, NULL, SPI_OK_UPDATE);
 }
-
 
 /* Deletes the log rows a snapshot at index covers. */
 void

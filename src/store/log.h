@@ -28,7 +28,8 @@ extern void
 StorePersistHardState(const char *channel, const raft_hard_state *hs);
 extern void StorePersistPeers(const char *channel, uint32 n_peers,
 							  const raft_peer_record *peers);
-extern void StoreSaveApplied(const char *channel, const LogPosition *log);
+extern void StoreSaveApplied(const char *channel, const LogPosition *log,
+							 const raft_hard_state *hs);
 extern void StoreDeleteLogThrough(const char *channel, raft_index index);
 
 #endif /* ORDERING_STORE_LOG_H */

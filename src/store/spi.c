@@ -21,6 +21,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
 #include "common/conninfo.h"
@@ -173,6 +174,39 @@ StoreCommitUnflushed(void)
 		synchronous_commit = saved;
 	}
 	PG_END_TRY();
+}
+
+/*
+ * Runs fn(arg) in a subtransaction of the current transaction.  Returns
+ * NULL once it is released, or the error fn raised (in the caller's memory
+ * context) once it is rolled back; the caller's memory context and
+ * resource owner are current again either way.
+ */
+ErrorData *
+StoreInSubtransaction(void (*fn)(void *arg), void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData *volatile edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return edata;
 }
 
 bool

@@ -48,6 +48,7 @@ extern void StoreCommit(void);
  * commit without this one.
  */
 extern void StoreCommitUnflushed(void);
+extern ErrorData *StoreInSubtransaction(void (*fn)(void *arg), void *arg);
 /* Where results that outlive the SPI connection go (StoreBegin's caller). */
 extern MemoryContext StoreCallerContext(void);
 

@@ -224,46 +224,43 @@ catchup_from_peer(const char *channel, const char *own_user, ChainHead *head,
 	PG_END_TRY();
 }
 
+typedef struct CatchupAttempt
+{
+	const char *channel;
+	const char *own_user;
+	ChainHead *head;
+	const CatchupPeer *peer;
+	const CatchupTarget *target;
+	TimestampTz deadline;
+} CatchupAttempt;
+
+static void
+catchup_attempt(void *arg)
+{
+	CatchupAttempt *a = arg;
+
+	catchup_from_peer(a->channel, a->own_user, a->head, a->peer, a->target,
+					  a->deadline);
+}
+
 /* One peer in a subtransaction; true when it provided the blocks. */
 static bool
 catchup_try_peer(const char *channel, const char *own_user, ChainHead *head,
 				 const CatchupPeer *peer, const CatchupTarget *target,
 				 TimestampTz deadline, char **last_error)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	int64 start_block = head->last_block;
-	uint8 start_hash[ORDERING_HASH_LEN];
-	volatile bool done = false;
+	ChainHead start = *head;
+	CatchupAttempt attempt = { channel, own_user, head, peer, target, deadline };
+	ErrorData *edata = StoreInSubtransaction(catchup_attempt, &attempt);
 
-	memcpy(start_hash, head->last_hash, ORDERING_HASH_LEN);
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		catchup_from_peer(channel, own_user, head, peer, target, deadline);
-		ReleaseCurrentSubTransaction();
-		done = true;
-	}
-	PG_CATCH();
-	{
-		ErrorData *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		*last_error = edata->message;
-		ereport(LOG,
-				(errmsg("channel \"%s\": could not pull blocks from node %s: %s",
-						channel, peer->node, edata->message)));
-		head->last_block = start_block;
-		memcpy(head->last_hash, start_hash, ORDERING_HASH_LEN);
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-	return done;
+	if (edata == NULL)
+		return true;
+	*last_error = edata->message;
+	ereport(LOG,
+			(errmsg("channel \"%s\": could not pull blocks from node %s: %s",
+					channel, peer->node, edata->message)));
+	*head = start;
+	return false;
 }
 
 /*

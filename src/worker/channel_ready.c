@@ -477,7 +477,8 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 		}
 		StorePersistEntries(ch->state.name, &ch->state.log, rd.entries,
 							rd.n_entries, last_index);
-		if (rd.has_hard_state)
+		/* With the applied index below when that is saved too. */
+		if (rd.has_hard_state && rd.n_committed == 0 && rd.n_entries == 0)
 			StorePersistHardState(ch->state.name, &rd.hard_state);
 		if (rd.has_peers)
 			StorePersistPeers(ch->state.name, rd.n_peers, rd.peers);
@@ -492,7 +493,8 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 				wrote_blocks = true;
 		}
 		if (rd.n_committed > 0 || rd.n_entries > 0)
-			StoreSaveApplied(ch->state.name, &ch->state.log);
+			StoreSaveApplied(ch->state.name, &ch->state.log,
+							 rd.has_hard_state ? &rd.hard_state : NULL);
 		if (rd.n_committed > 0)
 			snapshot_data = StoreMaybeSnapshot(&ch->state);
 		if (channel_ready_must_flush(ch, &rd))

@@ -3,9 +3,10 @@
 #
 # 007_drop_under_load.pl: drop_channel while the worker is writing blocks
 # of that channel.  drop_channel deletes the channels row and cascades to
-# raft_state, log and blocks; the worker updates raft_state and inserts
-# rows whose foreign keys lock the channels row.  In opposite orders the
-# two deadlocked, and drop_channel failed with 40P01.
+# raft_state, log and blocks, then deletes the transactions; the worker
+# updates raft_state and inserts rows whose foreign keys lock the channels
+# row.  In opposite orders the two deadlocked, and drop_channel failed with
+# 40P01.
 
 use strict;
 use warnings;
@@ -56,6 +57,11 @@ for my $round (1 .. $rounds)
 	is($node->safe_psql('postgres',
 			"SELECT count(*) FROM ordering.blocks WHERE channel = '$ch'"),
 		'0', "round $round: no block of the dropped channel is left");
+	# Transactions are deleted by drop_channel itself (no foreign key
+	# cascades to them), after the worker's last ready committed.
+	is($node->safe_psql('postgres',
+			"SELECT count(*) FROM ordering.transactions WHERE channel = '$ch'"),
+		'0', "round $round: no transaction of the dropped channel is left");
 }
 
 # The worker still serves a new channel afterwards.
