@@ -16,6 +16,7 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -29,8 +30,10 @@
 #include "utils/rel.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "common/entry.h"
 #include "common/gucs.h"
@@ -43,28 +46,12 @@
 /* Prepared statements kept across transactions. */
 typedef enum ChainPlanId
 {
-	PLAN_TX_EXISTING,
 	PLAN_BLOCK_INSERT,
 	PLAN_TX_INSERT,
 	PLAN_COUNT
 } ChainPlanId;
 
 static StorePlan plans[PLAN_COUNT] = {
-	/*
-	 * One probe of the unique (channel, tx_id) index per id: the LATERAL
-	 * ... LIMIT 1 leaves the planner no plan but a nested loop of index
-	 * probes.  "tx_id = ANY ($2)" let it scan the whole channel with a
-	 * filter whenever the table looked small (never analyzed, or a generic
-	 * plan made while it was empty): O(chain) per block.  perf: planned for
-	 * each call (with the number of ids and the table's current size),
-	 * never a generic plan made while the table was empty.
-	 */
-	[PLAN_TX_EXISTING] = { "SELECT u.tx_id FROM unnest($2::text[]) AS u(tx_id),"
-						   " LATERAL (SELECT 1 FROM ordering.transactions t"
-						   " WHERE t.channel = $1 AND t.tx_id = u.tx_id LIMIT 1) AS found",
-						   2,
-						   { TEXTOID, TEXTARRAYOID },
-						   true },
 	[PLAN_BLOCK_INSERT] = { "INSERT INTO ordering.blocks (channel, number, previous_hash,"
 							" data_hash, hash, tx_count, is_config, config, "
 							"raft_index, raft_term)"
@@ -218,6 +205,63 @@ StoreInsertBlock(const char *channel, const StoreBlockRow *row, bool notify)
 	StoreExecPlan(&plans[PLAN_BLOCK_INSERT], values, nulls, SPI_OK_INSERT);
 	if (notify)
 		notify_block(channel, row->number);
+}
+
+/*
+ * Adds to seen each of the ids already on the channel: one probe of the
+ * unique (channel, tx_id) index per id, with no planner in between.  A
+ * plan made while the statistics said the channel was small walked its
+ * primary key instead and filtered every row of the channel, per id:
+ * O(chain) per block, seconds per ready on a long chain.
+ */
+static void
+probe_ordered_ids(const char *channel, const EntryTx *txs, uint32 n_txs,
+				  Datum *ids, HTAB *seen)
+{
+	Oid nsp = get_namespace_oid("ordering", false);
+	Relation rel;
+	Relation index;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	Snapshot snapshot;
+	ScanKeyData keys[2];
+
+	rel = table_open(get_relname_relid("transactions", nsp), AccessShareLock);
+	index = index_open(get_relname_relid("transactions_channel_tx_id_key", nsp),
+					   AccessShareLock);
+	if (index->rd_index->indrelid != RelationGetRelid(rel) ||
+		IndexRelationGetNumberOfKeyAttributes(index) != 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg(
+					 "ordering.transactions_channel_tx_id_key is not the unique (channel, tx_id) index")));
+	/* The rows written earlier in this transaction count too. */
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	slot = table_slot_create(rel, NULL);
+	scan = index_beginscan(rel, index, snapshot, 2, 0);
+	for (uint32 i = 0; i < n_txs; i++)
+	{
+		for (int k = 0; k < 2; k++)
+			ScanKeyEntryInitialize(&keys[k], 0, k + 1, BTEqualStrategyNumber,
+								   InvalidOid, index->rd_indcollation[k],
+								   F_TEXTEQ,
+								   k == 0 ? CStringGetTextDatum(channel)
+										  : ids[i]);
+		index_rescan(scan, keys, 2, NULL, 0);
+		if (index_getnext_slot(scan, ForwardScanDirection, slot))
+		{
+			char key[ORDERING_TX_ID_MAX];
+
+			strlcpy(key, txs[i].tx_id, sizeof(key));
+			hash_search(seen, key, HASH_ENTER, NULL);
+		}
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snapshot);
+	index_close(index, NoLock);
+	table_close(rel, NoLock);
 }
 
 /*
@@ -485,7 +529,6 @@ StoreApplyBatch(ChannelState *ch, const raft_entry *entry, List **applied_ids,
 	EntryTx *txs;
 	Datum *id_datums;
 	HTAB *seen;
-	Datum values[2];
 	BatchRows rows;
 	int64 number;
 
@@ -517,20 +560,8 @@ StoreApplyBatch(ChannelState *ch, const raft_entry *entry, List **applied_ids,
 	}
 
 	/* Which of these ids are already on the channel? */
-	values[0] = CStringGetTextDatum(ch->name);
-	values[1] = PointerGetDatum(
-		construct_array(id_datums, n_txs, TEXTOID, -1, false, TYPALIGN_INT));
-	StoreExecPlan(&plans[PLAN_TX_EXISTING], values, NULL, SPI_OK_SELECT);
-	seen = batch_seen_create(n_txs + SPI_processed);
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		char key[ORDERING_TX_ID_MAX];
-
-		strlcpy(key,
-				SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1),
-				sizeof(key));
-		hash_search(seen, key, HASH_ENTER, NULL);
-	}
+	seen = batch_seen_create(n_txs * 2);
+	probe_ordered_ids(ch->name, txs, n_txs, id_datums, seen);
 	batch_rows(txs, n_txs, id_datums, seen, &rows);
 	hash_destroy(seen);
 	if (rows.n == 0)

@@ -33,7 +33,8 @@
 /* Byte limits the core is given (raft.h defaults). */
 #define CHANNEL_MAX_SIZE_PER_MSG (1024 * 1024)
 #define CHANNEL_MAX_INFLIGHT_MSGS 256
-#define CHANNEL_MAX_COMMITTED_PER_READY (16 * 1024 * 1024)
+/* Applied in one transaction: bounded, as a long backlog may be tiny blocks. */
+#define CHANNEL_MAX_COMMITTED_PER_READY (1024 * 1024)
 /* How often a parked channel looks whether its catch-up worker stopped. */
 #define CHANNEL_CATCHUP_POLL_MS 500
 

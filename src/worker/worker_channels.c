@@ -25,8 +25,12 @@
 #include "worker/channel.h"
 #include "worker/worker_internal.h"
 
-/* Bound of one iteration, so that no channel starves the others. */
+/*
+ * Bounds of one iteration, so that no channel starves the others (nor its
+ * own heartbeats): readies per channel, and the time spent on them.
+ */
 #define WORKER_MAX_READIES_PER_CHANNEL 16
+#define WORKER_READIES_BUDGET_MS 50
 
 /* ----------------------------------------------------------------
  * Error isolation
@@ -122,10 +126,14 @@ step_ready(Channel *ch, void *arg)
 {
 	bool *wrote_blocks = arg;
 
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													WORKER_READIES_BUDGET_MS);
+
 	ChannelDebugBreak(ch);
 	for (int i = 0; i < WORKER_MAX_READIES_PER_CHANNEL; i++)
 	{
-		if (!ChannelIsLive(ch) || !ChannelProcessReady(ch, wrote_blocks))
+		if (!ChannelIsLive(ch) || !ChannelProcessReady(ch, wrote_blocks) ||
+			GetCurrentTimestamp() >= until)
 			break;
 	}
 }
