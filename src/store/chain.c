@@ -207,6 +207,14 @@ StoreInsertBlock(const char *channel, const StoreBlockRow *row, bool notify)
 		notify_block(channel, row->number);
 }
 
+/* ordering.transactions, or InvalidOid when the table is gone. */
+static Oid
+transactions_relid(void)
+{
+	return get_relname_relid("transactions",
+							 get_namespace_oid("ordering", false));
+}
+
 /*
  * Adds to seen each of the ids already on the channel: one probe of the
  * unique (channel, tx_id) index per id, with no planner in between.  A
@@ -218,7 +226,9 @@ static void
 probe_ordered_ids(const char *channel, const EntryTx *txs, uint32 n_txs,
 				  Datum *ids, HTAB *seen)
 {
-	Oid nsp = get_namespace_oid("ordering", false);
+	Oid relid = transactions_relid();
+	Oid indexid = get_relname_relid("transactions_channel_tx_id_key",
+									get_namespace_oid("ordering", false));
 	Relation rel;
 	Relation index;
 	IndexScanDesc scan;
@@ -226,11 +236,17 @@ probe_ordered_ids(const char *channel, const EntryTx *txs, uint32 n_txs,
 	Snapshot snapshot;
 	ScanKeyData keys[2];
 
-	rel = table_open(get_relname_relid("transactions", nsp), AccessShareLock);
-	index = index_open(get_relname_relid("transactions_channel_tx_id_key", nsp),
-					   AccessShareLock);
-	if (index->rd_index->indrelid != RelationGetRelid(rel) ||
-		IndexRelationGetNumberOfKeyAttributes(index) != 2)
+	if (!OidIsValid(relid) || !OidIsValid(indexid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg(
+					 "ordering.transactions or its unique (channel, tx_id) index is missing")));
+	rel = table_open(relid, AccessShareLock);
+	index = index_open(indexid, AccessShareLock);
+	if (index->rd_index->indrelid != relid || !index->rd_index->indisunique ||
+		IndexRelationGetNumberOfKeyAttributes(index) != 2 ||
+		index->rd_index->indkey.values[0] != 1 ||
+		index->rd_index->indkey.values[1] != 4)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg(
@@ -286,8 +302,7 @@ insert_transactions_am(const char *channel, int64 number, int n_txs,
 	TupleTableSlot **slots;
 	Datum channel_datum;
 
-	relid =
-		get_relname_relid("transactions", get_namespace_oid("ordering", false));
+	relid = transactions_relid();
 	if (!OidIsValid(relid))
 		return false;
 	rel = table_open(relid, RowExclusiveLock);
