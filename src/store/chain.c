@@ -38,6 +38,7 @@
 #include "common/entry.h"
 #include "common/gucs.h"
 #include "store/chain.h"
+#include "store/direct.h"
 #include "store/spi.h"
 
 /* NOTIFY channel of new blocks; payload "channel:number". */
@@ -181,10 +182,17 @@ notify_block(const char *channel, int64 number)
 void
 StoreInsertBlock(const char *channel, const StoreBlockRow *row, bool notify)
 {
-	Datum values[10];
-	char nulls[10];
+	static const char *const columns[] = {
+		"channel",	  "number",	   "previous_hash", "data_hash",
+		"hash",		  "tx_count",  "is_config",		"config",
+		"raft_index", "raft_term", "created_at"
+	};
+	static const StoreDirectTable blocks = { "blocks", lengthof(columns),
+											 columns };
+	Datum values[lengthof(columns)];
+	bool isnull[lengthof(columns)] = { 0 };
 
-	memset(nulls, ' ', sizeof(nulls));
+	/* values[0] is the channel, here and in the SQL's parameters. */
 	values[0] = CStringGetTextDatum(channel);
 	values[1] = Int64GetDatum(row->number);
 	values[2] =
@@ -198,11 +206,20 @@ StoreInsertBlock(const char *channel, const StoreBlockRow *row, bool notify)
 	else
 	{
 		values[7] = (Datum) 0;
-		nulls[7] = 'n';
+		isnull[7] = true;
 	}
 	values[8] = Int64GetDatum(row->raft_index);
 	values[9] = Int64GetDatum(row->raft_term);
-	StoreExecPlan(&plans[PLAN_BLOCK_INSERT], values, nulls, SPI_OK_INSERT);
+	/* The column's default, now(). */
+	values[10] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	if (!StoreDirectInsert(&blocks, channel, 1, &values[1], &isnull[1]))
+	{
+		char nulls[lengthof(columns)];
+
+		for (int i = 0; i < lengthof(columns); i++)
+			nulls[i] = isnull[i] ? 'n' : ' ';
+		StoreExecPlan(&plans[PLAN_BLOCK_INSERT], values, nulls, SPI_OK_INSERT);
+	}
 	if (notify)
 		notify_block(channel, row->number);
 }
@@ -280,95 +297,32 @@ probe_ordered_ids(const char *channel, const EntryTx *txs, uint32 n_txs,
 	table_close(rel, NoLock);
 }
 
-/*
- * The transactions' rows straight through the table AM, as COPY writes
- * them: one table_multi_insert() (a WAL record per page rather than per
- * row), then each row's index entries, the unique (channel, tx_id) one
- * raising 23505 as an INSERT would.  False, with nothing written, when the
- * table has triggers or other columns than the extension made: the SQL
- * INSERT serves then.
- */
-static bool
-insert_transactions_am(const char *channel, int64 number, int n_txs,
-					   Datum *tx_ids, Datum *payloads)
-{
-	static const char *const columns[] = { "channel", "block_number",
-										   "position", "tx_id", "payload" };
-	Oid relid;
-	Relation rel;
-	TupleDesc desc;
-	EState *estate;
-	ResultRelInfo *rri;
-	TupleTableSlot **slots;
-	Datum channel_datum;
-
-	relid = transactions_relid();
-	if (!OidIsValid(relid))
-		return false;
-	rel = table_open(relid, RowExclusiveLock);
-	desc = RelationGetDescr(rel);
-	if (rel->trigdesc != NULL || desc->natts != lengthof(columns))
-	{
-		table_close(rel, NoLock);
-		return false;
-	}
-	for (int i = 0; i < lengthof(columns); i++)
-		if (TupleDescAttr(desc, i)->attisdropped ||
-			strcmp(NameStr(TupleDescAttr(desc, i)->attname), columns[i]) != 0)
-		{
-			table_close(rel, NoLock);
-			return false;
-		}
-
-	estate = CreateExecutorState();
-	rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(rri, rel, 0, NULL, 0);
-	ExecOpenIndices(rri, false);
-
-	channel_datum = CStringGetTextDatum(channel);
-	slots = palloc(sizeof(TupleTableSlot *) * n_txs);
-	for (int i = 0; i < n_txs; i++)
-	{
-		TupleTableSlot *slot = table_slot_create(rel, NULL);
-
-		ExecClearTuple(slot);
-		memset(slot->tts_isnull, 0, sizeof(bool) * desc->natts);
-		slot->tts_values[0] = channel_datum;
-		slot->tts_values[1] = Int64GetDatum(number);
-		slot->tts_values[2] = Int32GetDatum(i);
-		slot->tts_values[3] = tx_ids[i];
-		slot->tts_values[4] = payloads[i];
-		ExecStoreVirtualTuple(slot);
-		if (rel->rd_att->constr != NULL)
-			ExecConstraints(rri, slot, estate);
-		slots[i] = slot;
-	}
-	table_multi_insert(rel, slots, n_txs, GetCurrentCommandId(true), 0, NULL);
-	for (int i = 0; i < n_txs; i++)
-	{
-		List *recheck = ExecInsertIndexTuples(rri, slots[i], estate, false,
-											  false, NULL, NIL);
-
-		list_free(recheck);
-		ExecDropSingleTupleTableSlot(slots[i]);
-	}
-	pfree(slots);
-	ExecCloseIndices(rri);
-	FreeExecutorState(estate);
-	table_close(rel, NoLock);
-	/* What follows in this transaction sees the rows. */
-	CommandCounterIncrement();
-	return true;
-}
-
 /* Inserts the transactions of block number, at positions 0 .. n - 1. */
 void
 StoreInsertTransactions(const char *channel, int64 number, int n_txs,
 						Datum *tx_ids, Datum *payloads)
 {
+	static const char *const columns[] = { "channel", "block_number",
+										   "position", "tx_id", "payload" };
+	static const StoreDirectTable transactions = { "transactions",
+												   lengthof(columns), columns };
+	int per_row = lengthof(columns) - 1;
+	Datum *rows = palloc(sizeof(Datum) * per_row * Max(n_txs, 1));
+	bool *nulls = palloc0(sizeof(bool) * per_row * Max(n_txs, 1));
+	bool direct;
 	Datum values[4];
 
-	if (insert_transactions_am(channel, number, n_txs, tx_ids, payloads))
+	for (int i = 0; i < n_txs; i++)
+	{
+		rows[i * per_row] = Int64GetDatum(number);
+		rows[i * per_row + 1] = Int32GetDatum(i);
+		rows[i * per_row + 2] = tx_ids[i];
+		rows[i * per_row + 3] = payloads[i];
+	}
+	direct = StoreDirectInsert(&transactions, channel, n_txs, rows, nulls);
+	pfree(rows);
+	pfree(nulls);
+	if (direct)
 		return;
 	values[0] = CStringGetTextDatum(channel);
 	values[1] = Int64GetDatum(number);

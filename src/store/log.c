@@ -16,6 +16,7 @@
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 
+#include "store/direct.h"
 #include "store/identity.h"
 #include "store/log.h"
 #include "store/spi.h"
@@ -33,10 +34,55 @@ typedef enum LogPlanId
 	PLAN_HARD_STATE_APPLIED,
 	PLAN_PEERS_DELETE,
 	PLAN_PEERS_INSERT,
-	PLAN_LOCK_CHANNEL,
 	PLAN_APPLIED,
 	PLAN_COUNT
 } LogPlanId;
+
+static const char *const log_columns[] = { "channel", "index", "term", "kind",
+										   "data" };
+static const StoreDirectTable log_table = { "log", lengthof(log_columns),
+											log_columns };
+
+/* ordering.raft_state's columns, in order. */
+typedef enum RaftStateColumn
+{
+	RS_CHANNEL,
+	RS_TERM,
+	RS_VOTE,
+	RS_COMMIT_INDEX,
+	RS_APPLIED_INDEX,
+	RS_SNAPSHOT_INDEX,
+	RS_SNAPSHOT_TERM,
+	RS_SNAPSHOT_DATA,
+	RS_LOG_BYTES_SINCE_SNAPSHOT,
+	RS_REMOVED,
+	RS_INCARNATION,
+	RS_BOOT,
+	RS_RECOVERING,
+	RS_RECOVERY_REASON,
+	RS_SYSTEM_IDENTIFIER,
+	RS_TIMELINE,
+	RS_COUNT
+} RaftStateColumn;
+
+static const char *const raft_state_columns[RS_COUNT] = { "channel",
+														  "term",
+														  "vote",
+														  "commit_index",
+														  "applied_index",
+														  "snapshot_index",
+														  "snapshot_term",
+														  "snapshot_data",
+														  "log_bytes_since_snapshot",
+														  "removed",
+														  "incarnation",
+														  "boot",
+														  "recovering",
+														  "recovery_reason",
+														  "system_identifier",
+														  "timeline" };
+static const StoreDirectTable raft_state_table = { "raft_state", RS_COUNT,
+												   raft_state_columns };
 
 static StorePlan plans[PLAN_COUNT] = {
 	[PLAN_LOG_DELETE_FROM] = { "DELETE FROM ordering.log WHERE channel = $1 AND index >= $2",
@@ -75,16 +121,6 @@ static StorePlan plans[PLAN_COUNT] = {
 							" VALUES ($1, $2, $3, $4, $5)",
 							5,
 							{ TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID } },
-	/*
-	 * Taken first in a ready's transaction.  drop_channel deletes the
-	 * channels row, then (cascading) raft_state, log and blocks; the worker
-	 * updates raft_state and inserts rows whose foreign keys lock the
-	 * channels row.  Locking the channels row first puts both in one order:
-	 * without it they deadlocked.
-	 */
-	[PLAN_LOCK_CHANNEL] = { "SELECT 1 FROM ordering.channels WHERE channel = $1 FOR KEY SHARE",
-							1,
-							{ TEXTOID } },
 	[PLAN_APPLIED] = { "UPDATE ordering.raft_state SET applied_index = $2,"
 					   " log_bytes_since_snapshot = $3 WHERE channel = $1",
 					   3,
@@ -229,7 +265,10 @@ StorePersistEntries(const char *channel, LogPosition *log,
 					const raft_entry *entries, uint32 n_entries,
 					raft_index last_index)
 {
+	int per_row = log_table.natts - 1;
 	Datum name = CStringGetTextDatum(channel);
+	Datum *values;
+	bool *nulls;
 
 	if (n_entries == 0)
 		return;
@@ -237,39 +276,45 @@ StorePersistEntries(const char *channel, LogPosition *log,
 	/* Replace any conflicting suffix (Raft's log matching rule). */
 	if (entries[0].index <= last_index)
 	{
-		Datum values[2] = { name, Int64GetDatum((int64) entries[0].index) };
+		Datum del[2] = { name, Int64GetDatum((int64) entries[0].index) };
 
-		StoreExecPlan(&plans[PLAN_LOG_DELETE_FROM], values, NULL, SPI_OK_DELETE);
+		StoreExecPlan(&plans[PLAN_LOG_DELETE_FROM], del, NULL, SPI_OK_DELETE);
 	}
 
+	/* Row after row: index, term, kind, data. */
+	values = palloc(sizeof(Datum) * per_row * n_entries);
+	nulls = palloc0(sizeof(bool) * per_row * n_entries);
 	for (uint32 i = 0; i < n_entries; i++)
 	{
-		Datum values[5];
+		Datum *row = &values[i * per_row];
 
 		Assert(i == 0 || entries[i].index == entries[i - 1].index + 1);
-		values[0] = name;
-		values[1] = Int64GetDatum((int64) entries[i].index);
-		values[2] = Int64GetDatum((int64) entries[i].term);
-		values[3] = Int16GetDatum((int16) entries[i].type);
-		values[4] =
-			PointerGetDatum(StoreBytea(entries[i].data, entries[i].size));
-		StoreExecPlan(&plans[PLAN_LOG_INSERT], values, NULL, SPI_OK_INSERT);
-		pfree(DatumGetPointer(values[4]));
+		row[0] = Int64GetDatum((int64) entries[i].index);
+		row[1] = Int64GetDatum((int64) entries[i].term);
+		row[2] = Int16GetDatum((int16) entries[i].type);
+		row[3] = PointerGetDatum(StoreBytea(entries[i].data, entries[i].size));
 		log->bytes_since_snapshot += entries[i].size;
 	}
+	if (!StoreDirectInsert(&log_table, channel, n_entries, values, nulls))
+	{
+		for (uint32 i = 0; i < n_entries; i++)
+		{
+			Datum args[5] = { name };
+
+			memcpy(&args[1], &values[i * per_row], sizeof(Datum) * per_row);
+			StoreExecPlan(&plans[PLAN_LOG_INSERT], args, NULL, SPI_OK_INSERT);
+		}
+	}
+	for (uint32 i = 0; i < n_entries; i++)
+		pfree(DatumGetPointer(values[i * per_row + 3]));
+	pfree(values);
+	pfree(nulls);
 }
 
 void
 StoreLockChannel(const char *channel)
 {
-	Datum values[1];
-
-	values[0] = CStringGetTextDatum(channel);
-	StoreExecPlan(&plans[PLAN_LOCK_CHANNEL], values, NULL, SPI_OK_SELECT);
-	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("channel \"%s\" was dropped", channel)));
+	StoreDirectLockChannel(channel);
 }
 
 /* The hard state's parameters of PLAN_HARD_STATE(_APPLIED), $1 to $7. */
@@ -286,13 +331,91 @@ hard_state_values(const char *channel, const raft_hard_state *hs, Datum *values)
 	values[6] = CStringGetTextDatum(STORE_PEER_FOUND_BEHIND);
 }
 
+/*
+ * recovery_reason as the SQL's CASE sets it: kept (or the core's reason if
+ * there is none) while recovering, cleared otherwise.
+ */
+static void
+adjust_recovery_reason(TupleTableSlot *current, Datum *values, bool *nulls,
+					   bool *replace, void *arg)
+{
+	bool isnull;
+
+	(void) arg;
+	if (!replace[RS_RECOVERING])
+		return;
+	replace[RS_RECOVERY_REASON] = true;
+	if (!DatumGetBool(values[RS_RECOVERING]))
+	{
+		nulls[RS_RECOVERY_REASON] = true;
+		return;
+	}
+	values[RS_RECOVERY_REASON] =
+		slot_getattr(current, RS_RECOVERY_REASON + 1, &isnull);
+	if (isnull)
+		values[RS_RECOVERY_REASON] =
+			CStringGetTextDatum(STORE_PEER_FOUND_BEHIND);
+	nulls[RS_RECOVERY_REASON] = false;
+}
+
+/*
+ * Writes the hard state (if hs) and the applied position (if log) into
+ * the channel's raft_state row, directly or else by plan.
+ */
+static void
+save_raft_state(const char *channel, const raft_hard_state *hs,
+				const LogPosition *log)
+{
+	Datum values[RS_COUNT];
+	bool nulls[RS_COUNT] = { 0 };
+	bool replace[RS_COUNT] = { 0 };
+	Datum args[9];
+
+	Assert(hs != NULL || log != NULL);
+	if (hs != NULL)
+	{
+		values[RS_TERM] = Int64GetDatum((int64) hs->term);
+		values[RS_VOTE] = Int64GetDatum((int64) hs->vote);
+		values[RS_COMMIT_INDEX] = Int64GetDatum((int64) hs->commit);
+		values[RS_BOOT] = Int64GetDatum((int64) hs->boot);
+		values[RS_RECOVERING] = BoolGetDatum(hs->recovering);
+		replace[RS_TERM] = replace[RS_VOTE] = replace[RS_COMMIT_INDEX] = true;
+		replace[RS_BOOT] = replace[RS_RECOVERING] = true;
+	}
+	if (log != NULL)
+	{
+		values[RS_APPLIED_INDEX] = Int64GetDatum((int64) log->applied_index);
+		values[RS_LOG_BYTES_SINCE_SNAPSHOT] =
+			Int64GetDatum(log->bytes_since_snapshot);
+		replace[RS_APPLIED_INDEX] = replace[RS_LOG_BYTES_SINCE_SNAPSHOT] = true;
+	}
+	if (StoreDirectUpdate(&raft_state_table, channel, values, nulls, replace,
+						  adjust_recovery_reason, NULL))
+		return;
+
+	if (hs == NULL)
+	{
+		args[0] = CStringGetTextDatum(channel);
+		args[1] = values[RS_APPLIED_INDEX];
+		args[2] = values[RS_LOG_BYTES_SINCE_SNAPSHOT];
+		StoreExecPlan(&plans[PLAN_APPLIED], args, NULL, SPI_OK_UPDATE);
+		return;
+	}
+	hard_state_values(channel, hs, args);
+	if (log == NULL)
+	{
+		StoreExecPlan(&plans[PLAN_HARD_STATE], args, NULL, SPI_OK_UPDATE);
+		return;
+	}
+	args[7] = values[RS_APPLIED_INDEX];
+	args[8] = values[RS_LOG_BYTES_SINCE_SNAPSHOT];
+	StoreExecPlan(&plans[PLAN_HARD_STATE_APPLIED], args, NULL, SPI_OK_UPDATE);
+}
+
 void
 StorePersistHardState(const char *channel, const raft_hard_state *hs)
 {
-	Datum values[7];
-
-	hard_state_values(channel, hs, values);
-	StoreExecPlan(&plans[PLAN_HARD_STATE], values, NULL, SPI_OK_UPDATE);
+	save_raft_state(channel, hs, NULL);
 }
 
 /* Replaces the channel's peer records (with the hard state). */
@@ -323,21 +446,7 @@ void
 StoreSaveApplied(const char *channel, const LogPosition *log,
 				 const raft_hard_state *hs)
 {
-	Datum values[9];
-
-	if (hs != NULL)
-	{
-		hard_state_values(channel, hs, values);
-		values[7] = Int64GetDatum((int64) log->applied_index);
-		values[8] = Int64GetDatum(log->bytes_since_snapshot);
-		StoreExecPlan(&plans[PLAN_HARD_STATE_APPLIED], values, NULL,
-					  SPI_OK_UPDATE);
-		return;
-	}
-	values[0] = CStringGetTextDatum(channel);
-	values[1] = Int64GetDatum((int64) log->applied_index);
-	values[2] = Int64GetDatum(log->bytes_since_snapshot);
-	StoreExecPlan(&plans[PLAN_APPLIED], values, NULL, SPI_OK_UPDATE);
+	save_raft_state(channel, hs, log);
 }
 
 /* Deletes the log rows a snapshot at index covers. */

@@ -1,14 +1,6 @@
 -- 01_schema: the names the README documents (tables, functions, roles),
 -- and who may use them (least privilege, nothing for PUBLIC).
-\set ECHO none
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
-\set ON_ERROR_STOP true
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS pgtap;
-CREATE EXTENSION IF NOT EXISTS ordering;
+\ir preamble.psql
 
 BEGIN;
 SELECT plan(119);

@@ -1,15 +1,7 @@
 -- 02_chain: create_channel's genesis block verifies with plain SQL (the
 -- README's hash rules); verify_chain finds tampering.  All in one
 -- transaction, rolled back.
-\set ECHO none
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
-\set ON_ERROR_STOP true
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS pgtap;
-CREATE EXTENSION IF NOT EXISTS ordering;
+\ir preamble.psql
 
 BEGIN;
 SELECT plan(21);

@@ -3,37 +3,11 @@
 -- are blocks, roles are enforced, and the chain verifies.  Needs a running
 -- worker in this database (ordering.database); the channel is committed,
 -- so the test drops it at the end.
-\set ECHO none
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-\pset pager off
-\set ON_ERROR_STOP true
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS pgtap;
-CREATE EXTENSION IF NOT EXISTS ordering;
+\ir preamble.psql
 
-DO $$
-BEGIN
-	IF EXISTS (SELECT 1 FROM ordering.channels WHERE channel = 'pgtap-submit') THEN
-		PERFORM ordering.drop_channel('pgtap-submit');
-	END IF;
-END
-$$;
-SELECT diag('created channel ' || ordering.create_channel('pgtap-submit',
-	jsonb_build_object(current_setting('ordering.node_name'), 'dbname=' || current_database() || ' user=orderer'),
-	'{"max_message_count": 1, "batch_timeout": 20}'));
-
--- Until this node leads the channel (at most 30 s).
-DO $$
-BEGIN
-	FOR i IN 1..300 LOOP
-		EXIT WHEN EXISTS (SELECT 1 FROM ordering.status
-						  WHERE channel = 'pgtap-submit' AND is_leader);
-		PERFORM pg_sleep(0.1);
-	END LOOP;
-END
-$$;
+\set channel 'pgtap-submit'
+\set config '{"max_message_count": 1, "batch_timeout": 20}'
+\ir leading_channel.psql
 
 SELECT plan(30);
 

@@ -62,6 +62,13 @@ for my $round (1 .. $rounds)
 	is($node->safe_psql('postgres',
 			"SELECT count(*) FROM ordering.transactions WHERE channel = '$ch'"),
 		'0', "round $round: no transaction of the dropped channel is left");
+	# The worker writes log and state rows without a foreign key check
+	# (src/store/direct.c): its lock on the channel's row must still
+	# order those writes before the cascade.
+	is($node->safe_psql('postgres',
+			"SELECT (SELECT count(*) FROM ordering.log WHERE channel = '$ch')"
+			  . " + (SELECT count(*) FROM ordering.raft_state WHERE channel = '$ch')"),
+		'0', "round $round: no log or state row of the dropped channel is left");
 }
 
 # The worker still serves a new channel afterwards.

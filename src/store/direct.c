@@ -1,0 +1,400 @@
+/*-------------------------------------------------------------------------
+ *
+ * direct.c
+ *	  Rows of the extension's tables locked, inserted and updated through
+ *	  the table AM (see direct.h for why and when).
+ *
+ * What an INSERT or UPDATE would do and these do too: CHECK and NOT NULL
+ * constraints, unique indexes (23505), index entries of a non-HOT update,
+ * TOAST, WAL.  What they skip: the planner and executor, and the foreign
+ * key's per-row check, whose lock the caller holds already.
+ *
+ * src/store/direct.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_index.h"
+#include "executor/executor.h"
+#include "nodes/makefuncs.h"
+#include "storage/lmgr.h"
+#include "storage/proc.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "store/direct.h"
+
+/* Concurrent updates of one raft_state row retried before giving up. */
+#define DIRECT_UPDATE_ATTEMPTS 3
+
+/* The channel whose ordering.channels row this transaction locked. */
+static LocalTransactionId locked_lxid = InvalidLocalTransactionId;
+static char locked_channel[NAMEDATALEN];
+
+static Oid
+ordering_relid(const char *name)
+{
+	Oid schema = get_namespace_oid("ordering", true);
+
+	return OidIsValid(schema) ? get_relname_relid(name, schema) : InvalidOid;
+}
+
+/* The unique index of rel on (channel) alone, opened; ERROR if none. */
+static Relation
+open_channel_index(Relation rel)
+{
+	List *indexes = RelationGetIndexList(rel);
+	ListCell *lc;
+
+	foreach(lc, indexes)
+	{
+		Relation index = index_open(lfirst_oid(lc), AccessShareLock);
+		Form_pg_index form = index->rd_index;
+
+		if (form->indisunique && form->indisvalid &&
+			IndexRelationGetNumberOfKeyAttributes(index) == 1 &&
+			form->indkey.values[0] == 1 && index->rd_indpred == NIL &&
+			RelationGetForm(index)->relam == BTREE_AM_OID)
+		{
+			list_free(indexes);
+			return index;
+		}
+		index_close(index, AccessShareLock);
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("ordering.%s has no unique index on (channel)",
+					RelationGetRelationName(rel))));
+	return NULL; /* keep compiler quiet */
+}
+
+/*
+ * Finds channel's row of rel through index with snapshot into slot;
+ * false if there is none.
+ */
+static bool
+fetch_channel_row(Relation rel, Relation index, const char *channel,
+				  Snapshot snapshot, TupleTableSlot *slot)
+{
+	IndexScanDesc scan;
+	ScanKeyData key;
+	bool found;
+
+	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   index->rd_indcollation[0], F_TEXTEQ,
+						   CStringGetTextDatum(channel));
+	scan = index_beginscan(rel, index, snapshot, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	index_endscan(scan);
+	return found;
+}
+
+static void
+report_channel_dropped(const char *channel)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("channel \"%s\" was dropped", channel)));
+}
+
+void
+StoreDirectLockChannel(const char *channel)
+{
+	Oid relid = ordering_relid("channels");
+	Relation rel;
+	Relation index;
+	Snapshot snapshot;
+	TupleTableSlot *slot;
+	TM_FailureData tmfd;
+	TM_Result result;
+
+	if (!OidIsValid(relid))
+		report_channel_dropped(channel);
+	rel = table_open(relid, RowShareLock);
+	index = open_channel_index(rel);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	slot = table_slot_create(rel, NULL);
+	if (!fetch_channel_row(rel, index, channel, snapshot, slot))
+		report_channel_dropped(channel);
+	/* A newer version of the row is followed and locked, as in FOR KEY SHARE. */
+	result = table_tuple_lock(rel, &slot->tts_tid, snapshot, slot,
+							  GetCurrentCommandId(true), LockTupleKeyShare,
+							  LockWaitBlock, TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
+							  &tmfd);
+	if (result == TM_Deleted)
+		report_channel_dropped(channel);
+	if (result != TM_Ok)
+		elog(ERROR, "could not lock the row of channel \"%s\" (result %d)",
+			 channel, (int) result);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snapshot);
+	index_close(index, NoLock);
+	table_close(rel, NoLock);
+
+	/* Only a top-level lock lasts to the commit. */
+	if (GetCurrentTransactionNestLevel() == 1)
+	{
+		locked_lxid = MyProc->lxid;
+		strlcpy(locked_channel, channel, sizeof(locked_channel));
+	}
+}
+
+/* Is channel's row of ordering.channels locked by this transaction? */
+static bool
+channel_locked(const char *channel)
+{
+	return locked_lxid == MyProc->lxid &&
+		strncmp(locked_channel, channel, sizeof(locked_channel)) == 0 &&
+		strlen(channel) < sizeof(locked_channel);
+}
+
+/*
+ * Triggers a direct write may skip: only the per-row checks of foreign keys
+ * to ordering.channels, and only with channel's row locked.
+ */
+static bool
+triggers_skippable(Relation rel, const char *channel)
+{
+	TriggerDesc *triggers = rel->trigdesc;
+	Oid channels = InvalidOid;
+
+	if (triggers == NULL)
+		return true;
+	if (!channel_locked(channel))
+		return false;
+	channels = ordering_relid("channels");
+	for (int i = 0; i < triggers->numtriggers; i++)
+	{
+		Trigger *t = &triggers->triggers[i];
+
+		if ((t->tgfoid != F_RI_FKEY_CHECK_INS &&
+			 t->tgfoid != F_RI_FKEY_CHECK_UPD) ||
+			t->tgconstrrelid != channels)
+			return false;
+	}
+	return true;
+}
+
+/* Are rel's columns the ones the extension made, in its order? */
+static bool
+columns_as_made(Relation rel, const StoreDirectTable *table)
+{
+	TupleDesc desc = RelationGetDescr(rel);
+
+	if (desc->natts != table->natts)
+		return false;
+	for (int i = 0; i < table->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped ||
+			strcmp(NameStr(att->attname), table->columns[i]) != 0)
+			return false;
+	}
+	return TupleDescAttr(desc, 0)->atttypid == TEXTOID;
+}
+
+/* table opened for a direct write of channel's rows, or NULL. */
+static Relation
+open_direct(const StoreDirectTable *table, const char *channel)
+{
+	Oid relid = ordering_relid(table->name);
+	Relation rel;
+
+	if (!OidIsValid(relid))
+		return NULL;
+	rel = table_open(relid, RowExclusiveLock);
+	if (rel->rd_rel->relkind != RELKIND_RELATION ||
+		!columns_as_made(rel, table) || !triggers_skippable(rel, channel))
+	{
+		/* The SQL statement takes the same lock; keep it. */
+		table_close(rel, NoLock);
+		return NULL;
+	}
+	return rel;
+}
+
+/* An executor state with rel's indexes open, for constraints and indexes. */
+static ResultRelInfo *
+result_rel(Relation rel)
+{
+	ResultRelInfo *rri = makeNode(ResultRelInfo);
+
+	InitResultRelInfo(rri, rel, 0, NULL, 0);
+	ExecOpenIndices(rri, false);
+	return rri;
+}
+
+bool
+StoreDirectInsert(const StoreDirectTable *table, const char *channel,
+				  int n_rows, const Datum *values, const bool *nulls)
+{
+	Relation rel = open_direct(table, channel);
+	int per_row = table->natts - 1;
+	Datum channel_datum;
+	EState *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot **slots;
+
+	if (rel == NULL)
+		return false;
+	if (n_rows == 0)
+	{
+		table_close(rel, NoLock);
+		return true;
+	}
+	estate = CreateExecutorState();
+	rri = result_rel(rel);
+	channel_datum = CStringGetTextDatum(channel);
+	slots = palloc(sizeof(TupleTableSlot *) * n_rows);
+	for (int r = 0; r < n_rows; r++)
+	{
+		TupleTableSlot *slot = table_slot_create(rel, NULL);
+
+		ExecClearTuple(slot);
+		slot->tts_values[0] = channel_datum;
+		slot->tts_isnull[0] = false;
+		memcpy(&slot->tts_values[1], &values[r * per_row],
+			   sizeof(Datum) * per_row);
+		memcpy(&slot->tts_isnull[1], &nulls[r * per_row],
+			   sizeof(bool) * per_row);
+		ExecStoreVirtualTuple(slot);
+		if (rel->rd_att->constr != NULL)
+			ExecConstraints(rri, slot, estate);
+		slots[r] = slot;
+	}
+	/* One WAL record per page rather than per row, as COPY writes. */
+	table_multi_insert(rel, slots, n_rows, GetCurrentCommandId(true), 0, NULL);
+	for (int r = 0; r < n_rows; r++)
+	{
+		list_free(ExecInsertIndexTuples(rri, slots[r], estate, false, false,
+										NULL, NIL));
+		ExecDropSingleTupleTableSlot(slots[r]);
+	}
+	pfree(slots);
+	ExecCloseIndices(rri);
+	FreeExecutorState(estate);
+	table_close(rel, NoLock);
+	/* What follows in this transaction sees the rows. */
+	CommandCounterIncrement();
+	return true;
+}
+
+/* One attempt at the update; false if another transaction updated first. */
+static bool
+update_once(Relation rel, Relation index, const char *channel,
+			const Datum *values, const bool *nulls, const bool *replace,
+			StoreDirectAdjust adjust, void *arg)
+{
+	TupleDesc desc = RelationGetDescr(rel);
+	int natts = desc->natts;
+	Snapshot snapshot;
+	TupleTableSlot *current;
+	TupleTableSlot *next;
+	Datum *new_values = palloc(sizeof(Datum) * natts);
+	bool *new_nulls = palloc(sizeof(bool) * natts);
+	bool *new_replace = palloc(sizeof(bool) * natts);
+	TM_FailureData tmfd;
+	LockTupleMode lockmode;
+	bool update_indexes;
+	TM_Result result;
+
+	/* The rows this transaction wrote count too. */
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	current = table_slot_create(rel, NULL);
+	if (!fetch_channel_row(rel, index, channel, snapshot, current))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("channel \"%s\" has no row in ordering.%s", channel,
+						RelationGetRelationName(rel))));
+	memcpy(new_values, values, sizeof(Datum) * natts);
+	memcpy(new_nulls, nulls, sizeof(bool) * natts);
+	memcpy(new_replace, replace, sizeof(bool) * natts);
+	if (adjust != NULL)
+		adjust(current, new_values, new_nulls, new_replace, arg);
+
+	slot_getallattrs(current);
+	next = table_slot_create(rel, NULL);
+	ExecClearTuple(next);
+	for (int i = 0; i < natts; i++)
+	{
+		next->tts_values[i] =
+			new_replace[i] ? new_values[i] : current->tts_values[i];
+		next->tts_isnull[i] =
+			new_replace[i] ? new_nulls[i] : current->tts_isnull[i];
+	}
+	ExecStoreVirtualTuple(next);
+
+	{
+		EState *estate = CreateExecutorState();
+		ResultRelInfo *rri = result_rel(rel);
+
+		if (rel->rd_att->constr != NULL)
+			ExecConstraints(rri, next, estate);
+		result = table_tuple_update(rel, &current->tts_tid, next,
+									GetCurrentCommandId(true), snapshot,
+									InvalidSnapshot, true, &tmfd, &lockmode,
+									&update_indexes);
+		if (result == TM_Ok && update_indexes)
+			list_free(ExecInsertIndexTuples(rri, next, estate, true, false,
+											NULL, NIL));
+		ExecCloseIndices(rri);
+		FreeExecutorState(estate);
+	}
+	ExecDropSingleTupleTableSlot(next);
+	ExecDropSingleTupleTableSlot(current);
+	UnregisterSnapshot(snapshot);
+	pfree(new_values);
+	pfree(new_nulls);
+	pfree(new_replace);
+
+	if (result == TM_Updated)
+		return false;
+	if (result == TM_Deleted)
+		report_channel_dropped(channel);
+	if (result != TM_Ok)
+		elog(ERROR,
+			 "could not update the row of channel \"%s\" in ordering.%s (result %d)",
+			 channel, RelationGetRelationName(rel), (int) result);
+	CommandCounterIncrement();
+	return true;
+}
+
+bool
+StoreDirectUpdate(const StoreDirectTable *table, const char *channel,
+				  const Datum *values, const bool *nulls, const bool *replace,
+				  StoreDirectAdjust adjust, void *arg)
+{
+	Relation rel = open_direct(table, channel);
+	Relation index;
+
+	if (rel == NULL)
+		return false;
+	index = open_channel_index(rel);
+	for (int attempt = 1;; attempt++)
+	{
+		if (update_once(rel, index, channel, values, nulls, replace, adjust, arg))
+			break;
+		if (attempt == DIRECT_UPDATE_ATTEMPTS)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("the row of channel \"%s\" in ordering.%s kept changing under its update",
+							channel, RelationGetRelationName(rel))));
+	}
+	index_close(index, NoLock);
+	table_close(rel, NoLock);
+	return true;
+}
