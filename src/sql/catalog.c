@@ -2,7 +2,7 @@
  *
  * catalog.c
  *	  What the SQL functions read from and write to the ordering tables,
- *	  through SPI.
+ *	  through SPI (a channel's settings excepted: read by key).
  *
  * The statements name every table with its schema, so they do not depend
  * on the caller's search_path.  SPI must be connected by the caller.
