@@ -34,20 +34,6 @@ OrderingSpiExecute(const char *sql, int nargs, Oid *types, Datum *values,
 	return result;
 }
 
-/* A plan prepared once and kept for the backend's lifetime. */
-SPIPlanPtr
-OrderingKeptPlan(const char *sql, int nargs, Oid *types)
-{
-	SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s",
-			 SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	return plan;
-}
-
 void
 OrderingReportUnknownChannel(const char *channel)
 {

@@ -20,8 +20,6 @@
 #include "common/channel_settings.h"
 
 /* Runs one statement with positional arguments ($1...); errors on failure. */
-/* A plan prepared once and kept for the backend's lifetime. */
-extern SPIPlanPtr OrderingKeptPlan(const char *sql, int nargs, Oid *types);
 extern int OrderingSpiExecute(const char *sql, int nargs, Oid *types,
 							  Datum *values, int expected_result);
 
