@@ -252,5 +252,50 @@ SELECT channel, node, membership, role, leader, is_leader,
 FROM ordering.status s
 WHERE channel IN ('submit-ch', 'small-ch') ORDER BY channel;
 
+-- A channel without Raft state here (restored from a dump) is an archive:
+-- every way of submitting is refused (55000).  Rolled back.
+BEGIN;
+DELETE FROM ordering.raft_state WHERE channel = 'small-ch';
+SELECT public.regress_error_of(statement) FROM (VALUES
+	($$SELECT ordering.submit_tx('small-ch', 'x')$$),
+	($$SELECT ordering.submit_tx_async('small-ch', 'x')$$),
+	($$SELECT ordering.submit_txs('small-ch', ARRAY['x']::bytea[])$$)
+) AS archive(statement);
+ROLLBACK;
+
+-- The settings and places are read through the tables' unique indexes,
+-- checked first: a missing one is 42P01, another one in its place XX001,
+-- never a wrong answer.  Rolled back.
+BEGIN;
+ALTER TABLE ordering.transactions DROP CONSTRAINT transactions_channel_tx_id_key;
+SELECT public.regress_error_of($$SELECT ordering.submit_tx_async('submit-ch', 'payload two', 'tx-2')$$);
+CREATE UNIQUE INDEX transactions_channel_tx_id_key ON ordering.transactions (tx_id, channel);
+SELECT public.regress_error_of($$SELECT ordering.submit_tx_async('submit-ch', 'payload two', 'tx-2')$$);
+ROLLBACK;
+BEGIN;
+SET LOCAL client_min_messages = warning;
+ALTER TABLE ordering.channels DROP CONSTRAINT channels_pkey CASCADE;
+RESET client_min_messages;
+CREATE UNIQUE INDEX channels_pkey ON ordering.channels (channel) WHERE channel <> '';
+SELECT public.regress_error_of($$SELECT ordering.submit_tx_async('submit-ch', 'payload two', 'tx-2')$$);
+ROLLBACK;
+SELECT ordering.submit_tx_async('submit-ch', 'payload two', 'tx-2') AS after_rollback;
+
 SELECT ordering.drop_channel('submit-ch');
 SELECT ordering.drop_channel('small-ch');
+
+-- The backend keeps the OIDs of what it reads by key: dropping and
+-- creating the extension again in one session must not leave it reading
+-- the old tables.
+DROP EXTENSION ordering;
+SELECT public.regress_error_of($$SELECT ordering.submit_tx('submit-ch', 'x')$$);
+CREATE EXTENSION ordering;
+SELECT public.regress_error_of($$SELECT ordering.submit_tx('submit-ch', 'x')$$);
+SELECT ordering.create_channel('again-ch', '{"n1": "dbname=contrib_regression user=orderer"}',
+	'{"max_message_count": 1, "batch_timeout": 20}');
+SELECT public.regress_wait_for_leader('again-ch');
+SELECT * FROM ordering.submit_tx('again-ch', 'again', 'tx-again');
+SELECT * FROM ordering.submit_txs('again-ch', ARRAY['again 2', 'again 2']::bytea[]);
+SELECT * FROM ordering.submit_tx('again-ch', 'again', 'tx-again');
+SELECT public.regress_error_of($$SELECT ordering.submit_tx('again-ch', 'other', 'tx-again')$$);
+SELECT ordering.drop_channel('again-ch');

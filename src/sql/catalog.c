@@ -2,7 +2,7 @@
  *
  * catalog.c
  *	  What the SQL functions read from and write to the ordering tables,
- *	  through SPI.
+ *	  through SPI (a channel's settings excepted: read by key).
  *
  * The statements name every table with its schema, so they do not depend
  * on the caller's search_path.  SPI must be connected by the caller.
@@ -19,6 +19,7 @@
 #include "utils/jsonb.h"
 
 #include "sql/catalog.h"
+#include "store/channel_read.h"
 
 int
 OrderingSpiExecute(const char *sql, int nargs, Oid *types, Datum *values,
@@ -33,20 +34,6 @@ OrderingSpiExecute(const char *sql, int nargs, Oid *types, Datum *values,
 	return result;
 }
 
-/* A plan prepared once and kept for the backend's lifetime. */
-SPIPlanPtr
-OrderingKeptPlan(const char *sql, int nargs, Oid *types)
-{
-	SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s",
-			 SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	return plan;
-}
-
 void
 OrderingReportUnknownChannel(const char *channel)
 {
@@ -58,50 +45,28 @@ OrderingReportUnknownChannel(const char *channel)
 }
 
 /*
- * The plan of the settings lookup, kept for the backend's lifetime: every
- * submit runs it, and parsing and planning it each time cost as much as
- * the rest of the submit (a kept plan is replanned after DDL by itself).
+ * Read by key (store/channel_read.h), not by a query: every submit reads
+ * them, and even a kept plan cost an executor start, run and end per call,
+ * more than the rest of the checks.
  */
-static SPIPlanPtr settings_plan = NULL;
-
 void
 OrderingChannelSettings(const char *channel, OrderingSettings *settings)
 {
-	Datum values[1] = { CStringGetTextDatum(channel) };
-	bool isnull;
-	Datum config;
-	int ret;
+	Jsonb *config;
+	bool has_raft_state;
 
-	if (settings_plan == NULL)
-	{
-		Oid types[1] = { TEXTOID };
-
-		settings_plan =
-			OrderingKeptPlan("SELECT c.config, EXISTS (SELECT 1 FROM ordering.raft_state r"
-							 " WHERE r.channel = c.channel)"
-							 " FROM ordering.channels c WHERE c.channel = $1",
-							 1, types);
-	}
-	ret = SPI_execute_plan(settings_plan, values, NULL, false, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_plan failed (%s) reading the settings of %s",
-			 SPI_result_code_string(ret), channel);
-	if (SPI_processed == 0)
+	if (!StoreReadChannel(channel, &config, &has_raft_state))
 		OrderingReportUnknownChannel(channel);
 	/* Restored from a dump without Raft state: read-only here. */
-	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-									SPI_tuptable->tupdesc, 2, &isnull)))
+	if (!has_raft_state)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("channel \"%s\" is an archive on this node", channel),
 				 errdetail(
 					 "It was restored without Raft state: this node serves its chain read-only and is not a member."),
 				 errhint("Submit on a member of the channel.")));
-
-	config =
-		SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	Assert(!isnull);
-	OrderingSettingsFromJsonb(DatumGetJsonbP(config), settings);
+	OrderingSettingsFromJsonb(config, settings);
+	pfree(config);
 }
 
 bool

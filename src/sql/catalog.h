@@ -4,8 +4,9 @@
  *	  What the SQL functions read from and write to the ordering tables,
  *	  through SPI.
  *
- * Every function here expects SPI to be connected by its caller, and
- * returns values allocated in the caller's SPI procedure context.
+ * Every function here but OrderingChannelSettings expects SPI to be
+ * connected by its caller, and returns values allocated in the caller's
+ * SPI procedure context.
  *
  * src/sql/catalog.h
  *
@@ -19,14 +20,13 @@
 #include "common/channel_settings.h"
 
 /* Runs one statement with positional arguments ($1...); errors on failure. */
-/* A plan prepared once and kept for the backend's lifetime. */
-extern SPIPlanPtr OrderingKeptPlan(const char *sql, int nargs, Oid *types);
 extern int OrderingSpiExecute(const char *sql, int nargs, Oid *types,
 							  Datum *values, int expected_result);
 
 /*
- * Reads a channel's settings.  Errors 42704 ("channel ... does not exist")
- * when there is no such channel.
+ * Reads a channel's settings (needs no SPI).  Errors 42704 ("channel ...
+ * does not exist") when there is no such channel, 55000 when it is an
+ * archive here (no Raft state).
  */
 extern void
 OrderingChannelSettings(const char *channel, OrderingSettings *settings);

@@ -29,7 +29,6 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type_d.h"
-#include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -40,13 +39,14 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/snapmgr.h"
 
 #include "common/blocks.h"
 #include "common/channel_settings.h"
 #include "common/gucs.h"
 #include "common/names.h"
 #include "common/shmem.h"
-#include "store/spi.h"
+#include "store/tx_places.h"
 #include "sql/backend.h"
 #include "sql/catalog.h"
 #include "sql/validate.h"
@@ -137,32 +137,6 @@ check_payload(const char *channel, const OrderingSettings *settings,
 						 ordering_submit_queue_kb)));
 }
 
-/*
- * The probe of one transaction id: a plan kept for the backend's lifetime
- * (no parse or plan per check).  Equality on both columns of the unique
- * index (channel, tx_id), so even a generic plan is a single index probe,
- * whatever the table's size or statistics.  It also says whether the
- * payload ordered under that id is the one submitted (bytea equality
- * compares lengths before it reads a byte).
- */
-static SPIPlanPtr place_plan = NULL;
-
-static SPIPlanPtr
-get_place_plan(void)
-{
-	if (place_plan == NULL)
-	{
-		Oid types[3] = { TEXTOID, TEXTOID, BYTEAOID };
-
-		place_plan = OrderingKeptPlan("SELECT block_number, position,"
-									  " payload OPERATOR(pg_catalog.=) $3"
-									  " FROM ordering.transactions"
-									  " WHERE channel = $1 AND tx_id = $2",
-									  3, types);
-	}
-	return place_plan;
-}
-
 /* 23505: the id is taken by another transaction; its place is not ours. */
 static void
 report_id_taken(const char *channel, const char *tx_id)
@@ -176,26 +150,26 @@ report_id_taken(const char *channel, const char *tx_id)
 }
 
 /*
- * Reads the places of the items not yet known (SPI connected), one index
- * probe per distinct id still missing; an id ordered with another payload
- * is an error (23505).  With stop_at_missing, stops at the first id not
- * ordered yet: a waiter needs them all, so probing the others before that
- * one is there would be wasted (submit_txs of 10 payloads would run 10
- * probes on every block instead of 1).
+ * Reads the places of the items not yet known, one probe of the unique
+ * (channel, tx_id) index per distinct id still missing (store/tx_places.h);
+ * an id ordered with another payload is an error (23505).  With
+ * stop_at_missing, stops at the first id not ordered yet: a waiter needs
+ * them all, so probing the others before that one is there would be
+ * wasted (submit_txs of 10 payloads would run 10 probes on every block
+ * instead of 1).
  */
 static void
 lookup_places(const char *channel, SubmitItem *items, int n_items,
 			  HTAB *places, bool stop_at_missing)
 {
-	SPIPlanPtr plan = get_place_plan();
-	Datum values[3];
-	MemoryContext caller_context = CurrentMemoryContext;
+	/* In READ COMMITTED a new one: it sees the blocks applied till now. */
+	Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	StoreTxProbe probe;
 
-	values[0] = CStringGetTextDatum(channel);
+	StoreTxProbeBegin(&probe, channel, snapshot);
 	for (int i = 0; i < n_items; i++)
 	{
 		PlaceEntry *entry;
-		int ret;
 
 		if (items[i].ordered)
 			continue;
@@ -203,31 +177,18 @@ lookup_places(const char *channel, SubmitItem *items, int n_items,
 		Assert(entry != NULL);
 		if (!entry->ordered)
 		{
-			values[1] = CStringGetTextDatum(items[i].tx_id);
-			values[2] = PointerGetDatum(items[i].payload);
-			ret = SPI_execute_plan(plan, values, NULL, false, 1);
-			/* SPI returns in its procedure context; stay in the caller's. */
-			MemoryContextSwitchTo(caller_context);
-			if (ret != SPI_OK_SELECT)
-				elog(ERROR,
-					 "SPI_execute_plan failed (%s) looking up transaction %s",
-					 SPI_result_code_string(ret), items[i].tx_id);
-			if (SPI_processed > 0)
-			{
-				HeapTuple tuple = SPI_tuptable->vals[0];
-				TupleDesc desc = SPI_tuptable->tupdesc;
-				bool isnull;
+			Datum tx_id = CStringGetTextDatum(items[i].tx_id);
+			StoreTxPlace place;
 
-				if (!DatumGetBool(SPI_getbinval(tuple, desc, 3, &isnull)))
+			if (StoreTxProbeLookup(&probe, tx_id, items[i].payload, &place))
+			{
+				if (!place.same_payload)
 					report_id_taken(channel, items[i].tx_id);
 				entry->ordered = true;
-				entry->block_number =
-					DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
-				entry->position =
-					DatumGetInt32(SPI_getbinval(tuple, desc, 2, &isnull));
+				entry->block_number = place.block_number;
+				entry->position = place.position;
 			}
-			SPI_freetuptable(SPI_tuptable);
-			pfree(DatumGetPointer(values[1]));
+			pfree(DatumGetPointer(tx_id));
 		}
 		/* Repeats of an id share its place. */
 		items[i].ordered = entry->ordered;
@@ -236,6 +197,8 @@ lookup_places(const char *channel, SubmitItem *items, int n_items,
 		if (!entry->ordered && stop_at_missing)
 			break;
 	}
+	StoreTxProbeEnd(&probe);
+	UnregisterSnapshot(snapshot);
 }
 
 static int
@@ -500,7 +463,6 @@ create_places(SubmitItem *items, int n_items)
 static void
 submit_items(const char *channel, SubmitItem *items, int n_items, bool wait)
 {
-	int spi;
 	TimestampTz deadline = OrderingSubmitDeadline();
 	OrderingSettings settings;
 	HTAB *places;
@@ -508,7 +470,6 @@ submit_items(const char *channel, SubmitItem *items, int n_items, bool wait)
 	int n_slots = 0;
 
 	OrderingRequireSharedMemory();
-	spi = StoreSpiConnect();
 	OrderingChannelSettings(channel, &settings);
 	for (int i = 0; i < n_items; i++)
 		check_payload(channel, &settings, &items[i]);
@@ -523,7 +484,6 @@ submit_items(const char *channel, SubmitItem *items, int n_items, bool wait)
 			OrderingRequireWorker();
 			enqueue_unordered(channel, items, n_items, places, deadline);
 		}
-		StoreSpiFinish(spi);
 		return;
 	}
 
@@ -545,7 +505,6 @@ submit_items(const char *channel, SubmitItem *items, int n_items, bool wait)
 								   n_slots);
 	}
 	PG_END_TRY();
-	StoreSpiFinish(spi);
 }
 
 static SubmitItem

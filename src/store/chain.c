@@ -16,7 +16,6 @@
  */
 #include "postgres.h"
 
-#include "access/genam.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
@@ -30,7 +29,6 @@
 #include "utils/rel.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -40,6 +38,7 @@
 #include "store/chain.h"
 #include "store/direct.h"
 #include "store/spi.h"
+#include "store/tx_places.h"
 
 /* NOTIFY channel of new blocks; payload "channel:number". */
 #define BLOCKS_NOTIFY_CHANNEL "ordering_blocks"
@@ -234,67 +233,29 @@ transactions_relid(void)
 
 /*
  * Adds to seen each of the ids already on the channel: one probe of the
- * unique (channel, tx_id) index per id, with no planner in between.  A
- * plan made while the statistics said the channel was small walked its
- * primary key instead and filtered every row of the channel, per id:
- * O(chain) per block, seconds per ready on a long chain.
+ * unique (channel, tx_id) index per id (store/tx_places.h).
  */
 static void
 probe_ordered_ids(const char *channel, const EntryTx *txs, uint32 n_txs,
 				  Datum *ids, HTAB *seen)
 {
-	Oid relid = transactions_relid();
-	Oid indexid = get_relname_relid("transactions_channel_tx_id_key",
-									get_namespace_oid("ordering", false));
-	Relation rel;
-	Relation index;
-	IndexScanDesc scan;
-	TupleTableSlot *slot;
+	StoreTxProbe probe;
 	Snapshot snapshot;
-	ScanKeyData keys[2];
 
-	if (!OidIsValid(relid) || !OidIsValid(indexid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg(
-					 "ordering.transactions or its unique (channel, tx_id) index is missing")));
-	rel = table_open(relid, AccessShareLock);
-	index = index_open(indexid, AccessShareLock);
-	if (index->rd_index->indrelid != relid || !index->rd_index->indisunique ||
-		IndexRelationGetNumberOfKeyAttributes(index) != 2 ||
-		index->rd_index->indkey.values[0] != 1 ||
-		index->rd_index->indkey.values[1] != 4)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg(
-					 "ordering.transactions_channel_tx_id_key is not the unique (channel, tx_id) index")));
 	/* The rows written earlier in this transaction count too. */
 	CommandCounterIncrement();
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	slot = table_slot_create(rel, NULL);
-	scan = index_beginscan(rel, index, snapshot, 2, 0);
+	StoreTxProbeBegin(&probe, channel, snapshot);
 	for (uint32 i = 0; i < n_txs; i++)
-	{
-		for (int k = 0; k < 2; k++)
-			ScanKeyEntryInitialize(&keys[k], 0, k + 1, BTEqualStrategyNumber,
-								   InvalidOid, index->rd_indcollation[k],
-								   F_TEXTEQ,
-								   k == 0 ? CStringGetTextDatum(channel)
-										  : ids[i]);
-		index_rescan(scan, keys, 2, NULL, 0);
-		if (index_getnext_slot(scan, ForwardScanDirection, slot))
+		if (StoreTxProbeLookup(&probe, ids[i], NULL, NULL))
 		{
 			char key[ORDERING_TX_ID_MAX];
 
 			strlcpy(key, txs[i].tx_id, sizeof(key));
 			hash_search(seen, key, HASH_ENTER, NULL);
 		}
-	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
+	StoreTxProbeEnd(&probe);
 	UnregisterSnapshot(snapshot);
-	index_close(index, NoLock);
-	table_close(rel, NoLock);
 }
 
 /* Inserts the transactions of block number, at positions 0 .. n - 1. */

@@ -1,0 +1,62 @@
+/*-------------------------------------------------------------------------
+ *
+ * keyed.h
+ *	  Rows of the extension's tables read by their unique key, straight
+ *	  through the index (index_beginscan): no parser, planner or executor.
+ *
+ * For the lookups on a hot path (every submit): a kept SPI plan still
+ * cost an executor start, run and end per call, more than the lookup.
+ *
+ * src/store/keyed.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ORDERING_STORE_KEYED_H
+#define ORDERING_STORE_KEYED_H
+
+#include "access/genam.h"
+#include "access/skey.h"
+#include "executor/tuptable.h"
+#include "utils/relcache.h"
+#include "utils/snapshot.h"
+
+/* The tables read by key, each with the unique index on its key. */
+typedef enum StoreKeyedTable
+{
+	STORE_KEYED_CHANNELS,	  /* (channel) */
+	STORE_KEYED_RAFT_STATE,	  /* (channel) */
+	STORE_KEYED_TRANSACTIONS, /* (channel, tx_id) */
+	STORE_KEYED_COUNT
+} StoreKeyedTable;
+
+#define STORE_KEYED_MAX_KEYS 2
+
+/* A table and its index, open under AccessShareLock, and one scan. */
+typedef struct StoreKeyed
+{
+	Relation rel;
+	Relation index;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	int nkeys;
+	ScanKeyData keys[STORE_KEYED_MAX_KEYS];
+} StoreKeyed;
+
+/*
+ * Opens table and its unique index and begins a scan under snapshot (the
+ * caller's, registered until StoreKeyedEnd).  Errors 42P01 when either is
+ * missing, XX001 when the index is not the unique one on the key.
+ */
+extern void
+StoreKeyedBegin(StoreKeyed *keyed, StoreKeyedTable table, Snapshot snapshot);
+
+/*
+ * The row whose key columns equal keys (text datums, one per key column),
+ * or NULL; the slot is valid until the next lookup or StoreKeyedEnd.
+ */
+extern TupleTableSlot *StoreKeyedLookup(StoreKeyed *keyed, const Datum *keys);
+
+/* Ends the scan and closes both, keeping the locks to the transaction's end. */
+extern void StoreKeyedEnd(StoreKeyed *keyed);
+
+#endif /* ORDERING_STORE_KEYED_H */

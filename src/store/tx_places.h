@@ -1,0 +1,50 @@
+/*-------------------------------------------------------------------------
+ *
+ * tx_places.h
+ *	  Where transaction ids are ordered on a channel: probes of the unique
+ *	  (channel, tx_id) index of ordering.transactions (store/keyed.h).
+ *
+ * The worker asks which ids of a batch were ordered before; a submitting
+ * backend asks for the places of its ids and whether the payload ordered
+ * under each is its own.
+ *
+ * src/store/tx_places.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ORDERING_STORE_TX_PLACES_H
+#define ORDERING_STORE_TX_PLACES_H
+
+#include "store/keyed.h"
+
+typedef struct StoreTxPlace
+{
+	int64 block_number;
+	int32 position;
+	bool same_payload; /* the payload stored equals the one asked about */
+} StoreTxPlace;
+
+typedef struct StoreTxProbe
+{
+	StoreKeyed keyed;
+	Datum channel;
+} StoreTxProbe;
+
+/*
+ * Begins probes of channel's ids under snapshot, which the caller
+ * registers (and, to see its own rows, takes after CommandCounterIncrement)
+ * and keeps until StoreTxProbeEnd.  Errors as StoreKeyedBegin.
+ */
+extern void
+StoreTxProbeBegin(StoreTxProbe *probe, const char *channel, Snapshot snapshot);
+
+/*
+ * Whether tx_id (a text datum) is ordered on the channel.  If so and place
+ * is not NULL, fills it in; with a payload, same_payload compares it with
+ * the stored one (bytea equality), else it is true.
+ */
+extern bool StoreTxProbeLookup(StoreTxProbe *probe, Datum tx_id,
+							   const bytea *payload, StoreTxPlace *place);
+extern void StoreTxProbeEnd(StoreTxProbe *probe);
+
+#endif /* ORDERING_STORE_TX_PLACES_H */
