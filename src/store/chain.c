@@ -187,7 +187,7 @@ StoreInsertBlock(const char *channel, const StoreBlockRow *row, bool notify)
 		"raft_index", "raft_term", "created_at"
 	};
 	static const StoreDirectTable blocks = { "blocks", lengthof(columns),
-											 columns };
+											 columns, STORE_KEYED_COUNT };
 	Datum values[lengthof(columns)];
 	bool isnull[lengthof(columns)] = { 0 };
 
@@ -221,14 +221,6 @@ StoreInsertBlock(const char *channel, const StoreBlockRow *row, bool notify)
 	}
 	if (notify)
 		notify_block(channel, row->number);
-}
-
-/* ordering.transactions, or InvalidOid when the table is gone. */
-static Oid
-transactions_relid(void)
-{
-	return get_relname_relid("transactions",
-							 get_namespace_oid("ordering", false));
 }
 
 /*
@@ -266,7 +258,8 @@ StoreInsertTransactions(const char *channel, int64 number, int n_txs,
 	static const char *const columns[] = { "channel", "block_number",
 										   "position", "tx_id", "payload" };
 	static const StoreDirectTable transactions = { "transactions",
-												   lengthof(columns), columns };
+												   lengthof(columns), columns,
+												   STORE_KEYED_TRANSACTIONS };
 	int per_row = lengthof(columns) - 1;
 	Datum *rows = palloc(sizeof(Datum) * per_row * Max(n_txs, 1));
 	bool *nulls = palloc0(sizeof(bool) * per_row * Max(n_txs, 1));

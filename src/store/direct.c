@@ -19,21 +19,27 @@
 #include "access/heapam.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_index.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
 #include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
 #include "store/direct.h"
+#include "store/keyed.h"
 
 /* Concurrent updates of one raft_state row retried before giving up. */
 #define DIRECT_UPDATE_ATTEMPTS 3
@@ -50,57 +56,6 @@ ordering_relid(const char *name)
 	return OidIsValid(schema) ? get_relname_relid(name, schema) : InvalidOid;
 }
 
-/* The unique index of rel on (channel) alone, opened; ERROR if none. */
-static Relation
-open_channel_index(Relation rel)
-{
-	List *indexes = RelationGetIndexList(rel);
-	ListCell *lc;
-
-	foreach(lc, indexes)
-	{
-		Relation index = index_open(lfirst_oid(lc), AccessShareLock);
-		Form_pg_index form = index->rd_index;
-
-		if (form->indisunique && form->indisvalid &&
-			IndexRelationGetNumberOfKeyAttributes(index) == 1 &&
-			form->indkey.values[0] == 1 && index->rd_indpred == NIL &&
-			RelationGetForm(index)->relam == BTREE_AM_OID)
-		{
-			list_free(indexes);
-			return index;
-		}
-		index_close(index, AccessShareLock);
-	}
-	ereport(ERROR,
-			(errcode(ERRCODE_DATA_CORRUPTED),
-			 errmsg("ordering.%s has no unique index on (channel)",
-					RelationGetRelationName(rel))));
-	return NULL; /* keep compiler quiet */
-}
-
-/*
- * Finds channel's row of rel through index with snapshot into slot;
- * false if there is none.
- */
-static bool
-fetch_channel_row(Relation rel, Relation index, const char *channel,
-				  Snapshot snapshot, TupleTableSlot *slot)
-{
-	IndexScanDesc scan;
-	ScanKeyData key;
-	bool found;
-
-	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
-						   index->rd_indcollation[0], F_TEXTEQ,
-						   CStringGetTextDatum(channel));
-	scan = index_beginscan(rel, index, snapshot, 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, slot);
-	index_endscan(scan);
-	return found;
-}
-
 static void
 report_channel_dropped(const char *channel)
 {
@@ -112,24 +67,21 @@ report_channel_dropped(const char *channel)
 void
 StoreDirectLockChannel(const char *channel)
 {
-	Oid relid = ordering_relid("channels");
-	Relation rel;
-	Relation index;
-	Snapshot snapshot;
+	Datum key = CStringGetTextDatum(channel);
+	Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
+	StoreKeyed keyed;
 	TupleTableSlot *slot;
 	TM_FailureData tmfd;
 	TM_Result result;
 
-	if (!OidIsValid(relid))
-		report_channel_dropped(channel);
-	rel = table_open(relid, RowShareLock);
-	index = open_channel_index(rel);
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	slot = table_slot_create(rel, NULL);
-	if (!fetch_channel_row(rel, index, channel, snapshot, slot))
+	StoreKeyedBegin(&keyed, STORE_KEYED_CHANNELS, snapshot);
+	/* The table lock SELECT ... FOR KEY SHARE takes. */
+	LockRelationOid(RelationGetRelid(keyed.rel), RowShareLock);
+	slot = StoreKeyedLookup(&keyed, &key);
+	if (slot == NULL)
 		report_channel_dropped(channel);
 	/* A newer version of the row is followed and locked, as in FOR KEY SHARE. */
-	result = table_tuple_lock(rel, &slot->tts_tid, snapshot, slot,
+	result = table_tuple_lock(keyed.rel, &slot->tts_tid, snapshot, slot,
 							  GetCurrentCommandId(true), LockTupleKeyShare,
 							  LockWaitBlock, TUPLE_LOCK_FLAG_FIND_LAST_VERSION,
 							  &tmfd);
@@ -138,10 +90,8 @@ StoreDirectLockChannel(const char *channel)
 	if (result != TM_Ok)
 		elog(ERROR, "could not lock the row of channel \"%s\" (result %d)",
 			 channel, (int) result);
-	ExecDropSingleTupleTableSlot(slot);
+	StoreKeyedEnd(&keyed);
 	UnregisterSnapshot(snapshot);
-	index_close(index, NoLock);
-	table_close(rel, NoLock);
 
 	/* Only a top-level lock lasts to the commit. */
 	if (GetCurrentTransactionNestLevel() == 1)
@@ -226,6 +176,94 @@ open_direct(const StoreDirectTable *table, const char *channel)
 	return rel;
 }
 
+/*
+ * rel's CHECK constraints ready to evaluate, kept across transactions:
+ * preparing them (parse, plan, compile) cost more than the insert into
+ * ordering.blocks with its six.  A change to the table's definition
+ * invalidates them, and the next use prepares them again.
+ */
+typedef struct CheckCache
+{
+	Oid relid;
+	bool valid;
+	int n_checks;
+	ExprState **checks;
+	MemoryContext context;
+} CheckCache;
+
+#define CHECK_CACHE_SIZE 4
+
+static CheckCache check_cache[CHECK_CACHE_SIZE];
+static bool check_cache_callback = false;
+
+static void
+check_cache_invalidate(Datum arg, Oid relid)
+{
+	(void) arg;
+	/* No freeing here: a check may be running; the next use frees. */
+	for (int i = 0; i < CHECK_CACHE_SIZE; i++)
+		if (!OidIsValid(relid) || check_cache[i].relid == relid)
+			check_cache[i].valid = false;
+}
+
+static bool
+is_user_function(Oid funcid, void *context)
+{
+	(void) context;
+	return funcid >= FirstNormalObjectId;
+}
+
+static ExprState **
+cached_checks(Relation rel)
+{
+	TupleConstr *constr = rel->rd_att->constr;
+	int n_checks = constr != NULL ? constr->num_check : 0;
+	CheckCache *entry = NULL;
+	MemoryContext old;
+
+	if (n_checks == 0)
+		return NULL;
+	if (!check_cache_callback)
+	{
+		CacheRegisterRelcacheCallback(check_cache_invalidate, (Datum) 0);
+		check_cache_callback = true;
+	}
+	for (int i = 0; i < CHECK_CACHE_SIZE && entry == NULL; i++)
+		if (check_cache[i].relid == RelationGetRelid(rel) ||
+			!OidIsValid(check_cache[i].relid))
+			entry = &check_cache[i];
+	if (entry == NULL)
+		return NULL; /* more tables than slots: ExecConstraints prepares */
+	if (entry->valid && entry->n_checks == n_checks)
+		return entry->checks;
+
+	if (entry->context != NULL)
+		MemoryContextDelete(entry->context);
+	entry->relid = RelationGetRelid(rel);
+	entry->context =
+		AllocSetContextCreate(TopMemoryContext, "ordering direct checks",
+							  ALLOCSET_SMALL_SIZES);
+	entry->valid = false;
+	old = MemoryContextSwitchTo(entry->context);
+	entry->checks = palloc(sizeof(ExprState *) * n_checks);
+	for (int i = 0; i < n_checks; i++)
+	{
+		Expr *check = expression_planner(stringToNode(constr->check[i].ccbin));
+
+		/* A user's function may keep state per transaction: not kept. */
+		if (check_functions_in_node((Node *) check, is_user_function, NULL))
+		{
+			MemoryContextSwitchTo(old);
+			return NULL;
+		}
+		entry->checks[i] = ExecInitExpr(check, NULL);
+	}
+	MemoryContextSwitchTo(old);
+	entry->n_checks = n_checks;
+	entry->valid = true;
+	return entry->checks;
+}
+
 /* An executor state with rel's indexes open, for constraints and indexes. */
 static ResultRelInfo *
 result_rel(Relation rel)
@@ -233,6 +271,8 @@ result_rel(Relation rel)
 	ResultRelInfo *rri = makeNode(ResultRelInfo);
 
 	InitResultRelInfo(rri, rel, 0, NULL, 0);
+	/* ExecConstraints prepares them itself when this is NULL. */
+	rri->ri_ConstraintExprs = cached_checks(rel);
 	ExecOpenIndices(rri, false);
 	return rri;
 }
@@ -294,10 +334,12 @@ StoreDirectInsert(const StoreDirectTable *table, const char *channel,
 
 /* One attempt at the update; false if another transaction updated first. */
 static bool
-update_once(Relation rel, Relation index, const char *channel,
+update_once(Relation rel, StoreKeyedTable key_table, const char *channel,
 			const Datum *values, const bool *nulls, const bool *replace,
 			StoreDirectAdjust adjust, void *arg)
 {
+	Datum key = CStringGetTextDatum(channel);
+	StoreKeyed keyed;
 	TupleDesc desc = RelationGetDescr(rel);
 	int natts = desc->natts;
 	Snapshot snapshot;
@@ -314,8 +356,9 @@ update_once(Relation rel, Relation index, const char *channel,
 	/* The rows this transaction wrote count too. */
 	CommandCounterIncrement();
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	current = table_slot_create(rel, NULL);
-	if (!fetch_channel_row(rel, index, channel, snapshot, current))
+	StoreKeyedBegin(&keyed, key_table, snapshot);
+	current = StoreKeyedLookup(&keyed, &key);
+	if (current == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("channel \"%s\" has no row in ordering.%s", channel,
@@ -355,7 +398,7 @@ update_once(Relation rel, Relation index, const char *channel,
 		FreeExecutorState(estate);
 	}
 	ExecDropSingleTupleTableSlot(next);
-	ExecDropSingleTupleTableSlot(current);
+	StoreKeyedEnd(&keyed);
 	UnregisterSnapshot(snapshot);
 	pfree(new_values);
 	pfree(new_nulls);
@@ -378,15 +421,17 @@ StoreDirectUpdate(const StoreDirectTable *table, const char *channel,
 				  const Datum *values, const bool *nulls, const bool *replace,
 				  StoreDirectAdjust adjust, void *arg)
 {
-	Relation rel = open_direct(table, channel);
-	Relation index;
+	Relation rel;
 
+	Assert(table->key == STORE_KEYED_CHANNELS ||
+		   table->key == STORE_KEYED_RAFT_STATE);
+	rel = open_direct(table, channel);
 	if (rel == NULL)
 		return false;
-	index = open_channel_index(rel);
 	for (int attempt = 1;; attempt++)
 	{
-		if (update_once(rel, index, channel, values, nulls, replace, adjust, arg))
+		if (update_once(rel, table->key, channel, values, nulls, replace,
+						adjust, arg))
 			break;
 		if (attempt == DIRECT_UPDATE_ATTEMPTS)
 			ereport(ERROR,
@@ -394,7 +439,6 @@ StoreDirectUpdate(const StoreDirectTable *table, const char *channel,
 					 errmsg("the row of channel \"%s\" in ordering.%s kept changing under its update",
 							channel, RelationGetRelationName(rel))));
 	}
-	index_close(index, NoLock);
 	table_close(rel, NoLock);
 	return true;
 }

@@ -21,12 +21,15 @@
 
 #include "executor/tuptable.h"
 
+#include "store/keyed.h"
+
 /* A table of schema ordering whose first column is channel. */
 typedef struct StoreDirectTable
 {
 	const char *name;
 	int natts;
 	const char *const *columns; /* natts names, in order */
+	StoreKeyedTable key;		/* its unique key (STORE_KEYED_COUNT: none) */
 } StoreDirectTable;
 
 /*
@@ -51,7 +54,7 @@ StoreDirectInsert(const StoreDirectTable *table, const char *channel,
 				  int n_rows, const Datum *values, const bool *nulls);
 
 /*
- * Replaces, in channel's row of a table keyed by channel alone, the
+ * Replaces, in channel's row of a table keyed by channel alone (key), the
  * columns set in replace (indexed by attribute number - 1) with values /
  * nulls.  When old is given, it is called first with the row as it is,
  * to adjust what replaces it.  False when the SQL statement must serve;

@@ -41,7 +41,7 @@ typedef enum LogPlanId
 static const char *const log_columns[] = { "channel", "index", "term", "kind",
 										   "data" };
 static const StoreDirectTable log_table = { "log", lengthof(log_columns),
-											log_columns };
+											log_columns, STORE_KEYED_COUNT };
 
 /* ordering.raft_state's columns, in order. */
 typedef enum RaftStateColumn
@@ -82,7 +82,8 @@ static const char *const raft_state_columns[RS_COUNT] = { "channel",
 														  "system_identifier",
 														  "timeline" };
 static const StoreDirectTable raft_state_table = { "raft_state", RS_COUNT,
-												   raft_state_columns };
+												   raft_state_columns,
+												   STORE_KEYED_RAFT_STATE };
 
 static StorePlan plans[PLAN_COUNT] = {
 	[PLAN_LOG_DELETE_FROM] = { "DELETE FROM ordering.log WHERE channel = $1 AND index >= $2",
