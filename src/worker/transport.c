@@ -179,6 +179,7 @@ transport_peer_lookup(const char *node, bool create)
 		peer->flushing = false;
 		peer->call_ok = false;
 		peer->call_records = 0;
+		peer->prepare = TRANSPORT_PREPARE_NONE;
 		peer->deadline = 0;
 		peer->backoff_ms = 0;
 		peer->retry_at = 0;

@@ -42,6 +42,7 @@
 #define TRANSPORT_CALL_TIMEOUT_MS 5000
 
 #define TRANSPORT_DELIVER_SQL "SELECT ordering.deliver($1, $2)"
+#define TRANSPORT_DELIVER_STATEMENT "ordering_deliver"
 
 const char *
 TransportStateName(TransportPeerState state)
@@ -151,6 +152,7 @@ TransportPeerDisconnect(TransportPeer *peer)
 	peer->dropped_records += peer->call_records;
 	peer->call_records = 0;
 	peer->deadline = 0;
+	peer->prepare = TRANSPORT_PREPARE_NONE;
 }
 
 /*
@@ -363,6 +365,12 @@ transport_peer_call_result(TransportPeer *peer, PGresult *result)
 	char detail[TRANSPORT_ERROR_MAX];
 	int code;
 
+	if (peer->prepare == TRANSPORT_PREPARE_SENT)
+	{
+		peer->prepare = status == PGRES_COMMAND_OK ? TRANSPORT_PREPARE_DONE
+												   : TRANSPORT_PREPARE_FAILED;
+		return;
+	}
 	if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
 	{
 		peer->call_ok = true;
@@ -420,7 +428,11 @@ transport_peer_call_result(TransportPeer *peer, PGresult *result)
 static void
 transport_peer_call_done(TransportPeer *peer, TimestampTz now)
 {
-	if (peer->call_ok)
+	if (peer->prepare == TRANSPORT_PREPARE_SENT)
+		peer->prepare = TRANSPORT_PREPARE_FAILED; /* no result at all */
+	else if (peer->call_records == 0)
+		; /* the statement was prepared (or not) */
+	else if (peer->call_ok)
 	{
 		if (peer->last_error[0] != '\0')
 			ereport(LOG,
@@ -520,6 +532,28 @@ transport_peer_read_idle(TransportPeer *peer, TimestampTz now)
 		PQclear(result);
 }
 
+/* A fresh session prepares the deliver() statement first. */
+static void
+transport_peer_start_prepare(TransportPeer *peer, TimestampTz now)
+{
+	Oid types[2] = { TEXTOID, BYTEAOID };
+
+	Assert(peer->state == TRANSPORT_PEER_READY && peer->conn != NULL);
+	if (!PQsendPrepare(peer->conn, TRANSPORT_DELIVER_STATEMENT,
+					   TRANSPORT_DELIVER_SQL, 2, types))
+	{
+		transport_peer_fail_libpq(peer, now, "lost connection to");
+		return;
+	}
+	peer->prepare = TRANSPORT_PREPARE_SENT;
+	peer->call_records = 0;
+	peer->state = TRANSPORT_PEER_BUSY;
+	peer->flushing = true;
+	peer->call_ok = false;
+	peer->deadline = TimestampTzPlusMilliseconds(now, TRANSPORT_CALL_TIMEOUT_MS);
+	transport_peer_progress_call(peer, 0, now);
+}
+
 /*
  * Starts a call of ordering.deliver() with one envelope of count records;
  * libpq copies the envelope into its output buffer.
@@ -540,8 +574,12 @@ TransportPeerStartCall(TransportPeer *peer, const char *envelope,
 	lengths[0] = 0;
 	values[1] = envelope;
 	lengths[1] = envelope_len;
-	sent = PQsendQueryParams(peer->conn, TRANSPORT_DELIVER_SQL, 2, types,
-							 values, lengths, formats, 0);
+	if (peer->prepare == TRANSPORT_PREPARE_DONE)
+		sent = PQsendQueryPrepared(peer->conn, TRANSPORT_DELIVER_STATEMENT, 2,
+								   values, lengths, formats, 0);
+	else
+		sent = PQsendQueryParams(peer->conn, TRANSPORT_DELIVER_SQL, 2, types,
+								 values, lengths, formats, 0);
 
 	peer->call_records = count;
 	if (!sent)
@@ -613,6 +651,9 @@ TransportPeerDrive(TransportPeer *peer, uint32 events, TimestampTz now)
 	if (peer->state == TRANSPORT_PEER_IDLE && peer->conninfo != NULL &&
 		peer->queued_records > 0)
 		transport_peer_start_connect(peer, now);
+	if (peer->state == TRANSPORT_PEER_READY &&
+		peer->prepare == TRANSPORT_PREPARE_NONE)
+		transport_peer_start_prepare(peer, now);
 	if (peer->state == TRANSPORT_PEER_READY && peer->queued_records > 0 &&
 		now >= peer->retry_at)
 		TransportPeerSend(peer, now);

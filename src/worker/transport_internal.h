@@ -39,6 +39,19 @@ typedef struct TransportRecord
 	char data[FLEXIBLE_ARRAY_MEMBER];
 } TransportRecord;
 
+/*
+ * deliver() is prepared once per session (no parse and plan per call).  A
+ * session where preparing failed (no extension there yet, say) calls it
+ * unprepared, and reports what that call says.
+ */
+typedef enum TransportPrepare
+{
+	TRANSPORT_PREPARE_NONE,
+	TRANSPORT_PREPARE_SENT,
+	TRANSPORT_PREPARE_DONE,
+	TRANSPORT_PREPARE_FAILED
+} TransportPrepare;
+
 typedef struct TransportPeer
 {
 	char node[NAMEDATALEN]; /* hash key */
@@ -57,10 +70,11 @@ typedef struct TransportPeer
 	PGconn *conn;
 	pgsocket sock;
 	PostgresPollingStatusType connect_poll; /* CONNECTING: what to wait for */
-	bool flushing;		  /* BUSY: PQflush has more to send */
-	bool call_ok;		  /* BUSY: the result seen so far is OK */
-	int call_records;	  /* BUSY: records in the envelope */
-	TimestampTz deadline; /* CONNECTING, BUSY: give up at */
+	bool flushing;			  /* BUSY: PQflush has more to send */
+	bool call_ok;			  /* BUSY: the result seen so far is OK */
+	int call_records;		  /* BUSY: records in the envelope */
+	TransportPrepare prepare; /* the deliver() statement on this session */
+	TimestampTz deadline;	  /* CONNECTING, BUSY: give up at */
 
 	/* Reconnect (or recall) delay: 0 after a successful call. */
 	int backoff_ms;
