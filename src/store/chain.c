@@ -181,11 +181,18 @@ notify_block(const char *channel, int64 number)
 void
 StoreInsertBlock(const char *channel, const StoreBlockRow *row, bool notify)
 {
-	static const char *const columns[] = {
-		"channel",	  "number",	   "previous_hash", "data_hash",
-		"hash",		  "tx_count",  "is_config",		"config",
-		"raft_index", "raft_term", "created_at"
-	};
+	static const StoreDirectColumn columns[] = { { "channel", TEXTOID },
+												 { "number", INT8OID },
+												 { "previous_hash", BYTEAOID },
+												 { "data_hash", BYTEAOID },
+												 { "hash", BYTEAOID },
+												 { "tx_count", INT4OID },
+												 { "is_config", BOOLOID },
+												 { "config", BYTEAOID },
+												 { "raft_index", INT8OID },
+												 { "raft_term", INT8OID },
+												 { "created_at",
+												   TIMESTAMPTZOID } };
 	static const StoreDirectTable blocks = { "blocks", lengthof(columns),
 											 columns, STORE_KEYED_COUNT };
 	Datum values[lengthof(columns)];
@@ -255,8 +262,11 @@ void
 StoreInsertTransactions(const char *channel, int64 number, int n_txs,
 						Datum *tx_ids, Datum *payloads)
 {
-	static const char *const columns[] = { "channel", "block_number",
-										   "position", "tx_id", "payload" };
+	static const StoreDirectColumn columns[] = { { "channel", TEXTOID },
+												 { "block_number", INT8OID },
+												 { "position", INT4OID },
+												 { "tx_id", TEXTOID },
+												 { "payload", BYTEAOID } };
 	static const StoreDirectTable transactions = { "transactions",
 												   lengthof(columns), columns,
 												   STORE_KEYED_TRANSACTIONS };

@@ -137,7 +137,11 @@ triggers_skippable(Relation rel, const char *channel)
 	return true;
 }
 
-/* Are rel's columns the ones the extension made, in its order? */
+/*
+ * Are rel's columns the ones the extension made, in its order and of its
+ * types?  A datum written into a column of another type would be read as
+ * that type: garbage, or a crash.
+ */
 static bool
 columns_as_made(Relation rel, const StoreDirectTable *table)
 {
@@ -150,10 +154,11 @@ columns_as_made(Relation rel, const StoreDirectTable *table)
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
 		if (att->attisdropped ||
-			strcmp(NameStr(att->attname), table->columns[i]) != 0)
+			strcmp(NameStr(att->attname), table->columns[i].name) != 0 ||
+			att->atttypid != table->columns[i].type)
 			return false;
 	}
-	return TupleDescAttr(desc, 0)->atttypid == TEXTOID;
+	return table->columns[0].type == TEXTOID;
 }
 
 /* table opened for a direct write of channel's rows, or NULL. */

@@ -23,13 +23,20 @@
 
 #include "store/keyed.h"
 
-/* A table of schema ordering whose first column is channel. */
+/* A column as the extension made it: its name and type. */
+typedef struct StoreDirectColumn
+{
+	const char *name;
+	Oid type;
+} StoreDirectColumn;
+
+/* A table of schema ordering whose first column is channel (text). */
 typedef struct StoreDirectTable
 {
 	const char *name;
 	int natts;
-	const char *const *columns; /* natts names, in order */
-	StoreKeyedTable key;		/* its unique key (STORE_KEYED_COUNT: none) */
+	const StoreDirectColumn *columns; /* natts of them, in order */
+	StoreKeyedTable key; /* its unique key (STORE_KEYED_COUNT: none) */
 } StoreDirectTable;
 
 /*

@@ -38,8 +38,11 @@ typedef enum LogPlanId
 	PLAN_COUNT
 } LogPlanId;
 
-static const char *const log_columns[] = { "channel", "index", "term", "kind",
-										   "data" };
+static const StoreDirectColumn log_columns[] = { { "channel", TEXTOID },
+												 { "index", INT8OID },
+												 { "term", INT8OID },
+												 { "kind", INT2OID },
+												 { "data", BYTEAOID } };
 static const StoreDirectTable log_table = { "log", lengthof(log_columns),
 											log_columns, STORE_KEYED_COUNT };
 
@@ -65,22 +68,24 @@ typedef enum RaftStateColumn
 	RS_COUNT
 } RaftStateColumn;
 
-static const char *const raft_state_columns[RS_COUNT] = { "channel",
-														  "term",
-														  "vote",
-														  "commit_index",
-														  "applied_index",
-														  "snapshot_index",
-														  "snapshot_term",
-														  "snapshot_data",
-														  "log_bytes_since_snapshot",
-														  "removed",
-														  "incarnation",
-														  "boot",
-														  "recovering",
-														  "recovery_reason",
-														  "system_identifier",
-														  "timeline" };
+static const StoreDirectColumn raft_state_columns[RS_COUNT] = {
+	{ "channel", TEXTOID },
+	{ "term", INT8OID },
+	{ "vote", INT8OID },
+	{ "commit_index", INT8OID },
+	{ "applied_index", INT8OID },
+	{ "snapshot_index", INT8OID },
+	{ "snapshot_term", INT8OID },
+	{ "snapshot_data", BYTEAOID },
+	{ "log_bytes_since_snapshot", INT8OID },
+	{ "removed", BOOLOID },
+	{ "incarnation", INT8OID },
+	{ "boot", INT8OID },
+	{ "recovering", BOOLOID },
+	{ "recovery_reason", TEXTOID },
+	{ "system_identifier", INT8OID },
+	{ "timeline", INT8OID }
+};
 static const StoreDirectTable raft_state_table = { "raft_state", RS_COUNT,
 												   raft_state_columns,
 												   STORE_KEYED_RAFT_STATE };

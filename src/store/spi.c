@@ -17,6 +17,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -99,8 +100,17 @@ int64
 StoreGetInt64(HeapTuple tuple, TupleDesc desc, int column)
 {
 	bool isnull;
-	Datum d = SPI_getbinval(tuple, desc, column, &isnull);
+	Datum d;
 
+	/* A column altered to another type would be read as garbage. */
+	if (SPI_gettypeid(desc, column) != INT8OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("column \"%s\" read by the ordering worker is of type %s, not bigint",
+						SPI_fname(desc, column), SPI_gettype(desc, column)),
+				 errhint(
+					 "Restore the column's type as the extension created it.")));
+	d = SPI_getbinval(tuple, desc, column, &isnull);
 	if (isnull)
 		elog(ERROR, "unexpected NULL in column %d", column);
 	return DatumGetInt64(d);

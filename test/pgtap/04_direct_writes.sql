@@ -24,7 +24,7 @@ $$;
 \set config '{"max_message_count": 1}'
 \ir leading_channel.psql
 
-SELECT plan(12);
+SELECT plan(16);
 
 -- Written directly: the defaults and the state the SQL would leave.
 SELECT results_eq($$SELECT block_number FROM ordering.submit_tx('pgtap-direct', 'direct one')$$,
@@ -89,6 +89,28 @@ SELECT ok((SELECT last_error LIKE '%violates check constraint "direct_small"%'
 ALTER TABLE ordering.transactions DROP CONSTRAINT direct_small;
 SELECT results_eq($$SELECT block_number FROM ordering.submit_tx('pgtap-direct', 'far too long for it')$$,
 				  $$VALUES (4::bigint)$$, '... and is, in the next block, once it is dropped');
+
+-- A column whose type was changed: written through SQL, which converts,
+-- never as a datum of the type the extension made (read as the new type,
+-- it would be garbage or a crash).
+ALTER TABLE ordering.blocks ALTER COLUMN raft_term TYPE numeric;
+ALTER TABLE ordering.log ALTER COLUMN term TYPE numeric;
+ALTER TABLE ordering.raft_state ALTER COLUMN log_bytes_since_snapshot TYPE numeric;
+SELECT results_eq($$SELECT block_number, position FROM ordering.submit_tx('pgtap-direct', 'retyped')$$,
+				  $$VALUES (5::bigint, 0)$$, 'with three columns retyped, ordering goes on');
+SELECT ok((SELECT b.raft_term = l.term AND b.raft_term = r.term
+		   FROM ordering.blocks b, ordering.log l, ordering.raft_state r
+		   WHERE b.channel = 'pgtap-direct' AND b.number = 5 AND l.channel = b.channel
+			 AND l.index = b.raft_index AND r.channel = b.channel),
+		  '... the block and its log entry hold the right term');
+SELECT ok((SELECT log_bytes_since_snapshot BETWEEN 1 AND 1e9 FROM ordering.raft_state
+		   WHERE channel = 'pgtap-direct'),
+		  '... and raft_state a sane count of log bytes');
+ALTER TABLE ordering.blocks ALTER COLUMN raft_term TYPE bigint;
+ALTER TABLE ordering.log ALTER COLUMN term TYPE bigint;
+ALTER TABLE ordering.raft_state ALTER COLUMN log_bytes_since_snapshot TYPE bigint;
+SELECT results_eq($$SELECT block_number FROM ordering.submit_tx('pgtap-direct', 'types restored')$$,
+				  $$VALUES (6::bigint)$$, 'with the types restored, ordering goes on');
 
 SELECT * FROM finish();
 SELECT diag('dropped channel pgtap-direct') FROM ordering.drop_channel('pgtap-direct');
