@@ -354,7 +354,8 @@ read_hash_column(HeapTuple tuple, TupleDesc desc, int column,
 				 uint8 hash[ORDERING_HASH_LEN])
 {
 	bool isnull;
-	bytea *stored = DatumGetByteaPP(SPI_getbinval(tuple, desc, column, &isnull));
+	bytea *stored =
+		DatumGetByteaPP(StoreGetColumn(tuple, desc, column, BYTEAOID, &isnull));
 
 	Assert(!isnull);
 	memset(hash, 0, ORDERING_HASH_LEN);
@@ -407,12 +408,14 @@ chain_start_block(ChainCheck *check, HeapTuple tuple, TupleDesc desc)
 	bool isnull;
 	MemoryContext row_context;
 
-	check->number = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+	check->number = StoreGetInt64(tuple, desc, 1);
 	read_hash_column(tuple, desc, 2, check->stored_previous_hash);
 	read_hash_column(tuple, desc, 3, check->stored_data_hash);
 	read_hash_column(tuple, desc, 4, check->stored_hash);
-	check->tx_count = DatumGetInt32(SPI_getbinval(tuple, desc, 5, &isnull));
-	check->is_config = DatumGetBool(SPI_getbinval(tuple, desc, 6, &isnull));
+	check->tx_count =
+		DatumGetInt32(StoreGetColumn(tuple, desc, 5, INT4OID, &isnull));
+	check->is_config =
+		DatumGetBool(StoreGetColumn(tuple, desc, 6, BOOLOID, &isnull));
 	check->items_seen = 0;
 	row_context = MemoryContextSwitchTo(check->block_context);
 	OrderingDataHashBegin(&check->hasher);
@@ -430,7 +433,7 @@ chain_check_row(ChainCheck *check, HeapTuple tuple, TupleDesc desc,
 				bool *in_block)
 {
 	bool isnull;
-	int64 number = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+	int64 number = StoreGetInt64(tuple, desc, 1);
 	Datum item;
 	bytea *item_bytes;
 	Datum position;
@@ -444,8 +447,8 @@ chain_check_row(ChainCheck *check, HeapTuple tuple, TupleDesc desc,
 		*in_block = true;
 	}
 
-	item = SPI_getbinval(tuple, desc, 7, &isnull);
-	position = SPI_getbinval(tuple, desc, 8, &position_isnull);
+	item = StoreGetColumn(tuple, desc, 7, BYTEAOID, &isnull);
+	position = StoreGetColumn(tuple, desc, 8, INT4OID, &position_isnull);
 	if (isnull)
 		return;
 	if (!check->is_config && !position_isnull &&
@@ -461,8 +464,8 @@ chain_check_row(ChainCheck *check, HeapTuple tuple, TupleDesc desc,
 	else
 	{
 		/* tx_id is NOT NULL in the table */
-		char *tx_id =
-			TextDatumGetCString(SPI_getbinval(tuple, desc, 9, &isnull));
+		char *tx_id = TextDatumGetCString(
+			StoreGetColumn(tuple, desc, 9, TEXTOID, &isnull));
 
 		OrderingDataHashAddTx(&check->hasher, tx_id, VARDATA_ANY(item_bytes),
 							  VARSIZE_ANY_EXHDR(item_bytes));

@@ -122,7 +122,8 @@ StoreLoadConsenters(ChannelState *ch)
 		strlcpy(m->node, SPI_getvalue(tuple, desc, 1), sizeof(m->node));
 		m->id = (raft_id) StoreGetInt64(tuple, desc, 2);
 		m->conninfo = MemoryContextStrdup(ch->cxt, SPI_getvalue(tuple, desc, 3));
-		m->is_learner = DatumGetBool(SPI_getbinval(tuple, desc, 4, &isnull));
+		m->is_learner =
+			DatumGetBool(StoreGetColumn(tuple, desc, 4, BOOLOID, &isnull));
 		if (m->is_learner)
 			ch->config.learners[ch->config.n_learners++] = m->id;
 		else
@@ -149,8 +150,9 @@ StoreLoadChainHead(ChannelState *ch)
 				 errmsg("channel \"%s\" has no genesis block", ch->name)));
 	ch->chain.last_block =
 		StoreGetInt64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	hash = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
-										 SPI_tuptable->tupdesc, 2, &isnull));
+	hash = DatumGetByteaPP(StoreGetColumn(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 2, BYTEAOID,
+										  &isnull));
 	if (VARSIZE_ANY_EXHDR(hash) != ORDERING_HASH_LEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),

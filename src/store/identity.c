@@ -90,7 +90,7 @@ static uint64
 identity_column(HeapTuple tuple, TupleDesc desc, int column)
 {
 	bool isnull;
-	Datum d = SPI_getbinval(tuple, desc, column, &isnull);
+	Datum d = StoreGetColumn(tuple, desc, column, INT8OID, &isnull);
 
 	return isnull ? 0 : (uint64) DatumGetInt64(d);
 }
@@ -108,8 +108,8 @@ StoreReadIdentity(ChannelState *ch, StoreRaftState *state, HeapTuple tuple,
 	state->hard_state.incarnation = (uint64) StoreGetInt64(tuple, desc, first);
 	state->hard_state.boot = (uint64) boot;
 	state->hard_state.recovering =
-		DatumGetBool(SPI_getbinval(tuple, desc, first + 2, &isnull));
-	reason = SPI_getbinval(tuple, desc, first + 3, &isnull);
+		DatumGetBool(StoreGetColumn(tuple, desc, first + 2, BOOLOID, &isnull));
+	reason = StoreGetColumn(tuple, desc, first + 3, TEXTOID, &isnull);
 	ch->recovery_reason[0] = '\0';
 	if (!isnull)
 		strlcpy(ch->recovery_reason, TextDatumGetCString(reason),

@@ -164,9 +164,9 @@ StoreLoadRaftState(ChannelState *ch, StoreRaftState *state)
 	state->applied = StoreGetInt64(tuple, desc, 4);
 	ch->log.snapshot_index = StoreGetInt64(tuple, desc, 5);
 	ch->log.snapshot_term = StoreGetInt64(tuple, desc, 6);
-	snapshot_data = SPI_getbinval(tuple, desc, 7, &snapshot_isnull);
+	snapshot_data = StoreGetColumn(tuple, desc, 7, BYTEAOID, &snapshot_isnull);
 	ch->log.bytes_since_snapshot = StoreGetInt64(tuple, desc, 8);
-	ch->removed = DatumGetBool(SPI_getbinval(tuple, desc, 9, &isnull));
+	ch->removed = DatumGetBool(StoreGetColumn(tuple, desc, 9, BOOLOID, &isnull));
 	StoreReadIdentity(ch, state, tuple, desc, 10);
 
 	state->snapshot.meta.index = ch->log.snapshot_index;
@@ -237,8 +237,9 @@ StoreLoadLog(ChannelState *ch, raft_memory_storage *storage)
 			entries[i].index = StoreGetInt64(tuple, desc, 1);
 			entries[i].term = StoreGetInt64(tuple, desc, 2);
 			entries[i].type =
-				DatumGetInt16(SPI_getbinval(tuple, desc, 3, &isnull));
-			data = DatumGetByteaPP(SPI_getbinval(tuple, desc, 4, &isnull));
+				DatumGetInt16(StoreGetColumn(tuple, desc, 3, INT2OID, &isnull));
+			data = DatumGetByteaPP(
+				StoreGetColumn(tuple, desc, 4, BYTEAOID, &isnull));
 			entries[i].size = VARSIZE_ANY_EXHDR(data);
 			entries[i].data =
 				entries[i].size > 0 ? (uint8 *) VARDATA_ANY(data) : NULL;

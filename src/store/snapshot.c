@@ -201,8 +201,8 @@ StoreMaybeSnapshot(ChannelState *ch)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("channel \"%s\" has no configuration block", ch->name)));
-	doc =
-		SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	doc = StoreGetColumn(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+						 BYTEAOID, &isnull);
 	doc_text = text_to_cstring((text *) DatumGetByteaPP(doc));
 
 	json =

@@ -96,21 +96,29 @@ StoreBytea(const void *data, Size len)
 	return result;
 }
 
+Datum
+StoreGetColumn(HeapTuple tuple, TupleDesc desc, int column, Oid type,
+			   bool *isnull)
+{
+	/* A column altered to another type would be read as garbage. */
+	if (SPI_gettypeid(desc, column) != type)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("column \"%s\" read by ordering is of type %s, not %s",
+						SPI_fname(desc, column),
+						format_type_be(SPI_gettypeid(desc, column)),
+						format_type_be(type)),
+				 errhint(
+					 "Restore the column's type as the extension created it.")));
+	return SPI_getbinval(tuple, desc, column, isnull);
+}
+
 int64
 StoreGetInt64(HeapTuple tuple, TupleDesc desc, int column)
 {
 	bool isnull;
-	Datum d;
+	Datum d = StoreGetColumn(tuple, desc, column, INT8OID, &isnull);
 
-	/* A column altered to another type would be read as garbage. */
-	if (SPI_gettypeid(desc, column) != INT8OID)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("column \"%s\" read by the ordering worker is of type %s, not bigint",
-						SPI_fname(desc, column), SPI_gettype(desc, column)),
-				 errhint(
-					 "Restore the column's type as the extension created it.")));
-	d = SPI_getbinval(tuple, desc, column, &isnull);
 	if (isnull)
 		elog(ERROR, "unexpected NULL in column %d", column);
 	return DatumGetInt64(d);

@@ -61,7 +61,14 @@ StoreQuery(const char *sql, int nargs, Oid *types, Datum *values, int expected);
 
 /* A palloc'd bytea holding a copy of len bytes (an SPI parameter). */
 extern bytea *StoreBytea(const void *data, Size len);
-/* A bigint column of an SPI result; ERROR on NULL. */
+/*
+ * A column of an SPI result, which must be of type (else ERROR XX001: a
+ * table's column altered to another type would be read as garbage, or
+ * crash the process).
+ */
+extern Datum StoreGetColumn(HeapTuple tuple, TupleDesc desc, int column,
+							Oid type, bool *isnull);
+/* A bigint column of an SPI result; ERROR on NULL or another type. */
 extern int64 StoreGetInt64(HeapTuple tuple, TupleDesc desc, int column);
 
 extern bool StoreExtensionExists(void);

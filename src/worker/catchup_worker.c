@@ -205,7 +205,7 @@ catchup_read_request(const char *channel, CatchupRequest *req)
 	memset(req, 0, sizeof(*req));
 	req->snapshot.meta.index = (raft_index) StoreGetInt64(tuple, desc, 1);
 	req->snapshot.meta.term = (raft_term) StoreGetInt64(tuple, desc, 2);
-	data = DatumGetByteaPP(SPI_getbinval(tuple, desc, 3, &isnull));
+	data = DatumGetByteaPP(StoreGetColumn(tuple, desc, 3, BYTEAOID, &isnull));
 	pull_as = SPI_getvalue(tuple, desc, 4);
 	if (isnull || VARSIZE_ANY_EXHDR(data) > RAFT_WIRE_MAX_BYTES ||
 		pull_as == NULL || strlen(pull_as) >= ORDERING_NAME_MAX)

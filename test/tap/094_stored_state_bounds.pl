@@ -5,6 +5,8 @@
 # A follower's ordering.raft_state.boot is set to 2^32 - 1 (the counter
 # would pass the core's limit) and, separately, a peer record with a term of
 # 2^62 is planted in ordering.raft_peers; each time the server is restarted.
+# Then two of its raft_state columns are retyped (numeric for a bigint,
+# integer for a text), each time with a restart.
 # The channel's ordering.status shows the error, the log gives the remedy
 # (drop the channel on this node and let it join again), the other channels
 # and the server keep running; after the value is repaired the node rejoins
@@ -34,7 +36,8 @@ my $node = $oc->node($victim);
 
 sub broken_then_repaired
 {
-	my ($what, $break, $repair, $message) = @_;
+	my ($what, $break, $repair, $message, $hint, $every_channel) = @_;
+	$hint //= qr/HINT:  Drop the channel on this node with ordering.drop_channel\(\) and let it join again/;
 	my $log_at = -s $node->logfile;
 	# The worker rewrites these columns only when they change: the channel
 	# is idle, so the planted value stays until the restart reads it.
@@ -47,9 +50,18 @@ sub broken_then_repaired
 		"$what: ordering.status on $victim shows the error")
 	  or diag(explain($st));
 	is($st->{role}, 'stopped', "$what: no Raft node runs for the channel");
-	ok($node->log_contains(qr/HINT:  Drop the channel on this node with ordering.drop_channel\(\) and let it join again/, $log_at),
-		"$what: the log names the remedy");
-	ok(defined $oc->wait_for_leader('bystander', \@names), "$what: the other channel still runs on $victim");
+	ok($node->log_contains($hint, $log_at), "$what: the log names the remedy");
+	if ($every_channel)
+	{
+		# A table's column is every channel's: the other one stops the same way.
+		ok($oc->wait_until("$what: the other channel on $victim shows the error", 60,
+				sub { my $b = $oc->status($victim, 'bystander'); return $b && ($b->{last_error} // '') =~ $message; }),
+			"$what: the other channel on $victim stops with the same error");
+	}
+	else
+	{
+		ok(defined $oc->wait_for_leader('bystander', \@names), "$what: the other channel still runs on $victim");
+	}
 	$oc->safe_query($victim, $repair);
 	ok($oc->wait_until("$what: the channel runs again on $victim", 90,
 			sub { $st = $oc->status($victim, $ch); return $st && ($st->{role} // '') eq 'follower' && !defined $st->{last_error}; }),
@@ -66,6 +78,19 @@ broken_then_repaired('a peer record with a term of 2^62',
 	"INSERT INTO ordering.raft_peers VALUES ('$ch', 99, 1, 1, 4611686018427387904)",
 	"DELETE FROM ordering.raft_peers WHERE channel = '$ch' AND raft_id = 99",
 	qr/raft state of channel "$ch" is out of range: a peer record/);
+
+# A column retyped by its owner: read as the type the extension made, a
+# numeric would have been taken for a bigint (a pointer's bits as the
+# incarnation) and an integer for a text (a crash).
+my $retyped = qr/HINT:  Restore the column's type as the extension created it/;
+broken_then_repaired('incarnation retyped to numeric',
+	"ALTER TABLE ordering.raft_state ALTER COLUMN incarnation TYPE numeric",
+	"ALTER TABLE ordering.raft_state ALTER COLUMN incarnation TYPE bigint",
+	qr/column "incarnation" read by ordering is of type numeric, not bigint/, $retyped, 1);
+broken_then_repaired('recovery_reason retyped to integer',
+	"ALTER TABLE ordering.raft_state ALTER COLUMN recovery_reason TYPE int USING 0",
+	"ALTER TABLE ordering.raft_state ALTER COLUMN recovery_reason TYPE text USING NULL",
+	qr/column "recovery_reason" read by ordering is of type integer, not text/, $retyped, 1);
 
 ok($oc->fill_to($leader, $ch, 20, acked => \@acked), 'ordered on to block 20');
 $oc->assert_chains_identical_and_verified(\@names, $ch);
