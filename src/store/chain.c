@@ -16,17 +16,10 @@
  */
 #include "postgres.h"
 
-#include "access/table.h"
-#include "access/tableam.h"
 #include "access/xact.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
-#include "executor/executor.h"
-#include "nodes/makefuncs.h"
 #include "storage/proc.h"
-#include "utils/lsyscache.h"
-#include "utils/rel.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"

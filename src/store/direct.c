@@ -65,7 +65,7 @@ report_channel_dropped(const char *channel)
 }
 
 void
-StoreDirectLockChannel(const char *channel)
+StoreLockChannel(const char *channel)
 {
 	Datum key = CStringGetTextDatum(channel);
 	Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
@@ -94,7 +94,8 @@ StoreDirectLockChannel(const char *channel)
 	UnregisterSnapshot(snapshot);
 
 	/* Only a top-level lock lasts to the commit. */
-	if (GetCurrentTransactionNestLevel() == 1)
+	if (GetCurrentTransactionNestLevel() == 1 &&
+		strlen(channel) < sizeof(locked_channel))
 	{
 		locked_lxid = MyProc->lxid;
 		strlcpy(locked_channel, channel, sizeof(locked_channel));
@@ -105,9 +106,7 @@ StoreDirectLockChannel(const char *channel)
 static bool
 channel_locked(const char *channel)
 {
-	return locked_lxid == MyProc->lxid &&
-		strncmp(locked_channel, channel, sizeof(locked_channel)) == 0 &&
-		strlen(channel) < sizeof(locked_channel);
+	return locked_lxid == MyProc->lxid && strcmp(locked_channel, channel) == 0;
 }
 
 /*

@@ -42,9 +42,12 @@ typedef struct StoreDirectTable
 /*
  * Locks channel's row of ordering.channels FOR KEY SHARE for the rest of
  * the transaction, as a foreign key check would; ERROR 42704 if the row is
- * gone.  Must run at the transaction's top level.
+ * gone.  First in a ready's transaction, at its top level: drop_channel
+ * deletes that row, then (cascading) the channel's other rows, so taking
+ * it first puts the worker's writes and a drop in one order (they
+ * deadlocked without it), and the direct writes below rely on it.
  */
-extern void StoreDirectLockChannel(const char *channel);
+extern void StoreLockChannel(const char *channel);
 
 /*
  * Inserts n_rows rows of channel: values and nulls hold, row after row,
@@ -53,7 +56,7 @@ extern void StoreDirectLockChannel(const char *channel);
  * the SQL statement must serve.
  *
  * The foreign key to ordering.channels is not checked row by row: these
- * writes require the lock StoreDirectLockChannel took in this transaction,
+ * writes require the lock StoreLockChannel took in this transaction,
  * which is the lock the check would take and shows the row is there.
  */
 extern bool

@@ -318,12 +318,6 @@ StorePersistEntries(const char *channel, LogPosition *log,
 	pfree(nulls);
 }
 
-void
-StoreLockChannel(const char *channel)
-{
-	StoreDirectLockChannel(channel);
-}
-
 /* The hard state's parameters of PLAN_HARD_STATE(_APPLIED), $1 to $7. */
 static void
 hard_state_values(const char *channel, const raft_hard_state *hs, Datum *values)

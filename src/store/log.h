@@ -19,8 +19,6 @@ extern void StoreLoadLog(ChannelState *ch, raft_memory_storage *storage);
 extern void StoreSetRemoved(ChannelState *ch, bool removed);
 
 /* Persisting a ready (before any of its messages leave). */
-/* First in a ready's transaction: lock order with drop_channel. */
-extern void StoreLockChannel(const char *channel);
 extern void StorePersistEntries(const char *channel, LogPosition *log,
 								const raft_entry *entries, uint32 n_entries,
 								raft_index last_index);

@@ -46,6 +46,7 @@
 #include "common/gucs.h"
 #include "common/names.h"
 #include "store/chain.h"
+#include "store/direct.h"
 #include "store/log.h"
 #include "store/snapshot.h"
 #include "store/spi.h"

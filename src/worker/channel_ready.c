@@ -30,6 +30,7 @@
 
 #include "common/entry.h"
 #include "store/chain.h"
+#include "store/direct.h"
 #include "store/log.h"
 #include "store/snapshot.h"
 #include "store/spi.h"
