@@ -70,20 +70,23 @@ def main():
             etcd = EtcdCluster(s.work_dir, s.etcd_client_base, s.etcd_peer_base)
             etcd.start()
             log("etcd members up; ordering nodes up")
-            report.compare = Compare(s, cluster, etcd, log)
+            report.compare = Compare(s, cluster, etcd, log, on_case=memory.set_phase)
             run_part(report, "comparison", lambda: report.compare.run(compare_parts))
             etcd.stop()
             etcd = None
         if "catchup" in s.parts:
+            memory.set_phase("catchup")
             catchup = Catchup(s, cluster, log)
             if run_part(report, "catchup", catchup.run):
                 report.catchup = catchup.r
         if "idle" in s.parts:
+            memory.set_phase("idle")
             idle = Idle(s, cluster, log)
             if run_part(report, "idle", idle.run):
                 report.idle = idle.r
         memory.stop()
         report.memory = memory.snapshot()
+        report.memory_phases = memory.phases()
         report.node_starts = dict(cluster.starts)
         report.finished, report.load_after = utc_now(), machine.load_average()
         text = report.markdown()

@@ -39,7 +39,8 @@ def log_result(log, r):
 
 
 class Compare:
-    def __init__(self, settings, cluster, etcd, log):
+    def __init__(self, settings, cluster, etcd, log, on_case=None):
+        self.on_case = on_case or (lambda tag: None)
         self.s = settings
         self.cluster = cluster
         self.etcd = etcd
@@ -67,6 +68,7 @@ class Compare:
                 continue
             per_call = per_call or self.s.batch
             tag = "%s-%d-%d" % (part, payload, clients)
+            self.on_case(tag)
             if with_etcd:
                 r = measure.etcd_run(self.etcd, self.run_dir("etcd-" + tag), clients, payload,
                                      self.s.warmup_s, self.s.seconds,

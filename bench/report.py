@@ -16,6 +16,7 @@ class Report:
         self.machine = machine
         self.compare = None
         self.memory = None
+        self.memory_phases = []
         self.node_starts = {}
         self.failures = []
         self.filesystem = "unknown"
@@ -131,6 +132,11 @@ class Report:
                      for n, m in self.memory.items()]
             out.append("- ordering workers, sampled every second through the whole bench: "
                        + "; ".join(parts))
+        if self.memory_phases:
+            out.append("- largest resident set (VmRSS) and private memory (RssAnon) of any "
+                       "node's worker while each part of the bench ran: "
+                       + "; ".join("%s: %s / %s MiB" % (p, _mib(h), _mib(a))
+                                   for p, h, a in self.memory_phases))
         if self.idle:
             i = self.idle
             out.append("- idle: with the %d channels of the other parts: %s; created %d more in "

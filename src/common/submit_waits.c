@@ -230,8 +230,15 @@ OrderingSubmitWaitsComplete(OrderingSubmitWaits *waits, const char *channel,
 				strcmp(slot->tx_id, place->tx_id) != 0 ||
 				strcmp(slot->channel, channel) != 0)
 				continue;
-			if (memcmp(slot->payload_hash, place->payload_hash,
-					   ORDERING_HASH_LEN) == 0)
+			if (place->block_number == ORDERING_PLACE_BEFORE)
+			{
+				/* Its place and payload are in the table, not here. */
+				if (slot->state != ORDERING_WAIT_WAITING)
+					continue;
+				slot->state = ORDERING_WAIT_RECHECK;
+			}
+			else if (memcmp(slot->payload_hash, place->payload_hash,
+							ORDERING_HASH_LEN) == 0)
 			{
 				slot->state = ORDERING_WAIT_ORDERED;
 				slot->block_number = place->block_number;

@@ -52,7 +52,11 @@ typedef struct OrderingSubmitWaits
 	OrderingWaitSlot *slots;
 } OrderingSubmitWaits;
 
-/* A transaction as the worker applied it. */
+/*
+ * A transaction as the worker applied it: written at block_number and
+ * position, or, with block_number ORDERING_PLACE_BEFORE, dropped because a
+ * block before this one holds its id (the waiter looks in the table).
+ */
 typedef struct OrderingPlace
 {
 	char *tx_id;
@@ -60,6 +64,8 @@ typedef struct OrderingPlace
 	int64 block_number;
 	int32 position;
 } OrderingPlace;
+
+#define ORDERING_PLACE_BEFORE (-1)
 
 extern Size OrderingSubmitWaitsShmemSize(int n_slots);
 extern OrderingSubmitWaits *
@@ -86,7 +92,8 @@ OrderingSubmitWaitsReleaseOwner(OrderingSubmitWaits *waits, int owner);
 
 /*
  * Worker, after the commit that applied them: hands every waiter of these
- * transactions of channel its place (or TAKEN) and sets its latch.
+ * transactions of channel its place (or TAKEN, or RECHECK for one ordered
+ * before) and sets its latch.
  */
 extern void
 OrderingSubmitWaitsComplete(OrderingSubmitWaits *waits, const char *channel,

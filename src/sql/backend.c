@@ -35,12 +35,25 @@ OrderingRequireSharedMemory(void)
 					 "Add ordering to shared_preload_libraries in postgresql.conf and restart the server.")));
 }
 
+/* ordering.database is fixed at server start, and so is MyDatabaseId. */
+static bool
+worker_database_is_this(void)
+{
+	static int known = -1;
+
+	if (known < 0)
+	{
+		char *database = get_database_name(MyDatabaseId);
+
+		known = database != NULL && strcmp(database, ordering_database) == 0;
+	}
+	return known == 1;
+}
+
 void
 OrderingRequireWorkerDatabase(void)
 {
-	char *database = get_database_name(MyDatabaseId);
-
-	if (database == NULL || strcmp(database, ordering_database) != 0)
+	if (!worker_database_is_this())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the ordering worker works in database \"%s\", not in this one",
@@ -49,19 +62,27 @@ OrderingRequireWorkerDatabase(void)
 						 ordering_database)));
 }
 
-void
-OrderingRequireWorker(void)
+bool
+OrderingWorkerRunning(void)
 {
 	bool running;
 
 	OrderingRequireSharedMemory();
-	OrderingRequireWorkerDatabase();
-
+	if (!worker_database_is_this())
+		return false;
 	LWLockAcquire(&ordering_shared->lock, LW_SHARED);
 	running = ordering_shared->worker_pid != 0 && ordering_shared->worker_ready;
 	LWLockRelease(&ordering_shared->lock);
+	return running;
+}
 
-	if (!running)
+void
+OrderingRequireWorker(void)
+{
+	OrderingRequireSharedMemory();
+	OrderingRequireWorkerDatabase();
+
+	if (!OrderingWorkerRunning())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("ordering worker is not running"),

@@ -17,6 +17,8 @@ extern void OrderingRequireSharedMemory(void);
 extern void OrderingRequireWorkerDatabase(void);
 /* Both of the above, and the worker runs and is ready. */
 extern void OrderingRequireWorker(void);
+/* The same as a test: true when OrderingRequireWorker would pass. */
+extern bool OrderingWorkerRunning(void);
 
 /* When the current transaction commits, make the worker reread channels. */
 extern void OrderingReloadChannelsAtCommit(void);

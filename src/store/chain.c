@@ -226,12 +226,13 @@ StoreInsertBlock(const char *channel, const StoreBlockRow *row, bool notify)
 }
 
 /*
- * Adds to seen each of the ids already on the channel: one probe of the
- * unique (channel, tx_id) index per id (store/tx_places.h).
+ * Adds to seen each of the ids already on the channel, and appends its
+ * transaction to *before: one probe of the unique (channel, tx_id) index
+ * per id (store/tx_places.h).
  */
 static void
-probe_ordered_ids(const char *channel, const EntryTx *txs, uint32 n_txs,
-				  Datum *ids, HTAB *seen)
+probe_ordered_ids(const char *channel, EntryTx *txs, uint32 n_txs, Datum *ids,
+				  HTAB *seen, List **before)
 {
 	StoreTxProbe probe;
 	Snapshot snapshot;
@@ -245,8 +246,12 @@ probe_ordered_ids(const char *channel, const EntryTx *txs, uint32 n_txs,
 		{
 			char key[ORDERING_TX_ID_MAX];
 
+			bool found;
+
 			strlcpy(key, txs[i].tx_id, sizeof(key));
-			hash_search(seen, key, HASH_ENTER, NULL);
+			hash_search(seen, key, HASH_ENTER, &found);
+			if (!found)
+				*before = lappend(*before, &txs[i]);
 		}
 	StoreTxProbeEnd(&probe);
 	UnregisterSnapshot(snapshot);
@@ -446,12 +451,13 @@ batch_write_optimistic(ChannelState *ch, const raft_entry *entry,
  * Applies a batch: drops transactions already ordered on the channel and
  * repeats within the batch, then writes the rest as the next block.  The
  * ids of every transaction in the batch go to *applied_ids (so the caller
- * forgets them as in flight); those written go to *written, in block order
+ * forgets them as in flight); those written go to *written, in block order,
+ * and those dropped because an earlier block holds their id to *before
  * (EntryTx *, valid as long as the current memory context).
  */
 int64
 StoreApplyBatch(ChannelState *ch, const raft_entry *entry, List **applied_ids,
-				List **written)
+				List **written, List **before)
 {
 	uint32 n_txs;
 	EntryTx *txs;
@@ -489,7 +495,7 @@ StoreApplyBatch(ChannelState *ch, const raft_entry *entry, List **applied_ids,
 
 	/* Which of these ids are already on the channel? */
 	seen = batch_seen_create(n_txs * 2);
-	probe_ordered_ids(ch->name, txs, n_txs, id_datums, seen);
+	probe_ordered_ids(ch->name, txs, n_txs, id_datums, seen, before);
 	batch_rows(txs, n_txs, id_datums, seen, &rows);
 	hash_destroy(seen);
 	if (rows.n == 0)

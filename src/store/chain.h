@@ -45,7 +45,7 @@ extern void StoreInsertTransactions(const char *channel, int64 number,
  * ids of every transaction in a batch go to *applied_ids.
  */
 extern int64 StoreApplyBatch(ChannelState *ch, const raft_entry *entry,
-							 List **applied_ids, List **written);
+							 List **applied_ids, List **written, List **before);
 extern int64 StoreApplySettings(ChannelState *ch, const raft_entry *entry);
 extern int64 StoreApplyConfChange(ChannelState *ch, const raft_entry *entry);
 

@@ -38,7 +38,10 @@
 #include "worker/channel_internal.h"
 #include "worker/transport.h"
 
-/* The transactions a ready wrote into blocks, for their waiters. */
+/*
+ * The transactions a ready wrote into blocks, and those it dropped as
+ * ordered before, for their waiters.
+ */
 typedef struct ReadyPlaces
 {
 	MemoryContext cxt; /* outlives the ready's transaction */
@@ -47,14 +50,14 @@ typedef struct ReadyPlaces
 	int max;
 } ReadyPlaces;
 
-/* Notes the transactions of block number, in block order. */
+/* Notes txs (EntryTx *) at number from position 0 on, or as BEFORE. */
 static void
-ready_note_places(ReadyPlaces *done, int64 number, List *written)
+ready_note_places(ReadyPlaces *done, int64 number, List *txs)
 {
 	ListCell *lc;
 	int position = 0;
 
-	foreach(lc, written)
+	foreach(lc, txs)
 	{
 		const EntryTx *tx = lfirst(lc);
 		OrderingPlace *place;
@@ -70,7 +73,7 @@ ready_note_places(ReadyPlaces *done, int64 number, List *written)
 		place->tx_id = MemoryContextStrdup(done->cxt, tx->tx_id);
 		OrderingSha256(tx->payload, tx->payload_len, place->payload_hash);
 		place->block_number = number;
-		place->position = position++;
+		place->position = number == ORDERING_PLACE_BEFORE ? -1 : position++;
 	}
 }
 
@@ -160,14 +163,18 @@ channel_apply_entry(Channel *ch, const raft_entry *entry, bool *rebuild,
 			{
 				List *ids = NIL;
 				List *written = NIL;
+				List *before = NIL;
 				ListCell *lc;
 
 				/* One of this leader's own batches has committed. */
 				if (ChannelIsLeader(ch) && entry->term == ch->raft.term)
 					CutterNoteApplied(&ch->routing.cutter);
-				block = StoreApplyBatch(&ch->state, entry, &ids, &written);
+				block =
+					StoreApplyBatch(&ch->state, entry, &ids, &written, &before);
 				if (block >= 0)
 					ready_note_places(done, block, written);
+				/* Resubmitted: their submitters find them in the table. */
+				ready_note_places(done, ORDERING_PLACE_BEFORE, before);
 				foreach(lc, ids)
 				{
 					ChannelForgetInflight(ch, (const char *) lfirst(lc));
