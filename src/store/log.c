@@ -460,3 +460,22 @@ StoreDeleteLogThrough(const char *channel, raft_index index)
 	values[1] = Int64GetDatum((int64) index);
 	StoreExecPlan(&plans[PLAN_LOG_DELETE_THROUGH], values, NULL, SPI_OK_DELETE);
 }
+
+int64
+StoreLogBytes(const char *channel)
+{
+	Oid types[1] = { TEXTOID };
+	Datum values[1] = { CStringGetTextDatum(channel) };
+	bool isnull;
+	int64 bytes;
+
+	/* octet_length reads an out-of-line value's size from its pointer. */
+	StoreQuery("SELECT coalesce(sum(octet_length(data)), 0)::bigint"
+			   " FROM ordering.log WHERE channel = $1",
+			   1, types, values, SPI_OK_SELECT);
+	bytes = DatumGetInt64(StoreGetColumn(SPI_tuptable->vals[0],
+										 SPI_tuptable->tupdesc, 1, INT8OID,
+										 &isnull));
+	Assert(!isnull);
+	return bytes;
+}

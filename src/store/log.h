@@ -29,5 +29,7 @@ extern void StorePersistPeers(const char *channel, uint32 n_peers,
 extern void StoreSaveApplied(const char *channel, const LogPosition *log,
 							 const raft_hard_state *hs);
 extern void StoreDeleteLogThrough(const char *channel, raft_index index);
+/* The bytes of the entries the log table holds for channel. */
+extern int64 StoreLogBytes(const char *channel);
 
 #endif /* ORDERING_STORE_LOG_H */

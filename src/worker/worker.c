@@ -46,6 +46,7 @@
 #include "store/genesis.h"
 #include "store/spi.h"
 #include "worker/channel.h"
+#include "worker/heap_trim.h"
 #include "worker/rejections.h"
 #include "worker/transport.h"
 #include "worker/worker_internal.h"
@@ -844,6 +845,7 @@ OrderingWorkerMain(Datum main_arg)
 		 * analyzed or vacuumed (deleted log rows piled up).
 		 */
 		(void) pgstat_report_stat(false);
+		WorkerTrimHeap(GetCurrentTimestamp());
 		worker_wait(timeout_ms);
 	}
 }
