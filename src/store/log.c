@@ -464,18 +464,12 @@ StoreDeleteLogThrough(const char *channel, raft_index index)
 int64
 StoreLogBytes(const char *channel)
 {
-	Oid types[1] = { TEXTOID };
-	Datum values[1] = { CStringGetTextDatum(channel) };
-	bool isnull;
-	int64 bytes;
+	Oid type = TEXTOID;
+	Datum name = CStringGetTextDatum(channel);
 
 	/* octet_length reads an out-of-line value's size from its pointer. */
 	StoreQuery("SELECT coalesce(sum(octet_length(data)), 0)::bigint"
 			   " FROM ordering.log WHERE channel = $1",
-			   1, types, values, SPI_OK_SELECT);
-	bytes = DatumGetInt64(StoreGetColumn(SPI_tuptable->vals[0],
-										 SPI_tuptable->tupdesc, 1, INT8OID,
-										 &isnull));
-	Assert(!isnull);
-	return bytes;
+			   1, &type, &name, SPI_OK_SELECT);
+	return StoreGetInt64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
