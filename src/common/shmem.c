@@ -21,6 +21,7 @@
  */
 #include "postgres.h"
 
+#include "common/hashfn.h"
 #include "miscadmin.h"
 #include "storage/backendid.h"
 #include "storage/ipc.h"
@@ -103,6 +104,8 @@ ordering_shared_init(OrderingShared *shared, int tranche_id)
 	shared->worker_ready = false;
 	shared->worker_generation = 0;
 	pg_atomic_init_u32(&shared->reload_channels, 0);
+	for (int i = 0; i < ORDERING_REPEAT_BUCKETS; i++)
+		pg_atomic_init_u64(&shared->repeats_seen_at[i], 0);
 	shared->next_ticket = 1;
 	ConditionVariableInit(&shared->applied_cv);
 	ConditionVariableInit(&shared->queue_cv);
@@ -200,4 +203,36 @@ OrderingPublishedLastBlock(const char *channel)
 	}
 	LWLockRelease(&ordering_shared->lock);
 	return last_block;
+}
+
+/*
+ * A waiting submit does not look for its ids before enqueueing: the worker
+ * drops an id a block before held when it applies the batch, and tells the
+ * waiters (submit.c).  That is cheap while resubmissions are rare, but each
+ * one costs its whole batch a second write on every node, so a client that
+ * retries in a loop would slow the channel down; while they come, the
+ * submitters look first again, answering resubmissions at once.
+ */
+static pg_atomic_uint64 *
+repeat_bucket(const char *channel)
+{
+	uint32 hash = hash_bytes((const unsigned char *) channel, strlen(channel));
+
+	return &ordering_shared->repeats_seen_at[hash % ORDERING_REPEAT_BUCKETS];
+}
+
+void
+OrderingNoteRepeat(const char *channel, TimestampTz now)
+{
+	pg_atomic_write_u64(repeat_bucket(channel), (uint64) now);
+}
+
+bool
+OrderingRepeatsRecent(const char *channel, TimestampTz now)
+{
+	TimestampTz seen_at =
+		(TimestampTz) pg_atomic_read_u64(repeat_bucket(channel));
+
+	return seen_at != 0 &&
+		now < TimestampTzPlusMilliseconds(seen_at, ORDERING_REPEAT_WINDOW_MS);
 }

@@ -112,6 +112,9 @@ typedef struct OrderingChannelStatus
 	OrderingPeerStatus peers[ORDERING_MAX_PEERS];
 } OrderingChannelStatus;
 
+/* Buckets of channel names for OrderingNoteRepeat (collisions are safe). */
+#define ORDERING_REPEAT_BUCKETS 64
+
 typedef struct OrderingShared
 {
 	LWLock lock;			  /* guards everything below but the rings */
@@ -120,6 +123,8 @@ typedef struct OrderingShared
 	bool worker_ready;		  /* extension found and channels loaded */
 	uint64 worker_generation; /* bumped on each worker start */
 	pg_atomic_uint32 reload_channels; /* set by create/drop channel */
+	/* When the worker last dropped a resubmitted id, per channel bucket. */
+	pg_atomic_uint64 repeats_seen_at[ORDERING_REPEAT_BUCKETS];
 	uint64 next_ticket;
 
 	/* Broadcast by the worker after each commit that applied blocks. */
@@ -162,5 +167,15 @@ OrderingSubmitDequeue(StringInfo buf, const char **channel, const char **tx_id,
 
 /* Backends: the channel's last block as the worker publishes it, or -1. */
 extern int64 OrderingPublishedLastBlock(const char *channel);
+
+/*
+ * Resubmissions: the worker notes when it dropped an id a block before
+ * held (OrderingNoteRepeat); for ORDERING_REPEAT_WINDOW_MS after that,
+ * submitters on that channel look for their ids before enqueueing
+ * (OrderingRepeatsRecent).
+ */
+#define ORDERING_REPEAT_WINDOW_MS 10000
+extern void OrderingNoteRepeat(const char *channel, TimestampTz now);
+extern bool OrderingRepeatsRecent(const char *channel, TimestampTz now);
 
 #endif /* ORDERING_SHMEM_H */

@@ -21,7 +21,9 @@
  * wins, and the other submitter learns it once it is applied here).  The
  * look uses a fresh snapshot, which only works in READ COMMITTED.  With
  * no worker running the backend looks before anything else, so an id
- * already ordered is still answered; async submits always do.
+ * already ordered is still answered; so it does for a while after the
+ * worker dropped a resubmitted id on the channel (common/shmem.h); async
+ * submits always do.
  *
  * src/sql/submit.c
  *
@@ -497,8 +499,10 @@ submit_items(const char *channel, SubmitItem *items, int n_items, bool wait)
 		 * With a worker, ids ordered before need no look here: the worker
 		 * drops them when it applies their batch and tells their waiters
 		 * to look (a probe per id here cost 8 % of a batched submit).
+		 * While resubmissions come, looking first is the cheaper way.
 		 */
-		if (!OrderingWorkerRunning())
+		if (!OrderingWorkerRunning() ||
+			OrderingRepeatsRecent(channel, GetCurrentTimestamp()))
 			lookup_places(channel, items, n_items, places, false);
 		if (count_unordered(items, n_items) > 0)
 		{

@@ -175,6 +175,8 @@ channel_apply_entry(Channel *ch, const raft_entry *entry, bool *rebuild,
 					ready_note_places(done, block, written);
 				/* Resubmitted: their submitters find them in the table. */
 				ready_note_places(done, ORDERING_PLACE_BEFORE, before);
+				if (before != NIL)
+					OrderingNoteRepeat(ch->state.name, GetCurrentTimestamp());
 				foreach(lc, ids)
 				{
 					ChannelForgetInflight(ch, (const char *) lfirst(lc));

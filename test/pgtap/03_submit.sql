@@ -9,7 +9,7 @@
 \set config '{"max_message_count": 1, "batch_timeout": 20}'
 \ir leading_channel.psql
 
-SELECT plan(31);
+SELECT plan(33);
 
 SELECT results_eq($$SELECT role, is_leader FROM ordering.status WHERE channel = 'pgtap-submit'$$,
 				  $$VALUES ('leader', true)$$, 'this node leads its one-node channel');
@@ -27,6 +27,13 @@ SELECT results_eq($$SELECT * FROM ordering.submit_tx('pgtap-submit', 'two', 'id-
 SELECT cmp_ok((SELECT applied_index FROM ordering.raft_state WHERE channel = 'pgtap-submit'), '>',
 			  :applied_before::bigint,
 			  '... found by the worker: the resubmission went through the log (and made no block)');
+SELECT applied_index AS applied_before FROM ordering.raft_state WHERE channel = 'pgtap-submit' \gset
+SELECT results_eq($$SELECT * FROM ordering.submit_tx('pgtap-submit', 'two', 'id-two')$$,
+				  $$VALUES ('id-two', 2::bigint, 0)$$,
+				  'resubmitted again at once, it returns its place');
+SELECT is((SELECT applied_index FROM ordering.raft_state WHERE channel = 'pgtap-submit'),
+		  :applied_before::bigint,
+		  '... found by the submitter: just after a resubmission it looks first, and nothing goes through the log');
 SELECT throws_ok($$SELECT * FROM ordering.submit_tx('pgtap-submit', 'not two', 'id-two')$$,
 				 '23505', 'transaction id "id-two" is already ordered on channel "pgtap-submit" with another payload',
 				 'an id ordered with another payload is refused, naming the id');
