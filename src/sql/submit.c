@@ -501,12 +501,14 @@ submit_items(const char *channel, SubmitItem *items, int n_items, bool wait)
 		 * to look (a probe per id here cost 8 % of a batched submit).
 		 * While resubmissions come, looking first is the cheaper way.
 		 */
-		if (!OrderingWorkerRunning() ||
-			OrderingRepeatsRecent(channel, GetCurrentTimestamp()))
+		bool worker_up = OrderingWorkerRunning();
+
+		if (!worker_up || OrderingRepeatsRecent(channel, GetCurrentTimestamp()))
 			lookup_places(channel, items, n_items, places, false);
 		if (count_unordered(items, n_items) > 0)
 		{
-			OrderingRequireWorker();
+			if (!worker_up)
+				OrderingRequireWorker(); /* errors, saying why */
 			enqueue_unordered(channel, items, n_items, places, deadline);
 			wait_until_ordered(channel, items, n_items, places, deadline);
 		}
