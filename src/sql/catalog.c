@@ -20,6 +20,7 @@
 
 #include "sql/catalog.h"
 #include "store/channel_read.h"
+#include "store/spi.h"
 
 int
 OrderingSpiExecute(const char *sql, int nargs, Oid *types, Datum *values,
@@ -113,8 +114,9 @@ OrderingFindConsenter(const char *channel, const char *node, bool *is_learner)
 					   2, types, values, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		return false;
-	*is_learner = DatumGetBool(
-		SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	*is_learner = DatumGetBool(StoreGetColumn(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, 1,
+											  BOOLOID, &isnull));
 	return true;
 }
 

@@ -134,8 +134,7 @@ peer_former_member_limit(const char *channel, const char *role)
 		}
 		if (member_before && !member)
 			limit =
-				DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-											SPI_tuptable->tupdesc, 1, &isnull));
+				StoreGetInt64(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
 		member_before = member;
 	}
 	return member_before ? -1 : limit;
@@ -283,8 +282,8 @@ ordering_peer_block_hash(PG_FUNCTION_ARGS)
 	if (SPI_processed == 1)
 	{
 		bool isnull;
-		Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-								1, &isnull);
+		Datum d = StoreGetColumn(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+								 1, BYTEAOID, &isnull);
 
 		if (!isnull)
 		{

@@ -536,7 +536,8 @@ chain_check_orphans(const char *channel, ChainCheck *check)
 					   " (SELECT 1 FROM ordering.blocks b WHERE b.channel = $1"
 					   "  AND b.number = t.block_number AND NOT b.is_config)",
 					   1, types, values, SPI_OK_SELECT);
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	d = StoreGetColumn(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+					   INT8OID, &isnull);
 	if (!isnull)
 		chain_bad(check, DatumGetInt64(d),
 				  psprintf("transactions of block " INT64_FORMAT

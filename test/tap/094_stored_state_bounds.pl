@@ -6,7 +6,8 @@
 # would pass the core's limit) and, separately, a peer record with a term of
 # 2^62 is planted in ordering.raft_peers; each time the server is restarted.
 # Then two of its raft_state columns are retyped (numeric for a bigint,
-# integer for a text), each time with a restart.
+# integer for a text), each time with a restart; and, in a transaction
+# rolled back, the blocks' hash, read by peer_block_hash.
 # The channel's ordering.status shows the error, the log gives the remedy
 # (drop the channel on this node and let it join again), the other channels
 # and the server keep running; after the value is repaired the node rejoins
@@ -91,6 +92,24 @@ broken_then_repaired('recovery_reason retyped to integer',
 	"ALTER TABLE ordering.raft_state ALTER COLUMN recovery_reason TYPE int USING 0",
 	"ALTER TABLE ordering.raft_state ALTER COLUMN recovery_reason TYPE text USING NULL",
 	qr/column "recovery_reason" read by ordering is of type integer, not text/, $retyped, 1);
+
+# The same in the functions peers call: a block's hash retyped to integer,
+# read by peer_block_hash (catch-up and eviction checks call it), was
+# taken for a pointer; the backend died and the postmaster restarted every
+# process of the server.  Inside a transaction that is rolled back.
+{
+	my $log_at = -s $node->logfile;
+	my $r = $oc->query($victim, qq{BEGIN;
+ALTER TABLE ordering.blocks DROP CONSTRAINT blocks_hash_check;
+ALTER TABLE ordering.blocks ALTER COLUMN hash TYPE integer USING 0;
+SELECT ordering.peer_block_hash('$ch', 1);
+ROLLBACK;});
+	is($r->{sqlstate}, 'XX001', 'peer_block_hash with the hash column retyped to integer: XX001')
+	  or diag($r->{stderr});
+	like($r->{stderr}, qr/column "hash" read by ordering is of type integer, not bytea/,
+		'... naming the column');
+	is($oc->crashes($victim, $log_at), '', '... and no server process crashed');
+}
 
 ok($oc->fill_to($leader, $ch, 20, acked => \@acked), 'ordered on to block 20');
 $oc->assert_chains_identical_and_verified(\@names, $ch);
