@@ -245,7 +245,6 @@ probe_ordered_ids(const char *channel, EntryTx *txs, uint32 n_txs, Datum *ids,
 		if (StoreTxProbeLookup(&probe, ids[i], NULL, NULL))
 		{
 			char key[ORDERING_TX_ID_MAX];
-
 			bool found;
 
 			strlcpy(key, txs[i].tx_id, sizeof(key));
