@@ -498,7 +498,8 @@ submit_items(const char *channel, SubmitItem *items, int n_items, bool wait)
 		/*
 		 * With a worker, ids ordered before need no look here: the worker
 		 * drops them when it applies their batch and tells their waiters
-		 * to look (a probe per id here cost 8 % of a batched submit).
+		 * to look (a probe per id here took 8 % of the machine's CPU with
+		 * 64 clients calling submit_txs of 10).
 		 * While resubmissions come, looking first is the cheaper way.
 		 */
 		bool worker_up = OrderingWorkerRunning();
