@@ -102,13 +102,15 @@ def etcd_run(etcd, run_dir, clients, payload_bytes, warmup_s, seconds, request="
 def ordering_run(cluster, node, channel, run_dir, clients, payload_bytes, warmup_s, seconds,
                  per_call=1, sql=None, call=None):
     """Closed-loop submit_tx (per_call 1) or submit_txs (per_call > 1) calls on
-    node; sql replaces the call (the driver's own ceiling: SELECT 1)."""
+    node; sql replaces the call (the driver's own ceiling: SELECT 1); call
+    names it in the report (by default the function and per_call)."""
     if sql is None:
         if per_call == 1:
-            sql, call = pg_load.submit_tx_script(channel, payload_bytes), "submit_tx"
+            sql, name = pg_load.submit_tx_script(channel, payload_bytes), "submit_tx"
         else:
             sql = pg_load.submit_txs_script(channel, payload_bytes, per_call)
-            call = "submit_txs x%d" % per_call
+            name = "submit_txs x%d" % per_call
+        call = call or name
     result = Result("ordering", call, payload_bytes, clients, per_call, seconds)
     committed_before = cluster.ordered_count(node, channel) if channel else 0
     load = pg_load.Pgbench(cluster, node, run_dir, {"call": sql}, clients,

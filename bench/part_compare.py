@@ -4,18 +4,22 @@ For each case, etcd first and ordering right after, so that whatever else
 the machine is doing weighs on both alike.  Parts:
 
   latency     1 client, 100 B: submit_tx vs Put, latency percentiles
-  throughput  16 and 64 clients, 100 B: tx/s vs Put/s; and the drivers'
-              ceilings (calls that do no consensus, 64 clients)
+  throughput  16 and 64 clients, 100 B: tx/s vs Put/s; and the ceilings
+              (64 clients): the drivers' (calls that do no consensus) and
+              one node's (submit_tx, submit_txs on a one-member channel)
   batch       64 clients calling submit_txs with BENCH_BATCH payloads
   kib         1 and 64 clients, 1 KiB
 """
 import os
+import time
 
 import measure
 import stats
+from pg_cluster import quote
 from waiting import wait_until
 
 CHANNEL = "bench"
+CEILING_CHANNEL = "ceiling"   # its only consenter is the first node
 CEILING_SECONDS = 5
 CEILING_WARMUP_S = 1
 
@@ -90,7 +94,11 @@ class Compare:
     def run_ceilings(self):
         """What each driver does with 64 clients when the server does no
         consensus: a serializable Range on one etcd member, SELECT 1 on one
-        PostgreSQL server."""
+        PostgreSQL server.  Then what one PostgreSQL server does alone
+        through the same submit calls, on a channel with the compared
+        channel's settings whose only consenter is that server: no
+        replication, so an upper bound of the three-node rates."""
+        self.on_case("ceilings")
         r = measure.etcd_run(self.etcd, self.run_dir("ceiling-etcd"), 64, 100,
                              CEILING_WARMUP_S, CEILING_SECONDS, request="range",
                              processes=self.s.driver_processes)
@@ -101,6 +109,35 @@ class Compare:
                                  CEILING_SECONDS, sql="SELECT 1;\n", call="SELECT 1")
         log_result(self.log, r)
         self.ceilings.append(r)
+        node = self.cluster.names[0]
+        self.cluster.create_channels([CEILING_CHANNEL], self.s.channel_config, members=[node])
+        try:
+            batch = self.s.batch
+            for per_call, call in ((1, "submit_tx"), (batch, "submit_txs x%d" % batch)):
+                r = measure.ordering_run(self.cluster, node, CEILING_CHANNEL,
+                                         self.run_dir("ceiling-" + call.replace(" ", "-")),
+                                         64, 100, CEILING_WARMUP_S, CEILING_SECONDS,
+                                         per_call=per_call, call=call + ", one-member channel")
+                log_result(self.log, r)
+                self.ceilings.append(r)
+        finally:
+            self.drop_ceiling_channel(node)
+
+    def drop_ceiling_channel(self, node):
+        """The later runs and parts find node as they would have without the
+        one-member channel: the channels they saw before (the idle part counts
+        them), compact tables (the other channels' rows only, rewritten), no
+        dead rows left to autovacuum and no dirty buffers left to write
+        during a measured window."""
+        t0 = time.monotonic()
+        self.cluster.psql(node, "SELECT ordering.drop_channel(%s)" % quote(CEILING_CHANNEL))
+        tables = self.cluster.psql(node, "SELECT string_agg(format('%I.%I', schemaname, "
+                                         "tablename), ', ') FROM pg_tables "
+                                         "WHERE schemaname = 'ordering'")
+        self.cluster.psql(node, "VACUUM (FULL, ANALYZE) " + tables)
+        self.cluster.psql(node, "CHECKPOINT")
+        self.log("channel %s dropped, %s vacuumed and checkpointed in %.1f s"
+                 % (CEILING_CHANNEL, node, time.monotonic() - t0))
 
     def find(self, system, payload, clients, per_call=1):
         for r in self.results:

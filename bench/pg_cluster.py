@@ -107,38 +107,38 @@ class PgCluster:
             raise RuntimeError("psql on %s: %s" % (node, result.stderr.strip()))
         return result.stdout.strip()
 
-    def consenters_json(self):
-        return json.dumps({n: self.conninfo(n) for n in self.names})
+    def consenters_json(self, members):
+        return json.dumps({n: self.conninfo(n) for n in members})
 
-    def create_channels(self, channels, config, timeout_s=120):
-        """Create channels on the first node; the others join by themselves.
-        Waits until every node has them and agrees on each one's leader."""
-        first = self.names[0]
+    def create_channels(self, channels, config, timeout_s=120, members=None):
+        """Create channels whose consenters are members (default: every
+        node) on the first of them; the others join by themselves.  Waits
+        until every member has them and agrees on each one's leader (a
+        one-member channel elects itself within an election timeout)."""
+        members = members or self.names
         values = ", ".join("(%s)" % quote(c) for c in channels)
-        self.psql(first, "SELECT ordering.create_channel(c, %s::jsonb, %s::jsonb) "
-                         "FROM (VALUES %s) AS v(c)"
-                  % (quote(self.consenters_json()), quote(config), values))
-        wait_until("%d channel(s) with an agreed leader on every node" % len(channels),
-                   timeout_s, lambda: len(self.leaders(channels)) == len(channels), 0.5)
+        self.psql(members[0], "SELECT ordering.create_channel(c, %s::jsonb, %s::jsonb) "
+                              "FROM (VALUES %s) AS v(c)"
+                  % (quote(self.consenters_json(members)), quote(config), values))
+        wait_until("%d channel(s) with an agreed leader on %s" % (len(channels),
+                                                                   ", ".join(members)),
+                   timeout_s, lambda: len(self.leaders(channels, members)) == len(channels),
+                   0.5)
 
-    def leaders(self, channels):
+    def leaders(self, channels, members=None):
         """{channel: leader node} for the channels whose leader every running
-        node agrees on, and is running (the others may still follow a node
-        that was just stopped)."""
+        member (of members, default every node) agrees on, and is running (the
+        others may still follow a node that was just stopped)."""
         seen = {}
         in_list = ", ".join(quote(c) for c in channels)
-        for node in sorted(self.running):
+        running = self.running.intersection(members or self.names)
+        for node in sorted(running):
             rows = self.psql(node, "SELECT channel, leader FROM ordering.status "
                                    "WHERE channel IN (%s) AND leader IS NOT NULL" % in_list)
             for line in rows.splitlines():
                 channel, leader = line.split("|", 1)
                 seen.setdefault(channel, []).append(leader)
-        agreed = {}
-        for channel, leaders in seen.items():
-            if (len(leaders) == len(self.running) and len(set(leaders)) == 1
-                    and leaders[0] in self.running):
-                agreed[channel] = leaders[0]
-        return agreed
+        return agreed_leaders(seen, running)
 
     def leader(self, channel, timeout_s=60):
         return wait_until("a leader of %s" % channel, timeout_s,
@@ -161,6 +161,17 @@ class PgCluster:
     def ordered_count(self, node, channel):
         return int(self.psql(node, "SELECT coalesce(sum(tx_count), 0) FROM ordering.blocks "
                                    "WHERE channel = %s" % quote(channel)))
+
+
+def agreed_leaders(seen, nodes):
+    """{channel: leader} of seen ({channel: [leader each node reported]}) for
+    the channels that every one of nodes reported with the same leader, one
+    of nodes."""
+    agreed = {}
+    for channel, leaders in seen.items():
+        if len(leaders) == len(nodes) and len(set(leaders)) == 1 and leaders[0] in nodes:
+            agreed[channel] = leaders[0]
+    return agreed
 
 
 def quote(text):

@@ -97,14 +97,16 @@ class Report:
         return out
 
     def ceilings(self):
-        """What the load generators do when the server does no consensus."""
-        out = ["| driver | call | clients | calls/s | server's CPU, % of a core "
+        """What the load generators do when the server does no consensus,
+        and what one node does alone through the submit calls."""
+        out = ["| driver | call | clients | tx/s | calls/s | server's CPU, % of a core "
                "| driver CPU, % of a core | driver CPU µs/call |",
-               "|---|---|---:|---:|---:|---:|---:|"]
+               "|---|---|---:|---:|---:|---:|---:|---:|"]
         for r in self.compare.ceilings:
             calls = len(r.latencies)
-            out.append("| %s | %s | %d | %s | %.0f | %.0f | %s |" % (
+            out.append("| %s | %s | %d | %s | %s | %.0f | %.0f | %s |" % (
                 "bench/etcd_put.py" if r.system == "etcd" else "pgbench", r.call, r.clients,
+                fmt_rate(r.tx_per_s) if r.payload_bytes else "–",
                 fmt_rate(r.calls_per_s), r.percent_of_core(r.server_cpu_s),
                 r.percent_of_core(r.driver_cpu_s),
                 "%.0f" % (r.driver_cpu_s / calls * 1e6) if calls else "–"))
@@ -114,7 +116,7 @@ class Report:
         out = ["- **FAILED:** part %s" % f for f in self.failures]
         c = self.compare
         if c:
-            for r in c.results:
+            for r in c.results + c.ceilings:
                 if r.committed is not None and r.committed < len(r.latencies) * r.tx_per_call:
                     out.append("- %s %s, %d clients: the servers committed %d, fewer than the "
                                "%d acknowledged (a bug in the driver or the system)"
@@ -208,8 +210,15 @@ class Report:
         if self.compare:
             out += ["", "Every run:", ""] + self.runs()
             if self.compare.ceilings:
-                out += ["", "The drivers' ceilings (no consensus: a serializable Range is "
-                        "answered by the member alone):", ""] + self.ceilings()
+                out += ["", "The ceilings (no consensus: a serializable Range is answered by "
+                        "the member alone; the one-member channel has no other consenter):",
+                        ""] + self.ceilings()
+                if any("one-member" in r.call for r in self.compare.ceilings):
+                    out += ["", "One-member channel: `ceiling`, whose only consenter is n1, "
+                            "with the config of `bench` and the same calls of 100 B: what one "
+                            "server does alone through that path, so the three-node rates "
+                            "cannot exceed it (their leader does the same work plus the "
+                            "replication, and two more servers share the machine)."]
         notes = self.notes()
         if notes:
             out += [""] + notes

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """test_units.py: the bench's pure pieces (wire encoding, percentiles,
-windows, process trees).  Run: python3 bench/test_units.py"""
+windows, leader agreement, process trees).  Run: python3 bench/test_units.py"""
 import os
 import sys
 import unittest
@@ -8,6 +8,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import etcd_proto  # noqa: E402
+import pg_cluster  # noqa: E402
 import pg_load  # noqa: E402
 import procstat  # noqa: E402
 import stats  # noqa: E402
@@ -70,6 +71,20 @@ class Windows(unittest.TestCase):
         calls = [(25.0, 20.0, True), (9.0, 1.0, True), (21.0, 0.5, True), (15.0, 1.0, True)]
         latencies, _ = in_flight_during(calls, 10.0, 20.0)
         self.assertEqual(sorted(latencies), [1.0, 20.0])
+
+
+class Leaders(unittest.TestCase):
+    def test_every_node_agrees_on_a_running_leader(self):
+        nodes = {"n1", "n2", "n3"}
+        seen = {"a": ["n2", "n2", "n2"], "b": ["n1", "n1"], "c": ["n1", "n2", "n2"],
+                "d": ["n4", "n4", "n4"]}
+        self.assertEqual(pg_cluster.agreed_leaders(seen, nodes), {"a": "n2"})
+
+    def test_a_one_member_channel_needs_only_its_member(self):
+        self.assertEqual(pg_cluster.agreed_leaders({"ceiling": ["n1"]}, {"n1"}),
+                         {"ceiling": "n1"})
+        self.assertEqual(pg_cluster.agreed_leaders({"ceiling": ["n1"]}, {"n1", "n2", "n3"}),
+                         {})
 
 
 class ProcessTrees(unittest.TestCase):
