@@ -55,7 +55,8 @@ typedef struct OrderingSubmitWaits
 /*
  * A transaction as the worker applied it: written at block_number and
  * position, or, with block_number ORDERING_PLACE_BEFORE, dropped because a
- * block before this one holds its id (the waiter looks in the table).
+ * block before this one holds its id (the waiter looks in the table; its
+ * payload_hash is then zeros, not the payload's).
  */
 typedef struct OrderingPlace
 {

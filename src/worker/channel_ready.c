@@ -71,7 +71,11 @@ ready_note_places(ReadyPlaces *done, int64 number, List *txs)
 		}
 		place = &done->places[done->n++];
 		place->tx_id = MemoryContextStrdup(done->cxt, tx->tx_id);
-		OrderingSha256(tx->payload, tx->payload_len, place->payload_hash);
+		/* A dropped id's waiter compares the payload in the table. */
+		if (number == ORDERING_PLACE_BEFORE)
+			memset(place->payload_hash, 0, ORDERING_HASH_LEN);
+		else
+			OrderingSha256(tx->payload, tx->payload_len, place->payload_hash);
 		place->block_number = number;
 		place->position = number == ORDERING_PLACE_BEFORE ? -1 : position++;
 	}
