@@ -171,6 +171,25 @@ SELECT pg_catalog.pg_extension_config_dump('ordering.consenters', '');
 SELECT pg_catalog.pg_extension_config_dump('ordering.blocks', '');
 SELECT pg_catalog.pg_extension_config_dump('ordering.transactions', '');
 
+-- Backends keep the settings of the channels they submit to while these
+-- tables do not change (src/sql/settings_cache.c): every statement that
+-- changes them moves a generation in shared memory.  ALWAYS, so that it
+-- also fires under session_replication_role = replica (pg_restore); a
+-- backend keeps nothing while the trigger is missing or disabled.
+CREATE FUNCTION ordering.channels_changed()
+RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'ordering_channels_changed';
+REVOKE ALL ON FUNCTION ordering.channels_changed() FROM PUBLIC;
+CREATE TRIGGER channels_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ordering.channels
+	FOR EACH STATEMENT EXECUTE FUNCTION ordering.channels_changed();
+CREATE TRIGGER channels_changed
+	AFTER INSERT OR UPDATE OF channel OR DELETE OR TRUNCATE ON ordering.raft_state
+	FOR EACH STATEMENT EXECUTE FUNCTION ordering.channels_changed();
+ALTER TABLE ordering.channels ENABLE ALWAYS TRIGGER channels_changed;
+ALTER TABLE ordering.raft_state ENABLE ALWAYS TRIGGER channels_changed;
+
 -- @FUNCTIONS@ (views, functions and grants follow)
 
 -- sql: begin

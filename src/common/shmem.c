@@ -106,6 +106,7 @@ ordering_shared_init(OrderingShared *shared, int tranche_id)
 	pg_atomic_init_u32(&shared->reload_channels, 0);
 	for (int i = 0; i < ORDERING_REPEAT_BUCKETS; i++)
 		pg_atomic_init_u64(&shared->repeats_seen_at[i], 0);
+	pg_atomic_init_u64(&shared->channels_generation, 1);
 	shared->next_ticket = 1;
 	ConditionVariableInit(&shared->applied_cv);
 	ConditionVariableInit(&shared->queue_cv);
@@ -235,4 +236,20 @@ OrderingRepeatsRecent(const char *channel, TimestampTz now)
 
 	return seen_at != 0 &&
 		now < TimestampTzPlusMilliseconds(seen_at, ORDERING_REPEAT_WINDOW_MS);
+}
+
+uint64
+OrderingChannelsGeneration(void)
+{
+	if (ordering_shared == NULL)
+		return 0;
+	/* A full barrier: reads after it see the changes counted before it. */
+	return pg_atomic_fetch_add_u64(&ordering_shared->channels_generation, 0);
+}
+
+void
+OrderingBumpChannelsGeneration(void)
+{
+	if (ordering_shared != NULL)
+		pg_atomic_fetch_add_u64(&ordering_shared->channels_generation, 1);
 }

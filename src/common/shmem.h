@@ -125,6 +125,8 @@ typedef struct OrderingShared
 	pg_atomic_uint32 reload_channels; /* set by create/drop channel */
 	/* When the worker last dropped a resubmitted id, per channel bucket. */
 	pg_atomic_uint64 repeats_seen_at[ORDERING_REPEAT_BUCKETS];
+	/* Bumped whenever ordering.channels or a raft_state row comes or goes. */
+	pg_atomic_uint64 channels_generation;
 	uint64 next_ticket;
 
 	/* Broadcast by the worker after each commit that applied blocks. */
@@ -177,5 +179,13 @@ extern int64 OrderingPublishedLastBlock(const char *channel);
 #define ORDERING_REPEAT_WINDOW_MS 10000
 extern void OrderingNoteRepeat(const char *channel, TimestampTz now);
 extern bool OrderingRepeatsRecent(const char *channel, TimestampTz now);
+
+/*
+ * Backends keep the settings of the channels they submit to
+ * (sql/settings_cache.c) while this generation stays the same; the
+ * tables' change trigger bumps it.  0 when there is no shared memory.
+ */
+extern uint64 OrderingChannelsGeneration(void);
+extern void OrderingBumpChannelsGeneration(void);
 
 #endif /* ORDERING_SHMEM_H */

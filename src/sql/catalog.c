@@ -19,6 +19,7 @@
 #include "utils/jsonb.h"
 
 #include "sql/catalog.h"
+#include "sql/settings_cache.h"
 #include "store/channel_read.h"
 #include "store/spi.h"
 
@@ -48,15 +49,19 @@ OrderingReportUnknownChannel(const char *channel)
 /*
  * Read by key (store/channel_read.h), not by a query: every submit reads
  * them, and even a kept plan cost an executor start, run and end per call,
- * more than the rest of the checks.
+ * more than the rest of the checks.  Then kept while they stay the same
+ * (sql/settings_cache.c).
  */
 void
 OrderingChannelSettings(const char *channel, OrderingSettings *settings)
 {
 	Jsonb *config;
 	bool has_raft_state;
+	bool watched;
 
-	if (!StoreReadChannel(channel, &config, &has_raft_state))
+	if (OrderingSettingsCacheGet(channel, settings))
+		return;
+	if (!StoreReadChannel(channel, &config, &has_raft_state, &watched))
 		OrderingReportUnknownChannel(channel);
 	/* Restored from a dump without Raft state: read-only here. */
 	if (!has_raft_state)
@@ -68,6 +73,8 @@ OrderingChannelSettings(const char *channel, OrderingSettings *settings)
 				 errhint("Submit on a member of the channel.")));
 	OrderingSettingsFromJsonb(config, settings);
 	pfree(config);
+	if (watched)
+		OrderingSettingsCachePut(channel, settings);
 }
 
 bool

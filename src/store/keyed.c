@@ -62,6 +62,8 @@ static const KeyedDef defs[STORE_KEYED_COUNT] = {
 static Oid table_oids[STORE_KEYED_COUNT];
 static Oid index_oids[STORE_KEYED_COUNT];
 static bool callback_registered = false;
+/* Invalidations that touched one of the tables, for StoreKeyedChanges. */
+static uint64 changes = 0;
 
 static void
 forget_oids(Datum arg, Oid relid)
@@ -69,7 +71,16 @@ forget_oids(Datum arg, Oid relid)
 	for (int t = 0; t < STORE_KEYED_COUNT; t++)
 		if (!OidIsValid(relid) || table_oids[t] == relid ||
 			index_oids[t] == relid)
+		{
 			table_oids[t] = index_oids[t] = InvalidOid;
+			changes++;
+		}
+}
+
+uint64
+StoreKeyedChanges(void)
+{
+	return changes;
 }
 
 static void

@@ -59,4 +59,12 @@ extern TupleTableSlot *StoreKeyedLookup(StoreKeyed *keyed, const Datum *keys);
 /* Ends the scan and closes both, keeping the locks to the transaction's end. */
 extern void StoreKeyedEnd(StoreKeyed *keyed);
 
+/*
+ * A count that moves whenever this backend learns that one of the tables
+ * or indexes changed its definition (a relcache invalidation: ALTER,
+ * DROP, triggers enabled or disabled, ...): what depends on a definition
+ * read before is to be read again.
+ */
+extern uint64 StoreKeyedChanges(void);
+
 #endif /* ORDERING_STORE_KEYED_H */
