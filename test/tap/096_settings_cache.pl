@@ -6,8 +6,8 @@
 # that changed.  One session (A) submits after each change another
 # session (B) or A itself makes to ordering.channels: through the worker
 # (update_channel_config), by direct UPDATE, under session_replication_role
-# = replica, with the change trigger disabled, rolled back, prepared, and
-# a dropped channel.  Each refusal's detail names the absolute_max_bytes
+# = replica, with the change trigger disabled, rolled back, during and
+# after a REPEATABLE READ transaction, prepared, and a dropped channel.  Each refusal's detail names the absolute_max_bytes
 # A used, so a stale copy shows as the wrong number.
 
 use strict;
@@ -104,6 +104,16 @@ refused_at(600, '... and not once it is rolled back to a savepoint');
 $a->query_safe('ROLLBACK');
 refused_at(600, '... nor after the transaction rolled back');
 
+# Under REPEATABLE READ a submit reads as of its transaction's snapshot,
+# and keeps nothing: what it read may be older than the generation.
+$a->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+$a->query_safe('SELECT 1');    # takes the transaction's snapshot
+$oc->safe_query('n1', set_limit_sql(550));
+refused_at(600,
+	'A in a REPEATABLE READ transaction reads the settings as of its snapshot');
+$a->query_safe('ROLLBACK');
+refused_at(550, '... and after it, the settings as they are');
+
 my $r = $oc->query('n1',
 	"BEGIN; " . set_limit_sql(400) . "; PREPARE TRANSACTION 'cached'");
 is($r->{sqlstate}, '0A000', 'a change to ordering.channels cannot be prepared');
@@ -111,7 +121,7 @@ like($r->{message}, qr/cannot PREPARE a transaction that changed ordering\.chann
 	'... saying why');
 is($oc->safe_query('n1', 'SELECT count(*) FROM pg_prepared_xacts'),
 	'0', '... and nothing was prepared');
-refused_at(600, 'the settings stayed as they were');
+refused_at(550, 'the settings stayed as they were');
 
 # Back to what the worker knows, then a submit that fits.
 $oc->safe_query('n1',
