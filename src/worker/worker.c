@@ -77,6 +77,14 @@ static WaitEventSet *wait_set;
 static WaitEvent *wait_events;
 static int wait_events_max;
 
+/*
+ * The peers' sockets alone, looked at without waiting whenever the wait
+ * above returned for the latch (worker_wait).  Its first event is a latch
+ * nobody sets, so that the sockets sit at the same positions in both sets.
+ */
+static WaitEventSet *socket_set;
+static Latch never_set_latch;
+
 static TimestampTz next_reload_at;
 
 /* ----------------------------------------------------------------
@@ -654,8 +662,12 @@ worker_build_wait_set(void)
 {
 	if (wait_set != NULL)
 		FreeWaitEventSet(wait_set);
+	if (socket_set != NULL)
+		FreeWaitEventSet(socket_set);
 	if (wait_events != NULL)
 		pfree(wait_events);
+	if (never_set_latch.owner_pid == 0)
+		InitLatch(&never_set_latch);
 
 	wait_events_max = 2 + TransportMaxWaitEvents();
 	wait_set = CreateWaitEventSet(worker_cxt, wait_events_max);
@@ -663,8 +675,37 @@ worker_build_wait_set(void)
 	AddWaitEventToSet(wait_set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL,
 					  NULL);
 	TransportAddWaitEvents(wait_set);
+	socket_set = CreateWaitEventSet(worker_cxt, wait_events_max);
+	AddWaitEventToSet(socket_set, WL_LATCH_SET, PGINVALID_SOCKET,
+					  &never_set_latch, NULL);
+	AddWaitEventToSet(socket_set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL,
+					  NULL);
+	TransportAddWaitEvents(socket_set);
 	wait_events =
 		MemoryContextAlloc(worker_cxt, sizeof(WaitEvent) * wait_events_max);
+}
+
+/* Returns whether the latch was among the events. */
+static bool
+worker_handle_events(int n)
+{
+	bool latch_set = false;
+
+	for (int i = 0; i < n; i++)
+	{
+		const WaitEvent *event = &wait_events[i];
+
+		if (event->events & WL_LATCH_SET)
+		{
+			ResetLatch(MyLatch);
+			latch_set = true;
+		}
+		else if (event->events & WL_POSTMASTER_DEATH)
+			proc_exit(1); /* WL_EXIT_ON_PM_DEATH exits first */
+		else
+			TransportHandleEvent(event);
+	}
+	return latch_set;
 }
 
 static void
@@ -677,17 +718,19 @@ worker_wait(long timeout_ms)
 
 	n = WaitEventSetWait(wait_set, timeout_ms, wait_events, wait_events_max,
 						 PG_WAIT_EXTENSION);
-	for (int i = 0; i < n; i++)
-	{
-		const WaitEvent *event = &wait_events[i];
 
-		if (event->events & WL_LATCH_SET)
-			ResetLatch(MyLatch);
-		else if (event->events & WL_POSTMASTER_DEATH)
-			proc_exit(1); /* WL_EXIT_ON_PM_DEATH exits first */
-		else
-			TransportHandleEvent(event);
-	}
+	/*
+	 * A set latch makes WaitEventSetWait return at once without looking at
+	 * the sockets.  Under load it is nearly always set (every submit sets
+	 * it), and the answers of the peers' deliver() calls, without which the
+	 * next envelope to them cannot go, waited for a moment without one: up
+	 * to 2 s with 64 clients on one channel, long enough for the other
+	 * nodes to elect new leaders for this node's quiet channels.
+	 */
+	if (worker_handle_events(n) && TransportMaxWaitEvents() > 0)
+		(void) worker_handle_events(WaitEventSetWait(socket_set, 0, wait_events,
+													 wait_events_max,
+													 PG_WAIT_EXTENSION));
 }
 
 static void

@@ -1,0 +1,95 @@
+
+# Copyright: the ordering extension's authors.
+#
+# 097_busy_neighbour.pl: a node that is busy ordering one channel keeps
+# talking to its peers for its other channels.
+#
+# Three servers share six quiet channels; the node leading most of them
+# also leads a one-member channel "busy", on which 64 pgbench clients
+# call submit_tx with payloads of about 5 kB for 10 s (large enough that
+# each pass of the worker's loop takes long: the latch is always set by
+# the time it waits).
+# Every submit sets the worker's latch, and WaitEventSetWait returns at
+# once for a set latch without looking at the sockets: the answers of the
+# worker's deliver() calls to its peers waited for a moment when the latch
+# happened to be clear, up to 2 s, so its peers heard nothing from it for
+# longer than an election timeout and elected new leaders for its quiet
+# channels.  Now every channel keeps its leader and its term throughout,
+# on every node.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib $FindBin::RealBin;
+
+use OrderingCluster;
+use Test::More;
+
+my $oc = OrderingCluster->new(nodes => 3);
+my @names = $oc->names;
+my @channels = map { "steady$_" } 1 .. 6;
+
+$oc->create_channel($_, \@names, {}) for @channels;
+my %led;
+for my $ch (@channels)
+{
+	my $l = $oc->wait_for_leader($ch, \@names);
+	ok(defined $l, "$ch has a leader") or die;
+	$led{$l}++;
+	my $r = $oc->submit($l, $ch, "first $ch");
+	ok($r->{ok}, "a first transaction is ordered on $ch") or diag($r->{message});
+}
+# The node leading the most channels (at least two of the six) gets busy.
+my ($leader) = sort { $led{$b} <=> $led{$a} || $a cmp $b } keys %led;
+
+# Each node's view of the six channels: term, leader and leader changes.
+sub views
+{
+	return join(
+		"\n",
+		map {
+			"$_: "
+			  . $oc->safe_query($_,
+				"SELECT string_agg(channel || ' term ' || term || ' leader ' || leader"
+				  . " || ' changes ' || leader_changes, ', ' ORDER BY channel)"
+				  . " FROM ordering.status WHERE channel LIKE 'steady%'")
+		} @names);
+}
+
+ok( $oc->wait_until(
+		'every node reports the six channels quiesced',
+		$OrderingCluster::DEFAULT_TIMEOUT,
+		sub {
+			!grep {
+				$oc->safe_query($_,
+					"SELECT count(*) FROM ordering.status WHERE channel LIKE 'steady%' AND quiesced"
+				) ne '6'
+			} @names;
+		}),
+	'the six channels are quiet on every node');
+my $before = views();
+my $health = $oc->health;
+
+$oc->safe_query($leader,
+	"SELECT ordering.create_channel('busy', '{\"$leader\": \""
+	  . $oc->conninfo($leader) . "\"}')");
+ok(defined $oc->wait_for_leader('busy', [$leader]), "busy has a leader on $leader");
+
+my $node = $oc->node($leader);
+$node->pgbench(
+	'--no-vacuum --client=64 --jobs=2 --time=10',
+	0,
+	[qr{processed: [1-9]}],
+	[qr{^$}],
+	'64 clients submit on busy for 10 s',
+	{
+		'097_busy' =>
+		  "SELECT ordering.submit_tx('busy', convert_to(repeat(:client_id || '-' || random()::text, 256), 'UTF8'));\n"
+	});
+
+is(views(), $before,
+	'meanwhile no channel of the busy node changed term or leader on any node');
+
+$oc->assert_cluster_sound('steady1', \@names, $health);
+done_testing();
