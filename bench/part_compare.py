@@ -133,10 +133,7 @@ class Compare:
         during a measured window."""
         t0 = time.monotonic()
         self.cluster.psql(node, "SELECT ordering.drop_channel(%s)" % quote(CEILING_CHANNEL))
-        tables = self.cluster.psql(node, "SELECT string_agg(format('%I.%I', schemaname, "
-                                         "tablename), ', ') FROM pg_tables "
-                                         "WHERE schemaname = 'ordering'")
-        self.cluster.psql(node, "VACUUM (FULL, ANALYZE) " + tables)
+        self.cluster.psql(node, "VACUUM (FULL, ANALYZE) " + self.cluster.ordering_tables(node))
         self.cluster.psql(node, "CHECKPOINT")
         self.log("channel %s dropped, %s vacuumed and checkpointed in %.1f s"
                  % (CEILING_CHANNEL, node, time.monotonic() - t0))

@@ -107,6 +107,11 @@ class PgCluster:
             raise RuntimeError("psql on %s: %s" % (node, result.stderr.strip()))
         return result.stdout.strip()
 
+    def ordering_tables(self, node):
+        """The extension's tables on node, as a list for VACUUM."""
+        return self.psql(node, "SELECT string_agg(format('%I.%I', schemaname, tablename),"
+                               " ', ') FROM pg_tables WHERE schemaname = 'ordering'")
+
     def consenters_json(self, members):
         return json.dumps({n: self.conninfo(n) for n in members})
 
