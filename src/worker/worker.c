@@ -725,9 +725,11 @@ worker_wait(long timeout_ms)
 	 * it), and the answers of the peers' deliver() calls, without which the
 	 * next envelope to them cannot go, waited for a moment without one: up
 	 * to 2 s with 64 clients on one channel, long enough for the other
-	 * nodes to elect new leaders for this node's quiet channels.
+	 * nodes to elect new leaders for this node's quiet channels.  (Not
+	 * when the events just handled changed the peers: the sets are stale.)
 	 */
-	if (worker_handle_events(n) && TransportMaxWaitEvents() > 0)
+	if (worker_handle_events(n) && !TransportWaitSetChanged() &&
+		TransportMaxWaitEvents() > 0)
 		(void) worker_handle_events(WaitEventSetWait(socket_set, 0, wait_events,
 													 wait_events_max,
 													 PG_WAIT_EXTENSION));
