@@ -287,6 +287,18 @@ channel_send_messages(Channel *ch, const raft_ready *rd, uint32 from,
 
 		if (to == NULL || to->id == ch->state.self_id)
 			continue;
+
+		/*
+		 * Whatever this node sends wakes its receiver, which then ticks
+		 * towards an election until it hears this node go quiet again:
+		 * so this node wakes too.  A quiet leader that proposed and
+		 * committed between two of its ticks stayed quiet, and its woken
+		 * followers elected another leader (TAP 098).  (Only when quiet:
+		 * waking also restarts the count of idle ticks, which the
+		 * heartbeats of a leader about to go quiet must not do.)
+		 */
+		if (ch->quiet.quiesced)
+			ChannelWake(ch);
 		if (size > RAFT_WIRE_MAX_BYTES)
 		{
 			elog(LOG, "channel \"%s\": message to %s too large (%zu bytes)",
