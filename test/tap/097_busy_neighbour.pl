@@ -60,13 +60,7 @@ sub views
 ok( $oc->wait_until(
 		'every node reports the six channels quiesced',
 		$OrderingCluster::DEFAULT_TIMEOUT,
-		sub {
-			!grep {
-				$oc->safe_query($_,
-					"SELECT count(*) FROM ordering.status WHERE channel LIKE 'steady%' AND quiesced"
-				) ne '6'
-			} @names;
-		}),
+		sub { $oc->all_quiet(\@channels, \@names) }),
 	'the six channels are quiet on every node');
 my $before = views();
 my $health = $oc->health;

@@ -54,14 +54,7 @@ sub view
 		  . " FROM ordering.status WHERE channel LIKE 'calm%'");
 }
 
-sub all_quiet
-{
-	return !grep {
-		$oc->safe_query($_,
-			"SELECT count(*) FROM ordering.status WHERE channel LIKE 'calm%' AND quiesced"
-		) ne '6'
-	} @names;
-}
+sub all_quiet { return $oc->all_quiet(\@channels, \@names); }
 
 ok($oc->wait_until('all quiet', $OrderingCluster::DEFAULT_TIMEOUT, \&all_quiet),
 	'the six channels are quiet on every node');

@@ -502,6 +502,28 @@ sub wait_for_channel
 
 =pod
 
+=head2 Quiet channels
+
+all_quiet(\@channels, \@names) is true when every listed node answers and
+reports every listed channel quiesced.
+
+=cut
+
+sub all_quiet
+{
+	my ($self, $channels, $names) = @_;
+	my $list = join(', ', map { lit($_) } @$channels);
+	for my $n (@$names)
+	{
+		my $r = $self->query($n,
+			"SELECT count(*) FROM ordering.status WHERE quiesced AND channel IN ($list)");
+		return 0 unless $r->{ok} && $r->{stdout} eq scalar(@$channels);
+	}
+	return 1;
+}
+
+=pod
+
 =head2 Status and leaders
 
 status($node, $channel) returns the node's ordering.status row as a hashref
