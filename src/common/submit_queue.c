@@ -6,11 +6,21 @@
  * Every submitted transaction waits in one ring for the worker.  Without
  * shares, one busy channel (or one backend looping over submit_tx_async)
  * could fill it and make every other submitter wait behind it.  So a push
- * is admitted only while its channel holds at most half of the ring and
- * its backend at most a quarter, counting the new record; a channel or a
- * backend that holds nothing is always admitted if the record fits, so a
- * transaction larger than a share still gets in on its own.  A refused
- * submitter waits, as for a full ring, while the others still get in.
+ * is admitted only while its channel holds at most half of the ring (and
+ * at most SUBMIT_CHANNEL_SHARE_MAX) and its backend at most half of its
+ * channel's share, counting the new record; a channel or a backend that
+ * holds nothing is always admitted if the record fits, so a transaction
+ * larger than a share still gets in on its own.  A refused submitter
+ * waits, as for a full ring, while the others still get in.
+ *
+ * The fixed cap keeps submitters from running far ahead of the worker.
+ * A backlog larger than a few of the worker's passes adds latency, not
+ * throughput; and while it lasts, submit_tx_async callers never sleep:
+ * 64 of them looping on one server took the CPU from the worker and from
+ * the backends that carry the peers' messages, and the other nodes,
+ * hearing nothing for an election timeout, elected new leaders for the
+ * busy node's quiet channels (TAP 097).  Capped, they wait on queue_cv
+ * most of the time, as waiting submitters do.
  *
  * Each record names its channel's share slot and its backend, so popping
  * it gives the bytes back to exactly the shares it took, also when the
@@ -34,6 +44,12 @@ typedef struct SubmitRecordHeader
 	uint32 channel_slot;
 	uint32 backend_slot;
 } SubmitRecordHeader;
+
+/*
+ * Most bytes one channel may hold: about as many small transactions as
+ * one pass of the worker takes (WORKER_MAX_SUBMITS_PER_ITERATION).
+ */
+#define SUBMIT_CHANNEL_SHARE_MAX (256 * 1024)
 
 #define SUBMIT_HEADER_MAX_BYTES                                               \
 	(sizeof(SubmitRecordHeader) + ORDERING_NAME_MAX + ORDERING_TX_ID_MAX)
@@ -59,8 +75,8 @@ OrderingSubmitQueueInit(void *place, Size capacity, int n_channel_slots,
 	char *cursor = (char *) place + MAXALIGN(sizeof(OrderingSubmitQueue));
 
 	Assert(n_channel_slots > 0 && n_backend_slots > 0);
-	queue->channel_share_bytes = capacity / 2;
-	queue->backend_share_bytes = capacity / 4;
+	queue->channel_share_bytes = Min(capacity / 2, SUBMIT_CHANNEL_SHARE_MAX);
+	queue->backend_share_bytes = queue->channel_share_bytes / 2;
 	queue->n_channel_slots = n_channel_slots;
 	queue->n_backend_slots = n_backend_slots;
 	queue->channels = (SubmitChannelShare *) cursor;

@@ -2,8 +2,8 @@
  *
  * submit_queue.h
  *	  The submit ring with fair shares: what backends hand the worker to
- *	  order, of which one channel may hold at most half and one backend at
- *	  most a quarter.
+ *	  order, of which one channel may hold at most half (and at most
+ *	  256 kB) and one backend at most half of its channel's share.
  *
  * src/common/submit_queue.h
  *
@@ -31,8 +31,8 @@ typedef struct SubmitChannelShare
 typedef struct OrderingSubmitQueue
 {
 	OrderingRing *ring;
-	Size channel_share_bytes; /* half of the ring */
-	Size backend_share_bytes; /* a quarter of the ring */
+	Size channel_share_bytes; /* half of the ring, at most 256 kB */
+	Size backend_share_bytes; /* half of channel_share_bytes */
 	int n_channel_slots;
 	int n_backend_slots;
 	SubmitChannelShare *channels; /* n_channel_slots */

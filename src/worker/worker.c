@@ -57,8 +57,12 @@ PGDLLEXPORT void OrderingWorkerMain(Datum main_arg);
 #define WORKER_RELOAD_INTERVAL_MS 5000
 /* How often the worker looks for the extension while it does not exist. */
 #define WORKER_EXTENSION_POLL_MS 5000
-/* Bounds of one iteration, so that no source starves the others. */
-#define WORKER_MAX_SUBMITS_PER_ITERATION 100000
+/*
+ * Bounds of one iteration, so that no source starves the others: a pass
+ * that took 100,000 queued transactions ran for over a second without
+ * hearing its peers.
+ */
+#define WORKER_MAX_SUBMITS_PER_ITERATION 2000
 
 typedef struct ChannelSlot
 {
@@ -708,6 +712,22 @@ worker_handle_events(int n)
 	return latch_set;
 }
 
+/*
+ * Handles whatever the peers' sockets have ready, without waiting.  (Not
+ * when events handled since the sets were built changed the peers: their
+ * positions are stale then.)
+ */
+static void
+worker_poll_sockets(void)
+{
+	if (socket_set == NULL || TransportWaitSetChanged() ||
+		TransportMaxWaitEvents() == 0)
+		return;
+	(void) worker_handle_events(WaitEventSetWait(socket_set, 0, wait_events,
+												 wait_events_max,
+												 PG_WAIT_EXTENSION));
+}
+
 static void
 worker_wait(long timeout_ms)
 {
@@ -728,11 +748,8 @@ worker_wait(long timeout_ms)
 	 * nodes to elect new leaders for this node's quiet channels.  (Not
 	 * when the events just handled changed the peers: the sets are stale.)
 	 */
-	if (worker_handle_events(n) && !TransportWaitSetChanged() &&
-		TransportMaxWaitEvents() > 0)
-		(void) worker_handle_events(WaitEventSetWait(socket_set, 0, wait_events,
-													 wait_events_max,
-													 PG_WAIT_EXTENSION));
+	if (worker_handle_events(n))
+		worker_poll_sockets();
 }
 
 static void
@@ -834,6 +851,12 @@ worker_iteration(void)
 
 	WorkerRunReadies(channels, ordering_max_channels, now);
 
+	/*
+	 * A long pass (a full budget of submissions, many readies) would
+	 * otherwise leave the peers' answers unread until the wait after it,
+	 * and the next envelope to a peer waits for the last one's answer.
+	 */
+	worker_poll_sockets();
 	TransportPoll();
 
 	/* Publish, and find the next deadline. */

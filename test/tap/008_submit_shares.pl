@@ -2,9 +2,11 @@
 # Copyright: the ordering extension's authors.
 #
 # 008_submit_shares.pl: fair shares of the submit ring.  One channel may
-# hold at most half of ordering.submit_queue_size and one backend at most a
-# quarter, so a channel flooded by several sessions cannot keep another
-# channel's submit from being enqueued.
+# hold at most 256 kB of ordering.submit_queue_size (half of a smaller
+# ring) and one backend at most half of that, so a channel flooded by
+# several sessions cannot keep another channel's submit from being
+# enqueued, nor run far ahead of the worker (the ring here is 1 MB: a
+# channel held half of it, 512 kB, before the cap).
 #
 # No timing: the worker is kept from draining the ring by a lock on
 # ordering.log (it blocks writing the Raft log of a first transaction), and
@@ -22,10 +24,11 @@ use lib $FindBin::RealBin;
 use OrderingCluster;
 use Test::More;
 
-my $ring_bytes = 256 * 1024;
+my $ring_bytes = 1024 * 1024;
+my $channel_share = $ring_bytes / 2 < 256 * 1024 ? $ring_bytes / 2 : 256 * 1024;
 my $payload_bytes = 16 * 1024 - 64;
 my $oc = OrderingCluster->new(nodes => 1,
-	conf => "ordering.submit_queue_size = '256kB'");
+	conf => "ordering.submit_queue_size = '1MB'");
 my $node = $oc->node('n1');
 for my $ch (qw(flood quiet))
 {
@@ -74,12 +77,12 @@ ok( $oc->wait_until(
 my %in;
 $in{$_} = $session{$_}->query_safe("SELECT public.flood('flood', '$_')") for qw(f1 f2 f3);
 note("flood: f1 $in{f1}, f2 $in{f2}, f3 $in{f3} transactions enqueued");
-my $quarter = int($ring_bytes / 4 / $payload_bytes);
-ok($in{f1} >= 1 && $in{f1} <= $quarter,
-	"one session enqueues at most a quarter of the ring ($in{f1} of at most $quarter)");
+my $session_max = int($channel_share / 2 / $payload_bytes);
+ok($in{f1} >= 1 && $in{f1} <= $session_max,
+	"one session enqueues at most half of its channel's share ($in{f1} of at most $session_max)");
 is($in{f2}, $in{f1}, 'a second session on the channel gets as far');
-ok($in{f1} + $in{f2} + $in{f3} <= 2 * $quarter,
-	'the channel holds at most half of the ring, however many sessions flood it');
+ok($in{f1} + $in{f2} + $in{f3} <= 2 * $session_max,
+	"the channel holds at most its share of the ring, however many sessions flood it ($channel_share bytes)");
 
 my $r = $oc->query('n1', "SET ordering.submit_timeout = 200;"
 	  . " SELECT ordering.submit_tx_async('quiet', 'quiet'::bytea, 'quiet')");

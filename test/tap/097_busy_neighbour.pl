@@ -16,6 +16,14 @@
 # longer than an election timeout and elected new leaders for its quiet
 # channels.  Now every channel keeps its leader and its term throughout,
 # on every node.
+#
+# Then the same 64 clients flood "busy" with submit_tx_async, which waits
+# for nothing but room in the submit ring.  One pass of the worker's loop
+# took up to 100,000 queued transactions before it looked at its peers
+# again, and with the ring holding that many the busy node went silent for
+# more than an election timeout.  Now a pass takes a bounded share of the
+# ring; the quiet channels keep their leaders, and every transaction of the
+# flood is ordered.
 
 use strict;
 use warnings;
@@ -84,6 +92,33 @@ $node->pgbench(
 
 is(views(), $before,
 	'meanwhile no channel of the busy node changed term or leader on any node');
+
+# The flood: each client enqueues a fixed number of distinct transactions.
+my $per_client = 2500;
+my $ordered_before = $node->safe_psql('postgres',
+	"SELECT count(*) FROM ordering.transactions WHERE channel = 'busy'");
+$node->pgbench(
+	"--no-vacuum --client=64 --jobs=2 --transactions=$per_client",
+	0,
+	[qr{processed: @{[64 * $per_client]}/}],
+	[qr{^$}],
+	'64 clients enqueue on busy with submit_tx_async',
+	{
+		'097_flood' =>
+		  "SELECT ordering.submit_tx_async('busy', convert_to(:client_id || '-' || random()::text, 'UTF8'));\n"
+	});
+my $expected = $ordered_before + 64 * $per_client;
+ok( $oc->wait_until(
+		"all $expected transactions of busy are ordered",
+		$OrderingCluster::DEFAULT_TIMEOUT,
+		sub {
+			$node->safe_psql('postgres',
+				"SELECT count(*) FROM ordering.transactions WHERE channel = 'busy'"
+			) == $expected;
+		}),
+	'every transaction of the flood is ordered');
+is(views(), $before,
+	'through the flood no channel of the busy node changed term or leader on any node');
 
 $oc->assert_cluster_sound('steady1', \@names, $health);
 done_testing();
