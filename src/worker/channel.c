@@ -32,7 +32,14 @@
 
 /* Byte limits the core is given (raft.h defaults). */
 #define CHANNEL_MAX_SIZE_PER_MSG (1024 * 1024)
-#define CHANNEL_MAX_INFLIGHT_MSGS 256
+/*
+ * Appends in flight to one follower.  Blocks in flight are fewer (the
+ * max_inflight_blocks setting, at most 100); appends past it wait and go
+ * together.  Fabric gives etcd's raft its MaxInflightBlocks (5) here.  The
+ * core keeps 32 members' worth of slots from the start: 64 kB a channel
+ * at etcd's 256, 16 kB at 64.
+ */
+#define CHANNEL_MAX_INFLIGHT_MSGS 64
 /* Applied in one transaction: bounded, as a long backlog may be tiny blocks. */
 #define CHANNEL_MAX_COMMITTED_PER_READY (1024 * 1024)
 /* How often a parked channel looks whether its catch-up worker stopped. */

@@ -79,13 +79,16 @@ ChannelRoutingInit(Channel *ch)
 	ctl.keysize = ORDERING_TX_ID_MAX;
 	ctl.entrysize = sizeof(InflightId);
 	ctl.hcxt = ch->top_cxt;
+	/*
+	 * Sized for a quiet channel: they grow with the load, and sized for
+	 * 1,024 entries they cost every one of hundreds of idle channels 24 kB.
+	 */
 	ch->routing.inflight_ids =
-		hash_create("ordering inflight ids", 1024, &ctl,
+		hash_create("ordering inflight ids", 64, &ctl,
 					HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	ctl.entrysize = sizeof(PendingTx);
-	ch->routing.pending =
-		hash_create("ordering pending transactions", 1024, &ctl,
-					HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	ch->routing.pending = hash_create("ordering pending transactions", 64, &ctl,
+									  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	ch->routing.forward_buf.data = NULL;
 }
 

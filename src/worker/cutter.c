@@ -45,8 +45,9 @@ CutterInit(Cutter *cutter, MemoryContext parent)
 	OrderingSettings defaults;
 
 	memset(cutter, 0, sizeof(*cutter));
+	/* Empty on most channels (idle ones, followers' cutters). */
 	cutter->cxt = AllocSetContextCreate(parent, "ordering cutter",
-										ALLOCSET_DEFAULT_SIZES);
+										ALLOCSET_START_SMALL_SIZES);
 	cutter->pending = NIL;
 	OrderingSettingsDefaults(&defaults);
 	CutterConfigure(cutter, &defaults);
