@@ -6,21 +6,22 @@
  * Every submitted transaction waits in one ring for the worker.  Without
  * shares, one busy channel (or one backend looping over submit_tx_async)
  * could fill it and make every other submitter wait behind it.  So a push
- * is admitted only while its channel holds at most half of the ring (and
- * at most SUBMIT_CHANNEL_SHARE_MAX) and its backend at most half of its
- * channel's share, counting the new record; a channel or a backend that
+ * is admitted only while its channel holds at most half of the ring and
+ * SUBMIT_CHANNEL_MAX_RECORDS, and its backend at most a quarter and half
+ * as many records, counting the new record; a channel or a backend that
  * holds nothing is always admitted if the record fits, so a transaction
  * larger than a share still gets in on its own.  A refused submitter
  * waits, as for a full ring, while the others still get in.
  *
- * The fixed cap keeps submitters from running far ahead of the worker.
- * A backlog larger than a few of the worker's passes adds latency, not
- * throughput; and while it lasts, submit_tx_async callers never sleep:
- * 64 of them looping on one server took the CPU from the worker and from
- * the backends that carry the peers' messages, and the other nodes,
- * hearing nothing for an election timeout, elected new leaders for the
- * busy node's quiet channels (TAP 097).  Capped, they wait on queue_cv
- * most of the time, as waiting submitters do.
+ * The record cap keeps submitters from running far ahead of the worker,
+ * whose work is per transaction.  A backlog of more than a pass or two
+ * adds latency, not throughput; and while it lasts, submit_tx_async
+ * callers never sleep: 64 of them looping on one server (100,000 small
+ * transactions fit in half the default ring) took the CPU from the worker
+ * and from the backends that carry the peers' messages, and the other
+ * nodes, hearing nothing for an election timeout, elected new leaders for
+ * the busy node's quiet channels (TAP 097).  Capped, they wait on
+ * queue_cv most of the time, as waiting submitters do.
  *
  * Each record names its channel's share slot and its backend, so popping
  * it gives the bytes back to exactly the shares it took, also when the
@@ -46,10 +47,10 @@ typedef struct SubmitRecordHeader
 } SubmitRecordHeader;
 
 /*
- * Most bytes one channel may hold: about as many small transactions as
- * one pass of the worker takes (WORKER_MAX_SUBMITS_PER_ITERATION).
+ * Most records one channel may hold: about what one pass of the worker
+ * takes (WORKER_MAX_SUBMITS_PER_ITERATION).  A backend may hold half.
  */
-#define SUBMIT_CHANNEL_SHARE_MAX (256 * 1024)
+#define SUBMIT_CHANNEL_MAX_RECORDS 2048
 
 #define SUBMIT_HEADER_MAX_BYTES                                               \
 	(sizeof(SubmitRecordHeader) + ORDERING_NAME_MAX + ORDERING_TX_ID_MAX)
@@ -63,7 +64,8 @@ OrderingSubmitQueueShmemSize(Size capacity, int n_channel_slots,
 	size = add_size(size,
 					MAXALIGN(mul_size(n_channel_slots,
 									  sizeof(SubmitChannelShare))));
-	size = add_size(size, MAXALIGN(mul_size(n_backend_slots, sizeof(Size))));
+	size = add_size(size,
+					MAXALIGN(mul_size(n_backend_slots, sizeof(SubmitShare))));
 	return add_size(size, OrderingRingShmemSize(capacity));
 }
 
@@ -75,16 +77,18 @@ OrderingSubmitQueueInit(void *place, Size capacity, int n_channel_slots,
 	char *cursor = (char *) place + MAXALIGN(sizeof(OrderingSubmitQueue));
 
 	Assert(n_channel_slots > 0 && n_backend_slots > 0);
-	queue->channel_share_bytes = Min(capacity / 2, SUBMIT_CHANNEL_SHARE_MAX);
-	queue->backend_share_bytes = queue->channel_share_bytes / 2;
+	queue->channel_share.bytes = capacity / 2;
+	queue->channel_share.records = SUBMIT_CHANNEL_MAX_RECORDS;
+	queue->backend_share.bytes = capacity / 4;
+	queue->backend_share.records = SUBMIT_CHANNEL_MAX_RECORDS / 2;
 	queue->n_channel_slots = n_channel_slots;
 	queue->n_backend_slots = n_backend_slots;
 	queue->channels = (SubmitChannelShare *) cursor;
 	memset(queue->channels, 0, n_channel_slots * sizeof(SubmitChannelShare));
 	cursor += MAXALIGN(n_channel_slots * sizeof(SubmitChannelShare));
-	queue->backends = (Size *) cursor;
-	memset(queue->backends, 0, n_backend_slots * sizeof(Size));
-	cursor += MAXALIGN(n_backend_slots * sizeof(Size));
+	queue->backends = (SubmitShare *) cursor;
+	memset(queue->backends, 0, n_backend_slots * sizeof(SubmitShare));
+	cursor += MAXALIGN(n_backend_slots * sizeof(SubmitShare));
 	queue->ring = (OrderingRing *) cursor;
 	OrderingRingInit(queue->ring, capacity, tranche_id);
 	return queue;
@@ -122,11 +126,28 @@ submit_channel_slot(const OrderingSubmitQueue *queue, const char *channel)
 	return free_slot;
 }
 
-/* May an owner holding used bytes of a share of limit take needed more? */
+/* May an owner holding used of a share of limit take a record of needed? */
 static bool
-submit_share_admits(Size used, Size needed, Size limit)
+submit_share_admits(const SubmitShare *used, Size needed,
+					const SubmitShare *limit)
 {
-	return used == 0 || used + needed <= limit;
+	return used->records == 0 ||
+		(used->bytes + needed <= limit->bytes && used->records < limit->records);
+}
+
+/* Takes (sign 1) or gives back (sign -1) one record of bytes. */
+static void
+submit_share_count(SubmitShare *share, Size bytes, int sign)
+{
+	if (sign > 0)
+	{
+		share->bytes += bytes;
+		share->records++;
+		return;
+	}
+	Assert(share->bytes >= bytes && share->records > 0);
+	share->bytes -= Min(share->bytes, bytes);
+	share->records -= Min(share->records, 1);
 }
 
 /* Processes without a BackendId, and ids out of range, share the last slot. */
@@ -164,10 +185,9 @@ OrderingSubmitQueuePush(OrderingSubmitQueue *queue, int backend_id,
 	if (channel_slot >= 0)
 	{
 		share = &queue->channels[channel_slot];
-		if (submit_share_admits(share->used_bytes, needed,
-								queue->channel_share_bytes) &&
-			submit_share_admits(queue->backends[fixed.backend_slot], needed,
-								queue->backend_share_bytes))
+		if (submit_share_admits(&share->used, needed, &queue->channel_share) &&
+			submit_share_admits(&queue->backends[fixed.backend_slot], needed,
+								&queue->backend_share))
 		{
 			fixed.channel_slot = (uint32) channel_slot;
 			memcpy(header, &fixed, sizeof(fixed));
@@ -179,17 +199,17 @@ OrderingSubmitQueuePush(OrderingSubmitQueue *queue, int backend_id,
 		}
 		if (pushed)
 		{
-			if (share->used_bytes == 0)
+			if (share->used.records == 0)
 				strlcpy(share->channel, channel, sizeof(share->channel));
-			share->used_bytes += needed;
-			queue->backends[fixed.backend_slot] += needed;
+			submit_share_count(&share->used, needed, 1);
+			submit_share_count(&queue->backends[fixed.backend_slot], needed, 1);
 		}
 	}
 	LWLockRelease(&queue->ring->lock);
 	return pushed;
 }
 
-/* Gives a popped record's bytes back to its shares (ring lock held). */
+/* Gives a popped record back to its shares (ring lock held). */
 static void
 submit_release_shares(OrderingSubmitQueue *queue,
 					  const SubmitRecordHeader *fixed, Size bytes)
@@ -201,13 +221,10 @@ submit_release_shares(OrderingSubmitQueue *queue,
 		elog(ERROR, "submit queue record with share slots %u/%u out of range",
 			 fixed->channel_slot, fixed->backend_slot);
 	share = &queue->channels[fixed->channel_slot];
-	Assert(share->used_bytes >= bytes);
-	Assert(queue->backends[fixed->backend_slot] >= bytes);
-	share->used_bytes -= Min(share->used_bytes, bytes);
-	if (share->used_bytes == 0)
+	submit_share_count(&share->used, bytes, -1);
+	if (share->used.records == 0)
 		share->channel[0] = '\0';
-	queue->backends[fixed->backend_slot] -=
-		Min(queue->backends[fixed->backend_slot], bytes);
+	submit_share_count(&queue->backends[fixed->backend_slot], bytes, -1);
 }
 
 bool

@@ -2,8 +2,8 @@
  *
  * submit_queue.h
  *	  The submit ring with fair shares: what backends hand the worker to
- *	  order, of which one channel may hold at most half (and at most
- *	  256 kB) and one backend at most half of its channel's share.
+ *	  order, of which one channel may hold at most half and one backend at
+ *	  most a quarter, and at most 2,048 and 1,024 transactions.
  *
  * src/common/submit_queue.h
  *
@@ -17,11 +17,17 @@
 #include "common/limits.h"
 #include "common/ring.h"
 
-/* Bytes of the ring held by the records of one channel. */
+/* What the records of one owner (a channel, a backend) hold of the ring. */
+typedef struct SubmitShare
+{
+	Size bytes;
+	int records;
+} SubmitShare;
+
 typedef struct SubmitChannelShare
 {
 	char channel[ORDERING_NAME_MAX]; /* "" while the slot is free */
-	Size used_bytes;
+	SubmitShare used;
 } SubmitChannelShare;
 
 /*
@@ -31,12 +37,12 @@ typedef struct SubmitChannelShare
 typedef struct OrderingSubmitQueue
 {
 	OrderingRing *ring;
-	Size channel_share_bytes; /* half of the ring, at most 256 kB */
-	Size backend_share_bytes; /* half of channel_share_bytes */
+	SubmitShare channel_share; /* half of the ring, 2,048 records */
+	SubmitShare backend_share; /* a quarter of the ring, 1,024 records */
 	int n_channel_slots;
 	int n_backend_slots;
 	SubmitChannelShare *channels; /* n_channel_slots */
-	Size *backends;				  /* n_backend_slots: bytes by BackendId */
+	SubmitShare *backends;		  /* n_backend_slots: by BackendId */
 } OrderingSubmitQueue;
 
 extern Size OrderingSubmitQueueShmemSize(Size capacity, int n_channel_slots,

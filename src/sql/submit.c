@@ -235,7 +235,7 @@ enqueue_item(const char *channel, const SubmitItem *item, TimestampTz deadline)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 					 errmsg("submission queue is full"),
-					 errdetail("The ordering worker did not make room within %d ms; one channel may hold at most 256 kB of the queue (half of a smaller queue), one session half of that.",
+					 errdetail("The ordering worker did not make room within %d ms; one channel may hold at most half of the queue and 2048 transactions, one session a quarter and 1024.",
 							   ordering_submit_timeout_ms),
 					 errhint(
 						 "Retry later, or raise ordering.submit_queue_size.")));
