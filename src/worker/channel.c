@@ -122,8 +122,17 @@ ChannelCreate(const char *name, int status_slot, MemoryContext parent)
 	ch->top_cxt = top_cxt;
 	ch->state.cxt = AllocSetContextCreate(top_cxt, "ordering channel state",
 										  ALLOCSET_SMALL_SIZES);
+	/*
+	 * Small blocks, so that every chunk over about 1 kB (log entries,
+	 * messages) is a malloc of its own, given back to the C heap when
+	 * freed.  With the default sizes, chunks up to 8 kB were kept in the
+	 * context's free lists, one per power of two: after a snapshot the
+	 * bench channel's context held 59 MB of which 45 MB free, and the
+	 * worker's private memory peaked at 88 MiB instead of 37 MiB in the
+	 * bench's throughput parts, at the same rates.
+	 */
 	ch->raft.cxt = AllocSetContextCreate(top_cxt, "ordering channel raft",
-										 ALLOCSET_DEFAULT_SIZES);
+										 ALLOCSET_SMALL_SIZES);
 	ChannelRoutingInit(ch);
 	ch->raft.role = RAFT_FOLLOWER;
 	ch->raft.leader = RAFT_NONE;
