@@ -26,6 +26,7 @@
 #include "common/node_roles.h"
 #include "common/raft_assert.h"
 #include "common/shmem.h"
+#include "worker/channel_bgworker.h"
 
 PG_MODULE_MAGIC;
 
@@ -60,15 +61,8 @@ register_worker(void)
 {
 	BackgroundWorker worker;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags =
-		BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	OrderingBgWorkerInit(&worker, "OrderingWorkerMain", "ordering worker");
 	worker.bgw_restart_time = ORDERING_WORKER_RESTART_S;
-	strlcpy(worker.bgw_library_name, "ordering", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "OrderingWorkerMain", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, "ordering worker", BGW_MAXLEN);
-	strlcpy(worker.bgw_type, "ordering worker", BGW_MAXLEN);
 	RegisterBackgroundWorker(&worker);
 }
 

@@ -51,6 +51,7 @@
 #include "store/snapshot.h"
 #include "store/spi.h"
 #include "worker/catchup_worker.h"
+#include "worker/channel_bgworker.h"
 
 /*
  * pg_advisory_xact_lock(class, hashtext(channel)): one pull of a channel at
@@ -128,54 +129,16 @@ CatchupForgetRequest(const char *channel)
 BackgroundWorkerHandle *
 CatchupWorkerStart(const char *channel, MemoryContext cxt)
 {
-	BackgroundWorker worker;
-	BackgroundWorkerHandle *handle = NULL;
-	MemoryContext old;
-	bool started;
+	BackgroundWorkerHandle *handle =
+		ChannelBgWorkerStart("OrderingCatchupMain", "ordering catch-up",
+							 channel, cxt);
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags =
-		BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	strlcpy(worker.bgw_library_name, "ordering", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "OrderingCatchupMain", BGW_MAXLEN);
-	snprintf(worker.bgw_name, BGW_MAXLEN, "ordering catch-up of %s", channel);
-	strlcpy(worker.bgw_type, "ordering catch-up", BGW_MAXLEN);
-	worker.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
-	StaticAssertStmt(ORDERING_NAME_MAX <= BGW_EXTRALEN,
-					 "a channel name must fit in bgw_extra");
-	strlcpy(worker.bgw_extra, channel, ORDERING_NAME_MAX);
-	worker.bgw_notify_pid = MyProcPid; /* its exit sets our latch */
-
-	old = MemoryContextSwitchTo(cxt);
-	started = RegisterDynamicBackgroundWorker(&worker, &handle);
-	MemoryContextSwitchTo(old);
-	if (!started)
-	{
+	if (handle == NULL)
 		ereport(LOG,
 				(errmsg("channel \"%s\": no background worker slot is free for the catch-up; pulling inline",
 						channel),
 				 errhint("Raise max_worker_processes.")));
-		return NULL;
-	}
 	return handle;
-}
-
-bool
-CatchupWorkerRunning(BackgroundWorkerHandle *handle)
-{
-	pid_t pid;
-
-	switch (GetBackgroundWorkerPid(handle, &pid))
-	{
-		case BGWH_STARTED:
-		case BGWH_NOT_YET_STARTED:
-			return true;
-		default:
-			pfree(handle);
-			return false;
-	}
 }
 
 /* ----------------------------------------------------------------
@@ -343,20 +306,7 @@ OrderingCatchupMain(Datum main_arg)
 	char channel[ORDERING_NAME_MAX];
 	MemoryContext cxt;
 
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg),
-											  InvalidOid, 0);
-	pgstat_report_appname("ordering catch-up");
-	StorePinWorkerSession();
-
-	memcpy(channel, MyBgworkerEntry->bgw_extra, sizeof(channel));
-	channel[sizeof(channel) - 1] = '\0';
-	if (!OrderingChannelNameIsValid(channel))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("catch-up started for an invalid channel name")));
-
+	ChannelBgWorkerAttach(main_arg, "ordering catch-up", channel);
 	cxt = AllocSetContextCreate(TopMemoryContext, "ordering catch-up",
 								ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(cxt);

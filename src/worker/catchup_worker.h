@@ -35,8 +35,6 @@ extern void CatchupForgetRequest(const char *channel);
  */
 extern BackgroundWorkerHandle *
 CatchupWorkerStart(const char *channel, MemoryContext cxt);
-/* False once the worker has stopped; then the handle is freed. */
-extern bool CatchupWorkerRunning(BackgroundWorkerHandle *handle);
 
 /* The background worker's entry point (bgw_function_name). */
 PGDLLEXPORT void OrderingCatchupMain(Datum main_arg);

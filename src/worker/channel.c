@@ -28,6 +28,7 @@
 #include "store/load.h"
 #include "store/spi.h"
 #include "worker/catchup_worker.h"
+#include "worker/channel_bgworker.h"
 #include "worker/channel_internal.h"
 
 /* Byte limits the core is given (raft.h defaults). */
@@ -206,7 +207,7 @@ ChannelLoad(Channel *ch)
 	/* Parked: the catch-up worker owns the channel's tables until it stops. */
 	if (ch->catchup.worker != NULL)
 	{
-		if (CatchupWorkerRunning(ch->catchup.worker))
+		if (ChannelBgWorkerRunning(ch->catchup.worker))
 		{
 			ch->timers.retry_at =
 				TimestampTzPlusMilliseconds(GetCurrentTimestamp(),

@@ -22,7 +22,8 @@
  *	channel_admin.c			admin requests from backends
  *	channel_membership.c	promotion of learners, a leader's handoff
  *	channel_identity.c		who a peer is; the check of every record
- *	channel_eviction.c		finding this node's removal in peers' chains
+ *	channel_eviction.c		when to look for this node's removal (the look
+ *							itself: eviction_check.c)
  *	channel_ready.c			persisting, applying and sending a ready
  *	channel_status.c		ordering.status and ordering.peers
  *
@@ -158,10 +159,7 @@ typedef struct ChannelEviction
 {
 	TimestampTz leaderless_since; /* 0 while a leader is known */
 	TimestampTz next_check_at;
-	/* The peers' chain verified so far, from own block cursor_base on. */
-	bool cursor_valid;
-	int64 cursor_base;
-	ChainHead cursor;
+	BackgroundWorkerHandle *worker; /* the look running, in ch->top_cxt */
 } ChannelEviction;
 
 /* When the loop must look at the channel again. */

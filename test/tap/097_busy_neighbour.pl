@@ -38,39 +38,9 @@ my $oc = OrderingCluster->new(nodes => 3);
 my @names = $oc->names;
 my @channels = map { "steady$_" } 1 .. 6;
 
-$oc->create_channel($_, \@names, {}) for @channels;
-my %led;
-for my $ch (@channels)
-{
-	my $l = $oc->wait_for_leader($ch, \@names);
-	ok(defined $l, "$ch has a leader") or die;
-	$led{$l}++;
-	my $r = $oc->submit($l, $ch, "first $ch");
-	ok($r->{ok}, "a first transaction is ordered on $ch") or diag($r->{message});
-}
-# The node leading the most channels (at least two of the six) gets busy.
-my ($leader) = sort { $led{$b} <=> $led{$a} || $a cmp $b } keys %led;
-
-# Each node's view of the six channels: term, leader and leader changes.
-sub views
-{
-	return join(
-		"\n",
-		map {
-			"$_: "
-			  . $oc->safe_query($_,
-				"SELECT string_agg(channel || ' term ' || term || ' leader ' || leader"
-				  . " || ' changes ' || leader_changes, ', ' ORDER BY channel)"
-				  . " FROM ordering.status WHERE channel LIKE 'steady%'")
-		} @names);
-}
-
-ok( $oc->wait_until(
-		'every node reports the six channels quiesced',
-		$OrderingCluster::DEFAULT_TIMEOUT,
-		sub { $oc->all_quiet(\@channels, \@names) }),
-	'the six channels are quiet on every node');
-my $before = views();
+# The node leading the most of them (at least two of the six) gets busy.
+my $leader = $oc->quiet_neighbours(\@channels, \@names);
+my $before = $oc->leadership('steady%', \@names);
 my $health = $oc->health;
 
 $oc->safe_query($leader,
@@ -90,7 +60,7 @@ $node->pgbench(
 		  "SELECT ordering.submit_tx('busy', convert_to(repeat(:client_id || '-' || random()::text, 256), 'UTF8'));\n"
 	});
 
-is(views(), $before,
+is($oc->leadership('steady%', \@names), $before,
 	'meanwhile no channel of the busy node changed term or leader on any node');
 
 # The flood: each client enqueues a fixed number of distinct transactions.
@@ -117,7 +87,7 @@ ok( $oc->wait_until(
 			) == $expected;
 		}),
 	'every transaction of the flood is ordered');
-is(views(), $before,
+is($oc->leadership('steady%', \@names), $before,
 	'through the flood no channel of the busy node changed term or leader on any node');
 
 $oc->assert_cluster_sound('steady1', \@names, $health);

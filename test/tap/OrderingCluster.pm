@@ -524,6 +524,58 @@ sub all_quiet
 
 =pod
 
+quiet_neighbours(\@channels, \@names) creates the channels on the listed
+nodes, orders a first transaction on each and waits until every node
+reports them all quiesced (each step a passing test); returns the node that
+leads the most of them (ties by name).
+
+leadership($like, \@names) is each listed node's view of the channels
+whose name is LIKE $like, one line per node: term, leader and leader
+changes of each.  Two equal views mean no channel changed leader or term.
+
+=cut
+
+sub quiet_neighbours
+{
+	my ($self, $channels, $names) = @_;
+	my %led;
+	$self->create_channel($_, $names, {}) for @$channels;
+	for my $ch (@$channels)
+	{
+		my $l = $self->wait_for_leader($ch, $names);
+		Test::More::ok(defined $l, "$ch has a leader") or croak "$ch: no leader";
+		$led{$l}++;
+		my $r = $self->submit($l, $ch, "first $ch");
+		Test::More::ok($r->{ok}, "a first transaction is ordered on $ch")
+		  or Test::More::diag($r->{message});
+	}
+	Test::More::ok(
+		$self->wait_until(
+			'every node reports the channels quiesced',
+			$DEFAULT_TIMEOUT,
+			sub { $self->all_quiet($channels, $names) }),
+		'the channels are quiet on every node');
+	my ($most) = sort { $led{$b} <=> $led{$a} || $a cmp $b } keys %led;
+	return $most;
+}
+
+sub leadership
+{
+	my ($self, $like, $names) = @_;
+	return join(
+		"\n",
+		map {
+			"$_: "
+			  . $self->safe_query($_,
+				"SELECT string_agg(channel || ' term ' || term || ' leader ' || leader"
+				  . " || ' changes ' || leader_changes, ', ' ORDER BY channel)"
+				  . " FROM ordering.status WHERE channel LIKE "
+				  . lit($like))
+		} @$names);
+}
+
+=pod
+
 =head2 Status and leaders
 
 status($node, $channel) returns the node's ordering.status row as a hashref
