@@ -21,6 +21,13 @@
 #define ORDERING_ERROR_MESSAGE_MAX 256
 #define ORDERING_TX_ID_MAX 256 /* bytes of a transaction id */
 
+/*
+ * pg_advisory_xact_lock(class, hashtext(channel)): held by a channel's
+ * catch-up in its background worker for its whole transaction (one pull of
+ * a channel at a time; drop_channel finds the worker by it).
+ */
+#define ORDERING_CATCHUP_LOCK_CLASS 28525
+
 /* Bytes of a consenter's connection string. */
 #define ORDERING_CONNINFO_MAX 1024
 

@@ -156,6 +156,26 @@ ordering_drop_channel(PG_FUNCTION_ARGS)
 
 	spi = StoreSpiConnect();
 	/*
+	 * A catch-up in its background worker holds the channels row (by the
+	 * blocks it inserted) until its transaction ends, up to an hour later:
+	 * end it first (it holds the channel's catch-up lock; it exits at once,
+	 * and the pulled blocks go with its transaction).  Only a superuser may
+	 * signal it, and the function runs as its owner: otherwise the delete
+	 * below waits for it as before.
+	 */
+	OrderingSpiExecute("SELECT pg_catalog.pg_terminate_backend(l.pid, 10000)"
+					   " FROM pg_catalog.pg_locks l"
+					   " JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid"
+					   " WHERE a.backend_type = 'ordering catch-up'"
+					   " AND l.locktype = 'advisory' AND l.granted AND l.objsubid = 2"
+					   " AND l.database = (SELECT oid FROM pg_catalog.pg_database"
+					   "  WHERE datname = pg_catalog.current_database())"
+					   " AND l.classid = " CppAsString2(
+						   ORDERING_CATCHUP_LOCK_CLASS) " AND l.objid = pg_catalog.hashtext($1)::pg_catalog.oid"
+														" AND (SELECT rolsuper FROM pg_catalog.pg_roles"
+														"  WHERE rolname = CURRENT_USER)",
+					   1, types, values, SPI_OK_SELECT);
+	/*
 	 * The channels row first: it waits for the worker's ready transaction
 	 * (which holds the row FOR KEY SHARE) and keeps the next one out, so
 	 * the transactions deleted after it are all there are.

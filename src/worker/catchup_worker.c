@@ -53,11 +53,6 @@
 #include "worker/catchup_worker.h"
 #include "worker/channel_bgworker.h"
 
-/*
- * pg_advisory_xact_lock(class, hashtext(channel)): one pull of a channel at
- * a time (a test holds it to keep a catch-up waiting).
- */
-#define CATCHUP_LOCK_CLASS 28525
 
 /* A request as the catch-up worker reads it back. */
 typedef struct CatchupRequest
@@ -253,7 +248,7 @@ catchup_run(const char *channel)
 	StoreBegin();
 	values[0] = CStringGetTextDatum(channel);
 	StoreQuery("SELECT pg_advisory_xact_lock(" CppAsString2(
-				   CATCHUP_LOCK_CLASS) ", hashtext($1))",
+				   ORDERING_CATCHUP_LOCK_CLASS) ", hashtext($1))",
 			   1, types, values, SPI_OK_SELECT);
 	/* A fresh snapshot: a catch-up we waited for may have done the work. */
 	PopActiveSnapshot();

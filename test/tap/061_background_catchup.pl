@@ -25,7 +25,7 @@ use OrderingCluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-# The catch-up's advisory lock (src/worker/catchup_worker.c).
+# The catch-up's advisory lock (ORDERING_CATCHUP_LOCK_CLASS, src/common/limits.h).
 my $CATCHUP_LOCK_CLASS = 28525;
 
 my $oc = OrderingCluster->new(nodes => 3, roles => 'per-node');
@@ -51,38 +51,8 @@ my $side_before = $oc->last_block($leader, 'side');
 ok($oc->wait_for_block('side', \@names, $side_before),
 	"every node has block $side_before of side");
 
-# --- cut the follower off: its peers' roles may not log in to it ---------
-my $peer_roles = join(', ', map { $oc->role_of($_) } @others);
-my $peer_role_list = join(', ', map { OrderingCluster::lit($oc->role_of($_)) } @others);
-$oc->safe_query($lagger, "ALTER ROLE $_ NOLOGIN") for split /, /, $peer_roles;
-ok( $oc->wait_until(
-		"no session of $peer_roles left on $lagger",
-		60,
-		sub {
-			$oc->safe_query($lagger,
-				"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename IN ($peer_role_list)"
-			);
-			return $oc->safe_query($lagger,
-				"SELECT count(*) FROM pg_stat_activity WHERE usename IN ($peer_role_list)"
-			) eq '0';
-		}),
-	"$lagger is cut off from its peers");
-my $lag_block = $oc->last_block($lagger, 'big');
-
-# --- big grows far past the follower's log ------------------------------
-ok($oc->fill_to($leader, 'big', $lag_block + 200, leader => $leader,
-		acked => \@acked),
-	'big ordered 200 more blocks without the follower');
-ok( $oc->wait_until(
-		"the leader's snapshot of big is past block " . ($lag_block + 64),
-		60,
-		sub {
-			$oc->safe_query($leader,
-				"SELECT (convert_from(snapshot_data, 'UTF8')::jsonb->>'last_block')::bigint > "
-				  . ($lag_block + 64)
-				  . " FROM ordering.raft_state WHERE channel = 'big'") eq 't';
-		}),
-	'the leader has a snapshot more than 64 blocks ahead of the follower');
+# --- cut the follower off while big grows far past its log --------------
+my $lag_block = $oc->leave_behind($leader, $lagger, \@others, 'big', \@acked);
 is($oc->last_block($lagger, 'big'), $lag_block,
 	"$lagger is still at block $lag_block of big");
 
@@ -90,7 +60,7 @@ is($oc->last_block($lagger, 'big'), $lag_block,
 my $holder = $oc->node($lagger)->background_psql('postgres');
 $holder->query_safe(
 	"SELECT pg_advisory_lock($CATCHUP_LOCK_CLASS, hashtext('big'))");
-$oc->safe_query($lagger, "ALTER ROLE $_ LOGIN") for split /, /, $peer_roles;
+$oc->let_in($lagger, \@others);
 
 my $st;
 ok( $oc->wait_until(

@@ -524,6 +524,84 @@ sub all_quiet
 
 =pod
 
+=head2 Cutting a node off
+
+cut_off($name, \@others) keeps the others' peer roles from logging in to
+$name (they are NOLOGIN there, their sessions ended) and returns whether
+none is left within 60 s; let_in($name, \@others) lets them in again.
+Needs per-node roles.  $name still reaches the others.
+
+=cut
+
+sub _peer_roles_of
+{
+	my ($self, $others) = @_;
+	return map { $self->role_of($_) } @$others;
+}
+
+sub cut_off
+{
+	my ($self, $name, $others) = @_;
+	my @roles = $self->_peer_roles_of($others);
+	my $list = join(', ', map { lit($_) } @roles);
+	$self->safe_query($name, "ALTER ROLE $_ NOLOGIN") for @roles;
+	return $self->wait_until(
+		"no session of @roles left on $name",
+		60,
+		sub {
+			$self->safe_query($name,
+				"SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename IN ($list)"
+			);
+			return $self->safe_query($name,
+				"SELECT count(*) FROM pg_stat_activity WHERE usename IN ($list)") eq
+			  '0';
+		});
+}
+
+=pod
+
+leave_behind($leader, $lagger, \@others, $channel, \@acked) cuts $lagger
+off, orders 200 more blocks of $channel on $leader (into @acked) and waits
+until the leader holds a snapshot more than 64 blocks past the lagger's
+chain, so that letting it in again starts a catch-up in a background
+worker; each step a test.  Returns the lagger's last block.
+
+=cut
+
+sub leave_behind
+{
+	my ($self, $leader, $lagger, $others, $channel, $acked) = @_;
+	Test::More::ok($self->cut_off($lagger, $others),
+		"$lagger is cut off from its peers");
+	my $lag_block = $self->last_block($lagger, $channel);
+	Test::More::ok(
+		$self->fill_to($leader, $channel, $lag_block + 200,
+			leader => $leader, acked => $acked),
+		"$channel ordered 200 more blocks without the follower");
+	Test::More::ok(
+		$self->wait_until(
+			"the leader's snapshot of $channel is past block " . ($lag_block + 64),
+			60,
+			sub {
+				$self->safe_query($leader,
+					"SELECT (convert_from(snapshot_data, 'UTF8')::jsonb->>'last_block')::bigint > "
+					  . ($lag_block + 64)
+					  . " FROM ordering.raft_state WHERE channel = "
+					  . lit($channel)) eq 't';
+			}),
+		'the leader has a snapshot more than 64 blocks ahead of the follower');
+	return $lag_block;
+}
+
+sub let_in
+{
+	my ($self, $name, $others) = @_;
+	$self->safe_query($name, "ALTER ROLE $_ LOGIN")
+	  for $self->_peer_roles_of($others);
+}
+
+=pod
+
 quiet_neighbours(\@channels, \@names) creates the channels on the listed
 nodes, orders a first transaction on each and waits until every node
 reports them all quiesced (each step a passing test); returns the node that
