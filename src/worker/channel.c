@@ -167,6 +167,7 @@ ChannelDestroy(Channel *ch)
 	channel_drop_raft(ch);
 	if (ch->catchup.worker != NULL)
 		TerminateBackgroundWorker(ch->catchup.worker);
+	ChannelForgetEviction(ch);
 	ChannelClearStatus(ch->status_slot);
 	hash_destroy(ch->routing.inflight_ids);
 	MemoryContextDelete(ch->top_cxt);

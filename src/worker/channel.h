@@ -160,6 +160,7 @@ typedef struct ChannelEviction
 	TimestampTz leaderless_since; /* 0 while a leader is known */
 	TimestampTz next_check_at;
 	BackgroundWorkerHandle *worker; /* the look running, in ch->top_cxt */
+	bool no_slot_logged;			/* said once per leaderless spell */
 } ChannelEviction;
 
 /* When the loop must look at the channel again. */

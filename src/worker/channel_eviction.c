@@ -18,16 +18,14 @@
  * Done in the worker's loop, each look stopped every channel of the
  * server for up to 20 s, every ten election timeouts, for as long as one
  * channel had no leader (TAP 099).  So it runs in a background worker of
- * its own; once that stopped, the channel is rebuilt from its tables if
- * the look recorded the removal.  Inline only when no slot is free.
+ * its own, EVICTION_MAX_LOOKS at a time, never inline; once that stopped,
+ * the channel is rebuilt from its tables if the look recorded the removal.
  *
  * src/worker/channel_eviction.c
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
-
-#include "miscadmin.h"
 
 #include "store/log.h"
 #include "store/spi.h"
@@ -37,8 +35,15 @@
 
 /* Heard no leader for this many election timeouts: look for a removal. */
 #define EVICTION_LEADERLESS_TIMEOUTS 10
-/* A look done inline (no background worker slot free) stops within this. */
-#define EVICTION_INLINE_MS 20000
+/*
+ * Looks running at once on this node.  A node cut off from its peers has
+ * every channel without a leader, and a look at peers that never answer
+ * holds its background worker slot for a minute: more would leave no slot
+ * for the catch-ups, which pull inline without one.
+ */
+#define EVICTION_MAX_LOOKS 2
+
+static int looks_running = 0;
 
 /* Whether the tables say this node was removed (a look recorded it). */
 static bool
@@ -64,25 +69,41 @@ eviction_take(Channel *ch)
 	ChannelLoad(ch);
 }
 
-static void
+/* Starts a look; false when none can start now (it is tried again). */
+static bool
 eviction_look(Channel *ch)
 {
 	ChannelEviction *ev = &ch->eviction;
 
+	if (looks_running >= EVICTION_MAX_LOOKS)
+		return false;
 	ev->worker =
 		ChannelBgWorkerStart("OrderingEvictionMain", "ordering eviction check",
 							 ch->state.name, ch->top_cxt);
-	if (ev->worker != NULL)
+	if (ev->worker == NULL)
+	{
+		/* Not inline: the look would stop every channel of this node. */
+		if (!ev->no_slot_logged)
+			ereport(LOG,
+					(errmsg("channel \"%s\": no background worker slot is free for the eviction check; trying again later",
+							ch->state.name),
+					 errhint("Raise max_worker_processes.")));
+		ev->no_slot_logged = true;
+		return false;
+	}
+	looks_running++;
+	return true;
+}
+
+/* The channel goes away: its look, if any, no longer counts. */
+void
+ChannelForgetEviction(Channel *ch)
+{
+	if (ch->eviction.worker == NULL)
 		return;
-	ereport(LOG,
-			(errmsg("channel \"%s\": no background worker slot is free for the eviction check; looking inline",
-					ch->state.name),
-			 errhint("Raise max_worker_processes.")));
-	if (EvictionCheck(&ch->state, ChannelOwnUser(ch),
-					  TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-												  EVICTION_INLINE_MS)))
-		eviction_take(ch);
-	SetLatch(MyLatch); /* the waits of the look may have eaten a wakeup */
+	TerminateBackgroundWorker(ch->eviction.worker);
+	ch->eviction.worker = NULL;
+	looks_running--;
 }
 
 void
@@ -96,6 +117,7 @@ ChannelWatchEviction(Channel *ch, TimestampTz now)
 		if (ChannelBgWorkerRunning(ev->worker))
 			return;
 		ev->worker = NULL;
+		looks_running--;
 		if (eviction_recorded(ch))
 			eviction_take(ch);
 		return;
@@ -110,10 +132,10 @@ ChannelWatchEviction(Channel *ch, TimestampTz now)
 	{
 		ev->leaderless_since = now;
 		ev->next_check_at = TimestampTzPlusMilliseconds(now, wait_ms);
+		ev->no_slot_logged = false;
 		return;
 	}
-	if (now < ev->next_check_at)
+	if (now < ev->next_check_at || !eviction_look(ch))
 		return;
 	ev->next_check_at = TimestampTzPlusMilliseconds(now, wait_ms);
-	eviction_look(ch);
 }

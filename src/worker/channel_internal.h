@@ -144,6 +144,7 @@ extern void ChannelFinishHandoff(Channel *ch, TimestampTz now);
 
 /* Eviction detection (channel_eviction.c), on every tick. */
 extern void ChannelWatchEviction(Channel *ch, TimestampTz now);
+extern void ChannelForgetEviction(Channel *ch);
 
 /* Readies (channel_ready.c). */
 extern void ChannelExpireSnapshotSends(Channel *ch, TimestampTz now);

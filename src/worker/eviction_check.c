@@ -8,8 +8,7 @@
  * peers (connections, pages of their chains, their answers), for up to
  * EVICTION_CHECK_MS: a member that is down or partitioned away hangs a
  * connection until then.  So it runs in a background worker of its own
- * (OrderingEvictionMain), which reads the channel from the tables, and
- * inline in the worker's loop only when no background worker slot is free.
+ * (OrderingEvictionMain), which reads the channel from the tables.
  *
  * What the look trusts: a peer's chain is verified link by link from this
  * node's own last block (peer_chain.c), and a configuration block that no

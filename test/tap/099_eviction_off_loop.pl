@@ -5,10 +5,12 @@
 # node's removal without stopping the node's other channels.
 #
 # Three servers share six quiet channels.  The node leading most of them
-# also creates "stranded", whose two other consenters point at a port that
-# accepts connections and never answers (a peer cut off mid-network): it
-# never elects a leader, and after ten election timeouts the node looks in
-# its members' chains for a block that removed it.  The look waits on those
+# also creates three channels "stranded1..3", whose two other consenters
+# point at a port that accepts connections and never answers (peers cut
+# off mid-network): they never elect a leader, and after ten election
+# timeouts the node looks in their members' chains for a block that
+# removed it, in at most two background workers at a time (more would
+# take the slots catch-ups need).  The look waits on those
 # peers until its deadline.  It ran in the worker's loop: the node's worker
 # stood still for 20 s, its submits waited, and the other nodes elected new
 # leaders for its quiet channels.  Now it runs in a background worker of
@@ -49,13 +51,29 @@ my $hole_conninfo = sprintf('host=127.0.0.1 port=%d dbname=postgres user=%s',
 $node->append_conf('postgresql.conf', 'log_min_messages = debug1');
 $node->reload;
 my $offset = -s $node->logfile;
-$oc->safe_query($leader,
-	    "SELECT ordering.create_channel('stranded', '{\"$leader\": \""
-	  . $oc->conninfo($leader)
-	  . "\", \"ghost1\": \"$hole_conninfo\", \"ghost2\": \"$hole_conninfo\"}')");
-$node->wait_for_log(qr/channel "stranded": no leader for a long time; looking for a removal/,
+for my $i (1 .. 3)
+{
+	$oc->safe_query($leader,
+		    "SELECT ordering.create_channel('stranded$i', '{\"$leader\": \""
+		  . $oc->conninfo($leader)
+		  . "\", \"ghost1\": \"$hole_conninfo\", \"ghost2\": \"$hole_conninfo\"}')");
+}
+$node->wait_for_log(qr/channel "stranded\d": no leader for a long time; looking for a removal/,
 	$offset);
-pass('the node looks for its removal from stranded');
+pass('the node looks for its removal from a stranded channel');
+
+# Two looks at a time: the third channel's waits for a slot.
+my $looks = "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'ordering eviction check'";
+ok($oc->wait_until('two looks run', 60, sub { $oc->safe_query($leader, $looks) eq '2' }),
+	'two looks run at once');
+my $most = 0;
+for (1 .. 30)
+{
+	my $n = $oc->safe_query($leader, $looks);
+	$most = $n if $n > $most;
+	$oc->safe_query($leader, 'SELECT pg_sleep(0.1)');
+}
+is($most, 2, 'no third look starts while two wait on their peers (sampled for 3 s)');
 
 for my $ch (@channels)
 {

@@ -1566,7 +1566,8 @@ listed node (default: every node that is up).
 assert_unharmed($health, %opts): for each node of $health, asserts that it
 is up with the same postmaster, that its ordering worker is the same process,
 and that its log since the snapshot shows no crash (a process terminated by
-a signal, a failed assertion, a PANIC, a worker that exited); opts: restarted
+a signal, a failed assertion, a PANIC, a worker that exited, other than an
+ordering background worker done with exit code 0); opts: restarted
 => [names] whose PIDs may differ (their logs are checked from their last
 start on).  Returns true when all held.
 
@@ -1597,7 +1598,7 @@ sub health
 	return \%h;
 }
 
-my $crash_pattern = qr/terminated by signal|was terminated|TRAP:|Assertion .* failed|PANIC:|background worker "ordering[^"]*" \(PID \d+\) exited|all server processes terminated|server process \(PID \d+\) exited with exit code/;
+my $crash_pattern = qr/terminated by signal|was terminated|TRAP:|Assertion .* failed|PANIC:|background worker "ordering[^"]*" \(PID \d+\) exited(?! with exit code 0$)|all server processes terminated|server process \(PID \d+\) exited with exit code/;
 
 sub assert_unharmed
 {
