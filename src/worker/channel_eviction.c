@@ -31,7 +31,6 @@
 #include "store/spi.h"
 #include "worker/channel_bgworker.h"
 #include "worker/channel_internal.h"
-#include "worker/eviction_check.h"
 
 /* Heard no leader for this many election timeouts: look for a removal. */
 #define EVICTION_LEADERLESS_TIMEOUTS 10

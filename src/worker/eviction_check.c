@@ -288,8 +288,13 @@ eviction_search(EvictionJob *job, TimestampTz deadline)
 	return true;
 }
 
-bool
-EvictionCheck(ChannelState *st, const char *own_user, TimestampTz deadline)
+/*
+ * Searches as own_user until deadline; records the removal (its own
+ * transaction) once a majority confirms it.  Failures of peers are logged
+ * at DEBUG1 and leave nothing recorded.
+ */
+static void
+eviction_check(ChannelState *st, const char *own_user, TimestampTz deadline)
 {
 	EvictionJob job;
 
@@ -300,11 +305,10 @@ EvictionCheck(ChannelState *st, const char *own_user, TimestampTz deadline)
 		 "channel \"%s\": no leader for a long time; looking for a removal of this node",
 		 st->name);
 	if (!eviction_search(&job, deadline))
-		return false;
+		return;
 	StoreBegin();
 	StoreSetRemoved(st, true);
 	StoreCommit();
-	return true;
 }
 
 /*
@@ -339,8 +343,8 @@ OrderingEvictionMain(Datum main_arg)
 		own_user = OrderingConninfoUser(self->conninfo);
 	if (own_user != NULL && strlen(own_user) >= ORDERING_NAME_MAX)
 		own_user = NULL; /* as the worker's own ChannelRoleOf */
-	(void) EvictionCheck(&st, own_user,
-						 TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													 EVICTION_CHECK_MS));
+	eviction_check(&st, own_user,
+				   TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+											   EVICTION_CHECK_MS));
 	proc_exit(0);
 }
