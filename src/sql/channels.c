@@ -30,6 +30,7 @@
 #include "common/channel_settings.h"
 #include "common/conninfo.h"
 #include "common/gucs.h"
+#include "common/limits.h"
 #include "common/names.h"
 #include "raft/raft.h"
 #include "store/spi.h"
@@ -153,6 +154,8 @@ ordering_drop_channel(PG_FUNCTION_ARGS)
 	char *channel = OrderingTextArg(fcinfo, 0, "channel");
 	Oid types[1] = { TEXTOID };
 	Datum values[1] = { CStringGetTextDatum(channel) };
+	Oid catchup_types[2] = { TEXTOID, INT4OID };
+	Datum catchup_values[2];
 
 	spi = StoreSpiConnect();
 	/*
@@ -163,18 +166,20 @@ ordering_drop_channel(PG_FUNCTION_ARGS)
 	 * signal it, and the function runs as its owner: otherwise the delete
 	 * below waits for it as before.
 	 */
+	catchup_values[0] = values[0];
+	catchup_values[1] = Int32GetDatum(ORDERING_CATCHUP_LOCK_CLASS);
 	OrderingSpiExecute("SELECT pg_catalog.pg_terminate_backend(l.pid, 10000)"
 					   " FROM pg_catalog.pg_locks l"
 					   " JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid"
 					   " WHERE a.backend_type = 'ordering catch-up'"
-					   " AND l.locktype = 'advisory' AND l.granted AND l.objsubid = 2"
+					   " AND l.locktype = 'advisory' AND l.granted"
 					   " AND l.database = (SELECT oid FROM pg_catalog.pg_database"
 					   "  WHERE datname = pg_catalog.current_database())"
-					   " AND l.classid = " CppAsString2(
-						   ORDERING_CATCHUP_LOCK_CLASS) " AND l.objid = pg_catalog.hashtext($1)::pg_catalog.oid"
-														" AND (SELECT rolsuper FROM pg_catalog.pg_roles"
-														"  WHERE rolname = CURRENT_USER)",
-					   1, types, values, SPI_OK_SELECT);
+					   " AND l.classid = $2::pg_catalog.oid AND l.objsubid = 2"
+					   " AND l.objid = pg_catalog.hashtext($1)::pg_catalog.oid"
+					   " AND (SELECT rolsuper FROM pg_catalog.pg_roles"
+					   "  WHERE rolname = CURRENT_USER)",
+					   2, catchup_types, catchup_values, SPI_OK_SELECT);
 	/*
 	 * The channels row first: it waits for the worker's ready transaction
 	 * (which holds the row FOR KEY SHARE) and keeps the next one out, so

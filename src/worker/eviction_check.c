@@ -29,12 +29,12 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
-#include "common/conninfo.h"
 #include "common/gucs.h"
 #include "common/remote.h"
 #include "store/chain.h"
 #include "store/log.h"
 #include "store/spi.h"
+#include "worker/channel.h"
 #include "worker/channel_bgworker.h"
 #include "worker/eviction_check.h"
 #include "worker/peer_chain.h"
@@ -322,7 +322,6 @@ OrderingEvictionMain(Datum main_arg)
 	ChannelState st;
 	StoreRaftState stored;
 	const ChannelMember *self;
-	char *own_user = NULL;
 
 	ChannelBgWorkerAttach(main_arg, "ordering eviction check", channel);
 	MemoryContextSwitchTo(AllocSetContextCreate(TopMemoryContext,
@@ -339,11 +338,7 @@ OrderingEvictionMain(Datum main_arg)
 	if (st.archived || st.removed || st.self_id == RAFT_NONE)
 		proc_exit(0);
 	self = eviction_member(&st, st.self_id);
-	if (self != NULL)
-		own_user = OrderingConninfoUser(self->conninfo);
-	if (own_user != NULL && strlen(own_user) >= ORDERING_NAME_MAX)
-		own_user = NULL; /* as the worker's own ChannelRoleOf */
-	eviction_check(&st, own_user,
+	eviction_check(&st, self != NULL ? ChannelRoleOf(self->conninfo) : NULL,
 				   TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 											   EVICTION_CHECK_MS));
 	proc_exit(0);
