@@ -66,12 +66,13 @@ StoreDirectInsert(const StoreDirectTable *table, const char *channel,
 /*
  * Replaces, in channel's row of a table keyed by channel alone (key), the
  * columns set in replace (indexed by attribute number - 1) with values /
- * nulls.  When old is given, it is called first with the row as it is,
- * to adjust what replaces it.  False when the SQL statement must serve;
- * ERROR 42704 if the row is missing.
+ * nulls.  When adjust is given, it is called first with the row as it
+ * is, to adjust the values that replace it (not which columns: triggers
+ * are chosen by those).  False when the SQL statement must serve; ERROR
+ * 42704 if the row is missing.
  */
 typedef void (*StoreDirectAdjust)(TupleTableSlot *current, Datum *values,
-								  bool *nulls, bool *replace, void *arg);
+								  bool *nulls, const bool *replace, void *arg);
 extern bool
 StoreDirectUpdate(const StoreDirectTable *table, const char *channel,
 				  const Datum *values, const bool *nulls, const bool *replace,

@@ -334,18 +334,18 @@ hard_state_values(const char *channel, const raft_hard_state *hs, Datum *values)
 
 /*
  * recovery_reason as the SQL's CASE sets it: kept (or the core's reason if
- * there is none) while recovering, cleared otherwise.
+ * there is none) while recovering, cleared otherwise.  save_raft_state
+ * replaces it whenever it replaces recovering.
  */
 static void
 adjust_recovery_reason(TupleTableSlot *current, Datum *values, bool *nulls,
-					   bool *replace, void *arg)
+					   const bool *replace, void *arg)
 {
 	bool isnull;
 
 	(void) arg;
 	if (!replace[RS_RECOVERING])
 		return;
-	replace[RS_RECOVERY_REASON] = true;
 	if (!DatumGetBool(values[RS_RECOVERING]))
 	{
 		nulls[RS_RECOVERY_REASON] = true;
@@ -382,6 +382,7 @@ save_raft_state(const char *channel, const raft_hard_state *hs,
 		values[RS_RECOVERING] = BoolGetDatum(hs->recovering);
 		replace[RS_TERM] = replace[RS_VOTE] = replace[RS_COMMIT_INDEX] = true;
 		replace[RS_BOOT] = replace[RS_RECOVERING] = true;
+		replace[RS_RECOVERY_REASON] = true; /* adjust_recovery_reason */
 	}
 	if (log != NULL)
 	{
