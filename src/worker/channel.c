@@ -203,6 +203,7 @@ ChannelLoad(Channel *ch)
 	raft_options options;
 	bool found;
 	raft_id own_id_before = RAFT_NONE;
+	bool after_catchup = false;
 	int rc;
 
 	/* Parked: the catch-up worker owns the channel's tables until it stops. */
@@ -217,6 +218,7 @@ ChannelLoad(Channel *ch)
 		}
 		ch->catchup.worker = NULL;
 		ch->counters.status_dirty = true;
+		after_catchup = true;
 	}
 
 	/* A new node starts as a follower: pending work waits for a leader. */
@@ -334,6 +336,8 @@ ChannelLoad(Channel *ch)
 			elog(LOG, "channel \"%s\": campaign failed: %s", ch->state.name,
 				 raft_strerror(rc));
 	}
+	if (after_catchup)
+		ChannelAnswerInstalledSnapshot(ch, stored.snapshot.meta.index);
 	ch->counters.last_error[0] = '\0';
 	elog(DEBUG1,
 		 "channel \"%s\" loaded: raft id " UINT64_FORMAT

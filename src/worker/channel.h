@@ -195,6 +195,12 @@ typedef struct ChannelCatchup
 {
 	BackgroundWorkerHandle *worker; /* in top_cxt; NULL when none runs */
 	int64 to_block;
+	/*
+	 * The last snapshot message stepped (as received, in top_cxt): answered
+	 * once the snapshot it handed to a catch-up worker is installed.
+	 */
+	char *snapshot_msg;
+	Size snapshot_msg_len;
 } ChannelCatchup;
 
 /* Quiet while idle (channel_quiescence.c). */

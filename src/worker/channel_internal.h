@@ -167,6 +167,8 @@ extern bool ChannelQuiescentTick(Channel *ch, TimestampTz now);
 /* A rebuild wakes a channel, and so does a Raft message that asks for work. */
 extern void ChannelWake(Channel *ch);
 extern bool ChannelMessageWakes(const Channel *ch, const raft_message *msg);
+/* After a background catch-up: answers the snapshot it installed. */
+extern void ChannelAnswerInstalledSnapshot(Channel *ch, raft_index installed);
 extern void ChannelReceiveQuiesce(Channel *ch, const ChannelMember *from,
 								  const char *data, Size len);
 

@@ -84,8 +84,9 @@ ready_note_places(ReadyPlaces *done, int64 number, List *txs)
 /*
  * A follower pulls a few blocks inline and hands longer pulls to a
  * background worker, dropping what arrives meanwhile: the leader sends an
- * unanswered snapshot again after this, which is also what gets a node
- * that caught up in the background replicating again.
+ * unanswered snapshot again after this.  A node that installed it in the
+ * background answers it then (ChannelAnswerInstalledSnapshot); one whose
+ * catch-up failed gets it again this way.
  */
 #define CHANNEL_SNAPSHOT_ACK_TIMEOUT_MS (5 * 1000)
 

@@ -21,6 +21,20 @@
 #include "common/names.h"
 #include "worker/channel_internal.h"
 
+/*
+ * Keeps a copy of a snapshot message, replacing the last one: a snapshot
+ * handed to a catch-up worker is answered only once it is installed.
+ */
+static void
+channel_keep_snapshot_message(Channel *ch, const char *data, Size len)
+{
+	if (ch->catchup.snapshot_msg != NULL)
+		pfree(ch->catchup.snapshot_msg);
+	ch->catchup.snapshot_msg = MemoryContextAlloc(ch->top_cxt, len);
+	memcpy(ch->catchup.snapshot_msg, data, len);
+	ch->catchup.snapshot_msg_len = len;
+}
+
 static void
 channel_receive_raft(Channel *ch, const ChannelMember *from, const char *data,
 					 Size len, TimestampTz now)
@@ -53,10 +67,52 @@ channel_receive_raft(Channel *ch, const ChannelMember *from, const char *data,
 	ChannelNoteHeard(ch, msg.from, now);
 	if (ChannelMessageWakes(ch, &msg))
 		ChannelWake(ch);
+	if (msg.type == RAFT_MSG_SNAP)
+		channel_keep_snapshot_message(ch, data, len);
 	rc = raft_step(ch->raft.node, &msg);
 	if (rc != RAFT_OK)
 		elog(DEBUG1, "channel \"%s\": step of a message from \"%s\": %s",
 			 ch->state.name, from->node, raft_strerror(rc));
+	raft_message_free(&msg);
+}
+
+/*
+ * After a catch-up in the background: steps the snapshot message that
+ * started it again, if the channel now holds that snapshot, so that the
+ * core answers the leader (an append response at the snapshot's index,
+ * which moves the leader's progress out of its snapshot state).  The
+ * answer the core gave the first time was dropped with its ready when the
+ * channel was parked; without this one the leader waited for its
+ * snapshot timeout (channel_ready.c) before it sent anything more.  The
+ * message came from an authenticated member, and an old or repeated
+ * message is one Raft copes with; it is still checked against the
+ * members as they are now.
+ */
+void
+ChannelAnswerInstalledSnapshot(Channel *ch, raft_index installed)
+{
+	raft_message msg;
+	int rc;
+
+	if (ch->catchup.snapshot_msg == NULL)
+		return;
+	rc = raft_message_decode((const uint8 *) ch->catchup.snapshot_msg,
+							 ch->catchup.snapshot_msg_len, &msg);
+	pfree(ch->catchup.snapshot_msg);
+	ch->catchup.snapshot_msg = NULL;
+	ch->catchup.snapshot_msg_len = 0;
+	if (rc != RAFT_OK)
+		return;
+	if (ch->raft.node != NULL && msg.type == RAFT_MSG_SNAP &&
+		msg.snapshot != NULL && msg.snapshot->meta.index == installed &&
+		msg.to == ch->state.self_id && ChannelPeerById(ch, msg.from) != NULL)
+	{
+		rc = raft_step(ch->raft.node, &msg);
+		if (rc != RAFT_OK)
+			elog(DEBUG1,
+				 "channel \"%s\": step of the installed snapshot's message: %s",
+				 ch->state.name, raft_strerror(rc));
+	}
 	raft_message_free(&msg);
 }
 
