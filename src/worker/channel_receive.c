@@ -22,6 +22,15 @@
 #include "worker/channel_internal.h"
 
 /*
+ * The largest snapshot message kept.  The document this extension puts in
+ * a snapshot holds at most 32 consenters with conninfos of at most 1 kB,
+ * and a peer's message could be as large as an envelope (8 MiB) on every
+ * channel: a larger one is not kept, and the leader's snapshot timeout
+ * serves instead.
+ */
+#define CHANNEL_KEPT_SNAPSHOT_MSG_MAX (128 * 1024)
+
+/*
  * Keeps a copy of a snapshot message, replacing the last one: a snapshot
  * handed to a catch-up worker is answered only once it is installed.
  */
@@ -30,6 +39,10 @@ channel_keep_snapshot_message(Channel *ch, const char *data, Size len)
 {
 	if (ch->catchup.snapshot_msg != NULL)
 		pfree(ch->catchup.snapshot_msg);
+	ch->catchup.snapshot_msg = NULL;
+	ch->catchup.snapshot_msg_len = 0;
+	if (len > CHANNEL_KEPT_SNAPSHOT_MSG_MAX)
+		return;
 	ch->catchup.snapshot_msg = MemoryContextAlloc(ch->top_cxt, len);
 	memcpy(ch->catchup.snapshot_msg, data, len);
 	ch->catchup.snapshot_msg_len = len;
