@@ -89,7 +89,7 @@ DECLARE
 BEGIN
 	FOR i IN 1..300 LOOP
 		SET SESSION AUTHORIZATION regress_n3;
-		outcome := public.regress_error_of($q$SELECT ordering.deliver('n2', '\x01'::bytea)$q$);
+		outcome := public.regress_error_of($q$SELECT ordering.deliver('n2', '\x02'::bytea)$q$);
 		RESET SESSION AUTHORIZATION;
 		IF outcome LIKE '42501%' THEN
 			RETURN outcome;
@@ -101,14 +101,14 @@ END
 $$;
 SELECT pg_temp.deliver_as_n2_refused() AS n3_as_n2;
 SET SESSION AUTHORIZATION regress_n3;
-SELECT public.regress_error_of($$SELECT ordering.deliver('n9', '\x01'::bytea)$$) AS n3_as_unknown;
+SELECT public.regress_error_of($$SELECT ordering.deliver('n9', '\x02'::bytea)$$) AS n3_as_unknown;
 RESET SESSION AUTHORIZATION;
 -- SET ROLE changes no identity: the session is still its login role's.
 SET ROLE regress_n2;
-SELECT public.regress_error_of($$SELECT ordering.deliver('n2', '\x01'::bytea)$$) AS set_role_n2;
+SELECT public.regress_error_of($$SELECT ordering.deliver('n2', '\x02'::bytea)$$) AS set_role_n2;
 RESET ROLE;
 SET SESSION AUTHORIZATION regress_n2;
-SELECT public.regress_error_of($$SELECT ordering.deliver('n2', '\x01'::bytea)$$) AS n2_as_n2;
+SELECT public.regress_error_of($$SELECT ordering.deliver('n2', '\x02'::bytea)$$) AS n2_as_n2;
 RESET SESSION AUTHORIZATION;
 SELECT refused_deliveries >= 2 AS refusals_counted FROM ordering.transport_stats();
 

@@ -22,7 +22,8 @@
 #include "common/envelope.h"
 
 /* Fixed bytes of a record besides its channel name and data. */
-#define ENVELOPE_RECORD_OVERHEAD (1 + 1 + 4) /* channel_len, kind, len */
+/* channel_len, kind, block0, len */
+#define ENVELOPE_RECORD_OVERHEAD (1 + 1 + ORDERING_ENVELOPE_BLOCK0_LEN + 4)
 
 static void
 envelope_put_uint32(StringInfo buf, uint32 value)
@@ -109,14 +110,18 @@ EnvelopeBegin(StringInfo buf, const char *from_node)
 
 void
 EnvelopeAddRecord(StringInfo buf, const char *channel, OrderingRecordKind kind,
-				  const void *data, Size len)
+				  const uint8 *block0, const void *data, Size len)
 {
+	static const uint8 zeros[ORDERING_ENVELOPE_BLOCK0_LEN] = { 0 };
+
 	Assert(kind >= 1 && kind <= ORDERING_RECORD_KIND_MAX);
 	Assert(len <= PG_UINT32_MAX);
 	Assert(buf->len > 0 && buf->data[0] == ORDERING_ENVELOPE_VERSION);
 
 	envelope_put_name(buf, channel);
 	appendStringInfoCharMacro(buf, (char) (uint8) kind);
+	appendBinaryStringInfo(buf, (const char *) (block0 != NULL ? block0 : zeros),
+						   ORDERING_ENVELOPE_BLOCK0_LEN);
 	envelope_put_uint32(buf, (uint32) len);
 	if (len > 0)
 		appendBinaryStringInfo(buf, data, (int) len);
@@ -218,7 +223,7 @@ EnvelopeNext(OrderingEnvelopeReader *reader, OrderingEnvelopeRecord *record,
 
 	if (!envelope_get_name(data, len, &pos, record->channel, error))
 		return false;
-	if (len - pos < 1 + 4)
+	if (len - pos < 1 + ORDERING_ENVELOPE_BLOCK0_LEN + 4)
 	{
 		*error = "truncated record header";
 		return false;
@@ -230,6 +235,8 @@ EnvelopeNext(OrderingEnvelopeReader *reader, OrderingEnvelopeRecord *record,
 		*error = "unknown record kind";
 		return false;
 	}
+	record->block0 = (const uint8 *) (data + pos);
+	pos += ORDERING_ENVELOPE_BLOCK0_LEN;
 	record_len = envelope_get_uint32(data + pos);
 	pos += 4;
 	if (len - pos < record_len)

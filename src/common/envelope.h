@@ -15,6 +15,9 @@
  *		uint8	channel_len		1 .. NAMEDATALEN - 1
  *		char	channel[channel_len]
  *		uint8	kind			OrderingRecordKind
+ *		uint8	block0[32]		the hash of the channel's block 0 as the
+ *								sender holds it; zeros: not stated (a node
+ *								that lacks the channel asks to join)
  *		uint32	len				<= ORDERING_ENVELOPE_MAX_BYTES
  *		char	data[len]		opaque to the transport
  *
@@ -35,7 +38,11 @@
 #include "lib/stringinfo.h"
 #include "utils/memutils.h"
 
-#define ORDERING_ENVELOPE_VERSION 1
+/* 2: each record names the channel's block 0 (a channel is its genesis). */
+#define ORDERING_ENVELOPE_VERSION 2
+
+/* Bytes of a record's block0 (ORDERING_HASH_LEN, common/blocks.h). */
+#define ORDERING_ENVELOPE_BLOCK0_LEN 32
 
 /* What a record carries; the envelope names the channel of each record. */
 typedef enum OrderingRecordKind
@@ -67,6 +74,7 @@ typedef struct OrderingEnvelopeRecord
 {
 	char channel[NAMEDATALEN]; /* NUL-terminated copy */
 	OrderingRecordKind kind;
+	const uint8 *block0; /* ORDERING_ENVELOPE_BLOCK0_LEN bytes */
 	const char *data;
 	Size len;
 } OrderingEnvelopeRecord;
@@ -85,9 +93,10 @@ typedef struct OrderingEnvelopeReader
 /* Encoding. */
 extern Size EnvelopeRecordSize(const char *channel, Size len);
 extern void EnvelopeBegin(StringInfo buf, const char *from_node);
+/* block0: ORDERING_ENVELOPE_BLOCK0_LEN bytes, or NULL for zeros. */
 extern void
 EnvelopeAddRecord(StringInfo buf, const char *channel, OrderingRecordKind kind,
-				  const void *data, Size len);
+				  const uint8 *block0, const void *data, Size len);
 extern void EnvelopeFinish(StringInfo buf, uint32 count);
 
 /*

@@ -220,6 +220,34 @@ StoreGenesisDocument(const char *channel, MemoryContext cxt)
 	return MemoryContextStrdup(cxt, TextDatumGetCString(d));
 }
 
+/*
+ * The hash of the channel's block 0 as stored, into hash; false when there
+ * is no block 0 or its hash is not 32 bytes.
+ */
+bool
+StoreBlock0Hash(const char *channel, uint8 hash[ORDERING_HASH_LEN])
+{
+	Oid types[1] = { TEXTOID };
+	Datum values[1] = { CStringGetTextDatum(channel) };
+	bool isnull;
+	Datum d;
+	bytea *stored;
+
+	StoreQuery("SELECT hash FROM ordering.blocks WHERE channel = $1 AND number = 0",
+			   1, types, values, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		return false;
+	d = StoreGetColumn(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+					   BYTEAOID, &isnull);
+	if (isnull)
+		return false;
+	stored = DatumGetByteaPP(d);
+	if (VARSIZE_ANY_EXHDR(stored) != ORDERING_HASH_LEN)
+		return false;
+	memcpy(hash, VARDATA_ANY(stored), ORDERING_HASH_LEN);
+	return true;
+}
+
 int
 StoreDocumentConsenters(const char *document, ChannelMember *members,
 						MemoryContext cxt)

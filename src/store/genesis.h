@@ -38,6 +38,8 @@ StoreInstallGenesis(const char *channel, const char *genesis_document,
 
 /* Block 0's configuration document, copied into cxt; NULL if none. */
 extern char *StoreGenesisDocument(const char *channel, MemoryContext cxt);
+/* The hash of the channel's block 0 as stored; false if there is none. */
+extern bool StoreBlock0Hash(const char *channel, uint8 hash[ORDERING_HASH_LEN]);
 
 /*
  * Parses a GENESIS record {"genesis": "<document>", "consenters": {...},

@@ -237,8 +237,12 @@ ChannelLoad(Channel *ch)
 	StoreBegin();
 	found = StoreLoadChannel(&ch->state, &stored, ch->raft.storage);
 	if (found && ch->joining.genesis_doc == NULL)
+	{
 		ch->joining.genesis_doc =
 			StoreGenesisDocument(ch->state.name, ch->top_cxt);
+		ch->joining.has_block0 =
+			StoreBlock0Hash(ch->state.name, ch->joining.block0);
+	}
 	if (found && ch->state.self_id == RAFT_NONE)
 		own_id_before = StoreMaxOwnRaftId(&ch->state);
 	StoreCommit();

@@ -108,6 +108,9 @@ typedef struct ChannelJoining
 	TimestampTz heard_at[RAFT_MAX_MEMBERS * 2];
 	TimestampTz next_genesis_at;
 	char *genesis_doc; /* block 0's item, in top_cxt; NULL: unread */
+	/* Block 0's hash, which every record for the channel names. */
+	bool has_block0;
+	uint8 block0[ORDERING_HASH_LEN];
 } ChannelJoining;
 
 /* An admin request proposed by this node, answered when applied. */
@@ -276,9 +279,10 @@ extern void ChannelDebugBreak(Channel *ch);
 extern void ChannelTick(Channel *ch, TimestampTz now);
 extern void ChannelSubmit(Channel *ch, const char *tx_id, const char *payload,
 						  uint32 payload_len, TimestampTz now);
-extern void ChannelReceive(Channel *ch, const char *from_node,
-						   const char *session_role, OrderingRecordKind kind,
-						   const char *data, Size len, TimestampTz now);
+extern void
+ChannelReceive(Channel *ch, const char *from_node, const char *session_role,
+			   OrderingRecordKind kind, const uint8 *block0, const char *data,
+			   Size len, TimestampTz now);
 extern void ChannelTakeAdminRequest(Channel *ch, int slot,
 									const OrderingAdminRequest *request);
 extern void ChannelCutIfReady(Channel *ch);

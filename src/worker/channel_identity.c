@@ -92,7 +92,9 @@ ChannelSend(Channel *ch, const ChannelMember *to, OrderingRecordKind kind,
 			const void *data, Size len)
 {
 	return TransportSend(to->node, to->conninfo, ChannelOwnUser(ch),
-						 ch->state.name, kind, data, len);
+						 ch->state.name,
+						 ch->joining.has_block0 ? ch->joining.block0 : NULL,
+						 kind, data, len);
 }
 
 void

@@ -204,15 +204,45 @@ channel_receive_forward(Channel *ch, const ChannelMember *from,
 					 now);
 }
 
+/*
+ * Does a record name the channel's block 0 as this node holds it?  Two
+ * nodes that each founded the channel with other settings or consenters
+ * run two channels under one name: Raft among them would order the same
+ * entries onto two chains, every one of which verifies.  Only a node that
+ * lacks the channel leaves it unstated (zeros), to ask for the genesis;
+ * an honest member always states it.
+ */
+static bool
+channel_same_block0(const Channel *ch, const uint8 *block0)
+{
+	static const uint8 zeros[ORDERING_HASH_LEN] = { 0 };
+
+	StaticAssertStmt(ORDERING_ENVELOPE_BLOCK0_LEN == ORDERING_HASH_LEN,
+					 "a record's block0 is a block hash");
+	return !ch->joining.has_block0 ||
+		memcmp(block0, zeros, ORDERING_HASH_LEN) == 0 ||
+		memcmp(block0, ch->joining.block0, ORDERING_HASH_LEN) == 0;
+}
+
 void
 ChannelReceive(Channel *ch, const char *from_node, const char *session_role,
-			   OrderingRecordKind kind, const char *data, Size len,
-			   TimestampTz now)
+			   OrderingRecordKind kind, const uint8 *block0, const char *data,
+			   Size len, TimestampTz now)
 {
 	const ChannelMember *from = ChannelAdmit(ch, from_node, session_role);
 
 	if (from == NULL)
 		return;
+	if (!channel_same_block0(ch, block0))
+	{
+		ChannelReject(ch, from->node,
+					  "record for another block 0 of the channel",
+					  psprintf("Its block 0 has hash %02x%02x%02x%02x..., this node's %02x%02x%02x%02x...: one of the two nodes founded the channel apart (create_channel with other arguments); drop the channel on the node whose block 0 is not the majority's, and it joins from the genesis the members send.",
+							   block0[0], block0[1], block0[2], block0[3],
+							   ch->joining.block0[0], ch->joining.block0[1],
+							   ch->joining.block0[2], ch->joining.block0[3]));
+		return;
+	}
 	switch (kind)
 	{
 		case ORDERING_RECORD_RAFT:

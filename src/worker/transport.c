@@ -120,6 +120,7 @@ TransportPeerSend(TransportPeer *peer, TimestampTz now)
 			break;
 
 		EnvelopeAddRecord(&envelope, record->channel, record->kind,
+						  record->has_block0 ? record->block0 : NULL,
 						  record->data, record->len);
 		dlist_pop_head_node(&peer->queue);
 		Assert(peer->queued_bytes >= record->envelope_bytes);
@@ -302,8 +303,8 @@ transport_strings_differ(const char *a, const char *b)
 
 bool
 TransportSend(const char *node, const char *conninfo, const char *own_user,
-			  const char *channel, OrderingRecordKind kind, const void *data,
-			  Size len)
+			  const char *channel, const uint8 *block0,
+			  OrderingRecordKind kind, const void *data, Size len)
 {
 	TransportPeer *peer;
 	TransportRecord *record;
@@ -357,6 +358,9 @@ TransportSend(const char *node, const char *conninfo, const char *own_user,
 												   len);
 	strlcpy(record->channel, channel, sizeof(record->channel));
 	record->kind = kind;
+	record->has_block0 = block0 != NULL;
+	if (block0 != NULL)
+		memcpy(record->block0, block0, sizeof(record->block0));
 	record->envelope_bytes = envelope_bytes;
 	record->len = len;
 	if (len > 0)
@@ -592,7 +596,7 @@ transport_receive_one(const char *data, Size len,
 	/* The callback may send or forget peers: hold no peer pointer now. */
 	while (EnvelopeNext(&reader, &record, &error))
 		callback(arg, from_node, role, record.channel, record.kind,
-				 record.data, record.len);
+				 record.block0, record.data, record.len);
 	Assert(error == NULL);
 }
 

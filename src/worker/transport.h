@@ -30,7 +30,8 @@
  * Called for each record received, by TransportReceive.  from_node is the
  * node the envelope claims to come from, session_role the role that
  * called deliver() (the identity PostgreSQL authenticated); the callback
- * checks one against the other for the record's channel.  All pointers
+ * checks one against the other for the record's channel, and block0
+ * (ORDERING_ENVELOPE_BLOCK0_LEN bytes) against the channel's block 0.  All pointers
  * are into the envelope being read: valid only during the call.  The
  * callback may call TransportSend and TransportForgetPeer.
  */
@@ -38,7 +39,8 @@ typedef void (*TransportRecordCallback)(void *arg, const char *from_node,
 										const char *session_role,
 										const char *channel,
 										OrderingRecordKind kind,
-										const char *data, Size len);
+										const uint8 *block0, const char *data,
+										Size len);
 
 /* Worker start and exit. */
 extern void TransportInit(void);
@@ -52,11 +54,14 @@ extern void TransportShutdown(void);
  * a working connection is kept and the next one uses the new ones).
  * Callers name only members of their channels, so the peer table never
  * holds a node nobody needs.  Returns false when the record was dropped
- * because the peer's queue is full.  The record is copied.
+ * because the peer's queue is full.  The record is copied.  block0 is the
+ * hash of the channel's block 0 here (ORDERING_ENVELOPE_BLOCK0_LEN bytes),
+ * or NULL when this node has none.
  */
-extern bool TransportSend(const char *node, const char *conninfo,
-						  const char *own_user, const char *channel,
-						  OrderingRecordKind kind, const void *data, Size len);
+extern bool
+TransportSend(const char *node, const char *conninfo, const char *own_user,
+			  const char *channel, const uint8 *block0,
+			  OrderingRecordKind kind, const void *data, Size len);
 
 /* Forget a peer no channel needs any more; closes its connection. */
 extern void TransportForgetPeer(const char *node);

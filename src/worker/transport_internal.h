@@ -34,6 +34,8 @@ typedef struct TransportRecord
 	dlist_node node;
 	char channel[NAMEDATALEN];
 	OrderingRecordKind kind;
+	bool has_block0;
+	uint8 block0[ORDERING_ENVELOPE_BLOCK0_LEN];
 	Size envelope_bytes; /* what it adds to an envelope */
 	Size len;
 	char data[FLEXIBLE_ARRAY_MEMBER];

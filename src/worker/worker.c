@@ -407,6 +407,7 @@ typedef struct ReceiveArg
 	const char *from_node;
 	const char *session_role;
 	OrderingRecordKind kind;
+	const uint8 *block0;
 	const char *data;
 	Size len;
 	TimestampTz now;
@@ -417,8 +418,8 @@ step_receive(Channel *ch, void *arg)
 {
 	ReceiveArg *a = arg;
 
-	ChannelReceive(ch, a->from_node, a->session_role, a->kind, a->data, a->len,
-				   a->now);
+	ChannelReceive(ch, a->from_node, a->session_role, a->kind, a->block0,
+				   a->data, a->len, a->now);
 }
 
 /* ----------------------------------------------------------------
@@ -563,7 +564,7 @@ worker_join_channel(const char *from_node, const char *session_role,
 static void
 worker_on_record(void *arg, const char *from_node, const char *session_role,
 				 const char *channel, OrderingRecordKind kind,
-				 const char *data, Size len)
+				 const uint8 *block0, const char *data, Size len)
 {
 	Channel *ch;
 	ReceiveArg a;
@@ -591,6 +592,7 @@ worker_on_record(void *arg, const char *from_node, const char *session_role,
 	a.from_node = from_node;
 	a.session_role = session_role;
 	a.kind = kind;
+	a.block0 = block0;
 	a.data = data;
 	a.len = len;
 	a.now = *(TimestampTz *) arg;

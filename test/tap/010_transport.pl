@@ -21,12 +21,16 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 # An envelope (src/common/envelope.h): version, from, count, then per record
-# channel, kind, length, data; integers in network byte order.
+# channel, kind, block 0's hash (zeros: not stated), length, data; integers
+# in network byte order.
+my $V = 2;
+my $Z = "\0" x 32;
+
 sub envelope
 {
 	my ($from, @records) = @_;
-	my $e = pack('C C/a* N', 1, $from, scalar @records);
-	$e .= pack('C/a* C N/a*', @$_) for @records;
+	my $e = pack('C C/a* N', $V, $from, scalar @records);
+	$e .= pack('C/a* C a32 N/a*', $_->[0], $_->[1], $Z, $_->[2]) for @records;
 	return $e;
 }
 
@@ -88,19 +92,22 @@ is($r->{sqlstate}, '22004', 'NULL messages: 22004');
 
 my @malformed = (
 	[ 'empty', '', qr/empty envelope/ ],
-	[ 'unknown version', "\x02" . substr($good, 1), qr/unsupported envelope version/ ],
-	[ 'empty sender name', pack('C C N', 1, 0, 1), qr/name length out of range/ ],
-	[ 'sender name truncated', pack('C C a2', 1, 10, 'n2'), qr/truncated name/ ],
-	[ 'no record count', pack('C C/a*', 1, 'n2'), qr/truncated record count/ ],
-	[ 'zero records', pack('C C/a* N', 1, 'n2', 0), qr/record count out of range/ ],
-	[ 'huge record count', pack('C C/a* N', 1, 'n2', 0xFFFFFFFF), qr/record count out of range/ ],
+	[ 'unknown version', "\x03" . substr($good, 1), qr/unsupported envelope version/ ],
+	[ 'version 1 (records without block 0)', "\x01" . substr($good, 1), qr/unsupported envelope version/ ],
+	[ 'empty sender name', pack('C C N', $V, 0, 1), qr/name length out of range/ ],
+	[ 'sender name truncated', pack('C C a2', $V, 10, 'n2'), qr/truncated name/ ],
+	[ 'no record count', pack('C C/a*', $V, 'n2'), qr/truncated record count/ ],
+	[ 'zero records', pack('C C/a* N', $V, 'n2', 0), qr/record count out of range/ ],
+	[ 'huge record count', pack('C C/a* N', $V, 'n2', 0xFFFFFFFF), qr/record count out of range/ ],
 	[ 'more records announced than present',
-		pack('C C/a* N', 1, 'n2', 2) . pack('C/a* C N/a*', 'ch', 1, 'x'),
+		pack('C C/a* N', $V, 'n2', 2) . pack('C/a* C a32 N/a*', 'ch', 1, $Z, 'x'),
 		qr/record count exceeds envelope size|truncated/ ],
 	[ 'record data truncated', substr($good, 0, length($good) - 1), qr/truncated record data/ ],
 	[ 'record length beyond the end',
-		pack('C C/a* N', 1, 'n2', 1) . pack('C/a* C N', 'ch', 1, 0xFFFFFFFF) . 'abc',
+		pack('C C/a* N', $V, 'n2', 1) . pack('C/a* C a32 N', 'ch', 1, $Z, 0xFFFFFFFF) . 'abc',
 		qr/truncated record data/ ],
+	[ 'block 0 truncated', pack('C C/a* N', $V, 'n2', 1) . pack('C/a* C a16', 'ch', 1, $Z),
+		qr/truncated record header|record count exceeds envelope size/ ],
 	[ 'trailing bytes', $good . 'x', qr/trailing bytes after the last record/ ],
 	[ 'unknown record kind', envelope('n2', [ 'ch', 99, 'x' ]), qr/unknown record kind/ ],
 	[ 'record kind 0', envelope('n2', [ 'ch', 0, 'x' ]), qr/unknown record kind/ ],
@@ -128,7 +135,7 @@ is($r->{sqlstate}, '22023', 'empty node name: 22023');
 my $inbox_kb = $oc->safe_query('n1',
 	"SELECT setting FROM pg_settings WHERE name = 'ordering.inbox_size'");
 $r = $oc->query('n1', "SET ROLE orderer; SELECT ordering.deliver('n2', "
-	  . "'\\x" . unpack('H*', pack('C C/a* N C/a* C N', 1, 'n2', 1, 'ch', 1, $inbox_kb * 1024)) . "'::bytea"
+	  . "'\\x" . unpack('H*', pack('C C/a* N C/a* C a32 N', $V, 'n2', 1, 'ch', 1, $Z, $inbox_kb * 1024)) . "'::bytea"
 	  . " || decode(repeat('00', $inbox_kb * 1024), 'hex'))");
 is($r->{sqlstate}, '54000', 'envelope larger than the inbox: 54000');
 

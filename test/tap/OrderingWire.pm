@@ -81,7 +81,7 @@ our @EXPORT_OK = qw(
   bytea_literal);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
-use constant ENVELOPE_VERSION => 1;
+use constant ENVELOPE_VERSION => 2;
 use constant CONF_CHANGE_VERSION => 1;
 use constant U64_MAX => ~0;
 
@@ -150,14 +150,17 @@ sub raft_type_count
 
 =head2 Envelopes
 
-envelope($from, @records): each record [channel, kind, data], kind a number
-or a name of %RECORD_KIND.  Options in a leading hashref: {version => n,
-count => n} to lie in the header.
+envelope($from, @records): each record [channel, kind, data, block0], kind a
+number or a name of %RECORD_KIND, block0 the 32-byte hash of the channel's
+block 0 the record names (default: 32 zero bytes, "not stated", which the
+receiver lets through as it does from a node that lacks the channel).
+Options in a leading hashref: {version => n, count => n} to lie in the
+header.
 
 parse_envelope($bytes) returns {version, from, count, records => [{channel,
-kind, data, offset, length_offset, data_offset, end}], header_end} where the
-offsets are byte positions in $bytes (for targeted mutations); dies on
-malformed input (the checks of EnvelopeValidate).
+kind, block0, data, offset, length_offset, data_offset, end}], header_end}
+where the offsets are byte positions in $bytes (for targeted mutations);
+dies on malformed input (the checks of EnvelopeValidate).
 
 =cut
 
@@ -170,8 +173,11 @@ sub envelope
 		$opts->{count} // scalar @records);
 	for my $r (@records)
 	{
-		my ($channel, $kind, $data) = @$r;
-		$out .= pack('C/a* C N/a*', $channel, _kind($kind), $data // '');
+		my ($channel, $kind, $data, $block0) = @$r;
+		$block0 //= "\0" x 32;
+		die "block0 must be 32 bytes\n" unless length $block0 == 32;
+		$out .= pack('C/a* C a32 N/a*', $channel, _kind($kind), $block0,
+			$data // '');
 	}
 	return $out;
 }
@@ -207,6 +213,7 @@ sub parse_envelope
 		die "name length out of range\n" if $clen == 0 || $clen > 63;
 		$r->{channel} = $take->($clen, 'channel');
 		$r->{kind} = ord $take->(1, 'kind');
+		$r->{block0} = $take->(32, 'record header');
 		$r->{length_offset} = $pos;
 		my $dlen = unpack('N', $take->(4, 'record length'));
 		$r->{data_offset} = $pos;
