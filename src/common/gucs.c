@@ -37,10 +37,18 @@ char *ordering_peer_sslcert = NULL;
 char *ordering_peer_sslkey = NULL;
 char *ordering_debug_break_channel = NULL;
 
-/* A node name is what ordering.consenters.node accepts. */
+/*
+ * A node name is what ordering.consenters.node accepts, or empty: not set.
+ * There is no default name.  With one ("n1" once), every server whose
+ * setting was forgotten had the same name, and a channel's genesis push
+ * naming that node made a second server the same member (two Raft nodes
+ * with one id).  A server without a name takes part in no channel.
+ */
 static bool
 check_node_name(char **newval, void **extra, GucSource source)
 {
+	if (*newval != NULL && **newval == '\0')
+		return true;
 	if (*newval == NULL || !OrderingNodeNameIsValid(*newval))
 	{
 		GUC_check_errdetail("%s", ORDERING_NODE_NAME_RULE);
@@ -54,8 +62,8 @@ OrderingDefineGucs(void)
 {
 	DefineCustomStringVariable("ordering.node_name",
 							   "Name of this server in channels' consenter sets.",
-							   "Must match the node's key in the consenters of every channel it serves. It cannot change while the server runs.",
-							   &ordering_node_name, "n1", PGC_POSTMASTER, 0,
+							   "Must match the node's key in the consenters of every channel it serves. It cannot change while the server runs. Unset (the default), the server takes part in no channel.",
+							   &ordering_node_name, "", PGC_POSTMASTER, 0,
 							   check_node_name, NULL, NULL);
 
 	DefineCustomStringVariable("ordering.database",

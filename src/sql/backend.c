@@ -62,6 +62,17 @@ OrderingRequireWorkerDatabase(void)
 						 ordering_database)));
 }
 
+void
+OrderingRequireNodeName(void)
+{
+	if (ordering_node_name == NULL || ordering_node_name[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("ordering.node_name is not set on this server"),
+				 errhint(
+					 "Set ordering.node_name in postgresql.conf to this server's name in the channels' consenter sets, and restart the server.")));
+}
+
 bool
 OrderingWorkerRunning(void)
 {

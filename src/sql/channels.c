@@ -53,6 +53,7 @@ check_consenters_include_this_node(const char *channel,
 								   const OrderingConsenter *consenters,
 								   int n_consenters)
 {
+	OrderingRequireNodeName();
 	for (int i = 0; i < n_consenters; i++)
 	{
 		if (strcmp(consenters[i].node, ordering_node_name) == 0)

@@ -32,6 +32,7 @@
 #include "common/gucs.h"
 #include "common/node_roles.h"
 #include "common/shmem.h"
+#include "sql/backend.h"
 
 PG_FUNCTION_INFO_V1(ordering_deliver);
 
@@ -97,6 +98,8 @@ ordering_deliver(PG_FUNCTION_ARGS)
 				 errhint(
 					 "Add \"ordering\" to shared_preload_libraries and restart the server.")));
 	inbox = ordering_shared->inbox_ring;
+	/* A server without a name is no member: nothing is for it. */
+	OrderingRequireNodeName();
 
 	from_node = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	messages = PG_GETARG_BYTEA_PP(1);

@@ -107,6 +107,7 @@ ordering_join_channel(PG_FUNCTION_ARGS)
 	OrderingCheckConninfo("peer", peer_conninfo);
 	OrderingRequireSharedMemory();
 	OrderingRequireWorkerDatabase();
+	OrderingRequireNodeName();
 
 	/*
 	 * The worker may have joined by itself already (a member pushed the

@@ -797,6 +797,30 @@ worker_wait_for_extension(void)
 	}
 }
 
+/*
+ * Without ordering.node_name this server is nobody: it serves no channel,
+ * answers no peer (deliver() refuses) and sends nothing.  The setting
+ * takes a restart, so the worker waits for its end.
+ */
+static void
+worker_idle_without_name(void)
+{
+	if (ordering_node_name[0] != '\0')
+		return;
+	ereport(WARNING,
+			(errmsg("ordering.node_name is not set: this server takes part in no channel"),
+			 errhint(
+				 "Set ordering.node_name in postgresql.conf to this server's name in the channels' consenter sets, and restart the server.")));
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		worker_process_config();
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1L,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
 /* ----------------------------------------------------------------
  * The loop
  * ----------------------------------------------------------------
@@ -889,6 +913,7 @@ OrderingWorkerMain(Datum main_arg)
 	worker_publish();
 	worker_setup();
 	worker_wait_for_extension();
+	worker_idle_without_name();
 	ereport(LOG,
 			(errmsg("ordering worker started as node \"%s\" in database \"%s\"",
 					ordering_node_name, ordering_database)));

@@ -1,0 +1,85 @@
+
+# Copyright: the ordering extension's authors.
+#
+# 011_unnamed_server.pl: a server whose ordering.node_name was forgotten
+# takes part in no channel.
+#
+# ordering.node_name had a default, "n1", so every server whose setting
+# was forgotten was node n1.  Such a server, meant to be n2, created a
+# channel as n1, and took a genesis push naming n1 as its own: a second
+# server acting as the member n1, with its raft id.  Now the setting has
+# no default: unset, the worker says so and serves nothing, deliver()
+# refuses peers (55000) and create_channel refuses (55000).  The other
+# two consenters order without it; set and restarted, it joins.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib $FindBin::RealBin;
+
+use OrderingCluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $oc = OrderingCluster->new(nodes => 3);
+my @names = $oc->names;
+my $n2 = $oc->node('n2');
+
+# n2 forgets its name.
+$oc->stop_node('n2', 'fast');
+my $conf_file = $n2->data_dir . '/postgresql.conf';
+my $conf = slurp_file($conf_file);
+$conf =~ s/^ordering\.node_name\s*=.*$//mg;
+open(my $fh, '>', $conf_file) or die "cannot write $conf_file: $!";
+print $fh $conf;
+close($fh);
+my $offset = -s $n2->logfile;
+$oc->start_node('n2');
+# In n2's log after $offset within 60 s (false, not death, on timeout).
+sub n2_logs
+{
+	my ($re, $from) = @_;
+	return $oc->wait_until("n2 logs $re", 60,
+		sub { slurp_file($n2->logfile, $from) =~ $re });
+}
+ok(n2_logs(qr/WARNING:  ordering\.node_name is not set: this server takes part in no channel/,
+		$offset),
+	'the worker of n2 says that it has no name');
+
+my $doc = OrderingCluster::lit($oc->consenters_json(@names));
+my $r = $oc->query('n2', "SELECT ordering.create_channel('mine', $doc)");
+is($r->{sqlstate}, '55000', 'create_channel on n2: 55000');
+like($r->{message}, qr/ordering\.node_name is not set on this server/,
+	'... saying that the name is not set');
+is($oc->safe_query('n2', 'SELECT count(*) FROM ordering.channels'), '0',
+	'n2 created nothing');
+
+# n1 founds a channel naming n2; the genesis pushes to n2 are refused.
+$offset = -s $n2->logfile;
+$oc->safe_query('n1', "SELECT ordering.create_channel('named', $doc)");
+ok($oc->wait_for_channel('named', [ 'n1', 'n3' ]), 'n3 joins the channel');
+my $leader = $oc->wait_for_leader('named', [ 'n1', 'n3' ]);
+ok(defined $leader, 'n1 and n3 elect a leader') or die 'no leader';
+my @acked;
+$r = $oc->submit($leader, 'named', 'without n2');
+ok($r->{ok}, 'a submit is ordered by n1 and n3') or diag($r->{message});
+push @acked, $r if $r->{ok};
+ok(n2_logs(qr/ERROR:  ordering\.node_name is not set on this server/, $offset),
+	'deliver() on n2 refuses its peers');
+is($oc->safe_query('n2', 'SELECT count(*) FROM ordering.channels'), '0',
+	'n2 took no channel from the pushes');
+
+# Named, n2 joins.
+$oc->stop_node('n2', 'fast');
+$n2->append_conf('postgresql.conf', "ordering.node_name = 'n2'\n");
+$oc->start_node('n2');
+ok($oc->wait_for_channel('named', ['n2']), 'named n2, it joins the channel');
+$r = $oc->submit('n2', 'named', 'with n2');
+ok($r->{ok}, 'a submit on n2 is ordered') or diag($r->{message});
+push @acked, $r if $r->{ok};
+$oc->assert_chains_identical_and_verified(\@names, 'named');
+$oc->assert_acknowledged_present(\@names, 'named', \@acked);
+is($oc->crashes($_), '', "no server process of $_ crashed") for @names;
+
+done_testing();
