@@ -10,7 +10,8 @@
 # runs.  Twenty transactions ordered one by one on a three-node channel
 # must not show one INSERT into ordering.log, ordering.blocks or
 # ordering.transactions, nor one UPDATE of ordering.raft_state, on any
-# node.  The UPDATE of raft_state went through SQL on every ready from the
+# node, and no statement on the leader may read ordering.transactions (the
+# worker hands each waiting submitter its place).  The UPDATE of raft_state went through SQL on every ready from the
 # day the settings caches' trigger (channels_changed, UPDATE OF channel)
 # was put on the table, until direct writes stopped counting triggers that
 # do not fire for the columns they replace.  Then a statement trigger on
@@ -87,6 +88,14 @@ for my $n (@names)
 		  . "): no INSERT or UPDATE statement for the per-ready rows"
 	) or diag(explain($calls));
 }
+
+# Nor does a submitter look its place up: the worker hands it over.
+is( $oc->safe_query(
+		$leader,
+		q{SELECT coalesce(sum(calls), 0) FROM pg_stat_statements
+		  WHERE query ~* 'ordering\.transactions\M'}),
+	'0',
+	"$leader: no statement read ordering.transactions while submitters waited");
 
 # A trigger of the table's owner: that node's worker writes by SQL again.
 $oc->safe_query(
