@@ -111,6 +111,23 @@ ordering_deliver(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid node name \"%s\"", from_node)));
 
+	/*
+	 * No node delivers to itself: a call in this server's own name comes
+	 * from another server with the same ordering.node_name (or over a
+	 * conninfo that points back here).  Taken, a genesis push would make
+	 * this server that member too (TAP 011).
+	 */
+	if (strcmp(from_node, ordering_node_name) == 0)
+	{
+		OrderingTransportCount(ORDERING_COUNT_REFUSED_DELIVERIES);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("ordering messages from node \"%s\" were delivered to that node's own name",
+						from_node),
+				 errhint("Another server has ordering.node_name = '%s' too, or a consenter's conninfo points at this server: give each server its own name.",
+						 from_node)));
+	}
+
 	/* The authenticated login role, whatever SET ROLE says. */
 	role = GetUserNameFromId(GetSessionUserId(), false);
 	deliver_check_identity(from_node, role);
