@@ -111,11 +111,16 @@ ordering_deliver(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid node name \"%s\"", from_node)));
 
+	/* The authenticated login role, whatever SET ROLE says. */
+	role = GetUserNameFromId(GetSessionUserId(), false);
+	deliver_check_identity(from_node, role);
+
 	/*
-	 * No node delivers to itself: a call in this server's own name comes
-	 * from another server with the same ordering.node_name (or over a
-	 * conninfo that points back here).  Taken, a genesis push would make
-	 * this server that member too (TAP 011).
+	 * No node delivers to itself: a call in this server's own name, by its
+	 * role, comes from another server with the same ordering.node_name (or
+	 * over a conninfo that points back here).  Taken, a genesis push would
+	 * make this server that member too (TAP 011).  After the identity
+	 * check: another node's role claiming this name is an impostor first.
 	 */
 	if (strcmp(from_node, ordering_node_name) == 0)
 	{
@@ -127,10 +132,6 @@ ordering_deliver(PG_FUNCTION_ARGS)
 				 errhint("Another server has ordering.node_name = '%s' too, or a consenter's conninfo points at this server: give each server its own name.",
 						 from_node)));
 	}
-
-	/* The authenticated login role, whatever SET ROLE says. */
-	role = GetUserNameFromId(GetSessionUserId(), false);
-	deliver_check_identity(from_node, role);
 
 	/* A record the inbox could never hold would be refused forever. */
 	if (deliver_record_size(from_node, role, len) > inbox->capacity)
