@@ -262,6 +262,12 @@ ChannelExpireSnapshotSends(Channel *ch, TimestampTz now)
 		if (now - ch->leading.snapshot_sends[i].sent_at >=
 			CHANNEL_SNAPSHOT_ACK_TIMEOUT_MS * (int64) 1000)
 		{
+			const ChannelMember *m = ChannelPeerById(ch, to);
+
+			ereport(LOG,
+					(errmsg("channel \"%s\": the snapshot sent to node \"%s\" is unanswered after %d s; it is sent again",
+							ch->state.name, m != NULL ? m->node : "?",
+							CHANNEL_SNAPSHOT_ACK_TIMEOUT_MS / 1000)));
 			raft_report_snapshot(ch->raft.node, to, true);
 			continue;
 		}

@@ -125,6 +125,11 @@ ChannelAnswerInstalledSnapshot(Channel *ch, raft_index installed)
 			elog(DEBUG1,
 				 "channel \"%s\": step of the installed snapshot's message: %s",
 				 ch->state.name, raft_strerror(rc));
+		else
+			ereport(LOG,
+					(errmsg("channel \"%s\": answered the snapshot at index " UINT64_FORMAT
+							" installed in the background",
+							ch->state.name, (uint64) installed)));
 	}
 	raft_message_free(&msg);
 }
