@@ -31,6 +31,10 @@ extern char *ordering_peer_sslkey;	   /* ordering.peer_sslkey */
 /* ordering.debug_break_channel, a test aid */
 extern char *ordering_debug_break_channel;
 
+/* What to do about an unset ordering.node_name (worker log, SQL errors). */
+#define ORDERING_NODE_NAME_HINT                                               \
+	"Set ordering.node_name in postgresql.conf to this server's name in the channels' consenter sets, and restart the server."
+
 /* _PG_init: defines every ordering.* setting. */
 extern void OrderingDefineGucs(void);
 

@@ -69,8 +69,7 @@ OrderingRequireNodeName(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("ordering.node_name is not set on this server"),
-				 errhint(
-					 "Set ordering.node_name in postgresql.conf to this server's name in the channels' consenter sets, and restart the server.")));
+				 errhint(ORDERING_NODE_NAME_HINT)));
 }
 
 bool

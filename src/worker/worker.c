@@ -809,8 +809,7 @@ worker_idle_without_name(void)
 		return;
 	ereport(WARNING,
 			(errmsg("ordering.node_name is not set: this server takes part in no channel"),
-			 errhint(
-				 "Set ordering.node_name in postgresql.conf to this server's name in the channels' consenter sets, and restart the server.")));
+			 errhint(ORDERING_NODE_NAME_HINT)));
 	for (;;)
 	{
 		CHECK_FOR_INTERRUPTS();
