@@ -39,15 +39,9 @@ print $fh $conf;
 close($fh);
 my $offset = -s $n2->logfile;
 $oc->start_node('n2');
-# In n2's log after $offset within 60 s (false, not death, on timeout).
-sub n2_logs
-{
-	my ($re, $from) = @_;
-	return $oc->wait_until("n2 logs $re", 60,
-		sub { slurp_file($n2->logfile, $from) =~ $re });
-}
-ok(n2_logs(qr/WARNING:  ordering\.node_name is not set: this server takes part in no channel/,
-		$offset),
+ok($oc->logged('n2',
+		qr/WARNING:  ordering\.node_name is not set: this server takes part in no channel/,
+		$offset, 60),
 	'the worker of n2 says that it has no name');
 
 my $doc = OrderingCluster::lit($oc->consenters_json(@names));
@@ -68,7 +62,8 @@ my @acked;
 $r = $oc->submit($leader, 'named', 'without n2');
 ok($r->{ok}, 'a submit is ordered by n1 and n3') or diag($r->{message});
 push @acked, $r if $r->{ok};
-ok(n2_logs(qr/ERROR:  ordering\.node_name is not set on this server/, $offset),
+ok($oc->logged('n2', qr/ERROR:  ordering\.node_name is not set on this server/,
+		$offset, 60),
 	'deliver() on n2 refuses its peers');
 is($oc->safe_query('n2', 'SELECT count(*) FROM ordering.channels'), '0',
 	'n2 took no channel from the pushes');
@@ -95,13 +90,10 @@ $offset = -s $n4->logfile;
 $oc->start_node('n4');
 my $twin_doc = OrderingCluster::lit($oc->consenters_json(qw(n1 n4)));
 $oc->safe_query('n1', "SELECT ordering.create_channel('twin', $twin_doc)");
-ok( $oc->wait_until(
-		'n4 refuses a call in its own name',
-		60,
-		sub {
-			slurp_file($n4->logfile, $offset) =~
-			  /ERROR:  ordering messages from node "n1" were delivered to that node's own name/;
-		}),
+ok( $oc->logged(
+		'n4',
+		qr/ERROR:  ordering messages from node "n1" were delivered to that node's own name/,
+		$offset, 60),
 	'deliver() on the server named n1 by mistake refuses the real n1');
 is($oc->safe_query('n4', "SELECT count(*) FROM ordering.channels WHERE channel = 'twin'"),
 	'0', 'it does not take twin as member n1');

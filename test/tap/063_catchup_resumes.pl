@@ -50,22 +50,16 @@ my $offset = -s $lag_node->logfile;
 $oc->let_in($lagger, \@others);
 
 my $leader_node = $oc->node($leader);
-ok( $oc->wait_until(
-		"$lagger installed the snapshot in the background",
-		120,
-		sub {
-			slurp_file($lag_node->logfile, $offset) =~
-			  /channel "big": installed the snapshot at index \d+ \(block \d+\) in the background/;
-		}),
+ok( $oc->logged(
+		$lagger,
+		qr/channel "big": installed the snapshot at index \d+ \(block \d+\) in the background/,
+		$offset, 120),
 	"$lagger installed the leader's snapshot in a background worker");
 my $leader_offset = -s $leader_node->logfile;
-ok( $oc->wait_until(
-		"$lagger answers the snapshot",
-		60,
-		sub {
-			slurp_file($lag_node->logfile, $offset) =~
-			  /channel "big": answered the snapshot at index \d+ installed in the background/;
-		}),
+ok( $oc->logged(
+		$lagger,
+		qr/channel "big": answered the snapshot at index \d+ installed in the background/,
+		$offset, 60),
 	"$lagger answers the leader's snapshot once it is installed");
 
 my $r = $oc->submit($leader, 'big', 'after the catch-up');

@@ -438,6 +438,25 @@ sub wait_until
 
 =pod
 
+logged($n, $re, $offset, $timeout): waits until node $n's log after byte
+$offset matches $re; true, or false after a diag on timeout (the
+cluster's wait_for_log dies instead, so a build that never logs it would
+not reach the test's other checks).
+
+=cut
+
+sub logged
+{
+	my ($self, $n, $re, $offset, $timeout) = @_;
+	my $log = $self->node($n)->logfile;
+	return $self->wait_until(
+		$self->name_of($n) . " logs $re",
+		$timeout,
+		sub { PostgreSQL::Test::Utils::slurp_file($log, $offset) =~ $re });
+}
+
+=pod
+
 =head2 Channels
 
 create_channel($channel, \@names, \%config) calls ordering.create_channel on
