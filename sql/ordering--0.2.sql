@@ -201,7 +201,7 @@ ALTER TABLE ordering.raft_state ENABLE ALWAYS TRIGGER channels_changed;
  *   ordering_admin   channels and consenters; is a reader and a writer;
  *                    may read the Raft log and state
  *   ordering_peer    deliver(), peer_blocks(), peer_block_hash(),
- *                    relay_admin() only (what nodes do for each other,
+ *                    peer_term(), relay_admin() only (what nodes do for each other,
  *                    below; each checks which node's role calls)
  * Functions that write the tables run as the extension's owner (SECURITY
  * DEFINER, with a fixed search_path); EXECUTE is what grants the right.
@@ -493,6 +493,16 @@ AS 'MODULE_PATHNAME', 'ordering_peer_block_hash';
 COMMENT ON FUNCTION ordering.peer_block_hash(text, bigint) IS
 	'transport: the hash of one block of a channel, for its consenters (role ordering_peer)';
 
+-- Whether the channel had an election here (its term is not 0): join_channel
+-- lets the joiner vote at once when it had none (src/sql/peer.c).
+CREATE FUNCTION ordering.peer_term(channel text)
+RETURNS bigint
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'ordering_peer_term';
+COMMENT ON FUNCTION ordering.peer_term(text) IS
+	'transport: this node''s Raft term of a channel, for its current consenters (role ordering_peer)';
+
 -- An admin call made on a follower (whose ordering_admin was checked
 -- there), carried out on the leader: the peer role needs no ordering_admin.
 CREATE FUNCTION ordering.relay_admin(from_node text, channel text,
@@ -507,11 +517,13 @@ COMMENT ON FUNCTION ordering.relay_admin(text, text, text, text, text) IS
 REVOKE ALL ON FUNCTION
 	ordering.peer_blocks(text, bigint, int),
 	ordering.peer_block_hash(text, bigint),
+	ordering.peer_term(text),
 	ordering.relay_admin(text, text, text, text, text)
 FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
 	ordering.peer_blocks(text, bigint, int),
 	ordering.peer_block_hash(text, bigint),
+	ordering.peer_term(text),
 	ordering.relay_admin(text, text, text, text, text)
 TO ordering_peer;
 -- transport: end

@@ -116,11 +116,13 @@ SELECT refused_deliveries >= 2 AS refusals_counted FROM ordering.transport_stats
 SET SESSION AUTHORIZATION regress_nobody;
 SELECT public.regress_error_of($$SELECT * FROM ordering.peer_blocks('trust-id', 0, 10)$$) AS nobody_blocks;
 SELECT public.regress_error_of($$SELECT ordering.peer_block_hash('trust-id', 0)$$) AS nobody_hash;
+SELECT public.regress_error_of($$SELECT ordering.peer_term('trust-id')$$) AS nobody_term;
 SELECT public.regress_error_of($$SELECT ordering.relay_admin('n2', 'trust-id', 'transfer_leadership', 'n1', '')$$) AS nobody_relay;
 RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION regress_n3;
 SELECT public.regress_error_of($$SELECT * FROM ordering.peer_blocks('trust-id', 0, 10)$$) AS n3_blocks;
 SELECT public.regress_error_of($$SELECT ordering.peer_block_hash('trust-id', 0)$$) AS n3_hash;
+SELECT public.regress_error_of($$SELECT ordering.peer_term('trust-id')$$) AS n3_term;
 SELECT public.regress_error_of($$SELECT ordering.relay_admin('n2', 'trust-id', 'transfer_leadership', 'n1', '')$$) AS n3_relay;
 RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION regress_n2;
@@ -128,6 +130,8 @@ SELECT number, is_config, tx_count, tx_ids, length(config) > 0 AS has_config
 FROM ordering.peer_blocks('trust-id', 0, 10);
 SELECT encode(ordering.peer_block_hash('trust-id', 0), 'hex') AS block0_hash \gset
 SELECT ordering.peer_block_hash('trust-id', 99) IS NULL AS no_such_block;
+SELECT ordering.peer_term('trust-id') AS term \gset
+SELECT public.regress_error_of($$SELECT ordering.peer_term('trust-none')$$) AS unknown_channel_term;
 SELECT public.regress_error_of($$SELECT * FROM ordering.peer_blocks('trust-id', 0, 0)$$) AS zero_blocks;
 SELECT public.regress_error_of($$SELECT * FROM ordering.peer_blocks('trust-none', 0, 1)$$) AS unknown_channel;
 SELECT public.regress_error_of($$SELECT ordering.relay_admin('n1', 'trust-id', 'transfer_leadership', 'n1', '')$$) AS n2_relays_for_n1;
@@ -135,6 +139,8 @@ SELECT public.regress_error_of($$SELECT ordering.relay_admin('n2', 'trust-id', '
 RESET SESSION AUTHORIZATION;
 SELECT :'block0_hash' = encode(hash, 'hex') AS same_hash
 FROM ordering.blocks WHERE channel = 'trust-id' AND number = 0;
+SELECT :'term' = term::text AS same_term
+FROM ordering.raft_state WHERE channel = 'trust-id';
 
 -- A role that is no longer a member's reads up to the block that removed
 -- its node, and no further.
@@ -147,6 +153,8 @@ SET SESSION AUTHORIZATION regress_n2;
 SELECT number, is_config FROM ordering.peer_blocks('trust-a', 0, 100);
 SELECT ordering.peer_block_hash('trust-a', 2) IS NOT NULL AS removal_block_hash,
 	   ordering.peer_block_hash('trust-a', 3) IS NULL AS later_block_hidden;
+-- The term is for the members who may vote.
+SELECT public.regress_error_of($$SELECT ordering.peer_term('trust-a')$$) AS former_member_term;
 RESET SESSION AUTHORIZATION;
 
 -- Records of channels this node does not serve are counted.

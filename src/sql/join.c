@@ -88,7 +88,8 @@ check_genesis_hash(const char *channel, const char *document,
  * creates the channel here.  peer_conninfo reaches the peer as this node's
  * own role (with this node's credentials, ordering.peer_*), which must be
  * the role of a consenter there (add_consenter first): block 0 is read
- * through ordering.peer_blocks().  The worker then catches up through Raft.
+ * through ordering.peer_blocks(), and the peer's term through
+ * ordering.peer_term().  The worker then catches up through Raft.
  */
 Datum
 ordering_join_channel(PG_FUNCTION_ARGS)
@@ -100,6 +101,7 @@ ordering_join_channel(PG_FUNCTION_ARGS)
 	TimestampTz deadline;
 	PGconn *volatile conn = NULL;
 	char *volatile document = NULL; /* set inside PG_TRY */
+	volatile bool before_election = false;
 	char *local_document;
 	MemoryContext caller_cxt = CurrentMemoryContext;
 
@@ -128,12 +130,17 @@ ordering_join_channel(PG_FUNCTION_ARGS)
 			OrderingRemoteConnect(peer_conninfo, NULL, "ordering join_channel",
 								  ordering_submit_timeout_ms, deadline);
 		res = OrderingRemoteExec(conn, "peer",
-								 "SELECT convert_from(b.config, 'UTF8')"
+								 "SELECT convert_from(b.config, 'UTF8'),"
+								 " ordering.peer_term($1)"
 								 " FROM ordering.peer_blocks($1, 0, 1) b"
 								 " WHERE b.number = 0 AND b.is_config",
 								 1, params, false, deadline);
-		if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+		if (PQntuples(res) == 1 && PQnfields(res) == 2 && !PQgetisnull(res, 0, 0))
+		{
 			document = pstrdup(PQgetvalue(res, 0, 0));
+			before_election = !PQgetisnull(res, 0, 1) &&
+				strcmp(PQgetvalue(res, 0, 1), "0") == 0;
+		}
 		PQclear(res);
 	}
 	PG_FINALLY();
@@ -171,7 +178,15 @@ ordering_join_channel(PG_FUNCTION_ARGS)
 		PG_RETURN_TEXT_P(cstring_to_text(channel));
 	}
 
-	StoreInstallGenesis(channel, document, STORE_JOIN_CHANNEL_RECOVERING);
+	/*
+	 * As with the worker's genesis push: a channel still at term 0 on the
+	 * peer had no election there, so this node cannot have voted in one and
+	 * need not wait for a leader before it votes.  Were every joiner to
+	 * recover, a channel founded on one node and joined on the others would
+	 * never elect a leader (no quorum of voters).
+	 */
+	StoreInstallGenesis(channel, document,
+						before_election ? NULL : STORE_JOIN_CHANNEL_RECOVERING);
 	StoreSpiFinish(spi);
 	OrderingReloadChannelsAtCommit();
 	PG_RETURN_TEXT_P(cstring_to_text(channel));

@@ -4,9 +4,10 @@
  *	  What one node may ask of another besides deliver(), with no privilege
  *	  beyond ordering_peer: ordering.peer_blocks() and
  *	  ordering.peer_block_hash() (catch-up and eviction detection read the
- *	  chain through them, never the tables), ordering.relay_admin() (an
- *	  admin call its own admins made, carried out here on the leader), and
- *	  ordering.transport_stats().
+ *	  chain through them, never the tables), ordering.peer_term() (whether
+ *	  a channel had an election here, for join_channel),
+ *	  ordering.relay_admin() (an admin call its own admins made, carried
+ *	  out here on the leader), and ordering.transport_stats().
  *
  * The peer functions are SECURITY DEFINER with a pinned search_path and
  * EXECUTE for ordering_peer only.  Each checks who calls: the session user
@@ -48,6 +49,7 @@
 
 PG_FUNCTION_INFO_V1(ordering_peer_blocks);
 PG_FUNCTION_INFO_V1(ordering_peer_block_hash);
+PG_FUNCTION_INFO_V1(ordering_peer_term);
 PG_FUNCTION_INFO_V1(ordering_relay_admin);
 PG_FUNCTION_INFO_V1(ordering_transport_stats);
 
@@ -254,6 +256,47 @@ ordering_peer_blocks(PG_FUNCTION_ARGS)
 	SPI_cursor_close(portal);
 	StoreSpiFinish(spi);
 	return (Datum) 0;
+}
+
+/*
+ * ordering.peer_term(channel text) RETURNS bigint: this node's Raft term of
+ * the channel as stored, NULL for an archive (no Raft state); for current
+ * members only (a former one has no vote to ask about).  join_channel asks
+ * it as the worker's genesis push states it: at term 0 the channel had no
+ * election this node took part in, so the joiner cannot have voted in one
+ * and may vote at once.
+ */
+Datum
+ordering_peer_term(PG_FUNCTION_ARGS)
+{
+	char *channel = OrderingTextArg(fcinfo, 0, "channel");
+	Oid types[1] = { TEXTOID };
+	Datum args[1];
+	bool isnull = true;
+	int64 term = 0;
+	int spi;
+
+	spi = StoreSpiConnect();
+	if (peer_require_member(channel) != PG_INT64_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role \"%s\" is not the role of a current member of channel \"%s\"",
+						peer_session_role(), channel)));
+	args[0] = CStringGetTextDatum(channel);
+	OrderingSpiExecute("SELECT term FROM ordering.raft_state WHERE channel = $1",
+					   1, types, args, SPI_OK_SELECT);
+	if (SPI_processed == 1)
+	{
+		Datum d = StoreGetColumn(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+								 1, INT8OID, &isnull);
+
+		if (!isnull)
+			term = DatumGetInt64(d);
+	}
+	StoreSpiFinish(spi);
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(term);
 }
 
 /* ordering.peer_block_hash(channel text, number bigint) RETURNS bytea */

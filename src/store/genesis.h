@@ -34,7 +34,7 @@ StoreInstallGenesis(const char *channel, const char *genesis_document,
 #define STORE_JOIN_RECOVERING                                                 \
 	"joined a channel that already had an election: this node may have held it before and lost its state"
 #define STORE_JOIN_CHANNEL_RECOVERING                                         \
-	"joined with ordering.join_channel(): this node may have held the channel before and lost its state"
+	"joined with ordering.join_channel() a channel that already had an election: this node may have held it before and lost its state"
 
 /* Block 0's configuration document, copied into cxt; NULL if none. */
 extern char *StoreGenesisDocument(const char *channel, MemoryContext cxt);

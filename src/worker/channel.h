@@ -212,6 +212,7 @@ typedef struct ChannelQuiet
 	bool quiesced;	/* not ticking: no heartbeats, no elections */
 	int idle_ticks; /* leader: ticks idle since it last had work */
 	bool settled;	/* worker: quiet, nothing to do until a tick or input */
+	TimestampTz asked_for_leader_at; /* recovering without a leader */
 } ChannelQuiet;
 
 typedef struct Channel

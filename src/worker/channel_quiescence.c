@@ -31,6 +31,12 @@
  *   A quiet leader that hears nothing from a follower's node for an
  *   election timeout wakes, so CheckQuorum runs as if it had never slept:
  *   a leader that lost its quorum steps down.
+ * - A node that recovers (it may not campaign) and knows no leader sends
+ *   QUIESCE with its own term to every member, once an election timeout;
+ *   a quiet follower that follows it in another term wakes on it.  Its
+ *   node staying up kept the pair hearing each other, so a leader that
+ *   dropped the channel and joined it again, or lost its state while its
+ *   server ran, was otherwise followed forever and given no new leader.
  *
  * Safety does not depend on any of this: Raft's safety never rests on
  * timing, and a quiet node only stops starting elections and sending
@@ -160,6 +166,30 @@ channel_tell_followers(Channel *ch, const raft_status *rs, TimestampTz now,
 	}
 }
 
+/*
+ * Recovering without a leader: QUIESCE to every other member, once an
+ * election timeout, so that quiet followers still following this node
+ * wake and elect one (ChannelReceiveQuiesce).
+ */
+static void
+channel_ask_for_leader(Channel *ch, TimestampTz now)
+{
+	raft_status rs;
+
+	if (ch->raft.leader != RAFT_NONE ||
+		(ch->quiet.asked_for_leader_at != 0 &&
+		 !TimestampDifferenceExceeds(ch->quiet.asked_for_leader_at, now,
+									 (int) ChannelElectionTimeoutMs(ch))))
+		return;
+	raft_get_status(ch->raft.node, &rs);
+	if (!rs.hard_state.recovering)
+		return;
+	ch->quiet.asked_for_leader_at = now;
+	for (int i = 0; i < ch->state.n_members; i++)
+		if (ch->state.members[i].id != rs.id)
+			channel_send_quiesce(ch, &ch->state.members[i], &rs, now, true);
+}
+
 bool
 ChannelQuiescentTick(Channel *ch, TimestampTz now)
 {
@@ -169,7 +199,10 @@ ChannelQuiescentTick(Channel *ch, TimestampTz now)
 	if (ch->raft.role != RAFT_LEADER)
 	{
 		if (!ch->quiet.quiesced)
+		{
+			channel_ask_for_leader(ch, now);
 			return false;
+		}
 		if (ch->raft.role != RAFT_FOLLOWER ||
 			channel_node_silent(ch, ch->raft.leader, now))
 		{
@@ -228,8 +261,17 @@ ChannelReceiveQuiesce(Channel *ch, const ChannelMember *from, const char *data,
 		return;
 	memcpy(record, data, sizeof(record));
 	raft_get_status(ch->raft.node, &rs);
-	if (pg_ntoh64(record[0]) != rs.hard_state.term ||
-		pg_ntoh64(record[1]) != rs.hard_state.commit ||
+
+	/*
+	 * The node it follows is in another term: it no longer leads this one
+	 * (it recovers and asks for a leader).  Waking is always safe.
+	 */
+	if (pg_ntoh64(record[0]) != rs.hard_state.term)
+	{
+		ChannelWake(ch);
+		return;
+	}
+	if (pg_ntoh64(record[1]) != rs.hard_state.commit ||
 		rs.last_index != rs.hard_state.commit || rs.hard_state.recovering)
 		return;
 	if (!ch->quiet.quiesced)

@@ -17,9 +17,9 @@
 #      leader's snapshot catches up (pulling blocks through
 #      ordering.peer_blocks), and an admin call on a follower is relayed to
 #      the leader and succeeds; roles without ordering_peer (admin, writer,
-#      reader) may not call peer_blocks, peer_block_hash or relay_admin
-#      (42501), nor may a node's role read a channel its node is no member
-#      of.
+#      reader) may not call peer_blocks, peer_block_hash, peer_term or
+#      relay_admin (42501), nor may a node's role read a channel its node
+#      is no member of.
 # It ends with the servers unharmed, a new transaction ordered and the chains
 # identical and verified.
 use strict;
@@ -246,13 +246,14 @@ for my $role (qw(reader1 writer1 admin1))
 {
 	for my $call ("SELECT * FROM ordering.peer_blocks('$ch', 0, 10)",
 		"SELECT ordering.peer_block_hash('$ch', 0)",
+		"SELECT ordering.peer_term('$ch')",
 		$relay_call || 'SELECT ordering.relay_admin()')
 	{
 		my $r = $oc->query_as('n1', $role, $call);
 		is($r->{sqlstate}, '42501', "$role (no ordering_peer): $call: 42501");
 	}
 }
-for my $fn (qw(peer_blocks peer_block_hash relay_admin))
+for my $fn (qw(peer_blocks peer_block_hash peer_term relay_admin))
 {
 	is($oc->safe_query('n1',
 			"SELECT string_agg(DISTINCT r.rolname, ',') FROM pg_proc p, pg_roles r WHERE p.proname = '$fn' AND p.pronamespace = 'ordering'::regnamespace AND NOT r.rolsuper AND r.rolname IN ('ordering_peer', 'ordering_admin', 'ordering_writer', 'ordering_reader', 'admin1', 'writer1', 'reader1') AND has_function_privilege(r.oid, p.oid, 'EXECUTE')"),
@@ -266,6 +267,8 @@ $r = $oc->query_as('n1', 'orderer_n3', "SELECT count(*) FROM ordering.peer_block
 is($r->{sqlstate}, '42501', "orderer_n3 may not read chq (n3 is no member) through peer_blocks: 42501");
 $r = $oc->query_as('n1', 'orderer_n3', "SELECT ordering.peer_block_hash('chq', 0)");
 is($r->{sqlstate}, '42501', '... nor through peer_block_hash: 42501');
+$r = $oc->query_as('n1', 'orderer_n3', "SELECT ordering.peer_term('chq')");
+is($r->{sqlstate}, '42501', '... nor its term through peer_term: 42501');
 $r = $oc->query_as('n1', 'orderer_n3', "SELECT count(*) FROM ordering.blocks");
 is($r->{sqlstate}, '42501', '... nor the tables: 42501');
 $r = $oc->query_as('n1', 'orderer_n2', "SELECT count(*) > 0 FROM ordering.peer_blocks('chq', 0, 10)");
@@ -274,6 +277,8 @@ $r = $oc->query_as('n1', 'orderer_n2', "SELECT ordering.peer_block_hash('chq', 0
 is($r->{stdout},
 	'\\x' . $oc->safe_query('n1', "SELECT encode(hash, 'hex') FROM ordering.blocks WHERE channel = 'chq' AND number = 0"),
 	'... and peer_block_hash gives the hash of block 0') or diag($r->{stderr});
+$r = $oc->query_as('n1', 'orderer_n2', "SELECT ordering.peer_term('chq') > 0");
+is($r->{stdout}, 't', '... and peer_term its term, past 0 once it elected a leader') or diag($r->{stderr});
 
 $oc->assert_cluster_sound($ch, \@members, $health, restarted => [ $lagger, $leader ]);
 $oc->assert_cluster_sound('chq', [qw(n1 n2)], $oc->health([qw(n1 n2)]), tag => 'chq');

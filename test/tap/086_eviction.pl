@@ -66,6 +66,10 @@ for my $i (1 .. 3)
 # --- only one voter of n3's last configuration can answer: no removal ----
 
 $oc->stop_node($other, 'fast');
+# A leader still in office would tell n3 of its removal itself.
+ok($oc->wait_until("$leader steps down without a quorum", undef,
+		sub { my $st = $oc->status($leader, $ch); $st && !$st->{is_leader} }),
+	"$leader steps down once $other is gone");
 my $log_offset = -s $oc->node('n3')->logfile;
 $oc->start_node('n3');
 ok($oc->node('n3')->wait_for_log(

@@ -1,0 +1,110 @@
+
+# Copyright: the ordering extension's authors.
+#
+# 012_join_before_election.pl: join_channel on the other consenters of a
+# channel that had no election yet, and of one that had.
+#
+# n1 founds "fresh" with n2 and n3 while those two refuse n1's role, so
+# n1's worker cannot push the genesis to them; each joins with
+# join_channel from n1.  join_channel used to join as recovering, always:
+# such a node votes only once a leader has brought it up to date, and with
+# two of three recovering no leader could ever be elected.  Now it asks
+# the peer's term (ordering.peer_term): at term 0 the channel had no
+# election, the joiner cannot have voted in one, and it joins as a voter,
+# as the worker's genesis push already did.  A leader is elected and a
+# transaction ordered.
+#
+# "elected" had its election.  n3, its leader, cut off from n1 and n2,
+# drops it and joins it again with join_channel: it may have voted in that
+# election and forgotten it, so it recovers.  The channel was quiet: n1
+# and n2 followed n3 without ticking, and n3's server kept talking to
+# theirs, so nothing woke them and no new leader was elected.  A node that
+# recovers and knows no leader now sends its term to the members (QUIESCE)
+# once an election timeout, and a quiet follower that follows it in
+# another term wakes: n1 and n2 elect a leader, n3 catches up and votes.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib $FindBin::RealBin;
+
+use OrderingCluster;
+use Test::More;
+
+my $oc = OrderingCluster->new(nodes => 3, roles => 'per-node');
+my @names = $oc->names;
+my $join = sub {
+	my ($on, $ch) = @_;
+	# n1's address, logging in as the joiner's own role
+	my $peer = $oc->conninfo('n1') =~ s/user=\S+/'user=' . $oc->role_of($on)/er;
+	return $oc->query($on,
+		"SELECT ordering.join_channel('$ch', " . OrderingCluster::lit($peer) . ')');
+};
+my $membership = sub {
+	my ($on, $ch) = @_;
+	return $oc->safe_query($on,
+		"SELECT membership || ' ' || coalesce(recovery, '') FROM ordering.status WHERE channel = '$ch'");
+};
+
+# --- a channel that had no election: the joiners vote at once
+ok($oc->cut_off($_, ['n1']), "$_ refuses n1's role") for qw(n2 n3);
+$oc->safe_query('n1',
+	"SELECT ordering.create_channel('fresh', "
+	  . OrderingCluster::lit($oc->consenters_json(@names))
+	  . ", '{\"batch_timeout\": 50}')");
+is($oc->query_as('n1', $oc->role_of('n2'), "SELECT ordering.peer_term('fresh')")->{stdout},
+	'0', "n1's term of the new channel is 0 (peer_term, as n2's role)");
+for my $n (qw(n2 n3))
+{
+	my $r = $join->($n, 'fresh');
+	ok($r->{ok}, "join_channel on $n") or diag($r->{stderr});
+}
+ok($oc->wait_for_channel('fresh', \@names), 'the channel is on every node');
+like($membership->($_, 'fresh'), qr/^consenter/,
+	"$_ joined a channel without an election as a voter, not recovering")
+  for qw(n2 n3);
+$oc->let_in($_, ['n1']) for qw(n2 n3);
+my $leader = $oc->wait_for_leader('fresh', \@names);
+ok(defined $leader, 'a leader of the joined channel is elected');
+my $r = $oc->submit($leader // 'n1', 'fresh', 'after the joins', 'fresh-1');
+ok($r->{ok}, 'a transaction is ordered') or diag($r->{message});
+
+# --- a channel that had an election: the joiner recovers
+$oc->create_channel('elected', \@names, { batch_timeout => 50 });
+$leader = $oc->wait_for_leader('elected', \@names);
+ok(defined $leader, 'elected has a leader') or die;
+ok($oc->submit($leader, 'elected', "before n3 leaves $_", "e-$_")->{ok},
+	"transaction $_ is ordered before n3 drops the channel")
+  for 1 .. 3;
+$oc->wait_for_same_head('elected', \@names);
+# n3 leads both channels and they are quiet: n1 and n2 follow n3 without
+# ticking, and n3's node keeps talking to theirs (QUIESCE for "fresh").
+for my $ch (qw(fresh elected))
+{
+	my $l = $oc->wait_for_leader($ch, \@names) // 'n1';
+	$oc->safe_query($l, "SELECT ordering.transfer_leadership('$ch', 'n3')") if $l ne 'n3';
+	ok($oc->wait_until("n3 leads $ch", undef,
+			sub { ($oc->wait_for_leader($ch, \@names, 5) // '') eq 'n3' }),
+		"n3 leads $ch");
+}
+ok($oc->wait_until('both channels are quiet', undef,
+		sub { $oc->all_quiet([qw(fresh elected)], \@names) }),
+	'both channels are quiet on every node');
+ok($oc->cut_off('n3', [qw(n1 n2)]), 'n3 refuses the roles of n1 and n2');
+$oc->safe_query('n3', "SELECT ordering.drop_channel('elected')");
+$r = $join->('n3', 'elected');
+ok($r->{ok}, 'join_channel on n3 from n1') or diag($r->{stderr});
+like($membership->('n3', 'elected'), qr/^recovering .*join_channel.*had an election/,
+	'n3 joined a channel that had an election as recovering, saying why');
+$oc->let_in('n3', [qw(n1 n2)]);
+ok($oc->wait_until('n3 has caught up and votes again', undef,
+		sub { $membership->('n3', 'elected') =~ /^consenter/ }),
+	'let in, n3 catches up and is a voter again');
+$leader = $oc->wait_for_leader('elected', \@names);
+ok($oc->submit($leader // 'n1', 'elected', 'after the rejoin', 'e-4')->{ok},
+	'a transaction is ordered after the rejoin');
+$oc->wait_for_same_head($_, \@names) for qw(fresh elected);
+$oc->assert_chains_identical_and_verified(\@names, $_) for qw(fresh elected);
+
+done_testing();
