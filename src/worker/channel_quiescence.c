@@ -33,10 +33,12 @@
  *   a leader that lost its quorum steps down.
  * - A node that recovers (it may not campaign) and knows no leader sends
  *   QUIESCE with its own term to every member, once an election timeout;
- *   a quiet follower that follows it in another term wakes on it.  Its
- *   node staying up kept the pair hearing each other, so a leader that
- *   dropped the channel and joined it again, or lost its state while its
- *   server ran, was otherwise followed forever and given no new leader.
+ *   a quiet follower that follows it in another term wakes on it, and so
+ *   does a quiet leader of another term.  Its node staying up kept the
+ *   pairs hearing each other, so a leader that dropped the channel and
+ *   joined it again, or lost its state while its server ran, was
+ *   otherwise followed forever and given no new leader, and such a
+ *   follower waited for the channel's next proposal.
  *
  * Safety does not depend on any of this: Raft's safety never rests on
  * timing, and a quiet node only stops starting elections and sending
@@ -252,26 +254,40 @@ ChannelReceiveQuiesce(Channel *ch, const ChannelMember *from, const char *data,
 		return;
 	}
 
-	/*
-	 * Only from the leader this node follows, in its term: a follower's
-	 * QUIESCE to its leader only keeps the pair of nodes hearing each other.
-	 */
-	if (ch->raft.node == NULL || ch->raft.role != RAFT_FOLLOWER ||
-		ch->raft.leader != from->id)
+	if (ch->raft.node == NULL)
 		return;
 	memcpy(record, data, sizeof(record));
-	raft_get_status(ch->raft.node, &rs);
+
+	/*
+	 * A member in another term than its leader's: it recovers and asks for
+	 * a leader.  The leader wakes, and its heartbeats give it one.
+	 */
+	if (ch->raft.role == RAFT_LEADER)
+	{
+		if (pg_ntoh64(record[0]) != ch->raft.term)
+			ChannelWake(ch);
+		return;
+	}
+
+	/*
+	 * Otherwise only from the leader this node follows: a follower's
+	 * QUIESCE to its leader only keeps the pair of nodes hearing each other.
+	 */
+	if (ch->raft.role != RAFT_FOLLOWER || ch->raft.leader != from->id)
+		return;
 
 	/*
 	 * The node it follows is in another term: it no longer leads this one
 	 * (it recovers and asks for a leader).  Waking is always safe.
 	 */
-	if (pg_ntoh64(record[0]) != rs.hard_state.term)
+	if (pg_ntoh64(record[0]) != ch->raft.term)
 	{
 		ChannelWake(ch);
 		return;
 	}
-	if (pg_ntoh64(record[1]) != rs.hard_state.commit ||
+	raft_get_status(ch->raft.node, &rs);
+	if (pg_ntoh64(record[0]) != rs.hard_state.term ||
+		pg_ntoh64(record[1]) != rs.hard_state.commit ||
 		rs.last_index != rs.hard_state.commit || rs.hard_state.recovering)
 		return;
 	if (!ch->quiet.quiesced)

@@ -22,6 +22,10 @@
 # recovers and knows no leader now sends its term to the members (QUIESCE)
 # once an election timeout, and a quiet follower that follows it in
 # another term wakes: n1 and n2 elect a leader, n3 catches up and votes.
+#
+# Then n1, a follower of "fresh" (quiet under n3), drops it and joins it
+# again: it recovers and asks, and the quiet leader, seeing another term,
+# wakes and gives it a leader without any transaction submitted.
 
 use strict;
 use warnings;
@@ -35,9 +39,9 @@ use Test::More;
 my $oc = OrderingCluster->new(nodes => 3, roles => 'per-node');
 my @names = $oc->names;
 my $join = sub {
-	my ($on, $ch) = @_;
-	# n1's address, logging in as the joiner's own role
-	my $peer = $oc->conninfo('n1') =~ s/user=\S+/'user=' . $oc->role_of($on)/er;
+	my ($on, $ch, $from) = @_;
+	# the peer's address (n1's by default), logging in as the joiner's role
+	my $peer = $oc->conninfo($from // 'n1') =~ s/user=\S+/'user=' . $oc->role_of($on)/er;
 	return $oc->query($on,
 		"SELECT ordering.join_channel('$ch', " . OrderingCluster::lit($peer) . ')');
 };
@@ -104,6 +108,23 @@ ok($oc->wait_until('n3 has caught up and votes again', undef,
 $leader = $oc->wait_for_leader('elected', \@names);
 ok($oc->submit($leader // 'n1', 'elected', 'after the rejoin', 'e-4')->{ok},
 	'a transaction is ordered after the rejoin');
+# --- a follower of a quiet channel drops it and joins it again: it
+# recovers and asks; its quiet leader wakes, and its heartbeats give it a
+# leader.  (Before, it waited for the channel's next proposal.)
+ok($oc->wait_until('fresh is quiet under n3', undef,
+		sub { ((($oc->status('n1', 'fresh') // {})->{leader}) // '') eq 'n3'
+			  && $oc->all_quiet(['fresh'], \@names) }),
+	'fresh is quiet under n3');
+ok($oc->cut_off('n1', [qw(n2 n3)]), 'n1 refuses the roles of n2 and n3');
+$oc->safe_query('n1', "SELECT ordering.drop_channel('fresh')");
+$r = $join->('n1', 'fresh', 'n3');
+ok($r->{ok}, 'join_channel on n1 from n3') or diag($r->{stderr});
+like($membership->('n1', 'fresh'), qr/^recovering /, 'n1 recovers');
+$oc->let_in('n1', [qw(n2 n3)]);
+ok($oc->wait_until('n1 has caught up on fresh', undef,
+		sub { $membership->('n1', 'fresh') =~ /^consenter/ }),
+	'let in, n1 catches up on fresh with nothing submitted');
+
 $oc->wait_for_same_head($_, \@names) for qw(fresh elected);
 $oc->assert_chains_identical_and_verified(\@names, $_) for qw(fresh elected);
 
