@@ -240,6 +240,11 @@ typedef struct Channel
 extern Channel *
 ChannelCreate(const char *name, int status_slot, MemoryContext parent);
 extern void ChannelDestroy(Channel *ch);
+/*
+ * Dropped here: QUIESCE of no term to the other members, so that those
+ * quiet on it wake and elect another leader (channel_quiescence.c).
+ */
+extern void ChannelTellMembersDropped(Channel *ch);
 /* (Re)builds the Raft node from storage; in its own transaction. */
 extern void ChannelLoad(Channel *ch);
 /* Drops the Raft node after an error; ChannelLoad again after backoff. */

@@ -38,7 +38,10 @@
  *   pairs hearing each other, so a leader that dropped the channel and
  *   joined it again, or lost its state while its server ran, was
  *   otherwise followed forever and given no new leader, and such a
- *   follower waited for the channel's next proposal.
+ *   follower waited for the channel's next proposal.  A node that drops
+ *   the channel sends QUIESCE of no term (0) for the same reason: its
+ *   quiet followers elect another leader, whose GENESIS push brings the
+ *   node back if it is still a consenter.
  *
  * Safety does not depend on any of this: Raft's safety never rests on
  * timing, and a quiet node only stops starting elections and sending
@@ -190,6 +193,19 @@ channel_ask_for_leader(Channel *ch, TimestampTz now)
 	for (int i = 0; i < ch->state.n_members; i++)
 		if (ch->state.members[i].id != rs.id)
 			channel_send_quiesce(ch, &ch->state.members[i], &rs, now, true);
+}
+
+void
+ChannelTellMembersDropped(Channel *ch)
+{
+	uint64 record[2] = { 0, 0 }; /* no term: this node runs no Raft here */
+
+	if (ChannelMemberByNode(ch, ordering_node_name) == NULL)
+		return; /* not a member (removed): they would reject it */
+	for (int i = 0; i < ch->state.n_members; i++)
+		if (strcmp(ch->state.members[i].node, ordering_node_name) != 0)
+			(void) ChannelSend(ch, &ch->state.members[i],
+							   ORDERING_RECORD_QUIESCE, record, sizeof(record));
 }
 
 bool

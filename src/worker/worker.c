@@ -160,6 +160,7 @@ worker_set_ready(bool ready)
 static void
 step_destroy(Channel *ch, void *arg)
 {
+	ChannelTellMembersDropped(ch);
 	ChannelDestroy(ch);
 }
 

@@ -26,6 +26,11 @@
 # Then n1, a follower of "fresh" (quiet under n3), drops it and joins it
 # again: it recovers and asks, and the quiet leader, seeing another term,
 # wakes and gives it a leader without any transaction submitted.
+#
+# Last, n3, leader of "elected" again and quiet, drops it and stays away:
+# it tells the members (QUIESCE of no term), they wake and elect another
+# leader, whose genesis push brings n3 back.  Before, they kept following
+# n3, which no longer ran the channel.
 
 use strict;
 use warnings;
@@ -124,6 +129,26 @@ $oc->let_in('n1', [qw(n2 n3)]);
 ok($oc->wait_until('n1 has caught up on fresh', undef,
 		sub { $membership->('n1', 'fresh') =~ /^consenter/ }),
 	'let in, n1 catches up on fresh with nothing submitted');
+
+# --- the leader of a quiet channel drops it: it tells the members, they
+# elect another leader, and its push brings the node back (a consenter's
+# drop is undone).  (Before, they followed the node that had dropped it.)
+$leader = $oc->wait_for_leader('elected', \@names) // 'n1';
+$oc->safe_query($leader, "SELECT ordering.transfer_leadership('elected', 'n3')") if $leader ne 'n3';
+ok($oc->wait_until('elected is quiet under n3', undef,
+		sub { ($oc->wait_for_leader('elected', \@names, 5) // '') eq 'n3'
+			  && $oc->all_quiet(['elected'], \@names) }),
+	'elected is quiet under n3 again');
+my $n3_log = -s $oc->node('n3')->logfile;
+$oc->safe_query('n3', "SELECT ordering.drop_channel('elected')");
+ok($oc->logged('n3', qr/joined channel "elected" with its genesis from node "n[12]"/, $n3_log),
+	'n3 gets the channel back from the genesis push of a new leader');
+ok($oc->wait_until('n3 has caught up on elected again', undef,
+		sub { $membership->('n3', 'elected') =~ /^consenter/ }),
+	'n3 catches up and is a voter again');
+$leader = $oc->wait_for_leader('elected', \@names);
+ok($oc->submit($leader // 'n1', 'elected', 'after the drop', 'e-5')->{ok},
+	'a transaction is ordered after the drop');
 
 $oc->wait_for_same_head($_, \@names) for qw(fresh elected);
 $oc->assert_chains_identical_and_verified(\@names, $_) for qw(fresh elected);
