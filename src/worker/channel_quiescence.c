@@ -41,7 +41,8 @@
  *   follower waited for the channel's next proposal.  A node that drops
  *   the channel sends QUIESCE of no term (0) for the same reason: its
  *   quiet followers elect another leader, whose GENESIS push brings the
- *   node back if it is still a consenter.
+ *   node back if it is still a consenter, and a follower's leader sends
+ *   it the GENESIS at once (a quiet leader pushes none).
  *
  * Safety does not depend on any of this: Raft's safety never rests on
  * timing, and a quiet node only stops starting elections and sending
@@ -276,12 +277,18 @@ ChannelReceiveQuiesce(Channel *ch, const ChannelMember *from, const char *data,
 
 	/*
 	 * A member in another term than its leader's: it recovers and asks for
-	 * a leader.  The leader wakes, and its heartbeats give it one.
+	 * a leader.  The leader wakes, and its heartbeats give it one.  Of no
+	 * term (0), the member may have dropped the channel: the GENESIS brings
+	 * it back (one that has the channel ignores it).  The usual push goes
+	 * only to members silent on the channel for 10 s, and the leader may
+	 * be quiet again by then.
 	 */
 	if (ch->raft.role == RAFT_LEADER)
 	{
 		if (pg_ntoh64(record[0]) != ch->raft.term)
 			ChannelWake(ch);
+		if (pg_ntoh64(record[0]) == 0)
+			ChannelSendGenesis(ch, from);
 		return;
 	}
 

@@ -30,7 +30,9 @@
 # Last, n3, leader of "elected" again and quiet, drops it and stays away:
 # it tells the members (QUIESCE of no term), they wake and elect another
 # leader, whose genesis push brings n3 back.  Before, they kept following
-# n3, which no longer ran the channel.
+# n3, which no longer ran the channel.  And a follower of the quiet
+# "fresh" drops it: its leader, told so, sends it the genesis (a quiet
+# leader pushed none).
 
 use strict;
 use warnings;
@@ -149,6 +151,26 @@ ok($oc->wait_until('n3 has caught up on elected again', undef,
 $leader = $oc->wait_for_leader('elected', \@names);
 ok($oc->submit($leader // 'n1', 'elected', 'after the drop', 'e-5')->{ok},
 	'a transaction is ordered after the drop');
+
+# --- a follower of a quiet channel drops it and stays away: its leader,
+# told so, sends it the genesis.  (Before, a quiet leader pushed nothing,
+# and the drop stood until the channel woke; the usual push goes only to
+# members silent on the channel for 10 s.)  A transaction first, so that
+# the leader has heard from the follower lately.
+my $fresh_leader = $oc->wait_for_leader('fresh', \@names) // 'n3';
+ok($oc->submit($fresh_leader, 'fresh', 'before a drop', 'fresh-2')->{ok},
+	'a transaction is ordered on fresh');
+ok($oc->wait_until('fresh is quiet', undef, sub { $oc->all_quiet(['fresh'], \@names) }),
+	'fresh is quiet');
+my ($dropper) = grep { $_ ne $fresh_leader } @names;
+my $dropper_log = -s $oc->node($dropper)->logfile;
+$oc->safe_query($dropper, "SELECT ordering.drop_channel('fresh')");
+ok($oc->logged($dropper, qr/joined channel "fresh" with its genesis from node "\Q$fresh_leader\E"/,
+		$dropper_log),
+	"$dropper, a follower, gets fresh back from its leader's genesis");
+ok($oc->wait_until("$dropper has caught up on fresh", undef,
+		sub { $membership->($dropper, 'fresh') =~ /^consenter/ }),
+	"$dropper catches up on fresh and is a voter again");
 
 $oc->wait_for_same_head($_, \@names) for qw(fresh elected);
 $oc->assert_chains_identical_and_verified(\@names, $_) for qw(fresh elected);
