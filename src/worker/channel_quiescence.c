@@ -142,6 +142,15 @@ channel_keepalive_due(const ChannelMember *to, TimestampTz now)
 								   2 * ordering_tick_interval_ms);
 }
 
+static void
+channel_send_quiesce_record(Channel *ch, const ChannelMember *to, uint64 term,
+							uint64 commit)
+{
+	uint64 record[2] = { pg_hton64(term), pg_hton64(commit) };
+
+	(void) ChannelSend(ch, to, ORDERING_RECORD_QUIESCE, record, sizeof(record));
+}
+
 /*
  * QUIESCE to a member: always (going quiet), or as a keep-alive only when
  * one is due.
@@ -150,13 +159,19 @@ static void
 channel_send_quiesce(Channel *ch, const ChannelMember *to,
 					 const raft_status *rs, TimestampTz now, bool always)
 {
-	uint64 record[2];
-
 	if (to == NULL || (!always && !channel_keepalive_due(to, now)))
 		return;
-	record[0] = pg_hton64(rs->hard_state.term);
-	record[1] = pg_hton64(rs->hard_state.commit);
-	(void) ChannelSend(ch, to, ORDERING_RECORD_QUIESCE, record, sizeof(record));
+	channel_send_quiesce_record(ch, to, rs->hard_state.term,
+								rs->hard_state.commit);
+}
+
+/* QUIESCE (term, commit) to every member but this node. */
+static void
+channel_quiesce_others(Channel *ch, uint64 term, uint64 commit)
+{
+	for (int i = 0; i < ch->state.n_members; i++)
+		if (ch->state.members[i].id != ch->state.self_id)
+			channel_send_quiesce_record(ch, &ch->state.members[i], term, commit);
 }
 
 /* A quiet leader: QUIESCE to every follower (all) or as a keep-alive. */
@@ -191,22 +206,15 @@ channel_ask_for_leader(Channel *ch, TimestampTz now)
 	if (!rs.hard_state.recovering)
 		return;
 	ch->quiet.asked_for_leader_at = now;
-	for (int i = 0; i < ch->state.n_members; i++)
-		if (ch->state.members[i].id != rs.id)
-			channel_send_quiesce(ch, &ch->state.members[i], &rs, now, true);
+	channel_quiesce_others(ch, rs.hard_state.term, rs.hard_state.commit);
 }
 
 void
 ChannelTellMembersDropped(Channel *ch)
 {
-	uint64 record[2] = { 0, 0 }; /* no term: this node runs no Raft here */
-
-	if (ChannelMemberByNode(ch, ordering_node_name) == NULL)
+	if (ChannelMemberById(ch, ch->state.self_id) == NULL)
 		return; /* not a member (removed): they would reject it */
-	for (int i = 0; i < ch->state.n_members; i++)
-		if (strcmp(ch->state.members[i].node, ordering_node_name) != 0)
-			(void) ChannelSend(ch, &ch->state.members[i],
-							   ORDERING_RECORD_QUIESCE, record, sizeof(record));
+	channel_quiesce_others(ch, 0, 0); /* no term: no Raft runs here */
 }
 
 bool

@@ -57,6 +57,13 @@ my $membership = sub {
 	return $oc->safe_query($on,
 		"SELECT membership || ' ' || coalesce(recovery, '') FROM ordering.status WHERE channel = '$ch'");
 };
+# Waits until node $on is a voter of $ch again (caught up): a test.
+my $votes_again = sub {
+	my ($on, $ch, $what) = @_;
+	ok($oc->wait_until("$on has caught up on $ch", undef,
+			sub { $membership->($on, $ch) =~ /^consenter/ }),
+		$what);
+};
 
 # --- a channel that had no election: the joiners vote at once
 ok($oc->cut_off($_, ['n1']), "$_ refuses n1's role") for qw(n2 n3);
@@ -109,12 +116,11 @@ ok($r->{ok}, 'join_channel on n3 from n1') or diag($r->{stderr});
 like($membership->('n3', 'elected'), qr/^recovering .*join_channel.*had an election/,
 	'n3 joined a channel that had an election as recovering, saying why');
 $oc->let_in('n3', [qw(n1 n2)]);
-ok($oc->wait_until('n3 has caught up and votes again', undef,
-		sub { $membership->('n3', 'elected') =~ /^consenter/ }),
-	'let in, n3 catches up and is a voter again');
+$votes_again->('n3', 'elected', 'let in, n3 catches up and is a voter again');
 $leader = $oc->wait_for_leader('elected', \@names);
 ok($oc->submit($leader // 'n1', 'elected', 'after the rejoin', 'e-4')->{ok},
 	'a transaction is ordered after the rejoin');
+
 # --- a follower of a quiet channel drops it and joins it again: it
 # recovers and asks; its quiet leader wakes, and its heartbeats give it a
 # leader.  (Before, it waited for the channel's next proposal.)
@@ -128,9 +134,7 @@ $r = $join->('n1', 'fresh', 'n3');
 ok($r->{ok}, 'join_channel on n1 from n3') or diag($r->{stderr});
 like($membership->('n1', 'fresh'), qr/^recovering /, 'n1 recovers');
 $oc->let_in('n1', [qw(n2 n3)]);
-ok($oc->wait_until('n1 has caught up on fresh', undef,
-		sub { $membership->('n1', 'fresh') =~ /^consenter/ }),
-	'let in, n1 catches up on fresh with nothing submitted');
+$votes_again->('n1', 'fresh', 'let in, n1 catches up on fresh with nothing submitted');
 
 # --- the leader of a quiet channel drops it: it tells the members, they
 # elect another leader, and its push brings the node back (a consenter's
@@ -145,9 +149,7 @@ my $n3_log = -s $oc->node('n3')->logfile;
 $oc->safe_query('n3', "SELECT ordering.drop_channel('elected')");
 ok($oc->logged('n3', qr/joined channel "elected" with its genesis from node "n[12]"/, $n3_log),
 	'n3 gets the channel back from the genesis push of a new leader');
-ok($oc->wait_until('n3 has caught up on elected again', undef,
-		sub { $membership->('n3', 'elected') =~ /^consenter/ }),
-	'n3 catches up and is a voter again');
+$votes_again->('n3', 'elected', 'n3 catches up and is a voter again');
 $leader = $oc->wait_for_leader('elected', \@names);
 ok($oc->submit($leader // 'n1', 'elected', 'after the drop', 'e-5')->{ok},
 	'a transaction is ordered after the drop');
@@ -168,9 +170,7 @@ $oc->safe_query($dropper, "SELECT ordering.drop_channel('fresh')");
 ok($oc->logged($dropper, qr/joined channel "fresh" with its genesis from node "\Q$fresh_leader\E"/,
 		$dropper_log),
 	"$dropper, a follower, gets fresh back from its leader's genesis");
-ok($oc->wait_until("$dropper has caught up on fresh", undef,
-		sub { $membership->($dropper, 'fresh') =~ /^consenter/ }),
-	"$dropper catches up on fresh and is a voter again");
+$votes_again->($dropper, 'fresh', "$dropper catches up on fresh and is a voter again");
 
 $oc->wait_for_same_head($_, \@names) for qw(fresh elected);
 $oc->assert_chains_identical_and_verified(\@names, $_) for qw(fresh elected);
