@@ -123,7 +123,7 @@ CatchupWorkerStart(const char *channel, MemoryContext cxt)
 {
 	BackgroundWorkerHandle *handle =
 		ChannelBgWorkerStart("OrderingCatchupMain", "ordering catch-up",
-							 channel, cxt);
+							 channel, 0, cxt);
 
 	if (handle == NULL)
 		ereport(LOG,
@@ -298,7 +298,7 @@ OrderingCatchupMain(Datum main_arg)
 	char channel[ORDERING_NAME_MAX];
 	MemoryContext cxt;
 
-	ChannelBgWorkerAttach(main_arg, "ordering catch-up", channel);
+	ChannelBgWorkerAttach(main_arg, "ordering catch-up", channel, NULL);
 	cxt = AllocSetContextCreate(TopMemoryContext, "ordering catch-up",
 								ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(cxt);

@@ -203,6 +203,7 @@ ChannelLoad(Channel *ch)
 	raft_options options;
 	bool found;
 	raft_id own_id_before = RAFT_NONE;
+	raft_id booked;
 	bool after_catchup = false;
 	int rc;
 
@@ -243,7 +244,8 @@ ChannelLoad(Channel *ch)
 		ch->joining.has_block0 =
 			StoreBlock0Hash(ch->state.name, ch->joining.block0);
 	}
-	if (found && ch->state.self_id == RAFT_NONE)
+	booked = ChannelBookSelfId(ch->joining.n_book, ch->joining.book);
+	if (found && booked != RAFT_NONE && booked != ch->state.self_id)
 		own_id_before = StoreMaxOwnRaftId(&ch->state);
 	StoreCommit();
 	stored.snapshot.data = NULL; /* freed with the transaction; copied */
@@ -267,16 +269,31 @@ ChannelLoad(Channel *ch)
 	ChannelNoteMembersChanged();
 
 	/*
-	 * A joiner added after genesis: its id is in the address book.  An id
-	 * this node had before and no longer has was removed: such a book is
-	 * stale (a lagging peer's), and a re-added node gets a new id.
+	 * A joiner added after genesis: its id is in the address book.  So is
+	 * the new id of a node removed and added again, whose tables may still
+	 * name it with the old one (its block 0 after a drop or a lost disk, or
+	 * the configuration it last applied when it was down meanwhile): it
+	 * runs as the removed member, heard by nobody, until eviction detection
+	 * has a majority confirm that removal; pushed the channel after that,
+	 * it takes the new id.  Never before: one member's push must not make
+	 * a running member leave.  Ids are never reused, so only an id above
+	 * every one this node's chain gave it counts; a lower one is a stale
+	 * book's (a lagging peer's).
 	 */
-	if (ch->state.self_id == RAFT_NONE && !ch->state.removed)
+	if (booked == RAFT_NONE || booked <= own_id_before ||
+		booked == ch->state.self_id)
+		ch->joining.readded = false;
+	if (booked != ch->state.self_id && booked > own_id_before &&
+		!ch->state.removed &&
+		(ch->state.self_id == RAFT_NONE || ch->joining.readded))
 	{
-		const ChannelMember *me = ChannelPeerByNode(ch, ordering_node_name);
-
-		if (me != NULL && me->id > own_id_before)
-			ch->state.self_id = me->id;
+		if (ch->state.self_id != RAFT_NONE)
+			ereport(LOG,
+					(errmsg("channel \"%s\": this node was removed and added again; it runs as raft id " UINT64_FORMAT
+							", no longer " UINT64_FORMAT,
+							ch->state.name, (uint64) booked,
+							(uint64) ch->state.self_id)));
+		ch->state.self_id = booked;
 	}
 	if (ch->state.removed)
 		ch->state.self_id = RAFT_NONE;

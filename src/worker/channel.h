@@ -101,6 +101,11 @@ typedef struct ChannelJoining
 	int n_book;
 	ChannelMember book[RAFT_MAX_MEMBERS];
 	TimestampTz next_join_request_at;
+	/*
+	 * Removed, then pushed the channel by a member: the book's id for this
+	 * node, if newer than any its chain gave it, replaces the removed one.
+	 */
+	bool readded;
 
 	/* Raft ids heard from on this channel, and when: silent ones get GENESIS. */
 	int n_heard;
@@ -300,7 +305,8 @@ extern void ChannelPublishStatus(Channel *ch);
 /* Joining: the address book from a GENESIS record. */
 extern void
 ChannelSetAddressBook(Channel *ch, int n_book, const ChannelMember *book);
-extern bool ChannelBookHasSelf(int n_book, const ChannelMember *book);
+/* This node's raft id in a list of consenters, or RAFT_NONE. */
+extern raft_id ChannelBookSelfId(int n_book, const ChannelMember *book);
 /*
  * Why a GENESIS record's consenters (book) and genesis document's
  * (genesis_members) may not be taken from from_node logged in as

@@ -7,8 +7,9 @@
  * Whatever blocks the worker's loop stops every channel of the server:
  * their ticks, their replies, their elections.  A job that waits on peers
  * for seconds runs in a dynamic background worker of its own instead,
- * never restarted, with the channel's name in bgw_extra; the worker polls
- * its handle and looks at what it left in the tables once it stopped.
+ * never restarted, with the channel's name (and one number for the job) in
+ * bgw_extra; the worker polls its handle and looks at what it left in the
+ * tables once it stopped.
  *
  * src/worker/channel_bgworker.c
  *
@@ -41,7 +42,7 @@ OrderingBgWorkerInit(BackgroundWorker *worker, const char *function,
 
 BackgroundWorkerHandle *
 ChannelBgWorkerStart(const char *function, const char *type,
-					 const char *channel, MemoryContext cxt)
+					 const char *channel, uint64 arg, MemoryContext cxt)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle = NULL;
@@ -54,6 +55,9 @@ ChannelBgWorkerStart(const char *function, const char *type,
 	StaticAssertStmt(ORDERING_NAME_MAX <= BGW_EXTRALEN,
 					 "a channel name must fit in bgw_extra");
 	strlcpy(worker.bgw_extra, channel, ORDERING_NAME_MAX);
+	StaticAssertStmt(ORDERING_NAME_MAX + sizeof(uint64) <= BGW_EXTRALEN,
+					 "a channel name and an argument must fit in bgw_extra");
+	memcpy(worker.bgw_extra + ORDERING_NAME_MAX, &arg, sizeof(arg));
 	worker.bgw_notify_pid = MyProcPid; /* its exit sets our latch */
 
 	old = MemoryContextSwitchTo(cxt);
@@ -80,7 +84,7 @@ ChannelBgWorkerRunning(BackgroundWorkerHandle *handle)
 
 void
 ChannelBgWorkerAttach(Datum main_arg, const char *appname,
-					  char channel[ORDERING_NAME_MAX])
+					  char channel[ORDERING_NAME_MAX], uint64 *arg)
 {
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -91,6 +95,9 @@ ChannelBgWorkerAttach(Datum main_arg, const char *appname,
 
 	memcpy(channel, MyBgworkerEntry->bgw_extra, ORDERING_NAME_MAX);
 	channel[ORDERING_NAME_MAX - 1] = '\0';
+	if (arg != NULL)
+		memcpy(arg, MyBgworkerEntry->bgw_extra + ORDERING_NAME_MAX,
+			   sizeof(*arg));
 	if (!OrderingChannelNameIsValid(channel))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -26,20 +26,22 @@ extern void OrderingBgWorkerInit(BackgroundWorker *worker,
 
 /*
  * Starts function (exported by this library) as a background worker of
- * type for channel, in this database; its handle is allocated in cxt and
- * its exit sets our latch.  NULL when no background worker slot is free.
+ * type for channel, in this database, passing it arg; its handle is
+ * allocated in cxt and its exit sets our latch.  NULL when no background
+ * worker slot is free.
  */
 extern BackgroundWorkerHandle *
 ChannelBgWorkerStart(const char *function, const char *type,
-					 const char *channel, MemoryContext cxt);
+					 const char *channel, uint64 arg, MemoryContext cxt);
 /* False once the worker has stopped; then the handle is freed. */
 extern bool ChannelBgWorkerRunning(BackgroundWorkerHandle *handle);
 
 /*
  * In the background worker: connects to the database it was started for,
- * as appname, and returns the channel it is for (ERROR if invalid).
+ * as appname, and returns the channel it is for (ERROR if invalid) and,
+ * unless arg is NULL, the argument it was started with.
  */
 extern void ChannelBgWorkerAttach(Datum main_arg, const char *appname,
-								  char channel[ORDERING_NAME_MAX]);
+								  char channel[ORDERING_NAME_MAX], uint64 *arg);
 
 #endif /* ORDERING_CHANNEL_BGWORKER_H */

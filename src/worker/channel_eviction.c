@@ -78,7 +78,7 @@ eviction_look(Channel *ch)
 		return false;
 	ev->worker =
 		ChannelBgWorkerStart("OrderingEvictionMain", "ordering eviction check",
-							 ch->state.name, ch->top_cxt);
+							 ch->state.name, ch->state.self_id, ch->top_cxt);
 	if (ev->worker == NULL)
 	{
 		/* Not inline: the look would stop every channel of this node. */

@@ -38,13 +38,13 @@
 /* A member silent this long may have lost the channel (or never had it). */
 #define CHANNEL_SILENT_MS 10000
 
-bool
-ChannelBookHasSelf(int n_book, const ChannelMember *book)
+raft_id
+ChannelBookSelfId(int n_book, const ChannelMember *book)
 {
 	for (int i = 0; i < n_book; i++)
 		if (strcmp(book[i].node, ordering_node_name) == 0)
-			return true;
-	return false;
+			return book[i].id;
+	return RAFT_NONE;
 }
 
 /* Why a list of consenters may not be taken from a peer, or NULL. */
@@ -88,7 +88,7 @@ ChannelGenesisRefusal(const char *from_node, const char *session_role,
 	if (!names_sender)
 		return psprintf("Its consenters do not name node \"%s\" with role \"%s\".",
 						from_node, session_role);
-	if (!ChannelBookHasSelf(n_book, book))
+	if (ChannelBookSelfId(n_book, book) == RAFT_NONE)
 		return pstrdup("Its consenters do not name this node.");
 	return NULL;
 }
@@ -257,7 +257,7 @@ ChannelReceiveGenesis(Channel *ch, const char *from_node,
 	if (refusal != NULL)
 	{
 		/* Not naming this node is no news: it never means "removed". */
-		if (ChannelBookHasSelf(n_book, book))
+		if (ChannelBookSelfId(n_book, book) != RAFT_NONE)
 			ChannelReject(ch, from_node, "GENESIS refused", refusal);
 		return;
 	}
@@ -269,10 +269,15 @@ ChannelReceiveGenesis(Channel *ch, const char *from_node,
 	}
 	if (ch->state.removed)
 	{
-		/* Added again. */
+		/*
+		 * Added again.  Its tables may still name it with the id that was
+		 * removed (eviction detection found the removal): the book's newer
+		 * id is its own now (channel.c).
+		 */
 		StoreBegin();
 		StoreSetRemoved(&ch->state, false);
 		StoreCommit();
+		ch->joining.readded = true;
 	}
 	ChannelSetAddressBook(ch, n_book, book);
 	/*

@@ -28,6 +28,7 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 
 #include "common/gucs.h"
 #include "common/remote.h"
@@ -52,12 +53,20 @@ typedef struct EvictionFound
 	uint8 hash[ORDERING_HASH_LEN];
 } EvictionFound;
 
-/* One look: the channel as stored, and the peers' chain verified so far. */
+/*
+ * One look: the channel as stored, with the raft id the channel runs as;
+ * the peers' chain verified so far, and whether the configuration there
+ * names this node with that id.  A node added again after a removal runs
+ * under a new id, which its chain may not name yet: the old removal is
+ * behind its head, and only a configuration that names it with its id
+ * and a later one that does not are its removal.
+ */
 typedef struct EvictionJob
 {
 	const ChannelState *st;
 	const char *own_user; /* this node's role in its own conninfo */
 	ChainHead cursor;
+	bool named;
 } EvictionJob;
 
 static const ChannelMember *
@@ -65,6 +74,15 @@ eviction_member(const ChannelState *st, raft_id id)
 {
 	for (int i = 0; i < st->n_members; i++)
 		if (st->members[i].id == id)
+			return &st->members[i];
+	return NULL;
+}
+
+static const ChannelMember *
+eviction_member_by_node(const ChannelState *st, const char *node)
+{
+	for (int i = 0; i < st->n_members; i++)
+		if (strcmp(st->members[i].node, node) == 0)
 			return &st->members[i];
 	return NULL;
 }
@@ -88,12 +106,17 @@ eviction_caught(MemoryContext cxt, PGconn *conn)
 	return edata->message;
 }
 
-/* Whether a configuration document still names this node. */
-static bool
-eviction_config_names_self(const PulledBlock *block)
+/*
+ * Whether a configuration block names this node with raft id self_id (1)
+ * or not (0); -1 for a document this node cannot read (no change).
+ */
+static int
+eviction_config_names_self(const PulledBlock *block, raft_id self_id)
 {
 	Jsonb *doc;
 	JsonbValue *consenters;
+	JsonbValue *me;
+	JsonbValue *id;
 
 	doc = DatumGetJsonbP(
 		DirectFunctionCall1(jsonb_in,
@@ -103,21 +126,32 @@ eviction_config_names_self(const PulledBlock *block)
 	consenters = getKeyJsonValueFromContainer(&doc->root, "consenters",
 											  strlen("consenters"), NULL);
 	if (consenters == NULL || consenters->type != jbvBinary)
-		return true; /* not a configuration this node can read: no removal */
-	return getKeyJsonValueFromContainer(consenters->val.binary.data,
-										ordering_node_name,
-										strlen(ordering_node_name),
-										NULL) != NULL;
+		return -1;
+	me = getKeyJsonValueFromContainer(consenters->val.binary.data,
+									  ordering_node_name,
+									  strlen(ordering_node_name), NULL);
+	if (me == NULL)
+		return 0;
+	if (me->type != jbvBinary)
+		return -1;
+	id = getKeyJsonValueFromContainer(me->val.binary.data, "id", strlen("id"),
+									  NULL);
+	if (id == NULL || id->type != jbvNumeric)
+		return -1;
+	return DatumGetInt64(DirectFunctionCall1(numeric_int8,
+											 NumericGetDatum(id->val.numeric))) ==
+		(int64) self_id;
 }
 
 /*
- * Reads peer's chain after head (verified from head on, head advanced)
- * until a configuration block without this node, the peer's end, or the
- * deadline.  ERROR on any failure.
+ * Reads peer's chain after head (verified from head on, head advanced,
+ * named kept up to date) until a configuration block that removes this
+ * node, the peer's end, or the deadline.  ERROR on any failure.
  */
 static pg_noinline void
 eviction_search_peer(const EvictionJob *job, const ChannelMember *peer,
-					 ChainHead *head, TimestampTz deadline, EvictionFound *found)
+					 ChainHead *head, bool *named, TimestampTz deadline,
+					 EvictionFound *found)
 {
 	PGconn *volatile conn = NULL;
 	MemoryContext caller_cxt = CurrentMemoryContext;
@@ -143,14 +177,20 @@ eviction_search_peer(const EvictionJob *job, const ChannelMember *peer,
 			{
 				const PulledBlock *block = &page.blocks[i];
 
+				int names;
+
 				PeerChainVerifyNext(head, block, peer->node);
-				if (block->row.config != NULL &&
-					!eviction_config_names_self(block))
+				if (block->row.config == NULL)
+					continue;
+				names = eviction_config_names_self(block, job->st->self_id);
+				if (names == 0 && *named)
 				{
 					found->found = true;
 					found->number = block->row.number;
 					memcpy(found->hash, block->row.hash, ORDERING_HASH_LEN);
 				}
+				else if (names >= 0)
+					*named = names == 1;
 			}
 			MemoryContextSwitchTo(caller_cxt);
 			MemoryContextReset(page_cxt);
@@ -221,7 +261,8 @@ eviction_confirmed(const EvictionJob *job, const EvictionFound *found,
 	{
 		const ChannelMember *m = eviction_member(st, st->config.voters[v]);
 
-		if (m == NULL || m->id == st->self_id)
+		if (m == NULL || m->id == st->self_id ||
+			strcmp(m->node, ordering_node_name) == 0)
 			continue;
 		if (eviction_peer_confirms(job, m, found, deadline))
 			confirmations++;
@@ -243,12 +284,13 @@ eviction_try_peer(EvictionJob *job, const ChannelMember *m,
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ChainHead head = job->cursor;
+	bool named = job->named;
 
 	PG_TRY();
 	{
 		/* A transaction owns what hashing and the connection need. */
 		StoreBegin();
-		eviction_search_peer(job, m, &head, deadline, found);
+		eviction_search_peer(job, m, &head, &named, deadline, found);
 		StoreCommit();
 	}
 	PG_CATCH();
@@ -261,7 +303,10 @@ eviction_try_peer(EvictionJob *job, const ChannelMember *m,
 	PG_END_TRY();
 	/* What was verified stays verified: the next member goes on from it. */
 	if (!found->found && head.last_block > job->cursor.last_block)
+	{
 		job->cursor = head;
+		job->named = named;
+	}
 }
 
 /* Whether some member's chain holds a removal a majority confirms. */
@@ -276,7 +321,8 @@ eviction_search(EvictionJob *job, TimestampTz deadline)
 	{
 		const ChannelMember *m = &st->members[i];
 
-		if (m->id != st->self_id && GetCurrentTimestamp() < deadline)
+		if (m->id != st->self_id && strcmp(m->node, ordering_node_name) != 0 &&
+			GetCurrentTimestamp() < deadline)
 			eviction_try_peer(job, m, deadline, &found);
 	}
 	if (!found.found || !eviction_confirmed(job, &found, deadline))
@@ -301,6 +347,7 @@ eviction_check(ChannelState *st, const char *own_user, TimestampTz deadline)
 	job.st = st;
 	job.own_user = own_user;
 	job.cursor = st->chain;
+	job.named = eviction_member(st, st->self_id) != NULL;
 	elog(DEBUG1,
 		 "channel \"%s\": no leader for a long time; looking for a removal of this node",
 		 st->name);
@@ -319,11 +366,13 @@ void
 OrderingEvictionMain(Datum main_arg)
 {
 	char channel[ORDERING_NAME_MAX];
+	uint64 running_id;
 	ChannelState st;
 	StoreRaftState stored;
 	const ChannelMember *self;
 
-	ChannelBgWorkerAttach(main_arg, "ordering eviction check", channel);
+	ChannelBgWorkerAttach(main_arg, "ordering eviction check", channel,
+						  &running_id);
 	MemoryContextSwitchTo(AllocSetContextCreate(TopMemoryContext,
 												"ordering eviction check",
 												ALLOCSET_DEFAULT_SIZES));
@@ -335,9 +384,11 @@ OrderingEvictionMain(Datum main_arg)
 	StoreLoadRaftState(&st, &stored);
 	StoreLoadChainHead(&st);
 	StoreCommit();
+	/* The id the channel runs as, which its tables may not name (above). */
+	st.self_id = (raft_id) running_id;
 	if (st.archived || st.removed || st.self_id == RAFT_NONE)
 		proc_exit(0);
-	self = eviction_member(&st, st.self_id);
+	self = eviction_member_by_node(&st, ordering_node_name);
 	eviction_check(&st, self != NULL ? ChannelRoleOf(self->conninfo) : NULL,
 				   TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 											   EVICTION_CHECK_MS));

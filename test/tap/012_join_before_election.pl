@@ -79,9 +79,15 @@ for my $n (qw(n2 n3))
 	ok($r->{ok}, "join_channel on $n") or diag($r->{stderr});
 }
 ok($oc->wait_for_channel('fresh', \@names), 'the channel is on every node');
-like($membership->($_, 'fresh'), qr/^consenter/,
-	"$_ joined a channel without an election as a voter, not recovering")
-  for qw(n2 n3);
+for my $n (qw(n2 n3))
+{
+	# The status row can be there before the worker has loaded the channel.
+	my $m = '';
+	$oc->wait_until("$n shows its membership of fresh", undef,
+		sub { ($m = $membership->($n, 'fresh')) ne '' });
+	like($m, qr/^consenter/,
+		"$n joined a channel without an election as a voter, not recovering");
+}
 $oc->let_in($_, ['n1']) for qw(n2 n3);
 my $leader = $oc->wait_for_leader('fresh', \@names);
 ok(defined $leader, 'a leader of the joined channel is elected');

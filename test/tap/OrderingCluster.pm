@@ -711,6 +711,22 @@ sub status
 	return $row;
 }
 
+=pod
+
+wait_for_membership($node, $channel, $test, $timeout): waits until the
+node's status row of the channel passes $test (a sub given the row, undef
+while there is none), e.g. sub { $_[0] && $_[0]{membership} eq 'consenter' }.
+
+=cut
+
+sub wait_for_membership
+{
+	my ($self, $n, $channel, $test, $timeout) = @_;
+	return $self->wait_until(
+		$self->name_of($n) . "'s membership of $channel",
+		$timeout, sub { $test->($self->status($n, $channel)) });
+}
+
 sub _status_line
 {
 	my ($st) = @_;

@@ -1,0 +1,123 @@
+# 051_readded_consenter.pl: a consenter removed and added again under the
+# same name, on 3 real servers.
+#
+# add_consenter gives the node a new raft id: ids are never reused.  The
+# node's own tables may still name it with the old one: its block 0 (after
+# drop_channel, a new server with an old name, or a lost disk) or the
+# configuration it last applied (it was down while it was removed and added
+# again).  Running as the removed member, it hears no leader; eviction
+# detection has a majority confirm that removal, and the next genesis push
+# gives it the new id, as which it catches up and votes.  (Found by TAP
+# 110: the node took its old id from its tables again after the push, so
+# it found the old removal again, dropped its state, was pushed the channel
+# again, and so on for good.)
+#
+#   1. a follower is removed, drops the channel and is added again: it
+#      joins from the genesis push, catches up and votes
+#   2. a follower is stopped, removed and added again while down; started,
+#      it catches up under its new id and votes
+# Each time a submit on it is ordered, and every node holds the same
+# verified chain with every acknowledged transaction.
+use strict;
+use warnings;
+
+use FindBin;
+use lib $FindBin::RealBin;
+
+use OrderingCluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $oc = OrderingCluster->new(nodes => 3);
+my @names = $oc->names;
+my $ch = 'readd';
+$oc->create_channel($ch, \@names,
+	{ batch_timeout => 20, snapshot_interval_bytes => 4096 });
+my $leader = $oc->wait_for_leader($ch, \@names);
+ok(defined $leader, 'a leader is elected') or die 'no leader';
+
+my @acked;
+sub submit_ok
+{
+	my ($n, $what) = @_;
+	my $r = $oc->submit($n, $ch, "payload $what", $what, submit_timeout => 20000);
+	ok($r->{ok}, "$what: ordered on $n") or diag($r->{message});
+	push @acked, $r if $r->{ok};
+	return $r->{ok};
+}
+submit_ok($leader, "before-$_") for 1 .. 20;
+
+sub raft_id_of
+{
+	my ($n) = @_;
+	return $oc->safe_query($leader,
+		"SELECT raft_id FROM ordering.consenters WHERE channel = '$ch' AND node = '$n'");
+}
+
+sub votes_again
+{
+	my ($n, $what) = @_;
+	ok( $oc->wait_for_membership(
+			$n, $ch,
+			sub {
+				$_[0] && $_[0]{membership} eq 'consenter'
+				  && defined $_[0]{leader} && $_[0]{leader} ne '';
+			},
+			90),
+		"$what: $n catches up and votes again");
+}
+
+sub remove_and_add
+{
+	my ($n, $between) = @_;
+	my $old_id = raft_id_of($n);
+	my $r = $oc->admin($ch, [ grep { $oc->is_up($_) } @names ],
+		"SELECT ordering.remove_consenter('$ch', '$n')");
+	ok($r->{ok}, "remove_consenter($n)") or diag($r->{message});
+	$between->() if $between;
+	$leader = $oc->wait_for_leader($ch, [ grep { $_ ne $n } @names ]);
+	submit_ok($leader, "without-$n-$_") for 1 .. 10;
+	$r = $oc->admin($ch, [ grep { $_ ne $n } @names ],
+		"SELECT ordering.add_consenter('$ch', '$n', "
+		  . OrderingCluster::lit($oc->conninfo($n)) . ")");
+	ok($r->{ok}, "add_consenter($n) again") or diag($r->{message});
+	my $new_id = raft_id_of($n);
+	cmp_ok($new_id, '>', $old_id, "$n has a new raft id ($old_id, then $new_id)");
+	return $new_id;
+}
+
+# --- 1. removed, channel dropped, added again
+my ($f) = $oc->followers($leader, \@names);
+my $offset = -s $oc->node($f)->logfile;
+my $f_id = remove_and_add(
+	$f,
+	sub {
+		ok( $oc->wait_for_membership(
+				$f, $ch, sub { $_[0] && $_[0]{membership} ne 'consenter' }, 60),
+			"$f learns it was removed");
+		$oc->safe_query($f, "SELECT ordering.drop_channel('$ch')");
+	});
+votes_again($f, 'dropped and added again');
+submit_ok($f, "readded-$f");
+like(slurp_file($oc->node($f)->logfile, $offset),
+	qr/this node was removed and added again; it runs as raft id $f_id, no longer/,
+	"$f runs as its new raft id");
+
+# --- 2. removed and added again while it was down
+$leader = $oc->wait_for_leader($ch, \@names);
+my ($g) = grep { $_ ne $f } $oc->followers($leader, \@names);
+$oc->stop_node($g, 'fast');
+$offset = -s $oc->node($g)->logfile;
+my $g_id = remove_and_add($g);
+$oc->start_node($g);
+votes_again($g, 'added again while down');
+submit_ok($g, "readded-$g");
+like(slurp_file($oc->node($g)->logfile, $offset),
+	qr/this node was removed and added again; it runs as raft id $g_id, no longer/,
+	"$g runs as its new raft id");
+
+$oc->assert_chains_identical_and_verified(\@names, $ch);
+$oc->assert_acknowledged_present(\@names, $ch, \@acked);
+is($oc->crashes($_), '', "no server process of $_ crashed") for @names;
+
+done_testing();
