@@ -244,7 +244,8 @@ ChannelLoad(Channel *ch)
 		ch->joining.has_block0 =
 			StoreBlock0Hash(ch->state.name, ch->joining.block0);
 	}
-	booked = ChannelBookSelfId(ch->joining.n_book, ch->joining.book);
+	booked = ChannelBookIdOf(ch->joining.n_book, ch->joining.book,
+							 ordering_node_name);
 	if (found && booked != RAFT_NONE && booked != ch->state.self_id)
 		own_id_before = StoreMaxOwnRaftId(&ch->state);
 	StoreCommit();

@@ -305,8 +305,9 @@ extern void ChannelPublishStatus(Channel *ch);
 /* Joining: the address book from a GENESIS record. */
 extern void
 ChannelSetAddressBook(Channel *ch, int n_book, const ChannelMember *book);
-/* This node's raft id in a list of consenters, or RAFT_NONE. */
-extern raft_id ChannelBookSelfId(int n_book, const ChannelMember *book);
+/* A node's raft id in a list of consenters, or RAFT_NONE. */
+extern raft_id
+ChannelBookIdOf(int n_book, const ChannelMember *book, const char *node);
 /*
  * Why a GENESIS record's consenters (book) and genesis document's
  * (genesis_members) may not be taken from from_node logged in as

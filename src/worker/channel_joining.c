@@ -39,10 +39,10 @@
 #define CHANNEL_SILENT_MS 10000
 
 raft_id
-ChannelBookSelfId(int n_book, const ChannelMember *book)
+ChannelBookIdOf(int n_book, const ChannelMember *book, const char *node)
 {
 	for (int i = 0; i < n_book; i++)
-		if (strcmp(book[i].node, ordering_node_name) == 0)
+		if (strcmp(book[i].node, node) == 0)
 			return book[i].id;
 	return RAFT_NONE;
 }
@@ -88,7 +88,7 @@ ChannelGenesisRefusal(const char *from_node, const char *session_role,
 	if (!names_sender)
 		return psprintf("Its consenters do not name node \"%s\" with role \"%s\".",
 						from_node, session_role);
-	if (ChannelBookSelfId(n_book, book) == RAFT_NONE)
+	if (ChannelBookIdOf(n_book, book, ordering_node_name) == RAFT_NONE)
 		return pstrdup("Its consenters do not name this node.");
 	return NULL;
 }
@@ -240,12 +240,12 @@ ChannelReceiveGenesis(Channel *ch, const char *from_node,
 	char *genesis;
 	char *refusal;
 	bool before_election;
+	bool running;
 
 	if (ch->state.archived)
 		return;
-	if (ch->raft.node != NULL && ch->state.self_id != RAFT_NONE &&
-		ChannelMemberById(ch, ch->state.self_id) != NULL)
-		return;
+	running = ch->raft.node != NULL && ch->state.self_id != RAFT_NONE &&
+		ChannelMemberById(ch, ch->state.self_id) != NULL;
 	StoreBegin();
 	genesis = StoreParseGenesisRecord(data, len, &n_book, book,
 									  &before_election, cxt);
@@ -257,7 +257,7 @@ ChannelReceiveGenesis(Channel *ch, const char *from_node,
 	if (refusal != NULL)
 	{
 		/* Not naming this node is no news: it never means "removed". */
-		if (ChannelBookSelfId(n_book, book) != RAFT_NONE)
+		if (ChannelBookIdOf(n_book, book, ordering_node_name) != RAFT_NONE)
 			ChannelReject(ch, from_node, "GENESIS refused", refusal);
 		return;
 	}
@@ -265,6 +265,18 @@ ChannelReceiveGenesis(Channel *ch, const char *from_node,
 		strcmp(ch->joining.genesis_doc, genesis) != 0)
 	{
 		ChannelReject(ch, from_node, "GENESIS with another block 0", NULL);
+		return;
+	}
+	/*
+	 * A member that runs the channel keeps its id and its configuration;
+	 * from the book it only learns the newer ids of members removed and
+	 * added again since its last configuration, so that it hears them
+	 * (channel_receive.c).  It was pushed because the sender heard nothing
+	 * from it: perhaps because it dropped that sender's messages.
+	 */
+	if (running)
+	{
+		ChannelSetAddressBook(ch, n_book, book);
 		return;
 	}
 	if (ch->state.removed)

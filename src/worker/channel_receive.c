@@ -48,6 +48,24 @@ channel_keep_snapshot_message(Channel *ch, const char *data, Size len)
 	ch->catchup.snapshot_msg_len = len;
 }
 
+/*
+ * Whether raft id may be the id of member from, whose role delivered the
+ * message: its id in this node's configuration, or a newer one a member's
+ * book gives it (removed and added again since that configuration; until
+ * this node hears the leader, it cannot learn it from its log).  Either
+ * way the id is that node's own: no node speaks for another.
+ */
+static bool
+channel_sender_id(const Channel *ch, const ChannelMember *from, raft_id id)
+{
+	raft_id booked;
+
+	if (id == from->id)
+		return true;
+	booked = ChannelBookIdOf(ch->joining.n_book, ch->joining.book, from->node);
+	return booked > from->id && id == booked;
+}
+
 static void
 channel_receive_raft(Channel *ch, const ChannelMember *from, const char *data,
 					 Size len, TimestampTz now)
@@ -69,7 +87,7 @@ channel_receive_raft(Channel *ch, const ChannelMember *from, const char *data,
 					  raft_strerror(rc));
 		return;
 	}
-	if (msg.from != from->id || msg.to != ch->state.self_id)
+	if (!channel_sender_id(ch, from, msg.from) || msg.to != ch->state.self_id)
 	{
 		ChannelReject(ch, from->node,
 					  "raft message not from the node's raft id to this node's",

@@ -1,5 +1,5 @@
 # 051_readded_consenter.pl: a consenter removed and added again under the
-# same name, on 3 real servers.
+# same name, on 4 real servers.
 #
 # add_consenter gives the node a new raft id: ids are never reused.  The
 # node's own tables may still name it with the old one: its block 0 (after
@@ -16,6 +16,12 @@
 #      joins from the genesis push, catches up and votes
 #   2. a follower is stopped, removed and added again while down; started,
 #      it catches up under its new id and votes
+#   3. while a member added again leads, another node loses its data
+#      directory: it joins from block 0, which names that leader with its
+#      old id, and must hear it under the new one (the pushed book's)
+#   4. that node is down while a member is removed, added again and
+#      made leader: back, it must hear that leader too (its configuration
+#      names the old id; the leader's push gives it the new one)
 # Each time a submit on it is ordered, and every node holds the same
 # verified chain with every acknowledged transaction.
 use strict;
@@ -28,7 +34,7 @@ use OrderingCluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $oc = OrderingCluster->new(nodes => 3);
+my $oc = OrderingCluster->new(nodes => 4);
 my @names = $oc->names;
 my $ch = 'readd';
 $oc->create_channel($ch, \@names,
@@ -47,10 +53,12 @@ sub submit_ok
 }
 submit_ok($leader, "before-$_") for 1 .. 20;
 
+# As the leader knows it (after an admin call, it has applied the change).
 sub raft_id_of
 {
 	my ($n) = @_;
-	return $oc->safe_query($leader,
+	my $at = $oc->wait_for_leader($ch, [ grep { $oc->is_up($_) } @names ]);
+	return $oc->safe_query($at,
 		"SELECT raft_id FROM ordering.consenters WHERE channel = '$ch' AND node = '$n'");
 }
 
@@ -67,6 +75,8 @@ sub votes_again
 		"$what: $n catches up and votes again");
 }
 
+my $round = 0;
+
 sub remove_and_add
 {
 	my ($n, $between) = @_;
@@ -75,9 +85,11 @@ sub remove_and_add
 		"SELECT ordering.remove_consenter('$ch', '$n')");
 	ok($r->{ok}, "remove_consenter($n)") or diag($r->{message});
 	$between->() if $between;
-	$leader = $oc->wait_for_leader($ch, [ grep { $_ ne $n } @names ]);
-	submit_ok($leader, "without-$n-$_") for 1 .. 10;
-	$r = $oc->admin($ch, [ grep { $_ ne $n } @names ],
+	my @others = grep { $_ ne $n && $oc->is_up($_) } @names;
+	$leader = $oc->wait_for_leader($ch, \@others);
+	$round++;
+	submit_ok($leader, "without-$n-r$round-$_") for 1 .. 10;
+	$r = $oc->admin($ch, \@others,
 		"SELECT ordering.add_consenter('$ch', '$n', "
 		  . OrderingCluster::lit($oc->conninfo($n)) . ")");
 	ok($r->{ok}, "add_consenter($n) again") or diag($r->{message});
@@ -115,6 +127,38 @@ submit_ok($g, "readded-$g");
 like(slurp_file($oc->node($g)->logfile, $offset),
 	qr/this node was removed and added again; it runs as raft id $g_id, no longer/,
 	"$g runs as its new raft id");
+
+# The others hear a member added again only under its new id, which their
+# own configuration may not know yet: the leader's book tells them.
+sub lead
+{
+	my ($n) = @_;
+	my $r = $oc->admin($ch, [ grep { $oc->is_up($_) } @names ],
+		"SELECT ordering.transfer_leadership('$ch', '$n')");
+	ok($r->{ok}, "transfer_leadership to $n") or diag($r->{message});
+	ok( $oc->wait_until(
+			"$n leads $ch", 60,
+			sub { ($oc->wait_for_leader($ch, [ grep { $oc->is_up($_) } @names ]) // '') eq $n }
+		),
+		"$n leads $ch");
+}
+my ($h) = grep { $_ ne $f && $_ ne $g } @names;   # the fourth one stays
+
+# --- 3. another node's data directory is lost while an added-again
+# member leads: block 0 names that leader with its old id
+lead($f);
+$oc->recreate_node($h);
+votes_again($h, "wiped while $f (added again) leads");
+submit_ok($h, "wiped-$h");
+
+# --- 4. that node is down while a member is removed and added again
+# and then leads: its configuration names that member with the old id
+$oc->stop_node($h, 'fast');
+remove_and_add($g);
+lead($g);
+$oc->start_node($h);
+votes_again($h, "back while $g (added again) leads");
+submit_ok($h, "back-$h");
 
 $oc->assert_chains_identical_and_verified(\@names, $ch);
 $oc->assert_acknowledged_present(\@names, $ch, \@acked);

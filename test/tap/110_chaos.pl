@@ -5,9 +5,14 @@
 # a small snapshot interval (so crashes land among snapshots and catch-ups)
 # and 'cb' with the defaults (adaptive cutting, quiet when idle).  Each
 # round does one fault, at random (CHAOS_SEED, printed; CHAOS_ROUNDS rounds,
-# default 7):
+# default 11):
 #   kill9      SIGKILL to a node's postmaster and all its processes, restart
 #   stop       an immediate stop, restart
+#   stopall    an immediate stop of every node, all started again
+#   lag        a node stopped while 'ca' orders 100 blocks (past its
+#              snapshots), started: it catches up in the background
+#   wipe       a node's data directory lost: initdb again, same name; the
+#              members push it the channels, and it recovers and votes
 #   pause      SIGSTOP to every process of a node for longer than an
 #              election timeout, then SIGCONT
 #   transfer   transfer_leadership of a channel to a follower
@@ -15,17 +20,20 @@
 #              channel comes back by itself and catches up
 #   cutoff     a node's peers may not log in to it for a while (their roles
 #              NOLOGIN there), then may again
-#   rejoin     remove_consenter of a follower, drop_channel there,
-#              add_consenter again: it catches up as a learner and votes
-# Every kind comes once in a seeded order, then again in another (so 7
+#   rejoin     remove_consenter of a follower or of the leader (which
+#              hands off first), drop_channel there, add_consenter again:
+#              it catches up as a learner and votes
+#   settings   update_channel_config with other batch and snapshot settings
+# Every kind comes once in a seeded order, then again in another (so 11
 # rounds try each once).  The default seed is fixed so that CI runs the same
 # faults every time; other seeds soak: CHAOS_SEED=random picks one from the
 # clock.  After each fault, every running node must agree on a leader of
 # each channel and the load must be acknowledged again within a bounded
 # wait.
-# At the end: every node up, identical chains verified in plain SQL, every
-# acknowledged transaction on every node exactly once where it was
-# acknowledged, no server process crashed.
+# At the end: never two leaders of a channel in one term among those the
+# nodes reported after each round; every node up, identical chains verified
+# in plain SQL, every acknowledged transaction on every node exactly once
+# where it was acknowledged, no server process crashed.
 use strict;
 use warnings;
 
@@ -40,7 +48,7 @@ use Time::HiRes qw(time usleep);
 
 my $seed = $ENV{CHAOS_SEED} // 1;
 $seed = (time() ^ $$) % 100000 if $seed eq 'random';
-my $rounds = $ENV{CHAOS_ROUNDS} // 7;
+my $rounds = $ENV{CHAOS_ROUNDS} // 11;
 note("CHAOS_SEED=$seed CHAOS_ROUNDS=$rounds");
 srand($seed);
 
@@ -89,6 +97,22 @@ sub load_moves
 	return 1;
 }
 
+# Every node that said it led a channel, by channel and term: never two.
+my %leaders_of_term;
+
+sub note_leaders
+{
+	for my $n (grep { $oc->is_up($_) } @names)
+	{
+		for my $ch (sort keys %config)
+		{
+			my $st = $oc->status($n, $ch);
+			$leaders_of_term{"$ch term $st->{term}"}{$n} = 1
+			  if $st && $st->{is_leader};
+		}
+	}
+}
+
 sub agreed_leaders
 {
 	my ($what) = @_;
@@ -98,6 +122,7 @@ sub agreed_leaders
 		my $l = $oc->wait_for_leader($ch, \@names, 90);
 		ok(defined $l, "$what: every node agrees on a leader of $ch") or $all = 0;
 	}
+	note_leaders();
 	return $all;
 }
 
@@ -145,6 +170,46 @@ my %faults = (
 		$oc->start_node($n);
 		return "immediate stop of $n";
 	},
+	settings => sub {
+		my $ch = pick(sort keys %config);
+		my $new = sprintf(
+			'{"max_message_count": %d, "batch_mode": "%s", "batch_timeout": %d, '
+			  . '"max_inflight_blocks": %d, "snapshot_interval_bytes": %d}',
+			pick(1, 5, 50, 500), pick('adaptive', 'timeout'), pick(10, 50, 200),
+			pick(1, 2, 4), pick(4096, 65536, 16777216));
+		my $r = $oc->admin($ch, \@names,
+			"SELECT ordering.update_channel_config('$ch', '$new')");
+		ok($r->{ok}, "update_channel_config($ch)") or diag($r->{message});
+		return "settings of $ch changed to $new";
+	},
+	lag => sub {
+		my ($ch, $n) = ('ca', pick(@names));
+		my $behind = $oc->last_block($n, 'ca');
+		$oc->stop_node($n, 'fast');
+		my @up = grep { $_ ne $n } @names;
+		ok( $oc->wait_until(
+				"ca 100 blocks past $n",
+				90,
+				sub { ($oc->last_block($up[0], 'ca') // -1) > $behind + 100 }),
+			"ca orders 100 blocks while $n is down");
+		$oc->start_node($n);
+		return "$n down for 100 blocks of ca (a catch-up from a snapshot)";
+	},
+	stopall => sub {
+		$oc->stop_node($_, 'immediate') for @names;
+		$oc->start_node($_) for @names;
+		return 'immediate stop of every node';
+	},
+	wipe => sub {
+		my $n = pick(@names);
+		$oc->recreate_node($n);
+		for my $ch (sort keys %config)
+		{
+			ok($oc->wait_for_membership($n, $ch, \&votes, 120),
+				"wiped, $n gets $ch back, catches up and votes");
+		}
+		return "data directory of $n lost";
+	},
 	pause => sub {
 		my $n = pick(@names);
 		my @p = processes_of($n);
@@ -178,7 +243,8 @@ my %faults = (
 		return "cut-off of $n";
 	},
 	rejoin => sub {
-		my ($ch, $n) = random_follower() or return 'no leader';
+		my ($ch, $n, $l) = random_follower() or return 'no leader';
+		$n = $l if rand() < 0.5;    # the leader hands off first
 		my $r = $oc->admin($ch, \@names,
 			"SELECT ordering.remove_consenter('$ch', '$n')");
 		ok($r->{ok}, "remove_consenter($ch, $n)") or diag($r->{message});
@@ -213,6 +279,10 @@ for my $round (1 .. $rounds)
 }
 
 push @acked, map { $oc->stop_load($_) } @loads;
+my @two = grep { keys %{ $leaders_of_term{$_} } > 1 } sort keys %leaders_of_term;
+is(join('; ', map { "$_: " . join(',', sort keys %{ $leaders_of_term{$_} }) } @two),
+	'', 'never two leaders of a channel in one term (' . scalar(keys %leaders_of_term)
+	  . ' terms seen)');
 note(scalar(@acked) . ' transactions acknowledged');
 for my $ch (sort keys %config)
 {
