@@ -204,6 +204,7 @@ ChannelLoad(Channel *ch)
 	bool found;
 	raft_id own_id_before = RAFT_NONE;
 	raft_id booked;
+	bool newer_booked;
 	bool after_catchup = false;
 	int rc;
 
@@ -281,11 +282,10 @@ ChannelLoad(Channel *ch)
 	 * every one this node's chain gave it counts; a lower one is a stale
 	 * book's (a lagging peer's).
 	 */
-	if (booked == RAFT_NONE || booked <= own_id_before ||
-		booked == ch->state.self_id)
-		ch->joining.readded = false;
-	if (booked != ch->state.self_id && booked > own_id_before &&
-		!ch->state.removed &&
+	newer_booked = booked != ch->state.self_id && booked > own_id_before;
+	if (!newer_booked)
+		ch->joining.readded = false; /* the chain has caught up with it */
+	if (newer_booked && !ch->state.removed &&
 		(ch->state.self_id == RAFT_NONE || ch->joining.readded))
 	{
 		if (ch->state.self_id != RAFT_NONE)

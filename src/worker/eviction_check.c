@@ -176,7 +176,6 @@ eviction_search_peer(const EvictionJob *job, const ChannelMember *peer,
 			for (int i = 0; i < page.n_blocks && !found->found; i++)
 			{
 				const PulledBlock *block = &page.blocks[i];
-
 				int names;
 
 				PeerChainVerifyNext(head, block, peer->node);
@@ -261,8 +260,8 @@ eviction_confirmed(const EvictionJob *job, const EvictionFound *found,
 	{
 		const ChannelMember *m = eviction_member(st, st->config.voters[v]);
 
-		if (m == NULL || m->id == st->self_id ||
-			strcmp(m->node, ordering_node_name) == 0)
+		/* This node, under the id it runs as or an older one. */
+		if (m == NULL || strcmp(m->node, ordering_node_name) == 0)
 			continue;
 		if (eviction_peer_confirms(job, m, found, deadline))
 			confirmations++;
@@ -321,7 +320,7 @@ eviction_search(EvictionJob *job, TimestampTz deadline)
 	{
 		const ChannelMember *m = &st->members[i];
 
-		if (m->id != st->self_id && strcmp(m->node, ordering_node_name) != 0 &&
+		if (strcmp(m->node, ordering_node_name) != 0 &&
 			GetCurrentTimestamp() < deadline)
 			eviction_try_peer(job, m, deadline, &found);
 	}
