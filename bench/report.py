@@ -1,4 +1,5 @@
 """report.py: the markdown the bench prints (and writes to BENCH_OUT)."""
+from pg_cluster import WAL_WARMUP_MB
 from stats import fmt_ms, fmt_rate, fmt_ratio, summary_ms
 
 
@@ -184,11 +185,13 @@ class Report:
                                                     " ".join(s.parts)),
             "- **ordering:** 3 PostgreSQL servers on 127.0.0.1, PostgreSQL's default settings "
             "(fsync and synchronous_commit on) plus shared_preload_libraries, "
-            "max_connections = 200, ordering.max_channels = %d%s; channel config `%s`; "
+            "max_connections = 200, ordering.max_channels = %d%s; each node's WAL warmed first "
+            "(%d MB written, then a checkpoint recycles the segments, as on a server that "
+            "has run a while); channel config `%s`; "
             "clients on the channel's %s; one random payload per transaction "
             "(gen_random_bytes); pgbench -M prepared, one connection per client"
             % (s.max_channels, ("; plus `%s`" % s.node_conf) if s.node_conf else "",
-               s.channel_config, s.target),
+               WAL_WARMUP_MB, s.channel_config, s.target),
         ]
         if not self.compare:
             return lines
