@@ -19,6 +19,7 @@ test_packages=(
 	postgresql-15-pgtap
 	libtap-parser-sourcehandler-pgtap-perl
 	libpq-dev
+	libssl-dev
 	libipc-run-perl
 	clang
 	clang-format

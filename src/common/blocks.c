@@ -7,8 +7,8 @@
  *	  data_hash = sha256(sha256(item_1) || ... || sha256(item_n))
  *	  hash      = sha256(int8send(number) || previous_hash || data_hash)
  *
- * Hashing uses PostgreSQL's own cryptohash API, the same SHA-256 that SQL's
- * sha256() computes, so anyone can verify the chain in plain SQL.
+ * The hashes are SHA-256 (common/sha256.c), what SQL's sha256() computes,
+ * so anyone can verify the chain in plain SQL.
  *
  * The configuration document is the single item of every configuration
  * block.  One function builds it, for create_channel and for the worker
@@ -20,7 +20,6 @@
  */
 #include "postgres.h"
 
-#include "common/cryptohash.h"
 #include "mb/pg_wchar.h"
 #include "port/pg_bswap.h"
 #include "utils/jsonb.h"
@@ -28,45 +27,11 @@
 
 #include "common/blocks.h"
 
-static pg_cryptohash_ctx *
-sha256_begin(void)
-{
-	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
-
-	if (ctx == NULL || pg_cryptohash_init(ctx) < 0)
-		elog(ERROR, "could not initialize SHA-256: %s",
-			 pg_cryptohash_error(ctx));
-	return ctx;
-}
-
-static void
-sha256_update(pg_cryptohash_ctx *ctx, const void *data, Size len)
-{
-	if (pg_cryptohash_update(ctx, (const uint8 *) data, len) < 0)
-		elog(ERROR, "could not update SHA-256: %s", pg_cryptohash_error(ctx));
-}
-
-static void
-sha256_end(pg_cryptohash_ctx *ctx, uint8 out[ORDERING_HASH_LEN])
-{
-	if (pg_cryptohash_final(ctx, out, ORDERING_HASH_LEN) < 0)
-		elog(ERROR, "could not finalize SHA-256: %s", pg_cryptohash_error(ctx));
-	pg_cryptohash_free(ctx);
-}
-
-void
-OrderingSha256(const void *data, Size len, uint8 out[ORDERING_HASH_LEN])
-{
-	pg_cryptohash_ctx *ctx = sha256_begin();
-
-	sha256_update(ctx, data, len);
-	sha256_end(ctx, out);
-}
-
 void
 OrderingDataHashBegin(OrderingDataHasher *hasher)
 {
-	hasher->ctx = sha256_begin();
+	OrderingSha256Begin(&hasher->outer);
+	hasher->active = true;
 	hasher->n_items = 0;
 }
 
@@ -75,9 +40,9 @@ OrderingDataHashAdd(OrderingDataHasher *hasher, const void *item, Size len)
 {
 	uint8 item_hash[ORDERING_HASH_LEN];
 
-	Assert(hasher->ctx != NULL);
+	Assert(hasher->active);
 	OrderingSha256(item, len, item_hash);
-	sha256_update(hasher->ctx, item_hash, ORDERING_HASH_LEN);
+	OrderingSha256Update(&hasher->outer, item_hash, ORDERING_HASH_LEN);
 	hasher->n_items++;
 }
 
@@ -95,18 +60,18 @@ OrderingDataHashAddTx(OrderingDataHasher *hasher, const char *tx_id,
 	Size tx_id_len = strlen(tx_id);
 	/* convert_to(tx_id, 'UTF8'): the same bytes whatever the encoding. */
 	char *tx_id_utf8 = pg_server_to_any(tx_id, tx_id_len, PG_UTF8);
-	pg_cryptohash_ctx *item_ctx;
+	OrderingSha256State item;
 	uint8 item_hash[ORDERING_HASH_LEN];
 
-	Assert(hasher->ctx != NULL);
-	item_ctx = sha256_begin();
-	sha256_update(item_ctx, tx_id_utf8, strlen(tx_id_utf8));
-	sha256_update(item_ctx, &separator, 1);
-	sha256_update(item_ctx, payload, payload_len);
-	sha256_end(item_ctx, item_hash);
+	Assert(hasher->active);
+	OrderingSha256Begin(&item);
+	OrderingSha256Update(&item, tx_id_utf8, strlen(tx_id_utf8));
+	OrderingSha256Update(&item, &separator, 1);
+	OrderingSha256Update(&item, payload, payload_len);
+	OrderingSha256End(&item, item_hash);
 	if (tx_id_utf8 != tx_id)
 		pfree(tx_id_utf8);
-	sha256_update(hasher->ctx, item_hash, ORDERING_HASH_LEN);
+	OrderingSha256Update(&hasher->outer, item_hash, ORDERING_HASH_LEN);
 	hasher->n_items++;
 }
 
@@ -114,9 +79,9 @@ void
 OrderingDataHashEnd(OrderingDataHasher *hasher,
 					uint8 data_hash[ORDERING_HASH_LEN])
 {
-	Assert(hasher->ctx != NULL);
-	sha256_end(hasher->ctx, data_hash);
-	hasher->ctx = NULL;
+	Assert(hasher->active);
+	OrderingSha256End(&hasher->outer, data_hash);
+	hasher->active = false;
 }
 
 void
@@ -126,12 +91,13 @@ OrderingBlockHash(int64 number, const uint8 previous_hash[ORDERING_HASH_LEN],
 {
 	/* int8send: 8 bytes, most significant first. */
 	uint64 number_big_endian = pg_hton64((uint64) number);
-	pg_cryptohash_ctx *ctx = sha256_begin();
+	OrderingSha256State sha;
 
-	sha256_update(ctx, &number_big_endian, sizeof(number_big_endian));
-	sha256_update(ctx, previous_hash, ORDERING_HASH_LEN);
-	sha256_update(ctx, data_hash, ORDERING_HASH_LEN);
-	sha256_end(ctx, hash);
+	OrderingSha256Begin(&sha);
+	OrderingSha256Update(&sha, &number_big_endian, sizeof(number_big_endian));
+	OrderingSha256Update(&sha, previous_hash, ORDERING_HASH_LEN);
+	OrderingSha256Update(&sha, data_hash, ORDERING_HASH_LEN);
+	OrderingSha256End(&sha, hash);
 }
 
 void

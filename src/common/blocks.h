@@ -22,12 +22,13 @@
 
 #include "utils/jsonb.h"
 
-#define ORDERING_HASH_LEN 32
+#include "common/sha256.h"
 
 /* Incremental data_hash over a block's items, in order. */
 typedef struct OrderingDataHasher
 {
-	void *ctx; /* pg_cryptohash_ctx of the outer hash */
+	OrderingSha256State outer; /* over the items' hashes */
+	bool active;			   /* between Begin and End */
 	int n_items;
 } OrderingDataHasher;
 
@@ -44,9 +45,6 @@ extern void
 OrderingBlockHash(int64 number, const uint8 previous_hash[ORDERING_HASH_LEN],
 				  const uint8 data_hash[ORDERING_HASH_LEN],
 				  uint8 hash[ORDERING_HASH_LEN]);
-
-extern void
-OrderingSha256(const void *data, Size len, uint8 out[ORDERING_HASH_LEN]);
 
 /* data_hash and hash of block 0 whose configuration document is given. */
 extern void OrderingGenesisHashes(const char *document, Size len,
