@@ -26,6 +26,7 @@
 #include "utils/snapmgr.h"
 
 #include "common/conninfo.h"
+#include "store/extension_watch.h"
 #include "store/spi.h"
 
 /*
@@ -163,6 +164,7 @@ StoreBegin(void)
 	store_caller_cxt = CurrentMemoryContext;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
+	StoreCheckExtension();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
