@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "commands/dbcommands.h"
 #include "miscadmin.h"
 
@@ -50,9 +51,28 @@ worker_database_is_this(void)
 	return known == 1;
 }
 
+/*
+ * A standby replays its primary's tables, chain included, and can answer
+ * where an ordered transaction is; its worker starts only once it is
+ * promoted (BgWorkerStart_RecoveryFinished), so nothing would ever order a
+ * submission made here.
+ */
+static void
+require_not_in_recovery(void)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("ordering does not run on a server in recovery"),
+				 errdetail(
+					 "This server is a standby: it replays its primary's chain, and its ordering worker starts only if it is promoted."),
+				 errhint("Submit and manage channels on the primary.")));
+}
+
 void
 OrderingRequireWorkerDatabase(void)
 {
+	require_not_in_recovery();
 	if (!worker_database_is_this())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
