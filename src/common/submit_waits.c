@@ -256,6 +256,34 @@ OrderingSubmitWaitsComplete(OrderingSubmitWaits *waits, const char *channel,
 }
 
 void
+OrderingSubmitWaitsRefuse(OrderingSubmitWaits *waits, const char *channel,
+						  const char *tx_id)
+{
+	int *owners = palloc(sizeof(int) * waits->n_slots);
+	int n_owners = 0;
+	uint32 key_hash = waits_key_hash(channel, tx_id);
+
+	LWLockAcquire(&waits->lock, LW_EXCLUSIVE);
+	for (int s = *waits_bucket(waits, key_hash); s != -1;
+		 s = waits->slots[s].next)
+	{
+		OrderingWaitSlot *slot = &waits->slots[s];
+
+		if (slot->key_hash != key_hash ||
+			(slot->state != ORDERING_WAIT_WAITING &&
+			 slot->state != ORDERING_WAIT_RECHECK) ||
+			strcmp(slot->tx_id, tx_id) != 0 ||
+			strcmp(slot->channel, channel) != 0)
+			continue;
+		slot->state = ORDERING_WAIT_REFUSED;
+		owners[n_owners++] = slot->owner;
+	}
+	LWLockRelease(&waits->lock);
+	waits_wake(owners, n_owners);
+	pfree(owners);
+}
+
+void
 OrderingSubmitWaitsRecheck(OrderingSubmitWaits *waits, const char *channel)
 {
 	int *owners = palloc(sizeof(int) * waits->n_slots);

@@ -24,7 +24,8 @@ typedef enum OrderingWaitState
 	ORDERING_WAIT_WAITING = 1,
 	ORDERING_WAIT_ORDERED = 2, /* block_number, position are its place */
 	ORDERING_WAIT_TAKEN = 3,   /* the id was ordered with another payload */
-	ORDERING_WAIT_RECHECK = 4  /* blocks came another way: look in the table */
+	ORDERING_WAIT_RECHECK = 4, /* blocks came another way: look in the table */
+	ORDERING_WAIT_REFUSED = 5  /* this node was removed: it cannot order it */
 } OrderingWaitState;
 
 /* One transaction id a backend waits for. */
@@ -99,6 +100,12 @@ OrderingSubmitWaitsReleaseOwner(OrderingSubmitWaits *waits, int owner);
 extern void
 OrderingSubmitWaitsComplete(OrderingSubmitWaits *waits, const char *channel,
 							const OrderingPlace *places, int n);
+/*
+ * Worker: a transaction of channel that this node, removed from it, drops:
+ * its waiters are told (REFUSED) and woken.
+ */
+extern void OrderingSubmitWaitsRefuse(OrderingSubmitWaits *waits,
+									  const char *channel, const char *tx_id);
 /* Worker: blocks arrived outside apply (a snapshot): waiters look again. */
 extern void
 OrderingSubmitWaitsRecheck(OrderingSubmitWaits *waits, const char *channel);

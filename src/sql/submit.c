@@ -153,6 +153,26 @@ report_id_taken(const char *channel, const char *tx_id)
 				 "Submit this payload under another id; resubmitting the same payload under the same id is safe.")));
 }
 
+/* The worker refused items: this node was removed from the channel. */
+static void
+report_removed(const char *channel, const SubmitItem *items, int n_items)
+{
+	const char *tx_id = NULL;
+
+	for (int i = 0; i < n_items && tx_id == NULL; i++)
+		if (!items[i].ordered)
+			tx_id = items[i].tx_id;
+	Assert(tx_id != NULL);
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("this node is no longer a consenter of channel \"%s\"",
+					channel),
+			 errdetail("It was removed from the channel and cannot order transaction %s; one that reached the leader before the removal may still be ordered there.",
+					   tx_id),
+			 errhint(
+				 "Submit on a consenter of the channel (ordering.list_channels() shows them); resubmitting the same id there is safe.")));
+}
+
 /*
  * Reads the places of the items not yet known, one probe of the unique
  * (channel, tx_id) index per distinct id still missing (store/tx_places.h);
@@ -329,7 +349,8 @@ register_waits(const char *channel, HTAB *places, SubmitItem *items,
  * slot asks for a look in the table (blocks that came by a snapshot).
  */
 static bool
-collect_places(const char *channel, SubmitItem *items, int n_items, HTAB *places)
+collect_places(const char *channel, SubmitItem *items, int n_items,
+			   HTAB *places, bool *refused)
 {
 	bool recheck = false;
 
@@ -360,6 +381,11 @@ collect_places(const char *channel, SubmitItem *items, int n_items, HTAB *places
 				case ORDERING_WAIT_RECHECK:
 					recheck = true;
 					break;
+				case ORDERING_WAIT_REFUSED:
+					/* Ordered before the removal, its place is here. */
+					*refused = true;
+					recheck = true;
+					break;
 				default:
 					break;
 			}
@@ -388,6 +414,7 @@ wait_until_ordered(const char *channel, SubmitItem *items, int n_items,
 		AllocSetContextCreate(CurrentMemoryContext, "ordering submit poll",
 							  ALLOCSET_DEFAULT_SIZES);
 	bool look = false;
+	bool refused = false;
 
 	for (;;)
 	{
@@ -396,7 +423,7 @@ wait_until_ordered(const char *channel, SubmitItem *items, int n_items,
 		int rc;
 
 		ResetLatch(MyLatch);
-		if (collect_places(channel, items, n_items, places))
+		if (collect_places(channel, items, n_items, places, &refused))
 			look = true;
 		if (look && count_unordered(items, n_items) > 0)
 		{
@@ -410,6 +437,8 @@ wait_until_ordered(const char *channel, SubmitItem *items, int n_items,
 		n_unordered = count_unordered(items, n_items);
 		if (n_unordered == 0)
 			break;
+		if (refused)
+			report_removed(channel, items, n_items);
 
 		CHECK_FOR_INTERRUPTS();
 		sleep_ms = OrderingRemainingMs(deadline, SUBMIT_WAIT_SLICE_MS);

@@ -28,6 +28,8 @@
 
 #include "common/entry.h"
 #include "common/gucs.h"
+#include "common/shmem.h"
+#include "common/submit_waits.h"
 #include "worker/channel_internal.h"
 #include "worker/transport.h"
 
@@ -345,6 +347,18 @@ channel_forward(Channel *ch, CutterTx *tx)
 void
 ChannelRoute(Channel *ch, CutterTx *tx, TimestampTz now)
 {
+	/*
+	 * Removed from the channel: no leader will ever take it from here.
+	 * Held, its submitter waited for its whole timeout and was told it "may
+	 * still be ordered".
+	 */
+	if (ch->state.removed)
+	{
+		OrderingSubmitWaitsRefuse(ordering_shared->submit_waits,
+								  ch->state.name, tx->tx_id);
+		CutterTxFree(tx);
+		return;
+	}
 	if (ChannelIsLeader(ch))
 	{
 		InflightId *entry;
@@ -394,7 +408,8 @@ ChannelRerouteHeld(Channel *ch, TimestampTz now)
 
 	if (held == NIL)
 		return;
-	if (ch->raft.node == NULL || ch->raft.leader == RAFT_NONE)
+	if (!ch->state.removed &&
+		(ch->raft.node == NULL || ch->raft.leader == RAFT_NONE))
 		return;
 	ch->routing.held = NIL;
 	ch->routing.held_bytes = 0;

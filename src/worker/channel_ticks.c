@@ -31,7 +31,12 @@ void
 ChannelTick(Channel *ch, TimestampTz now)
 {
 	if (ch->raft.node == NULL)
+	{
+		/* Held when this node was removed: their submitters are told. */
+		if (ch->state.removed && ch->routing.held != NIL)
+			ChannelRerouteHeld(ch, now);
 		return;
+	}
 	if (now >= ch->timers.next_tick_at)
 	{
 		if (!ChannelQuiescentTick(ch, now))

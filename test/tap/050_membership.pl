@@ -199,6 +199,18 @@ ok($oc->wait_until("$follower reloads the channel", 30,
 	"$follower reloads the channel after a restart");
 is($membership_of->(), 'none', "$follower is still out of the channel after a restart");
 
+# Submitting there: nothing will order it, and the submitter is told so at
+# once (it waited for its whole timeout and heard it "may still be
+# ordered"); a transaction its chain holds still gets its place.
+$r = $oc->submit($follower, $ch, 'on a removed node', 'removed-1', submit_timeout => 5000);
+is($r->{sqlstate} // 'ordered', '55000', "a submit on the removed $follower is refused (55000)");
+like($r->{message} // '', qr/no longer a consenter of channel "$ch"/, '... saying why');
+is($oc->safe_query($follower,
+		"SELECT s.block_number = t.block_number FROM (SELECT * FROM ordering.transactions"
+		  . " WHERE channel = '$ch' ORDER BY block_number DESC LIMIT 1) t,"
+		  . " ordering.submit_tx(t.channel, t.payload, t.tx_id) s"),
+	't', "a transaction in ${follower}'s chain, submitted again there, gets its place");
+
 # --- remove the leader
 my $old_leader = $leader;
 my $old_term = $oc->safe_query($old_leader,
