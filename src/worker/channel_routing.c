@@ -356,6 +356,9 @@ ChannelRoute(Channel *ch, CutterTx *tx, TimestampTz now)
 	{
 		OrderingSubmitWaitsRefuse(ordering_shared->submit_waits,
 								  ch->state.name, tx->tx_id);
+		/* Counted, not logged: nobody waits for what submit_tx_async left. */
+		ch->counters.proposal_failures++;
+		ch->counters.status_dirty = true;
 		CutterTxFree(tx);
 		return;
 	}

@@ -210,6 +210,15 @@ is($oc->safe_query($follower,
 		  . " WHERE channel = '$ch' ORDER BY block_number DESC LIMIT 1) t,"
 		  . " ordering.submit_tx(t.channel, t.payload, t.tx_id) s"),
 	't', "a transaction in ${follower}'s chain, submitted again there, gets its place");
+my $failures = sub {
+	$oc->safe_query($follower,
+		"SELECT proposal_failures FROM ordering.status WHERE channel = '$ch'");
+};
+my $failures_before = $failures->();
+$oc->safe_query($follower, "SELECT ordering.submit_tx_async('$ch', 'async on a removed node')");
+ok($oc->wait_until('the dropped asynchronous submit is counted', 30,
+		sub { $failures->() > $failures_before }),
+	"what submit_tx_async left on $follower is dropped and counted in proposal_failures");
 
 # --- remove the leader
 my $old_leader = $leader;
