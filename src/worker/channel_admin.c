@@ -107,7 +107,11 @@ ChannelTakeAdminRequest(Channel *ch, int slot, const OrderingAdminRequest *req)
 	{
 		char *message;
 
-		if (ch->raft.node != NULL && ch->raft.leader != RAFT_NONE)
+		if (ch->state.removed)
+			message =
+				psprintf("this node is no longer a consenter of channel %s",
+						 ch->state.name);
+		else if (ch->raft.node != NULL && ch->raft.leader != RAFT_NONE)
 			message =
 				psprintf("node %s is not the leader of channel %s; the leader is %s",
 						 ordering_node_name, ch->state.name,

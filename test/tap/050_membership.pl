@@ -210,6 +210,9 @@ is($oc->safe_query($follower,
 		  . " WHERE channel = '$ch' ORDER BY block_number DESC LIMIT 1) t,"
 		  . " ordering.submit_tx(t.channel, t.payload, t.tx_id) s"),
 	't', "a transaction in ${follower}'s chain, submitted again there, gets its place");
+$r = $oc->query($follower, "SELECT ordering.update_channel_config('$ch', '{\"batch_timeout\": 30}')");
+is($r->{sqlstate} // 'done', '55000', "an admin call on the removed $follower is refused (55000)");
+like($r->{message} // '', qr/no longer a consenter of channel $ch/, '... saying why, not "no leader"');
 my $failures = sub {
 	$oc->safe_query($follower,
 		"SELECT proposal_failures FROM ordering.status WHERE channel = '$ch'");
