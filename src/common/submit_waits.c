@@ -89,6 +89,15 @@ waits_key_hash(const char *channel, const char *tx_id)
 						hash_bytes((const unsigned char *) tx_id, strlen(tx_id)));
 }
 
+/* Whether slot waits for tx_id of channel (whatever its state). */
+static bool
+waits_slot_is(const OrderingWaitSlot *slot, uint32 key_hash,
+			  const char *channel, const char *tx_id)
+{
+	return slot->key_hash == key_hash && strcmp(slot->tx_id, tx_id) == 0 &&
+		strcmp(slot->channel, channel) == 0;
+}
+
 static int *
 waits_bucket(OrderingSubmitWaits *waits, uint32 key_hash)
 {
@@ -224,11 +233,9 @@ OrderingSubmitWaitsComplete(OrderingSubmitWaits *waits, const char *channel,
 		{
 			OrderingWaitSlot *slot = &waits->slots[s];
 
-			if (slot->key_hash != key_hash ||
+			if (!waits_slot_is(slot, key_hash, channel, place->tx_id) ||
 				slot->state == ORDERING_WAIT_ORDERED ||
-				slot->state == ORDERING_WAIT_TAKEN ||
-				strcmp(slot->tx_id, place->tx_id) != 0 ||
-				strcmp(slot->channel, channel) != 0)
+				slot->state == ORDERING_WAIT_TAKEN)
 				continue;
 			if (place->block_number == ORDERING_PLACE_BEFORE)
 			{
@@ -269,11 +276,9 @@ OrderingSubmitWaitsRefuse(OrderingSubmitWaits *waits, const char *channel,
 	{
 		OrderingWaitSlot *slot = &waits->slots[s];
 
-		if (slot->key_hash != key_hash ||
+		if (!waits_slot_is(slot, key_hash, channel, tx_id) ||
 			(slot->state != ORDERING_WAIT_WAITING &&
-			 slot->state != ORDERING_WAIT_RECHECK) ||
-			strcmp(slot->tx_id, tx_id) != 0 ||
-			strcmp(slot->channel, channel) != 0)
+			 slot->state != ORDERING_WAIT_RECHECK))
 			continue;
 		slot->state = ORDERING_WAIT_REFUSED;
 		owners[n_owners++] = slot->owner;
