@@ -61,6 +61,13 @@ SELECT public.regress_error_of(statement) FROM (VALUES
 	($$SELECT ordering.remove_consenter('admin-ch', 'n9')$$),
 	($$SELECT ordering.remove_consenter('admin-ch', 'n1')$$),
 	($$SELECT ordering.remove_consenter('admin-ch', NULL)$$),
+	($$SELECT ordering.update_consenter('no-such-channel', 'n1', 'dbname=x user=orderer')$$),
+	($$SELECT ordering.update_consenter('admin-ch', 'n9', 'dbname=x user=orderer')$$),
+	($$SELECT ordering.update_consenter('admin-ch', NULL, 'dbname=x user=orderer')$$),
+	($$SELECT ordering.update_consenter('admin-ch', 'n1', NULL)$$),
+	($$SELECT ordering.update_consenter('admin-ch', 'n1', 'port')$$),
+	($$SELECT ordering.update_consenter('admin-ch', 'n1', 'dbname=x user=someone_else')$$),
+	($$SELECT ordering.update_consenter('admin-ch', 'n1', 'dbname=x')$$),
 	($$SELECT ordering.transfer_leadership('admin-ch', 'n9')$$),
 	($$SELECT ordering.transfer_leadership('no-such-channel', 'n1')$$)
 ) AS bad(statement);
@@ -75,6 +82,14 @@ SELECT public.regress_error_of($$SELECT ordering.transfer_leadership('admin-ch',
 SELECT ordering.remove_consenter('admin-ch', 'n2');
 SELECT node, raft_id, is_learner FROM ordering.consenters WHERE channel = 'admin-ch' ORDER BY raft_id;
 SELECT * FROM pg_temp.config_blocks('admin-ch');
+SELECT * FROM ordering.verify_chain('admin-ch');
+
+-- A consenter's address changes in place: same raft id, same role, one
+-- configuration block; the channel goes on ordering.
+SELECT ordering.update_consenter('admin-ch', 'n1', 'hostaddr=127.0.0.1 port=5433 dbname=contrib_regression user=orderer');
+SELECT node, raft_id, is_learner, conninfo FROM ordering.consenters WHERE channel = 'admin-ch';
+SELECT number, change, consenters FROM pg_temp.config_blocks('admin-ch') ORDER BY number DESC LIMIT 1;
+SELECT tx_id, block_number > 0 AS ordered FROM ordering.submit_tx('admin-ch', 'after the update');
 SELECT * FROM ordering.verify_chain('admin-ch');
 
 SELECT ordering.drop_channel('admin-ch');

@@ -269,6 +269,14 @@ AS 'MODULE_PATHNAME', 'ordering_remove_consenter';
 COMMENT ON FUNCTION ordering.remove_consenter(text, text) IS
 	'remove a node from a channel; returns the configuration block';
 
+CREATE FUNCTION ordering.update_consenter(channel text, node text, conninfo text)
+RETURNS bigint
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'ordering_update_consenter';
+COMMENT ON FUNCTION ordering.update_consenter(text, text, text) IS
+	'change the conninfo of a consenter (same role, same raft id); returns the configuration block';
+
 CREATE FUNCTION ordering.transfer_leadership(channel text, node text)
 RETURNS void
 LANGUAGE C VOLATILE SECURITY DEFINER
@@ -414,6 +422,7 @@ REVOKE ALL ON FUNCTION
 	ordering.update_channel_config(text, jsonb),
 	ordering.add_consenter(text, text, text),
 	ordering.remove_consenter(text, text),
+	ordering.update_consenter(text, text, text),
 	ordering.transfer_leadership(text, text),
 	ordering.submit_tx(text, bytea, text),
 	ordering.submit_tx_async(text, bytea, text),
@@ -432,6 +441,7 @@ GRANT EXECUTE ON FUNCTION
 	ordering.update_channel_config(text, jsonb),
 	ordering.add_consenter(text, text, text),
 	ordering.remove_consenter(text, text),
+	ordering.update_consenter(text, text, text),
 	ordering.transfer_leadership(text, text)
 TO ordering_admin;
 

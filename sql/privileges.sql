@@ -74,6 +74,7 @@ INSERT INTO public.regress_ordering_attempts VALUES
 	('update_channel_config', $$SELECT ordering.update_channel_config('no-such-channel', '{}')$$),
 	('add_consenter', $$SELECT ordering.add_consenter('no-such-channel', 'n9', 'dbname=x user=orderer')$$),
 	('remove_consenter', $$SELECT ordering.remove_consenter('no-such-channel', 'n9')$$),
+	('update_consenter', $$SELECT ordering.update_consenter('no-such-channel', 'n9', 'dbname=x user=orderer')$$),
 	('transfer_leadership', $$SELECT ordering.transfer_leadership('no-such-channel', 'n9')$$),
 	('submit_tx', $$SELECT ordering.submit_tx('no-such-channel', 'x')$$),
 	('submit_tx_async', $$SELECT ordering.submit_tx_async('no-such-channel', 'x')$$),

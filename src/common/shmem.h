@@ -41,7 +41,8 @@ typedef enum OrderingAdminKind
 	ORDERING_ADMIN_UPDATE_CONFIG = 1,	 /* arg: jsonb text of settings */
 	ORDERING_ADMIN_ADD_CONSENTER = 2,	 /* node, arg: conninfo */
 	ORDERING_ADMIN_REMOVE_CONSENTER = 3, /* node */
-	ORDERING_ADMIN_TRANSFER_LEADER = 4	 /* node */
+	ORDERING_ADMIN_TRANSFER_LEADER = 4,	 /* node */
+	ORDERING_ADMIN_UPDATE_CONSENTER = 5	 /* node, arg: conninfo */
 } OrderingAdminKind;
 
 typedef enum OrderingAdminState

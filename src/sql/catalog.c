@@ -127,6 +127,32 @@ OrderingFindConsenter(const char *channel, const char *node, bool *is_learner)
 	return true;
 }
 
+/* A consenter's conninfo (in the caller's context), or NULL. */
+char *
+OrderingConsenterConninfo(const char *channel, const char *node)
+{
+	int spi;
+	Oid types[2] = { TEXTOID, TEXTOID };
+	Datum values[2] = { CStringGetTextDatum(channel), CStringGetTextDatum(node) };
+	char *conninfo = NULL;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	spi = StoreSpiConnect();
+	if (SPI_execute_with_args("SELECT conninfo FROM ordering.consenters"
+							  " WHERE channel = $1 AND node = $2",
+							  2, types, values, NULL, true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+	{
+		char *value =
+			SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		if (value != NULL)
+			conninfo = MemoryContextStrdup(cxt, value);
+	}
+	StoreSpiFinish(spi);
+	return conninfo;
+}
+
 int
 OrderingConsenterCount(const char *channel, bool voters_only)
 {

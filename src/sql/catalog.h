@@ -37,6 +37,8 @@ extern int OrderingChannelCount(void);
 extern bool
 OrderingFindConsenter(const char *channel, const char *node, bool *is_learner);
 extern int OrderingConsenterCount(const char *channel, bool voters_only);
+/* A consenter's conninfo (palloc'd; own SPI connection), or NULL. */
+extern char *OrderingConsenterConninfo(const char *channel, const char *node);
 
 /* Errors 42704 with the contract's message. */
 extern void

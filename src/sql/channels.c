@@ -3,7 +3,7 @@
  * channels.c
  *	  SQL entry points that create, drop and change channels:
  *	  create_channel, drop_channel, update_channel_config, add_consenter,
- *	  remove_consenter, transfer_leadership.
+ *	  remove_consenter, update_consenter, transfer_leadership.
  *
  * create_channel and drop_channel work in the caller's transaction (all or
  * nothing) and make the worker reload at commit.  The other entry points
@@ -46,6 +46,7 @@ PG_FUNCTION_INFO_V1(ordering_drop_channel);
 PG_FUNCTION_INFO_V1(ordering_update_channel_config);
 PG_FUNCTION_INFO_V1(ordering_add_consenter);
 PG_FUNCTION_INFO_V1(ordering_remove_consenter);
+PG_FUNCTION_INFO_V1(ordering_update_consenter);
 PG_FUNCTION_INFO_V1(ordering_transfer_leadership);
 
 static void
@@ -301,6 +302,44 @@ admin_remove_consenter(const char *channel, const char *node, bool may_route)
 							 "", may_route);
 }
 
+/*
+ * A consenter's new conninfo keeps the role it names: peers tell the nodes
+ * apart by the role they log in as (store/genesis.c), and a node's role is
+ * one per server.  A node that should log in as another role is removed
+ * and added again.
+ */
+static int64
+admin_update_consenter(const char *channel, const char *node,
+					   const char *conninfo, bool may_route)
+{
+	int spi;
+	char *current;
+	char *old_role;
+	char *new_role;
+
+	OrderingCheckNodeName(node);
+	OrderingCheckConninfo(node, conninfo);
+
+	spi = StoreSpiConnect();
+	(void) require_consenter(channel, node);
+	StoreSpiFinish(spi);
+
+	current = OrderingConsenterConninfo(channel, node);
+	old_role = OrderingConninfoUser(current);
+	new_role = OrderingConninfoUser(conninfo);
+	if (old_role == NULL || new_role == NULL || strcmp(old_role, new_role) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the new conninfo of node \"%s\" must name the role it logs in as, \"%s\"",
+						node, old_role ? old_role : ""),
+				 errdetail("It names %s%s%s.", new_role ? "\"" : "no role",
+						   new_role ? new_role : "", new_role ? "\"" : ""),
+				 errhint(
+					 "To change the role of a node, remove it and add it again.")));
+	return OrderingAdminCall(ORDERING_ADMIN_UPDATE_CONSENTER, channel, node,
+							 conninfo, may_route);
+}
+
 static void
 admin_transfer_leadership(const char *channel, const char *node, bool may_route)
 {
@@ -340,6 +379,8 @@ OrderingRunAdminRequest(OrderingAdminKind kind, const char *channel,
 		case ORDERING_ADMIN_TRANSFER_LEADER:
 			admin_transfer_leadership(channel, node, false);
 			return -1;
+		case ORDERING_ADMIN_UPDATE_CONSENTER:
+			return admin_update_consenter(channel, node, arg, false);
 	}
 	elog(ERROR, "unknown admin request kind %d", (int) kind);
 	return -1; /* keep compiler quiet */
@@ -371,6 +412,21 @@ ordering_add_consenter(PG_FUNCTION_ARGS)
 	char *conninfo = OrderingTextArg(fcinfo, 2, "conninfo");
 
 	PG_RETURN_INT64(admin_add_consenter(channel, node, conninfo, true));
+}
+
+/*
+ * ordering.update_consenter(channel text, node text, conninfo text)
+ * RETURNS bigint: a consenter's new address, ordered as a configuration
+ * block; its raft id and role stay.
+ */
+Datum
+ordering_update_consenter(PG_FUNCTION_ARGS)
+{
+	char *channel = OrderingTextArg(fcinfo, 0, "channel");
+	char *node = OrderingTextArg(fcinfo, 1, "node");
+	char *conninfo = OrderingTextArg(fcinfo, 2, "conninfo");
+
+	PG_RETURN_INT64(admin_update_consenter(channel, node, conninfo, true));
 }
 
 /* ordering.remove_consenter(channel text, node text) RETURNS bigint */

@@ -34,6 +34,7 @@
 #include "common/gucs.h"
 #include "common/remote.h"
 #include "sql/backend.h"
+#include "sql/catalog.h"
 #include "sql/leader_call.h"
 #include "store/spi.h"
 
@@ -63,32 +64,6 @@ leader_call_find_leader(const char *channel, char *leader, Size size)
 	LWLockRelease(&ordering_shared->lock);
 }
 
-/* A consenter's conninfo (in the caller's context), or NULL. */
-static char *
-leader_call_conninfo(const char *channel, const char *node)
-{
-	int spi;
-	Oid types[2] = { TEXTOID, TEXTOID };
-	Datum values[2] = { CStringGetTextDatum(channel), CStringGetTextDatum(node) };
-	char *conninfo = NULL;
-	MemoryContext cxt = CurrentMemoryContext;
-
-	spi = StoreSpiConnect();
-	if (SPI_execute_with_args("SELECT conninfo FROM ordering.consenters"
-							  " WHERE channel = $1 AND node = $2",
-							  2, types, values, NULL, true, 1) == SPI_OK_SELECT &&
-		SPI_processed == 1)
-	{
-		char *value =
-			SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-
-		if (value != NULL)
-			conninfo = MemoryContextStrdup(cxt, value);
-	}
-	StoreSpiFinish(spi);
-	return conninfo;
-}
-
 /* Request kinds by the name of their SQL function. */
 static const struct
 {
@@ -99,6 +74,7 @@ static const struct
 	{ ORDERING_ADMIN_ADD_CONSENTER, "add_consenter" },
 	{ ORDERING_ADMIN_REMOVE_CONSENTER, "remove_consenter" },
 	{ ORDERING_ADMIN_TRANSFER_LEADER, "transfer_leadership" },
+	{ ORDERING_ADMIN_UPDATE_CONSENTER, "update_consenter" },
 };
 
 const char *
@@ -139,8 +115,8 @@ OrderingAdminRouteToLeader(OrderingAdminKind kind, const char *channel,
 	leader_call_find_leader(channel, leader, sizeof(leader));
 	if (leader[0] == '\0')
 		return false;
-	leader_conninfo = leader_call_conninfo(channel, leader);
-	own_conninfo = leader_call_conninfo(channel, ordering_node_name);
+	leader_conninfo = OrderingConsenterConninfo(channel, leader);
+	own_conninfo = OrderingConsenterConninfo(channel, ordering_node_name);
 	if (leader_conninfo == NULL || own_conninfo == NULL)
 		return false;
 	own_user = OrderingConninfoUser(own_conninfo);

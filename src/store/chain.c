@@ -642,17 +642,37 @@ StoreApplyConfChange(ChannelState *ch, const raft_entry *entry)
 	}
 	else if (at >= 0)
 	{
+		ChannelMember *m = &ch->members[at];
 		bool learner = (cc.type == RAFT_CONF_ADD_LEARNER);
 
-		node = pstrdup(ch->members[at].node);
-		values[4] = BoolGetDatum(learner);
-		types[2] = BOOLOID;
-		values[2] = values[4];
-		StoreQuery("UPDATE ordering.consenters SET is_learner = $3"
+		/*
+		 * A member added again in its own kind is update_consenter: its
+		 * context carries the new conninfo.  Promotions carry the old one.
+		 */
+		if (conninfo == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("configuration change at index " UINT64_FORMAT
+							" names no conninfo",
+							(uint64) entry->index)));
+		if (learner != m->is_learner)
+			verb = learner ? "demote" : "promote";
+		else
+			verb = "update_consenter";
+		node = pstrdup(m->node);
+		values[2] = CStringGetTextDatum(conninfo);
+		values[3] = BoolGetDatum(learner);
+		types[3] = BOOLOID;
+		StoreQuery("UPDATE ordering.consenters SET conninfo = $3, is_learner = $4"
 				   " WHERE channel = $1 AND raft_id = $2",
-				   3, types, values, SPI_OK_UPDATE);
-		ch->members[at].is_learner = learner;
-		verb = learner ? "demote" : "promote";
+				   4, types, values, SPI_OK_UPDATE);
+		m->is_learner = learner;
+		if (m->conninfo == NULL || strcmp(m->conninfo, conninfo) != 0)
+		{
+			if (m->conninfo != NULL)
+				pfree(m->conninfo);
+			m->conninfo = MemoryContextStrdup(ch->cxt, conninfo);
+		}
 	}
 	else
 	{

@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * channel_admin.c
- *	  Admin requests from backends (update_channel_config,
- *	  add_consenter, remove_consenter, transfer_leadership): proposed by the
- *	  leader, answered when their entry applies.
+ *	  Admin requests from backends (update_channel_config, add_consenter,
+ *	  remove_consenter, update_consenter, transfer_leadership): proposed
+ *	  by the leader, answered when their entry applies.
  *
  * A backend fills a slot of OrderingShared.admin and waits; the worker
  * takes it here, proposes it or refuses it at once, and answers through
@@ -144,7 +144,8 @@ ChannelTakeAdminRequest(Channel *ch, int slot, const OrderingAdminRequest *req)
 		}
 	}
 	if (req->kind == ORDERING_ADMIN_ADD_CONSENTER ||
-		req->kind == ORDERING_ADMIN_REMOVE_CONSENTER)
+		req->kind == ORDERING_ADMIN_REMOVE_CONSENTER ||
+		req->kind == ORDERING_ADMIN_UPDATE_CONSENTER)
 	{
 		char *refusal = ChannelCheckMembershipChange(ch, req->kind, m);
 
@@ -194,6 +195,17 @@ ChannelTakeAdminRequest(Channel *ch, int slot, const OrderingAdminRequest *req)
 			else
 				rc = ChannelProposeConfChange(ch, RAFT_CONF_REMOVE, m->id,
 											  m->node, m->conninfo);
+			break;
+		case ORDERING_ADMIN_UPDATE_CONSENTER:
+			/*
+			 * A change that keeps the node's kind is no change to the
+			 * core's configuration: only its context, the new conninfo,
+			 * which every member applies to its consenters.
+			 */
+			rc = ChannelProposeConfChange(ch,
+										  m->is_learner ? RAFT_CONF_ADD_LEARNER
+														: RAFT_CONF_ADD_VOTER,
+										  m->id, m->node, req->arg);
 			break;
 		case ORDERING_ADMIN_TRANSFER_LEADER:
 			rc = raft_transfer_leader(ch->raft.node, m->id);
