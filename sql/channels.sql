@@ -134,6 +134,21 @@ SELECT public.regress_error_of($$SELECT ordering.drop_channel('second.ch-2')$$);
 SELECT public.regress_error_of($$SELECT ordering.drop_channel(NULL)$$);
 SELECT ordering.create_channel('second.ch-2', '{"n1": "dbname=x user=orderer"}');
 SELECT ordering.drop_channel('second.ch-2');
+
+-- drop_channel deletes from every table itself: with
+-- session_replication_role = replica no foreign-key cascade fires.
+SELECT ordering.create_channel('replica-ch', '{"n1": "dbname=x user=orderer"}');
+SET session_replication_role = replica;
+SELECT ordering.drop_channel('replica-ch');
+RESET session_replication_role;
+SELECT (SELECT count(*) FROM ordering.consenters WHERE channel = 'replica-ch') AS consenters,
+	   (SELECT count(*) FROM ordering.raft_state WHERE channel = 'replica-ch') AS raft_state,
+	   (SELECT count(*) FROM ordering.raft_peers WHERE channel = 'replica-ch') AS raft_peers,
+	   (SELECT count(*) FROM ordering.catchups WHERE channel = 'replica-ch') AS catchups,
+	   (SELECT count(*) FROM ordering.log WHERE channel = 'replica-ch') AS log,
+	   (SELECT count(*) FROM ordering.blocks WHERE channel = 'replica-ch') AS blocks;
+SELECT ordering.create_channel('replica-ch', '{"n1": "dbname=x user=orderer"}');
+SELECT ordering.drop_channel('replica-ch');
 SELECT ordering.drop_channel('genesis-ch');
 SELECT count(*) AS channels_left FROM ordering.channels
 WHERE channel IN ('genesis-ch', 'second.ch-2');

@@ -101,15 +101,34 @@ SELECT * FROM ordering.submit_tx('small-ch', 'later');
 SELECT count(*) AS refused_batch_ordered FROM ordering.transactions
 WHERE channel = 'small-ch' AND payload = 'fits';
 
--- Waiting needs a fresh snapshot per check: READ COMMITTED only.
+-- A submission is not transactional (like nextval): under REPEATABLE READ
+-- it waits with fresh snapshots all the same and returns the place, which
+-- the transaction's own snapshot (taken by its first statement) does not
+-- show.  Waiting for a block that this snapshot could never show is
+-- refused.
 BEGIN ISOLATION LEVEL REPEATABLE READ;
-SELECT public.regress_error_of($$SELECT ordering.submit_tx('submit-ch', 'rr')$$);
-SELECT public.regress_error_of($$SELECT ordering.submit_txs('submit-ch', ARRAY['rr']::bytea[])$$);
+SELECT tx_id, block_number > 0 AS ordered FROM ordering.submit_tx('submit-ch', 'rr', 'tx-rr');
+SELECT count(*) AS rr_snapshot_shows FROM ordering.transactions
+WHERE channel = 'submit-ch' AND tx_id = 'tx-rr';
+SELECT tx_id = encode(sha256('rr 1'), 'hex') AS same_id, block_number > 0 AS ordered
+FROM ordering.submit_txs('submit-ch', ARRAY['rr 1']::bytea[]);
 SELECT public.regress_error_of($$SELECT ordering.wait_for_block('submit-ch', 1000, 10)$$);
 SELECT ordering.wait_for_block('submit-ch', 1, 10) AS existing_block;
 SELECT ordering.submit_tx_async('submit-ch', 'rr async', 'tx-rr-async');
 COMMIT;
+SELECT count(*) AS shown_after_commit FROM ordering.transactions
+WHERE channel = 'submit-ch' AND tx_id = 'tx-rr';
 SELECT * FROM ordering.submit_tx('submit-ch', 'rr async', 'tx-rr-async');
+
+-- Sessions that default to SERIALIZABLE (a server's or database's
+-- setting): a single statement submits and waits for a block as under
+-- READ COMMITTED.
+SET default_transaction_isolation = 'serializable';
+SELECT tx_id, block_number > 0 AS ordered FROM ordering.submit_tx('submit-ch', 'serializable', 'tx-ser');
+SELECT coalesce(max(number), 0) + 1 AS next_block FROM ordering.blocks WHERE channel = 'submit-ch' \gset
+SELECT ordering.submit_tx_async('submit-ch', 'serializable async', 'tx-ser-async');
+SELECT ordering.wait_for_block('submit-ch', :next_block, 10000) AS waited_for_next_block;
+RESET default_transaction_isolation;
 
 -- The whole chain, verified with plain SQL (README.md's hash rules).
 WITH checked AS (

@@ -145,6 +145,12 @@ ordering_create_channel(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(channel));
 }
 
+/* The tables that hold a channel's rows, besides ordering.channels. */
+static const char *const channel_tables[] = {
+	"transactions", "blocks",	  "log",		"catchups",
+	"raft_peers",	"raft_state", "consenters",
+};
+
 /*
  * ordering.drop_channel(channel text) RETURNS void: removes every row of
  * the channel on this node; the name can be used again.
@@ -191,9 +197,17 @@ ordering_drop_channel(PG_FUNCTION_ARGS)
 					   types, values, SPI_OK_DELETE);
 	if (SPI_processed == 0)
 		OrderingReportUnknownChannel(channel);
-	/* Not cascaded from blocks (no foreign key: see the schema). */
-	OrderingSpiExecute("DELETE FROM ordering.transactions WHERE channel = $1",
-					   1, types, values, SPI_OK_DELETE);
+
+	/*
+	 * Every other table by name, not by the cascades: a session with
+	 * session_replication_role = replica fires no foreign-key trigger, and
+	 * would leave them all behind.  transactions has no foreign key at
+	 * all (see the schema).
+	 */
+	for (int i = 0; i < lengthof(channel_tables); i++)
+		OrderingSpiExecute(psprintf("DELETE FROM ordering.%s WHERE channel = $1",
+									channel_tables[i]),
+						   1, types, values, SPI_OK_DELETE);
 	StoreSpiFinish(spi);
 
 	OrderingReloadChannelsAtCommit();

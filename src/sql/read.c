@@ -26,6 +26,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/builtins.h"
+#include "utils/snapmgr.h"
 
 #include "common/blocks.h"
 #include "common/gucs.h"
@@ -201,17 +202,41 @@ ordering_peer_status(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* Whether block number of channel exists, with a fresh snapshot. */
+/*
+ * A REPEATABLE READ or SERIALIZABLE transaction block reads under its own
+ * snapshot, in which a block that came later never shows: waiting for one
+ * there would be waiting for nothing.
+ */
+static bool
+in_snapshot_transaction_block(void)
+{
+	return IsolationUsesXactSnapshot() && IsTransactionBlock();
+}
+
+/*
+ * Whether block number of channel exists: with a fresh snapshot, under
+ * any isolation level of a single statement, whose transaction ends with
+ * it; with the transaction's in a REPEATABLE READ or SERIALIZABLE block.
+ */
 static bool
 block_exists(const char *channel, int64 number)
 {
 	Oid types[2] = { TEXTOID, INT8OID };
 	Datum values[2] = { CStringGetTextDatum(channel), Int64GetDatum(number) };
+	int rc;
 	bool exists;
 
-	OrderingSpiExecute("SELECT 1 FROM ordering.blocks"
-					   " WHERE channel = $1 AND number = $2",
-					   2, types, values, SPI_OK_SELECT);
+	PushActiveSnapshot(in_snapshot_transaction_block() ? GetTransactionSnapshot()
+													   : GetLatestSnapshot());
+	/* read_only: the query runs under the snapshot pushed above */
+	rc = SPI_execute_with_args("SELECT 1 FROM ordering.blocks"
+							   " WHERE channel = $1 AND number = $2",
+							   2, types, values, NULL, true, 1);
+	PopActiveSnapshot();
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR,
+			 "SPI_execute_with_args failed (%s) reading block " INT64_FORMAT,
+			 SPI_result_code_string(rc), number);
 	exists = SPI_processed > 0;
 	SPI_freetuptable(SPI_tuptable);
 	return exists;
@@ -292,11 +317,14 @@ ordering_wait_for_block(PG_FUNCTION_ARGS)
 	if (!OrderingChannelExists(channel))
 		OrderingReportUnknownChannel(channel);
 	exists = block_exists(channel, number);
-	if (!exists && IsolationUsesXactSnapshot())
+	if (!exists && in_snapshot_transaction_block())
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("wait_for_block cannot wait in a REPEATABLE READ or SERIALIZABLE transaction"),
-				 errhint("Use READ COMMITTED.")));
+				 errmsg("wait_for_block cannot wait in a REPEATABLE READ or SERIALIZABLE transaction block"),
+				 errdetail(
+					 "The transaction's snapshot would not show the block it waited for."),
+				 errhint(
+					 "Call it outside a transaction block, or use READ COMMITTED.")));
 	if (!exists)
 	{
 		OrderingRequireSharedMemory();

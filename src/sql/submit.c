@@ -105,17 +105,6 @@ payload_tx_id(bytea *payload)
 	return hex;
 }
 
-static void
-require_read_committed(const char *function)
-{
-	if (IsolationUsesXactSnapshot())
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("%s cannot wait for blocks in a REPEATABLE READ or SERIALIZABLE transaction",
-						function),
-				 errhint("Use READ COMMITTED, or ordering.submit_tx_async().")));
-}
-
 /* Errors unless the payload fits the channel's limit and the ring. */
 static void
 check_payload(const char *channel, const OrderingSettings *settings,
@@ -186,8 +175,13 @@ static void
 lookup_places(const char *channel, SubmitItem *items, int n_items,
 			  HTAB *places, bool stop_at_missing)
 {
-	/* In READ COMMITTED a new one: it sees the blocks applied till now. */
-	Snapshot snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	/*
+	 * A new snapshot at every look, whatever the isolation level: it sees
+	 * the blocks applied till now.  A submission is not transactional
+	 * (like nextval), so a REPEATABLE READ or SERIALIZABLE caller gets the
+	 * place too, though its own snapshot may not show the block yet.
+	 */
+	Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
 	StoreTxProbe probe;
 
 	StoreTxProbeBegin(&probe, channel, snapshot);
@@ -597,7 +591,6 @@ ordering_submit_tx(PG_FUNCTION_ARGS)
 	char *channel = OrderingTextArg(fcinfo, 0, "channel");
 	SubmitItem item = submit_item_from_args(fcinfo);
 
-	require_read_committed("submit_tx");
 	submit_items(channel, &item, 1, true);
 	return_places(fcinfo, &item, 1);
 	return (Datum) 0;
@@ -656,7 +649,6 @@ ordering_submit_txs(PG_FUNCTION_ARGS)
 
 	OrderingRequireArg(fcinfo, 1, "payloads");
 	items = submit_items_from_array(PG_GETARG_ARRAYTYPE_P(1), &n_items);
-	require_read_committed("submit_txs");
 	submit_items(channel, items, n_items, true);
 	return_places(fcinfo, items, n_items);
 	return (Datum) 0;

@@ -149,6 +149,22 @@ StorePinWorkerSession(void)
 	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("search_path", ORDERING_PINNED_SEARCH_PATH, PGC_SUSET,
 					PGC_S_OVERRIDE);
+	/* Its writes are the channel's state: never refused as read-only. */
+	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET,
+					PGC_S_OVERRIDE);
+	/*
+	 * Each of its transactions reads what the last one wrote, so READ
+	 * COMMITTED loses nothing; SERIALIZABLE would add predicate locks and
+	 * serialization failures against readers of the tables.
+	 */
+	SetConfigOption("default_transaction_isolation", "read committed",
+					PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * "replica" skips foreign-key triggers: the lock a block takes on its
+	 * channel's row against drop_channel, and the cascades.
+	 */
+	SetConfigOption("session_replication_role", "origin", PGC_SUSET,
+					PGC_S_OVERRIDE);
 }
 
 void

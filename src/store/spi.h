@@ -35,7 +35,9 @@ extern void StoreSpiFinish(int guc_nest_level);
 
 /*
  * A worker's session, for good: commits are synchronous (persist before
- * send) and names resolve in pg_catalog, never public.
+ * send), names resolve in pg_catalog, never public, and the server's or
+ * database's defaults for sessions (read-only, serializable, replication
+ * role replica) do not reach its writes.
  */
 extern void StorePinWorkerSession(void);
 

@@ -849,6 +849,25 @@ sub submit
 	return { ok => 1, %{ $rows[0] } };
 }
 
+=pod
+
+submit_ok($name, $channel, $payload, $id, \@acked, $what): submit(), as a
+passing test named "submit on $name $what"; an acknowledged result is
+pushed on @acked (for assert_acknowledged_present).  Returns the result.
+
+=cut
+
+sub submit_ok
+{
+	my ($self, $n, $channel, $payload, $id, $acked, $what) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my $r = $self->submit($n, $channel, $payload, $id);
+	Test::More::ok($r->{ok}, "submit on $n $what")
+	  or Test::More::diag("$r->{sqlstate}: $r->{message}");
+	push @$acked, $r if $r->{ok};
+	return $r;
+}
+
 sub submit_many
 {
 	my ($self, $n, $channel, $payloads, %opts) = @_;
