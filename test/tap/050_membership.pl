@@ -39,10 +39,7 @@ sub submit_ok
 {
 	my ($on, $what) = @_;
 	$seq++;
-	my $r = $oc->submit($on, $ch, "membership payload $seq", "m-$seq");
-	ok($r->{ok}, "submit on $on $what") or diag("$r->{sqlstate}: $r->{message}");
-	push @acked, $r if $r->{ok};
-	return $r;
+	return $oc->submit_ok($on, $ch, "membership payload $seq", "m-$seq", \@acked, $what);
 }
 submit_ok($_, 'before any change') for @members;
 

@@ -41,10 +41,7 @@ sub submit_ok
 {
 	my ($on, $what) = @_;
 	$seq++;
-	my $r = $oc->submit($on, $ch, "moving payload $seq", "mv-$seq");
-	ok($r->{ok}, "submit on $on $what") or diag("$r->{sqlstate}: $r->{message}");
-	push @acked, $r if $r->{ok};
-	return $r;
+	return $oc->submit_ok($on, $ch, "moving payload $seq", "mv-$seq", \@acked, $what);
 }
 submit_ok($_, 'before any change') for @members;
 
