@@ -5,7 +5,7 @@
 # a small snapshot interval (so crashes land among snapshots and catch-ups)
 # and 'cb' with the defaults (adaptive cutting, quiet when idle).  Each
 # round does one fault, at random (CHAOS_SEED, printed; CHAOS_ROUNDS rounds,
-# default 11):
+# default 12):
 #   kill9      SIGKILL to a node's postmaster and all its processes, restart
 #   stop       an immediate stop, restart
 #   stopall    an immediate stop of every node, all started again
@@ -24,7 +24,9 @@
 #              hands off first), drop_channel there, add_consenter again:
 #              it catches up as a learner and votes
 #   settings   update_channel_config with other batch and snapshot settings
-# Every kind comes once in a seeded order, then again in another (so 11
+#   readdress  update_consenter of a node, with its conninfo written the
+#              other way (host= and hostaddr= in turn)
+# Every kind comes once in a seeded order, then again in another (so 12
 # rounds try each once).  The default seed is fixed so that CI runs the same
 # faults every time; other seeds soak: CHAOS_SEED=random picks one from the
 # clock.  After each fault, every running node must agree on a leader of
@@ -48,7 +50,7 @@ use Time::HiRes qw(time usleep);
 
 my $seed = $ENV{CHAOS_SEED} // 1;
 $seed = (time() ^ $$) % 100000 if $seed eq 'random';
-my $rounds = $ENV{CHAOS_ROUNDS} // 11;
+my $rounds = $ENV{CHAOS_ROUNDS} // 12;
 note("CHAOS_SEED=$seed CHAOS_ROUNDS=$rounds");
 srand($seed);
 
@@ -169,6 +171,28 @@ my %faults = (
 		load_moves("$n stopped");
 		$oc->start_node($n);
 		return "immediate stop of $n";
+	},
+	readdress => sub {
+		my $ch = pick(sort keys %config);
+		my $n = pick(@names);
+		my $where = "channel = '$ch' AND node = '$n'";
+		my $current = $oc->safe_query(pick(grep { $_ ne $n } @names),
+			"SELECT conninfo FROM ordering.consenters WHERE $where");
+		# The same server, addressed the other way.
+		(my $new = $current) =~ s/^(host|hostaddr)=/$1 eq 'host' ? 'hostaddr=' : 'host='/e;
+		my $r = $oc->admin($ch, \@names,
+			"SELECT ordering.update_consenter('$ch', '$n', '$new')");
+		ok($r->{ok}, "update_consenter($ch, $n)") or diag($r->{message});
+		ok( $oc->wait_until(
+				"the new conninfo of $n in $ch on every node",
+				90,
+				sub {
+					!grep {
+						($oc->query($_, "SELECT conninfo FROM ordering.consenters WHERE $where")->{stdout} // '') ne $new
+					} @names;
+				}),
+			"every node has the new conninfo of $n in $ch");
+		return "conninfo of $n in $ch rewritten as $new";
 	},
 	settings => sub {
 		my $ch = pick(sort keys %config);
