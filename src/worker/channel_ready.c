@@ -123,6 +123,27 @@ channel_soft_state(Channel *ch, raft_role role, raft_id leader, TimestampTz now)
 }
 
 /*
+ * A member given a new conninfo (update_consenter): the connection to it,
+ * however well it works, was made to the old one, which may now reach
+ * another server or skip a TLS check the new one asks for.  Forgetting
+ * the peer closes it; the next message connects with the new conninfo.
+ * Only at the change: a working connection is otherwise kept while
+ * channels name the node differently (transport.c).
+ */
+static void
+channel_reconnect_if_readdressed(Channel *ch, raft_id id,
+								 const char *conninfo_before)
+{
+	const ChannelMember *m = ChannelMemberById(ch, id);
+
+	if (m == NULL || strcmp(m->conninfo, conninfo_before) == 0)
+		return;
+	elog(LOG, "channel \"%s\": node %s has a new conninfo; reconnecting to it",
+		 ch->state.name, m->node);
+	TransportForgetPeer(m->node);
+}
+
+/*
  * Applies one committed entry; returns the block it wrote or -1.  Sets
  * *rebuild when the Raft node must be recreated from the tables.
  */
@@ -136,17 +157,25 @@ channel_apply_entry(Channel *ch, const raft_entry *entry, bool *rebuild,
 	{
 		raft_conf_change cc;
 		bool removes_self = false;
+		char *conninfo_before = NULL;
 
 		/*
 		 * A node that misses the entry removing it finds it later in its
 		 * peers' chain (channel_eviction.c): nothing is sent to it here.
 		 */
-		if (raft_conf_change_decode(entry->data, entry->size, &cc) == RAFT_OK &&
-			cc.type == RAFT_CONF_REMOVE)
-			removes_self = ChannelMemberById(ch, cc.node) != NULL &&
-				cc.node == ch->state.self_id;
+		if (raft_conf_change_decode(entry->data, entry->size, &cc) == RAFT_OK)
+		{
+			const ChannelMember *m = ChannelMemberById(ch, cc.node);
+
+			if (cc.type == RAFT_CONF_REMOVE)
+				removes_self = m != NULL && cc.node == ch->state.self_id;
+			else if (m != NULL && cc.node != ch->state.self_id)
+				conninfo_before = pstrdup(m->conninfo);
+		}
 		block = StoreApplyConfChange(&ch->state, entry);
 		ChannelNoteMembersChanged();
+		if (conninfo_before != NULL)
+			channel_reconnect_if_readdressed(ch, cc.node, conninfo_before);
 		if (removes_self)
 		{
 			/* This node is out: stop running Raft once the ready is done. */

@@ -200,14 +200,17 @@ transport_peer_lookup(const char *node, bool create)
 }
 
 /*
- * The latest conninfo (and own role) given for a node wins.  A working
- * connection is kept and the new conninfo is used from the next connection
- * on; one that is not working (connecting, or its calls fail) is closed
- * and the next attempt, with the new conninfo, comes as soon as the
- * current backoff delay allows.  Neither the delay nor the failure last
- * logged is reset, so that two channels spelling the same node's conninfo
- * differently can make it neither reconnect on every message nor log on
- * every message.
+ * The latest conninfo (and own role) given for a node wins, from the next
+ * connection on.  A working connection is kept, and so is an attempt under
+ * way: it ends within the connect timeout, and if it fails the next one
+ * uses the new conninfo.  Closing an attempt at each change would never
+ * connect while two channels name the node differently (one of them not
+ * yet given update_consenter): a leader of both sends for each on every
+ * tick, faster than an attempt completes.  A connection whose calls fail
+ * is closed, and the next attempt comes as soon as the current backoff
+ * delay allows.  Neither the delay nor the failure last logged is reset,
+ * so that such channels make it neither reconnect nor log on every
+ * message.
  */
 static void
 transport_peer_set_conninfo(TransportPeer *peer, const char *conninfo,
@@ -235,6 +238,7 @@ transport_peer_set_conninfo(TransportPeer *peer, const char *conninfo,
 		? MemoryContextStrdup(transport_context, own_user)
 		: NULL;
 	if (working || peer->state == TRANSPORT_PEER_IDLE ||
+		peer->state == TRANSPORT_PEER_CONNECTING ||
 		peer->state == TRANSPORT_PEER_BACKOFF)
 		return;
 

@@ -13,7 +13,15 @@
 #     ordering.consenters and in the block's document); the leader reaches
 #     n3 at its new address, n3 catches up and submits again;
 #   - after a restart of n1 and n2, which read the address from their
-#     tables, n3 still follows.
+#     tables, n3 still follows;
+#   - the leader given a dead port of its own: the update commits, every
+#     member closes its connection to it and cannot connect again, so it
+#     can no longer hear its followers and loses leadership (CheckQuorum);
+#     another node leads, and the right address given there brings it
+#     back;
+#   - a second channel led by the same node, both under load, and a
+#     follower that moves again: given its new port in one channel only
+#     (the other still names the dead one), it gets the blocks of both.
 # Every acknowledged transaction is in every chain, and the chains are
 # identical and verified.
 use strict;
@@ -150,6 +158,86 @@ for my $n (qw(n1 n2))
 ok(defined $oc->wait_for_leader($ch, \@members), 'a leader after n1 and n2 restarted');
 submit_ok('n1', 'after n1 and n2 restarted');
 ok(defined $oc->wait_for_same_head($ch, \@members, 60), 'n3 follows after the restart');
+
+# --- an operator's mistake: the leader's own address given wrong.  The
+# update commits (the followers answer at the old address until they
+# apply it); applying it, each closes its connection to the leader, and
+# cannot connect again: the leader hears nobody, loses its quorum
+# (CheckQuorum) and another node leads.  The right address, given on the
+# new leader, brings the old one back.
+my $wrong_leader = $oc->wait_for_leader($ch, \@members);
+ok(defined $wrong_leader, "a leader ($wrong_leader) before its address is given wrong")
+  or die 'no leader';
+my $good = $oc->conninfo($wrong_leader);
+my $dead_port = PostgreSQL::Test::Cluster::get_free_port();
+(my $bad = $good) =~ s/port=\d+/port=$dead_port/;
+$r = $oc->admin($ch, \@members,
+	"SELECT ordering.update_consenter('$ch', '$wrong_leader', '$bad')");
+ok($r->{ok}, "update_consenter gives the leader $wrong_leader a dead port")
+  or diag("$r->{sqlstate}: $r->{message}");
+my @others = grep { $_ ne $wrong_leader } @members;
+ok( $oc->wait_until(
+		"a leader other than $wrong_leader on @others",
+		60,
+		sub {
+			my $l = $oc->wait_for_leader($ch, \@others, 5);
+			return defined $l && $l ne $wrong_leader;
+		}),
+	"the others elect a new leader once $wrong_leader cannot hear them");
+submit_ok($others[0], "while $wrong_leader has a wrong address");
+$r = $oc->admin($ch, \@others,
+	"SELECT ordering.update_consenter('$ch', '$wrong_leader', '$good')");
+ok($r->{ok}, "update_consenter on the new leader gives $wrong_leader its address again")
+  or diag("$r->{sqlstate}: $r->{message}");
+ok(defined $oc->wait_for_same_head($ch, \@members, 60),
+	"$wrong_leader catches up at its address");
+submit_ok($wrong_leader, 'after its address was given right again');
+
+# --- a node moves again, and the operator gives its new address to one
+# channel first: the two channels name it differently, one by its old,
+# dead port.  The leader of both sends for each on every tick and with
+# every block; it must still get a connection through to the new port.
+my $other = 'other';
+$oc->create_channel($other, \@members, { batch_timeout => 50 });
+my $lead = $oc->wait_for_leader($ch, \@members);
+ok(defined $lead, "a leader of $ch ($lead)") or die 'no leader';
+$oc->admin($other, \@members, "SELECT ordering.transfer_leadership('$other', '$lead')")
+  unless ($oc->wait_for_leader($other, \@members) // '') eq $lead;
+ok($oc->wait_until("$lead leads $other", 60,
+		sub { ($oc->wait_for_leader($other, \@members, 5) // '') eq $lead }),
+	"$lead leads both channels");
+my ($target) = grep { $_ ne $lead } @members;
+my ($third) = grep { $_ ne $lead && $_ ne $target } @members;
+my @loads = map { $oc->start_load($lead, $_, prefix => "moved-$_") } ($ch, $other);
+ok($oc->wait_for_acked(\@loads, 20, 60), "load on both channels, on $lead");
+my $moved = $oc->node($target);
+$oc->stop_node($target, 'fast');
+my $moved_port = PostgreSQL::Test::Cluster::get_free_port();
+$moved->append_conf('postgresql.conf', "port = $moved_port\n");
+$moved->{_port} = $moved_port;
+$oc->start_node($target);
+my $moved_conninfo = $oc->conninfo($target);
+$r = $oc->admin($ch, [ $lead, $third ],
+	"SELECT ordering.update_consenter('$ch', '$target', '$moved_conninfo')");
+ok($r->{ok}, "update_consenter gives $target its new port in $ch only")
+  or diag("$r->{sqlstate}: $r->{message}");
+my %mark = map { ($_ => $oc->last_block($lead, $_)) } ($ch, $other);
+ok($oc->wait_for_block($_, [$target], $mark{$_} + 5, 60),
+	"$target gets new blocks of $_ from $lead while $other names its old port")
+  for ($ch, $other);
+$r = $oc->admin($other, \@members,
+	"SELECT ordering.update_consenter('$other', '$target', '$moved_conninfo')");
+ok($r->{ok}, "update_consenter gives $target its new port in $other too")
+  or diag("$r->{sqlstate}: $r->{message}");
+my @acked_other;
+for my $load (@loads)
+{
+	my @done = $oc->stop_load($load);
+	if ($load->{prefix} eq "moved-$ch") { push @acked, @done; }
+	else { push @acked_other, @done; }
+}
+$oc->assert_chains_identical_and_verified(\@members, $other);
+$oc->assert_acknowledged_present(\@members, $other, \@acked_other);
 
 $oc->assert_chains_identical_and_verified(\@members, $ch);
 $oc->assert_acknowledged_present(\@members, $ch, \@acked);
