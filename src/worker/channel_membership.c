@@ -79,9 +79,10 @@ ChannelProposeConfChange(Channel *ch, raft_conf_change_type type, raft_id node,
  * Leader: why a membership change cannot be proposed now, or NULL.  One
  * change at a time: a learner not yet promoted is still part of the last
  * change (the core refuses a second unapplied change itself); only its
- * own removal is allowed, for a learner that never catches up.  A removal
- * must leave a quorum of voters that were recently active (the leader
- * counts itself), or the channel would stop.
+ * own removal or new address is allowed, for a learner that never
+ * catches up (given a wrong conninfo, say).  A removal must leave a
+ * quorum of voters that were recently active (the leader counts itself),
+ * or the channel would stop.
  */
 char *
 ChannelCheckMembershipChange(Channel *ch, int kind, const ChannelMember *target)
@@ -92,7 +93,8 @@ ChannelCheckMembershipChange(Channel *ch, int kind, const ChannelMember *target)
 
 	for (int i = 0; i < ch->state.n_members; i++)
 		if (ch->state.members[i].is_learner &&
-			!(kind == ORDERING_ADMIN_REMOVE_CONSENTER &&
+			!((kind == ORDERING_ADMIN_REMOVE_CONSENTER ||
+			   kind == ORDERING_ADMIN_UPDATE_CONSENTER) &&
 			  target->id == ch->state.members[i].id))
 			return psprintf("a membership change is already in progress on channel %s: node %s is a learner not yet promoted",
 							ch->state.name, ch->state.members[i].node);

@@ -5,6 +5,8 @@
 #     (a learner that cannot catch up: 55000), with a conninfo naming
 #     another role (22023), and for an unknown node (42704); none adds a
 #     configuration block;
+#   - that learner, n4, added with a wrong address, is given its right
+#     one: it catches up and is promoted (then removed again);
 #   - n3 moves to another port.  The others cannot reach it: it falls
 #     behind while the channel goes on ordering without it;
 #   - update_consenter, called on a follower (relayed to the leader), gives
@@ -36,7 +38,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $oc = OrderingCluster->new(nodes => 3, roles => 'per-node');
+my $oc = OrderingCluster->new(nodes => 4, roles => 'per-node');
 my $ch = 'moving';
 my @members = qw(n1 n2 n3);
 $oc->create_channel($ch, \@members, { batch_timeout => 50 });
@@ -91,13 +93,27 @@ $r = $oc->admin($ch, \@members,
 	"SELECT ordering.update_consenter('$ch', 'n3', '$conninfo_n3')");
 is($r->{sqlstate}, '55000', 'update_consenter while a learner is pending is refused (55000)');
 like($r->{message}, qr/membership change is already in progress/, '... as a change in progress');
-$r = $oc->admin($ch, \@members, "SELECT ordering.remove_consenter('$ch', 'n4')");
-ok($r->{ok}, 'the learner n4 is removed') or diag("$r->{sqlstate}: $r->{message}");
+
+# The learner's own address may be given again: that is how a wrong one
+# given to add_consenter is mended.  n4 then catches up and is promoted.
+$r = $oc->admin($ch, \@members,
+	"SELECT ordering.update_consenter('$ch', 'n4', '" . $oc->conninfo('n4') . "')");
+ok($r->{ok}, 'update_consenter gives the stuck learner n4 its right address')
+  or diag("$r->{sqlstate}: $r->{message}");
+ok( $oc->wait_until('n4 a voter on n1..n4', 60, sub {
+		!grep {
+			($oc->query($_, "SELECT is_learner FROM ordering.consenters WHERE channel = '$ch' AND node = 'n4'")->{stdout} // '') ne 'f'
+		} @members, 'n4';
+	}),
+	'n4 catches up at its right address and is promoted, as every node sees it');
+$r = $oc->admin($ch, [ @members, 'n4' ], "SELECT ordering.remove_consenter('$ch', 'n4')");
+ok($r->{ok}, 'n4 is removed again') or diag("$r->{sqlstate}: $r->{message}");
 ok($oc->wait_until('n4 gone from every member', 60, sub {
 	!grep { $oc->safe_query($_, "SELECT count(*) FROM ordering.consenters WHERE channel = '$ch' AND node = 'n4'") ne '0' } @members;
 }), 'every member applied the removal of n4');
-is(changes_on('n1'), "$changes_before,add_consenter n4,remove_consenter n4",
-	'the refused updates added no configuration block');
+is(changes_on('n1'),
+	"$changes_before,add_consenter n4,update_consenter n4,promote n4,remove_consenter n4",
+	'one configuration block per change; the refused updates added none');
 
 # --- n3 moves to another port
 my $n3 = $oc->node('n3');
