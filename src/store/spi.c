@@ -165,6 +165,12 @@ StorePinWorkerSession(void)
 	 */
 	SetConfigOption("session_replication_role", "origin", PGC_SUSET,
 					PGC_S_OVERRIDE);
+	/*
+	 * A lock a user holds on the tables is waited for, as in the tests: a
+	 * lock_timeout made every write fail and reload the channel meanwhile,
+	 * and cost a leader its leadership.
+	 */
+	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
 }
 
 void

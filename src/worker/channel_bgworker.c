@@ -40,6 +40,21 @@ OrderingBgWorkerInit(BackgroundWorker *worker, const char *function,
 	strlcpy(worker->bgw_type, type, BGW_MAXLEN);
 }
 
+/*
+ * SIGTERM ends the process (the postmaster or its worker starts another).
+ * A query cancel is ignored: these processes run no client's statement, and
+ * the ERROR it raises ended the worker, taking its node out of every channel
+ * until bgw_restart_time had passed; "cancel every active query" scripts
+ * sent it (pg_stat_activity shows the worker active).
+ */
+void
+OrderingBgWorkerSignals(void)
+{
+	pqsignal(SIGTERM, die);
+	pqsignal(SIGINT, SIG_IGN);
+	BackgroundWorkerUnblockSignals();
+}
+
 BackgroundWorkerHandle *
 ChannelBgWorkerStart(const char *function, const char *type,
 					 const char *channel, uint64 arg, MemoryContext cxt)
@@ -86,8 +101,7 @@ void
 ChannelBgWorkerAttach(Datum main_arg, const char *appname,
 					  char channel[ORDERING_NAME_MAX], uint64 *arg)
 {
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
+	OrderingBgWorkerSignals();
 	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg),
 											  InvalidOid, 0);
 	pgstat_report_appname(appname);

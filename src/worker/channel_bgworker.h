@@ -24,6 +24,9 @@
 extern void OrderingBgWorkerInit(BackgroundWorker *worker,
 								 const char *function, const char *type);
 
+/* In each of them, before it connects: its signal handlers (why: the .c). */
+extern void OrderingBgWorkerSignals(void);
+
 /*
  * Starts function (exported by this library) as a background worker of
  * type for channel, in this database, passing it arg; its handle is

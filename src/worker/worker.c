@@ -46,6 +46,7 @@
 #include "store/genesis.h"
 #include "store/spi.h"
 #include "worker/channel.h"
+#include "worker/channel_bgworker.h"
 #include "worker/heap_trim.h"
 #include "worker/rejections.h"
 #include "worker/transport.h"
@@ -902,8 +903,7 @@ void
 OrderingWorkerMain(Datum main_arg)
 {
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
+	OrderingBgWorkerSignals();
 
 	BackgroundWorkerInitializeConnection(ordering_database, NULL, 0);
 	pgstat_report_appname("ordering worker");

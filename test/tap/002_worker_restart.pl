@@ -8,6 +8,12 @@
 #    after bgw_restart_time; ordering resumes.
 #  - SIGKILL to the worker: the postmaster treats it as a crash, restarts
 #    every process and recovers; the chain is intact and ordering resumes.
+#  - A query cancel (pg_cancel_backend) is ignored: the same worker orders
+#    on.  It used to end the worker, and ordering stopped on its node.
+#  - lock_timeout set for every session does not reach the worker: it waits
+#    for a lock a user holds on ordering.blocks, with no error.  Its writes
+#    used to fail after lock_timeout, and the channel reloaded again and
+#    again while the lock was held.
 #  - SIGTERM to the postmaster (smart shutdown) with the worker idle: the
 #    server stops promptly.
 #  - A damaged raft_state row (a snapshot index without snapshot data) does
@@ -19,7 +25,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time);
+use Time::HiRes qw(time usleep);
 
 my $port = ($ENV{ORDERING_TEST_PORT_BASE} // 55421) + 1;
 
@@ -91,6 +97,63 @@ is( $node->safe_psql('postgres',
 		"SELECT ok FROM ordering.verify_chain('ch1')"),
 	't', 'chain verifies');
 
+# A query cancel: the worker runs no client's statement, so it ignores it.
+# "Cancel every active query" scripts send one (pg_stat_activity shows the
+# worker active); its ERROR used to end the worker.
+$pid = $node->safe_psql('postgres', $worker_pid_sql);
+my $log_offset = -s $node->logfile;
+for my $i (1 .. 5)
+{
+	is($node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)"),
+		't', "query cancel $i sent to the worker");
+	my ($rc, $out, $err) = $node->psql('postgres',
+		"SELECT block_number > 0 FROM ordering.submit_tx('ch1', '\\x01', 'c$i')");
+	is($out, 't', "submit works after query cancel $i") or diag($err);
+}
+is($node->safe_psql('postgres', $worker_pid_sql),
+	$pid, 'the same worker after five query cancels');
+unlike(
+	slurp_file($node->logfile, $log_offset),
+	qr/canceling statement/,
+	'no statement of the worker was canceled');
+
+# lock_timeout for every session: the worker still waits for a lock a user
+# holds.  Its writes used to fail after 1 ms, reloading the channel each
+# time, for as long as the lock was held.
+$node->append_conf('postgresql.conf', "lock_timeout = '1ms'");
+$node->reload;
+$log_offset = -s $node->logfile;
+my $holder = $node->background_psql('postgres');
+$holder->query_safe('BEGIN');
+$holder->query_safe('LOCK TABLE ordering.blocks IN SHARE MODE');
+my $submitter = $node->background_psql('postgres');
+$submitter->query_until(qr/submitting/,
+	"\\echo submitting\nSELECT 'placed ' || block_number FROM ordering.submit_tx('ch1', '\\x02', 'locked');\n"
+);
+my $waits = 0;
+my $deadline = time + 60;
+while (time < $deadline)
+{
+	$waits = $node->safe_psql('postgres',
+		"SELECT count(*) > 0 FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+		  . " WHERE a.backend_type = 'ordering worker'"
+		  . " AND l.relation = 'ordering.blocks'::regclass AND NOT l.granted") eq 't';
+	last if $waits || slurp_file($node->logfile, $log_offset) =~ /lock timeout/;
+	usleep(50_000);
+}
+ok($waits, 'the worker waits for the lock on ordering.blocks');
+$holder->query_safe('COMMIT');
+$holder->quit;
+$submitter->quit;
+like($submitter->{stdout}, qr/placed \d+/,
+	'the submit is ordered once the lock is released');
+unlike(
+	slurp_file($node->logfile, $log_offset),
+	qr/lock timeout|reloaded after an error/,
+	'the worker neither timed out nor reloaded the channel');
+$node->append_conf('postgresql.conf', "lock_timeout = 0");
+$node->reload;
+
 # Smart shutdown (SIGTERM to the postmaster) must not wait on the worker.
 my $start = time;
 $node->stop('smart');
@@ -113,7 +176,7 @@ wait_leader('before damaging raft_state');
 $node->safe_psql('postgres',
 	"UPDATE ordering.raft_state SET snapshot_index = 1, snapshot_term = 1, snapshot_data = NULL WHERE channel = 'ch1'"
 );
-my $log_offset = -s $node->logfile;
+$log_offset = -s $node->logfile;
 $node->restart;
 ok( $node->poll_query_until(
 		'postgres',
