@@ -7,12 +7,20 @@
  * malformed entry is an error, never a guess.  Every length is checked
  * against the bytes that remain before it is used.
  *
+ * Transaction ids travel in UTF-8, the form the hashes take them in
+ * (common/blocks.c), and each node keeps them in its database's encoding.
+ * Raw bytes made one id two on nodes whose encodings differed: a LATIN1
+ * node stored "café" from a UTF-8 leader as "cafÃ©", and its chain's
+ * hashes parted from the others' with nothing said.  An id that a node's
+ * encoding cannot hold is now an error there (22P05).
+ *
  * src/common/entry.c
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "mb/pg_wchar.h"
 #include "port/pg_bswap.h"
 
 #include "common/entry.h"
@@ -57,7 +65,9 @@ void
 EntryBatchAdd(StringInfo buf, const char *tx_id, const char *payload,
 			  uint32 payload_len)
 {
-	Size id_len = strlen(tx_id);
+	/* The same pointer in a UTF-8 database; valid ids fit (common/names.c). */
+	char *wire_id = pg_server_to_any(tx_id, (int) strlen(tx_id), PG_UTF8);
+	Size id_len = strlen(wire_id);
 	uint16 id_len_be;
 	uint32 payload_len_be;
 
@@ -67,7 +77,9 @@ EntryBatchAdd(StringInfo buf, const char *tx_id, const char *payload,
 	id_len_be = pg_hton16((uint16) id_len);
 	payload_len_be = pg_hton32(payload_len);
 	appendBinaryStringInfo(buf, (const char *) &id_len_be, sizeof(id_len_be));
-	appendBinaryStringInfo(buf, tx_id, id_len);
+	appendBinaryStringInfo(buf, wire_id, id_len);
+	if (wire_id != tx_id)
+		pfree(wire_id);
 	appendBinaryStringInfo(buf, (const char *) &payload_len_be,
 						   sizeof(payload_len_be));
 	if (payload_len > 0)
@@ -89,6 +101,19 @@ batch_malformed(const char *what)
 	ereport(ERROR,
 			(errcode(ERRCODE_DATA_CORRUPTED),
 			 errmsg("malformed batch entry: %s", what)));
+}
+
+/*
+ * An id from the wire in this database's encoding: ERROR (22021) unless it
+ * is valid UTF-8, or (22P05) if the encoding has no such character.
+ */
+static char *
+entry_id_from_wire(const char *id, uint16 id_len)
+{
+	char *server_id = pg_any_to_server(id, id_len, PG_UTF8);
+
+	/* Unconverted (validated only): not NUL-terminated yet. */
+	return server_id == id ? pnstrdup(id, id_len) : server_id;
 }
 
 EntryTx *
@@ -124,7 +149,7 @@ EntryBatchDecode(const uint8 *data, Size len, uint32 *n_txs)
 			batch_malformed("truncated id");
 		if (memchr(data + pos, '\0', id_len) != NULL)
 			batch_malformed("id contains a zero byte");
-		txs[i].tx_id = pnstrdup((const char *) data + pos, id_len);
+		txs[i].tx_id = entry_id_from_wire((const char *) data + pos, id_len);
 		pos += id_len;
 
 		if (len - pos < sizeof(uint32))

@@ -76,17 +76,41 @@ OrderingCheckNodeName(const char *node)
 }
 
 /*
+ * Ids travel between nodes in UTF-8 (common/entry.c): in a database of
+ * another encoding an id must have a UTF-8 form, and that form must fit
+ * too.  SQL_ASCII has no conversion: its bytes must be UTF-8 already.
+ */
+static bool
+tx_id_fits_in_utf8(const char *tx_id, Size len)
+{
+	int encoding = GetDatabaseEncoding();
+	char *utf8;
+	bool fits;
+
+	if (encoding == PG_UTF8)
+		return true;
+	if (encoding == PG_SQL_ASCII)
+		return pg_verify_mbstr(PG_UTF8, tx_id, (int) len, true);
+	utf8 = pg_server_to_any(tx_id, (int) len, PG_UTF8);
+	fits = strlen(utf8) < ORDERING_TX_ID_MAX;
+	if (utf8 != tx_id)
+		pfree(utf8);
+	return fits;
+}
+
+/*
  * A transaction id: 1 .. ORDERING_TX_ID_MAX - 1 bytes of text valid in
- * the database's encoding (UTF-8 by default), without NUL bytes.  What a
- * peer forwards or a catch-up source sends must pass the same rule as a
- * local submit.
+ * the database's encoding (UTF-8 by default), without NUL bytes, and as
+ * many at most in UTF-8.  What a peer forwards or a catch-up source sends
+ * must pass the same rule as a local submit.
  */
 bool
 OrderingTxIdIsValid(const char *tx_id, Size len)
 {
 	return len >= 1 && len < ORDERING_TX_ID_MAX &&
 		memchr(tx_id, '\0', len) == NULL &&
-		pg_verifymbstr(tx_id, (int) len, true);
+		pg_verifymbstr(tx_id, (int) len, true) &&
+		tx_id_fits_in_utf8(tx_id, len);
 }
 
 void
@@ -94,10 +118,24 @@ OrderingCheckTxId(const char *tx_id)
 {
 	size_t len = strlen(tx_id);
 
-	if (!OrderingTxIdIsValid(tx_id, len))
+	if (len >= 1 && len < ORDERING_TX_ID_MAX &&
+		GetDatabaseEncoding() == PG_SQL_ASCII &&
+		!pg_verify_mbstr(PG_UTF8, tx_id, (int) len, true))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("invalid transaction id"),
+				 errdetail(
+					 "In a SQL_ASCII database a transaction id must be valid UTF-8, the form ids take between nodes.")));
+	if (len < 1 || len >= ORDERING_TX_ID_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid transaction id"),
 				 errdetail("A transaction id has 1 to %d bytes; this one has %zu.",
 						   ORDERING_TX_ID_MAX - 1, len)));
+	if (!OrderingTxIdIsValid(tx_id, len))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid transaction id"),
+				 errdetail("Its UTF-8 form, the form ids take between nodes, has more than %d bytes.",
+						   ORDERING_TX_ID_MAX - 1)));
 }

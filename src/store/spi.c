@@ -171,6 +171,15 @@ StorePinWorkerSession(void)
 	 * and cost a leader its leadership.
 	 */
 	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+
+	/*
+	 * Transaction ids travel in UTF-8 (common/entry.c).  With UTF-8 as its
+	 * client encoding a worker converts them with cached functions, which
+	 * need no transaction; choosing one needs a transaction.
+	 */
+	StartTransactionCommand();
+	SetConfigOption("client_encoding", "UTF8", PGC_SUSET, PGC_S_OVERRIDE);
+	CommitTransactionCommand();
 }
 
 void

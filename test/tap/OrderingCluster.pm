@@ -115,9 +115,10 @@ sub new
 
 =pod
 
-=head2 $oc->add_node($name, start => 1)
+=head2 $oc->add_node($name, start => 1, initdb => [...])
 
-Creates (and by default starts, and creates the extension on) one more node.
+Creates (and by default starts, and creates the extension on) one more node;
+initdb lists extra initdb arguments (e.g. ['--encoding=LATIN1', '--locale=C']).
 
 =cut
 
@@ -126,7 +127,7 @@ sub add_node
 	my ($self, $name, %p) = @_;
 	croak "node $name exists" if $self->{node}{$name};
 	my $node = PostgreSQL::Test::Cluster->new($self->{prefix} . $name);
-	$node->init;
+	$node->init(extra => $p{initdb} // []);
 	$node->{ordering_name} = $name;
 	$self->{node}{$name} = $node;
 	push @{ $self->{nodes} }, $name;
@@ -1277,7 +1278,7 @@ sub assert_chains_identical_and_verified
 			"SELECT count(*) || ' blocks, ' || md5(coalesce(string_agg(number || ':' || encode(hash, 'hex'), ',' ORDER BY number), '')) FROM ordering.blocks WHERE channel = "
 			  . lit($channel));
 		my $txs = $self->query($n,
-			"SELECT count(*) || ' txs, ' || md5(coalesce(string_agg(block_number || ':' || position || ':' || tx_id || ':' || encode(sha256(payload), 'hex'), ',' ORDER BY block_number, position), '')) FROM ordering.transactions WHERE channel = "
+			"SELECT count(*) || ' txs, ' || md5(coalesce(string_agg(block_number || ':' || position || ':' || encode(convert_to(tx_id, 'UTF8'), 'hex') || ':' || encode(sha256(payload), 'hex'), ',' ORDER BY block_number, position), '')) FROM ordering.transactions WHERE channel = "
 			  . lit($channel));
 		if (!defined $ref_name)
 		{
@@ -1312,7 +1313,7 @@ sub _block_digests
 	my ($self, $n, $channel) = @_;
 	my $out = $self->safe_query($n,
 		"SELECT b.number, encode(b.hash, 'hex'), md5(coalesce(string_agg("
-		  . "t.position || ':' || t.tx_id || ':' || encode(sha256(t.payload), 'hex'),"
+		  . "t.position || ':' || encode(convert_to(t.tx_id, 'UTF8'), 'hex') || ':' || encode(sha256(t.payload), 'hex'),"
 		  . " ',' ORDER BY t.position), '')) FROM ordering.blocks b"
 		  . " LEFT JOIN ordering.transactions t ON t.channel = b.channel"
 		  . " AND t.block_number = b.number WHERE b.channel = "
