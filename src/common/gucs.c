@@ -36,6 +36,7 @@ char *ordering_peer_passfile = NULL;
 char *ordering_peer_sslcert = NULL;
 char *ordering_peer_sslkey = NULL;
 char *ordering_debug_break_channel = NULL;
+int ordering_debug_clock_offset_ms = 0;
 
 /*
  * A node name is what ordering.consenters.node accepts, or empty: not set.
@@ -157,6 +158,14 @@ OrderingDefineGucs(void)
 							   &ordering_debug_break_channel, "", PGC_SIGHUP,
 							   GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE, NULL,
 							   NULL, NULL);
+
+	DefineCustomIntVariable("ordering.debug_clock_offset",
+							"Test aid: moves the wall clock the extension reads, as a step of the system clock would.",
+							"Deadlines run on a monotonic clock; this shows that a step does not hold them. Zero: the wall clock as it is.",
+							&ordering_debug_clock_offset_ms, 0,
+							-24 * 3600 * 1000, 24 * 3600 * 1000, PGC_SIGHUP,
+							GUC_UNIT_MS | GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("ordering");
 }

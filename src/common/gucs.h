@@ -30,6 +30,8 @@ extern char *ordering_peer_sslkey;	   /* ordering.peer_sslkey */
 
 /* ordering.debug_break_channel, a test aid */
 extern char *ordering_debug_break_channel;
+/* ordering.debug_clock_offset, a test aid (common/clock.c) */
+extern int ordering_debug_clock_offset_ms;
 
 /* What to do about an unset ordering.node_name (worker log, SQL errors). */
 #define ORDERING_NODE_NAME_HINT                                               \

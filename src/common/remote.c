@@ -23,6 +23,7 @@
 #include "storage/fd.h"
 #include "storage/latch.h"
 
+#include "common/clock.h"
 #include "common/conninfo.h"
 #include "common/remote.h"
 
@@ -30,7 +31,7 @@
 static long
 remote_remaining_ms(TimestampTz deadline, const char *what)
 {
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = OrderingClockNow();
 	long ms = TimestampDifferenceMilliseconds(now, deadline);
 
 	if (now >= deadline)

@@ -18,6 +18,7 @@
 #include "commands/dbcommands.h"
 #include "miscadmin.h"
 
+#include "common/clock.h"
 #include "common/gucs.h"
 #include "common/shmem.h"
 #include "sql/backend.h"
@@ -156,7 +157,7 @@ OrderingReloadChannelsAtCommit(void)
 TimestampTz
 OrderingSubmitDeadline(void)
 {
-	return TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+	return TimestampTzPlusMilliseconds(OrderingClockNow(),
 									   ordering_submit_timeout_ms);
 }
 
@@ -164,7 +165,7 @@ long
 OrderingRemainingMs(TimestampTz deadline, long cap_ms)
 {
 	long remaining_ms =
-		TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+		TimestampDifferenceMilliseconds(OrderingClockNow(), deadline);
 
 	return Min(remaining_ms, cap_ms);
 }

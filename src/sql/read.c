@@ -29,6 +29,7 @@
 #include "utils/snapmgr.h"
 
 #include "common/blocks.h"
+#include "common/clock.h"
 #include "common/gucs.h"
 #include "common/shmem.h"
 #include "raft/raft.h"
@@ -310,8 +311,8 @@ ordering_wait_for_block(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("timeout_ms must not be negative")));
 	if (has_deadline)
-		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-											   PG_GETARG_INT32(2));
+		deadline =
+			TimestampTzPlusMilliseconds(OrderingClockNow(), PG_GETARG_INT32(2));
 
 	spi = StoreSpiConnect();
 	if (!OrderingChannelExists(channel))

@@ -47,6 +47,7 @@
 
 #include "common/blocks.h"
 #include "common/channel_settings.h"
+#include "common/clock.h"
 #include "common/gucs.h"
 #include "common/names.h"
 #include "common/shmem.h"
@@ -527,7 +528,7 @@ submit_items(const char *channel, SubmitItem *items, int n_items, bool wait)
 		 */
 		bool worker_up = OrderingWorkerRunning();
 
-		if (!worker_up || OrderingRepeatsRecent(channel, GetCurrentTimestamp()))
+		if (!worker_up || OrderingRepeatsRecent(channel, OrderingClockNow()))
 			lookup_places(channel, items, n_items, places, false);
 		if (count_unordered(items, n_items) > 0)
 		{

@@ -42,6 +42,7 @@
 #include "utils/resowner.h"
 
 #include "common/blocks.h"
+#include "common/clock.h"
 #include "common/gucs.h"
 #include "common/remote.h"
 #include "store/chain.h"
@@ -328,7 +329,7 @@ CatchupPullBlocks(const char *channel, const char *own_user,
 		return;
 	}
 
-	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+	deadline = TimestampTzPlusMilliseconds(OrderingClockNow(), timeout_ms);
 	ereport(LOG,
 			(errmsg("channel \"%s\": pulling blocks " INT64_FORMAT
 					" to " INT64_FORMAT " covered by a snapshot",
@@ -336,7 +337,7 @@ CatchupPullBlocks(const char *channel, const char *own_user,
 
 	/* Waiting on the latch below may eat a wakeup: the loop looks again. */
 	SetLatch(MyLatch);
-	for (int i = 0; i < peers->n_peers && GetCurrentTimestamp() < deadline; i++)
+	for (int i = 0; i < peers->n_peers && OrderingClockNow() < deadline; i++)
 	{
 		if (catchup_try_peer(channel, own_user, head, &peers->peers[i],
 							 &target, deadline, &last_error))

@@ -21,6 +21,7 @@
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
+#include "common/clock.h"
 #include "common/gucs.h"
 #include "store/chain.h"
 #include "store/genesis.h"
@@ -214,7 +215,7 @@ ChannelLoad(Channel *ch)
 		if (ChannelBgWorkerRunning(ch->catchup.worker))
 		{
 			ch->timers.retry_at =
-				TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+				TimestampTzPlusMilliseconds(OrderingClockNow(),
 											CHANNEL_CATCHUP_POLL_MS);
 			return;
 		}
@@ -308,9 +309,9 @@ ChannelLoad(Channel *ch)
 		 */
 		channel_drop_raft(ch);
 		if (!ch->state.removed)
-			ChannelRequestJoin(ch, NULL, GetCurrentTimestamp());
+			ChannelRequestJoin(ch, NULL, OrderingClockNow());
 		ch->timers.retry_at =
-			TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+			TimestampTzPlusMilliseconds(OrderingClockNow(),
 										CHANNEL_BACKOFF_MAX_MS);
 		return;
 	}
@@ -346,7 +347,7 @@ ChannelLoad(Channel *ch)
 	ch->raft.term = stored.hard_state.term;
 	ch->raft.commit_index = stored.hard_state.commit;
 	ch->timers.next_tick_at =
-		TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+		TimestampTzPlusMilliseconds(OrderingClockNow(),
 									ordering_tick_interval_ms);
 
 	/* A lone voter has nobody to wait for. */
@@ -389,7 +390,7 @@ channel_stop(Channel *ch, const char *admin_error)
 void
 ChannelBreak(Channel *ch, const char *message)
 {
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = OrderingClockNow();
 
 	strlcpy(ch->counters.last_error, message, sizeof(ch->counters.last_error));
 	channel_stop(ch,
@@ -407,6 +408,6 @@ ChannelPark(Channel *ch, BackgroundWorkerHandle *worker, int64 to_block)
 	channel_stop(ch, psprintf("channel \"%s\" is catching up", ch->state.name));
 	ch->catchup.worker = worker;
 	ch->catchup.to_block = to_block;
-	ch->timers.retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+	ch->timers.retry_at = TimestampTzPlusMilliseconds(OrderingClockNow(),
 													  CHANNEL_CATCHUP_POLL_MS);
 }

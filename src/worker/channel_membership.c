@@ -13,6 +13,7 @@
 
 #include "utils/json.h"
 
+#include "common/clock.h"
 #include "common/gucs.h"
 #include "worker/channel_internal.h"
 
@@ -180,7 +181,7 @@ ChannelStartHandoff(Channel *ch, int slot, uint64 ticket)
 	ch->leading.handoff_pending = true;
 	ch->leading.handoff_slot = slot;
 	ch->leading.handoff_ticket = ticket;
-	ch->leading.handoff_started_at = GetCurrentTimestamp();
+	ch->leading.handoff_started_at = OrderingClockNow();
 	return true;
 }
 

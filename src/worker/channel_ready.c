@@ -28,6 +28,7 @@
 
 #include "storage/condition_variable.h"
 
+#include "common/clock.h"
 #include "common/entry.h"
 #include "store/chain.h"
 #include "store/direct.h"
@@ -210,7 +211,7 @@ channel_apply_entry(Channel *ch, const raft_entry *entry, bool *rebuild,
 				/* Resubmitted: their submitters find them in the table. */
 				ready_note_places(done, ORDERING_PLACE_BEFORE, before);
 				if (before != NIL)
-					OrderingNoteRepeat(ch->state.name, GetCurrentTimestamp());
+					OrderingNoteRepeat(ch->state.name, OrderingClockNow());
 				foreach(lc, ids)
 				{
 					ChannelForgetInflight(ch, (const char *) lfirst(lc));
@@ -247,7 +248,7 @@ channel_apply_entry(Channel *ch, const raft_entry *entry, bool *rebuild,
 static void
 channel_note_snapshot_sent(Channel *ch, raft_id to)
 {
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = OrderingClockNow();
 	int i;
 
 	for (i = 0; i < ch->leading.n_snapshot_sends; i++)
@@ -492,7 +493,7 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("channel \"%s\": could not get a ready: %s",
 						ch->state.name, raft_strerror(rc))));
-	now = GetCurrentTimestamp();
+	now = OrderingClockNow();
 
 	if (rd.has_hard_state)
 	{
@@ -519,7 +520,7 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 	if (rd.has_snapshot || rd.n_entries > 0 || rd.has_hard_state ||
 		rd.has_peers || rd.n_committed > 0)
 	{
-		TimestampTz start = GetCurrentTimestamp();
+		TimestampTz start = OrderingClockNow();
 		double elapsed_ms;
 
 		view = raft_memory_storage_view(ch->raft.storage);
@@ -576,7 +577,7 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 			OrderingSubmitWaitsRecheck(ordering_shared->submit_waits,
 									   ch->state.name);
 
-		elapsed_ms = (double) (GetCurrentTimestamp() - start) / 1000.0;
+		elapsed_ms = (double) (OrderingClockNow() - start) / 1000.0;
 		ch->counters.data_persist_count++;
 		ch->counters.data_persist_total_ms += elapsed_ms;
 		ch->counters.data_persist_last_ms = elapsed_ms;

@@ -15,6 +15,7 @@
  */
 #include "postgres.h"
 
+#include "common/clock.h"
 #include "store/identity.h"
 #include "worker/channel_internal.h"
 
@@ -22,8 +23,8 @@ void
 ChannelLoadArchive(Channel *ch)
 {
 	ch->state.self_id = RAFT_NONE;
-	ch->timers.retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													  CHANNEL_BACKOFF_MAX_MS);
+	ch->timers.retry_at =
+		TimestampTzPlusMilliseconds(OrderingClockNow(), CHANNEL_BACKOFF_MAX_MS);
 	ch->counters.status_dirty = true;
 	if (!ch->counters.archive_logged)
 		ereport(LOG,

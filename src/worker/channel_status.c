@@ -12,6 +12,7 @@
 
 #include "storage/lwlock.h"
 
+#include "common/clock.h"
 #include "worker/channel_internal.h"
 #include "worker/transport.h"
 
@@ -75,7 +76,7 @@ ChannelPublishStatus(Channel *ch)
 	st->data_persist_last_ms = ch->counters.data_persist_last_ms;
 	st->rejected_records = ch->counters.rejected_records;
 	st->quiesced = ch->quiet.quiesced;
-	st->updated_at = GetCurrentTimestamp();
+	st->updated_at = OrderingClockNow();
 	strlcpy(st->last_error, ch->counters.last_error, sizeof(st->last_error));
 	st->recovering = ch->raft.node != NULL && rs.hard_state.recovering;
 	st->recovery_target = st->recovering ? rs.recovery_target : 0;

@@ -30,6 +30,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
+#include "common/clock.h"
 #include "common/gucs.h"
 #include "common/remote.h"
 #include "store/chain.h"
@@ -164,7 +165,7 @@ eviction_search_peer(const EvictionJob *job, const ChannelMember *peer,
 		bool more = true;
 
 		conn = PeerChainConnect(peer->conninfo, job->own_user, deadline);
-		while (more && !found->found && GetCurrentTimestamp() < deadline)
+		while (more && !found->found && OrderingClockNow() < deadline)
 		{
 			PulledPage page;
 
@@ -321,7 +322,7 @@ eviction_search(EvictionJob *job, TimestampTz deadline)
 		const ChannelMember *m = &st->members[i];
 
 		if (strcmp(m->node, ordering_node_name) != 0 &&
-			GetCurrentTimestamp() < deadline)
+			OrderingClockNow() < deadline)
 			eviction_try_peer(job, m, deadline, &found);
 	}
 	if (!found.found || !eviction_confirmed(job, &found, deadline))
@@ -389,7 +390,7 @@ OrderingEvictionMain(Datum main_arg)
 		proc_exit(0);
 	self = eviction_member_by_node(&st, ordering_node_name);
 	eviction_check(&st, self != NULL ? ChannelRoleOf(self->conninfo) : NULL,
-				   TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+				   TimestampTzPlusMilliseconds(OrderingClockNow(),
 											   EVICTION_CHECK_MS));
 	proc_exit(0);
 }

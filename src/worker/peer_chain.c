@@ -25,6 +25,7 @@
 
 #include "common/blocks.h"
 #include "common/channel_settings.h"
+#include "common/clock.h"
 #include "common/limits.h"
 #include "common/names.h"
 #include "common/remote.h"
@@ -96,7 +97,7 @@ PeerChainConnect(const char *conninfo, const char *own_user, TimestampTz deadlin
 {
 	TimestampTz connect_deadline =
 		Min(deadline,
-			TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+			TimestampTzPlusMilliseconds(OrderingClockNow(),
 										PEER_CHAIN_CONNECT_TIMEOUT_MS));
 
 	return OrderingRemoteConnect(conninfo, own_user, PEER_CHAIN_APPLICATION_NAME,
@@ -302,7 +303,7 @@ PeerChainFetch(PGconn *conn, const char *peer, const char *channel, int64 first,
 	page->blocks = palloc(sizeof(PulledBlock) * st.blocks_allocated);
 
 	deadline = Min(deadline,
-				   TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+				   TimestampTzPlusMilliseconds(OrderingClockNow(),
 											   PEER_CHAIN_STATEMENT_TIMEOUT_MS));
 	OrderingRemoteExecRows(conn, peer, PEER_CHAIN_PAGE_SQL, 3, params, true,
 						   deadline, fetch_row, &st);

@@ -17,6 +17,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "common/clock.h"
 #include "common/limits.h"
 #include "worker/rejections.h"
 
@@ -54,7 +55,7 @@ RejectionReport(const char *from_node, const char *channel, const char *reason,
 {
 	char key[REJECTION_KEY_BYTES];
 	RejectionEntry *entry;
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = OrderingClockNow();
 	bool found;
 
 	if (rejections == NULL ||

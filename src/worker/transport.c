@@ -48,6 +48,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "common/clock.h"
 #include "common/envelope.h"
 #include "common/gucs.h"
 #include "common/shmem.h"
@@ -372,7 +373,7 @@ TransportSend(const char *node, const char *conninfo, const char *own_user,
 	dlist_push_tail(&peer->queue, &record->node);
 	peer->queued_bytes += envelope_bytes;
 	peer->queued_records++;
-	peer->last_queued = GetCurrentTimestamp();
+	peer->last_queued = OrderingClockNow();
 	return true;
 }
 
@@ -406,7 +407,7 @@ TransportPoll(void)
 	TimestampTz now;
 
 	Assert(transport_peers != NULL);
-	now = GetCurrentTimestamp();
+	now = OrderingClockNow();
 
 	hash_seq_init(&status, transport_peers);
 	while ((peer = (TransportPeer *) hash_seq_search(&status)) != NULL)
@@ -481,7 +482,7 @@ TransportHandleEvent(const WaitEvent *event)
 	}
 
 	if (target != NULL)
-		TransportPeerDrive(target, event->events, GetCurrentTimestamp());
+		TransportPeerDrive(target, event->events, OrderingClockNow());
 }
 
 long
@@ -494,7 +495,7 @@ TransportNextTimeoutMs(void)
 
 	if (transport_peers == NULL)
 		return -1;
-	now = GetCurrentTimestamp();
+	now = OrderingClockNow();
 
 	hash_seq_init(&status, transport_peers);
 	while ((peer = (TransportPeer *) hash_seq_search(&status)) != NULL)
@@ -584,7 +585,7 @@ transport_receive_one(const char *data, Size len,
 	peer = transport_peer_lookup(from_node, false);
 	if (peer != NULL)
 	{
-		peer->last_contact = GetCurrentTimestamp();
+		peer->last_contact = OrderingClockNow();
 
 		/*
 		 * It talks to us, so it is up again: reconnect now rather than

@@ -38,6 +38,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
+#include "common/clock.h"
 #include "common/conninfo.h"
 #include "common/gucs.h"
 #include "common/names.h"
@@ -855,7 +856,7 @@ worker_setup(void)
 static long
 worker_iteration(void)
 {
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = OrderingClockNow();
 	long timeout_ms;
 	bool busy = false;
 	long transport_ms;
@@ -865,9 +866,9 @@ worker_iteration(void)
 		now >= next_reload_at)
 	{
 		worker_set_ready(worker_reload_channels());
-		next_reload_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+		next_reload_at = TimestampTzPlusMilliseconds(OrderingClockNow(),
 													 WORKER_RELOAD_INTERVAL_MS);
-		now = GetCurrentTimestamp();
+		now = OrderingClockNow();
 	}
 
 	WorkerTickChannels(channels, ordering_max_channels, now);
@@ -888,7 +889,7 @@ worker_iteration(void)
 
 	/* Publish, and find the next deadline. */
 	ChannelPublishNodeRoles(channels, ordering_max_channels);
-	now = GetCurrentTimestamp();
+	now = OrderingClockNow();
 	timeout_ms =
 		WorkerPublishChannels(channels, ordering_max_channels, now,
 							  TimestampDifferenceMilliseconds(now,
@@ -940,7 +941,7 @@ OrderingWorkerMain(Datum main_arg)
 		 * analyzed or vacuumed (deleted log rows piled up).
 		 */
 		(void) pgstat_report_stat(false);
-		WorkerTrimHeap(GetCurrentTimestamp());
+		WorkerTrimHeap(OrderingClockNow());
 		worker_wait(timeout_ms);
 	}
 }

@@ -22,6 +22,7 @@
 #include "miscadmin.h"
 #include "storage/lwlock.h"
 
+#include "common/clock.h"
 #include "worker/channel.h"
 #include "worker/worker_internal.h"
 
@@ -126,14 +127,14 @@ step_ready(Channel *ch, void *arg)
 {
 	bool *wrote_blocks = arg;
 
-	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+	TimestampTz until = TimestampTzPlusMilliseconds(OrderingClockNow(),
 													WORKER_READIES_BUDGET_MS);
 
 	ChannelDebugBreak(ch);
 	for (int i = 0; i < WORKER_MAX_READIES_PER_CHANNEL; i++)
 	{
 		if (!ChannelIsLive(ch) || !ChannelProcessReady(ch, wrote_blocks) ||
-			GetCurrentTimestamp() >= until)
+			OrderingClockNow() >= until)
 			break;
 	}
 }
