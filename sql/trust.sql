@@ -13,7 +13,8 @@ RESET client_min_messages;
 
 -- A consenter's conninfo carries addressing and TLS verification only:
 -- anything naming a local file or a secret, a Unix socket, a dbname libpq
--- would expand, or no user is refused with 22023, and nothing is created.
+-- would expand, no user, or a byte that is not ASCII (nodes' encodings may
+-- differ) is refused with 22023, and nothing is created.
 SELECT conninfo, public.regress_error_of(format(
 	$$SELECT ordering.create_channel('trust-bad', %L::jsonb)$$,
 	jsonb_build_object('n1', conninfo))) AS create_channel
@@ -39,6 +40,12 @@ FROM (VALUES
 	('postgresql://o@10.0.0.1/x?passfile=/etc/passwd'),
 	('postgresql://%2Ftmp/x?user=o')
 ) AS c(conninfo);
+-- (not ASCII: shown without the conninfo, whose width psql counts by the
+-- database's encoding)
+SELECT public.regress_error_of($$SELECT ordering.create_channel('trust-bad',
+	'{"n1": "host=10.0.0.1 dbname=café user=o"}')$$) AS create_channel;
+SELECT public.regress_error_of($$SELECT ordering.create_channel('trust-bad',
+	'{"n1": "host=10.0.0.1 dbname=x user=o sslrootcert=/etc/ssl/ç.crt"}')$$) AS create_channel;
 SELECT count(*) AS channels_created FROM ordering.channels
 WHERE channel = 'trust-bad';
 

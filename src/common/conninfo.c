@@ -133,6 +133,21 @@ conninfo_check(const char *node, const char *conninfo, ConninfoRefusal *why)
 							   ORDERING_CONNINFO_MAX - 1);
 		return false;
 	}
+	/*
+	 * Conninfos are kept in every node's tables and configuration blocks,
+	 * as bytes; nodes' databases may differ in encoding, and a non-ASCII
+	 * byte from one was invalid text on another (a LATIN1 leader's "ç" in
+	 * a UTF8 node's ordering.consenters).
+	 */
+	for (const char *c = conninfo; *c != '\0'; c++)
+	{
+		if (!IS_HIGHBIT_SET(*c))
+			continue;
+		why->message = psprintf("conninfo of node \"%s\" is not ASCII", node);
+		why->detail = pstrdup(
+			"A conninfo is kept on every node of the channel, whose databases may differ in encoding: its host names, paths, role and database names must be ASCII.");
+		return false;
+	}
 	options = conninfo_parse(conninfo, &error);
 	if (options == NULL)
 	{

@@ -13,7 +13,8 @@
 #    leader) and "señal" on n4: every node holds the same characters
 #    (compared in UTF-8) and the same verified chain.
 #  - On n4 an id that is not valid UTF-8 is refused (22021): it could not
-#    travel.
+#    travel.  A conninfo that is not ASCII is refused (22023) on n1 and n3:
+#    conninfos are kept on every node as they come.
 #  - "€uro" (LATIN1 has no euro sign) is ordered on n1, n2 and n4; n3 stops
 #    applying at its block with an error naming the character, and holds
 #    nothing else in its place.
@@ -98,6 +99,21 @@ $oc->assert_chains_identical_and_verified(\@names, $ch);
 my $expect = join(',', map { $id{$_} } qw(cafe naive senal));
 is(ids_utf8($_), $expect, "$_ holds café, naïve and señal as they were given")
   for @names;
+
+# A conninfo with a byte that is not ASCII is refused on every node
+# (22023): a LATIN1 leader's "ç" was invalid text in the UTF8 nodes'
+# ordering.consenters, kept there as it came.
+for my $n (qw(n1 n3))
+{
+	my $r = $oc->query($n,
+		"SELECT ordering.update_consenter('$ch', 'n3', "
+		  . OrderingCluster::lit($oc->conninfo('n3'))
+		  . " || ' sslcrl=/nonexistent/' || convert_from('\\xc3a7'::bytea, 'UTF8') || '.crl')"
+	);
+	is($r->{sqlstate}, '22023',
+		"on $n ($encoding{$n}) a conninfo that is not ASCII is refused: 22023")
+	  or diag($r->{stderr});
+}
 
 # A character n3's encoding lacks: ordered by the others, an error on n3.
 my $offset = -s $oc->node('n3')->logfile;
