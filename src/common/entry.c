@@ -66,8 +66,9 @@ EntryBatchAdd(StringInfo buf, const char *tx_id, const char *payload,
 			  uint32 payload_len)
 {
 	/* The same pointer in a UTF-8 database; valid ids fit (common/names.c). */
-	char *wire_id = pg_server_to_any(tx_id, (int) strlen(tx_id), PG_UTF8);
-	Size id_len = strlen(wire_id);
+	Size server_len = strlen(tx_id);
+	char *wire_id = pg_server_to_any(tx_id, (int) server_len, PG_UTF8);
+	Size id_len = wire_id == tx_id ? server_len : strlen(wire_id);
 	uint16 id_len_be;
 	uint32 payload_len_be;
 
