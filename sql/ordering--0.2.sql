@@ -68,7 +68,14 @@ CREATE TABLE ordering.raft_state (
 	-- last started under: another one means a copy or a point-in-time
 	-- restore of this data directory.
 	system_identifier bigint,
-	timeline bigint
+	timeline bigint,
+	-- The chain's head as of applied_index, written with it: a restart
+	-- finds this very block at the end of ordering.blocks, or refuses to
+	-- run the channel (blocks deleted, added or changed by hand would
+	-- otherwise be numbered again from the wrong head).  NULL: not known
+	-- yet (a channel that has applied nothing since it was created).
+	last_block bigint CHECK (last_block >= 0),
+	last_block_hash bytea CHECK (length(last_block_hash) = 32)
 );
 
 -- What this node knows of each member's durable identity (raft.h,

@@ -30,6 +30,7 @@
 #include "common/gucs.h"
 #include "store/chain.h"
 #include "store/direct.h"
+#include "store/identity.h"
 #include "store/spi.h"
 #include "store/tx_places.h"
 
@@ -152,6 +153,40 @@ StoreLoadChainHead(ChannelState *ch)
 				 errmsg("block " INT64_FORMAT " of channel \"%s\" has a bad hash",
 						ch->chain.last_block, ch->name)));
 	memcpy(ch->chain.last_hash, VARDATA_ANY(hash), ORDERING_HASH_LEN);
+}
+
+/*
+ * The chain loaded must end at the head saved with the applied index.
+ * Blocks deleted, added or changed by hand, or ordering.blocks restored
+ * apart from the Raft state, would otherwise have the next block numbered
+ * and linked from the wrong head: a chain parted from its peers' in
+ * silence.
+ */
+void
+StoreCheckChainHead(const ChannelState *ch, const StoreRaftState *state)
+{
+	const char *detail =
+		"ordering.blocks was changed apart from the Raft state: blocks deleted, added or rewritten by hand, or the table restored on its own.";
+
+	if (!state->head_known)
+		return;
+	if (ch->chain.last_block != state->head.last_block)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("channel \"%s\" ends at block " INT64_FORMAT
+						" where this node applied up to block " INT64_FORMAT,
+						ch->name, ch->chain.last_block, state->head.last_block),
+				 errdetail_internal("%s", detail),
+				 errhint(STORE_IDENTITY_REMEDY)));
+	if (memcmp(ch->chain.last_hash, state->head.last_hash, ORDERING_HASH_LEN) !=
+		0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("block " INT64_FORMAT
+						" of channel \"%s\" is not the block this node applied",
+						ch->chain.last_block, ch->name),
+				 errdetail_internal("%s", detail),
+				 errhint(STORE_IDENTITY_REMEDY)));
 }
 
 /* ----------------------------------------------------------------

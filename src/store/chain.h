@@ -33,6 +33,8 @@ typedef struct StoreBlockRow
 extern void StoreLoadSettings(ChannelState *ch);
 extern void StoreLoadConsenters(ChannelState *ch);
 extern void StoreLoadChainHead(ChannelState *ch);
+extern void
+StoreCheckChainHead(const ChannelState *ch, const StoreRaftState *state);
 
 /* Writing rows as they are (the caller has checked the hashes). */
 extern void

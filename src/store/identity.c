@@ -41,8 +41,8 @@ StoreNewIncarnation(void)
 	return incarnation;
 }
 
-static void
-identity_corrupt(const char *channel, const char *what)
+void
+StoreRaftStateCorrupt(const char *channel, const char *what)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_DATA_CORRUPTED),
@@ -62,7 +62,7 @@ StoreLoadPeers(ChannelState *ch, StoreRaftState *state)
 			   " WHERE channel = $1 ORDER BY raft_id LIMIT $2",
 			   2, types, values, SPI_OK_SELECT);
 	if (SPI_processed > RAFT_MAX_MEMBERS)
-		identity_corrupt(ch->name, "more peer records than members");
+		StoreRaftStateCorrupt(ch->name, "more peer records than members");
 	state->n_peers = 0;
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -73,7 +73,7 @@ StoreLoadPeers(ChannelState *ch, StoreRaftState *state)
 		int64 term = StoreGetInt64(tuple, desc, 4);
 
 		if (id <= 0 || term < 0 || (uint64) term >= RAFT_NUMBER_LIMIT)
-			identity_corrupt(ch->name, "a peer record's raft id or term");
+			StoreRaftStateCorrupt(ch->name, "a peer record's raft id or term");
 		/* Raw bits: incarnations and lives use all 64. */
 		rec->id = (raft_id) id;
 		rec->incarnation = (uint64) StoreGetInt64(tuple, desc, 2);
@@ -104,7 +104,7 @@ StoreReadIdentity(ChannelState *ch, StoreRaftState *state, HeapTuple tuple,
 	int64 boot = StoreGetInt64(tuple, desc, first + 1);
 
 	if (boot < 0 || (uint64) boot >= STORE_BOOT_LIMIT - 1)
-		identity_corrupt(ch->name, "the boot counter");
+		StoreRaftStateCorrupt(ch->name, "the boot counter");
 	state->hard_state.incarnation = (uint64) StoreGetInt64(tuple, desc, first);
 	state->hard_state.boot = (uint64) boot;
 	state->hard_state.recovering =
@@ -177,7 +177,7 @@ StoreStartNode(ChannelState *ch, StoreRaftState *state)
 			reason = pstrdup("its state had no incarnation");
 	}
 	if (hs->boot + 1 >= STORE_BOOT_LIMIT)
-		identity_corrupt(ch->name, "the boot counter is exhausted");
+		StoreRaftStateCorrupt(ch->name, "the boot counter is exhausted");
 	hs->boot++;
 	if (reason != NULL)
 	{

@@ -33,6 +33,9 @@
  * system has no strong randomness.
  */
 extern uint64 StoreNewIncarnation(void);
+/* ERROR: a value of channel's raft_state row, what, is out of range. */
+extern void StoreRaftStateCorrupt(const char *channel, const char *what)
+	pg_attribute_noreturn();
 
 /*
  * Reads the identity columns of a row of ordering.raft_state, from column

@@ -31,6 +31,7 @@ StoreLoadChannel(ChannelState *ch, StoreRaftState *state,
 	StoreLoadChainHead(ch);
 	if (ch->archived)
 		return true;
+	StoreCheckChainHead(ch, state);
 	StoreLoadPeers(ch, state);
 	if (state->snapshot.data_size > 0)
 	{

@@ -65,6 +65,8 @@ typedef enum RaftStateColumn
 	RS_RECOVERY_REASON,
 	RS_SYSTEM_IDENTIFIER,
 	RS_TIMELINE,
+	RS_LAST_BLOCK,
+	RS_LAST_BLOCK_HASH,
 	RS_COUNT
 } RaftStateColumn;
 
@@ -84,7 +86,9 @@ static const StoreDirectColumn raft_state_columns[RS_COUNT] = {
 	{ "recovering", BOOLOID },
 	{ "recovery_reason", TEXTOID },
 	{ "system_identifier", INT8OID },
-	{ "timeline", INT8OID }
+	{ "timeline", INT8OID },
+	{ "last_block", INT8OID },
+	{ "last_block_hash", BYTEAOID }
 };
 static const StoreDirectTable raft_state_table = { "raft_state", RS_COUNT,
 												   raft_state_columns,
@@ -114,11 +118,13 @@ static StorePlan plans[PLAN_COUNT] = {
 								  " commit_index = $4, boot = $5, recovering = $6,"
 								  " recovery_reason = CASE WHEN $6 THEN"
 								  " coalesce(recovery_reason, $7) END,"
-								  " applied_index = $8, log_bytes_since_snapshot = $9"
+								  " applied_index = $8, log_bytes_since_snapshot = $9,"
+								  " last_block = $10, last_block_hash = $11"
 								  " WHERE channel = $1",
-								  9,
-								  { TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID,
-									BOOLOID, TEXTOID, INT8OID, INT8OID } },
+								  11,
+								  { TEXTOID, INT8OID, INT8OID, INT8OID,
+									INT8OID, BOOLOID, TEXTOID, INT8OID,
+									INT8OID, INT8OID, BYTEAOID } },
 	[PLAN_PEERS_DELETE] = { "DELETE FROM ordering.raft_peers WHERE channel = $1",
 							1,
 							{ TEXTOID } },
@@ -128,10 +134,36 @@ static StorePlan plans[PLAN_COUNT] = {
 							5,
 							{ TEXTOID, INT8OID, INT8OID, INT8OID, INT8OID } },
 	[PLAN_APPLIED] = { "UPDATE ordering.raft_state SET applied_index = $2,"
-					   " log_bytes_since_snapshot = $3 WHERE channel = $1",
-					   3,
-					   { TEXTOID, INT8OID, INT8OID } },
+					   " log_bytes_since_snapshot = $3, last_block = $4,"
+					   " last_block_hash = $5 WHERE channel = $1",
+					   5,
+					   { TEXTOID, INT8OID, INT8OID, INT8OID, BYTEAOID } },
 };
+
+/*
+ * The chain's head saved with the applied index (columns first, first + 1),
+ * bounded: a NULL leaves it unknown.
+ */
+static void
+store_read_applied_head(const ChannelState *ch, StoreRaftState *state,
+						HeapTuple tuple, TupleDesc desc, int first)
+{
+	bool number_null;
+	bool hash_null;
+	Datum number = StoreGetColumn(tuple, desc, first, INT8OID, &number_null);
+	Datum hash = StoreGetColumn(tuple, desc, first + 1, BYTEAOID, &hash_null);
+	bytea *bytes;
+
+	state->head_known = !number_null && !hash_null;
+	if (!state->head_known)
+		return;
+	bytes = DatumGetByteaPP(hash);
+	if (DatumGetInt64(number) < 0 ||
+		VARSIZE_ANY_EXHDR(bytes) != ORDERING_HASH_LEN)
+		StoreRaftStateCorrupt(ch->name, "its last block");
+	state->head.last_block = DatumGetInt64(number);
+	memcpy(state->head.last_hash, VARDATA_ANY(bytes), ORDERING_HASH_LEN);
+}
 
 void
 StoreLoadRaftState(ChannelState *ch, StoreRaftState *state)
@@ -147,7 +179,8 @@ StoreLoadRaftState(ChannelState *ch, StoreRaftState *state)
 	StoreQuery("SELECT term, vote, commit_index, applied_index,"
 			   " snapshot_index, snapshot_term, snapshot_data,"
 			   " log_bytes_since_snapshot, removed, incarnation, boot,"
-			   " recovering, recovery_reason, system_identifier, timeline"
+			   " recovering, recovery_reason, system_identifier, timeline,"
+			   " last_block, last_block_hash"
 			   " FROM ordering.raft_state WHERE channel = $1",
 			   1, types, &name, SPI_OK_SELECT);
 	memset(state, 0, sizeof(*state));
@@ -178,6 +211,7 @@ StoreLoadRaftState(ChannelState *ch, StoreRaftState *state)
 		state->snapshot.data_size = VARSIZE_ANY_EXHDR(b);
 		state->snapshot.data = (uint8 *) VARDATA_ANY(b);
 	}
+	store_read_applied_head(ch, state, tuple, desc, 16);
 	/* The commit index is persisted with every apply; never behind it. */
 	if (state->hard_state.commit < state->applied)
 		state->hard_state.commit = state->applied;
@@ -247,7 +281,8 @@ StoreLoadLog(ChannelState *ch, raft_memory_storage *storage)
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_CORRUPTED),
 						 errmsg("log of channel \"%s\" has a gap at index " UINT64_FORMAT,
-								ch->name, (uint64) expected)));
+								ch->name, (uint64) expected),
+						 errhint(STORE_IDENTITY_REMEDY)));
 			expected++;
 		}
 		rc = raft_memory_storage_append(storage, entries,
@@ -360,19 +395,20 @@ adjust_recovery_reason(TupleTableSlot *current, Datum *values, bool *nulls,
 }
 
 /*
- * Writes the hard state (if hs) and the applied position (if log) into
- * the channel's raft_state row, directly or else by plan.
+ * Writes the hard state (if hs) and the applied position with the chain's
+ * head (if applied) into the channel's raft_state row, directly or else by
+ * plan.
  */
 static void
 save_raft_state(const char *channel, const raft_hard_state *hs,
-				const LogPosition *log)
+				const ChannelState *applied)
 {
 	Datum values[RS_COUNT];
 	bool nulls[RS_COUNT] = { 0 };
 	bool replace[RS_COUNT] = { 0 };
-	Datum args[9];
+	Datum args[11];
 
-	Assert(hs != NULL || log != NULL);
+	Assert(hs != NULL || applied != NULL);
 	if (hs != NULL)
 	{
 		values[RS_TERM] = Int64GetDatum((int64) hs->term);
@@ -384,12 +420,17 @@ save_raft_state(const char *channel, const raft_hard_state *hs,
 		replace[RS_BOOT] = replace[RS_RECOVERING] = true;
 		replace[RS_RECOVERY_REASON] = true; /* adjust_recovery_reason */
 	}
-	if (log != NULL)
+	if (applied != NULL)
 	{
-		values[RS_APPLIED_INDEX] = Int64GetDatum((int64) log->applied_index);
+		values[RS_APPLIED_INDEX] =
+			Int64GetDatum((int64) applied->log.applied_index);
 		values[RS_LOG_BYTES_SINCE_SNAPSHOT] =
-			Int64GetDatum(log->bytes_since_snapshot);
+			Int64GetDatum(applied->log.bytes_since_snapshot);
+		values[RS_LAST_BLOCK] = Int64GetDatum(applied->chain.last_block);
+		values[RS_LAST_BLOCK_HASH] = PointerGetDatum(
+			StoreBytea(applied->chain.last_hash, ORDERING_HASH_LEN));
 		replace[RS_APPLIED_INDEX] = replace[RS_LOG_BYTES_SINCE_SNAPSHOT] = true;
+		replace[RS_LAST_BLOCK] = replace[RS_LAST_BLOCK_HASH] = true;
 	}
 	if (StoreDirectUpdate(&raft_state_table, channel, values, nulls, replace,
 						  adjust_recovery_reason, NULL))
@@ -400,17 +441,21 @@ save_raft_state(const char *channel, const raft_hard_state *hs,
 		args[0] = CStringGetTextDatum(channel);
 		args[1] = values[RS_APPLIED_INDEX];
 		args[2] = values[RS_LOG_BYTES_SINCE_SNAPSHOT];
+		args[3] = values[RS_LAST_BLOCK];
+		args[4] = values[RS_LAST_BLOCK_HASH];
 		StoreExecPlan(&plans[PLAN_APPLIED], args, NULL, SPI_OK_UPDATE);
 		return;
 	}
 	hard_state_values(channel, hs, args);
-	if (log == NULL)
+	if (applied == NULL)
 	{
 		StoreExecPlan(&plans[PLAN_HARD_STATE], args, NULL, SPI_OK_UPDATE);
 		return;
 	}
 	args[7] = values[RS_APPLIED_INDEX];
 	args[8] = values[RS_LOG_BYTES_SINCE_SNAPSHOT];
+	args[9] = values[RS_LAST_BLOCK];
+	args[10] = values[RS_LAST_BLOCK_HASH];
 	StoreExecPlan(&plans[PLAN_HARD_STATE_APPLIED], args, NULL, SPI_OK_UPDATE);
 }
 
@@ -441,14 +486,14 @@ StorePersistPeers(const char *channel, uint32 n_peers,
 }
 
 /*
- * Saves the applied index, with the hard state if hs is not NULL (one
- * update of the row instead of StorePersistHardState's and this one).
+ * Saves the applied index and the chain's head, with the hard state if hs
+ * is not NULL (one update of the row instead of StorePersistHardState's and
+ * this one).
  */
 void
-StoreSaveApplied(const char *channel, const LogPosition *log,
-				 const raft_hard_state *hs)
+StoreSaveApplied(const ChannelState *ch, const raft_hard_state *hs)
 {
-	save_raft_state(channel, hs, log);
+	save_raft_state(ch->name, hs, ch);
 }
 
 /* Deletes the log rows a snapshot at index covers. */

@@ -26,8 +26,7 @@ extern void
 StorePersistHardState(const char *channel, const raft_hard_state *hs);
 extern void StorePersistPeers(const char *channel, uint32 n_peers,
 							  const raft_peer_record *peers);
-extern void StoreSaveApplied(const char *channel, const LogPosition *log,
-							 const raft_hard_state *hs);
+extern void StoreSaveApplied(const ChannelState *ch, const raft_hard_state *hs);
 extern void StoreDeleteLogThrough(const char *channel, raft_index index);
 /* The bytes of the entries the log table holds for channel. */
 extern int64 StoreLogBytes(const char *channel);

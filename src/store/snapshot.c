@@ -126,27 +126,31 @@ StoreCheckSnapshotChain(ChannelState *ch, const uint8 *data, uint32 size)
 void
 StorePersistSnapshot(ChannelState *ch, const raft_snapshot *snapshot)
 {
-	Oid types[5] = { TEXTOID, INT8OID, INT8OID, BYTEAOID, TEXTOID };
-	Datum values[5];
+	Oid types[6] = { TEXTOID, INT8OID, INT8OID, BYTEAOID, INT8OID, BYTEAOID };
+	Datum values[6];
 
 	values[0] = CStringGetTextDatum(ch->name);
 	values[1] = Int64GetDatum((int64) snapshot->meta.index);
 	values[2] = Int64GetDatum((int64) snapshot->meta.term);
 	values[3] = PointerGetDatum(StoreBytea(snapshot->data, snapshot->data_size));
+	/* The head the pulled blocks reached, checked below. */
+	values[4] = Int64GetDatum(ch->chain.last_block);
+	values[5] =
+		PointerGetDatum(StoreBytea(ch->chain.last_hash, ORDERING_HASH_LEN));
 	StoreQuery("UPDATE ordering.raft_state SET snapshot_index = $2,"
 			   " snapshot_term = $3, snapshot_data = $4,"
 			   " applied_index = $2, commit_index = greatest(commit_index, $2),"
-			   " log_bytes_since_snapshot = 0 WHERE channel = $1",
-			   4, types, values, SPI_OK_UPDATE);
+			   " log_bytes_since_snapshot = 0, last_block = $5,"
+			   " last_block_hash = $6 WHERE channel = $1",
+			   6, types, values, SPI_OK_UPDATE);
 	StoreQuery("DELETE FROM ordering.log WHERE channel = $1", 1, types, values,
 			   SPI_OK_DELETE);
 
 	/* Consenters and settings as of the snapshot. */
-	values[4] =
+	types[1] = TEXTOID;
+	values[1] =
 		PointerGetDatum(cstring_to_text_with_len((const char *) snapshot->data,
 												 snapshot->data_size));
-	types[1] = TEXTOID;
-	values[1] = values[4];
 	StoreQuery("DELETE FROM ordering.consenters WHERE channel = $1", 1, types,
 			   values, SPI_OK_DELETE);
 	StoreQuery("INSERT INTO ordering.consenters"

@@ -13,7 +13,7 @@
 #include "executor/spi.h"
 #include "nodes/pg_list.h"
 
-#define STORE_PLAN_MAX_ARGS 10
+#define STORE_PLAN_MAX_ARGS 11
 
 /* A statement prepared on first use and kept for the process's life. */
 typedef struct StorePlan

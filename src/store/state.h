@@ -79,6 +79,9 @@ typedef struct StoreRaftState
 	/* The PostgreSQL cluster and timeline it last started under; 0: none. */
 	uint64 system_identifier;
 	uint64 timeline;
+	/* The chain's head saved with the applied index, if head_known. */
+	bool head_known;
+	ChainHead head;
 	/* The peer records (ordering.raft_peers), for options.peers. */
 	uint32 n_peers;
 	raft_peer_record peers[RAFT_MAX_MEMBERS];

@@ -556,7 +556,7 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 				wrote_blocks = true;
 		}
 		if (rd.n_committed > 0 || rd.n_entries > 0)
-			StoreSaveApplied(ch->state.name, &ch->state.log,
+			StoreSaveApplied(&ch->state,
 							 rd.has_hard_state ? &rd.hard_state : NULL);
 		if (rd.n_committed > 0)
 			snapshot_data = StoreMaybeSnapshot(&ch->state);

@@ -6,8 +6,10 @@
 # would pass the core's limit) and, separately, a peer record with a term of
 # 2^62 is planted in ordering.raft_peers; each time the server is restarted.
 # Then two of its raft_state columns are retyped (numeric for a bigint,
-# integer for a text), each time with a restart; and, in a transaction
-# rolled back, the blocks' hash, read by peer_block_hash.
+# integer for a text), each time with a restart; its last three blocks are
+# deleted, then its last block's hash is rewritten, each time with a
+# restart; and, in a transaction rolled back, the blocks' hash, read by
+# peer_block_hash.
 # The channel's ordering.status shows the error, the log gives the remedy
 # (drop the channel on this node and let it join again), the other channels
 # and the server keep running; after the value is repaired the node rejoins
@@ -92,6 +94,30 @@ broken_then_repaired('recovery_reason retyped to integer',
 	"ALTER TABLE ordering.raft_state ALTER COLUMN recovery_reason TYPE int USING 0",
 	"ALTER TABLE ordering.raft_state ALTER COLUMN recovery_reason TYPE text USING NULL",
 	qr/column "recovery_reason" read by ordering is of type integer, not text/, $retyped, 1);
+
+# The blocks table changed apart from the Raft state: the chain's head saved
+# with the applied index must still end the chain.  Before, the restarted
+# worker took the blocks table's last row as its head, and the next
+# entries became blocks numbered and linked from there: with the last three
+# blocks deleted, the node wrote its next block as 8 where its peers had
+# 11, and its chain parted from theirs with no error anywhere.
+my $head = $oc->safe_query($victim, "SELECT max(number) FROM ordering.blocks WHERE channel = '$ch'");
+my $cut = $head - 3;
+broken_then_repaired('the last blocks deleted',
+	"CREATE TABLE public.saved_blocks AS SELECT * FROM ordering.blocks WHERE channel = '$ch' AND number > $cut;
+	 CREATE TABLE public.saved_txs AS SELECT * FROM ordering.transactions WHERE channel = '$ch' AND block_number > $cut;
+	 DELETE FROM ordering.transactions WHERE channel = '$ch' AND block_number > $cut;
+	 DELETE FROM ordering.blocks WHERE channel = '$ch' AND number > $cut",
+	"INSERT INTO ordering.blocks SELECT * FROM public.saved_blocks;
+	 INSERT INTO ordering.transactions SELECT * FROM public.saved_txs;
+	 DROP TABLE public.saved_blocks, public.saved_txs",
+	qr/channel "$ch" ends at block $cut where this node applied up to block $head/);
+broken_then_repaired('the last block rewritten',
+	"CREATE TABLE public.saved_hash AS SELECT hash FROM ordering.blocks WHERE channel = '$ch' AND number = $head;
+	 UPDATE ordering.blocks SET hash = sha256(hash) WHERE channel = '$ch' AND number = $head",
+	"UPDATE ordering.blocks SET hash = (SELECT hash FROM public.saved_hash) WHERE channel = '$ch' AND number = $head;
+	 DROP TABLE public.saved_hash",
+	qr/block $head of channel "$ch" is not the block this node applied/);
 
 # The same in the functions peers call: a block's hash retyped to integer,
 # read by peer_block_hash (catch-up and eviction checks call it), was
