@@ -85,6 +85,7 @@ SELECT public.regress_error_of(statement) FROM (VALUES
 	($$SELECT ordering.submit_txs('no-such-channel', ARRAY['x']::bytea[])$$),
 	($$SELECT ordering.submit_txs('submit-ch', NULL)$$),
 	($$SELECT ordering.submit_txs('submit-ch', ARRAY['x', NULL]::bytea[])$$),
+	($$SELECT ordering.submit_txs('submit-ch', ARRAY[['y1', 'y2'], ['y3', 'y4']]::bytea[])$$),
 	($$SELECT ordering.submit_txs('small-ch', ARRAY['fits', '123456789']::bytea[])$$),
 	($$SELECT ordering.wait_for_block('no-such-channel', 0)$$),
 	($$SELECT ordering.wait_for_block('submit-ch', -1)$$),

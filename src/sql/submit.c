@@ -611,7 +611,11 @@ ordering_submit_tx_async(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(item.tx_id));
 }
 
-/* Each element of payloads, in order; errors 22004 on a NULL element. */
+/*
+ * Each element of payloads, in order; errors 22004 on a NULL element, and
+ * 2202E on a multidimensional array, whose order of transactions nobody
+ * chose (it was taken flattened).
+ */
 static SubmitItem *
 submit_items_from_array(ArrayType *payloads, int *n_items)
 {
@@ -620,6 +624,11 @@ submit_items_from_array(ArrayType *payloads, int *n_items)
 	int n;
 	SubmitItem *items;
 
+	if (ARR_NDIM(payloads) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("payloads must be a one-dimensional array"),
+				 errdetail("It has %d dimensions.", ARR_NDIM(payloads))));
 	deconstruct_array(payloads, BYTEAOID, -1, false, TYPALIGN_INT, &elements,
 					  &nulls, &n);
 	items = palloc0(sizeof(SubmitItem) * Max(n, 1));
