@@ -232,6 +232,9 @@ GRANT SELECT ON ordering.channels, ordering.consenters, ordering.blocks,
 	ordering.transactions TO ordering_reader;
 GRANT SELECT ON ordering.log, ordering.raft_state, ordering.raft_peers,
 	ordering.catchups TO ordering_admin;
+-- verify_chain, run as the caller, checks the blocks against this head.
+GRANT SELECT (channel, last_block, last_block_hash) ON ordering.raft_state
+	TO ordering_reader;
 
 -- Channels ------------------------------------------------------------------
 

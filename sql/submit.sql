@@ -177,6 +177,25 @@ DELETE FROM ordering.blocks WHERE channel = 'submit-ch' AND number = 2;
 SELECT * FROM ordering.verify_chain('submit-ch');
 ROLLBACK;
 BEGIN;
+-- The last blocks deleted: what is left links up, but this node applied
+-- more (raft_state keeps the head).
+DELETE FROM ordering.transactions WHERE channel = 'submit-ch' AND block_number >= 5;
+DELETE FROM ordering.blocks WHERE channel = 'submit-ch' AND number >= 5;
+SELECT * FROM ordering.verify_chain('submit-ch');
+ROLLBACK;
+BEGIN;
+-- The last block rewritten whole: no block after it breaks the link.
+UPDATE ordering.transactions SET payload = 'X'
+WHERE channel = 'submit-ch' AND block_number = (SELECT max(number) FROM ordering.blocks WHERE channel = 'submit-ch');
+UPDATE ordering.blocks b SET data_hash = (SELECT sha256(string_agg(sha256(convert_to(t.tx_id, 'UTF8') || '\x00'::bytea || t.payload), '' ORDER BY t.position))
+										  FROM ordering.transactions t
+										  WHERE t.channel = b.channel AND t.block_number = b.number)
+WHERE channel = 'submit-ch' AND number = (SELECT max(number) FROM ordering.blocks WHERE channel = 'submit-ch');
+UPDATE ordering.blocks SET hash = sha256(int8send(number) || previous_hash || data_hash)
+WHERE channel = 'submit-ch' AND number = (SELECT max(number) FROM ordering.blocks WHERE channel = 'submit-ch');
+SELECT * FROM ordering.verify_chain('submit-ch');
+ROLLBACK;
+BEGIN;
 -- Transactions without a normal block are found (no foreign key keeps them out).
 INSERT INTO ordering.transactions VALUES ('submit-ch', 99, 0, 'orphan', 'o');
 SELECT * FROM ordering.verify_chain('submit-ch');

@@ -354,6 +354,10 @@ typedef struct ChainCheck
 	uint8 stored_hash[ORDERING_HASH_LEN];
 	OrderingDataHasher hasher;
 	MemoryContext block_context; /* lives across rows: hasher, detail */
+	/* the head this node applied up to (raft_state), if known */
+	bool has_head;
+	int64 head_number;
+	uint8 head_hash[ORDERING_HASH_LEN];
 	/* result */
 	bool bad;
 	int64 first_bad_block;
@@ -424,6 +428,13 @@ chain_finish_block(ChainCheck *check)
 		chain_bad(check, check->number,
 				  psprintf("hash of block " INT64_FORMAT
 						   " does not match its header",
+						   check->number));
+	/* Rewritten whole, with no block after it to break the link to. */
+	if (check->has_head && check->number == check->head_number &&
+		!hash_matches(check->stored_hash, check->head_hash))
+		chain_bad(check, check->number,
+				  psprintf("block " INT64_FORMAT
+						   " is not the block this node applied",
 						   check->number));
 	check->blocks++;
 	check->expected_number = check->number + 1;
@@ -549,6 +560,50 @@ chain_check_all(const char *channel, ChainCheck *check)
 }
 
 /*
+ * The head saved with the applied index, read before the blocks: they are
+ * only appended to, so a later read holds it too.  None on an archive, or
+ * before the first apply.
+ */
+static void
+chain_read_head(const char *channel, ChainCheck *check)
+{
+	Oid types[1] = { TEXTOID };
+	Datum values[1] = { CStringGetTextDatum(channel) };
+	bool number_null;
+	bool hash_null;
+	Datum number;
+	Datum hash;
+
+	OrderingSpiExecute("SELECT last_block, last_block_hash"
+					   " FROM ordering.raft_state WHERE channel = $1",
+					   1, types, values, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		return;
+	number = StoreGetColumn(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+							INT8OID, &number_null);
+	hash = StoreGetColumn(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2,
+						  BYTEAOID, &hash_null);
+	if (number_null || hash_null ||
+		VARSIZE_ANY_EXHDR(DatumGetByteaPP(hash)) != ORDERING_HASH_LEN)
+		return;
+	check->has_head = true;
+	check->head_number = DatumGetInt64(number);
+	memcpy(check->head_hash, VARDATA_ANY(DatumGetByteaPP(hash)),
+		   ORDERING_HASH_LEN);
+}
+
+/* The blocks must reach the head this node applied. */
+static void
+chain_check_head(ChainCheck *check)
+{
+	if (check->has_head && check->expected_number <= check->head_number)
+		chain_bad(check, check->expected_number,
+				  psprintf("blocks " INT64_FORMAT " to " INT64_FORMAT
+						   ", which this node applied, are missing",
+						   check->expected_number, check->head_number));
+}
+
+/*
  * Transactions the walk over the blocks did not see: rows whose block is
  * missing or is a configuration block (no foreign key keeps them out).
  */
@@ -593,7 +648,9 @@ ordering_verify_chain(PG_FUNCTION_ARGS)
 	spi = StoreSpiConnect();
 	if (!OrderingChannelExists(channel))
 		OrderingReportUnknownChannel(channel);
+	chain_read_head(channel, &check);
 	chain_check_all(channel, &check);
+	chain_check_head(&check);
 	chain_check_orphans(channel, &check);
 	StoreSpiFinish(spi);
 
