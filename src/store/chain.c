@@ -167,6 +167,33 @@ StoreCheckChainHead(const ChannelState *ch, const StoreRaftState *state)
 {
 	const char *detail =
 		"ordering.blocks was changed apart from the Raft state: blocks deleted, added or rewritten by hand, or the table restored on its own.";
+	Oid types[2] = { TEXTOID, INT8OID };
+	Datum values[2] = { CStringGetTextDatum(ch->name),
+						Int64GetDatum(ch->chain.last_block) };
+	int64 raft_index;
+
+	/*
+	 * The entry of the last block is applied: an applied index set back
+	 * would have the entries after it applied again, configuration changes
+	 * writing their blocks twice.
+	 */
+	StoreQuery("SELECT raft_index FROM ordering.blocks"
+			   " WHERE channel = $1 AND number = $2",
+			   2, types, values, SPI_OK_SELECT);
+	raft_index = SPI_processed == 1
+		? StoreGetInt64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)
+		: 0;
+	if (raft_index < 0 || (uint64) raft_index > state->applied)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("block " INT64_FORMAT
+						" of channel \"%s\" was applied at raft index " INT64_FORMAT
+						", past the applied index " UINT64_FORMAT,
+						ch->chain.last_block, ch->name, raft_index,
+						(uint64) state->applied),
+				 errdetail(
+					 "ordering.raft_state was set back apart from the blocks."),
+				 errhint(STORE_IDENTITY_REMEDY)));
 
 	if (!state->head_known)
 		return;

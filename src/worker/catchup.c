@@ -56,6 +56,7 @@ typedef struct CatchupTarget
 {
 	int64 last_block;
 	uint8 last_hash[ORDERING_HASH_LEN];
+	raft_index index; /* the snapshot's: no block it covers comes after */
 } CatchupTarget;
 
 static Datum
@@ -98,6 +99,7 @@ catchup_read_target(const char *channel, const raft_snapshot *snapshot,
 	target->last_block = DatumGetInt64(block);
 	memcpy(target->last_hash, VARDATA_ANY(DatumGetByteaPP(hash)),
 		   ORDERING_HASH_LEN);
+	target->index = snapshot->meta.index;
 }
 
 int64
@@ -178,7 +180,21 @@ catchup_one_page(const char *channel, ChainHead *head, PGconn *conn,
 						peer->node, first, channel)));
 	for (int i = 0; i < page.n_blocks; i++)
 	{
+		const StoreBlockRow *row = &page.blocks[i].row;
+
 		PeerChainVerifyNext(head, &page.blocks[i], peer->node);
+		/*
+		 * raft_index is not hashed: bounded here, as a restart compares the
+		 * last block's with the applied index (StoreCheckChainHead).
+		 */
+		if (row->raft_index < 0 || (uint64) row->raft_index > target->index)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("node %s sent block " INT64_FORMAT
+							" at raft index " INT64_FORMAT
+							", past the snapshot's index " UINT64_FORMAT,
+							peer->node, row->number, row->raft_index,
+							(uint64) target->index)));
 		catchup_insert(channel, &page.blocks[i]);
 	}
 }

@@ -5,7 +5,9 @@
 # the follower misses are compacted away on the leader.  When the follower
 # restarts it receives the leader's snapshot, pulls the blocks it misses with
 # SQL from a peer, verifies them, and continues with normal replication.
-# Afterwards all chains are identical and verified.
+# Afterwards all chains are identical and verified.  Then once more, with
+# the peers serving a block whose raft_index (not hashed) is past the
+# snapshot's index: the follower refuses it until they serve the real one.
 use strict;
 use warnings;
 
@@ -105,5 +107,36 @@ $oc->assert_acknowledged_present(\@names, $ch, \@acked);
 my $st = $oc->status($lagger, $ch);
 ok(($st->{snapshot_index} // 0) > 0, "ordering.status of $lagger shows its snapshot index")
   if $st && exists $st->{snapshot_index};
+
+# --- a block's raft_index is not hashed: the peers serve one past the
+# snapshot's index, and the follower refuses it (it used to insert it; a
+# restart, which checks the last block's raft_index against the applied
+# index, would then have stopped the channel there).
+$lag_block = $oc->last_block($lagger, $ch);
+$lag_index = raft_state($lagger)->{applied_index};
+$oc->stop_node($lagger, 'fast');
+ok($oc->fill_to($leader, $ch, $lag_block + 60, leader => $leader, acked => \@acked),
+	'the others go on again without the stopped follower');
+ok( $oc->wait_until("the leader's snapshot covers the stopped follower's index again", 60,
+		sub { raft_state($leader)->{snapshot_index} > $lag_index + 5 }),
+	"the leader's snapshot is past the stopped follower's index ($lag_index)");
+my $forged = $lag_block + 1;
+my $where = "channel = '$ch' AND number = $forged";
+my %real_index = map { $_ => $oc->safe_query($_, "SELECT raft_index FROM ordering.blocks WHERE $where") } ($leader, $other);
+$oc->safe_query($_, "UPDATE ordering.blocks SET raft_index = 9223372036854775807 WHERE $where") for ($leader, $other);
+my $log_at = -s $oc->node($lagger)->logfile;
+$oc->start_node($lagger);
+ok( $oc->wait_until("$lagger refuses the forged raft_index", 60,
+		sub { $oc->node($lagger)->log_contains(qr/sent block $forged at raft index 9223372036854775807, past the snapshot's index/, $log_at) }),
+	"$lagger refuses block $forged at a raft_index past the snapshot's index");
+is($oc->safe_query($lagger, "SELECT count(*) FROM ordering.blocks WHERE $where"), '0',
+	"$lagger did not insert block $forged");
+$oc->safe_query($_, "UPDATE ordering.blocks SET raft_index = $real_index{$_} WHERE $where") for ($leader, $other);
+ok(defined $oc->wait_for_same_head($ch, \@names, 120), "$lagger catches up once the peers serve the real raft_index");
+is($oc->safe_query($lagger, "SELECT raft_index FROM ordering.blocks WHERE $where"), $real_index{$leader},
+	"$lagger holds block $forged at its real raft_index");
+$oc->assert_chains_identical_and_verified(\@names, $ch);
+$oc->assert_acknowledged_present(\@names, $ch, \@acked);
+is($oc->crashes($lagger, $log_at), '', "no server process of $lagger crashed");
 
 done_testing();

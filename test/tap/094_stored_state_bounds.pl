@@ -7,7 +7,8 @@
 # 2^62 is planted in ordering.raft_peers; each time the server is restarted.
 # Then two of its raft_state columns are retyped (numeric for a bigint,
 # integer for a text), each time with a restart; its last three blocks are
-# deleted, then its last block's hash is rewritten, each time with a
+# deleted, then its last block's hash is rewritten, then its applied index
+# is set back before its last (configuration) block, each time with a
 # restart; and, in a transaction rolled back, the blocks' hash, read by
 # peer_block_hash.
 # The channel's ordering.status shows the error, the log gives the remedy
@@ -118,6 +119,24 @@ broken_then_repaired('the last block rewritten',
 	"UPDATE ordering.blocks SET hash = (SELECT hash FROM public.saved_hash) WHERE channel = '$ch' AND number = $head;
 	 DROP TABLE public.saved_hash",
 	qr/block $head of channel "$ch" is not the block this node applied/);
+
+# An applied index set back by hand: the entries after it were applied
+# again on restart, and a configuration change wrote its block a second
+# time (block 8 at raft index 5 again, on one node): a chain parted from its
+# peers', and verify_chain passed on it.  The last block's raft index must
+# not be past the applied index.
+my $config_block = $oc->safe_query($leader,
+	"SELECT ordering.update_channel_config('$ch', '{\"batch_timeout\": 60}')");
+ok($oc->wait_for_block($ch, \@names, $config_block), "every node has configuration block $config_block");
+broken_then_repaired('the applied index set back',
+	"CREATE TABLE public.saved_applied AS SELECT applied_index FROM ordering.raft_state WHERE channel = '$ch';
+	 UPDATE ordering.raft_state SET applied_index =
+	   (SELECT raft_index - 1 FROM ordering.blocks WHERE channel = '$ch' AND number = $config_block)
+	 WHERE channel = '$ch'",
+	"UPDATE ordering.raft_state SET applied_index = (SELECT applied_index FROM public.saved_applied)
+	 WHERE channel = '$ch';
+	 DROP TABLE public.saved_applied",
+	qr/block $config_block of channel "$ch" was applied at raft index \d+, past the applied index \d+/);
 
 # The same in the functions peers call: a block's hash retyped to integer,
 # read by peer_block_hash (catch-up and eviction checks call it), was
