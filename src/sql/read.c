@@ -33,6 +33,7 @@
 #include "common/gucs.h"
 #include "common/shmem.h"
 #include "raft/raft.h"
+#include "store/log.h"
 #include "store/spi.h"
 #include "sql/backend.h"
 #include "sql/catalog.h"
@@ -356,8 +357,7 @@ typedef struct ChainCheck
 	MemoryContext block_context; /* lives across rows: hasher, detail */
 	/* the head this node applied up to (raft_state), if known */
 	bool has_head;
-	int64 head_number;
-	uint8 head_hash[ORDERING_HASH_LEN];
+	ChainHead head;
 	/* result */
 	bool bad;
 	int64 first_bad_block;
@@ -430,8 +430,8 @@ chain_finish_block(ChainCheck *check)
 						   " does not match its header",
 						   check->number));
 	/* Rewritten whole, with no block after it to break the link to. */
-	if (check->has_head && check->number == check->head_number &&
-		!hash_matches(check->stored_hash, check->head_hash))
+	if (check->has_head && check->number == check->head.last_block &&
+		!hash_matches(check->stored_hash, check->head.last_hash))
 		chain_bad(check, check->number,
 				  psprintf("block " INT64_FORMAT
 						   " is not the block this node applied",
@@ -569,38 +569,25 @@ chain_read_head(const char *channel, ChainCheck *check)
 {
 	Oid types[1] = { TEXTOID };
 	Datum values[1] = { CStringGetTextDatum(channel) };
-	bool number_null;
-	bool hash_null;
-	Datum number;
-	Datum hash;
 
 	OrderingSpiExecute("SELECT last_block, last_block_hash"
 					   " FROM ordering.raft_state WHERE channel = $1",
 					   1, types, values, SPI_OK_SELECT);
-	if (SPI_processed != 1)
-		return;
-	number = StoreGetColumn(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-							INT8OID, &number_null);
-	hash = StoreGetColumn(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2,
-						  BYTEAOID, &hash_null);
-	if (number_null || hash_null ||
-		VARSIZE_ANY_EXHDR(DatumGetByteaPP(hash)) != ORDERING_HASH_LEN)
-		return;
-	check->has_head = true;
-	check->head_number = DatumGetInt64(number);
-	memcpy(check->head_hash, VARDATA_ANY(DatumGetByteaPP(hash)),
-		   ORDERING_HASH_LEN);
+	/* Out of range: the worker reports it; the blocks are checked alone. */
+	check->has_head = SPI_processed == 1 &&
+		StoreReadAppliedHead(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+							 &check->head) == STORE_HEAD_KNOWN;
 }
 
 /* The blocks must reach the head this node applied. */
 static void
 chain_check_head(ChainCheck *check)
 {
-	if (check->has_head && check->expected_number <= check->head_number)
+	if (check->has_head && check->expected_number <= check->head.last_block)
 		chain_bad(check, check->expected_number,
 				  psprintf("blocks " INT64_FORMAT " to " INT64_FORMAT
 						   ", which this node applied, are missing",
-						   check->expected_number, check->head_number));
+						   check->expected_number, check->head.last_block));
 }
 
 /*

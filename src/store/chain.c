@@ -127,15 +127,16 @@ StoreLoadConsenters(ChannelState *ch)
 	}
 }
 
+/* The last block; its raft_index too, if raft_index is not NULL. */
 void
-StoreLoadChainHead(ChannelState *ch)
+StoreLoadChainHead(ChannelState *ch, int64 *raft_index)
 {
 	Oid types[1] = { TEXTOID };
 	Datum name = CStringGetTextDatum(ch->name);
 	bool isnull;
 	bytea *hash;
 
-	StoreQuery("SELECT number, hash FROM ordering.blocks"
+	StoreQuery("SELECT number, hash, raft_index FROM ordering.blocks"
 			   " WHERE channel = $1 ORDER BY number DESC LIMIT 1",
 			   1, types, &name, SPI_OK_SELECT);
 	if (SPI_processed != 1)
@@ -153,6 +154,9 @@ StoreLoadChainHead(ChannelState *ch)
 				 errmsg("block " INT64_FORMAT " of channel \"%s\" has a bad hash",
 						ch->chain.last_block, ch->name)));
 	memcpy(ch->chain.last_hash, VARDATA_ANY(hash), ORDERING_HASH_LEN);
+	if (raft_index != NULL)
+		*raft_index =
+			StoreGetInt64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
 }
 
 /*
@@ -163,26 +167,17 @@ StoreLoadChainHead(ChannelState *ch)
  * silence.
  */
 void
-StoreCheckChainHead(const ChannelState *ch, const StoreRaftState *state)
+StoreCheckChainHead(const ChannelState *ch, const StoreRaftState *state,
+					int64 raft_index)
 {
 	const char *detail =
 		"ordering.blocks was changed apart from the Raft state: blocks deleted, added or rewritten by hand, or the table restored on its own.";
-	Oid types[2] = { TEXTOID, INT8OID };
-	Datum values[2] = { CStringGetTextDatum(ch->name),
-						Int64GetDatum(ch->chain.last_block) };
-	int64 raft_index;
 
 	/*
-	 * The entry of the last block is applied: an applied index set back
-	 * would have the entries after it applied again, configuration changes
-	 * writing their blocks twice.
+	 * The entry of the last block (raft_index) is applied: an applied index
+	 * set back would have the entries after it applied again, configuration
+	 * changes writing their blocks twice.
 	 */
-	StoreQuery("SELECT raft_index FROM ordering.blocks"
-			   " WHERE channel = $1 AND number = $2",
-			   2, types, values, SPI_OK_SELECT);
-	raft_index = SPI_processed == 1
-		? StoreGetInt64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)
-		: 0;
 	if (raft_index < 0 || (uint64) raft_index > state->applied)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),

@@ -32,9 +32,9 @@ typedef struct StoreBlockRow
 /* Loading (inside StoreLoadChannel). */
 extern void StoreLoadSettings(ChannelState *ch);
 extern void StoreLoadConsenters(ChannelState *ch);
-extern void StoreLoadChainHead(ChannelState *ch);
-extern void
-StoreCheckChainHead(const ChannelState *ch, const StoreRaftState *state);
+extern void StoreLoadChainHead(ChannelState *ch, int64 *raft_index);
+extern void StoreCheckChainHead(const ChannelState *ch,
+								const StoreRaftState *state, int64 raft_index);
 
 /* Writing rows as they are (the caller has checked the hashes). */
 extern void

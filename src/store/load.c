@@ -22,16 +22,17 @@ StoreLoadChannel(ChannelState *ch, StoreRaftState *state,
 {
 	raft_storage view;
 	raft_term term = 0;
+	int64 head_raft_index;
 
 	StoreLoadSettings(ch);
 	if (ch->settings_json == NULL)
 		return false;
 	StoreLoadConsenters(ch);
 	StoreLoadRaftState(ch, state);
-	StoreLoadChainHead(ch);
+	StoreLoadChainHead(ch, &head_raft_index);
 	if (ch->archived)
 		return true;
-	StoreCheckChainHead(ch, state);
+	StoreCheckChainHead(ch, state, head_raft_index);
 	StoreLoadPeers(ch, state);
 	if (state->snapshot.data_size > 0)
 	{

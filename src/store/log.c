@@ -140,13 +140,8 @@ static StorePlan plans[PLAN_COUNT] = {
 					   { TEXTOID, INT8OID, INT8OID, INT8OID, BYTEAOID } },
 };
 
-/*
- * The chain's head saved with the applied index (columns first, first + 1),
- * bounded: a NULL leaves it unknown.
- */
-static void
-store_read_applied_head(const ChannelState *ch, StoreRaftState *state,
-						HeapTuple tuple, TupleDesc desc, int first)
+StoreAppliedHead
+StoreReadAppliedHead(HeapTuple tuple, TupleDesc desc, int first, ChainHead *head)
 {
 	bool number_null;
 	bool hash_null;
@@ -154,15 +149,15 @@ store_read_applied_head(const ChannelState *ch, StoreRaftState *state,
 	Datum hash = StoreGetColumn(tuple, desc, first + 1, BYTEAOID, &hash_null);
 	bytea *bytes;
 
-	state->head_known = !number_null && !hash_null;
-	if (!state->head_known)
-		return;
+	if (number_null || hash_null)
+		return STORE_HEAD_UNKNOWN;
 	bytes = DatumGetByteaPP(hash);
 	if (DatumGetInt64(number) < 0 ||
 		VARSIZE_ANY_EXHDR(bytes) != ORDERING_HASH_LEN)
-		StoreRaftStateCorrupt(ch->name, "its last block");
-	state->head.last_block = DatumGetInt64(number);
-	memcpy(state->head.last_hash, VARDATA_ANY(bytes), ORDERING_HASH_LEN);
+		return STORE_HEAD_OUT_OF_RANGE;
+	head->last_block = DatumGetInt64(number);
+	memcpy(head->last_hash, VARDATA_ANY(bytes), ORDERING_HASH_LEN);
+	return STORE_HEAD_KNOWN;
 }
 
 void
@@ -211,7 +206,16 @@ StoreLoadRaftState(ChannelState *ch, StoreRaftState *state)
 		state->snapshot.data_size = VARSIZE_ANY_EXHDR(b);
 		state->snapshot.data = (uint8 *) VARDATA_ANY(b);
 	}
-	store_read_applied_head(ch, state, tuple, desc, 16);
+	switch (StoreReadAppliedHead(tuple, desc, 16, &state->head))
+	{
+		case STORE_HEAD_UNKNOWN:
+			break;
+		case STORE_HEAD_KNOWN:
+			state->head_known = true;
+			break;
+		case STORE_HEAD_OUT_OF_RANGE:
+			StoreRaftStateCorrupt(ch->name, "its last block");
+	}
 	/* The commit index is persisted with every apply; never behind it. */
 	if (state->hard_state.commit < state->applied)
 		state->hard_state.commit = state->applied;

@@ -10,8 +10,26 @@
 #ifndef ORDERING_STORE_LOG_H
 #define ORDERING_STORE_LOG_H
 
+#include "access/htup.h"
+#include "access/tupdesc.h"
+
 #include "store/state.h"
 
+
+/* The chain's head saved with the applied index (raft_state.last_block). */
+typedef enum StoreAppliedHead
+{
+	STORE_HEAD_UNKNOWN,		 /* NULL: nothing applied since the genesis */
+	STORE_HEAD_KNOWN,		 /* in *head */
+	STORE_HEAD_OUT_OF_RANGE, /* a negative number or a hash not 32 bytes */
+} StoreAppliedHead;
+
+/*
+ * Reads last_block and last_block_hash from columns first and first + 1 of
+ * a raft_state row.
+ */
+extern StoreAppliedHead StoreReadAppliedHead(HeapTuple tuple, TupleDesc desc,
+											 int first, ChainHead *head);
 
 /* Loading (inside StoreLoadChannel). */
 extern void StoreLoadRaftState(ChannelState *ch, StoreRaftState *state);

@@ -260,7 +260,7 @@ catchup_run(const char *channel)
 	strlcpy(st.name, channel, sizeof(st.name));
 	st.cxt = CurrentMemoryContext;
 	StoreLoadConsenters(&st);
-	StoreLoadChainHead(&st);
+	StoreLoadChainHead(&st, NULL);
 	memset(&members, 0, sizeof(members));
 	for (int i = 0; i < st.n_members; i++)
 		CatchupAddPeer(&members, st.members[i].node, st.members[i].conninfo);

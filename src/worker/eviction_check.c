@@ -382,7 +382,7 @@ OrderingEvictionMain(Datum main_arg)
 	StoreBegin();
 	StoreLoadConsenters(&st);
 	StoreLoadRaftState(&st, &stored);
-	StoreLoadChainHead(&st);
+	StoreLoadChainHead(&st, NULL);
 	StoreCommit();
 	/* The id the channel runs as, which its tables may not name (above). */
 	st.self_id = (raft_id) running_id;
