@@ -127,6 +127,22 @@ SELECT public.regress_error_of($$SELECT * FROM ordering.verify_chain(NULL)$$);
 SELECT channel, node FROM ordering.status
 WHERE channel IN ('genesis-ch', 'second.ch-2') ORDER BY channel;
 
+-- create_channel, join_channel and drop_channel write in the caller's
+-- transaction: a read-only one is refused with 25006, naming the function,
+-- and nothing is written.
+SET default_transaction_read_only = on;
+SELECT public.regress_error_of(statement) FROM (VALUES
+	($$SELECT ordering.create_channel('read-only-ch', '{"n1": "dbname=x user=orderer"}')$$),
+	($$SELECT ordering.drop_channel('second.ch-2')$$),
+	($$SELECT ordering.join_channel('read-only-ch', 'dbname=x user=orderer')$$)
+) AS refused(statement);
+RESET default_transaction_read_only;
+BEGIN READ ONLY;
+SELECT ordering.drop_channel('second.ch-2');
+ROLLBACK;
+SELECT (SELECT count(*) FROM ordering.channels WHERE channel = 'read-only-ch') AS created,
+	   (SELECT count(*) FROM ordering.blocks WHERE channel = 'second.ch-2') AS kept_blocks;
+
 -- drop_channel removes every row; the name can be used again.
 SELECT ordering.drop_channel('second.ch-2');
 SELECT count(*) FROM ordering.consenters WHERE channel = 'second.ch-2';

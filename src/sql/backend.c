@@ -70,6 +70,30 @@ require_not_in_recovery(void)
 				 errhint("Submit and manage channels on the primary.")));
 }
 
+/*
+ * create_channel, join_channel and drop_channel write this node's tables in
+ * the calling transaction.  PostgreSQL refuses writes in a read-only
+ * transaction in its executor, and genesis rows go in through the table
+ * AM: without this check a read-only transaction wrote them, or failed on
+ * whichever internal statement came first.  What the worker writes
+ * (submissions, configuration changes) is not the caller's write and is
+ * not refused here (TAP 015).
+ */
+void
+OrderingRequireReadWrite(const char *function)
+{
+	require_not_in_recovery();
+	if (XactReadOnly)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot execute %s() in a read-only transaction",
+						function),
+				 errdetail("%s() writes this node's ordering tables in the calling transaction.",
+						   function),
+				 errhint(
+					 "Call it in a read-write transaction (BEGIN READ WRITE, or SET default_transaction_read_only = off).")));
+}
+
 void
 OrderingRequireWorkerDatabase(void)
 {

@@ -15,6 +15,8 @@
 /* Errors 55000 unless ordering is preloaded and this is its database. */
 extern void OrderingRequireSharedMemory(void);
 extern void OrderingRequireWorkerDatabase(void);
+/* ERROR 25006 in a read-only transaction (or on a standby). */
+extern void OrderingRequireReadWrite(const char *function);
 /* ERROR 55000 unless ordering.node_name is set (a server without one is nobody). */
 extern void OrderingRequireNodeName(void);
 /* Both of the above, and the worker runs and is ready. */

@@ -131,6 +131,7 @@ ordering_create_channel(PG_FUNCTION_ARGS)
 	settings_jsonb = OrderingSettingsToJsonb(&settings);
 	OrderingRequireSharedMemory();
 	OrderingRequireWorkerDatabase();
+	OrderingRequireReadWrite("create_channel");
 
 	spi = StoreSpiConnect();
 	check_channel_is_new(channel);
@@ -165,6 +166,7 @@ ordering_drop_channel(PG_FUNCTION_ARGS)
 	Oid catchup_types[2] = { TEXTOID, INT4OID };
 	Datum catchup_values[2];
 
+	OrderingRequireReadWrite("drop_channel");
 	spi = StoreSpiConnect();
 	/*
 	 * A catch-up in its background worker holds the channels row (by the

@@ -110,6 +110,7 @@ ordering_join_channel(PG_FUNCTION_ARGS)
 	OrderingRequireSharedMemory();
 	OrderingRequireWorkerDatabase();
 	OrderingRequireNodeName();
+	OrderingRequireReadWrite("join_channel");
 
 	/*
 	 * The worker may have joined by itself already (a member pushed the
