@@ -40,6 +40,8 @@ EntryKindOf(const uint8 *data, Size len)
 			return ENTRY_BATCH;
 		case ENTRY_TAG_SETTINGS:
 			return ENTRY_SETTINGS;
+		case ENTRY_TAG_CHAIN_CHECK:
+			return ENTRY_CHAIN_CHECK;
 		default:
 			return ENTRY_UNKNOWN;
 	}
@@ -192,4 +194,44 @@ EntrySettingsDecode(const uint8 *data, Size len)
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("malformed settings entry: zero byte")));
 	return pnstrdup((const char *) data + 1, len - 1);
+}
+
+/* Tag, applied index, block number, hash. */
+#define CHAIN_CHECK_LEN                                                       \
+	(1 + sizeof(uint64) + sizeof(int64) + ORDERING_HASH_LEN)
+
+void
+EntryChainCheckEncode(StringInfo buf, const EntryChainCheck *check)
+{
+	uint64 index_be = pg_hton64(check->applied_index);
+	uint64 block_be = pg_hton64((uint64) check->block);
+
+	resetStringInfo(buf);
+	appendStringInfoChar(buf, ENTRY_TAG_CHAIN_CHECK);
+	appendBinaryStringInfo(buf, (const char *) &index_be, sizeof(index_be));
+	appendBinaryStringInfo(buf, (const char *) &block_be, sizeof(block_be));
+	appendBinaryStringInfo(buf, (const char *) check->hash, sizeof(check->hash));
+}
+
+void
+EntryChainCheckDecode(const uint8 *data, Size len, EntryChainCheck *check)
+{
+	uint64 index_be;
+	uint64 block_be;
+
+	if (len != CHAIN_CHECK_LEN || data[0] != ENTRY_TAG_CHAIN_CHECK)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("malformed chain check entry of %zu bytes", len)));
+	memcpy(&index_be, data + 1, sizeof(index_be));
+	memcpy(&block_be, data + 1 + sizeof(index_be), sizeof(block_be));
+	check->applied_index = pg_ntoh64(index_be);
+	check->block = (int64) pg_ntoh64(block_be);
+	memcpy(check->hash, data + 1 + sizeof(index_be) + sizeof(block_be),
+		   sizeof(check->hash));
+	if (check->block < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("malformed chain check entry: block " INT64_FORMAT,
+						check->block)));
 }

@@ -8,6 +8,9 @@
  *	  'B'		a batch: uint32 n, then n times
  *				  uint16 id_len, id bytes, uint32 payload_len, payload bytes
  *	  'U'		a settings update: the jsonb text of the full new settings
+ *	  'H'		a chain check: uint64 raft index, int64 block number, the
+ *				block's 32-byte hash: the proposer's last block once it had
+ *				applied up to that index (worker/chain_check.c)
  * Integers are big-endian.  A CONF_CHANGE entry is a raft_conf_change whose
  * context is the jsonb text {"node": "n4", "conninfo": "..."}.
  *
@@ -23,14 +26,18 @@
 
 #include "lib/stringinfo.h"
 
+#include "common/sha256.h"
+
 #define ENTRY_TAG_BATCH 'B'
 #define ENTRY_TAG_SETTINGS 'U'
+#define ENTRY_TAG_CHAIN_CHECK 'H'
 
 typedef enum EntryKind
 {
 	ENTRY_NOOP,
 	ENTRY_BATCH,
 	ENTRY_SETTINGS,
+	ENTRY_CHAIN_CHECK,
 	ENTRY_UNKNOWN
 } EntryKind;
 
@@ -57,5 +64,18 @@ extern EntryTx *EntryBatchDecode(const uint8 *data, Size len, uint32 *n_txs);
 extern void EntrySettingsEncode(StringInfo buf, const char *settings_json);
 /* Returns the palloc'd settings text of a 'U' entry. */
 extern char *EntrySettingsDecode(const uint8 *data, Size len);
+
+/* A chain check: the proposer's last block after applying applied_index. */
+typedef struct EntryChainCheck
+{
+	uint64 applied_index;
+	int64 block;
+	uint8 hash[ORDERING_HASH_LEN];
+} EntryChainCheck;
+
+extern void EntryChainCheckEncode(StringInfo buf, const EntryChainCheck *check);
+/* Decodes a chain check; ereport(ERROR) on malformed input. */
+extern void
+EntryChainCheckDecode(const uint8 *data, Size len, EntryChainCheck *check);
 
 #endif /* ORDERING_ENTRY_H */

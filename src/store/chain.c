@@ -127,23 +127,14 @@ StoreLoadConsenters(ChannelState *ch)
 	}
 }
 
-/* The last block; its raft_index too, if raft_index is not NULL. */
-void
-StoreLoadChainHead(ChannelState *ch, int64 *raft_index)
+/* The number and hash of SPI's first result row, as a head. */
+static void
+head_from_result(const char *channel, ChainHead *head)
 {
-	Oid types[1] = { TEXTOID };
-	Datum name = CStringGetTextDatum(ch->name);
 	bool isnull;
 	bytea *hash;
 
-	StoreQuery("SELECT number, hash, raft_index FROM ordering.blocks"
-			   " WHERE channel = $1 ORDER BY number DESC LIMIT 1",
-			   1, types, &name, SPI_OK_SELECT);
-	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("channel \"%s\" has no genesis block", ch->name)));
-	ch->chain.last_block =
+	head->last_block =
 		StoreGetInt64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	hash = DatumGetByteaPP(StoreGetColumn(SPI_tuptable->vals[0],
 										  SPI_tuptable->tupdesc, 2, BYTEAOID,
@@ -152,11 +143,50 @@ StoreLoadChainHead(ChannelState *ch, int64 *raft_index)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("block " INT64_FORMAT " of channel \"%s\" has a bad hash",
-						ch->chain.last_block, ch->name)));
-	memcpy(ch->chain.last_hash, VARDATA_ANY(hash), ORDERING_HASH_LEN);
+						head->last_block, channel)));
+	memcpy(head->last_hash, VARDATA_ANY(hash), ORDERING_HASH_LEN);
+}
+
+/* The last block; its raft_index too, if raft_index is not NULL. */
+void
+StoreLoadChainHead(ChannelState *ch, int64 *raft_index)
+{
+	Oid types[1] = { TEXTOID };
+	Datum name = CStringGetTextDatum(ch->name);
+
+	StoreQuery("SELECT number, hash, raft_index FROM ordering.blocks"
+			   " WHERE channel = $1 ORDER BY number DESC LIMIT 1",
+			   1, types, &name, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("channel \"%s\" has no genesis block", ch->name)));
+	head_from_result(ch->name, &ch->chain);
 	if (raft_index != NULL)
 		*raft_index =
 			StoreGetInt64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+}
+
+bool
+StoreBlockAppliedBy(const char *channel, uint64 upto, ChainHead *head)
+{
+	Oid types[2] = { TEXTOID, INT8OID };
+	Datum values[2];
+
+	if (upto > (uint64) PG_INT64_MAX)
+		return false;
+	values[0] = CStringGetTextDatum(channel);
+	values[1] = Int64GetDatum((int64) upto);
+	/* Blocks this transaction wrote through the table AM count too. */
+	CommandCounterIncrement();
+	StoreQuery("SELECT number, hash FROM ordering.blocks"
+			   " WHERE channel = $1 AND raft_index <= $2"
+			   " ORDER BY number DESC LIMIT 1",
+			   2, types, values, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		return false;
+	head_from_result(channel, head);
+	return true;
 }
 
 /*

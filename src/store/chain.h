@@ -36,6 +36,14 @@ extern void StoreLoadChainHead(ChannelState *ch, int64 *raft_index);
 extern void StoreCheckChainHead(const ChannelState *ch,
 								const StoreRaftState *state, int64 raft_index);
 
+/*
+ * The last block that entries up to raft index upto wrote, into *head;
+ * false if none.  Costs the blocks written after upto (a scan back from
+ * the last block).
+ */
+extern bool
+StoreBlockAppliedBy(const char *channel, uint64 upto, ChainHead *head);
+
 /* Writing rows as they are (the caller has checked the hashes). */
 extern void
 StoreInsertBlock(const char *channel, const StoreBlockRow *row, bool notify);

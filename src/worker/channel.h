@@ -160,6 +160,10 @@ typedef struct ChannelLeading
 	int handoff_slot;
 	uint64 handoff_ticket;
 	TimestampTz handoff_started_at;
+
+	/* The last block a chain check named (channel_chain_check.c). */
+	bool chain_check_armed;
+	int64 chain_checked_block;
 } ChannelLeading;
 
 /* Looking for this node's removal while no leader is heard (channel_eviction.c). */

@@ -172,6 +172,12 @@ extern void ChannelAnswerInstalledSnapshot(Channel *ch, raft_index installed);
 extern void ChannelReceiveQuiesce(Channel *ch, const ChannelMember *from,
 								  const char *data, Size len);
 
+/* Chain checks through the log (channel_chain_check.c). */
+/* After a ready, on a leader: propose one every so many blocks. */
+extern void ChannelMaybeProposeChainCheck(Channel *ch);
+/* Applying one: ERROR XX001 when this node's chain parted from the leader's. */
+extern void ChannelApplyChainCheck(Channel *ch, const raft_entry *entry);
+
 /* Status (channel_status.c). */
 extern void ChannelClearStatus(int status_slot);
 

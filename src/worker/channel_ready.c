@@ -232,6 +232,9 @@ channel_apply_entry(Channel *ch, const raft_entry *entry, bool *rebuild,
 			}
 				CutterConfigure(&ch->routing.cutter, &ch->state.settings);
 				break;
+			case ENTRY_CHAIN_CHECK:
+				ChannelApplyChainCheck(ch, entry);
+				break;
 			case ENTRY_UNKNOWN:
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_CORRUPTED),
@@ -629,6 +632,8 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 		/* Entries committed: room for proposals backpressure held back. */
 		if (committed && ch->routing.blocked != NIL)
 			ChannelRetryBlocked(ch);
+		if (wrote_blocks || soft_changed)
+			ChannelMaybeProposeChainCheck(ch);
 	}
 
 	if (snapshot_data != NULL)
