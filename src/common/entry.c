@@ -213,25 +213,19 @@ EntryChainCheckEncode(StringInfo buf, const EntryChainCheck *check)
 	appendBinaryStringInfo(buf, (const char *) check->hash, sizeof(check->hash));
 }
 
-void
+bool
 EntryChainCheckDecode(const uint8 *data, Size len, EntryChainCheck *check)
 {
 	uint64 index_be;
 	uint64 block_be;
 
 	if (len != CHAIN_CHECK_LEN || data[0] != ENTRY_TAG_CHAIN_CHECK)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("malformed chain check entry of %zu bytes", len)));
+		return false;
 	memcpy(&index_be, data + 1, sizeof(index_be));
 	memcpy(&block_be, data + 1 + sizeof(index_be), sizeof(block_be));
 	check->applied_index = pg_ntoh64(index_be);
 	check->block = (int64) pg_ntoh64(block_be);
 	memcpy(check->hash, data + 1 + sizeof(index_be) + sizeof(block_be),
 		   sizeof(check->hash));
-	if (check->block < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("malformed chain check entry: block " INT64_FORMAT,
-						check->block)));
+	return check->block >= 0;
 }

@@ -74,8 +74,8 @@ typedef struct EntryChainCheck
 } EntryChainCheck;
 
 extern void EntryChainCheckEncode(StringInfo buf, const EntryChainCheck *check);
-/* Decodes a chain check; ereport(ERROR) on malformed input. */
-extern void
+/* Decodes a chain check; false if it is malformed. */
+extern bool
 EntryChainCheckDecode(const uint8 *data, Size len, EntryChainCheck *check);
 
 #endif /* ORDERING_ENTRY_H */

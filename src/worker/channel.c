@@ -362,6 +362,7 @@ ChannelLoad(Channel *ch)
 	if (after_catchup)
 		ChannelAnswerInstalledSnapshot(ch, stored.snapshot.meta.index);
 	ch->counters.last_error[0] = '\0';
+	ch->counters.chain_parted = false;
 	elog(DEBUG1,
 		 "channel \"%s\" loaded: raft id " UINT64_FORMAT
 		 ", applied " UINT64_FORMAT ", last block " INT64_FORMAT,

@@ -195,6 +195,7 @@ typedef struct ChannelCounters
 	int64 rejected_records; /* from peers, dropped (channel_identity.c) */
 	bool recovering;		/* as last logged (channel_recovery.c) */
 	bool archive_logged;
+	bool chain_parted; /* last_error is a failed chain check's */
 	char last_error[ORDERING_ERROR_MESSAGE_MAX];
 } ChannelCounters;
 

@@ -16,12 +16,17 @@
  * entry: its last block once it had applied up to its applied index.
  * Each member applies it after every entry before it, so its own last
  * block written by entries up to that index must be the same block.  If
- * not, applying fails with XX001 and the channel stops on that node (the
- * ready is rolled back and retried, as after any failed apply), naming
- * both blocks: its chain and the leader's have parted.  Which one is wrong
- * the node cannot tell; verify_chain on each tells, and the wrong one is
- * dropped and joins again.  This is etcd's corruption check brought into
- * the log, where the order of blocks is already agreed.
+ * not, the member logs a WARNING naming both blocks and the remedy, and
+ * ordering.status shows it (last_error), at every check until the chains
+ * agree again.  It does not stop: which of the two chains is wrong the
+ * node cannot tell, and a committed check that failed the apply would be
+ * applied again at every restart.  Had the leader's tables been changed,
+ * its followers would have stopped for good, on an entry in their logs,
+ * and the channel with them, even after the leader was dropped.
+ * verify_chain on each node tells which chain is wrong; that node's
+ * channel is dropped and joins again.  This is etcd's corruption check
+ * (an alarm, not a repair) brought into the log, where the order of blocks
+ * is already agreed.
  *
  * Cost: one small entry every CHAIN_CHECK_BLOCKS blocks, and on applying
  * it a scan back over the blocks written after its index (a few: the
@@ -94,15 +99,22 @@ ChannelApplyChainCheck(Channel *ch, const raft_entry *entry)
 	EntryChainCheck check;
 	ChainHead own;
 	bool found;
+	char *message;
 
-	EntryChainCheckDecode(entry->data, entry->size, &check);
-	if (check.applied_index >= entry->index)
-		ereport(ERROR,
+	/*
+	 * A check changes nothing: a malformed one, or one too far back to be
+	 * cheap, is skipped (an error would stop the log at it for good).
+	 */
+	if (!EntryChainCheckDecode(entry->data, entry->size, &check) ||
+		check.applied_index >= entry->index)
+	{
+		ereport(WARNING,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("channel \"%s\": chain check at raft index " UINT64_FORMAT
-						" names raft index " UINT64_FORMAT ", not an earlier one",
-						ch->state.name, (uint64) entry->index,
-						check.applied_index)));
+				 errmsg("channel \"%s\": malformed chain check at raft index " UINT64_FORMAT
+						" skipped",
+						ch->state.name, (uint64) entry->index)));
+		return;
+	}
 	if (entry->index - check.applied_index > CHAIN_CHECK_MAX_GAP)
 	{
 		elog(DEBUG1,
@@ -115,21 +127,36 @@ ChannelApplyChainCheck(Channel *ch, const raft_entry *entry)
 	found = StoreBlockAppliedBy(ch->state.name, check.applied_index, &own);
 	if (found && own.last_block == check.block &&
 		memcmp(own.last_hash, check.hash, ORDERING_HASH_LEN) == 0)
+	{
+		if (ch->counters.chain_parted)
+		{
+			elog(LOG,
+				 "channel \"%s\": block " INT64_FORMAT
+				 " is the leader's: the chains agree again",
+				 ch->state.name, own.last_block);
+			ch->counters.chain_parted = false;
+			ch->counters.last_error[0] = '\0';
+			ch->counters.status_dirty = true;
+		}
 		return;
+	}
 
 	if (!found || own.last_block != check.block)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("channel \"%s\" has block " INT64_FORMAT
-						" where its leader had block " INT64_FORMAT
-						" after raft index " UINT64_FORMAT,
-						ch->state.name, found ? own.last_block : -1,
-						check.block, check.applied_index),
-				 errdetail(CHAIN_PARTED_DETAIL), errhint(CHAIN_PARTED_HINT)));
-	ereport(ERROR,
-			(errcode(ERRCODE_DATA_CORRUPTED),
-			 errmsg("block " INT64_FORMAT
-					" of channel \"%s\" is not its leader's block " INT64_FORMAT,
-					own.last_block, ch->state.name, check.block),
+		message = psprintf("channel \"%s\" has block " INT64_FORMAT
+						   " where its leader had block " INT64_FORMAT
+						   " after raft index " UINT64_FORMAT,
+						   ch->state.name, found ? own.last_block : -1,
+						   check.block, check.applied_index);
+	else
+		message =
+			psprintf("block " INT64_FORMAT
+					 " of channel \"%s\" is not its leader's block " INT64_FORMAT,
+					 own.last_block, ch->state.name, check.block);
+	ereport(WARNING,
+			(errcode(ERRCODE_DATA_CORRUPTED), errmsg_internal("%s", message),
 			 errdetail(CHAIN_PARTED_DETAIL), errhint(CHAIN_PARTED_HINT)));
+	strlcpy(ch->counters.last_error, message, sizeof(ch->counters.last_error));
+	ch->counters.chain_parted = true;
+	ch->counters.status_dirty = true;
+	pfree(message);
 }

@@ -175,7 +175,7 @@ extern void ChannelReceiveQuiesce(Channel *ch, const ChannelMember *from,
 /* Chain checks through the log (channel_chain_check.c). */
 /* After a ready, on a leader: propose one every so many blocks. */
 extern void ChannelMaybeProposeChainCheck(Channel *ch);
-/* Applying one: ERROR XX001 when this node's chain parted from the leader's. */
+/* Applying one: a WARNING, and last_error, when this node's chain parted. */
 extern void ChannelApplyChainCheck(Channel *ch, const raft_entry *entry);
 
 /* Status (channel_status.c). */
