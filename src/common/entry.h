@@ -10,7 +10,7 @@
  *	  'U'		a settings update: the jsonb text of the full new settings
  *	  'H'		a chain check: uint64 raft index, int64 block number, the
  *				block's 32-byte hash: the proposer's last block once it had
- *				applied up to that index (worker/chain_check.c)
+ *				applied up to that index (worker/channel_chain_check.c)
  * Integers are big-endian.  A CONF_CHANGE entry is a raft_conf_change whose
  * context is the jsonb text {"node": "n4", "conninfo": "..."}.
  *

@@ -62,7 +62,7 @@ ChannelMaybeProposeChainCheck(Channel *ch)
 	StringInfoData buf;
 	int rc;
 
-	if (ch->raft.node == NULL || !ChannelIsLeader(ch))
+	if (!ChannelIsLeader(ch))
 	{
 		ch->leading.chain_check_armed = false;
 		return;
