@@ -302,14 +302,36 @@ SELECT public.regress_error_of(statement) FROM (VALUES
 ) AS archive(statement);
 ROLLBACK;
 
--- The settings and places are read through the tables' unique indexes,
--- checked first: a missing one is 42P01, another one in its place XX001,
--- never a wrong answer.  Rolled back.
+-- The settings and places are read through the tables' indexes, checked
+-- first: a missing one is 42P01, another one in its place XX001, never a
+-- wrong answer.  Rolled back.
 BEGIN;
-ALTER TABLE ordering.transactions DROP CONSTRAINT transactions_channel_tx_id_key;
+DROP INDEX ordering.transactions_tx_id;
 SELECT public.regress_error_of($$SELECT ordering.submit_tx_async('submit-ch', 'payload two', 'tx-2')$$);
-CREATE UNIQUE INDEX transactions_channel_tx_id_key ON ordering.transactions (tx_id, channel);
+CREATE INDEX transactions_tx_id ON ordering.transactions (tx_id);
 SELECT public.regress_error_of($$SELECT ordering.submit_tx_async('submit-ch', 'payload two', 'tx-2')$$);
+ROLLBACK;
+BEGIN;
+DROP INDEX ordering.transactions_tx_id;
+CREATE INDEX transactions_tx_id ON ordering.transactions USING hash (payload);
+SELECT public.regress_error_of($$SELECT ordering.submit_tx_async('submit-ch', 'payload two', 'tx-2')$$);
+ROLLBACK;
+
+-- The index on tx_id is a hash index, not a unique one: the worker keeps
+-- an id to one row of its channel.  A second row written by hand is
+-- reported (XX001), never taken for the place, and verify_chain names it.
+-- The same id on another channel is no repeat.  Rolled back.
+BEGIN;
+INSERT INTO ordering.transactions (channel, block_number, position, tx_id, payload)
+	SELECT 'small-ch', 1000, 0, tx_id, payload FROM ordering.transactions
+	WHERE channel = 'submit-ch' AND tx_id = 'tx-2';
+SELECT * FROM ordering.submit_tx('submit-ch', 'payload two', 'tx-2');
+INSERT INTO ordering.transactions (channel, block_number, position, tx_id, payload)
+	SELECT channel, 1000, 0, tx_id, payload FROM ordering.transactions
+	WHERE channel = 'submit-ch' AND tx_id = 'tx-2';
+SELECT public.regress_error_of($$SELECT ordering.submit_tx('submit-ch', 'payload two', 'tx-2')$$);
+SELECT public.regress_error_of($$SELECT ordering.submit_tx_async('submit-ch', 'payload two', 'tx-2')$$);
+SELECT * FROM ordering.verify_chain('submit-ch');
 ROLLBACK;
 BEGIN;
 SET LOCAL client_min_messages = warning;

@@ -12,7 +12,8 @@
 -- normal block, whose positions are 0..tx_count-1 and which is not empty,
 -- where item_i = convert_to(tx_id_i, 'UTF8') || '\x00' || payload_i (so a
 -- renamed transaction breaks the chain too);
--- hash = sha256(int8send(number) || previous_hash || data_hash).
+-- hash = sha256(int8send(number) || previous_hash || data_hash); no
+-- transaction id in two rows of the channel.
 -- Each block's transactions are read through the primary key, and no
 -- join of the whole sets is left to the planner: with statistics from when
 -- the channel was small (a catch-up just filled it, or ANALYZE last ran on
@@ -68,5 +69,8 @@ SELECT coalesce(string_agg('block ' || number || ': ' || concat_ws('; ', c1, c2,
                            OR t2.block_number > (SELECT coalesce(max(b2.number), -1)
                                                  FROM ordering.blocks b2 WHERE b2.channel = :'ch'))
                     HAVING count(*) > 0), '')
+       || coalesce((SELECT E'\ntransaction id ' || tx_id || ' is ordered twice'
+                    FROM ordering.transactions t3 WHERE t3.channel = :'ch'
+                    GROUP BY tx_id HAVING count(*) > 1 LIMIT 1), '')
 FROM checks
 WHERE c1 IS NOT NULL OR c2 IS NOT NULL OR c3 IS NOT NULL OR c4 IS NOT NULL OR c5 IS NOT NULL;

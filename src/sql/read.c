@@ -559,6 +559,16 @@ chain_check_all(const char *channel, ChainCheck *check)
 	SPI_cursor_close(portal);
 }
 
+/* Runs a SELECT whose one parameter, $1, is channel. */
+static void
+query_channel(const char *sql, const char *channel)
+{
+	Oid types[1] = { TEXTOID };
+	Datum values[1] = { CStringGetTextDatum(channel) };
+
+	OrderingSpiExecute(sql, 1, types, values, SPI_OK_SELECT);
+}
+
 /*
  * The head saved with the applied index, read before the blocks: they are
  * only appended to, so a later read holds it too.  None on an archive, or
@@ -567,12 +577,9 @@ chain_check_all(const char *channel, ChainCheck *check)
 static void
 chain_read_head(const char *channel, ChainCheck *check)
 {
-	Oid types[1] = { TEXTOID };
-	Datum values[1] = { CStringGetTextDatum(channel) };
-
-	OrderingSpiExecute("SELECT last_block, last_block_hash"
-					   " FROM ordering.raft_state WHERE channel = $1",
-					   1, types, values, SPI_OK_SELECT);
+	query_channel("SELECT last_block, last_block_hash"
+				  " FROM ordering.raft_state WHERE channel = $1",
+				  channel);
 	/* Out of range: the worker reports it; the blocks are checked alone. */
 	check->has_head = SPI_processed == 1 &&
 		StoreReadAppliedHead(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
@@ -597,16 +604,14 @@ chain_check_head(ChainCheck *check)
 static void
 chain_check_orphans(const char *channel, ChainCheck *check)
 {
-	Oid types[1] = { TEXTOID };
-	Datum values[1] = { CStringGetTextDatum(channel) };
 	bool isnull;
 	Datum d;
 
-	OrderingSpiExecute("SELECT min(t.block_number) FROM ordering.transactions t"
-					   " WHERE t.channel = $1 AND NOT EXISTS"
-					   " (SELECT 1 FROM ordering.blocks b WHERE b.channel = $1"
-					   "  AND b.number = t.block_number AND NOT b.is_config)",
-					   1, types, values, SPI_OK_SELECT);
+	query_channel("SELECT min(t.block_number) FROM ordering.transactions t"
+				  " WHERE t.channel = $1 AND NOT EXISTS"
+				  " (SELECT 1 FROM ordering.blocks b WHERE b.channel = $1"
+				  "  AND b.number = t.block_number AND NOT b.is_config)",
+				  channel);
 	d = StoreGetColumn(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
 					   INT8OID, &isnull);
 	if (!isnull)
@@ -614,6 +619,36 @@ chain_check_orphans(const char *channel, ChainCheck *check)
 				  psprintf("transactions of block " INT64_FORMAT
 						   " have no normal block",
 						   DatumGetInt64(d)));
+}
+
+/*
+ * An id in two rows: the worker drops a repeat before it writes a block
+ * (the index on tx_id is not unique, README.md, "Choices that differ"),
+ * so a second row was written by hand or by a fault.  Reported at the
+ * later of the first two blocks that hold it.
+ */
+static void
+chain_check_repeats(const char *channel, ChainCheck *check)
+{
+	bool isnull;
+	Datum block;
+	char *tx_id;
+
+	query_channel("SELECT (array_agg(block_number ORDER BY block_number,"
+				  "                  position))[2], tx_id"
+				  " FROM ordering.transactions WHERE channel = $1"
+				  " GROUP BY tx_id HAVING count(*) > 1"
+				  " ORDER BY 1 LIMIT 1",
+				  channel);
+	if (SPI_processed == 0)
+		return;
+	block = StoreGetColumn(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+						   INT8OID, &isnull);
+	tx_id = TextDatumGetCString(StoreGetColumn(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 2,
+											   TEXTOID, &isnull));
+	chain_bad(check, DatumGetInt64(block),
+			  psprintf("transaction id \"%s\" is ordered twice", tx_id));
 }
 
 /*
@@ -638,6 +673,7 @@ ordering_verify_chain(PG_FUNCTION_ARGS)
 	chain_read_head(channel, &check);
 	chain_check_all(channel, &check);
 	chain_check_head(&check);
+	chain_check_repeats(channel, &check);
 	chain_check_orphans(channel, &check);
 	StoreSpiFinish(spi);
 

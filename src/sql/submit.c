@@ -164,8 +164,8 @@ report_removed(const char *channel, const SubmitItem *items, int n_items)
 }
 
 /*
- * Reads the places of the items not yet known, one probe of the unique
- * (channel, tx_id) index per distinct id still missing (store/tx_places.h);
+ * Reads the places of the items not yet known, one probe of the
+ * index on tx_id per distinct id still missing (store/tx_places.h);
  * an id ordered with another payload is an error (23505).  With
  * stop_at_missing, stops at the first id not ordered yet: a waiter needs
  * them all, so probing the others before that one is there would be

@@ -314,8 +314,9 @@ StoreInsertBlock(const char *channel, const StoreBlockRow *row, bool notify)
 
 /*
  * Adds to seen each of the ids already on the channel, and appends its
- * transaction to *before: one probe of the unique (channel, tx_id) index
- * per id (store/tx_places.h).
+ * transaction to *before: one probe of the index on tx_id per id
+ * (store/tx_places.h).  The workers' probes are what keep an id to one
+ * row of its channel: that index is not unique.
  */
 static void
 probe_ordered_ids(const char *channel, EntryTx *txs, uint32 n_txs, Datum *ids,
@@ -483,57 +484,6 @@ batch_write(ChannelState *ch, const raft_entry *entry, const BatchRows *rows)
 }
 
 /*
- * Subtransactions one transaction may open to write a batch before the
- * rest probe first: a committed subtransaction's id stays in PGPROC until
- * the top commits, and past PGPROC_MAX_CACHED_SUBXIDS every snapshot taken
- * meanwhile gets dearer.
- */
-#define BATCH_OPTIMISTIC_MAX_SUBXIDS (PGPROC_MAX_CACHED_SUBXIDS / 2)
-
-typedef struct BatchWrite
-{
-	ChannelState *ch;
-	const raft_entry *entry;
-	const BatchRows *rows;
-	int64 number;
-} BatchWrite;
-
-static void
-batch_write_call(void *arg)
-{
-	BatchWrite *w = arg;
-
-	w->number = batch_write(w->ch, w->entry, w->rows);
-}
-
-/*
- * Writes rows as they are, in a subtransaction, counting on the unique
- * index (channel, tx_id) to refuse an id ordered before: transactions are
- * almost always new, and probing the index for each first cost a quarter
- * of applying a block (perf).  False, with nothing written and the chain
- * head as it was, if one was ordered before.
- */
-static bool
-batch_write_optimistic(ChannelState *ch, const raft_entry *entry,
-					   const BatchRows *rows, int64 *number)
-{
-	BatchWrite w = { ch, entry, rows, -1 };
-	ChainHead head = ch->chain;
-	ErrorData *edata = StoreInSubtransaction(batch_write_call, &w);
-
-	if (edata == NULL)
-	{
-		*number = w.number;
-		return true;
-	}
-	ch->chain = head;
-	if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
-		ReThrowError(edata);
-	FreeErrorData(edata);
-	return false;
-}
-
-/*
  * Applies a batch: drops transactions already ordered on the channel and
  * repeats within the batch, then writes the rest as the next block.  The
  * ids of every transaction in the batch go to *applied_ids (so the caller
@@ -560,23 +510,6 @@ StoreApplyBatch(ChannelState *ch, const raft_entry *entry, List **applied_ids,
 	{
 		id_datums[i] = CStringGetTextDatum(txs[i].tx_id);
 		*applied_ids = lappend(*applied_ids, txs[i].tx_id);
-	}
-
-	/* Usually none was ordered before: write them, the index checks. */
-	if (MyProc->subxidStatus.count < BATCH_OPTIMISTIC_MAX_SUBXIDS)
-	{
-		seen = batch_seen_create(n_txs);
-		batch_rows(txs, n_txs, id_datums, seen, &rows);
-		hash_destroy(seen);
-		if (batch_write_optimistic(ch, entry, &rows, &number))
-		{
-			*written = list_concat(*written, rows.written);
-			return number;
-		}
-		elog(LOG,
-			 "channel \"%s\": the batch at index " UINT64_FORMAT
-			 " repeats ordered ids",
-			 ch->name, (uint64) entry->index);
 	}
 
 	/* Which of these ids are already on the channel? */

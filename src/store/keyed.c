@@ -1,17 +1,20 @@
 /*-------------------------------------------------------------------------
  *
  * keyed.c
- *	  Rows of the extension's tables read by their unique key, straight
- *	  through the index.
+ *	  Rows of the extension's tables read by their key, straight through
+ *	  an index.
  *
  * The relations are found by name in schema ordering once per backend and
  * then by OID: a relcache invalidation of a table or index (DROP, RENAME,
  * DROP EXTENSION) forgets its OIDs, and whatever an OID opens is checked
  * against the name and kind expected, so a backend that drops and creates
  * the extension again finds the new tables.  The index is checked before
- * it is trusted: a unique, valid, non-partial btree index on the key's
- * text columns, in that order; a lookup that went through any other index
- * could miss rows or find several.
+ * it is trusted: a valid, non-partial index of the expected kind on the
+ * expected text columns, in that order (a unique btree on the whole key,
+ * or a hash index on the key's last column); a lookup that went through
+ * any other index could miss rows or find several.  What a hash index
+ * finds is checked against the whole key, and a second row of one key is
+ * an error (XX001), not a choice.
  *
  * src/store/keyed.c
  *
@@ -21,13 +24,17 @@
 
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "access/stratnum.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am_d.h"
 #include "catalog/pg_class_d.h"
+#include "catalog/pg_collation_d.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type_d.h"
 #include "executor/executor.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -35,28 +42,52 @@
 
 #include "store/keyed.h"
 
+/*
+ * A table's key and the index that finds it.  A unique btree index holds
+ * the whole key; a hash index holds one column of it (the last), and the
+ * rows it finds are checked against the whole key here.
+ */
 typedef struct KeyedDef
 {
 	const char *table;
 	const char *index;
-	const char *key; /* for messages */
+	const char *key;		/* for messages */
+	const char *index_kind; /* for messages */
+	Oid am;
 	int nkeys;
 	AttrNumber columns[STORE_KEYED_MAX_KEYS]; /* the key, in index order */
 } KeyedDef;
 
 static const KeyedDef defs[STORE_KEYED_COUNT] = {
-	[STORE_KEYED_CHANNELS] = { "channels", "channels_pkey", "(channel)", 1, { 1 } },
+	[STORE_KEYED_CHANNELS] = { "channels",
+							   "channels_pkey",
+							   "(channel)",
+							   "unique btree index on (channel)",
+							   BTREE_AM_OID,
+							   1,
+							   { 1 } },
 	[STORE_KEYED_RAFT_STATE] = { "raft_state",
 								 "raft_state_pkey",
 								 "(channel)",
+								 "unique btree index on (channel)",
+								 BTREE_AM_OID,
 								 1,
 								 { 1 } },
 	[STORE_KEYED_TRANSACTIONS] = { "transactions",
-								   "transactions_channel_tx_id_key",
+								   "transactions_tx_id",
 								   "(channel, tx_id)",
+								   "hash index on (tx_id)",
+								   HASH_AM_OID,
 								   2,
 								   { 1, 4 } },
 };
+
+/* The key columns the index holds: all of a btree's, the last of a hash's. */
+static int
+index_first_key(const KeyedDef *def)
+{
+	return def->am == HASH_AM_OID ? def->nkeys - 1 : 0;
+}
 
 /* Table and index OIDs found by name, or InvalidOid: to look up again. */
 static Oid table_oids[STORE_KEYED_COUNT];
@@ -88,8 +119,8 @@ report_missing(const KeyedDef *def)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDEFINED_TABLE),
-			 errmsg("ordering.%s or its unique %s index is missing",
-					def->table, def->key)));
+			 errmsg("ordering.%s or its %s is missing", def->table,
+					def->index_kind)));
 }
 
 /*
@@ -119,25 +150,32 @@ open_named(Oid *cached, const char *name, Oid namespace)
 	return rel;
 }
 
-/* Whether index is the unique btree index on def's key of rel. */
+/*
+ * Whether index is def's index of rel: of def's access method, on the key
+ * columns it holds, valid, not partial, and unique if a btree.
+ */
 static bool
 is_key_index(const KeyedDef *def, Relation rel, Relation index)
 {
 	Form_pg_index form = index->rd_index;
 	TupleDesc desc = RelationGetDescr(rel);
+	int first = index_first_key(def);
 
 	if (rel->rd_rel->relkind != RELKIND_RELATION ||
 		index->rd_rel->relkind != RELKIND_INDEX ||
-		form->indrelid != RelationGetRelid(rel) || !form->indisunique ||
-		!form->indisvalid || index->rd_rel->relam != BTREE_AM_OID ||
-		IndexRelationGetNumberOfKeyAttributes(index) != def->nkeys ||
+		form->indrelid != RelationGetRelid(rel) ||
+		form->indisunique != (def->am == BTREE_AM_OID) || !form->indisvalid ||
+		index->rd_rel->relam != def->am ||
+		IndexRelationGetNumberOfKeyAttributes(index) != def->nkeys - first ||
 		!heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL))
 		return false;
 	for (int k = 0; k < def->nkeys; k++)
 	{
 		AttrNumber column = def->columns[k];
 
-		if (form->indkey.values[k] != column || column > desc->natts ||
+		if (k >= first && form->indkey.values[k - first] != column)
+			return false;
+		if (column > desc->natts ||
 			TupleDescAttr(desc, column - 1)->attisdropped ||
 			TupleDescAttr(desc, column - 1)->atttypid != TEXTOID)
 			return false;
@@ -167,25 +205,89 @@ StoreKeyedBegin(StoreKeyed *keyed, StoreKeyedTable table, Snapshot snapshot)
 	if (!is_key_index(def, keyed->rel, keyed->index))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("ordering.%s is not the unique %s index", def->index,
-						def->key)));
-	keyed->nkeys = def->nkeys;
+				 errmsg("ordering.%s is not the %s of ordering.%s", def->index,
+						def->index_kind, def->table)));
+	keyed->table = table;
 	keyed->slot = table_slot_create(keyed->rel, NULL);
-	keyed->scan =
-		index_beginscan(keyed->rel, keyed->index, snapshot, keyed->nkeys, 0);
+	keyed->next_slot = table_slot_create(keyed->rel, NULL);
+	keyed->scan = index_beginscan(keyed->rel, keyed->index, snapshot,
+								  def->nkeys - index_first_key(def), 0);
+}
+
+/* keys as text for a message: "a, b". */
+static char *
+key_text(const KeyedDef *def, const Datum *keys)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int k = 0; k < def->nkeys; k++)
+		appendStringInfo(&buf, "%s%s", k > 0 ? ", " : "",
+						 TextDatumGetCString(keys[k]));
+	return buf.data;
+}
+
+/* Whether slot's row has keys in def's key columns (a hash index's rows). */
+static bool
+row_has_key(const KeyedDef *def, TupleTableSlot *slot, const Datum *keys)
+{
+	for (int k = 0; k < def->nkeys; k++)
+	{
+		bool isnull;
+		Datum value = slot_getattr(slot, def->columns[k], &isnull);
+
+		if (isnull ||
+			!DatumGetBool(DirectFunctionCall2Coll(texteq, C_COLLATION_OID,
+												  value, keys[k])))
+			return false;
+	}
+	return true;
 }
 
 TupleTableSlot *
 StoreKeyedLookup(StoreKeyed *keyed, const Datum *keys)
 {
-	for (int k = 0; k < keyed->nkeys; k++)
-		ScanKeyEntryInitialize(&keyed->keys[k], 0, k + 1, BTEqualStrategyNumber,
-							   InvalidOid, keyed->index->rd_indcollation[k],
+	const KeyedDef *def = &defs[keyed->table];
+	int first = index_first_key(def);
+	StrategyNumber equal =
+		def->am == HASH_AM_OID ? HTEqualStrategyNumber : BTEqualStrategyNumber;
+	TupleTableSlot *found = NULL;
+
+	for (int k = first; k < def->nkeys; k++)
+		ScanKeyEntryInitialize(&keyed->keys[k - first], 0, k - first + 1,
+							   equal, InvalidOid,
+							   keyed->index->rd_indcollation[k - first],
 							   F_TEXTEQ, keys[k]);
-	index_rescan(keyed->scan, keyed->keys, keyed->nkeys, NULL, 0);
-	if (index_getnext_slot(keyed->scan, ForwardScanDirection, keyed->slot))
-		return keyed->slot;
-	return NULL;
+	index_rescan(keyed->scan, keyed->keys, def->nkeys - first, NULL, 0);
+	if (first == 0)
+		return index_getnext_slot(keyed->scan, ForwardScanDirection, keyed->slot)
+			? keyed->slot
+			: NULL;
+
+	/*
+	 * A hash index finds the rows whose column hashes alike: each is checked
+	 * against the whole key, and the scan goes on to the end, as nothing but
+	 * the writer's own checks keeps a key from a second row.
+	 */
+	while (index_getnext_slot(keyed->scan, ForwardScanDirection,
+							  keyed->next_slot))
+	{
+		TupleTableSlot *swap;
+
+		if (!row_has_key(def, keyed->next_slot, keys))
+			continue;
+		if (found != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("ordering.%s holds two rows of key %s = (%s)",
+							def->table, def->key, key_text(def, keys)),
+					 errhint("Run ordering.verify_chain on the channel.")));
+		swap = keyed->slot;
+		keyed->slot = keyed->next_slot;
+		keyed->next_slot = swap;
+		found = keyed->slot;
+	}
+	return found;
 }
 
 void
@@ -193,6 +295,7 @@ StoreKeyedEnd(StoreKeyed *keyed)
 {
 	index_endscan(keyed->scan);
 	ExecDropSingleTupleTableSlot(keyed->slot);
+	ExecDropSingleTupleTableSlot(keyed->next_slot);
 	relation_close(keyed->index, NoLock);
 	relation_close(keyed->rel, NoLock);
 }

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * keyed.h
- *	  Rows of the extension's tables read by their unique key, straight
- *	  through the index (index_beginscan): no parser, planner or executor.
+ *	  Rows of the extension's tables read by their key, straight through
+ *	  an index (index_beginscan): no parser, planner or executor.
  *
  * For the lookups on a hot path (every submit): a kept SPI plan still
  * cost an executor start, run and end per call, more than the lookup.
@@ -20,7 +20,7 @@
 #include "utils/relcache.h"
 #include "utils/snapshot.h"
 
-/* The tables read by key, each with the unique index on its key. */
+/* The tables read by key (keyed.c names the index that finds each). */
 typedef enum StoreKeyedTable
 {
 	STORE_KEYED_CHANNELS,	  /* (channel) */
@@ -34,18 +34,19 @@ typedef enum StoreKeyedTable
 /* A table and its index, open under AccessShareLock, and one scan. */
 typedef struct StoreKeyed
 {
+	StoreKeyedTable table;
 	Relation rel;
 	Relation index;
 	IndexScanDesc scan;
-	TupleTableSlot *slot;
-	int nkeys;
+	TupleTableSlot *slot;	   /* the row found */
+	TupleTableSlot *next_slot; /* a scan's next row, checked */
 	ScanKeyData keys[STORE_KEYED_MAX_KEYS];
 } StoreKeyed;
 
 /*
- * Opens table and its unique index and begins a scan under snapshot (the
+ * Opens table and its key's index and begins a scan under snapshot (the
  * caller's, registered until StoreKeyedEnd).  Errors 42P01 when either is
- * missing, XX001 when the index is not the unique one on the key.
+ * missing, XX001 when the index is not the one expected.
  */
 extern void
 StoreKeyedBegin(StoreKeyed *keyed, StoreKeyedTable table, Snapshot snapshot);
@@ -53,6 +54,8 @@ StoreKeyedBegin(StoreKeyed *keyed, StoreKeyedTable table, Snapshot snapshot);
 /*
  * The row whose key columns equal keys (text datums, one per key column),
  * or NULL; the slot is valid until the next lookup or StoreKeyedEnd.
+ * XX001 if two rows have that key (only a table without a unique index
+ * on it can hold them).
  */
 extern TupleTableSlot *StoreKeyedLookup(StoreKeyed *keyed, const Datum *keys);
 

@@ -2,7 +2,7 @@
  *
  * tx_places.c
  *	  Where transaction ids are ordered on a channel, by probes of the
- *	  unique (channel, tx_id) index.
+ *	  hash index on tx_id.
  *
  * A probe per id, made directly rather than through a planned query: with
  * statistics from when the channel was small, a plan walked the primary

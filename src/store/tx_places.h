@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * tx_places.h
- *	  Where transaction ids are ordered on a channel: probes of the unique
- *	  (channel, tx_id) index of ordering.transactions (store/keyed.h).
+ *	  Where transaction ids are ordered on a channel: probes of the hash
+ *	  index on tx_id of ordering.transactions (store/keyed.h).
  *
  * The worker asks which ids of a batch were ordered before; a submitting
  * backend asks for the places of its ids and whether the payload ordered

@@ -11,8 +11,9 @@
 -- Prints one line per problem, nothing when everything holds:
 --   * an acknowledged id that is not present exactly once, or not at the
 --     block and position submit_tx returned for it;
---   * a tx_id that appears more than once in the channel (the unique
---     constraint should make this impossible);
+--   * a tx_id that appears more than once in the channel (the workers
+--     drop repeats before they write a block; no unique index would
+--     refuse one);
 --   * a transaction whose id the test never submitted, or whose payload is
 --     not the one the test submitted with that id: 'payload <id>', possibly
 --     followed by '|' and padding.

@@ -71,8 +71,9 @@ $oc->start_node($leader);
 $oc->assert_chains_identical_and_verified(\@names, $ch);
 $oc->assert_acknowledged_present(\@names, $ch, \@acked);
 
-# Nothing ordered twice: ids are unique by constraint; payloads ("payload
-# <id>") are unique per submission too, so no duplicate payload either.
+# Nothing ordered twice: the chain check above finds an id in two rows;
+# payloads ("payload <id>") are unique per submission too, so no duplicate
+# payload either.
 for my $n (@names)
 {
 	is($oc->safe_query($n,
