@@ -209,7 +209,9 @@ StoreKeyedBegin(StoreKeyed *keyed, StoreKeyedTable table, Snapshot snapshot)
 						def->index_kind, def->table)));
 	keyed->table = table;
 	keyed->slot = table_slot_create(keyed->rel, NULL);
-	keyed->next_slot = table_slot_create(keyed->rel, NULL);
+	/* Only a hash index's lookups go on after a row: see StoreKeyedLookup. */
+	keyed->next_slot =
+		def->am == HASH_AM_OID ? table_slot_create(keyed->rel, NULL) : NULL;
 	keyed->scan = index_beginscan(keyed->rel, keyed->index, snapshot,
 								  def->nkeys - index_first_key(def), 0);
 }
@@ -295,7 +297,8 @@ StoreKeyedEnd(StoreKeyed *keyed)
 {
 	index_endscan(keyed->scan);
 	ExecDropSingleTupleTableSlot(keyed->slot);
-	ExecDropSingleTupleTableSlot(keyed->next_slot);
+	if (keyed->next_slot != NULL)
+		ExecDropSingleTupleTableSlot(keyed->next_slot);
 	relation_close(keyed->index, NoLock);
 	relation_close(keyed->rel, NoLock);
 }

@@ -39,7 +39,7 @@ typedef struct StoreKeyed
 	Relation index;
 	IndexScanDesc scan;
 	TupleTableSlot *slot;	   /* the row found */
-	TupleTableSlot *next_slot; /* a scan's next row, checked */
+	TupleTableSlot *next_slot; /* a hash index scan's next row, or NULL */
 	ScanKeyData keys[STORE_KEYED_MAX_KEYS];
 } StoreKeyed;
 
