@@ -199,12 +199,29 @@ OrderingSubmitWaitsReleaseOwner(OrderingSubmitWaits *waits, int owner)
 	LWLockRelease(&waits->lock);
 }
 
-/* Sets the latches of the owners collected (lock released: no need to hold it). */
-static void
-waits_wake(const int *owners, int n)
+static int
+owner_cmp(const void *a, const void *b)
 {
+	int x = *(const int *) a;
+	int y = *(const int *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Sets the latches of the owners collected (lock released: no need to hold
+ * it), once each.  An owner has one slot per transaction it waits on, so a
+ * block of ten of its transactions names it ten times; a second SetLatch
+ * after it woke and reset its latch would wake it again for nothing, and
+ * each wake is a signal the worker sends on its own critical path.
+ */
+static void
+waits_wake(int *owners, int n)
+{
+	qsort(owners, n, sizeof(int), owner_cmp);
 	for (int i = 0; i < n; i++)
-		SetLatch(&GetPGProcByNumber(owners[i])->procLatch);
+		if (i == 0 || owners[i] != owners[i - 1])
+			SetLatch(&GetPGProcByNumber(owners[i])->procLatch);
 }
 
 void
