@@ -174,6 +174,21 @@ CREATE INDEX blocks_config ON ordering.blocks (channel, number) WHERE is_config;
 ALTER TABLE ordering.log ALTER COLUMN data SET STORAGE EXTERNAL;
 ALTER TABLE ordering.transactions ALTER COLUMN payload SET STORAGE EXTERNAL;
 
+-- The log is a queue: each snapshot deletes the entries it covers, and a
+-- batch's entry lives out of line in the log's TOAST table.  Only VACUUM
+-- makes their space reusable; until it runs every entry extends the files.
+-- Autovacuum's defaults wait for a fifth of a table to be dead and then
+-- pace themselves, which let the TOAST table of a busy channel grow to
+-- 579 MB for 245 live entries.  Here any 1,000 dead rows are enough at the
+-- next autovacuum round, which runs unpaced: the rows are few and small.
+ALTER TABLE ordering.log SET (
+	autovacuum_vacuum_scale_factor = 0,
+	autovacuum_vacuum_threshold = 1000,
+	autovacuum_vacuum_cost_delay = 0,
+	toast.autovacuum_vacuum_scale_factor = 0,
+	toast.autovacuum_vacuum_threshold = 1000,
+	toast.autovacuum_vacuum_cost_delay = 0);
+
 -- pg_dump keeps the ledger: the chain and its configuration are dumped with
 -- the database (pg_restore loads them in foreign-key order).  The Raft
 -- state, log and peer records are not: they belong to this server's place

@@ -3,7 +3,7 @@
 \ir preamble.psql
 
 BEGIN;
-SELECT plan(120);
+SELECT plan(122);
 
 SELECT has_schema('ordering');
 SELECT has_table('ordering', t, 'table ordering.' || t)
@@ -29,6 +29,21 @@ SELECT has_index('ordering', 'transactions', 'transactions_tx_id', ARRAY['tx_id'
 SELECT is((SELECT amname::text FROM pg_class c JOIN pg_am a ON a.oid = c.relam
 		   WHERE c.oid = 'ordering.transactions_tx_id'::regclass), 'hash',
 		  'the index on tx_id is a hash index');
+-- The log is a queue: autovacuum frees its deleted entries, and their TOAST
+-- chunks, after any 1,000 dead rows (sql/ordering--0.2.sql).
+SELECT bag_eq($$SELECT unnest(reloptions) FROM pg_class
+				WHERE oid = 'ordering.log'::regclass$$,
+			  ARRAY['autovacuum_vacuum_scale_factor=0',
+					'autovacuum_vacuum_threshold=1000',
+					'autovacuum_vacuum_cost_delay=0'],
+			  'the log is vacuumed after 1,000 dead rows, unpaced');
+SELECT bag_eq($$SELECT unnest(t.reloptions) FROM pg_class c
+				JOIN pg_class t ON t.oid = c.reltoastrelid
+				WHERE c.oid = 'ordering.log'::regclass$$,
+			  ARRAY['autovacuum_vacuum_scale_factor=0',
+					'autovacuum_vacuum_threshold=1000',
+					'autovacuum_vacuum_cost_delay=0'],
+			  'so is its TOAST table');
 
 SELECT columns_are('ordering', 'status', ARRAY[
 	'channel', 'node', 'membership', 'role', 'term', 'leader', 'commit_index',
