@@ -23,19 +23,6 @@
 #include "store/channel_read.h"
 #include "store/spi.h"
 
-int
-OrderingSpiExecute(const char *sql, int nargs, Oid *types, Datum *values,
-				   int expected_result)
-{
-	int result =
-		SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
-
-	if (result != expected_result)
-		elog(ERROR, "SPI_execute_with_args failed (%s) for: %s",
-			 SPI_result_code_string(result), sql);
-	return result;
-}
-
 void
 OrderingReportUnknownChannel(const char *channel)
 {
@@ -80,11 +67,8 @@ OrderingChannelSettings(const char *channel, OrderingSettings *settings)
 bool
 OrderingChannelExists(const char *channel)
 {
-	Oid types[1] = { TEXTOID };
-	Datum values[1] = { CStringGetTextDatum(channel) };
-
-	OrderingSpiExecute("SELECT 1 FROM ordering.channels WHERE channel = $1", 1,
-					   types, values, SPI_OK_SELECT);
+	StoreQueryChannel("SELECT 1 FROM ordering.channels WHERE channel = $1",
+					  channel, SPI_OK_SELECT);
 	return SPI_processed > 0;
 }
 
@@ -94,7 +78,7 @@ single_count(const char *sql, int nargs, Oid *types, Datum *values)
 	bool isnull;
 	Datum count;
 
-	OrderingSpiExecute(sql, nargs, types, values, SPI_OK_SELECT);
+	StoreQuery(sql, nargs, types, values, SPI_OK_SELECT);
 	Assert(SPI_processed == 1);
 	count =
 		SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -116,9 +100,9 @@ OrderingFindConsenter(const char *channel, const char *node, bool *is_learner)
 	Datum values[2] = { CStringGetTextDatum(channel), CStringGetTextDatum(node) };
 	bool isnull;
 
-	OrderingSpiExecute("SELECT is_learner FROM ordering.consenters"
-					   " WHERE channel = $1 AND node = $2",
-					   2, types, values, SPI_OK_SELECT);
+	StoreQuery("SELECT is_learner FROM ordering.consenters"
+			   " WHERE channel = $1 AND node = $2",
+			   2, types, values, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		return false;
 	*is_learner = DatumGetBool(StoreGetColumn(SPI_tuptable->vals[0],

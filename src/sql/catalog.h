@@ -19,10 +19,6 @@
 
 #include "common/channel_settings.h"
 
-/* Runs one statement with positional arguments ($1...); errors on failure. */
-extern int OrderingSpiExecute(const char *sql, int nargs, Oid *types,
-							  Datum *values, int expected_result);
-
 /*
  * Reads a channel's settings (needs no SPI).  Errors 42704 ("channel ...
  * does not exist") when there is no such channel, 55000 when it is an

@@ -161,8 +161,6 @@ ordering_drop_channel(PG_FUNCTION_ARGS)
 {
 	int spi;
 	char *channel = OrderingTextArg(fcinfo, 0, "channel");
-	Oid types[1] = { TEXTOID };
-	Datum values[1] = { CStringGetTextDatum(channel) };
 	Oid catchup_types[2] = { TEXTOID, INT4OID };
 	Datum catchup_values[2];
 
@@ -176,27 +174,27 @@ ordering_drop_channel(PG_FUNCTION_ARGS)
 	 * signal it, and the function runs as its owner: otherwise the delete
 	 * below waits for it as before.
 	 */
-	catchup_values[0] = values[0];
+	catchup_values[0] = CStringGetTextDatum(channel);
 	catchup_values[1] = Int32GetDatum(ORDERING_CATCHUP_LOCK_CLASS);
-	OrderingSpiExecute("SELECT pg_catalog.pg_terminate_backend(l.pid, 10000)"
-					   " FROM pg_catalog.pg_locks l"
-					   " JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid"
-					   " WHERE a.backend_type = 'ordering catch-up'"
-					   " AND l.locktype = 'advisory' AND l.granted"
-					   " AND l.database = (SELECT oid FROM pg_catalog.pg_database"
-					   "  WHERE datname = pg_catalog.current_database())"
-					   " AND l.classid = $2::pg_catalog.oid AND l.objsubid = 2"
-					   " AND l.objid = pg_catalog.hashtext($1)::pg_catalog.oid"
-					   " AND (SELECT rolsuper FROM pg_catalog.pg_roles"
-					   "  WHERE rolname = CURRENT_USER)",
-					   2, catchup_types, catchup_values, SPI_OK_SELECT);
+	StoreQuery("SELECT pg_catalog.pg_terminate_backend(l.pid, 10000)"
+			   " FROM pg_catalog.pg_locks l"
+			   " JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid"
+			   " WHERE a.backend_type = 'ordering catch-up'"
+			   " AND l.locktype = 'advisory' AND l.granted"
+			   " AND l.database = (SELECT oid FROM pg_catalog.pg_database"
+			   "  WHERE datname = pg_catalog.current_database())"
+			   " AND l.classid = $2::pg_catalog.oid AND l.objsubid = 2"
+			   " AND l.objid = pg_catalog.hashtext($1)::pg_catalog.oid"
+			   " AND (SELECT rolsuper FROM pg_catalog.pg_roles"
+			   "  WHERE rolname = CURRENT_USER)",
+			   2, catchup_types, catchup_values, SPI_OK_SELECT);
 	/*
 	 * The channels row first: it waits for the worker's ready transaction
 	 * (which holds the row FOR KEY SHARE) and keeps the next one out, so
 	 * the transactions deleted after it are all there are.
 	 */
-	OrderingSpiExecute("DELETE FROM ordering.channels WHERE channel = $1", 1,
-					   types, values, SPI_OK_DELETE);
+	StoreQueryChannel("DELETE FROM ordering.channels WHERE channel = $1",
+					  channel, SPI_OK_DELETE);
 	if (SPI_processed == 0)
 		OrderingReportUnknownChannel(channel);
 
@@ -207,9 +205,9 @@ ordering_drop_channel(PG_FUNCTION_ARGS)
 	 * all (see the schema).
 	 */
 	for (int i = 0; i < lengthof(channel_tables); i++)
-		OrderingSpiExecute(psprintf("DELETE FROM ordering.%s WHERE channel = $1",
-									channel_tables[i]),
-						   1, types, values, SPI_OK_DELETE);
+		StoreQueryChannel(psprintf("DELETE FROM ordering.%s WHERE channel = $1",
+								   channel_tables[i]),
+						  channel, SPI_OK_DELETE);
 	StoreSpiFinish(spi);
 
 	OrderingReloadChannelsAtCommit();

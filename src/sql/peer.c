@@ -70,13 +70,11 @@ peer_session_role(void)
 static char *
 peer_member_of_session(const char *channel, const char *only_node)
 {
-	Oid types[1] = { TEXTOID };
-	Datum values[1] = { CStringGetTextDatum(channel) };
 	const char *role = peer_session_role();
 
-	OrderingSpiExecute("SELECT node, conninfo FROM ordering.consenters"
-					   " WHERE channel = $1 ORDER BY raft_id",
-					   1, types, values, SPI_OK_SELECT);
+	StoreQueryChannel("SELECT node, conninfo FROM ordering.consenters"
+					  " WHERE channel = $1 ORDER BY raft_id",
+					  channel, SPI_OK_SELECT);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		char *node =
@@ -100,17 +98,15 @@ peer_member_of_session(const char *channel, const char *only_node)
 static int64
 peer_former_member_limit(const char *channel, const char *role)
 {
-	Oid types[1] = { TEXTOID };
-	Datum values[1] = { CStringGetTextDatum(channel) };
 	int64 limit = -1;
 	bool member_before = false;
 
-	OrderingSpiExecute("SELECT b.number, array_agg(c.value->>'conninfo')"
-					   " FROM ordering.blocks b,"
-					   " jsonb_each(convert_from(b.config, 'UTF8')::jsonb->'consenters') c"
-					   " WHERE b.channel = $1 AND b.is_config"
-					   " GROUP BY b.number ORDER BY b.number",
-					   1, types, values, SPI_OK_SELECT);
+	StoreQueryChannel("SELECT b.number, array_agg(c.value->>'conninfo')"
+					  " FROM ordering.blocks b,"
+					  " jsonb_each(convert_from(b.config, 'UTF8')::jsonb->'consenters') c"
+					  " WHERE b.channel = $1 AND b.is_config"
+					  " GROUP BY b.number ORDER BY b.number",
+					  channel, SPI_OK_SELECT);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool isnull;
@@ -270,8 +266,6 @@ Datum
 ordering_peer_term(PG_FUNCTION_ARGS)
 {
 	char *channel = OrderingTextArg(fcinfo, 0, "channel");
-	Oid types[1] = { TEXTOID };
-	Datum args[1];
 	bool isnull = true;
 	int64 term = 0;
 	int spi;
@@ -282,9 +276,8 @@ ordering_peer_term(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("role \"%s\" is not the role of a current member of channel \"%s\"",
 						peer_session_role(), channel)));
-	args[0] = CStringGetTextDatum(channel);
-	OrderingSpiExecute("SELECT term FROM ordering.raft_state WHERE channel = $1",
-					   1, types, args, SPI_OK_SELECT);
+	StoreQueryChannel("SELECT term FROM ordering.raft_state WHERE channel = $1",
+					  channel, SPI_OK_SELECT);
 	if (SPI_processed == 1)
 	{
 		Datum d = StoreGetColumn(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
@@ -319,9 +312,9 @@ ordering_peer_block_hash(PG_FUNCTION_ARGS)
 	}
 	args[0] = CStringGetTextDatum(channel);
 	args[1] = PG_GETARG_DATUM(1);
-	OrderingSpiExecute("SELECT hash FROM ordering.blocks"
-					   " WHERE channel = $1 AND number = $2",
-					   2, types, args, SPI_OK_SELECT);
+	StoreQuery("SELECT hash FROM ordering.blocks"
+			   " WHERE channel = $1 AND number = $2",
+			   2, types, args, SPI_OK_SELECT);
 	if (SPI_processed == 1)
 	{
 		bool isnull;

@@ -559,16 +559,6 @@ chain_check_all(const char *channel, ChainCheck *check)
 	SPI_cursor_close(portal);
 }
 
-/* Runs a SELECT whose one parameter, $1, is channel. */
-static void
-query_channel(const char *sql, const char *channel)
-{
-	Oid types[1] = { TEXTOID };
-	Datum values[1] = { CStringGetTextDatum(channel) };
-
-	OrderingSpiExecute(sql, 1, types, values, SPI_OK_SELECT);
-}
-
 /*
  * The head saved with the applied index, read before the blocks: they are
  * only appended to, so a later read holds it too.  None on an archive, or
@@ -577,9 +567,9 @@ query_channel(const char *sql, const char *channel)
 static void
 chain_read_head(const char *channel, ChainCheck *check)
 {
-	query_channel("SELECT last_block, last_block_hash"
-				  " FROM ordering.raft_state WHERE channel = $1",
-				  channel);
+	StoreQueryChannel("SELECT last_block, last_block_hash"
+					  " FROM ordering.raft_state WHERE channel = $1",
+					  channel, SPI_OK_SELECT);
 	/* Out of range: the worker reports it; the blocks are checked alone. */
 	check->has_head = SPI_processed == 1 &&
 		StoreReadAppliedHead(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
@@ -607,11 +597,11 @@ chain_check_orphans(const char *channel, ChainCheck *check)
 	bool isnull;
 	Datum d;
 
-	query_channel("SELECT min(t.block_number) FROM ordering.transactions t"
-				  " WHERE t.channel = $1 AND NOT EXISTS"
-				  " (SELECT 1 FROM ordering.blocks b WHERE b.channel = $1"
-				  "  AND b.number = t.block_number AND NOT b.is_config)",
-				  channel);
+	StoreQueryChannel("SELECT min(t.block_number) FROM ordering.transactions t"
+					  " WHERE t.channel = $1 AND NOT EXISTS"
+					  " (SELECT 1 FROM ordering.blocks b WHERE b.channel = $1"
+					  "  AND b.number = t.block_number AND NOT b.is_config)",
+					  channel, SPI_OK_SELECT);
 	d = StoreGetColumn(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
 					   INT8OID, &isnull);
 	if (!isnull)
@@ -634,12 +624,12 @@ chain_check_repeats(const char *channel, ChainCheck *check)
 	Datum block;
 	char *tx_id;
 
-	query_channel("SELECT (array_agg(block_number ORDER BY block_number,"
-				  "                  position))[2], tx_id"
-				  " FROM ordering.transactions WHERE channel = $1"
-				  " GROUP BY tx_id HAVING count(*) > 1"
-				  " ORDER BY 1 LIMIT 1",
-				  channel);
+	StoreQueryChannel("SELECT (array_agg(block_number ORDER BY block_number,"
+					  "                  position))[2], tx_id"
+					  " FROM ordering.transactions WHERE channel = $1"
+					  " GROUP BY tx_id HAVING count(*) > 1"
+					  " ORDER BY 1 LIMIT 1",
+					  channel, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		return;
 	block = StoreGetColumn(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,

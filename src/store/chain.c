@@ -72,12 +72,9 @@ static StorePlan plans[PLAN_COUNT] = {
 void
 StoreLoadSettings(ChannelState *ch)
 {
-	Oid types[1] = { TEXTOID };
-	Datum name = CStringGetTextDatum(ch->name);
-
-	StoreQuery("SELECT config::text FROM ordering.channels"
-			   " WHERE channel = $1",
-			   1, types, &name, SPI_OK_SELECT);
+	StoreQueryChannel("SELECT config::text FROM ordering.channels"
+					  " WHERE channel = $1",
+					  ch->name, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		return;
 	ch->settings_json =
@@ -90,13 +87,10 @@ StoreLoadSettings(ChannelState *ch)
 void
 StoreLoadConsenters(ChannelState *ch)
 {
-	Oid types[1] = { TEXTOID };
-	Datum name = CStringGetTextDatum(ch->name);
-
-	StoreQuery("SELECT node, raft_id, conninfo, is_learner"
-			   " FROM ordering.consenters WHERE channel = $1"
-			   " ORDER BY raft_id",
-			   1, types, &name, SPI_OK_SELECT);
+	StoreQueryChannel("SELECT node, raft_id, conninfo, is_learner"
+					  " FROM ordering.consenters WHERE channel = $1"
+					  " ORDER BY raft_id",
+					  ch->name, SPI_OK_SELECT);
 	if (SPI_processed > RAFT_MAX_MEMBERS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -151,12 +145,9 @@ head_from_result(const char *channel, ChainHead *head)
 void
 StoreLoadChainHead(ChannelState *ch, int64 *raft_index)
 {
-	Oid types[1] = { TEXTOID };
-	Datum name = CStringGetTextDatum(ch->name);
-
-	StoreQuery("SELECT number, hash, raft_index FROM ordering.blocks"
-			   " WHERE channel = $1 ORDER BY number DESC LIMIT 1",
-			   1, types, &name, SPI_OK_SELECT);
+	StoreQueryChannel("SELECT number, hash, raft_index FROM ordering.blocks"
+					  " WHERE channel = $1 ORDER BY number DESC LIMIT 1",
+					  ch->name, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
@@ -767,18 +758,15 @@ StoreMaxOwnRaftId(ChannelState *ch)
 raft_id
 StoreMaxRaftIdEver(ChannelState *ch)
 {
-	Oid types[1] = { TEXTOID };
-	Datum values[1];
 	bool isnull;
 	Datum d;
 	raft_id max_id = 0;
 
-	values[0] = CStringGetTextDatum(ch->name);
-	StoreQuery("SELECT max((c.value->>'id')::bigint)"
-			   " FROM ordering.blocks b,"
-			   " jsonb_each(convert_from(b.config, 'UTF8')::jsonb->'consenters') c"
-			   " WHERE b.channel = $1 AND b.is_config",
-			   1, types, values, SPI_OK_SELECT);
+	StoreQueryChannel("SELECT max((c.value->>'id')::bigint)"
+					  " FROM ordering.blocks b,"
+					  " jsonb_each(convert_from(b.config, 'UTF8')::jsonb->'consenters') c"
+					  " WHERE b.channel = $1 AND b.is_config",
+					  ch->name, SPI_OK_SELECT);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (!isnull)
 		max_id = (raft_id) DatumGetInt64(d);

@@ -167,8 +167,8 @@ StoreInstallGenesis(const char *channel, const char *document,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid genesis document for channel \"%s\"", channel)));
 
-	StoreQuery("SELECT 1 FROM ordering.channels WHERE channel = $1", 1, types,
-			   values, SPI_OK_SELECT);
+	StoreQueryChannel("SELECT 1 FROM ordering.channels WHERE channel = $1",
+					  channel, SPI_OK_SELECT);
 	if (SPI_processed > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -179,8 +179,8 @@ StoreInstallGenesis(const char *channel, const char *document,
 	 * Transactions left by a channel of this name dropped in a transaction
 	 * whose snapshot missed some of them (repeatable read).
 	 */
-	StoreQuery("DELETE FROM ordering.transactions WHERE channel = $1", 1,
-			   types, values, SPI_OK_DELETE);
+	StoreQueryChannel("DELETE FROM ordering.transactions WHERE channel = $1",
+					  channel, SPI_OK_DELETE);
 	StoreQuery("INSERT INTO ordering.channels (channel, config)"
 			   " SELECT $1, $2::jsonb->'config'",
 			   2, types, values, SPI_OK_INSERT);
@@ -204,14 +204,12 @@ StoreInstallGenesis(const char *channel, const char *document,
 char *
 StoreGenesisDocument(const char *channel, MemoryContext cxt)
 {
-	Oid types[1] = { TEXTOID };
-	Datum values[1] = { CStringGetTextDatum(channel) };
 	bool isnull;
 	Datum d;
 
-	StoreQuery("SELECT convert_from(config, 'UTF8') FROM ordering.blocks"
-			   " WHERE channel = $1 AND number = 0 AND is_config",
-			   1, types, values, SPI_OK_SELECT);
+	StoreQueryChannel("SELECT convert_from(config, 'UTF8') FROM ordering.blocks"
+					  " WHERE channel = $1 AND number = 0 AND is_config",
+					  channel, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		return NULL;
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -227,14 +225,12 @@ StoreGenesisDocument(const char *channel, MemoryContext cxt)
 bool
 StoreBlock0Hash(const char *channel, uint8 hash[ORDERING_HASH_LEN])
 {
-	Oid types[1] = { TEXTOID };
-	Datum values[1] = { CStringGetTextDatum(channel) };
 	bool isnull;
 	Datum d;
 	bytea *stored;
 
-	StoreQuery("SELECT hash FROM ordering.blocks WHERE channel = $1 AND number = 0",
-			   1, types, values, SPI_OK_SELECT);
+	StoreQueryChannel("SELECT hash FROM ordering.blocks WHERE channel = $1 AND number = 0",
+					  channel, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		return false;
 	d = StoreGetColumn(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,

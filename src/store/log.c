@@ -163,21 +163,19 @@ StoreReadAppliedHead(HeapTuple tuple, TupleDesc desc, int first, ChainHead *head
 void
 StoreLoadRaftState(ChannelState *ch, StoreRaftState *state)
 {
-	Oid types[1] = { TEXTOID };
-	Datum name = CStringGetTextDatum(ch->name);
 	HeapTuple tuple;
 	TupleDesc desc;
 	bool isnull;
 	bool snapshot_isnull;
 	Datum snapshot_data;
 
-	StoreQuery("SELECT term, vote, commit_index, applied_index,"
-			   " snapshot_index, snapshot_term, snapshot_data,"
-			   " log_bytes_since_snapshot, removed, incarnation, boot,"
-			   " recovering, recovery_reason, system_identifier, timeline,"
-			   " last_block, last_block_hash"
-			   " FROM ordering.raft_state WHERE channel = $1",
-			   1, types, &name, SPI_OK_SELECT);
+	StoreQueryChannel("SELECT term, vote, commit_index, applied_index,"
+					  " snapshot_index, snapshot_term, snapshot_data,"
+					  " log_bytes_since_snapshot, removed, incarnation, boot,"
+					  " recovering, recovery_reason, system_identifier, timeline,"
+					  " last_block, last_block_hash"
+					  " FROM ordering.raft_state WHERE channel = $1",
+					  ch->name, SPI_OK_SELECT);
 	memset(state, 0, sizeof(*state));
 	/* Restored from a dump, which holds no Raft state: an archive. */
 	ch->archived = SPI_processed == 0;
@@ -514,12 +512,9 @@ StoreDeleteLogThrough(const char *channel, raft_index index)
 int64
 StoreLogBytes(const char *channel)
 {
-	Oid type = TEXTOID;
-	Datum name = CStringGetTextDatum(channel);
-
 	/* octet_length reads an out-of-line value's size from its pointer. */
-	StoreQuery("SELECT coalesce(sum(octet_length(data)), 0)::bigint"
-			   " FROM ordering.log WHERE channel = $1",
-			   1, &type, &name, SPI_OK_SELECT);
+	StoreQueryChannel("SELECT coalesce(sum(octet_length(data)), 0)::bigint"
+					  " FROM ordering.log WHERE channel = $1",
+					  channel, SPI_OK_SELECT);
 	return StoreGetInt64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }

@@ -67,6 +67,39 @@ StoreSnapshotConfig(const uint8 *data, uint32 size, raft_config *config)
 	}
 }
 
+bool
+StoreSnapshotHead(const char *channel, const uint8 *data, uint32 size,
+				  ChainHead *head)
+{
+	Oid type = TEXTOID;
+	Datum value =
+		PointerGetDatum(cstring_to_text_with_len((const char *) data, size));
+	bool block_isnull;
+	bool hash_isnull;
+	Datum block;
+	Datum hash;
+
+	StoreQuery("SELECT ($1::jsonb->>'last_block')::bigint,"
+			   " decode($1::jsonb->>'last_hash', 'hex')",
+			   1, &type, &value, SPI_OK_SELECT);
+	block = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+						  &block_isnull);
+	if (block_isnull)
+		return false;
+	hash = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2,
+						 &hash_isnull);
+	if (DatumGetInt64(block) < 0 || hash_isnull ||
+		VARSIZE_ANY_EXHDR(DatumGetByteaPP(hash)) != ORDERING_HASH_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("snapshot of channel \"%s\" has no valid last_block or last_hash",
+						channel)));
+	head->last_block = DatumGetInt64(block);
+	memcpy(head->last_hash, VARDATA_ANY(DatumGetByteaPP(hash)),
+		   ORDERING_HASH_LEN);
+	return true;
+}
+
 /*
  * The chain must reach the snapshot's last block, with the snapshot's hash
  * there: a snapshot is installed only with the blocks it covers.
@@ -74,47 +107,28 @@ StoreSnapshotConfig(const uint8 *data, uint32 size, raft_config *config)
 void
 StoreCheckSnapshotChain(ChannelState *ch, const uint8 *data, uint32 size)
 {
-	Oid types[1] = { TEXTOID };
-	Datum value =
-		PointerGetDatum(cstring_to_text_with_len((const char *) data, size));
-	bool isnull;
-	int64 last_block;
-	bytea *hash;
+	ChainHead named;
 
-	StoreQuery("SELECT ($1::jsonb->>'last_block')::bigint,"
-			   " decode($1::jsonb->>'last_hash', 'hex')",
-			   1, types, &value, SPI_OK_SELECT);
-	if (SPI_processed != 1)
+	if (!StoreSnapshotHead(ch->name, data, size, &named))
 		return;
-	SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	if (isnull)
-		return;
-	last_block = StoreGetInt64(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	hash = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0],
-										 SPI_tuptable->tupdesc, 2, &isnull));
-	if (isnull || VARSIZE_ANY_EXHDR(hash) != ORDERING_HASH_LEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("snapshot of channel \"%s\" has no valid last_hash",
-						ch->name)));
 
 	/*
 	 * The worker pulls the blocks a snapshot covers from a peer in the
 	 * transaction that installs it, so the chain always reaches them.
 	 */
-	if (last_block > ch->chain.last_block)
+	if (named.last_block > ch->chain.last_block)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("channel \"%s\": blocks " INT64_FORMAT " to " INT64_FORMAT
 						" covered by the snapshot are missing",
-						ch->name, ch->chain.last_block + 1, last_block)));
-	if (last_block == ch->chain.last_block &&
-		memcmp(ch->chain.last_hash, VARDATA_ANY(hash), ORDERING_HASH_LEN) != 0)
+						ch->name, ch->chain.last_block + 1, named.last_block)));
+	if (named.last_block == ch->chain.last_block &&
+		memcmp(ch->chain.last_hash, named.last_hash, ORDERING_HASH_LEN) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("channel \"%s\": block " INT64_FORMAT
 						" differs from the snapshot's",
-						ch->name, last_block)));
+						ch->name, named.last_block)));
 }
 
 /*
@@ -143,16 +157,16 @@ StorePersistSnapshot(ChannelState *ch, const raft_snapshot *snapshot)
 			   " log_bytes_since_snapshot = 0, last_block = $5,"
 			   " last_block_hash = $6 WHERE channel = $1",
 			   6, types, values, SPI_OK_UPDATE);
-	StoreQuery("DELETE FROM ordering.log WHERE channel = $1", 1, types, values,
-			   SPI_OK_DELETE);
+	StoreQueryChannel("DELETE FROM ordering.log WHERE channel = $1", ch->name,
+					  SPI_OK_DELETE);
 
 	/* Consenters and settings as of the snapshot. */
 	types[1] = TEXTOID;
 	values[1] =
 		PointerGetDatum(cstring_to_text_with_len((const char *) snapshot->data,
 												 snapshot->data_size));
-	StoreQuery("DELETE FROM ordering.consenters WHERE channel = $1", 1, types,
-			   values, SPI_OK_DELETE);
+	StoreQueryChannel("DELETE FROM ordering.consenters WHERE channel = $1",
+					  ch->name, SPI_OK_DELETE);
 	StoreQuery("INSERT INTO ordering.consenters"
 			   " (channel, node, raft_id, conninfo, is_learner)"
 			   " SELECT $1, key, (value->>'id')::bigint, value->>'conninfo',"
@@ -197,11 +211,10 @@ StoreMaybeSnapshot(ChannelState *ch)
 		return NULL;
 
 	/* The configuration in effect: the last configuration block's item. */
-	values[0] = CStringGetTextDatum(ch->name);
-	StoreQuery("SELECT config FROM ordering.blocks"
-			   " WHERE channel = $1 AND is_config"
-			   " ORDER BY number DESC LIMIT 1",
-			   1, types, values, SPI_OK_SELECT);
+	StoreQueryChannel("SELECT config FROM ordering.blocks"
+					  " WHERE channel = $1 AND is_config"
+					  " ORDER BY number DESC LIMIT 1",
+					  ch->name, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
@@ -233,6 +246,7 @@ StoreMaybeSnapshot(ChannelState *ch)
 	StoreDeleteLogThrough(ch->name, ch->log.applied_index);
 	remaining = StoreLogBytes(ch->name);
 
+	values[0] = CStringGetTextDatum(ch->name);
 	values[1] = Int64GetDatum((int64) ch->log.applied_index);
 	values[2] = Int64GetDatum((int64) ch->log.applied_term);
 	values[3] = PointerGetDatum(StoreBytea(data->data, data->len));

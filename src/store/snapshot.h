@@ -18,6 +18,14 @@
 extern void
 StoreSnapshotConfig(const uint8 *data, uint32 size, raft_config *config);
 
+/*
+ * The last block and hash a snapshot names, into head; false when it names
+ * no last block.  ERROR (XX001) when it names one that is not a block
+ * number with a 32-byte hash.
+ */
+extern bool StoreSnapshotHead(const char *channel, const uint8 *data,
+							  uint32 size, ChainHead *head);
+
 /* ERROR unless the chain reaches the snapshot's last block and hash. */
 extern void
 StoreCheckSnapshotChain(ChannelState *ch, const uint8 *data, uint32 size);

@@ -86,6 +86,16 @@ StoreQuery(const char *sql, int nargs, Oid *types, Datum *values, int expected)
 		elog(ERROR, "\"%s\" failed: %s", sql, SPI_result_code_string(ret));
 }
 
+void
+StoreQueryChannel(const char *sql, const char *channel, int expected)
+{
+	Oid type = TEXTOID;
+	Datum value = CStringGetTextDatum(channel);
+
+	StoreQuery(sql, 1, &type, &value, expected);
+	pfree(DatumGetPointer(value));
+}
+
 bytea *
 StoreBytea(const void *data, Size len)
 {

@@ -60,6 +60,9 @@ StoreExecPlan(StorePlan *plan, Datum *values, const char *nulls, int expected);
 /* Runs a one-off statement; ERROR unless it returns expected. */
 extern void
 StoreQuery(const char *sql, int nargs, Oid *types, Datum *values, int expected);
+/* StoreQuery of a statement whose one parameter, $1, is a channel's name. */
+extern void
+StoreQueryChannel(const char *sql, const char *channel, int expected);
 
 /* A palloc'd bytea holding a copy of len bytes (an SPI parameter). */
 extern bytea *StoreBytea(const void *data, Size len);

@@ -46,6 +46,7 @@
 #include "common/gucs.h"
 #include "common/remote.h"
 #include "store/chain.h"
+#include "store/snapshot.h"
 #include "store/spi.h"
 #include "worker/catchup.h"
 #include "worker/peer_chain.h"
@@ -74,31 +75,15 @@ static void
 catchup_read_target(const char *channel, const raft_snapshot *snapshot,
 					CatchupTarget *target)
 {
-	Oid types[1] = { TEXTOID };
-	Datum value = catchup_snapshot_text(snapshot);
-	bool block_isnull;
-	bool hash_isnull;
-	Datum block;
-	Datum hash;
+	ChainHead head;
 
-	StoreQuery("SELECT ($1::jsonb->>'last_block')::bigint,"
-			   " decode($1::jsonb->>'last_hash', 'hex')",
-			   1, types, &value, SPI_OK_SELECT);
-	if (SPI_processed != 1)
-		elog(ERROR, "could not read the snapshot of channel \"%s\"", channel);
-	block = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-						  &block_isnull);
-	hash = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2,
-						 &hash_isnull);
-	if (block_isnull || hash_isnull || DatumGetInt64(block) < 0 ||
-		VARSIZE_ANY_EXHDR(DatumGetByteaPP(hash)) != ORDERING_HASH_LEN)
+	if (!StoreSnapshotHead(channel, snapshot->data, snapshot->data_size, &head))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("snapshot of channel \"%s\" lacks a valid last_block or last_hash",
+				 errmsg("snapshot of channel \"%s\" names no last block",
 						channel)));
-	target->last_block = DatumGetInt64(block);
-	memcpy(target->last_hash, VARDATA_ANY(DatumGetByteaPP(hash)),
-		   ORDERING_HASH_LEN);
+	target->last_block = head.last_block;
+	memcpy(target->last_hash, head.last_hash, ORDERING_HASH_LEN);
 	target->index = snapshot->meta.index;
 }
 

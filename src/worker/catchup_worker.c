@@ -110,12 +110,8 @@ CatchupRecordRequest(const char *channel, const char *pull_as,
 void
 CatchupForgetRequest(const char *channel)
 {
-	Oid types[1] = { TEXTOID };
-	Datum values[1];
-
-	values[0] = CStringGetTextDatum(channel);
-	StoreQuery("DELETE FROM ordering.catchups WHERE channel = $1", 1, types,
-			   values, SPI_OK_DELETE);
+	StoreQueryChannel("DELETE FROM ordering.catchups WHERE channel = $1",
+					  channel, SPI_OK_DELETE);
 }
 
 BackgroundWorkerHandle *
@@ -142,18 +138,15 @@ CatchupWorkerStart(const char *channel, MemoryContext cxt)
 static bool
 catchup_read_request(const char *channel, CatchupRequest *req)
 {
-	Oid types[1] = { TEXTOID };
-	Datum values[1];
 	HeapTuple tuple;
 	TupleDesc desc;
 	bool isnull;
 	bytea *data;
 	char *pull_as;
 
-	values[0] = CStringGetTextDatum(channel);
-	StoreQuery("SELECT snapshot_index, snapshot_term, snapshot_data, pull_as"
-			   " FROM ordering.catchups WHERE channel = $1",
-			   1, types, values, SPI_OK_SELECT);
+	StoreQueryChannel("SELECT snapshot_index, snapshot_term, snapshot_data, pull_as"
+					  " FROM ordering.catchups WHERE channel = $1",
+					  channel, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		return false;
 	tuple = SPI_tuptable->vals[0];
@@ -174,10 +167,10 @@ catchup_read_request(const char *channel, CatchupRequest *req)
 	memcpy(req->snapshot.data, VARDATA_ANY(data), req->snapshot.data_size);
 	strlcpy(req->pull_as, pull_as, sizeof(req->pull_as));
 
-	StoreQuery("SELECT u.node, u.conninfo FROM ordering.catchups c,"
-			   " unnest(c.leader_nodes, c.leader_conninfos) AS u(node, conninfo)"
-			   " WHERE c.channel = $1",
-			   1, types, values, SPI_OK_SELECT);
+	StoreQueryChannel("SELECT u.node, u.conninfo FROM ordering.catchups c,"
+					  " unnest(c.leader_nodes, c.leader_conninfos) AS u(node, conninfo)"
+					  " WHERE c.channel = $1",
+					  channel, SPI_OK_SELECT);
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		char *node =
@@ -210,9 +203,9 @@ catchup_install(ChannelState *st, const raft_snapshot *snapshot)
 	values[0] = CStringGetTextDatum(st->name);
 	values[1] = Int64GetDatum((int64) snapshot->meta.term);
 	StoreLockChannel(st->name);
-	StoreQuery("SELECT applied_index FROM ordering.raft_state"
-			   " WHERE channel = $1 FOR UPDATE",
-			   1, types, values, SPI_OK_SELECT);
+	StoreQueryChannel("SELECT applied_index FROM ordering.raft_state"
+					  " WHERE channel = $1 FOR UPDATE",
+					  st->name, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -236,17 +229,14 @@ catchup_install(ChannelState *st, const raft_snapshot *snapshot)
 static void
 catchup_run(const char *channel)
 {
-	Oid types[1] = { TEXTOID };
-	Datum values[1];
 	CatchupRequest req;
 	ChannelState st;
 	CatchupPeers members;
 
 	StoreBegin();
-	values[0] = CStringGetTextDatum(channel);
-	StoreQuery("SELECT pg_advisory_xact_lock(" CppAsString2(
-				   ORDERING_CATCHUP_LOCK_CLASS) ", hashtext($1))",
-			   1, types, values, SPI_OK_SELECT);
+	StoreQueryChannel("SELECT pg_advisory_xact_lock(" CppAsString2(
+						  ORDERING_CATCHUP_LOCK_CLASS) ", hashtext($1))",
+					  channel, SPI_OK_SELECT);
 	/* A fresh snapshot: a catch-up we waited for may have done the work. */
 	PopActiveSnapshot();
 	PushActiveSnapshot(GetTransactionSnapshot());
