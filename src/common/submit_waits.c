@@ -17,7 +17,8 @@
  * table, and the worker hands places out only after its commit, so a block
  * is either visible to that first look or handed to the slot.  Blocks that
  * arrive without being applied here (a snapshot's catch-up) mark the
- * channel's slots RECHECK: their owners look in the table once.
+ * channel's slots RECHECK: their owners look in the table once.  A channel
+ * dropped here marks them DROPPED: their owners fail at once.
  *
  * The table is bounded (ordering.max_submit_waits); registering is all or
  * nothing.  A backend frees its slots when its wait ends, on error or
@@ -306,7 +307,8 @@ OrderingSubmitWaitsRefuse(OrderingSubmitWaits *waits, const char *channel,
 }
 
 void
-OrderingSubmitWaitsRecheck(OrderingSubmitWaits *waits, const char *channel)
+OrderingSubmitWaitsMarkChannel(OrderingSubmitWaits *waits, const char *channel,
+							   OrderingWaitState state)
 {
 	int *owners = palloc(sizeof(int) * waits->n_slots);
 	int n_owners = 0;
@@ -316,10 +318,11 @@ OrderingSubmitWaitsRecheck(OrderingSubmitWaits *waits, const char *channel)
 	{
 		OrderingWaitSlot *slot = &waits->slots[s];
 
-		if (slot->state == ORDERING_WAIT_WAITING &&
+		if ((slot->state == ORDERING_WAIT_WAITING ||
+			 slot->state == ORDERING_WAIT_RECHECK) &&
 			strcmp(slot->channel, channel) == 0)
 		{
-			slot->state = ORDERING_WAIT_RECHECK;
+			slot->state = state;
 			owners[n_owners++] = slot->owner;
 		}
 	}

@@ -25,7 +25,8 @@ typedef enum OrderingWaitState
 	ORDERING_WAIT_ORDERED = 2, /* block_number, position are its place */
 	ORDERING_WAIT_TAKEN = 3,   /* the id was ordered with another payload */
 	ORDERING_WAIT_RECHECK = 4, /* blocks came another way: look in the table */
-	ORDERING_WAIT_REFUSED = 5  /* this node was removed: it cannot order it */
+	ORDERING_WAIT_REFUSED = 5, /* this node was removed: it cannot order it */
+	ORDERING_WAIT_DROPPED = 6  /* the channel was dropped on this node */
 } OrderingWaitState;
 
 /* One transaction id a backend waits for. */
@@ -106,8 +107,13 @@ OrderingSubmitWaitsComplete(OrderingSubmitWaits *waits, const char *channel,
  */
 extern void OrderingSubmitWaitsRefuse(OrderingSubmitWaits *waits,
 									  const char *channel, const char *tx_id);
-/* Worker: blocks arrived outside apply (a snapshot): waiters look again. */
+/*
+ * Worker: every waiter of channel still waiting is told state and woken:
+ * RECHECK when blocks arrived outside apply (a snapshot: they look in the
+ * table again), DROPPED when the channel was dropped here.
+ */
 extern void
-OrderingSubmitWaitsRecheck(OrderingSubmitWaits *waits, const char *channel);
+OrderingSubmitWaitsMarkChannel(OrderingSubmitWaits *waits, const char *channel,
+							   OrderingWaitState state);
 
 #endif /* ORDERING_SUBMIT_WAITS_H */

@@ -163,6 +163,20 @@ report_removed(const char *channel, const SubmitItem *items, int n_items)
 				 "Submit on a consenter of the channel (ordering.list_channels() shows them); resubmitting the same id there is safe.")));
 }
 
+/* The worker dropped the channel while items waited. */
+static void
+report_dropped(const char *channel, const char *tx_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("channel \"%s\" was dropped on this node while transaction %s waited",
+					channel, tx_id),
+			 errdetail(
+				 "The channel's other consenters, if any, may still order it."),
+			 errhint(
+				 "Submit it again once the channel is back; resubmitting the same id is safe.")));
+}
+
 /*
  * Reads the places of the items not yet known, one probe of the
  * index on tx_id per distinct id still missing (store/tx_places.h);
@@ -375,6 +389,9 @@ collect_places(const char *channel, SubmitItem *items, int n_items,
 					break;
 				case ORDERING_WAIT_RECHECK:
 					recheck = true;
+					break;
+				case ORDERING_WAIT_DROPPED:
+					report_dropped(channel, items[i].tx_id);
 					break;
 				case ORDERING_WAIT_REFUSED:
 					/* Ordered before the removal, its place is here. */

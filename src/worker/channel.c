@@ -165,6 +165,9 @@ ChannelDestroy(Channel *ch)
 	ChannelNoteMembersChanged();
 	ChannelFailAdminWaits(ch, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 						  "the channel was dropped");
+	/* Their transactions have no channel here any more to be ordered in. */
+	OrderingSubmitWaitsMarkChannel(ordering_shared->submit_waits,
+								   ch->state.name, ORDERING_WAIT_DROPPED);
 	channel_drop_raft(ch);
 	if (ch->catchup.worker != NULL)
 		TerminateBackgroundWorker(ch->catchup.worker);

@@ -577,8 +577,9 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 		OrderingSubmitWaitsComplete(ordering_shared->submit_waits,
 									ch->state.name, done.places, done.n);
 		if (rd.has_snapshot)
-			OrderingSubmitWaitsRecheck(ordering_shared->submit_waits,
-									   ch->state.name);
+			OrderingSubmitWaitsMarkChannel(ordering_shared->submit_waits,
+										   ch->state.name,
+										   ORDERING_WAIT_RECHECK);
 
 		elapsed_ms = (double) (OrderingClockNow() - start) / 1000.0;
 		ch->counters.data_persist_count++;

@@ -4,7 +4,8 @@
 # 009_submit_waits.pl: the shared-memory table where waiting submitters
 # register the ids they wait for (ordering.max_submit_waits slots) is
 # bounded, says so clearly when full, and gets its slots back when a wait
-# ends by cancel or by the backend's death.
+# ends by cancel or by the backend's death.  A wait whose channel is
+# dropped ends at once, with an error that says so.
 #
 # No timing: a session waits on channel "stuck", which has no quorum (two
 # of its three consenters do not exist), until it is cancelled or killed;
@@ -53,7 +54,7 @@ sub start_waiter
 	my $s = $node->background_psql('postgres');
 	my $pid = $s->query_safe('SELECT pg_backend_pid()');
 	$s->query_until(qr/waiting/,
-		"SET ordering.submit_timeout = '10min';\n\\echo waiting\n"
+		"SET ordering.submit_timeout = '10min';\n\\set VERBOSITY verbose\n\\echo waiting\n"
 		  . submit_sql('stuck', $tag, 10) . ";\n");
 	ok( $oc->wait_until(
 			"session $pid waits",
@@ -98,5 +99,23 @@ for my $end (qw(cancel terminate))
 		"after $end its slots are free again");
 	eval { $s->quit };
 }
+
+# The channel dropped under a waiter: the wait ends at once with an error
+# that says so.  Before, the worker forgot the channel and the waiter sat
+# out its whole submit_timeout (10 min here), then heard that its
+# transaction "may still be ordered".
+my ($s, $pid) = start_waiter('drop');
+$oc->safe_query('n1', "SELECT ordering.drop_channel('stuck')");
+ok( $oc->wait_until(
+		"session $pid fails",
+		$OrderingCluster::DEFAULT_TIMEOUT,
+		sub { eval { $s->{run}->pump_nb }; $s->{stderr} =~ /ERROR/; }),
+	'the waiter on a dropped channel fails at once');
+like($s->{stderr}, qr/ERROR:  55000: channel "stuck" was dropped on this node while transaction \S+ waited/,
+	'... with 55000, naming the channel and a transaction');
+like($s->{stderr}, qr/HINT:  .*resubmitting the same id is safe/, '... and a hint');
+eval { $s->quit };
+is($oc->safe_query('n1', submit_sql('w', 'after-drop', 16)), '16',
+	'after the drop its slots are free again');
 
 done_testing();
