@@ -166,6 +166,14 @@ step_leader(raft_node *node, const raft_message *msg)
 			return RAFT_OK;
 		case RAFT_MSG_TRANSFER_LEADER:
 			return raft_handle_transfer_leader(node, pr, msg);
+		case RAFT_MSG_VOTE_RESP:
+			/*
+			 * A vote of this term that came after the quorum's: its sender
+			 * is up, as those that elected it (raft_become_leader).
+			 */
+			if (msg->term == node->term && !msg->reject)
+				pr->recent_active = true;
+			return RAFT_OK;
 		default:
 			return RAFT_OK;
 	}

@@ -107,14 +107,27 @@ raft_become_leader(raft_node *node)
 {
 	raft_progress *self;
 	raft_entry empty;
+	bool granted[RAFT_MAX_MEMBERS];
 
 	RAFT_ASSERT(node->role != RAFT_FOLLOWER);
 	RAFT_ASSERT(!node->log.unstable.has_snapshot);
 	RAFT_ASSERT(!node->recovering);
+	for (uint32_t i = 0; i < node->tracker.n_progress; i++)
+		granted[i] = node->tracker.progress[i].vote == RAFT_VOTE_GRANTED;
 	reset(node, node->term);
 	node->leader = node->id;
 	node->role = RAFT_LEADER;
 	node->uncommitted_bytes = 0;
+
+	/*
+	 * The voters that elected it were heard from just now: they count as
+	 * active until the first check-quorum.  Otherwise a new leader's view
+	 * of who is up starts empty, and the host's own checks against it (a
+	 * removal must leave a quorum of active voters) refused everything
+	 * until the first answers to its appends came back.
+	 */
+	for (uint32_t i = 0; i < node->tracker.n_progress; i++)
+		node->tracker.progress[i].recent_active = granted[i];
 
 	self = raft_tracker_get(&node->tracker, node->id);
 	RAFT_ASSERT(self != NULL);

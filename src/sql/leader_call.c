@@ -18,7 +18,11 @@
  * with its SQLSTATE and the remote text in the detail.
  *
  * A relayed request is never relayed again, so a leader change during the
- * call gives a "not the leader" error instead of a loop.
+ * call gives a "not the leader" error instead of a loop.  The request
+ * itself may be what moved it: a leader removing itself hands leadership
+ * on first and answers "not the leader", having proposed nothing.  This
+ * node then asks the new leader (or its own worker, if it leads now), a
+ * few times at most.
  *
  * src/sql/leader_call.c
  *
@@ -28,6 +32,9 @@
 
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
 #include "utils/builtins.h"
 
 #include "common/conninfo.h"
@@ -43,6 +50,13 @@
 
 /* Extra time the remote call gets over the leader's own wait. */
 #define LEADER_CALL_SLACK_MS 2000
+
+/* Leaders asked in turn while each answers that another one leads now. */
+#define LEADER_CALL_ATTEMPTS 3
+
+/* How long this node's worker may take to learn of the new leader. */
+#define LEADER_CALL_NEWS_MS 2000
+#define LEADER_CALL_POLL_MS 20
 
 /* The leader this node's worker knows for channel ("" if none or self). */
 static void
@@ -99,44 +113,19 @@ OrderingAdminKindFromName(const char *name, OrderingAdminKind *kind)
 	return false;
 }
 
-bool
-OrderingAdminRouteToLeader(OrderingAdminKind kind, const char *channel,
-						   const char *node, const char *arg, int64 *block)
+/*
+ * Relays the request to leader.  Returns false, the error dropped, when
+ * may_retry and the leader answered that it no longer leads: it handed
+ * its leadership on and proposed nothing (see the top of this file).
+ */
+static bool
+leader_call_relay(const char *leader, const char *leader_conninfo,
+				  const char *own_user, const char *const *params,
+				  TimestampTz deadline, int64 *block, bool may_retry)
 {
-	char leader[ORDERING_NAME_MAX];
-	char *leader_conninfo;
-	char *own_conninfo;
-	char *own_user;
-	const char *params[5];
-	TimestampTz deadline;
+	MemoryContext cxt = CurrentMemoryContext;
 	PGconn *volatile conn = NULL;
 
-	*block = -1;
-	leader_call_find_leader(channel, leader, sizeof(leader));
-	if (leader[0] == '\0')
-		return false;
-	leader_conninfo = OrderingConsenterConninfo(channel, leader);
-	own_conninfo = OrderingConsenterConninfo(channel, ordering_node_name);
-	if (leader_conninfo == NULL || own_conninfo == NULL)
-		return false;
-	own_user = OrderingConninfoUser(own_conninfo);
-	if (own_user == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot relay the request to leader %s: the conninfo of this node \"%s\" names no role",
-						leader, ordering_node_name)));
-
-	params[0] = ordering_node_name;
-	params[1] = channel;
-	params[2] = OrderingAdminKindName(kind);
-	params[3] = node;
-	params[4] = arg;
-
-	ereport(DEBUG1,
-			(errmsg_internal("relaying an admin request of channel \"%s\" to its leader %s",
-							 channel, leader)));
-	deadline = TimestampTzPlusMilliseconds(OrderingSubmitDeadline(),
-										   LEADER_CALL_SLACK_MS);
 	PG_TRY();
 	{
 		PGresult *res;
@@ -154,10 +143,94 @@ OrderingAdminRouteToLeader(OrderingAdminKind kind, const char *channel,
 			*block = strtoi64(PQgetvalue(res, 0, 0), NULL, 10);
 		PQclear(res);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
+		ErrorData *edata;
+		bool moved;
+
 		OrderingRemoteDisconnect(conn);
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		/* The remote answer: raised by remote.c, nothing else to undo. */
+		moved = may_retry &&
+			edata->sqlerrcode == ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE &&
+			strstr(edata->message, "is not the leader") != NULL;
+		FreeErrorData(edata);
+		if (!moved)
+			PG_RE_THROW();
+		FlushErrorState();
+		return false;
 	}
 	PG_END_TRY();
+	OrderingRemoteDisconnect(conn);
 	return true;
+}
+
+/* Waits a little for this node's worker to know a leader other than old. */
+static void
+leader_call_await_news(const char *channel, const char *old)
+{
+	char leader[ORDERING_NAME_MAX];
+
+	for (int waited = 0; waited < LEADER_CALL_NEWS_MS;
+		 waited += LEADER_CALL_POLL_MS)
+	{
+		leader_call_find_leader(channel, leader, sizeof(leader));
+		if (strcmp(leader, old) != 0)
+			return;
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 LEADER_CALL_POLL_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+bool
+OrderingAdminRouteToLeader(OrderingAdminKind kind, const char *channel,
+						   const char *node, const char *arg, int64 *block)
+{
+	char leader[ORDERING_NAME_MAX];
+	char *own_conninfo;
+	char *own_user;
+	const char *params[5];
+	/* One deadline for every leader asked. */
+	TimestampTz deadline = TimestampTzPlusMilliseconds(OrderingSubmitDeadline(),
+													   LEADER_CALL_SLACK_MS);
+
+	*block = -1;
+	params[0] = ordering_node_name;
+	params[1] = channel;
+	params[2] = OrderingAdminKindName(kind);
+	params[3] = node;
+	params[4] = arg;
+	for (int attempt = 1;; attempt++)
+	{
+		char *leader_conninfo;
+
+		leader_call_find_leader(channel, leader, sizeof(leader));
+		if (leader[0] == '\0')
+			return false;
+		leader_conninfo = OrderingConsenterConninfo(channel, leader);
+		own_conninfo = OrderingConsenterConninfo(channel, ordering_node_name);
+		if (leader_conninfo == NULL || own_conninfo == NULL)
+			return false;
+		own_user = OrderingConninfoUser(own_conninfo);
+		if (own_user == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot relay the request to leader %s: the conninfo of this node \"%s\" names no role",
+							leader, ordering_node_name)));
+
+		ereport(DEBUG1,
+				(errmsg_internal("relaying an admin request of channel \"%s\" to its leader %s",
+								 channel, leader)));
+		if (leader_call_relay(leader, leader_conninfo, own_user, params,
+							  deadline, block, attempt < LEADER_CALL_ATTEMPTS))
+			return true;
+		ereport(LOG,
+				(errmsg("leader %s of channel \"%s\" handed its leadership on; asking the new leader",
+						leader, channel)));
+		leader_call_await_news(channel, leader);
+	}
 }

@@ -269,6 +269,52 @@ test_lower_term_append_answered(void)
 	net_destroy(&nw);
 }
 
+static bool
+drop_answers_to_appends(const raft_message *m, void *ud)
+{
+	(void) ud;
+	return m->type == RAFT_MSG_APP_RESP || m->type == RAFT_MSG_HEARTBEAT_RESP;
+}
+
+/*
+ * A new leader counts the voters that elected it as active, before any of
+ * them answered its appends; one that did not vote is not.  Before, every
+ * peer started inactive, and a removal asked of a leader just elected was
+ * refused for want of a quorum of active voters.
+ */
+static void
+test_new_leader_counts_its_voters_active(void)
+{
+	net nw;
+	bool stepped_down;
+	raft_message late;
+
+	net_init(&nw, 3, NULL);
+	nw.filter = drop_answers_to_appends;
+	net_isolate(&nw, 3);
+	raft_campaign(net_raft(&nw, 1));
+	net_stabilize(&nw);
+	is_u64(net_status(&nw, 1).role, RAFT_LEADER, "node 1 is elected by node 2");
+	ok(net_progress(&nw, 1, 2).recent_active,
+	   "node 2, which voted, is active before it answered an append");
+	ok(!net_progress(&nw, 1, 3).recent_active, "node 3, cut off, is not");
+	/* Its vote, come late, counts as well. */
+	late = message(RAFT_MSG_VOTE_RESP, 3, 1, net_status(&nw, 1).hard_state.term);
+	raft_step(net_raft(&nw, 1), &late);
+	ok(net_progress(&nw, 1, 3).recent_active,
+	   "node 3's vote, come after the election, marks it active");
+	/* Votes count once: a later check-quorum needs answers since. */
+	stepped_down = false;
+	for (int i = 0; i < 30 && !stepped_down; i++)
+	{
+		run(&nw, 1);
+		stepped_down = net_status(&nw, 1).role != RAFT_LEADER;
+	}
+	ok(stepped_down,
+	   "with no answers to its appends, it steps down at a check-quorum");
+	net_destroy(&nw);
+}
+
 int
 main(void)
 {
@@ -281,5 +327,6 @@ main(void)
 	test_check_quorum_disabled();
 	test_lease_ignores_votes();
 	test_lower_term_append_answered();
+	test_new_leader_counts_its_voters_active();
 	return tap_done();
 }

@@ -9,7 +9,7 @@
 #     and a removal is attempted at once; then n5 starts and is promoted;
 #   - remove_consenter of a follower;
 #   - remove_consenter of the current leader: leadership moves, ordering
-#     continues;
+#     continues; asked on the leader, then on a follower (relayed);
 #   - removing an unknown node is refused with SQLSTATE 42704, adding an
 #     existing one with 42710, and neither adds a block.
 # After each step the members' chains are identical and verified, and the
@@ -253,6 +253,31 @@ $oc->assert_chains_identical_and_verified(\@members, $ch);
 check_changes(\@members, "after removing the leader $old_leader");
 check_config_documents(\@members, "after removing the leader $old_leader");
 $oc->assert_acknowledged_present(\@members, $ch, \@acked);
+
+# --- remove the leader, asked on a follower: the call is relayed to the
+# leader, which hands its leadership on before removing itself and answers
+# "not the leader".  The follower asks the new leader then (perhaps
+# itself).  Before, that answer was the caller's error, and leadership had
+# moved all the same.
+$old_leader = $leader;
+my ($asker) = grep { $_ ne $old_leader } @members;
+# The new leader, elected a moment ago, may not have heard from a quorum
+# of the voters left yet: it refuses then, and a second call goes through.
+$oc->wait_until("remove_consenter of $old_leader on $asker", 30, sub {
+		$r = $oc->query($asker, "SELECT ordering.remove_consenter('$ch', '$old_leader')");
+		return $r->{ok} || ($r->{message} // '') !~ /fewer than a quorum/;
+	});
+ok($r->{ok}, "remove_consenter of the leader $old_leader, asked on $asker")
+  or diag("$r->{sqlstate}: $r->{message}");
+like($r->{stdout} // '', qr/^\d+$/, '... returns the configuration block');
+push @expected_changes, "remove_consenter $old_leader";
+@members = grep { $_ ne $old_leader } @members;
+$leader = $oc->wait_for_leader($ch, \@members, 60);
+ok(defined $leader, 'leadership moves to a remaining member') or die 'no new leader';
+ok(wait_consenter_state($old_leader, 'absent', \@members, 60),
+	"$old_leader is gone from ordering.consenters on every member");
+submit_ok($_, "after removing the leader $old_leader from a follower") for @members;
+check_changes(\@members, "after removing the leader $old_leader from a follower");
 
 # --- bad requests change nothing
 my $blocks = $oc->safe_query($leader, "SELECT count(*) FROM ordering.blocks WHERE channel = '$ch'");
