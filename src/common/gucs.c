@@ -32,6 +32,7 @@ int ordering_max_submit_waits = 8192;
 int ordering_peer_buffer_kb = 16384;
 int ordering_reconnect_min_ms = 100;
 int ordering_reconnect_max_ms = 5000;
+bool ordering_accept_relayed_admin = true;
 char *ordering_peer_passfile = NULL;
 char *ordering_peer_sslcert = NULL;
 char *ordering_peer_sslkey = NULL;
@@ -123,6 +124,16 @@ OrderingDefineGucs(void)
 							"Longest delay between reconnection attempts to a peer.",
 							NULL, &ordering_reconnect_max_ms, 5000, 1, 3600000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+
+	/*
+	 * A leader cannot tell an admin call a follower relays from one its
+	 * peer role makes alone: off, a peer credential carries no admin power.
+	 */
+	DefineCustomBoolVariable("ordering.accept_relayed_admin",
+							 "Whether this node, as a leader, runs the admin calls its followers relay.",
+							 "Off: admin calls must be made on the leader.",
+							 &ordering_accept_relayed_admin, true, PGC_SIGHUP,
+							 0, NULL, NULL, NULL);
 
 	/*
 	 * This node's own credentials for its peers: local files, never in the

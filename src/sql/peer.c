@@ -37,6 +37,7 @@
 #include "utils/builtins.h"
 
 #include "common/conninfo.h"
+#include "common/gucs.h"
 #include "common/limits.h"
 #include "common/node_roles.h"
 #include "common/shmem.h"
@@ -355,6 +356,14 @@ ordering_relay_admin(PG_FUNCTION_ARGS)
 	int64 block;
 	int spi;
 
+	if (!ordering_accept_relayed_admin)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("node \"%s\" takes no relayed admin requests",
+						ordering_node_name),
+				 errdetail("ordering.accept_relayed_admin is off there."),
+				 errhint(
+					 "Make the call on the leader itself; ordering.status shows which node leads.")));
 	if (!OrderingAdminKindFromName(request, &kind))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

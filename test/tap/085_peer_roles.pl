@@ -9,7 +9,9 @@
 #   - admin calls made on a follower are relayed to the leader as the
 #     follower's role (ordering.relay_admin), which holds no ordering_admin:
 #     update_channel_config, and add_consenter of a fourth node that then
-#     joins (genesis push) and is promoted;
+#     joins (genesis push) and is promoted; the leader cannot tell such a
+#     call from one the role makes alone, and with
+#     ordering.accept_relayed_admin off it takes none (42501);
 #   - a follower that fell behind the leader's snapshot catches up, reading
 #     the blocks through ordering.peer_blocks();
 #   - functions planted in public, on a search_path the peer roles are
@@ -146,6 +148,52 @@ ok($oc->wait_until('the new setting on every node', 30, sub {
 is($oc->safe_query($leader,
 		"SELECT count(*) FROM pg_roles r WHERE r.rolname LIKE 'orderer\\_%' AND pg_has_role(r.oid, 'ordering_admin', 'USAGE')"),
 	'0', 'although no peer role holds ordering_admin');
+
+# So a peer role alone may relay any admin call of its node: the leader
+# cannot tell one from a call its node's admins made.  With
+# ordering.accept_relayed_admin off there, the leader takes none, and admin
+# calls are made on the leader itself.
+sub batch_timeout_on
+{
+	my ($n) = @_;
+	return $oc->safe_query($n, "SELECT config->>'batch_timeout' FROM ordering.channels WHERE channel = '$ch'");
+}
+sub relay_as_f2
+{
+	my ($ms) = @_;
+	return $oc->query($leader,
+		"SELECT ordering.relay_admin('$f2', '$ch', 'update_channel_config', NULL, '{\"batch_timeout\": $ms}')",
+		user => $oc->role_of($f2));
+}
+sub set_relays
+{
+	my ($value) = @_;
+	$oc->node($leader)->append_conf('postgresql.conf', "ordering.accept_relayed_admin = $value");
+	$oc->node($leader)->reload;
+	return $oc->wait_until("accept_relayed_admin $value on $leader", 30,
+		sub { $oc->safe_query($leader, 'SHOW ordering.accept_relayed_admin') eq $value });
+}
+$r = relay_as_f2(41);
+ok($r->{ok}, "${f2}'s role alone relays update_channel_config to the leader")
+  or diag("$r->{sqlstate}: $r->{message}");
+ok($oc->wait_until('batch_timeout 41 on the leader', 30, sub { batch_timeout_on($leader) eq '41' }),
+	'... and the leader runs it');
+ok(set_relays('off'), "ordering.accept_relayed_admin = off on the leader $leader");
+$r = relay_as_f2(42);
+is($r->{sqlstate}, '42501', "then ${f2}'s role relaying an admin call gets 42501")
+  or diag($r->{stderr});
+like($r->{message} // '', qr/node "$leader" takes no relayed admin requests/, '... saying why');
+$r = $oc->query($f1, "SELECT ordering.update_channel_config('$ch', '{\"batch_timeout\": 43}')");
+is($r->{sqlstate}, '42501', "and update_channel_config on follower $f1 gets 42501")
+  or diag($r->{stderr});
+like($r->{hint} // '', qr/on the leader itself/, '... with a hint to call the leader');
+is(batch_timeout_on($leader), '41', 'the refused calls changed nothing');
+$r = $oc->query($leader, "SELECT ordering.update_channel_config('$ch', '{\"batch_timeout\": 40}')");
+ok($r->{ok}, 'the call made on the leader itself works') or diag("$r->{sqlstate}: $r->{message}");
+ok(set_relays('on'), "ordering.accept_relayed_admin = on again on $leader");
+ok($oc->wait_until('batch_timeout 40 on every node', 30,
+		sub { !grep { batch_timeout_on($_) ne '40' } @names }),
+	'batch_timeout is 40 on every node again');
 
 $oc->add_node('n4');
 plant_on('n4');
