@@ -37,6 +37,12 @@ FROM (VALUES
 	('host=10.0.0.1 ''dbname=host=evil'' user=o'),
 	('host=10.0.0.1 dbname=x'),
 	('host=10.0.0.1 dbname=x user='''''),
+	('host=10.0.0.1 port=abc dbname=x user=o'),
+	('host=10.0.0.1 port=5432,70000 dbname=x user=o'),
+	('host=10.0.0.1 port=0 dbname=x user=o'),
+	('host=10.0.0.1 dbname=x user=o sslmode=bogus'),
+	('host=10.0.0.1 dbname=x user=o gssencmode=always'),
+	('host=10.0.0.1 dbname=x user=o channel_binding=maybe'),
 	('postgresql://o@10.0.0.1/x?passfile=/etc/passwd'),
 	('postgresql://%2Ftmp/x?user=o')
 ) AS c(conninfo);

@@ -19,6 +19,7 @@
 #include "postgres.h"
 
 #include "common/string.h"
+#include "lib/stringinfo.h"
 #include "libpq-fe.h"
 
 #include "common/conninfo.h"
@@ -78,6 +79,77 @@ host_list_is_allowed(const char *hosts, char **bad)
 			return true;
 		p = end + 1;
 	}
+}
+
+/* Each port of a list is empty (libpq's default) or 1 to 65535. */
+static bool
+port_list_is_allowed(const char *ports)
+{
+	int value = 0;
+	bool digits = false;
+
+	for (const char *c = ports;; c++)
+	{
+		if (*c == ',' || *c == '\0')
+		{
+			if (digits && value == 0)
+				return false;
+			if (*c == '\0')
+				return true;
+			value = 0;
+			digits = false;
+			continue;
+		}
+		if (*c < '0' || *c > '9')
+			return false;
+		value = value * 10 + (*c - '0');
+		digits = true;
+		if (value > 65535)
+			return false;
+	}
+}
+
+/*
+ * The keywords libpq takes from a fixed set of values, and the set: a
+ * value outside it was accepted here and failed only at connect time, on
+ * every member.
+ */
+static const struct
+{
+	const char *keyword;
+	const char *values[7];
+} enumerated_keywords[] = {
+	{ "sslmode",
+	  { "disable", "allow", "prefer", "require", "verify-ca", "verify-full",
+		NULL } },
+	{ "gssencmode", { "disable", "prefer", "require", NULL } },
+	{ "channel_binding", { "disable", "prefer", "require", NULL } },
+};
+
+/* NULL if keyword's value is fine, else the values it may take. */
+static char *
+enumerated_value_refusal(const char *keyword, const char *value)
+{
+	for (int k = 0; k < lengthof(enumerated_keywords); k++)
+	{
+		StringInfoData allowed;
+
+		if (strcmp(enumerated_keywords[k].keyword, keyword) != 0)
+			continue;
+		initStringInfo(&allowed);
+		for (int v = 0; enumerated_keywords[k].values[v] != NULL; v++)
+		{
+			if (strcmp(enumerated_keywords[k].values[v], value) == 0)
+			{
+				pfree(allowed.data);
+				return NULL;
+			}
+			appendStringInfo(&allowed, "%s%s", v > 0 ? ", " : "",
+							 enumerated_keywords[k].values[v]);
+		}
+		return allowed.data;
+	}
+	return NULL;
 }
 
 static bool
@@ -189,6 +261,22 @@ conninfo_check(const char *node, const char *conninfo, ConninfoRefusal *why)
 						 node);
 			why->detail = pstrdup(
 				"A dbname containing \"=\" or starting with postgres:// or postgresql:// is not allowed.");
+			break;
+		}
+		if (strcmp(o->keyword, "port") == 0 && !port_list_is_allowed(o->val))
+		{
+			why->message =
+				psprintf("conninfo of node \"%s\" has an invalid port (\"%s\")",
+						 node, o->val);
+			why->detail = pstrdup("A port is a number from 1 to 65535.");
+			break;
+		}
+		if ((bad = enumerated_value_refusal(o->keyword, o->val)) != NULL)
+		{
+			why->message =
+				psprintf("conninfo of node \"%s\" has an invalid %s (\"%s\")",
+						 node, o->keyword, o->val);
+			why->detail = psprintf("%s is one of: %s.", o->keyword, bad);
 			break;
 		}
 		if (strcmp(o->keyword, "user") == 0 && o->val[0] != '\0')

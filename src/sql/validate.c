@@ -59,7 +59,7 @@ OrderingParseConsenters(Jsonb *consenters, int *n_consenters)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("consenters must be a JSON object mapping node names to connection strings"),
 				 errhint(
-					 "For example: {\"n1\": \"host=10.0.0.1 port=5432 dbname=postgres\"}.")));
+					 "For example: {\"n1\": \"host=10.0.0.1 port=5432 dbname=postgres user=orderer_n1\"}.")));
 
 	count = JB_ROOT_COUNT(consenters);
 	if (count < 1 || count > RAFT_MAX_MEMBERS)
