@@ -381,9 +381,7 @@ channel_stop(Channel *ch, const char *admin_error)
 	channel_drop_raft(ch);
 	ChannelFailAdminWaits(ch, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 						  admin_error);
-	if (ch->routing.forward_buf.data != NULL)
-		resetStringInfo(&ch->routing.forward_buf);
-	ch->routing.forward_count = 0;
+	ChannelDropForwards(ch);
 	ch->counters.status_dirty = true;
 }
 

@@ -81,11 +81,20 @@ typedef struct ChannelRouting
 	/* Submitted here, not yet applied: routed again on a leader change. */
 	HTAB *pending;
 	int64 pending_bytes;
+	int64 pending_seq; /* submission order of the pending transactions */
 	/* Follower: transactions to forward to the leader this iteration. */
 	StringInfoData forward_buf;
 	uint32 forward_count;
-	TimestampTz last_sweep_at;	 /* of stale inflight_ids */
-	TimestampTz last_reroute_at; /* of pending transactions */
+	/*
+	 * Forwards the leader's queue had no room for yet, in order (at most
+	 * FORWARD_CHUNK_MAX_BYTES each, so that each fits it), sent before any
+	 * later one.  Bounded in bytes and time.
+	 */
+	List *forward_queue; /* ForwardChunk * */
+	int64 forward_queue_bytes;
+	TimestampTz forward_stuck_since; /* 0: not stuck */
+	TimestampTz last_sweep_at;		 /* of stale inflight_ids */
+	TimestampTz last_reroute_at;	 /* of pending transactions */
 } ChannelRouting;
 
 /* Bringing nodes into the channel (channel_joining.c). */

@@ -115,6 +115,8 @@ extern void ChannelHoldPending(Channel *ch);
 extern void ChannelClearInflight(Channel *ch);
 extern void ChannelForgetInflight(Channel *ch, const char *tx_id);
 extern void ChannelForgetPending(Channel *ch, const char *tx_id);
+/* Drops what is waiting to be forwarded (counted as proposal failures). */
+extern void ChannelDropForwards(Channel *ch);
 
 /* Joining (channel_joining.c). */
 extern void ChannelNoteHeard(Channel *ch, raft_id id, TimestampTz now);

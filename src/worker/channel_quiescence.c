@@ -76,8 +76,8 @@ ChannelIsSettled(const Channel *ch)
 {
 	return ch->raft.node != NULL && ch->quiet.quiesced &&
 		!ch->counters.status_dirty && ch->routing.forward_count == 0 &&
-		ch->routing.cutter.pending == NIL && ch->routing.blocked == NIL &&
-		!raft_has_ready(ch->raft.node);
+		ch->routing.forward_queue == NIL && ch->routing.cutter.pending == NIL &&
+		ch->routing.blocked == NIL && !raft_has_ready(ch->raft.node);
 }
 
 /*
@@ -116,8 +116,8 @@ channel_leader_is_idle(const Channel *ch, const raft_status *rs, TimestampTz now
 		return false;
 	if (raft_has_ready(ch->raft.node) || ch->routing.cutter.pending != NIL ||
 		ch->routing.blocked != NIL || ch->routing.forward_count > 0 ||
-		ch->leading.n_admin_waits > 0 || ch->leading.handoff_pending ||
-		ch->leading.n_snapshot_sends > 0)
+		ch->routing.forward_queue != NIL || ch->leading.n_admin_waits > 0 ||
+		ch->leading.handoff_pending || ch->leading.n_snapshot_sends > 0)
 		return false;
 	for (uint32 i = 0; i < rs->n_progress; i++)
 	{

@@ -53,9 +53,34 @@ typedef struct PendingTx
 	char tx_id[ORDERING_TX_ID_MAX]; /* hash key */
 	char *payload;					/* in the channel's top_cxt */
 	uint32 payload_len;
+	int64 seq; /* routed again in this order: the order of submission */
 	TimestampTz added_at;
 	TimestampTz routed_at; /* last time it was routed */
 } PendingTx;
+
+/*
+ * Forwards go to the leader in records of at most this many bytes (or one
+ * transaction): the leader's peer queue takes a record only while the
+ * bytes queued and it fit ordering.peer_buffer_size, so one record of a
+ * whole iteration's forwards (tens of MB of large payloads) found no room
+ * behind the Raft answers queued before it, was dropped, and its
+ * transactions were routed again later, after newer ones.
+ */
+#define FORWARD_CHUNK_MAX_BYTES (4 * 1024 * 1024)
+/*
+ * A forward the queue has no room for waits, and every later one behind
+ * it, this long and this much at most; past that all are dropped, and
+ * what was submitted here is routed again (pending).
+ */
+#define FORWARD_HOLD_MS 5000
+#define FORWARD_HOLD_MAX_BYTES (64 * 1024 * 1024)
+
+typedef struct ForwardChunk
+{
+	char *data; /* a batch entry, in the channel's top_cxt */
+	int len;
+	uint32 count;
+} ForwardChunk;
 
 /* Bounds of the pending map: memory, and age past ordering.submit_timeout. */
 #define PENDING_MAX_BYTES (64 * 1024 * 1024)
@@ -92,6 +117,7 @@ ChannelRoutingInit(Channel *ch)
 	ch->routing.pending = hash_create("ordering pending transactions", 64, &ctl,
 									  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	ch->routing.forward_buf.data = NULL;
+	ch->routing.forward_queue = NIL;
 }
 
 void
@@ -320,10 +346,74 @@ ChannelCutIfReady(Channel *ch)
 		ChannelProposeBatch(ch, CutterCut(&ch->routing.cutter));
 }
 
+static Size
+forward_chunk_limit(void)
+{
+	return Min((Size) FORWARD_CHUNK_MAX_BYTES,
+			   (Size) ordering_peer_buffer_kb * 1024 / 4);
+}
+
+/* Closes the forward being filled: it joins the queue, in order. */
+static void
+forward_close_chunk(Channel *ch)
+{
+	ForwardChunk *chunk;
+	MemoryContext old;
+
+	if (ch->routing.forward_count == 0)
+		return;
+	EntryBatchFinish(&ch->routing.forward_buf, ch->routing.forward_count);
+	old = MemoryContextSwitchTo(ch->top_cxt);
+	chunk = palloc(sizeof(ForwardChunk));
+	chunk->data = ch->routing.forward_buf.data;
+	chunk->len = ch->routing.forward_buf.len;
+	chunk->count = ch->routing.forward_count;
+	ch->routing.forward_queue = lappend(ch->routing.forward_queue, chunk);
+	MemoryContextSwitchTo(old);
+	ch->routing.forward_queue_bytes += chunk->len;
+	ch->routing.forward_buf.data = NULL;
+	ch->routing.forward_count = 0;
+}
+
+static void
+forward_free_first(Channel *ch)
+{
+	ForwardChunk *chunk = linitial(ch->routing.forward_queue);
+
+	ch->routing.forward_queue_bytes -= chunk->len;
+	ch->routing.forward_queue = list_delete_first(ch->routing.forward_queue);
+	pfree(chunk->data);
+	pfree(chunk);
+}
+
+void
+ChannelDropForwards(Channel *ch)
+{
+	uint32 dropped = 0;
+
+	forward_close_chunk(ch);
+	while (ch->routing.forward_queue != NIL)
+	{
+		dropped += ((ForwardChunk *) linitial(ch->routing.forward_queue))->count;
+		forward_free_first(ch);
+	}
+	ch->routing.forward_stuck_since = 0;
+	if (dropped > 0)
+	{
+		ch->counters.proposal_failures += dropped;
+		ch->counters.status_dirty = true;
+	}
+}
+
 /* Queues a transaction for the leader in this iteration's envelope. */
 static void
 channel_forward(Channel *ch, CutterTx *tx)
 {
+	if (ch->routing.forward_count > 0 &&
+		ch->routing.forward_buf.len +
+				EntryBatchTxSize(strlen(tx->tx_id), tx->payload_len) >
+			forward_chunk_limit())
+		forward_close_chunk(ch);
 	if (ch->routing.forward_buf.data == NULL)
 	{
 		MemoryContext old = MemoryContextSwitchTo(ch->top_cxt);
@@ -438,6 +528,7 @@ channel_remember_pending(Channel *ch, const char *tx_id, const char *payload,
 	p->payload = MemoryContextAlloc(ch->top_cxt, Max(payload_len, 1));
 	memcpy(p->payload, payload, payload_len);
 	p->payload_len = payload_len;
+	p->seq = ch->routing.pending_seq++;
 	p->added_at = now;
 	p->routed_at = now;
 	ch->routing.pending_bytes += payload_len;
@@ -458,6 +549,15 @@ ChannelForgetPending(Channel *ch, const char *tx_id)
 	hash_search(ch->routing.pending, key, HASH_REMOVE, NULL);
 }
 
+static int
+pending_seq_cmp(const void *a, const void *b)
+{
+	int64 x = (*(PendingTx *const *) a)->seq;
+	int64 y = (*(PendingTx *const *) b)->seq;
+
+	return (x > y) - (x < y);
+}
+
 /*
  * Routes pending transactions again: all of them when a new leader is
  * known (older_than_ms 0), else those routed longer ago than older_than_ms.
@@ -467,21 +567,30 @@ ChannelReroutePending(Channel *ch, TimestampTz now, int older_than_ms)
 {
 	HASH_SEQ_STATUS seq;
 	PendingTx *p;
+	PendingTx **due;
+	int n_due = 0;
 	List *txs = NIL;
 	ListCell *lc;
 	TimestampTz cutoff = TimestampTzPlusMilliseconds(now, -older_than_ms);
 
 	/* Collect first: routing may propose, which must not see a scan. */
+	due = palloc(sizeof(PendingTx *) *
+				 Max(hash_get_num_entries(ch->routing.pending), 1));
 	hash_seq_init(&seq, ch->routing.pending);
 	while ((p = hash_seq_search(&seq)) != NULL)
 	{
 		if (older_than_ms > 0 && p->routed_at > cutoff)
 			continue;
 		p->routed_at = now;
-		txs = lappend(txs,
-					  CutterTxMake(&ch->routing.cutter, p->tx_id, p->payload,
-								   p->payload_len));
+		due[n_due++] = p;
 	}
+	/* In the order they were submitted, not the hash table's. */
+	qsort(due, n_due, sizeof(PendingTx *), pending_seq_cmp);
+	for (int i = 0; i < n_due; i++)
+		txs = lappend(txs,
+					  CutterTxMake(&ch->routing.cutter, due[i]->tx_id,
+								   due[i]->payload, due[i]->payload_len));
+	pfree(due);
 	foreach(lc, txs)
 		ChannelRoute(ch, (CutterTx *) lfirst(lc), now);
 	list_free(txs);
@@ -519,31 +628,39 @@ ChannelSubmit(Channel *ch, const char *tx_id, const char *payload,
 				 now);
 }
 
-/* Sends this iteration's forwarded transactions to the leader. */
+/*
+ * Sends the forwards to the leader, in order, as long as its queue takes
+ * them; the rest wait for the next flush (bounded: FORWARD_HOLD_*).
+ */
 void
 ChannelFlush(Channel *ch, TimestampTz now)
 {
-	const ChannelMember *leader;
+	const ChannelMember *leader = NULL;
 
-	if (ch->routing.forward_count == 0)
+	forward_close_chunk(ch);
+	if (ch->routing.forward_queue == NIL)
 		return;
-	EntryBatchFinish(&ch->routing.forward_buf, ch->routing.forward_count);
-	leader = ChannelPeerById(ch, ch->raft.leader);
+	if (ch->raft.node != NULL && !ChannelIsLeader(ch) &&
+		ch->raft.leader != RAFT_NONE)
+		leader = ChannelPeerById(ch, ch->raft.leader);
+	while (leader != NULL && ch->routing.forward_queue != NIL)
+	{
+		ForwardChunk *chunk = linitial(ch->routing.forward_queue);
+
+		if (!ChannelSend(ch, leader, ORDERING_RECORD_FORWARD_TX, chunk->data,
+						 chunk->len))
+			break;
+		forward_free_first(ch);
+		ch->routing.forward_stuck_since = 0;
+	}
+	if (ch->routing.forward_queue == NIL)
+		return;
+	if (ch->routing.forward_stuck_since == 0)
+		ch->routing.forward_stuck_since = now;
 	if (leader == NULL ||
-		!ChannelSend(ch, leader, ORDERING_RECORD_FORWARD_TX,
-					 ch->routing.forward_buf.data, ch->routing.forward_buf.len))
-	{
-		ch->counters.proposal_failures += ch->routing.forward_count;
-		ch->counters.status_dirty = true;
-	}
-	resetStringInfo(&ch->routing.forward_buf);
-	ch->routing.forward_count = 0;
-	/* Keep a huge forward from pinning memory for the channel's lifetime. */
-	if (ch->routing.forward_buf.maxlen > 1024 * 1024)
-	{
-		pfree(ch->routing.forward_buf.data);
-		ch->routing.forward_buf.data = NULL;
-	}
+		ch->routing.forward_queue_bytes > FORWARD_HOLD_MAX_BYTES ||
+		now - ch->routing.forward_stuck_since >= FORWARD_HOLD_MS * (int64) 1000)
+		ChannelDropForwards(ch);
 }
 
 static void
@@ -578,9 +695,12 @@ ChannelRoutingTick(Channel *ch, TimestampTz now)
 		channel_sweep_inflight(ch, now);
 		channel_sweep_pending(ch, now);
 	}
-	/* An empty table is not scanned: idle channels are many. */
+	/*
+	 * An empty table is not scanned: idle channels are many.  Not while
+	 * forwards wait either: they hold what would be routed again.
+	 */
 	if (now - ch->routing.last_reroute_at >= 1000 * (int64) 1000 &&
-		ch->raft.leader != RAFT_NONE &&
+		ch->raft.leader != RAFT_NONE && ch->routing.forward_queue == NIL &&
 		hash_get_num_entries(ch->routing.pending) > 0)
 	{
 		ChannelReroutePending(ch, now, PENDING_REROUTE_MS);
