@@ -173,6 +173,9 @@ typedef struct ChannelLeading
 	/* The last block a chain check named (channel_chain_check.c). */
 	bool chain_check_armed;
 	int64 chain_checked_block;
+
+	/* When this node last became the leader. */
+	TimestampTz since;
 } ChannelLeading;
 
 /* Looking for this node's removal while no leader is heard (channel_eviction.c). */
@@ -308,7 +311,8 @@ extern void
 ChannelReceive(Channel *ch, const char *from_node, const char *session_role,
 			   OrderingRecordKind kind, const uint8 *block0, const char *data,
 			   Size len, TimestampTz now);
-extern void ChannelTakeAdminRequest(Channel *ch, int slot,
+/* false: not answered yet, to be taken again (it waits for the voters). */
+extern bool ChannelTakeAdminRequest(Channel *ch, int slot,
 									const OrderingAdminRequest *request);
 extern void ChannelCutIfReady(Channel *ch);
 extern void ChannelFlush(Channel *ch, TimestampTz now);

@@ -18,6 +18,7 @@
 #include "storage/condition_variable.h"
 #include "storage/lwlock.h"
 
+#include "common/clock.h"
 #include "common/entry.h"
 #include "common/gucs.h"
 #include "store/chain.h"
@@ -94,9 +95,13 @@ channel_new_raft_id(Channel *ch)
 
 /*
  * Takes an admin request (its slot is WORKING) and proposes it, or answers
- * it at once when it cannot be proposed here.
+ * it at once when it cannot be proposed here.  Returns false, unanswered,
+ * for a removal that a leader elected less than an election timeout ago
+ * cannot judge yet: it has heard from few voters, and the one asking just
+ * after the old leader handed its leadership on was refused "fewer than a
+ * quorum".  The worker takes it again.
  */
-void
+bool
 ChannelTakeAdminRequest(Channel *ch, int slot, const OrderingAdminRequest *req)
 {
 	const ChannelMember *m = NULL;
@@ -121,7 +126,7 @@ ChannelTakeAdminRequest(Channel *ch, int slot, const OrderingAdminRequest *req)
 		ChannelAnswerAdmin(slot, req->ticket,
 						   ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, message,
 						   -1);
-		return;
+		return true;
 	}
 	if (req->kind != ORDERING_ADMIN_UPDATE_CONFIG)
 	{
@@ -132,7 +137,7 @@ ChannelTakeAdminRequest(Channel *ch, int slot, const OrderingAdminRequest *req)
 							   psprintf("node %s is not a consenter of channel %s",
 										req->node, ch->state.name),
 							   -1);
-			return;
+			return true;
 		}
 		if (m != NULL && req->kind == ORDERING_ADMIN_ADD_CONSENTER)
 		{
@@ -140,21 +145,27 @@ ChannelTakeAdminRequest(Channel *ch, int slot, const OrderingAdminRequest *req)
 							   psprintf("node %s is already a consenter of channel %s",
 										req->node, ch->state.name),
 							   -1);
-			return;
+			return true;
 		}
 	}
 	if (req->kind == ORDERING_ADMIN_ADD_CONSENTER ||
 		req->kind == ORDERING_ADMIN_REMOVE_CONSENTER ||
 		req->kind == ORDERING_ADMIN_UPDATE_CONSENTER)
 	{
-		char *refusal = ChannelCheckMembershipChange(ch, req->kind, m);
+		bool too_few_heard;
+		char *refusal =
+			ChannelCheckMembershipChange(ch, req->kind, m, &too_few_heard);
 
+		if (refusal != NULL && too_few_heard &&
+			OrderingClockNow() - ch->leading.since <
+				ChannelElectionTimeoutMs(ch) * (int64) 1000)
+			return false;
 		if (refusal != NULL)
 		{
 			ChannelAnswerAdmin(slot, req->ticket,
 							   ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 							   refusal, -1);
-			return;
+			return true;
 		}
 	}
 	if (req->kind != ORDERING_ADMIN_TRANSFER_LEADER &&
@@ -162,12 +173,12 @@ ChannelTakeAdminRequest(Channel *ch, int slot, const OrderingAdminRequest *req)
 	{
 		ChannelAnswerAdmin(slot, req->ticket, ERRCODE_INSUFFICIENT_RESOURCES,
 						   "too many pending admin requests", -1);
-		return;
+		return true;
 	}
 
 	if (req->kind == ORDERING_ADMIN_REMOVE_CONSENTER &&
 		m->id == ch->state.self_id && ChannelStartHandoff(ch, slot, req->ticket))
-		return;
+		return true;
 
 	switch (req->kind)
 	{
@@ -218,13 +229,13 @@ ChannelTakeAdminRequest(Channel *ch, int slot, const OrderingAdminRequest *req)
 								   : psprintf("could not transfer leadership: %s",
 											  raft_strerror(rc)),
 							   -1);
-			return;
+			return true;
 		default:
 			ChannelAnswerAdmin(slot, req->ticket, ERRCODE_FEATURE_NOT_SUPPORTED,
 							   psprintf("unknown admin request kind %d",
 										req->kind),
 							   -1);
-			return;
+			return true;
 	}
 
 	if (rc != RAFT_OK)
@@ -239,7 +250,7 @@ ChannelTakeAdminRequest(Channel *ch, int slot, const OrderingAdminRequest *req)
 							   : psprintf("could not propose the change: %s",
 										  raft_strerror(rc)),
 						   -1);
-		return;
+		return true;
 	}
 
 	/* The proposal is the leader's last entry: answer when it applies. */
@@ -250,4 +261,5 @@ ChannelTakeAdminRequest(Channel *ch, int slot, const OrderingAdminRequest *req)
 	ch->leading.admin_waits[ch->leading.n_admin_waits].term =
 		status.hard_state.term;
 	ch->leading.n_admin_waits++;
+	return true;
 }

@@ -139,8 +139,9 @@ extern void ChannelMaybePromote(Channel *ch);
 extern int
 ChannelProposeConfChange(Channel *ch, raft_conf_change_type type, raft_id node,
 						 const char *node_name, const char *conninfo);
-extern char *ChannelCheckMembershipChange(Channel *ch, int kind,
-										  const ChannelMember *target);
+extern char *
+ChannelCheckMembershipChange(Channel *ch, int kind,
+							 const ChannelMember *target, bool *too_few_heard);
 extern bool ChannelStartHandoff(Channel *ch, int slot, uint64 ticket);
 extern void ChannelFinishHandoff(Channel *ch, TimestampTz now);
 

@@ -84,7 +84,7 @@ ChannelProposeConfChange(Channel *ch, raft_conf_change_type type, raft_id node,
  * own removal or new address is allowed, for a learner that never
  * catches up (given a wrong conninfo, say).  A removal must leave a
  * quorum of voters that were recently active (the leader counts itself),
- * or the channel would stop.
+ * or the channel would stop; *too_few_heard says when that is the refusal.
  */
 /*
  * Has the leader heard from voter id lately: in the core's view (since its
@@ -114,12 +114,14 @@ membership_voter_heard(Channel *ch, const raft_status *status, raft_id id)
 }
 
 char *
-ChannelCheckMembershipChange(Channel *ch, int kind, const ChannelMember *target)
+ChannelCheckMembershipChange(Channel *ch, int kind,
+							 const ChannelMember *target, bool *too_few_heard)
 {
 	raft_status *status;
 	int remaining = 0;
 	int active = 0;
 
+	*too_few_heard = false;
 	for (int i = 0; i < ch->state.n_members; i++)
 		if (ch->state.members[i].is_learner &&
 			!((kind == ORDERING_ADMIN_REMOVE_CONSENTER ||
@@ -151,7 +153,8 @@ ChannelCheckMembershipChange(Channel *ch, int kind, const ChannelMember *target)
 	if (remaining == 0)
 		return psprintf("cannot remove node %s: it is the last voter of channel %s",
 						target->node, ch->state.name);
-	if (active < remaining / 2 + 1)
+	*too_few_heard = active < remaining / 2 + 1;
+	if (*too_few_heard)
 		return psprintf("cannot remove node %s: only %d of the %d remaining voters of channel %s are active, fewer than a quorum",
 						target->node, active, remaining, ch->state.name);
 	return NULL;

@@ -115,7 +115,10 @@ channel_soft_state(Channel *ch, raft_role role, raft_id leader, TimestampTz now)
 	if (was_leader && !ChannelIsLeader(ch))
 		ChannelHoldPending(ch);
 	if (!was_leader && ChannelIsLeader(ch))
+	{
 		ChannelClearInflight(ch);
+		ch->leading.since = now;
+	}
 	ChannelRerouteHeld(ch, now);
 	/* The old leader may have lost what we sent it. */
 	if (new_leader)

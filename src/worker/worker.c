@@ -607,6 +607,7 @@ typedef struct AdminArg
 {
 	int slot;
 	OrderingAdminRequest *request;
+	bool taken; /* false: to be taken again */
 } AdminArg;
 
 static void
@@ -614,7 +615,7 @@ step_admin(Channel *ch, void *arg)
 {
 	AdminArg *a = arg;
 
-	ChannelTakeAdminRequest(ch, a->slot, a->request);
+	a->taken = ChannelTakeAdminRequest(ch, a->slot, a->request);
 }
 
 static void
@@ -654,10 +655,20 @@ worker_take_admin_requests(void)
 		}
 		a.slot = slot;
 		a.request = req;
+		a.taken = true;
 		edata = WorkerGuard(ch, step_admin, &a, false);
 		if (edata != NULL)
 			ChannelAnswerAdmin(slot, req->ticket, edata->sqlerrcode,
 							   edata->message, -1);
+		else if (!a.taken)
+		{
+			/* Back to PENDING, unless its backend gave up meanwhile. */
+			LWLockAcquire(&ordering_shared->lock, LW_EXCLUSIVE);
+			if (ordering_shared->admin[slot].ticket == req->ticket &&
+				ordering_shared->admin[slot].state == ORDERING_ADMIN_WORKING)
+				ordering_shared->admin[slot].state = ORDERING_ADMIN_PENDING;
+			LWLockRelease(&ordering_shared->lock);
+		}
 	}
 }
 
