@@ -429,6 +429,9 @@ AS $$
 	SELECT c.channel,
 		   coalesce((SELECT s.membership FROM ordering.channel_status() s
 					 WHERE s.channel = c.channel),
+					(SELECT 'archive' WHERE NOT EXISTS
+						(SELECT 1 FROM ordering.raft_state r
+						 WHERE r.channel = c.channel)),
 					(SELECT CASE WHEN k.is_learner THEN 'learner'
 								 ELSE 'consenter' END
 					 FROM ordering.consenters k

@@ -38,8 +38,8 @@ OrderingRequireSharedMemory(void)
 }
 
 /* ordering.database is fixed at server start, and so is MyDatabaseId. */
-static bool
-worker_database_is_this(void)
+bool
+OrderingInWorkerDatabase(void)
 {
 	static int known = -1;
 
@@ -98,7 +98,7 @@ void
 OrderingRequireWorkerDatabase(void)
 {
 	require_not_in_recovery();
-	if (!worker_database_is_this())
+	if (!OrderingInWorkerDatabase())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the ordering worker works in database \"%s\", not in this one",
@@ -123,7 +123,7 @@ OrderingWorkerRunning(void)
 	bool running;
 
 	OrderingRequireSharedMemory();
-	if (!worker_database_is_this())
+	if (!OrderingInWorkerDatabase())
 		return false;
 	LWLockAcquire(&ordering_shared->lock, LW_SHARED);
 	running = ordering_shared->worker_pid != 0 && ordering_shared->worker_ready;

@@ -15,6 +15,8 @@
 /* Errors 55000 unless ordering is preloaded and this is its database. */
 extern void OrderingRequireSharedMemory(void);
 extern void OrderingRequireWorkerDatabase(void);
+/* Is this session in the database the worker runs in (ordering.database)? */
+extern bool OrderingInWorkerDatabase(void);
 /* ERROR 25006 in a read-only transaction (or on a standby). */
 extern void OrderingRequireReadWrite(const char *function);
 /* ERROR 55000 unless ordering.node_name is set (a server without one is nobody). */

@@ -49,7 +49,12 @@ PG_FUNCTION_INFO_V1(ordering_verify_chain);
 #define WAIT_SLICE_MS 1000
 #define VERIFY_FETCH_ROWS 1000
 
-/* Copies the in-use status slots; *n_slots is how many. */
+/*
+ * Copies the in-use status slots; *n_slots is how many.  None in another
+ * database than the worker's: its channels are not this database's (a
+ * dump restored beside the live one named the same channels, and showed
+ * the worker's roles for them).
+ */
 static OrderingChannelStatus *
 copy_status_slots(int *n_slots)
 {
@@ -59,6 +64,9 @@ copy_status_slots(int *n_slots)
 	OrderingRequireSharedMemory();
 	copy = palloc(sizeof(OrderingChannelStatus) *
 				  Max(ordering_shared->max_channels, 1));
+	*n_slots = 0;
+	if (!OrderingInWorkerDatabase())
+		return copy;
 	LWLockAcquire(&ordering_shared->lock, LW_SHARED);
 	for (int i = 0; i < ordering_shared->max_channels; i++)
 	{

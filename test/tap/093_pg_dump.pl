@@ -7,7 +7,8 @@
 # this server's place in its cluster).  Restored with pg_restore into a new
 # server that even has the same node name, the copy verifies
 # (ordering.verify_chain and plain SQL), holds the same blocks and
-# transactions, and is an archive: ordering.status says 'archive', its
+# transactions, and is an archive: ordering.status says 'archive' (also in
+# a second database of the source server), its
 # worker runs no Raft for it and sends nothing, so the cluster it came from
 # is undisturbed (same leader and term, no record rejected, no new peer).
 use strict;
@@ -68,6 +69,29 @@ is($copy->safe_query('n1', "SELECT count(*) FROM ordering.raft_state"), '0',
 	'the copy has no Raft state');
 
 my $st;
+
+# --- restore beside the live database, on the source server itself: the
+# worker runs in "postgres" only, and its channels are not the copy's.
+# Before, ordering.status and list_channels there showed the live
+# worker's membership and role for the same channel names.
+$oc->safe_query($source, 'CREATE DATABASE restored');
+my $beside = $oc->node($source)->connstr('restored');
+($restore_out, $restore_err) = ('', '');
+ok(IPC::Run::run([ 'pg_restore', '--exit-on-error', '-d', $beside, $dump ],
+		'>', \$restore_out, '2>', \$restore_err),
+	"pg_restore into a second database on $source")
+  or diag($restore_err);
+is($oc->node($source)->safe_psql('restored',
+		"SELECT membership || '|' || coalesce(role, '-') FROM ordering.status WHERE channel = '$ch'"),
+	'archive|-', "ordering.status there: membership 'archive', no role");
+is($oc->node($source)->safe_psql('restored',
+		"SELECT membership FROM ordering.list_channels() WHERE channel = '$ch'"),
+	'archive', "ordering.list_channels() there: 'archive'");
+is($oc->node($source)->safe_psql('restored', 'SELECT count(*) FROM ordering.peers'),
+	'0', 'ordering.peers there: empty');
+is($oc->safe_query($source,
+		"SELECT membership FROM ordering.list_channels() WHERE channel = '$ch'"),
+	'consenter', "in postgres, $source is still a consenter");
 ok($copy->wait_until('the copy shows an archive', 60,
 		sub { $st = $copy->status('n1', $ch); return $st && ($st->{membership} // '') eq 'archive'; }),
 	"ordering.status on the copy: membership 'archive'");
