@@ -446,6 +446,12 @@ ChannelRoute(Channel *ch, CutterTx *tx, TimestampTz now)
 	{
 		OrderingSubmitWaitsRefuse(ordering_shared->submit_waits,
 								  ch->state.name, tx->tx_id);
+		/*
+		 * Refused is final: kept as pending, it was routed again once the
+		 * node was added back, and ordered minutes after its submitter
+		 * heard "cannot order".
+		 */
+		ChannelForgetPending(ch, tx->tx_id);
 		/* Counted, not logged: nobody waits for what submit_tx_async left. */
 		ch->counters.proposal_failures++;
 		ch->counters.status_dirty = true;

@@ -22,6 +22,8 @@
 #   4. that node is down while a member is removed, added again and
 #      made leader: back, it must hear that leader too (its configuration
 #      names the old id; the leader's push gives it the new one)
+#   5. a follower removed refuses a submit (55000) and drops what
+#      submit_tx_async left; added again, neither is ordered
 # Each time a submit on it is ordered, and every node holds the same
 # verified chain with every acknowledged transaction.
 use strict;
@@ -159,6 +161,32 @@ lead($g);
 $oc->start_node($h);
 votes_again($h, "back while $g (added again) leads");
 submit_ok($h, "back-$h");
+
+# --- 5. what a removed node refused stays refused once it is added again.
+# Before, submit_tx's transaction (told 55000, "cannot order") and what
+# submit_tx_async left were kept as pending and routed again when a leader
+# was known after the add: both were ordered seconds later.
+$leader = $oc->wait_for_leader($ch, \@names);
+my ($k) = $oc->followers($leader, \@names);
+remove_and_add(
+	$k,
+	sub {
+		ok( $oc->wait_for_membership(
+				$k, $ch, sub { $_[0] && $_[0]{membership} ne 'consenter' }, 60),
+			"$k learns it was removed");
+		my $r = $oc->submit($k, $ch, 'refused payload', "refused-$k");
+		is($r->{sqlstate}, '55000', "submit_tx on the removed $k: 55000")
+		  or diag($r->{message});
+		$oc->safe_query($k,
+			"SELECT ordering.submit_tx_async('$ch', 'refused async', 'refused-async-$k')");
+	});
+votes_again($k, 'removed and added again, not dropped');
+submit_ok($k, "readded-again-$k");
+my $refused_sql = "SELECT count(*) FROM ordering.transactions WHERE channel = '$ch'"
+  . " AND tx_id IN ('refused-$k', 'refused-async-$k')";
+ok( !$oc->wait_until("a refused transaction ordered", 10,
+		sub { $oc->safe_query($leader, $refused_sql) ne '0' }),
+	"what $k refused while removed is not ordered after it is added again");
 
 $oc->assert_chains_identical_and_verified(\@names, $ch);
 $oc->assert_acknowledged_present(\@names, $ch, \@acked);
