@@ -190,6 +190,7 @@ transport_peer_lookup(const char *node, bool create)
 		peer->deadline = 0;
 		peer->backoff_ms = 0;
 		peer->retry_at = 0;
+		peer->early_retry_at = 0;
 		peer->event_pos = -1;
 		peer->event_sock = PGINVALID_SOCKET;
 		peer->event_mask = 0;
@@ -589,12 +590,19 @@ transport_receive_one(const char *data, Size len,
 
 		/*
 		 * It talks to us, so it is up again: reconnect now rather than
-		 * after the rest of the backoff.
+		 * after the rest of the backoff, once per ordering.reconnect_max
+		 * at most, the backoff kept.  A peer that is up and refuses our
+		 * login (a changed password, a dropped role) talks to us all the
+		 * same: resetting the backoff at each of its envelopes made ten
+		 * attempts a second, each a backend and a FATAL in its log.
 		 */
-		if (peer->state == TRANSPORT_PEER_BACKOFF)
+		if (peer->state == TRANSPORT_PEER_BACKOFF &&
+			peer->last_contact - peer->early_retry_at >=
+				(int64) Max(ordering_reconnect_max_ms, ordering_reconnect_min_ms) *
+					1000)
 		{
+			peer->early_retry_at = peer->last_contact;
 			peer->retry_at = peer->last_contact;
-			peer->backoff_ms = 0;
 		}
 	}
 

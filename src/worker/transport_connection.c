@@ -420,10 +420,13 @@ transport_peer_call_result(TransportPeer *peer, PGresult *result)
 }
 
 /*
- * The call finished: the connection is free for the next one, at once
- * after a success, after the backoff delay after a failure (a peer that
- * refuses every call should not get one per message, nor log an error for
- * each in its own server log).
+ * The call finished: the connection is free for the next one at once
+ * after a success.  After a failure it is closed, and the next attempt
+ * waits the backoff delay (a peer that refuses every call should not get
+ * one per message, nor log an error for each in its own server log) and
+ * logs in afresh: a session keeps the role it logged in as, and one
+ * dropped and created again under the same name was refused on it for
+ * good.
  */
 static void
 transport_peer_call_done(TransportPeer *peer, TimestampTz now)
@@ -445,8 +448,10 @@ transport_peer_call_done(TransportPeer *peer, TimestampTz now)
 	}
 	else
 	{
-		peer->dropped_records += peer->call_records;
+		TransportPeerDisconnect(peer);
 		transport_peer_backoff(peer, now);
+		peer->state = TRANSPORT_PEER_BACKOFF;
+		return;
 	}
 
 	peer->call_records = 0;
@@ -507,7 +512,7 @@ transport_peer_progress_call(TransportPeer *peer, uint32 events, TimestampTz now
 	}
 
 	/* A server going away answers FATAL and closes the socket. */
-	if (PQstatus(conn) == CONNECTION_BAD)
+	if (peer->conn == conn && PQstatus(conn) == CONNECTION_BAD)
 		transport_peer_fail_libpq(peer, now, "lost connection to");
 }
 

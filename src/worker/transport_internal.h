@@ -80,8 +80,9 @@ typedef struct TransportPeer
 
 	/* Reconnect (or recall) delay: 0 after a successful call. */
 	int backoff_ms;
-	TimestampTz retry_at; /* BACKOFF: become IDLE at; READY: no call
+	TimestampTz retry_at;		/* BACKOFF: become IDLE at; READY: no call
 								 * before (after a failed call) */
+	TimestampTz early_retry_at; /* the last retry cut short: it called us */
 
 	/* Where the socket is in the worker's wait set (-1: not there). */
 	int event_pos;

@@ -14,6 +14,9 @@
 #     ordering.accept_relayed_admin off it takes none (42501);
 #   - a follower that fell behind the leader's snapshot catches up, reading
 #     the blocks through ordering.peer_blocks();
+#   - a follower whose password the leader changed backs off its logins
+#     there, however often the leader's heartbeats reach it; one whose
+#     role the leader dropped and created again logs in afresh;
 #   - functions planted in public, on a search_path the peer roles are
 #     given (ALTER ROLE ... SET search_path), are never called by any
 #     session of the extension (remote sessions pin their search_path);
@@ -244,6 +247,53 @@ like($lag_log, qr/channel "$ch": pulled blocks \d+ to \d+ from node n\d/,
 	"$lagger pulled the blocks the snapshot covers");
 unlike($lag_log, qr/permission denied/, '... and nothing was refused for lack of privilege');
 ok($oc->fill_to($lagger, $ch, $oc->last_block($leader, $ch) + 3, leader => $leader, acked => \@acked), "$lagger submits after the catch-up");
+
+# --- a login refused: backoff, not a storm ------------------------------
+
+# The leader changes a follower's password: the follower's logins there
+# fail while the leader's heartbeats still reach it.  Each heartbeat used to
+# reset the follower's reconnect backoff, and it tried about ten times a
+# second, each a backend and a FATAL in the leader's log.  Now it backs off
+# (100 ms doubling to 5 s, and at most one early try per 5 s when the peer
+# calls), a handful of tries in 8 s.
+$leader = $oc->wait_for_leader($ch, \@all);
+my ($locked_out) = grep { $_ ne $leader } @all;
+my $locked_role = $oc->role_of($locked_out);
+my $leader_log_at = -s $oc->node($leader)->logfile;
+$oc->safe_query($leader, "ALTER ROLE $locked_role PASSWORD 'not-the-one-in-its-passfile'");
+# Its session there, made with the old password, must log in again.
+$oc->safe_query($leader,
+	"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'ordering $locked_out'");
+my $refused = qr/password authentication failed for user "$locked_role"/;
+ok($oc->logged($leader, $refused, $leader_log_at, 30), "$locked_out can no longer log in to $leader");
+my $window_at = -s $oc->node($leader)->logfile;
+sleep 8;
+my $attempts = () = substr(slurp_file($oc->node($leader)->logfile), $window_at) =~ /$refused/g;
+cmp_ok($attempts, '<=', 12, "$locked_out tried to log in $attempts times in 8 s, backing off");
+$oc->safe_query($leader, "ALTER ROLE $locked_role PASSWORD " . OrderingCluster::lit($oc->password_of($locked_out)));
+ok($oc->fill_to($locked_out, $ch, $oc->last_block($leader, $ch) + 2, leader => $leader, acked => \@acked),
+	"with its password back, $locked_out submits again");
+
+# --- a peer role dropped and created again ------------------------------
+
+# A session keeps the role it logged in as.  The follower's role dropped on
+# the leader and created again under its name: the follower's calls on its
+# old session were refused for good ("permission denied for schema
+# ordering") and it never logged in again.  Now a refused call closes the
+# connection, and the next attempt logs in as the new role.
+$leader = $oc->wait_for_leader($ch, \@all);
+my ($recreated) = grep { $_ ne $leader } @all;
+my $recreated_role = $oc->role_of($recreated);
+$leader_log_at = -s $oc->node($leader)->logfile;
+$oc->safe_query($leader, "DROP ROLE $recreated_role");
+$oc->safe_query($leader,
+	"CREATE ROLE $recreated_role LOGIN IN ROLE ordering_peer PASSWORD "
+	  . OrderingCluster::lit($oc->password_of($recreated)));
+ok($oc->fill_to($recreated, $ch, $oc->last_block($leader, $ch) + 2, leader => $leader, acked => \@acked),
+	"with its role dropped and created again on $leader, $recreated submits again");
+is($oc->safe_query($leader,
+		"SELECT count(*) FROM pg_stat_activity WHERE application_name = 'ordering $recreated' AND usesysid IS DISTINCT FROM (SELECT oid FROM pg_roles WHERE rolname = '$recreated_role')"),
+	'0', "no session of $recreated on $leader is left under the dropped role");
 
 # --- at the end ---------------------------------------------------------
 
