@@ -16,7 +16,6 @@
 #include "common/clock.h"
 #include "common/gucs.h"
 #include "worker/channel_internal.h"
-#include "worker/transport.h"
 
 /*
  * Leader: a learner whose log has caught up with the commit index becomes
@@ -86,33 +85,6 @@ ChannelProposeConfChange(Channel *ch, raft_conf_change_type type, raft_id node,
  * quorum of voters that were recently active (the leader counts itself),
  * or the channel would stop; *too_few_heard says when that is the refusal.
  */
-/*
- * Has the leader heard from voter id lately: in the core's view (since its
- * last check-quorum), or from its node within an election timeout on any
- * channel?  A leader elected a moment ago has heard from few in its own
- * view; a follower asking it, right after the old leader handed its
- * leadership on, was refused "fewer than a quorum".
- */
-static bool
-membership_voter_heard(Channel *ch, const raft_status *status, raft_id id)
-{
-	const ChannelMember *m = NULL;
-	TimestampTz contact;
-
-	for (uint32 i = 0; i < status->n_progress; i++)
-		if (status->progress[i].id == id && status->progress[i].recent_active)
-			return true;
-	for (int i = 0; i < ch->state.n_members && m == NULL; i++)
-		if (ch->state.members[i].id == id)
-			m = &ch->state.members[i];
-	if (m == NULL)
-		return false;
-	contact = TransportLastContact(m->node);
-	return contact != 0 &&
-		!TimestampDifferenceExceeds(contact, OrderingClockNow(),
-									(int) ChannelElectionTimeoutMs(ch));
-}
-
 char *
 ChannelCheckMembershipChange(Channel *ch, int kind,
 							 const ChannelMember *target, bool *too_few_heard)
@@ -146,8 +118,12 @@ ChannelCheckMembershipChange(Channel *ch, int kind,
 			active++;
 			continue;
 		}
-		if (membership_voter_heard(ch, status, id))
-			active++;
+		for (uint32 i = 0; i < status->n_progress; i++)
+			if (status->progress[i].id == id && status->progress[i].recent_active)
+			{
+				active++;
+				break;
+			}
 	}
 	pfree(status);
 	if (remaining == 0)
