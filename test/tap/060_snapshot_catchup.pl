@@ -112,6 +112,9 @@ ok(($st->{snapshot_index} // 0) > 0, "ordering.status of $lagger shows its snaps
 # snapshot's index, and the follower refuses it (it used to insert it; a
 # restart, which checks the last block's raft_index against the applied
 # index, would then have stopped the channel there).
+# Nothing in flight first: a block the follower applied between this read
+# and its stop was the one forged below, already its own.
+ok(defined $oc->wait_for_same_head($ch, \@names), 'every node has the same head');
 $lag_block = $oc->last_block($lagger, $ch);
 $lag_index = raft_state($lagger)->{applied_index};
 $oc->stop_node($lagger, 'fast');
