@@ -163,21 +163,18 @@ OrderingWakeWorker(void)
 
 /* Submit ring records, as this backend (MyBackendId). */
 bool
-OrderingSubmitEnqueue(const char *channel, const char *tx_id,
-					  const char *payload, Size payload_len)
+OrderingSubmitEnqueue(const SubmitRecord *record)
 {
 	Assert(ordering_shared != NULL);
 	return OrderingSubmitQueuePush(ordering_shared->submit_queue, MyBackendId,
-								   channel, tx_id, payload, payload_len);
+								   record);
 }
 
 bool
-OrderingSubmitDequeue(StringInfo buf, const char **channel, const char **tx_id,
-					  const char **payload, Size *payload_len)
+OrderingSubmitDequeue(StringInfo buf, SubmitRecord *record)
 {
 	Assert(ordering_shared != NULL);
-	return OrderingSubmitQueuePop(ordering_shared->submit_queue, buf, channel,
-								  tx_id, payload, payload_len);
+	return OrderingSubmitQueuePop(ordering_shared->submit_queue, buf, record);
 }
 
 /*

@@ -161,12 +161,9 @@ extern void OrderingWakeWorker(void);
  * Returns false when the ring is full or the channel or this backend holds
  * its share of it (common/submit_queue.h).
  */
-extern bool OrderingSubmitEnqueue(const char *channel, const char *tx_id,
-								  const char *payload, Size payload_len);
+extern bool OrderingSubmitEnqueue(const SubmitRecord *record);
 /* Worker: pops one record; false when empty.  Pointers are into buf. */
-extern bool
-OrderingSubmitDequeue(StringInfo buf, const char **channel, const char **tx_id,
-					  const char **payload, Size *payload_len);
+extern bool OrderingSubmitDequeue(StringInfo buf, SubmitRecord *record);
 
 /* Backends: the channel's last block as the worker publishes it, or -1. */
 extern int64 OrderingPublishedLastBlock(const char *channel);

@@ -29,8 +29,9 @@
  * backend that gets it, which then shares what is still queued under it
  * until the worker has taken it.
  *
- * Record: a SubmitRecordHeader, "channel\0tx_id\0", then the payload, whose
- * length is what remains of the record.
+ * Record: a SubmitRecordHeader (share slots, the submitter's give-up
+ * time), "channel\0tx_id\0", then the payload, whose length is what
+ * remains of the record.
  *
  * src/common/submit_queue.c
  *
@@ -44,6 +45,7 @@ typedef struct SubmitRecordHeader
 {
 	uint32 channel_slot;
 	uint32 backend_slot;
+	TimestampTz give_up_at;
 } SubmitRecordHeader;
 
 /*
@@ -161,15 +163,16 @@ submit_backend_slot(const OrderingSubmitQueue *queue, int backend_id)
 
 bool
 OrderingSubmitQueuePush(OrderingSubmitQueue *queue, int backend_id,
-						const char *channel, const char *tx_id,
-						const char *payload, Size payload_len)
+						const SubmitRecord *record)
 {
+	const char *channel = record->channel;
+	const char *tx_id = record->tx_id;
 	Size channel_len = strlen(channel);
 	Size tx_id_len = strlen(tx_id);
 	char header[SUBMIT_HEADER_MAX_BYTES];
 	Size header_len =
 		sizeof(SubmitRecordHeader) + channel_len + 1 + tx_id_len + 1;
-	Size needed = OrderingSubmitRecordBytes(channel, tx_id, payload_len);
+	Size needed = OrderingSubmitRecordBytes(channel, tx_id, record->payload_len);
 	SubmitRecordHeader fixed;
 	SubmitChannelShare *share;
 	int channel_slot;
@@ -180,6 +183,7 @@ OrderingSubmitQueuePush(OrderingSubmitQueue *queue, int backend_id,
 	Assert(header_len <= sizeof(header));
 
 	fixed.backend_slot = (uint32) submit_backend_slot(queue, backend_id);
+	fixed.give_up_at = record->give_up_at;
 	LWLockAcquire(&queue->ring->lock, LW_EXCLUSIVE);
 	channel_slot = submit_channel_slot(queue, channel);
 	if (channel_slot >= 0)
@@ -194,8 +198,9 @@ OrderingSubmitQueuePush(OrderingSubmitQueue *queue, int backend_id,
 			memcpy(header + sizeof(fixed), channel, channel_len + 1);
 			memcpy(header + sizeof(fixed) + channel_len + 1, tx_id,
 				   tx_id_len + 1);
-			pushed = OrderingRingPushLocked(queue->ring, header, header_len,
-											payload, payload_len);
+			pushed =
+				OrderingRingPushLocked(queue->ring, header, header_len,
+									   record->payload, record->payload_len);
 		}
 		if (pushed)
 		{
@@ -229,8 +234,7 @@ submit_release_shares(OrderingSubmitQueue *queue,
 
 bool
 OrderingSubmitQueuePop(OrderingSubmitQueue *queue, StringInfo buf,
-					   const char **channel, const char **tx_id,
-					   const char **payload, Size *payload_len)
+					   SubmitRecord *record)
 {
 	SubmitRecordHeader fixed;
 	const char *end;
@@ -260,9 +264,10 @@ OrderingSubmitQueuePop(OrderingSubmitQueue *queue, StringInfo buf,
 	if (tx_id_end == NULL)
 		elog(ERROR, "malformed submit record: no transaction id terminator");
 
-	*channel = names;
-	*tx_id = channel_end + 1;
-	*payload = tx_id_end + 1;
-	*payload_len = end - (tx_id_end + 1);
+	record->channel = names;
+	record->tx_id = channel_end + 1;
+	record->payload = tx_id_end + 1;
+	record->payload_len = end - (tx_id_end + 1);
+	record->give_up_at = fixed.give_up_at;
 	return true;
 }

@@ -12,6 +12,7 @@
 #ifndef ORDERING_SUBMIT_QUEUE_H
 #define ORDERING_SUBMIT_QUEUE_H
 
+#include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
 
 #include "common/limits.h"
@@ -53,17 +54,29 @@ OrderingSubmitQueueInit(void *place, Size capacity, int n_channel_slots,
 						int n_backend_slots, int tranche_id);
 
 /*
+ * One submitted transaction.  give_up_at is when its submitter stops
+ * waiting (its session's ordering.submit_timeout): until then the worker
+ * keeps a copy to route again.
+ */
+typedef struct SubmitRecord
+{
+	const char *channel;
+	const char *tx_id;
+	const char *payload;
+	Size payload_len;
+	TimestampTz give_up_at;
+} SubmitRecord;
+
+/*
  * Pushes a transaction for the worker as backend backend_id (a BackendId).
  * Returns false when the ring is full, or when the channel or the backend
  * already holds its share; the caller waits and retries, as for a full ring.
  */
 extern bool OrderingSubmitQueuePush(OrderingSubmitQueue *queue, int backend_id,
-									const char *channel, const char *tx_id,
-									const char *payload, Size payload_len);
+									const SubmitRecord *record);
 /* Worker: pops one record; false when empty.  Pointers are into buf. */
 extern bool OrderingSubmitQueuePop(OrderingSubmitQueue *queue, StringInfo buf,
-								   const char **channel, const char **tx_id,
-								   const char **payload, Size *payload_len);
+								   SubmitRecord *record);
 /* Bytes of the ring one transaction takes (at most the whole ring). */
 extern Size OrderingSubmitRecordBytes(const char *channel, const char *tx_id,
 									  Size payload_len);

@@ -282,7 +282,7 @@ OrderingSubmitWaitsComplete(OrderingSubmitWaits *waits, const char *channel,
 
 void
 OrderingSubmitWaitsRefuse(OrderingSubmitWaits *waits, const char *channel,
-						  const char *tx_id)
+						  const char *tx_id, OrderingWaitState why)
 {
 	int *owners = palloc(sizeof(int) * waits->n_slots);
 	int n_owners = 0;
@@ -298,7 +298,7 @@ OrderingSubmitWaitsRefuse(OrderingSubmitWaits *waits, const char *channel,
 			(slot->state != ORDERING_WAIT_WAITING &&
 			 slot->state != ORDERING_WAIT_RECHECK))
 			continue;
-		slot->state = ORDERING_WAIT_REFUSED;
+		slot->state = why;
 		owners[n_owners++] = slot->owner;
 	}
 	LWLockRelease(&waits->lock);

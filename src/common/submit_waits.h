@@ -26,7 +26,8 @@ typedef enum OrderingWaitState
 	ORDERING_WAIT_TAKEN = 3,   /* the id was ordered with another payload */
 	ORDERING_WAIT_RECHECK = 4, /* blocks came another way: look in the table */
 	ORDERING_WAIT_REFUSED = 5, /* this node was removed: it cannot order it */
-	ORDERING_WAIT_DROPPED = 6  /* the channel was dropped on this node */
+	ORDERING_WAIT_DROPPED = 6, /* the channel was dropped on this node */
+	ORDERING_WAIT_BUSY = 7 /* not taken: the node holds too much unordered */
 } OrderingWaitState;
 
 /* One transaction id a backend waits for. */
@@ -102,11 +103,13 @@ extern void
 OrderingSubmitWaitsComplete(OrderingSubmitWaits *waits, const char *channel,
 							const OrderingPlace *places, int n);
 /*
- * Worker: a transaction of channel that this node, removed from it, drops:
- * its waiters are told (REFUSED) and woken.
+ * Worker: a transaction of channel that this node does not route, and
+ * why: REFUSED (this node was removed from it) or BUSY; its waiters are
+ * told and woken.
  */
-extern void OrderingSubmitWaitsRefuse(OrderingSubmitWaits *waits,
-									  const char *channel, const char *tx_id);
+extern void
+OrderingSubmitWaitsRefuse(OrderingSubmitWaits *waits, const char *channel,
+						  const char *tx_id, OrderingWaitState why);
 /*
  * Worker: every waiter of channel still waiting is told state and woken:
  * RECHECK when blocks arrived outside apply (a snapshot: they look in the

@@ -248,14 +248,18 @@ count_unordered(const SubmitItem *items, int n_items)
 static void
 enqueue_item(const char *channel, const SubmitItem *item, TimestampTz deadline)
 {
-	const char *payload = VARDATA_ANY(item->payload);
-	Size payload_len = VARSIZE_ANY_EXHDR(item->payload);
+	SubmitRecord record;
 
-	if (OrderingSubmitEnqueue(channel, item->tx_id, payload, payload_len))
+	record.channel = channel;
+	record.tx_id = item->tx_id;
+	record.payload = VARDATA_ANY(item->payload);
+	record.payload_len = VARSIZE_ANY_EXHDR(item->payload);
+	record.give_up_at = deadline;
+	if (OrderingSubmitEnqueue(&record))
 		return;
 
 	ConditionVariablePrepareToSleep(&ordering_shared->queue_cv);
-	while (!OrderingSubmitEnqueue(channel, item->tx_id, payload, payload_len))
+	while (!OrderingSubmitEnqueue(&record))
 	{
 		long sleep_ms = OrderingRemainingMs(deadline, SUBMIT_WAIT_SLICE_MS);
 
@@ -353,6 +357,20 @@ register_waits(const char *channel, HTAB *places, SubmitItem *items,
 	pfree(entries);
 }
 
+/* The worker took no copy of an item: the node holds too much unordered. */
+static void
+report_busy(const char *channel, const char *tx_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+			 errmsg("transaction %s was not taken: this node holds too many unordered transactions of channel \"%s\"",
+					tx_id, channel),
+			 errdetail("A node keeps a copy of each transaction submitted on it until it is ordered, at most twice ordering.submit_queue_size (%d kB) of payload a channel; this one was not routed.",
+					   ordering_submit_queue_kb),
+			 errhint(
+				 "Retry once earlier transactions are ordered; resubmitting the same id is safe.")));
+}
+
 /*
  * Takes the places the worker handed to this backend's slots; true if some
  * slot asks for a look in the table (blocks that came by a snapshot).
@@ -392,6 +410,9 @@ collect_places(const char *channel, SubmitItem *items, int n_items,
 					break;
 				case ORDERING_WAIT_DROPPED:
 					report_dropped(channel, items[i].tx_id);
+					break;
+				case ORDERING_WAIT_BUSY:
+					report_busy(channel, items[i].tx_id);
 					break;
 				case ORDERING_WAIT_REFUSED:
 					/* Ordered before the removal, its place is here. */

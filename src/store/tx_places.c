@@ -15,9 +15,11 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type_d.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "store/tx_places.h"
 
@@ -91,4 +93,31 @@ StoreTxProbeEnd(StoreTxProbe *probe)
 {
 	StoreKeyedEnd(&probe->keyed);
 	pfree(DatumGetPointer(probe->channel));
+}
+
+List *
+StoreTxOrderedAmong(const char *channel, List *tx_ids)
+{
+	StoreTxProbe probe;
+	Snapshot snapshot;
+	List *ordered = NIL;
+	ListCell *lc;
+
+	if (tx_ids == NIL)
+		return NIL;
+	/* The rows written earlier in this transaction count too. */
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	StoreTxProbeBegin(&probe, channel, snapshot);
+	foreach(lc, tx_ids)
+	{
+		Datum id = CStringGetTextDatum((const char *) lfirst(lc));
+
+		if (StoreTxProbeLookup(&probe, id, NULL, NULL))
+			ordered = lappend(ordered, lfirst(lc));
+		pfree(DatumGetPointer(id));
+	}
+	StoreTxProbeEnd(&probe);
+	UnregisterSnapshot(snapshot);
+	return ordered;
 }

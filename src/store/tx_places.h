@@ -47,4 +47,10 @@ extern bool StoreTxProbeLookup(StoreTxProbe *probe, Datum tx_id,
 							   const bytea *payload, StoreTxPlace *place);
 extern void StoreTxProbeEnd(StoreTxProbe *probe);
 
+/*
+ * Which of tx_ids (C strings) are ordered on channel, rows written earlier
+ * in this transaction included; the list shares their pointers.
+ */
+extern List *StoreTxOrderedAmong(const char *channel, List *tx_ids);
+
 #endif /* ORDERING_STORE_TX_PLACES_H */

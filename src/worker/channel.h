@@ -305,8 +305,8 @@ extern void ChannelDebugBreak(Channel *ch);
 
 /* The event loop's steps. */
 extern void ChannelTick(Channel *ch, TimestampTz now);
-extern void ChannelSubmit(Channel *ch, const char *tx_id, const char *payload,
-						  uint32 payload_len, TimestampTz now);
+extern void
+ChannelSubmit(Channel *ch, const SubmitRecord *record, TimestampTz now);
 extern void
 ChannelReceive(Channel *ch, const char *from_node, const char *session_role,
 			   OrderingRecordKind kind, const uint8 *block0, const char *data,

@@ -115,6 +115,8 @@ extern void ChannelHoldPending(Channel *ch);
 extern void ChannelClearInflight(Channel *ch);
 extern void ChannelForgetInflight(Channel *ch, const char *tx_id);
 extern void ChannelForgetPending(Channel *ch, const char *tx_id);
+/* Within the ready's transaction, after blocks came by a snapshot. */
+extern void ChannelForgetOrderedPending(Channel *ch);
 /* Drops what is waiting to be forwarded (counted as proposal failures). */
 extern void ChannelDropForwards(Channel *ch);
 

@@ -566,6 +566,8 @@ ChannelProcessReady(Channel *ch, bool *wrote_blocks_out)
 							 rd.has_hard_state ? &rd.hard_state : NULL);
 		if (rd.n_committed > 0)
 			snapshot_data = StoreMaybeSnapshot(&ch->state);
+		if (rd.has_snapshot)
+			ChannelForgetOrderedPending(ch);
 		if (channel_ready_must_flush(ch, &rd))
 			StoreCommit();
 		else

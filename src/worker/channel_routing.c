@@ -30,6 +30,7 @@
 #include "common/gucs.h"
 #include "common/shmem.h"
 #include "common/submit_waits.h"
+#include "store/tx_places.h"
 #include "worker/channel_internal.h"
 #include "worker/transport.h"
 
@@ -54,8 +55,8 @@ typedef struct PendingTx
 	char *payload;					/* in the channel's top_cxt */
 	uint32 payload_len;
 	int64 seq; /* routed again in this order: the order of submission */
-	TimestampTz added_at;
-	TimestampTz routed_at; /* last time it was routed */
+	TimestampTz give_up_at; /* its submitter's, from the submit ring */
+	TimestampTz routed_at;	/* last time it was routed */
 } PendingTx;
 
 /*
@@ -69,11 +70,11 @@ typedef struct PendingTx
 #define FORWARD_CHUNK_MAX_BYTES (4 * 1024 * 1024)
 /*
  * A forward the queue has no room for waits, and every later one behind
- * it, this long and this much at most; past that all are dropped, and
- * what was submitted here is routed again (pending).
+ * it, this long at most, and while the queue holds no more than the
+ * pending map may (a reroute of all of it must fit); past that all are
+ * dropped, and what was submitted here is routed again (pending).
  */
 #define FORWARD_HOLD_MS 5000
-#define FORWARD_HOLD_MAX_BYTES (64 * 1024 * 1024)
 
 typedef struct ForwardChunk
 {
@@ -82,8 +83,10 @@ typedef struct ForwardChunk
 	uint32 count;
 } ForwardChunk;
 
-/* Bounds of the pending map: memory, and age past ordering.submit_timeout. */
-#define PENDING_MAX_BYTES (64 * 1024 * 1024)
+/*
+ * The pending map is kept this long past its submitter's give-up time:
+ * one that resubmits the same id at once finds it still routed.
+ */
 #define PENDING_GRACE_MS 5000
 
 /*
@@ -346,6 +349,19 @@ ChannelCutIfReady(Channel *ch)
 		ChannelProposeBatch(ch, CutterCut(&ch->routing.cutter));
 }
 
+/*
+ * Bytes of payload the pending map of one channel holds at most: twice
+ * ordering.submit_queue_size.  A transaction past it is refused at once
+ * (ChannelSubmit), never routed without a copy: a lost forward of it was
+ * never sent again, and its submitter waited out its timeout (TAP 102:
+ * eight payloads of 9 MiB in one call passed a fixed 64 MiB).
+ */
+static int64
+pending_max_bytes(void)
+{
+	return (int64) ordering_submit_queue_kb * 1024 * 2;
+}
+
 static Size
 forward_chunk_limit(void)
 {
@@ -386,8 +402,9 @@ forward_free_first(Channel *ch)
 	pfree(chunk);
 }
 
-void
-ChannelDropForwards(Channel *ch)
+/* Empties the forward queue; returns how many transactions it held. */
+static uint32
+forward_discard(Channel *ch)
 {
 	uint32 dropped = 0;
 
@@ -398,6 +415,14 @@ ChannelDropForwards(Channel *ch)
 		forward_free_first(ch);
 	}
 	ch->routing.forward_stuck_since = 0;
+	return dropped;
+}
+
+void
+ChannelDropForwards(Channel *ch)
+{
+	uint32 dropped = forward_discard(ch);
+
 	if (dropped > 0)
 	{
 		ch->counters.proposal_failures += dropped;
@@ -444,8 +469,8 @@ ChannelRoute(Channel *ch, CutterTx *tx, TimestampTz now)
 	 */
 	if (ch->state.removed)
 	{
-		OrderingSubmitWaitsRefuse(ordering_shared->submit_waits,
-								  ch->state.name, tx->tx_id);
+		OrderingSubmitWaitsRefuse(ordering_shared->submit_waits, ch->state.name,
+								  tx->tx_id, ORDERING_WAIT_REFUSED);
 		/*
 		 * Refused is final: kept as pending, it was routed again once the
 		 * node was added back, and ordered minutes after its submitter
@@ -517,27 +542,34 @@ ChannelRerouteHeld(Channel *ch, TimestampTz now)
 	list_free(held);
 }
 
-static void
-channel_remember_pending(Channel *ch, const char *tx_id, const char *payload,
-						 uint32 payload_len, TimestampTz now)
+/* Keeps a copy of a submitted transaction; false if it does not fit. */
+static bool
+channel_remember_pending(Channel *ch, const SubmitRecord *record, TimestampTz now)
 {
 	char key[ORDERING_TX_ID_MAX];
 	PendingTx *p;
 	bool found;
 
-	if (ch->routing.pending_bytes + payload_len > PENDING_MAX_BYTES)
-		return; /* routed once only; the submitter may retry */
-	strlcpy(key, tx_id, sizeof(key));
+	strlcpy(key, record->tx_id, sizeof(key));
+	p = hash_search(ch->routing.pending, key, HASH_FIND, NULL);
+	if (p != NULL)
+	{
+		/* The same id again: routed again, kept for the later submitter. */
+		p->give_up_at = Max(p->give_up_at, record->give_up_at);
+		return true;
+	}
+	if (ch->routing.pending_bytes + (int64) record->payload_len >
+		pending_max_bytes())
+		return false;
 	p = hash_search(ch->routing.pending, key, HASH_ENTER, &found);
-	if (found)
-		return;
-	p->payload = MemoryContextAlloc(ch->top_cxt, Max(payload_len, 1));
-	memcpy(p->payload, payload, payload_len);
-	p->payload_len = payload_len;
+	p->payload = MemoryContextAlloc(ch->top_cxt, Max(record->payload_len, 1));
+	memcpy(p->payload, record->payload, record->payload_len);
+	p->payload_len = (uint32) record->payload_len;
 	p->seq = ch->routing.pending_seq++;
-	p->added_at = now;
+	p->give_up_at = record->give_up_at;
 	p->routed_at = now;
-	ch->routing.pending_bytes += payload_len;
+	ch->routing.pending_bytes += p->payload_len;
+	return true;
 }
 
 void
@@ -553,6 +585,31 @@ ChannelForgetPending(Channel *ch, const char *tx_id)
 	ch->routing.pending_bytes -= p->payload_len;
 	pfree(p->payload);
 	hash_search(ch->routing.pending, key, HASH_REMOVE, NULL);
+}
+
+/*
+ * Forgets the pending transactions that are on the chain: for blocks that
+ * came by a snapshot, whose ids the apply path never saw.  Their copies
+ * stayed until their submitters gave up, and filled the bound as if
+ * unordered (TAP 102: a follower that caught up refused new payloads).
+ */
+void
+ChannelForgetOrderedPending(Channel *ch)
+{
+	HASH_SEQ_STATUS seq;
+	PendingTx *p;
+	List *ids = NIL;
+	List *ordered;
+	ListCell *lc;
+
+	hash_seq_init(&seq, ch->routing.pending);
+	while ((p = hash_seq_search(&seq)) != NULL)
+		ids = lappend(ids, pstrdup(p->tx_id));
+	ordered = StoreTxOrderedAmong(ch->state.name, ids);
+	foreach(lc, ordered)
+		ChannelForgetPending(ch, (const char *) lfirst(lc));
+	list_free(ordered);
+	list_free_deep(ids);
 }
 
 static int
@@ -592,6 +649,13 @@ ChannelReroutePending(Channel *ch, TimestampTz now, int older_than_ms)
 	}
 	/* In the order they were submitted, not the hash table's. */
 	qsort(due, n_due, sizeof(PendingTx *), pending_seq_cmp);
+	/*
+	 * All of them go to a new leader: forwards still queued (for the old
+	 * one, or relayed for a node that routes its own again too) would only
+	 * be sent twice, and could fill the queue past its bound.
+	 */
+	if (older_than_ms == 0)
+		(void) forward_discard(ch);
 	for (int i = 0; i < n_due; i++)
 		txs = lappend(txs,
 					  CutterTxMake(&ch->routing.cutter, due[i]->tx_id,
@@ -602,20 +666,22 @@ ChannelReroutePending(Channel *ch, TimestampTz now, int older_than_ms)
 	list_free(txs);
 }
 
-/* Drops pending transactions whose submitters have given up long ago. */
+/*
+ * Drops pending transactions whose submitters have given up: at their own
+ * sessions' submit_timeout, not the worker's (a session that waits a
+ * minute on a server whose default is 30 s lost a forward dropped after
+ * 35 s for good).
+ */
 static void
 channel_sweep_pending(Channel *ch, TimestampTz now)
 {
 	HASH_SEQ_STATUS seq;
 	PendingTx *p;
-	TimestampTz cutoff =
-		TimestampTzPlusMilliseconds(now,
-									-(ordering_submit_timeout_ms +
-									  PENDING_GRACE_MS));
+	TimestampTz cutoff = TimestampTzPlusMilliseconds(now, -PENDING_GRACE_MS);
 
 	hash_seq_init(&seq, ch->routing.pending);
 	while ((p = hash_seq_search(&seq)) != NULL)
-		if (p->added_at < cutoff)
+		if (p->give_up_at < cutoff)
 		{
 			ch->routing.pending_bytes -= p->payload_len;
 			pfree(p->payload);
@@ -623,14 +689,25 @@ channel_sweep_pending(Channel *ch, TimestampTz now)
 		}
 }
 
-/* A transaction submitted on this node (the submit ring). */
+/*
+ * A transaction submitted on this node (the submit ring): kept as pending
+ * and routed, or, when the pending map is full, refused at once (its
+ * submitter hears 53000 and may retry).
+ */
 void
-ChannelSubmit(Channel *ch, const char *tx_id, const char *payload,
-			  uint32 payload_len, TimestampTz now)
+ChannelSubmit(Channel *ch, const SubmitRecord *record, TimestampTz now)
 {
-	channel_remember_pending(ch, tx_id, payload, payload_len, now);
+	if (!channel_remember_pending(ch, record, now))
+	{
+		OrderingSubmitWaitsRefuse(ordering_shared->submit_waits, ch->state.name,
+								  record->tx_id, ORDERING_WAIT_BUSY);
+		ch->counters.proposal_failures++;
+		ch->counters.status_dirty = true;
+		return;
+	}
 	ChannelRoute(ch,
-				 CutterTxMake(&ch->routing.cutter, tx_id, payload, payload_len),
+				 CutterTxMake(&ch->routing.cutter, record->tx_id,
+							  record->payload, (uint32) record->payload_len),
 				 now);
 }
 
@@ -663,8 +740,7 @@ ChannelFlush(Channel *ch, TimestampTz now)
 		return;
 	if (ch->routing.forward_stuck_since == 0)
 		ch->routing.forward_stuck_since = now;
-	if (leader == NULL ||
-		ch->routing.forward_queue_bytes > FORWARD_HOLD_MAX_BYTES ||
+	if (leader == NULL || ch->routing.forward_queue_bytes > pending_max_bytes() ||
 		now - ch->routing.forward_stuck_since >= FORWARD_HOLD_MS * (int64) 1000)
 		ChannelDropForwards(ch);
 }

@@ -357,9 +357,7 @@ worker_reload_channels(void)
 
 typedef struct SubmitArg
 {
-	const char *tx_id;
-	const char *payload;
-	Size payload_len;
+	SubmitRecord record;
 	TimestampTz now;
 } SubmitArg;
 
@@ -368,7 +366,7 @@ step_submit(Channel *ch, void *arg)
 {
 	SubmitArg *a = arg;
 
-	ChannelSubmit(ch, a->tx_id, a->payload, (uint32) a->payload_len, a->now);
+	ChannelSubmit(ch, &a->record, a->now);
 }
 
 /* Returns true if the ring may hold more (the budget ran out). */
@@ -376,24 +374,22 @@ static bool
 worker_drain_submissions(TimestampTz now)
 {
 	StringInfoData buf;
-	const char *channel;
 	SubmitArg a;
 	int n = 0;
 	bool more = false;
 
 	initStringInfo(&buf);
 	a.now = now;
-	while (OrderingSubmitDequeue(&buf, &channel, &a.tx_id, &a.payload,
-								 &a.payload_len))
+	while (OrderingSubmitDequeue(&buf, &a.record))
 	{
-		Channel *ch = worker_find_channel(channel);
+		Channel *ch = worker_find_channel(a.record.channel);
 
 		if (ch != NULL)
 			WorkerGuard(ch, step_submit, &a, false);
 		else
 			elog(LOG,
 				 "transaction %s submitted to unknown channel \"%s\" was dropped",
-				 a.tx_id, channel);
+				 a.record.tx_id, a.record.channel);
 		if (++n >= WORKER_MAX_SUBMITS_PER_ITERATION)
 		{
 			more = true;

@@ -66,4 +66,46 @@ is($oc->safe_query($leader, "SELECT term FROM ordering.status WHERE channel = '$
 	$term, 'in the same term');
 $oc->assert_chains_identical_and_verified(\@names, $ch);
 
+# Part 2: the follower keeps its copy for as long as the submitter's own
+# session waits, not the server's default ordering.submit_timeout.  The
+# worker used its own setting (here 1 s, so copies went after 6 s): a
+# session that waits longer lost a forward dropped after that for good.
+# The leader stops at once; the others elect a new one only after an
+# election timeout (at least 20 s), and every forward of 'kept' to the
+# stopped leader meanwhile is lost.  The worker sweeps old copies every
+# 10 s, so a sweep falls between the copy's 6th second and the election.
+my $fnode = $oc->node($follower);
+$fnode->append_conf('postgresql.conf', "ordering.submit_timeout = '1s'\n");
+$fnode->reload;
+ok($oc->wait_until("$follower reloaded", 10,
+		sub { $oc->safe_query($follower, 'SHOW ordering.submit_timeout') eq '1s' }),
+	"$follower runs with ordering.submit_timeout 1s");
+$leader = $oc->wait_for_leader($ch, \@names);
+ok(defined $leader && $leader ne $follower, "$follower still follows") or die 'no leader';
+
+$oc->stop_node($leader, 'immediate');
+my $stopped_at = time();
+Time::HiRes::usleep(100_000) while time() < $stopped_at + 1;
+$oc->safe_query($follower, "SELECT ordering.submit_tx_async('$ch', 'kept'::bytea, 'kept')",
+	set => { 'ordering.submit_timeout' => '120s' });
+my @left = grep { $_ ne $leader } @names;
+my $new_leader = $oc->wait_for_leader($ch, \@left, 90);
+ok(defined $new_leader, "$ch elects a new leader among @left");
+cmp_ok(time() - $stopped_at, '>', 11,
+	'after a sweep of old copies (this part needs the election to take > 11 s)');
+ok( $oc->wait_until(
+		'the transaction of a session that waits 120 s is ordered',
+		30,
+		sub {
+			$oc->safe_query($follower,
+				"SELECT count(*) FROM ordering.transactions WHERE channel = '$ch' AND tx_id = 'kept'"
+			) eq '1';
+		}),
+	"a transaction whose forwards were lost for an election timeout is sent again: its copy lives as long as its session waits, not ${follower}'s 1 s");
+$fnode->append_conf('postgresql.conf', "ordering.submit_timeout = '30s'\n");
+$fnode->reload;
+$oc->start_node($leader);
+ok(defined $oc->wait_for_same_head($ch, \@names), 'every node has the same head');
+$oc->assert_chains_identical_and_verified(\@names, $ch);
+
 done_testing();
