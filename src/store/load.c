@@ -36,10 +36,21 @@ StoreLoadChannel(ChannelState *ch, StoreRaftState *state,
 	StoreLoadPeers(ch, state);
 	if (state->snapshot.data_size > 0)
 	{
-		StoreSnapshotConfig(state->snapshot.data, state->snapshot.data_size,
-							&state->snapshot.meta.config);
+		char *detail;
+
+		/* Written by hand, not by a worker: say what to do about it. */
+		if (!StoreSnapshotIsJson(state->snapshot.data,
+								 state->snapshot.data_size, &detail))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("the stored snapshot of channel \"%s\" is not a JSON document",
+							ch->name),
+					 errdetail("ordering.raft_state.snapshot_data: %s", detail),
+					 errhint(STORE_IDENTITY_REMEDY)));
 		StoreCheckSnapshotChain(ch, state->snapshot.data,
 								state->snapshot.data_size);
+		StoreSnapshotConfig(state->snapshot.data, state->snapshot.data_size,
+							&state->snapshot.meta.config);
 	}
 
 	if (state->snapshot.meta.index > 0)

@@ -19,6 +19,8 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "common/jsonapi.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
@@ -39,6 +41,26 @@ hex_string(const uint8 *bytes, int len)
 	}
 	out[len * 2] = '\0';
 	return out;
+}
+
+bool
+StoreSnapshotIsJson(const uint8 *data, uint32 size, char **detail)
+{
+	JsonLexContext *lex;
+	JsonParseErrorType rc;
+
+	if (size > (uint32) INT_MAX)
+	{
+		*detail = pstrdup("It is too large.");
+		return false;
+	}
+	lex = makeJsonLexContextCstringLen((char *) data, (int) size,
+									   GetDatabaseEncoding(), false);
+	rc = pg_parse_json(lex, &nullSemAction);
+	if (rc == JSON_SUCCESS)
+		return true;
+	*detail = json_errdetail(rc, lex);
+	return false;
 }
 
 /* The raft_config in a configuration document (snapshot data). */
@@ -78,7 +100,15 @@ StoreSnapshotHead(const char *channel, const uint8 *data, uint32 size,
 	bool hash_isnull;
 	Datum block;
 	Datum hash;
+	char *detail;
 
+	/* A peer's, or one stored here: either may be anything. */
+	if (!StoreSnapshotIsJson(data, size, &detail))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("snapshot of channel \"%s\" is not a JSON document",
+						channel),
+				 errdetail("%s", detail)));
 	StoreQuery("SELECT ($1::jsonb->>'last_block')::bigint,"
 			   " decode($1::jsonb->>'last_hash', 'hex')",
 			   1, &type, &value, SPI_OK_SELECT);

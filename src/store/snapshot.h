@@ -14,6 +14,9 @@
 
 #include "store/state.h"
 
+/* Whether data is JSON; if not, *detail says why (palloc'd). */
+extern bool StoreSnapshotIsJson(const uint8 *data, uint32 size, char **detail);
+
 /* The raft_config in a snapshot's configuration document. */
 extern void
 StoreSnapshotConfig(const uint8 *data, uint32 size, raft_config *config);

@@ -8,8 +8,9 @@
 # Then two of its raft_state columns are retyped (numeric for a bigint,
 # integer for a text), each time with a restart; its last three blocks are
 # deleted, then its last block's hash is rewritten, then its applied index
-# is set back before its last (configuration) block, each time with a
-# restart; and, in a transaction rolled back, the blocks' hash, read by
+# is set back before its last (configuration) block, and its stored
+# snapshot overwritten with what is not JSON, each time with a restart;
+# and, in a transaction rolled back, the blocks' hash, read by
 # peer_block_hash.
 # The channel's ordering.status shows the error, the log gives the remedy
 # (drop the channel on this node and let it join again), the other channels
@@ -156,7 +157,29 @@ ROLLBACK;});
 	is($oc->crashes($victim, $log_at), '', '... and no server process crashed');
 }
 
-ok($oc->fill_to($leader, $ch, 20, acked => \@acked), 'ordered on to block 20');
+# A stored snapshot overwritten with what is not JSON: the channel stopped
+# with the JSON parser's bare "invalid input syntax for type json", and no
+# word of which table or what to do.
+my $snap_block = $oc->safe_query($leader,
+	"SELECT ordering.update_channel_config('$ch', '{\"snapshot_interval_bytes\": 1024}')");
+ok($oc->wait_for_block($ch, \@names, $snap_block), "every node has configuration block $snap_block");
+ok( $oc->wait_until("$victim takes a snapshot", 60,
+		sub {
+			$oc->fill_to($leader, $ch, $oc->last_block($leader, $ch) + 2, acked => \@acked);
+			$oc->safe_query($victim,
+				"SELECT snapshot_index > 0 AND snapshot_data IS NOT NULL FROM ordering.raft_state WHERE channel = '$ch'"
+			) eq 't';
+		}),
+	"$victim has a stored snapshot");
+broken_then_repaired('the stored snapshot overwritten',
+	"CREATE TABLE public.saved_snapshot AS SELECT snapshot_data FROM ordering.raft_state WHERE channel = '$ch';
+	 UPDATE ordering.raft_state SET snapshot_data = convert_to('{\"config\": garbage', 'UTF8') WHERE channel = '$ch'",
+	"UPDATE ordering.raft_state SET snapshot_data = (SELECT snapshot_data FROM public.saved_snapshot)
+	 WHERE channel = '$ch';
+	 DROP TABLE public.saved_snapshot",
+	qr/the stored snapshot of channel "$ch" is not a JSON document/);
+
+ok($oc->fill_to($leader, $ch, $oc->last_block($leader, $ch) + 5, acked => \@acked), 'ordered on');
 $oc->assert_chains_identical_and_verified(\@names, $ch);
 $oc->assert_acknowledged_present(\@names, $ch, \@acked);
 
