@@ -68,6 +68,8 @@ typedef struct PendingTx
  * transactions were routed again later, after newer ones.
  */
 #define FORWARD_CHUNK_MAX_BYTES (4 * 1024 * 1024)
+/* A forward buffer up to this size is kept for the next; larger, freed. */
+#define FORWARD_BUF_KEEP_BYTES (64 * 1024)
 /*
  * A forward the queue has no room for waits, and every later one behind
  * it, this long at most, and while the queue holds no more than the
@@ -712,6 +714,29 @@ ChannelSubmit(Channel *ch, const SubmitRecord *record, TimestampTz now)
 }
 
 /*
+ * Nothing queued: the open forward goes straight from its buffer, which a
+ * small one keeps for the next (no allocation per iteration on a follower
+ * that forwards); false if the queue had no room.
+ */
+static bool
+forward_send_open(Channel *ch, const ChannelMember *leader)
+{
+	StringInfo buf = &ch->routing.forward_buf;
+
+	EntryBatchFinish(buf, ch->routing.forward_count);
+	if (!ChannelSend(ch, leader, ORDERING_RECORD_FORWARD_TX, buf->data, buf->len))
+		return false;
+	ch->routing.forward_count = 0;
+	ch->routing.forward_stuck_since = 0;
+	if (buf->maxlen > FORWARD_BUF_KEEP_BYTES)
+	{
+		pfree(buf->data);
+		buf->data = NULL;
+	}
+	return true;
+}
+
+/*
  * Sends the forwards to the leader, in order, as long as its queue takes
  * them; the rest wait for the next flush (bounded: FORWARD_HOLD_*).
  */
@@ -720,12 +745,15 @@ ChannelFlush(Channel *ch, TimestampTz now)
 {
 	const ChannelMember *leader = NULL;
 
-	forward_close_chunk(ch);
-	if (ch->routing.forward_queue == NIL)
+	if (ch->routing.forward_count == 0 && ch->routing.forward_queue == NIL)
 		return;
 	if (ch->raft.node != NULL && !ChannelIsLeader(ch) &&
 		ch->raft.leader != RAFT_NONE)
 		leader = ChannelPeerById(ch, ch->raft.leader);
+	if (leader != NULL && ch->routing.forward_queue == NIL &&
+		forward_send_open(ch, leader))
+		return;
+	forward_close_chunk(ch);
 	while (leader != NULL && ch->routing.forward_queue != NIL)
 	{
 		ForwardChunk *chunk = linitial(ch->routing.forward_queue);
