@@ -371,7 +371,7 @@ RETURNS TABLE (channel text, node text, membership text, role text,
 			   data_persist_count bigint, data_persist_avg_ms float8,
 			   updated_at timestamptz, last_error text,
 			   rejected_records bigint, recovery_target bigint,
-			   recovery text, quiesced boolean)
+			   recovery text, quiesced boolean, leader_link_error text)
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'ordering_channel_status';
 COMMENT ON FUNCTION ordering.channel_status() IS
@@ -401,7 +401,7 @@ SELECT c.channel,
 	   s.leader_changes, s.proposal_failures, s.committed_block_number,
 	   s.data_persist_count, s.data_persist_avg_ms, s.updated_at,
 	   s.last_error, s.rejected_records, s.recovery_target, s.recovery,
-	   s.quiesced
+	   s.quiesced, s.leader_link_error
 FROM ordering.channels c
 LEFT JOIN ordering.channel_status() s ON s.channel = c.channel;
 COMMENT ON VIEW ordering.status IS

@@ -108,7 +108,8 @@ typedef struct OrderingChannelStatus
 	char last_error[ORDERING_ERROR_MESSAGE_MAX];
 	bool recovering;		/* may be behind what it acknowledged */
 	uint64 recovery_target; /* 0: waiting for a leader to give one */
-	char recovery[ORDERING_ERROR_MESSAGE_MAX]; /* why it recovers */
+	char recovery[ORDERING_ERROR_MESSAGE_MAX];			/* why it recovers */
+	char leader_link_error[ORDERING_ERROR_MESSAGE_MAX]; /* "" when none */
 	int n_peers;
 	OrderingPeerStatus peers[ORDERING_MAX_PEERS];
 } OrderingChannelStatus;

@@ -44,7 +44,7 @@ PG_FUNCTION_INFO_V1(ordering_peer_status);
 PG_FUNCTION_INFO_V1(ordering_wait_for_block);
 PG_FUNCTION_INFO_V1(ordering_verify_chain);
 
-#define STATUS_COLUMNS 22
+#define STATUS_COLUMNS 23
 #define PEER_COLUMNS 10
 #define WAIT_SLICE_MS 1000
 #define VERIFY_FETCH_ROWS 1000
@@ -134,6 +134,8 @@ put_status_row(ReturnSetInfo *rsinfo, const OrderingChannelStatus *status)
 		status->recovering ? CStringGetTextDatum(status->recovery) : (Datum) 0;
 	column++;
 	values[column++] = BoolGetDatum(status->quiesced);
+	values[column] = text_or_null(status->leader_link_error, &nulls[column]);
+	column++;
 	Assert(column == STATUS_COLUMNS);
 
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

@@ -209,6 +209,8 @@ typedef struct ChannelCounters
 	bool archive_logged;
 	bool chain_parted; /* last_error is a failed chain check's */
 	char last_error[ORDERING_ERROR_MESSAGE_MAX];
+	/* As published: why calls to the leader fail, "" while they go through. */
+	char leader_link_error[ORDERING_ERROR_MESSAGE_MAX];
 } ChannelCounters;
 
 /*

@@ -149,6 +149,8 @@ extern void ChannelFinishHandoff(Channel *ch, TimestampTz now);
 
 /* Eviction detection (channel_eviction.c), on every tick. */
 extern void ChannelWatchEviction(Channel *ch, TimestampTz now);
+/* On each tick: ordering.status shows why calls to the leader fail. */
+extern void ChannelWatchLeaderLink(Channel *ch);
 extern void ChannelForgetEviction(Channel *ch);
 
 /* Readies (channel_ready.c). */

@@ -78,6 +78,8 @@ ChannelPublishStatus(Channel *ch)
 	st->quiesced = ch->quiet.quiesced;
 	st->updated_at = OrderingClockNow();
 	strlcpy(st->last_error, ch->counters.last_error, sizeof(st->last_error));
+	strlcpy(st->leader_link_error, ch->counters.leader_link_error,
+			sizeof(st->leader_link_error));
 	st->recovering = ch->raft.node != NULL && rs.hard_state.recovering;
 	st->recovery_target = st->recovering ? rs.recovery_target : 0;
 	strlcpy(st->recovery,
@@ -110,4 +112,31 @@ ChannelPublishStatus(Channel *ch)
 	}
 	LWLockRelease(&ordering_shared->lock);
 	ch->counters.status_dirty = false;
+}
+
+/*
+ * Notes what calls to this follower's leader last failed with ("" while
+ * they go through).  A follower whose calls the leader refuses (its role
+ * revoked or dropped there) still hears the leader's heartbeats, and its
+ * status looked healthy while its answers and forwards went nowhere; the
+ * reason was only in its server log.
+ */
+void
+ChannelWatchLeaderLink(Channel *ch)
+{
+	const ChannelMember *leader = NULL;
+	const char *error = "";
+
+	if (ch->raft.node != NULL && !ChannelIsLeader(ch) &&
+		ch->raft.leader != RAFT_NONE)
+		leader = ChannelPeerById(ch, ch->raft.leader);
+	if (leader != NULL)
+		error = TransportLinkError(leader->node);
+	if (strncmp(error, ch->counters.leader_link_error,
+				sizeof(ch->counters.leader_link_error) - 1) != 0)
+	{
+		strlcpy(ch->counters.leader_link_error, error,
+				sizeof(ch->counters.leader_link_error));
+		ch->counters.status_dirty = true;
+	}
 }

@@ -55,6 +55,7 @@ ChannelTick(Channel *ch, TimestampTz now)
 		ChannelExpireSnapshotSends(ch, now);
 		ChannelFinishHandoff(ch, now);
 		ChannelWatchEviction(ch, now);
+		ChannelWatchLeaderLink(ch);
 	}
 	if (ChannelIsLeader(ch) && CutterTimedOut(&ch->routing.cutter, now))
 		ChannelProposeBatch(ch, CutterCut(&ch->routing.cutter));

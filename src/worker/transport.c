@@ -677,6 +677,14 @@ TransportLastContact(const char *node)
 	return peer != NULL ? peer->last_contact : 0;
 }
 
+const char *
+TransportLinkError(const char *node)
+{
+	const TransportPeer *peer = transport_known_peer(node);
+
+	return peer != NULL ? peer->last_error : "";
+}
+
 TimestampTz
 TransportLastQueued(const char *node)
 {

@@ -91,6 +91,8 @@ extern void TransportReceive(TransportRecordCallback callback, void *arg);
 
 /* Last time a message from node was received; 0 if never. */
 extern TimestampTz TransportLastContact(const char *node);
+/* The failure calls to node last met, "" while they go through. */
+extern const char *TransportLinkError(const char *node);
 /* Last time a record for node was queued; 0 if never. */
 extern TimestampTz TransportLastQueued(const char *node);
 

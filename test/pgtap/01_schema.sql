@@ -50,7 +50,8 @@ SELECT columns_are('ordering', 'status', ARRAY[
 	'applied_index', 'snapshot_index', 'last_block', 'is_leader',
 	'leader_changes', 'proposal_failures', 'committed_block_number',
 	'data_persist_count', 'data_persist_avg_ms', 'updated_at', 'last_error',
-	'rejected_records', 'recovery_target', 'recovery', 'quiesced'],
+	'rejected_records', 'recovery_target', 'recovery', 'quiesced',
+	'leader_link_error'],
 	'ordering.status has the columns of the contract');
 SELECT columns_are('ordering', 'peers', ARRAY[
 	'channel', 'node', 'raft_id', 'is_learner', 'match_index', 'next_index',

@@ -282,9 +282,21 @@ my $span = $times[4] - $times[0];
 $span += 86400 if $span < 0;    # across midnight
 cmp_ok($span, '>=', 0.7,
 	sprintf('%s backs off: its first five refused logins span %.2f s', $locked_out, $span));
+# Its status says why: before, it looked healthy (the leader's heartbeats
+# arrive), and the reason was only in its server log.
+my $link_error = sub {
+	return $oc->safe_query($locked_out,
+		"SELECT coalesce(leader_link_error, '') FROM ordering.status WHERE channel = '$ch'");
+};
+ok($oc->wait_until("$locked_out shows why it cannot reach $leader", 30,
+		sub { $link_error->() =~ /password authentication failed for user "$locked_role"/ }),
+	"ordering.status on $locked_out: leader_link_error names the refused login")
+  or diag($link_error->());
 $oc->safe_query($leader, "ALTER ROLE $locked_role PASSWORD " . OrderingCluster::lit($oc->password_of($locked_out)));
 ok($oc->fill_to($locked_out, $ch, $oc->last_block($leader, $ch) + 2, leader => $leader, acked => \@acked),
 	"with its password back, $locked_out submits again");
+ok($oc->wait_until("the link error of $locked_out clears", 30, sub { $link_error->() eq '' }),
+	"... and its leader_link_error is NULL again");
 
 # --- a peer role dropped and created again ------------------------------
 
