@@ -403,8 +403,13 @@ OrderingConnParamsInit(OrderingConnParams *params, const char *peer_conninfo,
 	conn_params_set_credential(params, "sslcert", ordering_peer_sslcert);
 	conn_params_set_credential(params, "sslkey", ordering_peer_sslkey);
 
-	/* libpq splits options at spaces: the path is written without them. */
-	pinned = psprintf("-c search_path=pg_catalog,pg_temp%s%s",
+	/*
+	 * libpq splits options at spaces: the path is written without them.  A
+	 * role or exit_on_error set on the peer's database or role would make
+	 * our session there another role, or end it at its first error.
+	 */
+	pinned = psprintf("-c search_path=pg_catalog,pg_temp -c role=none"
+					  " -c exit_on_error=off%s%s",
 					  extra_options != NULL ? " " : "",
 					  extra_options != NULL ? extra_options : "");
 	OrderingConnParamsSet(params, "options", pinned);

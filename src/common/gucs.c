@@ -37,6 +37,7 @@ char *ordering_peer_passfile = NULL;
 char *ordering_peer_sslcert = NULL;
 char *ordering_peer_sslkey = NULL;
 char *ordering_debug_break_channel = NULL;
+bool ordering_debug_hold_catchups = false;
 int ordering_debug_clock_offset_ms = 0;
 
 /*
@@ -169,6 +170,17 @@ OrderingDefineGucs(void)
 							   &ordering_debug_break_channel, "", PGC_SIGHUP,
 							   GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE, NULL,
 							   NULL, NULL);
+
+	/*
+	 * A test aid: a catch-up in its background worker waits before it
+	 * starts while this is on (TAP 061), as it waits for another catch-up
+	 * of its channel.  That wait is on a lock no role can take from SQL.
+	 */
+	DefineCustomBoolVariable("ordering.debug_hold_catchups",
+							 "Test aid: background catch-ups wait before they start.",
+							 NULL, &ordering_debug_hold_catchups, false,
+							 PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
+							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("ordering.debug_clock_offset",
 							"Test aid: moves the wall clock the extension reads, as a step of the system clock would.",

@@ -31,6 +31,7 @@ extern char *ordering_peer_sslkey;		   /* ordering.peer_sslkey */
 
 /* ordering.debug_break_channel, a test aid */
 extern char *ordering_debug_break_channel;
+extern bool ordering_debug_hold_catchups; /* test aid: catch-ups wait */
 /* ordering.debug_clock_offset, a test aid (common/clock.c) */
 extern int ordering_debug_clock_offset_ms;
 

@@ -22,11 +22,13 @@
 #define ORDERING_TX_ID_MAX 256 /* bytes of a transaction id */
 
 /*
- * pg_advisory_xact_lock(class, hashtext(channel)): held by a channel's
- * catch-up in its background worker for its whole transaction (one pull of
- * a channel at a time; drop_channel finds the worker by it).
+ * An advisory lock (class, hashtext(channel), kind), which pg_locks shows
+ * with objsubid = kind: held by a channel's catch-up in its background
+ * worker for its whole transaction (one pull of a channel at a time;
+ * drop_channel finds the worker by it).  No SQL function takes kind 3.
  */
 #define ORDERING_CATCHUP_LOCK_CLASS 28525
+#define ORDERING_CATCHUP_LOCK_KIND 3
 
 /* Bytes of a consenter's connection string. */
 #define ORDERING_CONNINFO_MAX 1024

@@ -34,6 +34,7 @@
 #define ORDERING_TRANCHE_NAME "ordering"
 
 OrderingShared *ordering_shared = NULL;
+bool ordering_own_process = false;
 
 static Size
 shared_struct_size(void)

@@ -149,6 +149,8 @@ typedef struct OrderingShared
 } OrderingShared;
 
 extern OrderingShared *ordering_shared;
+/* True in ordering's own background processes (the worker, catch-ups). */
+extern bool ordering_own_process;
 
 /* _PG_init: request space and the LWLock tranche; shmem_startup_hook. */
 extern void OrderingShmemRequest(void);

@@ -188,6 +188,7 @@ OrderingAdminCall(OrderingAdminKind kind, const char *channel,
 	int64 block = -1;
 
 	OrderingRequireWorker();
+	OrderingRequireNotWorker("an admin function");
 	Assert(strlen(arg) < ORDERING_ADMIN_ARG_MAX);
 
 	/* On a follower, the leader does it (sql/leader_call.c). */

@@ -145,6 +145,19 @@ OrderingRequireWorker(void)
 					 "Check the server log; the worker restarts on its own after a failure.")));
 }
 
+void
+OrderingRequireNotWorker(const char *function)
+{
+	if (ordering_own_process)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s cannot wait inside the ordering worker", function),
+				 errdetail(
+					 "It was called from a trigger or rule on a table the worker writes; the worker would wait for itself, and every channel of this node with it."),
+				 errhint(
+					 "Use ordering.submit_tx_async() there, or act on the rows after the worker's transaction.")));
+}
+
 static void
 reload_at_commit_callback(XactEvent event, void *arg)
 {

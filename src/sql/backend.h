@@ -23,6 +23,11 @@ extern void OrderingRequireReadWrite(const char *function);
 extern void OrderingRequireNodeName(void);
 /* Both of the above, and the worker runs and is ready. */
 extern void OrderingRequireWorker(void);
+/*
+ * ERROR 55000 inside ordering's own processes (a user's trigger on its
+ * tables): function would wait for the worker, which waits for it.
+ */
+extern void OrderingRequireNotWorker(const char *function);
 /* The same as a test: true when OrderingRequireWorker would pass. */
 extern bool OrderingWorkerRunning(void);
 

@@ -183,10 +183,11 @@ ordering_drop_channel(PG_FUNCTION_ARGS)
 			   " AND l.locktype = 'advisory' AND l.granted"
 			   " AND l.database = (SELECT oid FROM pg_catalog.pg_database"
 			   "  WHERE datname = pg_catalog.current_database())"
-			   " AND l.classid = $2::pg_catalog.oid AND l.objsubid = 2"
-			   " AND l.objid = pg_catalog.hashtext($1)::pg_catalog.oid"
-			   " AND (SELECT rolsuper FROM pg_catalog.pg_roles"
-			   "  WHERE rolname = CURRENT_USER)",
+			   " AND l.classid = $2::pg_catalog.oid"
+			   " AND l.objsubid = " CppAsString2(
+				   ORDERING_CATCHUP_LOCK_KIND) " AND l.objid = pg_catalog.hashtext($1)::pg_catalog.oid"
+											   " AND (SELECT rolsuper FROM pg_catalog.pg_roles"
+											   "  WHERE rolname = CURRENT_USER)",
 			   2, catchup_types, catchup_values, SPI_OK_SELECT);
 	/*
 	 * The channels row first: it waits for the worker's ready transaction

@@ -130,11 +130,14 @@ leader_call_relay(const char *leader, const char *leader_conninfo,
 	{
 		PGresult *res;
 
-		conn = OrderingRemoteConnect(leader_conninfo, own_user,
-									 ORDERING_REMOTE_ADMIN_APPNAME,
-									 ordering_submit_timeout_ms +
-										 LEADER_CALL_SLACK_MS,
-									 deadline);
+		/* In int64: a submit_timeout near INT_MAX wrapped to 1 ms there. */
+		conn =
+			OrderingRemoteConnect(leader_conninfo, own_user,
+								  ORDERING_REMOTE_ADMIN_APPNAME,
+								  (int) Min((int64) ordering_submit_timeout_ms +
+												LEADER_CALL_SLACK_MS,
+											INT_MAX),
+								  deadline);
 		res =
 			OrderingRemoteExec(conn, leader,
 							   "SELECT ordering.relay_admin($1, $2, $3, $4, $5)",

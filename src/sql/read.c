@@ -26,6 +26,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/builtins.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
 #include "common/blocks.h"
@@ -228,18 +229,19 @@ in_snapshot_transaction_block(void)
 /*
  * Whether block number of channel exists: with a fresh snapshot, under
  * any isolation level of a single statement, whose transaction ends with
- * it; with the transaction's in a REPEATABLE READ or SERIALIZABLE block.
+ * it; with the transaction's (xact_snapshot) in a REPEATABLE READ or
+ * SERIALIZABLE block.
  */
 static bool
-block_exists(const char *channel, int64 number)
+block_exists(const char *channel, int64 number, bool xact_snapshot)
 {
 	Oid types[2] = { TEXTOID, INT8OID };
 	Datum values[2] = { CStringGetTextDatum(channel), Int64GetDatum(number) };
 	int rc;
 	bool exists;
 
-	PushActiveSnapshot(in_snapshot_transaction_block() ? GetTransactionSnapshot()
-													   : GetLatestSnapshot());
+	PushActiveSnapshot(xact_snapshot ? GetTransactionSnapshot()
+									 : GetLatestSnapshot());
 	/* read_only: the query runs under the snapshot pushed above */
 	rc = SPI_execute_with_args("SELECT 1 FROM ordering.blocks"
 							   " WHERE channel = $1 AND number = $2",
@@ -251,6 +253,36 @@ block_exists(const char *channel, int64 number)
 			 SPI_result_code_string(rc), number);
 	exists = SPI_processed > 0;
 	SPI_freetuptable(SPI_tuptable);
+	return exists;
+}
+
+/*
+ * block_exists in a subtransaction rolled back at once, so that the locks
+ * its query took go with it.  A waiter kept AccessShareLock on
+ * ordering.blocks while it slept: an ACCESS EXCLUSIVE request (VACUUM
+ * FULL, ALTER TABLE, DROP EXTENSION) queued behind it, the worker's next
+ * lock queued behind that, and the waiter waited for the worker, which no
+ * deadlock detector sees: every channel of the node stopped until the
+ * waiter was cancelled (found by hostile testing).
+ */
+static bool
+block_exists_unlocked(const char *channel, int64 number, bool xact_snapshot,
+					  bool *channel_exists)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	bool exists = false;
+	bool known;
+
+	BeginInternalSubTransaction(NULL);
+	known = channel_exists == NULL || OrderingChannelExists(channel);
+	if (known)
+		exists = block_exists(channel, number, xact_snapshot);
+	RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	if (channel_exists != NULL)
+		*channel_exists = known;
 	return exists;
 }
 
@@ -278,7 +310,7 @@ wait_for_block(const char *channel, int64 number, bool has_deadline,
 		if (last_block != looked_at_block || last_block < 0 || timed_out)
 		{
 			looked_at_block = last_block;
-			if ((exists = block_exists(channel, number)))
+			if ((exists = block_exists_unlocked(channel, number, false, NULL)))
 				break;
 		}
 		sleep_ms = has_deadline ? OrderingRemainingMs(deadline, WAIT_SLICE_MS)
@@ -310,6 +342,9 @@ ordering_wait_for_block(PG_FUNCTION_ARGS)
 	bool has_deadline = !PG_ARGISNULL(2);
 	TimestampTz deadline = 0;
 	bool exists;
+	bool channel_exists;
+	/* Before any subtransaction, which makes every transaction a block. */
+	bool xact_snapshot = in_snapshot_transaction_block();
 
 	OrderingRequireArg(fcinfo, 1, "number");
 	number = PG_GETARG_INT64(1);
@@ -324,12 +359,14 @@ ordering_wait_for_block(PG_FUNCTION_ARGS)
 	if (has_deadline)
 		deadline =
 			TimestampTzPlusMilliseconds(OrderingClockNow(), PG_GETARG_INT32(2));
+	OrderingRequireNotWorker("wait_for_block()");
 
 	spi = StoreSpiConnect();
-	if (!OrderingChannelExists(channel))
+	exists =
+		block_exists_unlocked(channel, number, xact_snapshot, &channel_exists);
+	if (!channel_exists)
 		OrderingReportUnknownChannel(channel);
-	exists = block_exists(channel, number);
-	if (!exists && in_snapshot_transaction_block())
+	if (!exists && xact_snapshot)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("wait_for_block cannot wait in a REPEATABLE READ or SERIALIZABLE transaction block"),
@@ -546,7 +583,7 @@ chain_check_all(const char *channel, ChainCheck *check)
 								  "  AND t.block_number = b.number"
 								  " WHERE b.channel = $1"
 								  " ORDER BY b.number, t.position",
-								  1, types, values, NULL, true, 0);
+								  1, types, values, NULL, false, 0);
 	for (;;)
 	{
 		SPI_cursor_fetch(portal, true, VERIFY_FETCH_ROWS);
@@ -571,8 +608,10 @@ chain_check_all(const char *channel, ChainCheck *check)
 
 /*
  * The head saved with the applied index, read before the blocks: they are
- * only appended to, so a later read holds it too.  None on an archive, or
- * before the first apply.
+ * only appended to, so a later read holds it too.  The blocks are read
+ * under a snapshot of their own (not read_only): under the caller's
+ * statement snapshot, older than this one, blocks applied in between
+ * were reported missing.  None on an archive, or before the first apply.
  */
 static void
 chain_read_head(const char *channel, ChainCheck *check)

@@ -553,6 +553,7 @@ submit_items(const char *channel, SubmitItem *items, int n_items, bool wait)
 		return;
 	}
 
+	OrderingRequireNotWorker("submit_tx() and submit_txs()");
 	slots = palloc(sizeof(int) * Max(n_items, 1));
 	register_waits(channel, places, items, n_items, slots, &n_slots);
 	PG_TRY();

@@ -299,6 +299,13 @@ StoreKeyedEnd(StoreKeyed *keyed)
 	ExecDropSingleTupleTableSlot(keyed->slot);
 	if (keyed->next_slot != NULL)
 		ExecDropSingleTupleTableSlot(keyed->next_slot);
-	relation_close(keyed->index, NoLock);
-	relation_close(keyed->rel, NoLock);
+	/*
+	 * The locks this read took go now, not at the transaction's end: a
+	 * submitter keeps its transaction while it waits for the worker, and a
+	 * lock it held then deadlocked the node against an ACCESS EXCLUSIVE
+	 * request queued behind it (VACUUM FULL, CLUSTER): the worker queued
+	 * behind that.  A lock the transaction held before stays.
+	 */
+	relation_close(keyed->index, AccessShareLock);
+	relation_close(keyed->rel, AccessShareLock);
 }

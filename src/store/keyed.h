@@ -59,7 +59,7 @@ StoreKeyedBegin(StoreKeyed *keyed, StoreKeyedTable table, Snapshot snapshot);
  */
 extern TupleTableSlot *StoreKeyedLookup(StoreKeyed *keyed, const Datum *keys);
 
-/* Ends the scan and closes both, keeping the locks to the transaction's end. */
+/* Ends the scan and closes both, releasing the locks it took. */
 extern void StoreKeyedEnd(StoreKeyed *keyed);
 
 /*

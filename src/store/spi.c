@@ -181,6 +181,12 @@ StorePinWorkerSession(void)
 	 * and cost a leader its leadership.
 	 */
 	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * With exit_on_error, one channel's error (a user's trigger refusing its
+	 * block, say) became FATAL and took every channel of the node down with
+	 * the worker, over and over.
+	 */
+	SetConfigOption("exit_on_error", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
 	/*
 	 * Transaction ids travel in UTF-8 (common/entry.c).  With UTF-8 as its
@@ -189,6 +195,11 @@ StorePinWorkerSession(void)
 	 */
 	StartTransactionCommand();
 	SetConfigOption("client_encoding", "UTF8", PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * ALTER DATABASE/ROLE ... SET role made the worker run as that role:
+	 * refused on its own schema, the node ran no channel.
+	 */
+	SetConfigOption("role", "none", PGC_SUSET, PGC_S_OVERRIDE);
 	CommitTransactionCommand();
 }
 

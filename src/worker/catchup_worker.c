@@ -18,8 +18,8 @@
  *
  * The install checks, with the channel's rows locked, that the channel did
  * not apply the snapshot's index meanwhile; a second catch-up of the same
- * channel (after a worker restart) waits on an advisory lock for the first
- * and then finds the snapshot applied, or the request gone.
+ * channel (after a worker restart) waits on the channel's catch-up lock for
+ * the first and then finds the snapshot applied, or the request gone.
  * A failure leaves nothing behind but the request row with its error: the
  * rebuilt channel goes on with what it has and the leader's next snapshot
  * starts over.  With no background worker slot free, the pull is done
@@ -33,9 +33,15 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type_d.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/interrupt.h"
 #include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lock.h"
+#include "utils/guc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -226,6 +232,44 @@ catchup_install(ChannelState *st, const raft_snapshot *snapshot)
 	CatchupForgetRequest(st->name);
 }
 
+/*
+ * Takes the channel's catch-up lock until the transaction ends.  An
+ * advisory lock tag whose fourth field no SQL function sets (they set 1
+ * and 2): pg_advisory_xact_lock(28525, hashtext(channel)) was open to any
+ * login role, which could hold it for good and keep the node from ever
+ * catching the channel up (found by hostile testing).
+ */
+static void
+catchup_lock(const char *channel)
+{
+	LOCKTAG tag;
+	uint32 hash = DatumGetUInt32(
+		hash_any((const unsigned char *) channel, strlen(channel)));
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, ORDERING_CATCHUP_LOCK_CLASS, hash,
+						 ORDERING_CATCHUP_LOCK_KIND);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/* The test aid ordering.debug_hold_catchups: waits while it is on. */
+static void
+catchup_wait_while_held(void)
+{
+	while (ordering_debug_hold_catchups)
+	{
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 100,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+	}
+}
+
 static void
 catchup_run(const char *channel)
 {
@@ -233,10 +277,9 @@ catchup_run(const char *channel)
 	ChannelState st;
 	CatchupPeers members;
 
+	catchup_wait_while_held();
 	StoreBegin();
-	StoreQueryChannel("SELECT pg_advisory_xact_lock(" CppAsString2(
-						  ORDERING_CATCHUP_LOCK_CLASS) ", hashtext($1))",
-					  channel, SPI_OK_SELECT);
+	catchup_lock(channel);
 	/* A fresh snapshot: a catch-up we waited for may have done the work. */
 	PopActiveSnapshot();
 	PushActiveSnapshot(GetTransactionSnapshot());

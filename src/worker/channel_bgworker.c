@@ -19,9 +19,11 @@
 
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "postmaster/interrupt.h"
 #include "tcop/tcopprot.h"
 
 #include "common/names.h"
+#include "common/shmem.h"
 #include "store/spi.h"
 #include "worker/channel_bgworker.h"
 
@@ -50,7 +52,9 @@ OrderingBgWorkerInit(BackgroundWorker *worker, const char *function,
 void
 OrderingBgWorkerSignals(void)
 {
+	ordering_own_process = true;
 	pqsignal(SIGTERM, die);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGINT, SIG_IGN);
 	BackgroundWorkerUnblockSignals();
 }

@@ -910,7 +910,6 @@ worker_iteration(void)
 void
 OrderingWorkerMain(Datum main_arg)
 {
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	OrderingBgWorkerSignals();
 
 	BackgroundWorkerInitializeConnection(ordering_database, NULL, 0);

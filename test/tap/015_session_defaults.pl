@@ -67,4 +67,78 @@ is($r->{stdout}, 't', "wait_for_block on n3 waits for block $next as a single SE
 $oc->assert_chains_identical_and_verified(\@names, $ch);
 $oc->assert_acknowledged_present(\@names, $ch, \@acked);
 
+# --- settings a database may carry that the workers must not take --------
+# Found by hostile testing, each on one node:
+# - role: the worker ran as that role, was refused on its own schema, and
+#   the node ran no channel; the peers' sessions there ran as it too;
+# - exit_on_error: one channel's error became FATAL and took the worker,
+#   every channel of the node with it, again and again;
+# - a trigger on ordering.blocks calling submit_tx: it runs inside the
+#   worker, which waited for itself for the whole submit_timeout (here a
+#   minute), every channel of the node with it.
+# Now the worker and the peers' sessions pin role and exit_on_error, and
+# submit_tx in the worker fails at once: only that channel stops there.
+$oc->safe_query($_, 'ALTER DATABASE postgres RESET ALL',
+	set => { default_transaction_read_only => 'off' }) for @names;
+my $second = 'second';
+$oc->create_channel($second, \@names);
+my $leader = $oc->wait_for_leader($second, \@names);
+ok(defined $leader, "$second has a leader") or die 'no leader';
+my ($odd) = grep { $_ ne $leader } @names;
+$oc->safe_query($odd, $_) for (
+	'CREATE ROLE app LOGIN',
+	"CREATE FUNCTION public.mirror_block() RETURNS trigger LANGUAGE plpgsql
+	   SET ordering.submit_timeout = '60s' AS \$\$
+	 BEGIN
+	   IF NEW.channel = '$ch' THEN
+	     PERFORM * FROM ordering.submit_tx('$second', convert_to('mirror ' || NEW.number, 'UTF8'));
+	   END IF;
+	   RETURN NEW;
+	 END \$\$",
+	'CREATE TRIGGER mirror_block AFTER INSERT ON ordering.blocks FOR EACH ROW EXECUTE FUNCTION public.mirror_block()',
+	'ALTER DATABASE postgres SET exit_on_error = on',
+	"ALTER DATABASE postgres SET role = 'app'");
+$oc->node($odd)->restart;
+my $as_admin = { role => 'none' };
+is($oc->safe_query($odd, 'SELECT current_user', set => {}), 'app',
+	"a new session on $odd runs as app");
+my $st_of = sub {
+	my ($channel) = @_;
+	return $oc->safe_query($odd,
+		"SELECT coalesce(last_block, -1) || '|' || coalesce(last_error, '') FROM ordering.status WHERE channel = '$channel'",
+		set => $as_admin);
+};
+submit_on($leader, "on $leader while $odd carries them");
+$r = $oc->submit($leader, $second, 'second while the odd node carries them');
+ok($r->{ok}, "submit_tx to $second on $leader") or diag($r->{message});
+my $second_head = $oc->last_block($leader, $second);
+my $seen;
+ok($oc->wait_until("$odd applies $second up to block $second_head", 60,
+		sub { $seen = $st_of->($second); return (split /\|/, $seen)[0] >= $second_head; }),
+	"$odd, under role and exit_on_error of its database, orders $second (block $second_head)")
+  or diag($seen);
+ok($oc->wait_until("$ch stops on $odd, naming why", 30,
+		sub { $seen = $st_of->($ch); return $seen =~ /cannot wait inside the ordering worker/; }),
+	"the trigger's submit_tx fails at once inside the worker of $odd, and only $ch stops there")
+  or diag($seen);
+$r = $oc->submit($leader, $second, 'second after the refusal');
+ok($r->{ok}, "$second still orders") or diag($r->{message});
+
+# A relayed admin call with the largest submit_timeout (it wrapped to a
+# statement_timeout of 1 ms on the leader).
+my ($relay) = grep { $_ ne $leader && $_ ne $odd } @names;
+$r = $oc->query($relay, "SELECT ordering.update_channel_config('$second', '{\"batch_timeout\": 60}')",
+	set => { 'ordering.submit_timeout' => '2147483647' });
+ok($r->{ok}, "update_channel_config from follower $relay with submit_timeout 2147483647")
+  or diag("$r->{sqlstate}: $r->{message}");
+
+$oc->safe_query($odd, $_, set => $as_admin) for (
+	'DROP TRIGGER mirror_block ON ordering.blocks',
+	'ALTER DATABASE postgres RESET role',
+	'ALTER DATABASE postgres RESET exit_on_error');
+$oc->node($odd)->restart;
+ok(defined $oc->wait_for_same_head($ch, \@names, 60), "$odd catches $ch up once the trigger is gone");
+$oc->assert_chains_identical_and_verified(\@names, $ch);
+$oc->assert_chains_identical_and_verified(\@names, $second);
+
 done_testing();

@@ -7,8 +7,8 @@
 # sends it a snapshot more than 64 blocks ahead of its chain: its worker
 # hands the pull to an "ordering catch-up" background worker and parks the
 # channel (ordering.status shows membership "catchup", ordering.catchups
-# the request).  The test holds the catch-up's advisory lock, so the pull
-# waits for as long as the test likes: meanwhile "side" orders new
+# the request).  The test holds the catch-up (ordering.debug_hold_catchups),
+# so the pull waits for as long as the test likes: meanwhile "side" orders new
 # transactions submitted on that very node.  A catch-up worker killed
 # meanwhile is replaced at the leader's next snapshot.  Released, the catch-up
 # installs the blocks and the snapshot, the worker rebuilds "big", and it
@@ -25,7 +25,11 @@ use OrderingCluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-# The catch-up's advisory lock (ORDERING_CATCHUP_LOCK_CLASS, src/common/limits.h).
+# The catch-up's lock was pg_advisory_xact_lock(28525, hashtext(channel))
+# (ORDERING_CATCHUP_LOCK_CLASS, src/common/limits.h), open to any login
+# role: one that held it kept the node from ever catching the channel up
+# (found by hostile testing).  A role with no grants holds that lock
+# through the whole catch-up below, which must finish all the same.
 my $CATCHUP_LOCK_CLASS = 28525;
 
 my $oc = OrderingCluster->new(nodes => 3, roles => 'per-node');
@@ -57,8 +61,17 @@ is($oc->last_block($lagger, 'big'), $lag_block,
 	"$lagger is still at block $lag_block of big");
 
 # --- hold the catch-up, then let the peers in again ---------------------
-my $holder = $oc->node($lagger)->background_psql('postgres');
-$holder->query_safe(
+sub hold_catchups
+{
+	my ($on) = @_;
+	$oc->safe_query($lagger, "ALTER SYSTEM SET ordering.debug_hold_catchups = $on");
+	$oc->safe_query($lagger, 'SELECT pg_reload_conf()');
+}
+hold_catchups('on');
+$oc->safe_query($lagger, 'CREATE ROLE squatter LOGIN');
+my $squatter = $oc->node($lagger)->background_psql('postgres',
+	extra_params => [ '-U', 'squatter' ]);
+$squatter->query_safe(
 	"SELECT pg_advisory_lock($CATCHUP_LOCK_CLASS, hashtext('big'))");
 $oc->let_in($lagger, \@others);
 
@@ -83,7 +96,7 @@ ok( $oc->wait_until(
 		60,
 		sub {
 			$oc->safe_query($lagger,
-				"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'ordering catch-up' AND wait_event = 'advisory'"
+				"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'ordering catch-up' AND wait_event = 'Extension'"
 			) eq '1';
 		}),
 	'the pull runs in its own background worker (held by the test)');
@@ -114,7 +127,7 @@ ok( $oc->wait_until(
 		90,
 		sub {
 			my $pid = $oc->safe_query($lagger,
-				"SELECT pid FROM pg_stat_activity WHERE backend_type = 'ordering catch-up' AND wait_event = 'advisory'"
+				"SELECT pid FROM pg_stat_activity WHERE backend_type = 'ordering catch-up' AND wait_event = 'Extension'"
 			);
 			return $pid ne '' && $pid ne $catchup_pid;
 		}),
@@ -123,9 +136,8 @@ is($oc->last_block($lagger, 'big'), $lag_block,
 	'the killed catch-up left no block behind');
 
 # --- released: the catch-up installs, big replicates again --------------
-$holder->query_safe(
-	"SELECT pg_advisory_unlock($CATCHUP_LOCK_CLASS, hashtext('big'))");
-$holder->quit;
+# (the squatter's advisory lock still held)
+hold_catchups('off');
 ok(defined $oc->wait_for_same_head('big', \@names, 120),
 	"$lagger catches up big with the others");
 ok( $oc->wait_until(
@@ -136,6 +148,7 @@ ok( $oc->wait_until(
 			return $st && $st->{membership} eq 'consenter';
 		}),
 	'ordering.status shows big as a consenter again');
+$squatter->quit;
 is($oc->safe_query($lagger, "SELECT count(*) FROM ordering.catchups"),
 	'0', 'the request was deleted with the install');
 cmp_ok($oc->safe_query($lagger,
