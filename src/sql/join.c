@@ -162,33 +162,41 @@ ordering_join_channel(PG_FUNCTION_ARGS)
 	 * commits first and is found here; a later one waits, then fails on
 	 * the key, and the worker drops its copy).
 	 */
-	spi = StoreSpiConnect();
-	StoreQuery("LOCK TABLE ordering.channels IN SHARE ROW EXCLUSIVE MODE", 0,
-			   NULL, NULL, SPI_OK_UTILITY);
 	if (local_document == NULL)
-		local_document = StoreGenesisDocument(channel, caller_cxt);
-	if (local_document != NULL)
 	{
+		/*
+		 * Locked only here, where it may insert: the lock lasts until the
+		 * caller commits and holds the worker up meanwhile, which a call
+		 * that joined nothing, left in an open transaction, did (found by
+		 * hostile testing).
+		 */
+		spi = StoreSpiConnect();
+		StoreQuery("LOCK TABLE ordering.channels IN SHARE ROW EXCLUSIVE MODE",
+				   0, NULL, NULL, SPI_OK_UTILITY);
+		local_document = StoreGenesisDocument(channel, caller_cxt);
+		if (local_document == NULL)
+		{
+			/*
+			 * As with the worker's genesis push: a channel still at term 0
+			 * on the peer had no election there, so this node cannot have
+			 * voted in one and need not wait for a leader before it votes.
+			 * Were every joiner to recover, a channel founded on one node
+			 * and joined on the others would never elect a leader.
+			 */
+			StoreInstallGenesis(channel, document,
+								before_election ? NULL
+												: STORE_JOIN_CHANNEL_RECOVERING);
+			StoreSpiFinish(spi);
+			OrderingReloadChannelsAtCommit();
+			PG_RETURN_TEXT_P(cstring_to_text(channel));
+		}
 		StoreSpiFinish(spi);
-		if (strcmp(local_document, document) != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DUPLICATE_OBJECT),
-					 errmsg("channel \"%s\" already exists with a different genesis block",
-							channel)));
-		ereport(NOTICE, (errmsg("channel \"%s\" is already joined", channel)));
-		PG_RETURN_TEXT_P(cstring_to_text(channel));
 	}
-
-	/*
-	 * As with the worker's genesis push: a channel still at term 0 on the
-	 * peer had no election there, so this node cannot have voted in one and
-	 * need not wait for a leader before it votes.  Were every joiner to
-	 * recover, a channel founded on one node and joined on the others would
-	 * never elect a leader (no quorum of voters).
-	 */
-	StoreInstallGenesis(channel, document,
-						before_election ? NULL : STORE_JOIN_CHANNEL_RECOVERING);
-	StoreSpiFinish(spi);
-	OrderingReloadChannelsAtCommit();
+	if (strcmp(local_document, document) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("channel \"%s\" already exists with a different genesis block",
+						channel)));
+	ereport(NOTICE, (errmsg("channel \"%s\" is already joined", channel)));
 	PG_RETURN_TEXT_P(cstring_to_text(channel));
 }

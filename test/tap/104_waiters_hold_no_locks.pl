@@ -13,6 +13,8 @@
 # node stopped until the waiter gave up, and wait_for_block without a
 # timeout never gives up.
 #
+# Also a join_channel that joins nothing, left in an open transaction.
+#
 # No timing: each waiter is seen waiting in pg_stat_activity before the
 # maintenance command starts; then transactions submitted with a submit
 # timeout of 30 s must be ordered.
@@ -104,6 +106,27 @@ maintenance_while_waiting('submit_tx', 'VACUUM FULL ordering.channels');
 maintenance_while_waiting('submit_tx', 'CLUSTER ordering.transactions USING transactions_pkey');
 $oc->safe_query('n1', "SELECT pg_cancel_backend($wpid)");
 eval { $waiter->quit };
+
+# --- join_channel of a channel already joined, left in an open
+# transaction: it locked ordering.channels SHARE ROW EXCLUSIVE until the
+# caller ended the transaction, though it joined nothing ------------------
+my $joiner = $node->background_psql('postgres');
+$joiner->query_safe('SET client_min_messages = warning');
+$joiner->query_safe('BEGIN');
+$joiner->query_safe("SELECT ordering.join_channel('w', " . OrderingCluster::lit($oc->conninfo('n1')) . ')');
+# A configuration block updates ordering.channels, which the lock held up.
+$r = $oc->query('n1', "SELECT ordering.update_channel_config('w', '{\"batch_timeout\": 30}')",
+	set => { 'ordering.submit_timeout' => '30s' });
+ok($r->{ok}, 'with join_channel of a joined channel in an open transaction, update_channel_config is applied')
+  or diag("$r->{sqlstate}: $r->{message}");
+for my $i (1 .. 3)
+{
+	my $r = $oc->submit('n1', 'w', "beside an open join_channel, $i", undef, submit_timeout => '30s');
+	ok($r->{ok}, "with join_channel of a joined channel in an open transaction, submit_tx $i is ordered")
+	  or diag("$r->{sqlstate}: $r->{message}");
+}
+$joiner->query_safe('COMMIT');
+$joiner->quit;
 
 $oc->assert_chains_identical_and_verified(['n1'], 'w');
 
