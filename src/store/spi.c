@@ -72,7 +72,22 @@ StoreExecPlan(StorePlan *def, Datum *values, const char *nulls, int expected)
 
 	ret = SPI_execute_plan(store_plan(def), values, nulls, false, 0);
 	if (ret != expected)
-		elog(ERROR, "\"%s\" failed: %s", def->sql, SPI_result_code_string(ret));
+	{
+		/*
+		 * Prepared again next time: a plan that a DO INSTEAD rule rewrote
+		 * to nothing depends on no table, so dropping the rule did not
+		 * invalidate it, and the channel kept failing until the worker
+		 * restarted (found by hostile testing).
+		 */
+		SPI_freeplan(def->plan);
+		def->plan = NULL;
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("\"%s\" failed: %s", def->sql,
+						SPI_result_code_string(ret)),
+				 errhint(
+					 "A rule on the table may have rewritten the statement.")));
+	}
 	return ret;
 }
 

@@ -123,6 +123,27 @@ for my $n (grep { $_ ne $follower } @names)
 	is(sql_writes($n)->{raft_state}, 0, "$n: still direct");
 }
 
+# A DO INSTEAD NOTHING rule on a table the worker writes by SQL: its kept
+# plan was rewritten to nothing and so depended on no table; dropping the
+# rule did not invalidate it, and the channel failed on that node until
+# the worker restarted (found by hostile testing).
+$oc->safe_query($follower, 'ALTER TABLE ordering.transactions ADD COLUMN note text');
+order_some(1, 'by SQL');
+$oc->safe_query($follower, 'CREATE RULE swallow AS ON INSERT TO ordering.transactions DO INSTEAD NOTHING');
+my $r = $oc->submit($leader, $ch, 'under the rule');
+ok($r->{ok}, 'ordered on the others under the rule') or diag($r->{message});
+my $st;
+ok($oc->wait_until("$follower stops, naming a rule", 30,
+		sub { $st = $oc->status($follower, $ch); return $st && ($st->{last_error} // '') =~ /SPI_OK_REWRITTEN/; }),
+	"$follower: the rewritten insert stops the channel there")
+  or diag(explain($st));
+like(PostgreSQL::Test::Utils::slurp_file($oc->node($follower)->logfile),
+	qr/HINT:  A rule on the table may have rewritten the statement/, '... and the log names the likely cause');
+$oc->safe_query($follower, 'DROP RULE swallow ON ordering.transactions');
+ok(defined $oc->wait_for_same_head($ch, \@names, 30),
+	"$follower goes on once the rule is gone, without a restart");
+$oc->safe_query($follower, 'ALTER TABLE ordering.transactions DROP COLUMN note');
+
 $oc->assert_chains_identical_and_verified(\@names, $ch);
 is($oc->crashes($_), '', "no server process of $_ crashed") for @names;
 
