@@ -31,7 +31,6 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "catalog/pg_type_d.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -43,7 +42,6 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
-#include "utils/snapmgr.h"
 
 #include "common/blocks.h"
 #include "common/channel_settings.h"
@@ -190,16 +188,15 @@ static void
 lookup_places(const char *channel, SubmitItem *items, int n_items,
 			  HTAB *places, bool stop_at_missing)
 {
+	StoreTxProbe probe;
+
 	/*
 	 * A new snapshot at every look, whatever the isolation level: it sees
 	 * the blocks applied till now.  A submission is not transactional
 	 * (like nextval), so a REPEATABLE READ or SERIALIZABLE caller gets the
 	 * place too, though its own snapshot may not show the block yet.
 	 */
-	Snapshot snapshot = RegisterSnapshot(GetLatestSnapshot());
-	StoreTxProbe probe;
-
-	StoreTxProbeBegin(&probe, channel, snapshot);
+	StoreTxProbeBegin(&probe, channel);
 	for (int i = 0; i < n_items; i++)
 	{
 		PlaceEntry *entry;
@@ -231,7 +228,6 @@ lookup_places(const char *channel, SubmitItem *items, int n_items,
 			break;
 	}
 	StoreTxProbeEnd(&probe);
-	UnregisterSnapshot(snapshot);
 }
 
 static int

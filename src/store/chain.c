@@ -23,7 +23,6 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "common/entry.h"
@@ -314,12 +313,8 @@ probe_ordered_ids(const char *channel, EntryTx *txs, uint32 n_txs, Datum *ids,
 				  HTAB *seen, List **before)
 {
 	StoreTxProbe probe;
-	Snapshot snapshot;
 
-	/* The rows written earlier in this transaction count too. */
-	CommandCounterIncrement();
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	StoreTxProbeBegin(&probe, channel, snapshot);
+	StoreTxProbeBegin(&probe, channel);
 	for (uint32 i = 0; i < n_txs; i++)
 		if (StoreTxProbeLookup(&probe, ids[i], NULL, NULL))
 		{
@@ -332,7 +327,6 @@ probe_ordered_ids(const char *channel, EntryTx *txs, uint32 n_txs, Datum *ids,
 				*before = lappend(*before, &txs[i]);
 		}
 	StoreTxProbeEnd(&probe);
-	UnregisterSnapshot(snapshot);
 }
 
 /* Inserts the transactions of block number, at positions 0 .. n - 1. */

@@ -40,11 +40,14 @@ check_column(TupleDesc desc, AttrNumber column, Oid type)
 }
 
 void
-StoreTxProbeBegin(StoreTxProbe *probe, const char *channel, Snapshot snapshot)
+StoreTxProbeBegin(StoreTxProbe *probe, const char *channel)
 {
 	TupleDesc desc;
 
-	StoreKeyedBegin(&probe->keyed, STORE_KEYED_TRANSACTIONS, snapshot);
+	/* The rows written earlier in this transaction count too. */
+	CommandCounterIncrement();
+	probe->snapshot = RegisterSnapshot(GetLatestSnapshot());
+	StoreKeyedBegin(&probe->keyed, STORE_KEYED_TRANSACTIONS, probe->snapshot);
 	desc = RelationGetDescr(probe->keyed.rel);
 	check_column(desc, TX_BLOCK_NUMBER_COLUMN, INT8OID);
 	check_column(desc, TX_POSITION_COLUMN, INT4OID);
@@ -92,6 +95,7 @@ void
 StoreTxProbeEnd(StoreTxProbe *probe)
 {
 	StoreKeyedEnd(&probe->keyed);
+	UnregisterSnapshot(probe->snapshot);
 	pfree(DatumGetPointer(probe->channel));
 }
 
@@ -99,16 +103,12 @@ List *
 StoreTxOrderedAmong(const char *channel, List *tx_ids)
 {
 	StoreTxProbe probe;
-	Snapshot snapshot;
 	List *ordered = NIL;
 	ListCell *lc;
 
 	if (tx_ids == NIL)
 		return NIL;
-	/* The rows written earlier in this transaction count too. */
-	CommandCounterIncrement();
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
-	StoreTxProbeBegin(&probe, channel, snapshot);
+	StoreTxProbeBegin(&probe, channel);
 	foreach(lc, tx_ids)
 	{
 		Datum id = CStringGetTextDatum((const char *) lfirst(lc));
@@ -118,6 +118,5 @@ StoreTxOrderedAmong(const char *channel, List *tx_ids)
 		pfree(DatumGetPointer(id));
 	}
 	StoreTxProbeEnd(&probe);
-	UnregisterSnapshot(snapshot);
 	return ordered;
 }

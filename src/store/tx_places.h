@@ -28,15 +28,15 @@ typedef struct StoreTxProbe
 {
 	StoreKeyed keyed;
 	Datum channel;
+	Snapshot snapshot; /* registered until StoreTxProbeEnd */
 } StoreTxProbe;
 
 /*
- * Begins probes of channel's ids under snapshot, which the caller
- * registers (and, to see its own rows, takes after CommandCounterIncrement)
- * and keeps until StoreTxProbeEnd.  Errors as StoreKeyedBegin.
+ * Begins probes of channel's ids under a snapshot taken now, which sees
+ * the blocks applied till now and this transaction's own rows, whatever
+ * its isolation level.  Errors as StoreKeyedBegin.
  */
-extern void
-StoreTxProbeBegin(StoreTxProbe *probe, const char *channel, Snapshot snapshot);
+extern void StoreTxProbeBegin(StoreTxProbe *probe, const char *channel);
 
 /*
  * Whether tx_id (a text datum) is ordered on the channel.  If so and place
