@@ -161,8 +161,8 @@ ordering_drop_channel(PG_FUNCTION_ARGS)
 {
 	int spi;
 	char *channel = OrderingTextArg(fcinfo, 0, "channel");
-	Oid catchup_types[2] = { TEXTOID, INT4OID };
-	Datum catchup_values[2];
+	Oid catchup_types[3] = { TEXTOID, INT4OID, INT4OID };
+	Datum catchup_values[3];
 
 	OrderingRequireReadWrite("drop_channel");
 	spi = StoreSpiConnect();
@@ -176,6 +176,7 @@ ordering_drop_channel(PG_FUNCTION_ARGS)
 	 */
 	catchup_values[0] = CStringGetTextDatum(channel);
 	catchup_values[1] = Int32GetDatum(ORDERING_CATCHUP_LOCK_CLASS);
+	catchup_values[2] = Int32GetDatum(ORDERING_CATCHUP_LOCK_KIND);
 	StoreQuery("SELECT pg_catalog.pg_terminate_backend(l.pid, 10000)"
 			   " FROM pg_catalog.pg_locks l"
 			   " JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid"
@@ -183,12 +184,11 @@ ordering_drop_channel(PG_FUNCTION_ARGS)
 			   " AND l.locktype = 'advisory' AND l.granted"
 			   " AND l.database = (SELECT oid FROM pg_catalog.pg_database"
 			   "  WHERE datname = pg_catalog.current_database())"
-			   " AND l.classid = $2::pg_catalog.oid"
-			   " AND l.objsubid = " CppAsString2(
-				   ORDERING_CATCHUP_LOCK_KIND) " AND l.objid = pg_catalog.hashtext($1)::pg_catalog.oid"
-											   " AND (SELECT rolsuper FROM pg_catalog.pg_roles"
-											   "  WHERE rolname = CURRENT_USER)",
-			   2, catchup_types, catchup_values, SPI_OK_SELECT);
+			   " AND l.classid = $2::pg_catalog.oid AND l.objsubid = $3"
+			   " AND l.objid = pg_catalog.hashtext($1)::pg_catalog.oid"
+			   " AND (SELECT rolsuper FROM pg_catalog.pg_roles"
+			   "  WHERE rolname = CURRENT_USER)",
+			   3, catchup_types, catchup_values, SPI_OK_SELECT);
 	/*
 	 * The channels row first: it waits for the worker's ready transaction
 	 * (which holds the row FOR KEY SHARE) and keeps the next one out, so

@@ -97,6 +97,15 @@ ChannelPeerByNode(const Channel *ch, const char *node)
 	return NULL;
 }
 
+const ChannelMember *
+ChannelLeaderPeer(const Channel *ch)
+{
+	if (ch->raft.node == NULL || ChannelIsLeader(ch) ||
+		ch->raft.leader == RAFT_NONE)
+		return NULL;
+	return ChannelPeerById(ch, ch->raft.leader);
+}
+
 const char *
 ChannelLeaderName(const Channel *ch)
 {

@@ -99,6 +99,11 @@ extern void ChannelReject(Channel *ch, const char *from_node,
 extern void ChannelNoteMembersChanged(void);
 /* The leader's node name, "" when unknown. */
 extern const char *ChannelLeaderName(const Channel *ch);
+/*
+ * The leader as this node's peer, where forwards and answers go; NULL when
+ * this node leads, runs no Raft node, or knows no leader.
+ */
+extern const ChannelMember *ChannelLeaderPeer(const Channel *ch);
 
 /* Routing (channel_routing.c). */
 extern void ChannelRoutingInit(Channel *ch);

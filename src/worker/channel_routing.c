@@ -519,8 +519,7 @@ ChannelRoute(Channel *ch, CutterTx *tx, TimestampTz now)
 			ch->counters.status_dirty = true;
 		}
 	}
-	else if (ch->raft.node != NULL && ch->raft.leader != RAFT_NONE &&
-			 ChannelPeerById(ch, ch->raft.leader) != NULL)
+	else if (ChannelLeaderPeer(ch) != NULL)
 		channel_forward(ch, tx);
 	else
 		channel_hold(ch, tx);
@@ -743,13 +742,11 @@ forward_send_open(Channel *ch, const ChannelMember *leader)
 void
 ChannelFlush(Channel *ch, TimestampTz now)
 {
-	const ChannelMember *leader = NULL;
+	const ChannelMember *leader;
 
 	if (ch->routing.forward_count == 0 && ch->routing.forward_queue == NIL)
 		return;
-	if (ch->raft.node != NULL && !ChannelIsLeader(ch) &&
-		ch->raft.leader != RAFT_NONE)
-		leader = ChannelPeerById(ch, ch->raft.leader);
+	leader = ChannelLeaderPeer(ch);
 	if (leader != NULL && ch->routing.forward_queue == NIL &&
 		forward_send_open(ch, leader))
 		return;

@@ -124,12 +124,9 @@ ChannelPublishStatus(Channel *ch)
 void
 ChannelWatchLeaderLink(Channel *ch)
 {
-	const ChannelMember *leader = NULL;
+	const ChannelMember *leader = ChannelLeaderPeer(ch);
 	const char *error = "";
 
-	if (ch->raft.node != NULL && !ChannelIsLeader(ch) &&
-		ch->raft.leader != RAFT_NONE)
-		leader = ChannelPeerById(ch, ch->raft.leader);
 	if (leader != NULL)
 		error = TransportLinkError(leader->node);
 	if (strncmp(error, ch->counters.leader_link_error,
